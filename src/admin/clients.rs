@@ -1,0 +1,131 @@
+//! Registering clients.
+
+use serde::Serialize;
+
+use super::AdminError;
+use crate::crypto::{hashing, random};
+use crate::oauth::scopes;
+use crate::store::DbConnection;
+use crate::store::clients::{self, Client};
+
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const KNOWN_GRANTS: [&str; 4] = [
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_DEVICE_CODE,
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Empty means `authorization_code` and `refresh_token`.
+    pub grant_types: Vec<String>,
+    /// Empty means the standard user scopes.
+    pub scopes: Vec<String>,
+    pub public: bool,
+    pub first_party: bool,
+}
+
+/// What registration answers; the secret is shown this once and stored only as a hash.
+#[derive(Debug, Serialize)]
+pub struct CreatedClient {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<CreatedClient, AdminError> {
+    let name = new.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(AdminError::invalid("name", "must not be empty"));
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        validate_redirect_uri(uri)?;
+    }
+    let grant_types = if new.grant_types.is_empty() {
+        vec![
+            GRANT_AUTHORIZATION_CODE.to_owned(),
+            GRANT_REFRESH_TOKEN.to_owned(),
+        ]
+    } else {
+        dedup(new.grant_types)
+    };
+    if let Some(unknown) = grant_types
+        .iter()
+        .find(|grant| !KNOWN_GRANTS.contains(&grant.as_str()))
+    {
+        return Err(AdminError::invalid(
+            "grant_type",
+            format!("{unknown} is not a supported grant type"),
+        ));
+    }
+    if new.public && grant_types.iter().any(|grant| grant == GRANT_CLIENT_CREDENTIALS) {
+        return Err(AdminError::invalid(
+            "grant_type",
+            "a public client cannot use client_credentials",
+        ));
+    }
+    let scopes = if new.scopes.is_empty() {
+        scopes::default_client_scopes()
+    } else {
+        dedup(new.scopes)
+    };
+    if let Some(bad) = scopes.iter().find(|scope| !scopes::is_valid_scope_token(scope)) {
+        return Err(AdminError::invalid(
+            "scope",
+            format!("{bad:?} is not a valid scope"),
+        ));
+    }
+
+    let client_id = random::token::<16>();
+    let client_secret = (!new.public).then(random::token::<32>);
+    let client = Client {
+        client_id: client_id.clone(),
+        name,
+        secret_hash: client_secret
+            .as_deref()
+            .map(|secret| hashing::sha256_hex(secret.as_bytes())),
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        grant_types,
+        scopes,
+        first_party: new.first_party,
+        created_at: now,
+        disabled_at: None,
+    };
+    clients::insert(conn, &client)?;
+    Ok(CreatedClient {
+        client_id,
+        client_secret,
+    })
+}
+
+/// Redirect URIs are compared exactly, so they must be absolute and fragment-free
+/// (RFC 6749 §3.1.2).
+fn validate_redirect_uri(uri: &str) -> Result<(), AdminError> {
+    let parsed = url::Url::parse(uri)
+        .map_err(|error| AdminError::invalid("redirect_uri", format!("{uri:?}: {error}")))?;
+    if parsed.fragment().is_some() {
+        return Err(AdminError::invalid(
+            "redirect_uri",
+            format!("{uri:?} must not contain a fragment"),
+        ));
+    }
+    Ok(())
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    unique
+}

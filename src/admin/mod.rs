@@ -1,0 +1,28 @@
+//! Administration of clients and people: the rules shared by the command line and, later,
+//! the admin API and dashboard.
+
+pub mod clients;
+pub mod users;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] crate::crypto::hashing::PasswordHashError),
+}
+
+impl AdminError {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}

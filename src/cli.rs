@@ -1,0 +1,220 @@
+//! The `usher` command line (see CONTRACT.md): every subcommand reads the same configuration
+//! as `serve`; `--json` prints exactly one JSON object on stdout, errors go to stderr.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::admin::{self, clients::NewClient, users::NewUser};
+use crate::clock::Clock;
+use crate::config::{Config, LogFormat};
+use crate::crypto::keyring;
+use crate::crypto::keys::MasterKey;
+use crate::http::app;
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "usher",
+    version,
+    about = "OAuth 2.0 / OpenID Connect identity and entitlement server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (migrates the database and creates keys when needed).
+    Serve,
+    /// Run database migrations and exit.
+    Migrate,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage people's accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its id and, for confidential clients, its secret (once).
+    Create(ClientCreate),
+}
+
+#[derive(Args)]
+struct ClientCreate {
+    #[arg(long)]
+    name: String,
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A client that cannot keep a secret (mobile, single-page, TV apps).
+    #[arg(long)]
+    public: bool,
+    /// Skip the consent screen.
+    #[arg(long)]
+    first_party: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Create(UserCreate),
+}
+
+#[derive(Args)]
+struct UserCreate {
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    #[arg(long)]
+    admin: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make new signing keys active; old public keys stay published until their tokens expire.
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    init_logging(&config);
+    let clock = Clock::System;
+    match cli.command {
+        Command::Serve => serve(config, clock),
+        Command::Migrate => {
+            Store::open(&config.database_url, 1)?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Client(ClientCommand::Create(args)) => {
+            let store = Store::open(&config.database_url, 1)?;
+            let json = args.json;
+            let new = NewClient {
+                name: args.name,
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                grant_types: args.grant_types,
+                scopes: args.scopes,
+                public: args.public,
+                first_party: args.first_party,
+            };
+            let created = store.run_blocking(|conn| Ok(admin::clients::create(conn, new, clock.now())))??;
+            print(json, &created, || match &created.client_secret {
+                Some(secret) => format!("client_id: {}\nclient_secret: {secret}", created.client_id),
+                None => format!("client_id: {}", created.client_id),
+            })
+        }
+        Command::User(UserCommand::Create(args)) => {
+            let password = if args.password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let store = Store::open(&config.database_url, 1)?;
+            let new = NewUser {
+                email: args.email,
+                name: args.name,
+                password,
+                admin: args.admin,
+            };
+            let created = store.run_blocking(|conn| Ok(admin::users::create(conn, new, clock.now())))??;
+            print(args.json, &created, || {
+                format!("id: {}\nemail: {}", created.id, created.email)
+            })
+        }
+        Command::Keys(KeysCommand::Rotate { json }) => {
+            let store = Store::open(&config.database_url, 1)?;
+            let master = MasterKey::load_or_create(&config.keys_dir)?;
+            let now = clock.now();
+            let kids = store.run_blocking(|conn| {
+                // Refuse to add keys sealed under a master key the running servers lack.
+                keyring::load(conn, &master, now)
+                    .and_then(|_| keyring::rotate(conn, &master, now, config.longest_token_lifetime_secs()))
+                    .map_err(|error| crate::store::StoreError::Corrupt(error.to_string()))
+            })?;
+            #[derive(Serialize)]
+            struct Rotated {
+                active_kids: Vec<String>,
+            }
+            let rotated = Rotated { active_kids: kids };
+            print(json, &rotated, || {
+                format!("active keys: {}", rotated.active_kids.join(", "))
+            })
+        }
+    }
+}
+
+fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let server = app::start(config, clock).await?;
+        eprintln!("usher serving {} on http://{}", server.issuer(), server.addr);
+        server.wait().await?;
+        Ok(())
+    })
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
+}
+
+fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

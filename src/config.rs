@@ -1,0 +1,178 @@
+//! Typed configuration, loaded once: defaults, then `usher.toml` (or `USHER_CONFIG`), then
+//! `USHER_*` environment variables. Every setting is documented in `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    pub database_url: String,
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Public base URL; `http://localhost:PORT` of the bound port when unset.
+    pub issuer: Option<String>,
+    /// Directory holding the master key that seals signing keys in the database.
+    pub keys_dir: PathBuf,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: i64,
+    /// `aud` of access tokens issued without a resource indicator; the issuer when unset.
+    pub access_token_audience: Option<String>,
+    /// Algorithm of access tokens: `ES256` or `RS256`.
+    pub access_token_alg: String,
+    /// Database connections per instance.
+    pub db_pool_size: u32,
+    /// How often an instance reads the change feed written by other instances, in ms.
+    pub sync_interval_ms: u64,
+    /// How many verified access tokens introspection keeps in memory.
+    pub verified_token_cache_size: u64,
+    /// HTTP worker threads; the number of CPUs available when unset.
+    pub workers: Option<usize>,
+    /// Largest accepted request body on OAuth endpoints, in bytes.
+    pub max_form_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://./data/usher.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            issuer: None,
+            keys_dir: PathBuf::from("./keys"),
+            smtp_url: None,
+            mail_from: "Usher <no-reply@localhost>".into(),
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            access_token_ttl_secs: 900,
+            access_token_audience: None,
+            access_token_alg: "ES256".into(),
+            db_pool_size: 8,
+            sync_interval_ms: 250,
+            verified_token_cache_size: 200_000,
+            workers: None,
+            max_form_bytes: 16 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration from the process environment and the TOML file it names.
+    pub fn load() -> Result<Self, ConfigError> {
+        let explicit = std::env::var_os("USHER_CONFIG").map(PathBuf::from);
+        Self::load_from(explicit.as_deref(), Env::prefixed("USHER_").ignore(&["config"]))
+    }
+
+    fn load_from(explicit_file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        match explicit_file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.display().to_string())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("usher.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("usher.toml"))
+            }
+            None => {}
+        }
+        let config: Self = figment
+            .merge(env)
+            .extract()
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.access_token_ttl_secs <= 0 {
+            return Err(ConfigError::Invalid(
+                "access_token_ttl_secs must be positive".into(),
+            ));
+        }
+        if crate::crypto::keys::SigningAlg::parse(&self.access_token_alg).is_none() {
+            return Err(ConfigError::Invalid(
+                "access_token_alg must be ES256 or RS256".into(),
+            ));
+        }
+        if let Some(issuer) = &self.issuer {
+            let parsed = url::Url::parse(issuer)
+                .map_err(|error| ConfigError::Invalid(format!("issuer {issuer:?}: {error}")))?;
+            if !matches!(parsed.scheme(), "http" | "https")
+                || parsed.query().is_some()
+                || parsed.fragment().is_some()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "issuer {issuer:?} must be an http(s) URL without query or fragment"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The issuer identifier for a server bound to `port`, without a trailing slash.
+    pub fn issuer_for_port(&self, port: u16) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{port}"),
+        }
+    }
+
+    /// The longest time a token signed now may stay valid: how long a retired key stays published.
+    pub fn longest_token_lifetime_secs(&self) -> i64 {
+        self.access_token_ttl_secs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_no_configuration_the_embedded_defaults_apply() {
+        let config = Config::load_from(
+            Some(Path::new("/nonexistent/usher.toml")),
+            Env::prefixed("USHER_TEST_NONE_"),
+        );
+        assert!(matches!(config, Err(ConfigError::MissingFile(_))));
+        let config = Config::default();
+        assert_eq!(config.database_url, "sqlite://./data/usher.db");
+        assert_eq!(config.bind, "127.0.0.1:8080");
+        assert_eq!(config.issuer_for_port(8080), "http://localhost:8080");
+    }
+
+    #[test]
+    fn file_values_are_read_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\naccess_token_ttl_secs = 60\n").expect("write");
+        let config = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_")).expect("load");
+        assert_eq!(config.bind, "0.0.0.0:9000");
+        assert_eq!(config.access_token_ttl_secs, 60);
+
+        std::fs::write(&path, "access_token_alg = \"HS256\"\n").expect("write");
+        let refused = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_"));
+        assert!(
+            matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("access_token_alg"))
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The in-memory keyring every instance signs and verifies with, and the database work that
+//! keeps it: first-start generation, loading, rotation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::json;
+
+use super::keys::{KeyError, MasterKey, SigningAlg, SigningKey};
+use crate::store::{self, DbConnection, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// The keys an instance currently knows: the active one per algorithm and every key still
+/// published, with the JWKS document rendered once.
+pub struct KeySet {
+    keys: HashMap<String, Arc<SigningKey>>,
+    active: HashMap<SigningAlg, Arc<SigningKey>>,
+    jwks: Arc<str>,
+}
+
+impl KeySet {
+    /// Builds the set from keys ordered oldest first: the newest unretired key of each
+    /// algorithm is the active one.
+    pub fn new(keys: Vec<SigningKey>) -> Self {
+        let mut by_kid = HashMap::new();
+        let mut active = HashMap::new();
+        let mut published = Vec::new();
+        for key in keys {
+            let key = Arc::new(key);
+            published.push(key.public_jwk.clone());
+            if key.retired_at.is_none() {
+                active.insert(key.alg, Arc::clone(&key));
+            }
+            by_kid.insert(key.kid.clone(), key);
+        }
+        let jwks = json!({ "keys": published }).to_string().into();
+        Self {
+            keys: by_kid,
+            active,
+            jwks,
+        }
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+        self.keys.get(kid)
+    }
+
+    pub fn active(&self, alg: SigningAlg) -> Option<&Arc<SigningKey>> {
+        self.active.get(&alg)
+    }
+
+    pub fn jwks(&self) -> Arc<str> {
+        Arc::clone(&self.jwks)
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+}
+
+/// Shared, swappable view of the current [`KeySet`]; readers never wait on a reload.
+pub struct Keyring {
+    current: RwLock<Arc<KeySet>>,
+}
+
+impl Keyring {
+    pub fn new(set: KeySet) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(set)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn replace(&self, set: KeySet) {
+        let set = Arc::new(set);
+        match self.current.write() {
+            Ok(mut guard) => *guard = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+}
+
+fn generate_all(master: &MasterKey, now: i64) -> Result<Vec<store::keys::StoredKey>, KeyError> {
+    SigningAlg::ALL
+        .into_iter()
+        .map(|alg| SigningKey::generate(alg, master, now).map(|(_, stored)| stored))
+        .collect()
+}
+
+/// On first start, generates one key per algorithm. Keys already there are kept.
+pub fn ensure_keys(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Result<(), KeyringError> {
+    if store::keys::count_all(conn)? > 0 {
+        return Ok(());
+    }
+    let fresh = generate_all(master, now)?;
+    store::keys::insert_if_empty(conn, &fresh, now)?;
+    Ok(())
+}
+
+/// Loads every key still published at `now`.
+pub fn load(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Result<KeySet, KeyringError> {
+    let stored = store::keys::published(conn, now)?;
+    let keys = stored
+        .iter()
+        .map(|row| SigningKey::from_stored(row, master))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KeySet::new(keys))
+}
+
+/// Makes a new key per algorithm active. The keys they replace stay published for
+/// `publish_for_secs`, the longest lifetime of a token they may have signed.
+/// Returns the new key ids.
+pub fn rotate(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    now: i64,
+    publish_for_secs: i64,
+) -> Result<Vec<String>, KeyringError> {
+    let fresh = generate_all(master, now)?;
+    store::keys::activate(conn, &fresh, now, now.saturating_add(publish_for_secs))?;
+    Ok(fresh.into_iter().map(|key| key.kid).collect())
+}

@@ -1,0 +1,212 @@
+//! Routes and the server: what runs `usher serve` and every in-process test server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use tokio::task::JoinHandle;
+
+use super::errors::{ErrorCode, OAuthError};
+use super::{health, metrics};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::keyring::{self, Keyring, KeyringError};
+use crate::crypto::keys::{KeyError, MasterKey};
+use crate::oauth::{discovery, introspection, revocation, token};
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+use crate::sync;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error("cannot listen on {bind}: {cause}")]
+    Bind { bind: String, cause: String },
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+fn method_not_allowed(allow: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+    move || {
+        let mut response = actix_web::ResponseError::error_response(&OAuthError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("this endpoint accepts {allow}"),
+        ));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        std::future::ready(response)
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::new(ErrorCode::NotFound, "no such endpoint"))
+}
+
+/// Every route of the server.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/healthz")
+                .name("healthz")
+                .get(health::healthz)
+                .default_service(web::to(method_not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/readyz")
+                .name("readyz")
+                .get(health::readyz)
+                .default_service(web::to(method_not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/metrics")
+                .name("metrics")
+                .get(health::metrics)
+                .default_service(web::to(method_not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/.well-known/openid-configuration")
+                .name("openid_configuration")
+                .get(discovery::openid_configuration)
+                .default_service(web::to(method_not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/.well-known/oauth-authorization-server")
+                .name("authorization_server")
+                .get(discovery::authorization_server)
+                .default_service(web::to(method_not_allowed("GET"))),
+        )
+        .service(
+            web::resource(discovery::JWKS_PATH)
+                .name("jwks")
+                .get(discovery::jwks)
+                .default_service(web::to(method_not_allowed("GET"))),
+        )
+        .service(
+            web::resource(discovery::TOKEN_PATH)
+                .name("token")
+                .post(token::token)
+                .default_service(web::to(method_not_allowed("POST"))),
+        )
+        .service(
+            web::resource(discovery::INTROSPECTION_PATH)
+                .name("introspection")
+                .post(introspection::introspect)
+                .default_service(web::to(method_not_allowed("POST"))),
+        )
+        .service(
+            web::resource(discovery::REVOCATION_PATH)
+                .name("revocation")
+                .post(revocation::revoke)
+                .default_service(web::to(method_not_allowed("POST"))),
+        );
+}
+
+/// A server accepting connections, with the background task that keeps it in sync.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    handle: ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    sync_task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// Waits until the server stops (it stops on SIGINT/SIGTERM).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let outcome = self.server_task.await.unwrap_or(Ok(()));
+        self.sync_task.abort();
+        outcome
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.sync_task.abort();
+        let _ = self.server_task.await;
+    }
+}
+
+/// Opens the database and keys, binds, and starts serving.
+pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartError> {
+    let listener = TcpListener::bind(&config.bind).map_err(|error| StartError::Bind {
+        bind: config.bind.clone(),
+        cause: error.to_string(),
+    })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Bind {
+        bind: config.bind.clone(),
+        cause: error.to_string(),
+    })?;
+    let issuer = config.issuer_for_port(addr.port());
+
+    let (store, master_key, keys) = {
+        let config = config.clone();
+        let now = clock.now();
+        tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+            let store = Store::open(&config.database_url, config.db_pool_size)?;
+            let master_key = MasterKey::load_or_create(&config.keys_dir)?;
+            let keys = store.run_blocking(|conn| {
+                keyring::ensure_keys(conn, &master_key, now)
+                    .and_then(|()| keyring::load(conn, &master_key, now))
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))
+            })?;
+            Ok((store, master_key, keys))
+        })
+        .await
+        .map_err(|error| StartError::Task(error.to_string()))??
+    };
+
+    let workers = config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    let max_form_bytes = config.max_form_bytes;
+    let state = Arc::new(AppState::new(
+        config,
+        issuer,
+        clock,
+        store,
+        master_key,
+        Keyring::new(keys),
+    ));
+    let follower = sync::prime(&state).await?;
+    let sync_task = sync::spawn(Arc::clone(&state), follower);
+    metrics::handle();
+
+    let data = web::Data::from(Arc::clone(&state));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(metrics::track))
+            .configure(routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .listen(listener)
+    .map_err(|error| StartError::Bind {
+        bind: addr.to_string(),
+        cause: error.to_string(),
+    })?
+    .run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!(%addr, issuer = %state.issuer, "usher is serving");
+    Ok(RunningServer {
+        addr,
+        state,
+        handle,
+        server_task,
+        sync_task,
+    })
+}

@@ -1,0 +1,13 @@
+//! Usher: an OAuth 2.0 / OpenID Connect provider with first-class entitlements for
+//! streaming platforms. See `docs/architecture.md` for how the modules fit together.
+
+pub mod admin;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod oauth;
+pub mod state;
+pub mod store;
+pub mod sync;

@@ -1,0 +1,11 @@
+//! OAuth 2.0 and OpenID Connect protocol endpoints.
+
+pub mod access_tokens;
+pub mod client_auth;
+pub mod discovery;
+pub mod grants;
+pub mod introspection;
+pub mod revocation;
+pub mod revoked;
+pub mod scopes;
+pub mod token;

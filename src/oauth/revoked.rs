@@ -1,0 +1,53 @@
+//! The in-memory set of revoked access tokens, kept in sync with the database by
+//! [`crate::sync`]. Introspection consults it without touching the database.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+#[derive(Default)]
+pub struct RevokedTokens {
+    by_jti: RwLock<HashMap<String, i64>>,
+}
+
+impl RevokedTokens {
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        match self.by_jti.read() {
+            Ok(set) => set.contains_key(jti),
+            Err(poisoned) => poisoned.into_inner().contains_key(jti),
+        }
+    }
+
+    /// Remembers `jti` as revoked until `expires_at`, when the token is dead anyway.
+    pub fn insert(&self, jti: String, expires_at: i64) {
+        self.with_write(|set| {
+            set.insert(jti, expires_at);
+        });
+    }
+
+    pub fn extend(&self, entries: impl IntoIterator<Item = (String, i64)>) {
+        self.with_write(|set| set.extend(entries));
+    }
+
+    /// Forgets revocations of tokens that have expired by `now`.
+    pub fn prune(&self, now: i64) {
+        self.with_write(|set| set.retain(|_, expires_at| *expires_at > now));
+    }
+
+    pub fn len(&self) -> usize {
+        match self.by_jti.read() {
+            Ok(set) => set.len(),
+            Err(poisoned) => poisoned.into_inner().len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn with_write(&self, change: impl FnOnce(&mut HashMap<String, i64>)) {
+        match self.by_jti.write() {
+            Ok(mut set) => change(&mut set),
+            Err(poisoned) => change(&mut poisoned.into_inner()),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The token endpoint (RFC 6749 §3.2): reads the request once and dispatches on `grant_type`.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::grants;
+use crate::http::errors::{ErrorCode, OAuthError};
+use crate::http::form::{self, Form};
+use crate::state::AppState;
+
+/// RFC 6749 §5.1 successful response.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+pub async fn token(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = Form::parse(&request, body)?;
+    let grant_type = form.require("grant_type")?;
+    let presented = form::client_credentials(&request, &form)?;
+    let response = match grant_type {
+        grants::client_credentials::GRANT_TYPE => {
+            grants::client_credentials::grant(&state, presented, &form).await?
+        }
+        _ => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "this server does not support that grant_type",
+            ));
+        }
+    };
+    metrics::counter!("usher_tokens_issued_total", "grant_type" => grant_type_label(grant_type)).increment(1);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}
+
+fn grant_type_label(grant_type: &str) -> &'static str {
+    match grant_type {
+        grants::client_credentials::GRANT_TYPE => grants::client_credentials::GRANT_TYPE,
+        _ => "other",
+    }
+}

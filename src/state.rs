@@ -1,0 +1,113 @@
+//! What every request handler shares: configuration, storage, keys and the in-memory views
+//! that keep the hot paths off the database.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use moka::sync::Cache;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::jwt::AccessTokenClaims;
+use crate::crypto::keyring::{self, Keyring, KeyringError};
+use crate::crypto::keys::{MasterKey, SigningAlg};
+use crate::oauth::client_auth::ClientAuthenticator;
+use crate::oauth::discovery::Discovery;
+use crate::oauth::revoked::RevokedTokens;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: Config,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_alg: SigningAlg,
+    pub clock: Clock,
+    pub store: Store,
+    pub master_key: MasterKey,
+    pub keyring: Keyring,
+    pub revoked: RevokedTokens,
+    pub clients: ClientAuthenticator,
+    /// Access tokens whose signature, type and issuer were checked, by their exact text.
+    /// Safe to cache: those checks depend only on the bytes and the published keys.
+    pub verified_tokens: Cache<String, Arc<AccessTokenClaims>>,
+    pub discovery: Discovery,
+    last_key_reload: AtomicI64,
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        issuer: String,
+        clock: Clock,
+        store: Store,
+        master_key: MasterKey,
+        keyring: Keyring,
+    ) -> Self {
+        let audience = config
+            .access_token_audience
+            .clone()
+            .unwrap_or_else(|| issuer.clone());
+        let access_token_alg = SigningAlg::parse(&config.access_token_alg).unwrap_or(SigningAlg::Es256);
+        let verified_tokens = Cache::builder()
+            .max_capacity(config.verified_token_cache_size)
+            .time_to_live(std::time::Duration::from_secs(
+                u64::try_from(config.longest_token_lifetime_secs()).unwrap_or(0),
+            ))
+            .build();
+        let discovery = Discovery::new(&issuer);
+        Self {
+            config,
+            issuer,
+            audience,
+            access_token_alg,
+            clock,
+            store,
+            master_key,
+            keyring,
+            revoked: RevokedTokens::default(),
+            clients: ClientAuthenticator::default(),
+            verified_tokens,
+            discovery,
+            last_key_reload: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Reads the published keys again from the database.
+    pub async fn reload_keys(self: &Arc<Self>) -> Result<(), KeyringError> {
+        let state = Arc::clone(self);
+        let now = self.clock.now();
+        let set = self
+            .store
+            .run(move |conn| {
+                keyring::load(conn, &state.master_key, now).map_err(|error| match error {
+                    KeyringError::Store(error) => error,
+                    KeyringError::Key(error) => crate::store::StoreError::Corrupt(error.to_string()),
+                })
+            })
+            .await?;
+        self.keyring.replace(set);
+        Ok(())
+    }
+
+    /// Reloads keys when a token names a key this instance does not know, at most once a
+    /// second: another instance may have rotated moments ago.
+    pub async fn reload_keys_for_unknown_kid(self: &Arc<Self>) -> bool {
+        let now = self.clock.now();
+        let last = self.last_key_reload.load(Ordering::Relaxed);
+        if now <= last
+            || self
+                .last_key_reload
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        match self.reload_keys().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "reloading signing keys failed");
+                false
+            }
+        }
+    }
+}

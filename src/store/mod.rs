@@ -1,0 +1,247 @@
+//! Persistence: one diesel code path over SQLite and PostgreSQL.
+//!
+//! The backend is chosen from the URL scheme by us, not by diesel's generic `establish`, so a
+//! user sees the real cause of a connection failure. Every query runs on tokio's blocking pool
+//! through [`Store::run`], never on an async executor thread.
+
+pub mod changes;
+pub mod clients;
+pub mod keys;
+pub mod revocations;
+pub mod schema;
+pub mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// Errors of the storage layer. Request paths map them to `server_error`; start-up prints them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL {url:?} is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl { url: String },
+    #[error("cannot open database {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error("cannot prepare SQLite directory {path}: {cause}")]
+    SqliteDirectory { path: String, cause: String },
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database task was cancelled")]
+    TaskCancelled,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Sqlite { path: PathBuf },
+    Postgres { url: String },
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::UnsupportedUrl { url: url.to_owned() });
+            }
+            return Ok(Self::Sqlite {
+                path: PathBuf::from(path),
+            });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres { url: url.to_owned() });
+        }
+        Err(StoreError::UnsupportedUrl {
+            url: redact_password(url),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Sqlite { path } => format!("sqlite://{}", path.display()),
+            Self::Postgres { url } => redact_password(url),
+        }
+    }
+
+    fn establish(&self) -> Result<DbConnection, StoreError> {
+        let connect_error = |error: ConnectionError| StoreError::Connect {
+            target: self.describe(),
+            cause: one_line(&error.to_string()),
+        };
+        match self {
+            Self::Sqlite { path } => {
+                let path_text = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path_text).map_err(connect_error)?;
+                // WAL lets readers proceed while one writer commits; the busy timeout makes
+                // concurrent writers wait instead of failing with "database is locked".
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(|error| StoreError::Connect {
+                    target: self.describe(),
+                    cause: one_line(&error.to_string()),
+                })?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Self::Postgres { url } => Ok(DbConnection::Postgres(
+                PgConnection::establish(url).map_err(connect_error)?,
+            )),
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+struct ConnectionManager {
+    target: Target,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConnection, StoreError> {
+        self.target.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Handle to the database: a connection pool plus the blocking-pool bridge.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    is_sqlite: bool,
+}
+
+impl Store {
+    /// Opens the database named by `url`, creating the SQLite file and its directory when
+    /// needed, and runs pending migrations. Fails with the real cause on a bad URL.
+    pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let target = Target::parse(url)?;
+        if let Target::Sqlite { path } = &target
+            && let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|error| StoreError::SqliteDirectory {
+                path: parent.display().to_string(),
+                cause: error.to_string(),
+            })?;
+        }
+        // A first connection made directly, so the error is the driver's own and immediate
+        // instead of r2d2's "timed out waiting for connection" after 30 seconds.
+        let mut first = target.establish()?;
+        run_migrations(&mut first)?;
+        drop(first);
+
+        let is_sqlite = matches!(target, Target::Sqlite { .. });
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build_unchecked(ConnectionManager { target });
+        Ok(Self { pool, is_sqlite })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.is_sqlite
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|error| StoreError::Pool(one_line(&error.to_string())))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| StoreError::TaskCancelled)?
+    }
+
+    /// Runs `work` on the calling thread: for the command line, never for request handlers.
+    pub fn run_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|error| StoreError::Pool(one_line(&error.to_string())))?;
+        work(&mut conn)
+    }
+
+    /// Whether the database answers a trivial query right now.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::Query))
+            .await
+            .is_ok()
+    }
+}
+
+fn run_migrations(conn: &mut DbConnection) -> Result<(), StoreError> {
+    let result = match conn {
+        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgres(conn) => {
+            // Instances sharing a database may start together: the advisory lock makes
+            // exactly one of them migrate while the others wait, then find nothing to do.
+            conn.batch_execute("SELECT pg_advisory_lock(7262001)")?;
+            let outcome = conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            conn.batch_execute("SELECT pg_advisory_unlock(7262001)")?;
+            outcome
+        }
+    };
+    result.map_err(|error| StoreError::Migration(one_line(&error.to_string())))
+}
+
+/// Decodes a JSON list of strings stored in a TEXT column.
+pub(crate) fn decode_list(column: &str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
+}
+
+pub(crate) fn encode_list(items: &[String]) -> String {
+    serde_json::Value::from(items.to_vec()).to_string()
+}

@@ -1,0 +1,32 @@
+//! People who sign in.
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{DbConnection, StoreError};
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub email_verified: bool,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
+    diesel::insert_into(users::table).values(user).execute(conn)?;
+    Ok(())
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
