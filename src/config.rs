@@ -45,6 +45,10 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Largest accepted request body on OAuth endpoints, in bytes.
     pub max_form_bytes: usize,
+    /// PEM certificate chain; with `tls_key_file`, the server speaks HTTPS itself.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -66,6 +70,8 @@ impl Default for Config {
             verified_token_cache_size: 200_000,
             workers: None,
             max_form_bytes: 16 * 1024,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -114,6 +120,11 @@ impl Config {
                 "access_token_alg must be ES256 or RS256".into(),
             ));
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert_file and tls_key_file must be set together".into(),
+            ));
+        }
         if let Some(issuer) = &self.issuer {
             let parsed = url::Url::parse(issuer)
                 .map_err(|error| ConfigError::Invalid(format!("issuer {issuer:?}: {error}")))?;
@@ -133,6 +144,7 @@ impl Config {
     pub fn issuer_for_port(&self, port: u16) -> String {
         match &self.issuer {
             Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None if self.tls_cert_file.is_some() => format!("https://localhost:{port}"),
             None => format!("http://localhost:{port}"),
         }
     }

@@ -1,6 +1,7 @@
 //! Routes and the server: what runs `usher serve` and every in-process test server.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
@@ -30,6 +31,8 @@ pub enum StartError {
     Keyring(#[from] KeyringError),
     #[error("cannot listen on {bind}: {cause}")]
     Bind { bind: String, cause: String },
+    #[error("cannot use the TLS certificate or key: {0}")]
+    Tls(String),
     #[error("start-up task failed: {0}")]
     Task(String),
 }
@@ -171,6 +174,10 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
     let max_form_bytes = config.max_form_bytes;
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        _ => None,
+    };
     let state = Arc::new(AppState::new(
         config,
         issuer,
@@ -192,8 +199,11 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             .configure(routes)
             .default_service(web::to(not_found))
     })
-    .workers(workers)
-    .listen(listener)
+    .workers(workers);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
     .map_err(|error| StartError::Bind {
         bind: addr.to_string(),
         cause: error.to_string(),
@@ -209,4 +219,25 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         server_task,
         sync_task,
     })
+}
+
+fn tls_config(cert_file: &Path, key_file: &Path) -> Result<rustls::ServerConfig, StartError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let tls_error =
+        |what: &Path, error: &dyn std::fmt::Display| StartError::Tls(format!("{}: {error}", what.display()));
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| tls_error(cert_file, &error))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|error| tls_error(key_file, &error))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|error| tls_error(cert_file, &error))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|error| tls_error(cert_file, &error))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
