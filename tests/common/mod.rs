@@ -1,6 +1,6 @@
 //! The test kit: a real Usher server on a free port, on its own SQLite file or its own
 //! PostgreSQL schema, started in one line.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::sync::Arc;
 
