@@ -125,8 +125,14 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config, clock: Clock) -> Self {
+        let scheme = if config.tls_cert_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let server = app::start(config, clock).await.expect("server starts");
-        let url = server.issuer().to_owned();
+        // The server's own address: instances of one cluster share an issuer, not a port.
+        let url = format!("{scheme}://localhost:{}", server.addr.port());
         let state = Arc::clone(&server.state);
         Self {
             server: Some(server),
