@@ -75,6 +75,7 @@ impl AppState {
     /// Reads the published keys again from the database.
     pub async fn reload_keys(self: &Arc<Self>) -> Result<(), KeyringError> {
         let state = Arc::clone(self);
+        let ticket = self.keyring.begin_load();
         let now = self.clock.now();
         let set = self
             .store
@@ -85,7 +86,7 @@ impl AppState {
                 })
             })
             .await?;
-        self.keyring.replace(set);
+        self.keyring.replace(ticket, set);
         Ok(())
     }
 

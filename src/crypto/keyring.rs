@@ -2,6 +2,7 @@
 //! keeps it: first-start generation, loading, rotation.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::json;
@@ -67,28 +68,41 @@ impl KeySet {
 
 /// Shared, swappable view of the current [`KeySet`]; readers never wait on a reload.
 pub struct Keyring {
-    current: RwLock<Arc<KeySet>>,
+    current: RwLock<(u64, Arc<KeySet>)>,
+    next_load: AtomicU64,
 }
 
 impl Keyring {
     pub fn new(set: KeySet) -> Self {
         Self {
-            current: RwLock::new(Arc::new(set)),
+            current: RwLock::new((0, Arc::new(set))),
+            next_load: AtomicU64::new(1),
         }
     }
 
     pub fn current(&self) -> Arc<KeySet> {
         match self.current.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+            Ok(guard) => Arc::clone(&guard.1),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner().1),
         }
     }
 
-    pub fn replace(&self, set: KeySet) {
-        let set = Arc::new(set);
+    /// A ticket to take before reading keys from the database. Loads may finish out of order
+    /// (the change feed and a maintenance tick can reload together); [`Keyring::replace`]
+    /// keeps the set read last.
+    pub fn begin_load(&self) -> u64 {
+        self.next_load.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub fn replace(&self, ticket: u64, set: KeySet) {
+        let install = |current: &mut (u64, Arc<KeySet>)| {
+            if ticket > current.0 {
+                *current = (ticket, Arc::new(set));
+            }
+        };
         match self.current.write() {
-            Ok(mut guard) => *guard = set,
-            Err(poisoned) => *poisoned.into_inner() = set,
+            Ok(mut guard) => install(&mut guard),
+            Err(poisoned) => install(&mut poisoned.into_inner()),
         }
     }
 }

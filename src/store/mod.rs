@@ -92,9 +92,10 @@ impl Target {
                 let path_text = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path_text).map_err(connect_error)?;
                 // WAL lets readers proceed while one writer commits; the busy timeout makes
-                // concurrent writers wait instead of failing with "database is locked".
+                // concurrent writers wait instead of failing with "database is locked". It comes
+                // first: switching the journal mode itself takes a lock another process may hold.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(|error| StoreError::Connect {
