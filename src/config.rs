@@ -25,8 +25,6 @@ pub struct Config {
     pub issuer: Option<String>,
     /// Directory holding the master key that seals signing keys in the database.
     pub keys_dir: PathBuf,
-    pub smtp_url: Option<String>,
-    pub mail_from: String,
     pub log: String,
     pub log_format: LogFormat,
     /// Lifetime of access tokens, in seconds.
@@ -58,8 +56,6 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             issuer: None,
             keys_dir: PathBuf::from("./keys"),
-            smtp_url: None,
-            mail_from: "Usher <no-reply@localhost>".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
             access_token_ttl_secs: 900,
