@@ -215,11 +215,16 @@ impl Store {
         work(&mut conn)
     }
 
-    /// Whether the database answers a trivial query right now.
+    /// Whether the database answers a trivial query right now. Waits at most a second for a
+    /// connection, so a readiness probe gets its answer before its own timeout.
     pub async fn ping(&self) -> bool {
-        self.run(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::Query))
-            .await
-            .is_ok()
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            pool.get_timeout(Duration::from_secs(1))
+                .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
+        })
+        .await
+        .unwrap_or(false)
     }
 }
 
