@@ -115,13 +115,50 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The URL as it may appear in messages: a password in the user-info part or in libpq's
+/// `password` query parameter is replaced by `***`.
 fn redact_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(name, _)| name == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name == "password" {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_described_urls() {
+        let described =
+            redact_password("postgres://usher:hunter2@db:5432/x?password=hunter3&sslmode=require");
+        assert!(!described.contains("hunter"), "{described}");
+        assert!(described.contains("sslmode=require"), "{described}");
+    }
+
+    #[test]
+    fn a_url_of_another_database_is_refused_by_name() {
+        let refused = Target::parse("mysql://root:pw@host/db")
+            .err()
+            .map(|error| error.to_string());
+        assert!(refused.is_some_and(|message| message.contains("not supported") && !message.contains("pw@")));
     }
 }
 

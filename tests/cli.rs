@@ -1,0 +1,741 @@
+//! The `usher` binary as operators and scripts run it: each test starts the real executable in
+//! a temporary working directory of its own, with only the configuration the test names.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use diesel::sql_types::{Nullable, Text};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use usher::crypto::hashing::sha256_hex;
+
+/// How long any command-line invocation may take before the test calls it hung.
+const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+/// A bad database URL must fail at once, well before any pool timeout.
+const FAIL_FAST_DEADLINE: Duration = Duration::from_secs(10);
+/// How long `usher serve` may take to answer `/healthz`.
+const SERVE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A temporary working directory with its own database and keys directory.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.path().join("usher.db")
+    }
+
+    fn database_url(&self) -> String {
+        format!("sqlite://{}", self.db_path().display())
+    }
+
+    /// `usher ARGS` in this directory with USHER_DATABASE_URL and USHER_KEYS_DIR pointing into it.
+    fn usher(&self, args: &[&str]) -> Command {
+        let mut command = self.bare_usher(args);
+        command
+            .env("USHER_DATABASE_URL", self.database_url())
+            .env("USHER_KEYS_DIR", self.path().join("keys"));
+        command
+    }
+
+    /// `usher ARGS` in this directory with no USHER_* variable at all.
+    fn bare_usher(&self, args: &[&str]) -> Command {
+        bare_usher_in(self.path(), args)
+    }
+
+    fn db(&self) -> SqliteConnection {
+        SqliteConnection::establish(&self.db_path().to_string_lossy()).expect("open the SQLite file")
+    }
+}
+
+/// The binary with a clean environment (no stray USHER_* from the parent), run in `cwd`.
+fn bare_usher_in(cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_usher"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", cwd);
+    command
+}
+
+struct Outcome {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "exit {:?}\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    fn assert_failure(&self) {
+        assert!(
+            !self.status.success(),
+            "expected a failure, got {:?}\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    /// Parses stdout as exactly one JSON object, and nothing else.
+    fn json_object(&self) -> serde_json::Map<String, serde_json::Value> {
+        let values: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&self.stdout)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {:?}", self.stdout));
+        assert_eq!(
+            values.len(),
+            1,
+            "exactly one JSON value on stdout: {:?}",
+            self.stdout
+        );
+        match values.into_iter().next() {
+            Some(serde_json::Value::Object(object)) => object,
+            other => panic!("stdout is not a JSON object: {other:?}"),
+        }
+    }
+}
+
+/// Runs `command` to completion, feeding it `stdin`; kills it and fails once `deadline` passes.
+fn run_within(mut command: Command, stdin: Option<&str>, deadline: Duration) -> Outcome {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("usher starts");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(input.as_bytes()).expect("write stdin");
+        // Dropping the pipe closes it: the password ends at end of input.
+    }
+    let stdout = read_in_background(child.stdout.take().expect("stdout"));
+    let stderr = read_in_background(child.stderr.take().expect("stderr"));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("usher did not finish within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Outcome {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+fn run(command: Command) -> Outcome {
+    run_within(command, None, COMMAND_DEADLINE)
+}
+
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+#[derive(QueryableByName)]
+struct ClientRow {
+    #[diesel(sql_type = Text)]
+    client_id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    secret_hash: Option<String>,
+    #[diesel(sql_type = Text)]
+    redirect_uris: String,
+    #[diesel(sql_type = Text)]
+    post_logout_redirect_uris: String,
+    #[diesel(sql_type = Text)]
+    grant_types: String,
+    #[diesel(sql_type = Text)]
+    scopes: String,
+}
+
+impl ClientRow {
+    fn text_columns(&self) -> Vec<&str> {
+        vec![
+            &self.client_id,
+            &self.name,
+            self.secret_hash.as_deref().unwrap_or_default(),
+            &self.redirect_uris,
+            &self.post_logout_redirect_uris,
+            &self.grant_types,
+            &self.scopes,
+        ]
+    }
+}
+
+fn client_rows(workspace: &Workspace) -> Vec<ClientRow> {
+    diesel::sql_query(
+        "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, \
+         scopes FROM clients",
+    )
+    .load(&mut workspace.db())
+    .expect("read clients")
+}
+
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    password_hash: Option<String>,
+}
+
+fn user_rows(workspace: &Workspace) -> Vec<UserRow> {
+    diesel::sql_query("SELECT email, password_hash FROM users")
+        .load(&mut workspace.db())
+        .expect("read users")
+}
+
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).expect("a JSON list of strings")
+}
+
+// ---------------------------------------------------------------------------------------------
+// client create
+
+#[test]
+fn client_create_json_prints_exactly_one_object_with_a_256_bit_secret() {
+    let workspace = Workspace::new();
+    let outcome = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "catalog service",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "catalog:read",
+        "--json",
+    ]));
+    outcome.assert_success();
+    let object = outcome.json_object();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["client_id", "client_secret"]);
+    assert!(object["client_id"].as_str().is_some_and(|id| !id.is_empty()));
+    let secret = object["client_secret"].as_str().expect("secret is a string");
+    assert_eq!(secret.len(), 43, "base64url of 32 bytes, unpadded: {secret}");
+    assert_eq!(URL_SAFE_NO_PAD.decode(secret).expect("base64url").len(), 32);
+}
+
+#[test]
+fn client_create_stores_only_the_sha256_of_the_secret() {
+    let workspace = Workspace::new();
+    let outcome = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "catalog service",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "catalog:read",
+        "--json",
+    ]));
+    outcome.assert_success();
+    let object = outcome.json_object();
+    let client_id = object["client_id"].as_str().expect("client_id");
+    let secret = object["client_secret"].as_str().expect("client_secret");
+
+    let rows = client_rows(&workspace);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row.client_id, client_id);
+    assert_eq!(row.name, "catalog service");
+    assert_eq!(
+        row.secret_hash.as_deref(),
+        Some(sha256_hex(secret.as_bytes()).as_str())
+    );
+    for column in row.text_columns() {
+        assert!(!column.contains(secret), "the secret itself is stored: {column}");
+    }
+    assert_eq!(json_list(&row.grant_types), vec!["client_credentials"]);
+    assert_eq!(json_list(&row.scopes), vec!["catalog:read"]);
+}
+
+#[test]
+fn client_create_public_prints_no_secret_and_defaults_to_authorization_code_and_refresh_token() {
+    let workspace = Workspace::new();
+    let outcome = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "tv app",
+        "--public",
+        "--redirect-uri",
+        "https://tv.example.com/callback",
+        "--json",
+    ]));
+    outcome.assert_success();
+    let object = outcome.json_object();
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    assert_eq!(keys, vec!["client_id"], "a public client has no secret");
+
+    let rows = client_rows(&workspace);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].secret_hash, None);
+    assert_eq!(
+        json_list(&rows[0].grant_types),
+        vec!["authorization_code", "refresh_token"]
+    );
+    assert_eq!(
+        json_list(&rows[0].redirect_uris),
+        vec!["https://tv.example.com/callback"]
+    );
+}
+
+/// Runs `client create` with `extra` arguments that must be refused because of `field`.
+fn assert_client_create_refused(extra: &[&str], field: &str) {
+    let workspace = Workspace::new();
+    let mut args = vec!["client", "create", "--name", "refused", "--json"];
+    args.extend_from_slice(extra);
+    let outcome = run(workspace.usher(&args));
+    outcome.assert_failure();
+    assert_eq!(outcome.stdout, "", "nothing on stdout on failure");
+    assert!(
+        outcome.stderr.contains(field),
+        "stderr names {field}: {:?}",
+        outcome.stderr
+    );
+    assert_eq!(
+        outcome.stderr.trim().lines().count(),
+        1,
+        "one line of error: {:?}",
+        outcome.stderr
+    );
+    assert!(client_rows(&workspace).is_empty(), "no client was written");
+}
+
+#[test]
+fn client_create_refuses_a_redirect_uri_that_is_not_a_url() {
+    assert_client_create_refused(&["--redirect-uri", "not-a-url"], "redirect_uri");
+}
+
+#[test]
+fn client_create_refuses_client_credentials_for_a_public_client() {
+    assert_client_create_refused(&["--public", "--grant-type", "client_credentials"], "grant_type");
+}
+
+#[test]
+fn client_create_refuses_an_unknown_grant_type() {
+    assert_client_create_refused(&["--grant-type", "password"], "grant_type");
+}
+
+// ---------------------------------------------------------------------------------------------
+// user create
+
+#[test]
+fn user_create_reads_the_password_from_stdin_lowercases_the_email_and_stores_argon2id() {
+    let workspace = Workspace::new();
+    let outcome = run_within(
+        workspace.usher(&[
+            "user",
+            "create",
+            "--email",
+            "A@Example.com",
+            "--name",
+            "Ada",
+            "--password-stdin",
+            "--json",
+        ]),
+        Some("correct horse battery staple\n"),
+        COMMAND_DEADLINE,
+    );
+    outcome.assert_success();
+    let object = outcome.json_object();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["email", "id"]);
+    assert_eq!(object["email"], "a@example.com");
+    assert!(object["id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    let users = user_rows(&workspace);
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email, "a@example.com");
+    let hash = users[0].password_hash.as_deref().expect("a password hash");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "argon2id with OWASP parameters: {hash}"
+    );
+    assert!(!hash.contains("correct horse"));
+}
+
+#[test]
+fn user_create_with_an_email_that_exists_in_any_case_fails_with_already_exists() {
+    let workspace = Workspace::new();
+    run(workspace.usher(&["user", "create", "--email", "A@Example.com", "--json"])).assert_success();
+
+    let again = run(workspace.usher(&["user", "create", "--email", "a@EXAMPLE.com", "--json"]));
+    again.assert_failure();
+    assert_eq!(again.stdout, "");
+    assert!(again.stderr.contains("already exists"), "{:?}", again.stderr);
+    assert_eq!(user_rows(&workspace).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// migrate and database URLs
+
+#[test]
+fn migrate_creates_the_sqlite_database_and_its_directory() {
+    let workspace = Workspace::new();
+    let db_path = workspace.path().join("nested").join("dir").join("usher.db");
+    let mut command = workspace.bare_usher(&["migrate"]);
+    command.env("USHER_DATABASE_URL", format!("sqlite://{}", db_path.display()));
+    run(command).assert_success();
+    assert!(db_path.is_file(), "{} was created", db_path.display());
+
+    let mut conn = SqliteConnection::establish(&db_path.to_string_lossy()).expect("open");
+    let clients: Vec<ClientRow> = diesel::sql_query(
+        "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, \
+         scopes FROM clients",
+    )
+    .load(&mut conn)
+    .expect("the clients table exists");
+    assert!(clients.is_empty());
+}
+
+/// `usher migrate` against `url` fails quickly with one line on stderr, which it returns.
+fn migrate_fails_fast_with_one_line(url: &str) -> String {
+    let workspace = Workspace::new();
+    let mut command = workspace.bare_usher(&["migrate"]);
+    command.env("USHER_DATABASE_URL", url);
+    let started = Instant::now();
+    let outcome = run_within(command, None, FAIL_FAST_DEADLINE);
+    outcome.assert_failure();
+    assert!(started.elapsed() < FAIL_FAST_DEADLINE);
+    assert_eq!(outcome.stdout, "");
+    let message = outcome.stderr.trim();
+    assert!(!message.is_empty());
+    assert!(!message.contains('\n'), "one line of stderr: {message:?}");
+    message.to_owned()
+}
+
+#[test]
+fn a_refused_postgres_connection_is_reported_as_such_at_once() {
+    let message = migrate_fails_fast_with_one_line("postgres://postgres@127.0.0.1:1/x");
+    assert!(
+        message.to_lowercase().contains("connection refused"),
+        "the driver's cause: {message}"
+    );
+    assert!(
+        !message.to_lowercase().contains("invalid connection url"),
+        "not diesel's generic error: {message}"
+    );
+}
+
+#[test]
+fn an_unsupported_database_scheme_is_named_as_unsupported() {
+    let message = migrate_fails_fast_with_one_line("mysql://x");
+    assert!(message.contains("mysql://x"), "{message}");
+    assert!(message.contains("not supported"), "{message}");
+}
+
+#[test]
+fn a_sqlite_path_whose_directory_cannot_be_created_is_reported() {
+    let message = migrate_fails_fast_with_one_line("sqlite:///proc/nope/usher.db");
+    assert!(message.contains("/proc/nope"), "names the path: {message}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys rotate
+
+fn rotate(workspace: &Workspace) -> Vec<String> {
+    let outcome = run(workspace.usher(&["keys", "rotate", "--json"]));
+    outcome.assert_success();
+    let object = outcome.json_object();
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    assert_eq!(keys, vec!["active_kids"]);
+    object["active_kids"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|kid| kid.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+#[test]
+fn keys_rotate_json_prints_the_two_new_active_kids() {
+    let workspace = Workspace::new();
+    let kids = rotate(&workspace);
+    assert_eq!(kids.len(), 2, "one ES256 and one RS256 key: {kids:?}");
+    assert!(kids.iter().all(|kid| !kid.is_empty()));
+    assert_ne!(kids[0], kids[1]);
+}
+
+#[test]
+fn keys_rotate_twice_activates_different_kids() {
+    let workspace = Workspace::new();
+    let first = rotate(&workspace);
+    let second = rotate(&workspace);
+    assert_eq!(second.len(), 2);
+    assert!(
+        second.iter().all(|kid| !first.contains(kid)),
+        "{first:?} then {second:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_signs_with_keys_rotated_by_the_command_line_within_a_second() {
+    let db = common::TestDb::new(common::Backend::Sqlite);
+    let config = db.config();
+    let server = common::TestServer::start_with(config.clone(), usher::clock::Clock::System).await;
+    let client = server.service_client(&["catalog:read"]).await;
+    let before = common::issue_token(&server, &client, None).await;
+    let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
+
+    let mut command = bare_usher_in(db.dir.path(), &["keys", "rotate", "--json"]);
+    command
+        .env("USHER_DATABASE_URL", &config.database_url)
+        .env("USHER_KEYS_DIR", &config.keys_dir);
+    let outcome = tokio::task::spawn_blocking(move || run(command)).await.unwrap();
+    outcome.assert_success();
+    let rotated_at = Instant::now();
+    let active_kids: Vec<String> = outcome.json_object()["active_kids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kid| kid.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!active_kids.contains(&old_kid));
+
+    let deadline = rotated_at + Duration::from_secs(1);
+    loop {
+        let token = common::issue_token(&server, &client, None).await;
+        let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+        if active_kids.contains(&kid) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still signing with {kid} a second after rotation to {active_kids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// configuration and serve
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A `usher serve` child process, killed when dropped; its output goes to a log file.
+struct ServeGuard {
+    child: Child,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl ServeGuard {
+    fn spawn(mut command: Command) -> Self {
+        let log_dir = tempfile::tempdir().expect("temp dir");
+        let log = log_dir.path().join("serve.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = command
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .expect("usher serve starts");
+        Self {
+            child,
+            log,
+            _log_dir: log_dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `GET /healthz` on `port` until it answers 200.
+    async fn wait_healthy(&mut self, port: u16) {
+        let deadline = Instant::now() + SERVE_DEADLINE;
+        let url = format!("http://127.0.0.1:{port}/healthz");
+        loop {
+            if let Ok(response) = common::http().get(&url).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!("usher serve exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/healthz did not answer within {SERVE_DEADLINE:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ServeGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn discovery(port: u16) -> serde_json::Value {
+    common::http()
+        .get(format!(
+            "http://127.0.0.1:{port}/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_no_configuration_creates_its_database_and_keys_and_answers() {
+    let workspace = Workspace::new();
+    let port = free_port();
+    let mut command = workspace.bare_usher(&[]);
+    command.env("USHER_BIND", format!("127.0.0.1:{port}"));
+    let mut server = ServeGuard::spawn(command);
+    server.wait_healthy(port).await;
+
+    assert!(
+        workspace.path().join("data/usher.db").is_file(),
+        "./data/usher.db"
+    );
+    let master_key = workspace.path().join("keys/master.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&master_key)
+            .expect("./keys/master.key")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "master key mode {mode:o}");
+
+    let ready = common::http()
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        discovery(port).await["issuer"],
+        format!("http://localhost:{port}")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usher_toml_in_the_working_directory_is_read() {
+    let workspace = Workspace::new();
+    let port = free_port();
+    std::fs::write(
+        workspace.path().join("usher.toml"),
+        format!("bind = \"127.0.0.1:{port}\"\nissuer = \"https://id.example.com\"\n"),
+    )
+    .expect("write usher.toml");
+    let mut server = ServeGuard::spawn(workspace.bare_usher(&[]));
+    server.wait_healthy(port).await;
+    assert_eq!(discovery(port).await["issuer"], "https://id.example.com");
+}
+
+#[test]
+fn usher_config_names_a_file_elsewhere_that_is_read() {
+    let workspace = Workspace::new();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let config_file = elsewhere.path().join("production.toml");
+    let db_path = elsewhere.path().join("from-config.db");
+    std::fs::write(
+        &config_file,
+        format!("database_url = \"sqlite://{}\"\n", db_path.display()),
+    )
+    .expect("write config");
+    let mut command = workspace.bare_usher(&["migrate"]);
+    command.env("USHER_CONFIG", &config_file);
+    run(command).assert_success();
+    assert!(db_path.is_file(), "the file's database_url was used");
+    assert!(
+        !workspace.path().join("data").exists(),
+        "not the default database"
+    );
+}
+
+#[test]
+fn environment_variables_override_usher_toml() {
+    let workspace = Workspace::new();
+    std::fs::write(
+        workspace.path().join("usher.toml"),
+        "database_url = \"sqlite://./from-file/usher.db\"\n",
+    )
+    .expect("write usher.toml");
+    let mut command = workspace.bare_usher(&["migrate"]);
+    command.env("USHER_DATABASE_URL", "sqlite://./from-env/usher.db");
+    run(command).assert_success();
+    assert!(workspace.path().join("from-env/usher.db").is_file());
+    assert!(!workspace.path().join("from-file").exists());
+}
+
+#[test]
+fn a_missing_usher_config_file_fails_with_a_clear_message() {
+    let workspace = Workspace::new();
+    let mut command = workspace.bare_usher(&["migrate"]);
+    command.env("USHER_CONFIG", "/nonexistent.toml");
+    let outcome = run_within(command, None, FAIL_FAST_DEADLINE);
+    outcome.assert_failure();
+    assert_eq!(outcome.stdout, "");
+    let message = outcome.stderr.trim();
+    assert!(message.contains("/nonexistent.toml"), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(!workspace.path().join("data").exists(), "nothing was created");
+}
