@@ -4,13 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use moka::sync::Cache;
-
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::crypto::jwt::AccessTokenClaims;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
 use crate::crypto::keys::{MasterKey, SigningAlg};
+use crate::oauth::access_tokens::VerifiedTokens;
 use crate::oauth::client_auth::ClientAuthenticator;
 use crate::oauth::discovery::Discovery;
 use crate::oauth::revoked::RevokedTokens;
@@ -27,9 +25,7 @@ pub struct AppState {
     pub keyring: Keyring,
     pub revoked: RevokedTokens,
     pub clients: ClientAuthenticator,
-    /// Access tokens whose signature, type and issuer were checked, by their exact text.
-    /// Safe to cache: those checks depend only on the bytes and the published keys.
-    pub verified_tokens: Cache<String, Arc<AccessTokenClaims>>,
+    pub verified_tokens: VerifiedTokens,
     pub discovery: Discovery,
     last_key_reload: AtomicI64,
 }
@@ -48,12 +44,7 @@ impl AppState {
             .clone()
             .unwrap_or_else(|| issuer.clone());
         let access_token_alg = SigningAlg::parse(&config.access_token_alg).unwrap_or(SigningAlg::Es256);
-        let verified_tokens = Cache::builder()
-            .max_capacity(config.verified_token_cache_size)
-            .time_to_live(std::time::Duration::from_secs(
-                u64::try_from(config.longest_token_lifetime_secs()).unwrap_or(0),
-            ))
-            .build();
+        let verified_tokens = VerifiedTokens::new(config.verified_token_cache_size);
         let discovery = Discovery::new(&issuer);
         Self {
             config,

@@ -121,7 +121,9 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
 }
 
 async fn maintain(state: &Arc<AppState>) {
-    state.revoked.prune(state.clock.now());
+    let now = state.clock.now();
+    state.revoked.prune(now);
+    state.verified_tokens.prune(now);
     if let Err(error) = state.reload_keys().await {
         tracing::warn!(%error, "reloading signing keys failed");
     }

@@ -11,10 +11,12 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::pkcs8::EncodePrivateKey;
 use rand::rngs::OsRng;
+use ring::rand::SystemRandom;
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::json;
@@ -157,51 +159,63 @@ impl SigningAlg {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|alg| alg.name() == name)
     }
-
-    pub fn jwt_algorithm(self) -> Algorithm {
-        match self {
-            Self::Es256 => Algorithm::ES256,
-            Self::Rs256 => Algorithm::RS256,
-        }
-    }
 }
 
-/// A key ready to sign and verify.
+/// The private half, parsed once when the key is loaded: signing then costs one signature,
+/// not a key decoding and public-key derivation per token.
+enum PrivateKey {
+    Ecdsa(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+}
+
+enum PublicKey {
+    Ecdsa(UnparsedPublicKey<Vec<u8>>),
+    Rsa(RsaPublicKeyComponents<Vec<u8>>),
+}
+
+/// A key ready to sign and verify JWS compact serialisations.
 pub struct SigningKey {
     pub kid: String,
     pub alg: SigningAlg,
-    pub encoding: EncodingKey,
-    pub decoding: DecodingKey,
     pub public_jwk: serde_json::Value,
     pub retired_at: Option<i64>,
+    private: PrivateKey,
+    public: PublicKey,
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing with key {0} failed")]
+pub struct SigningFailed(String);
 
 impl SigningKey {
     /// Generates a key pair, returning it with the row that stores it sealed.
     pub fn generate(alg: SigningAlg, master: &MasterKey, now: i64) -> Result<(Self, StoredKey), KeyError> {
+        let generate_error = |error: &dyn std::fmt::Display| KeyError::Generate(error.to_string());
         let (private_der, mut public_jwk) = match alg {
             SigningAlg::Es256 => {
-                let secret = p256::SecretKey::random(&mut OsRng);
-                let der = secret
-                    .to_pkcs8_der()
-                    .map_err(|error| KeyError::Generate(error.to_string()))?;
-                let point = secret.public_key().to_encoded_point(false);
-                let (Some(x), Some(y)) = (point.x(), point.y()) else {
-                    return Err(KeyError::Generate(
-                        "P-256 public key has no affine coordinates".into(),
-                    ));
+                let pkcs8 =
+                    EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                        .map_err(|error| generate_error(&error))?;
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    pkcs8.as_ref(),
+                    &SystemRandom::new(),
+                )
+                .map_err(|error| generate_error(&error))?;
+                // An uncompressed SEC1 point: 0x04, then x and y, 32 bytes each.
+                let point = pair.public_key().as_ref();
+                let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else {
+                    return Err(KeyError::Generate("unexpected P-256 public key encoding".into()));
                 };
                 (
-                    der.as_bytes().to_vec(),
+                    pkcs8.as_ref().to_vec(),
                     json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)}),
                 )
             }
             SigningAlg::Rs256 => {
-                let private = rsa::RsaPrivateKey::new(&mut OsRng, 2048)
-                    .map_err(|error| KeyError::Generate(error.to_string()))?;
-                let der = private
-                    .to_pkcs1_der()
-                    .map_err(|error| KeyError::Generate(error.to_string()))?;
+                let private =
+                    rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|error| generate_error(&error))?;
+                let der = private.to_pkcs1_der().map_err(|error| generate_error(&error))?;
                 (
                     der.as_bytes().to_vec(),
                     json!({
@@ -253,29 +267,81 @@ impl SigningKey {
         public_jwk: serde_json::Value,
         retired_at: Option<i64>,
     ) -> Result<Self, KeyError> {
-        let member = |name: &str| public_jwk[name].as_str().unwrap_or_default().to_owned();
-        let (encoding, decoding) = match alg {
-            SigningAlg::Es256 => (
-                EncodingKey::from_ec_der(private_der),
-                DecodingKey::from_ec_components(&member("x"), &member("y")),
-            ),
-            SigningAlg::Rs256 => (
-                EncodingKey::from_rsa_der(private_der),
-                DecodingKey::from_rsa_components(&member("n"), &member("e")),
-            ),
-        };
-        let decoding = decoding.map_err(|error| KeyError::Invalid {
+        let invalid = |cause: &dyn std::fmt::Display| KeyError::Invalid {
             kid: kid.clone(),
-            cause: error.to_string(),
-        })?;
+            cause: cause.to_string(),
+        };
+        let member = |name: &str| {
+            public_jwk[name]
+                .as_str()
+                .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
+                .ok_or_else(|| invalid(&format!("public key member {name} is missing")))
+        };
+        let (private, public) = match alg {
+            SigningAlg::Es256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    private_der,
+                    &SystemRandom::new(),
+                )
+                .map_err(|error| invalid(&error))?;
+                let mut point = vec![0x04];
+                point.extend(member("x")?);
+                point.extend(member("y")?);
+                if point != pair.public_key().as_ref() {
+                    return Err(invalid(
+                        &"the published public key does not match the private key",
+                    ));
+                }
+                (
+                    PrivateKey::Ecdsa(pair),
+                    PublicKey::Ecdsa(UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)),
+                )
+            }
+            SigningAlg::Rs256 => {
+                let pair = RsaKeyPair::from_der(private_der).map_err(|error| invalid(&error))?;
+                let components = RsaPublicKeyComponents {
+                    n: member("n")?,
+                    e: member("e")?,
+                };
+                (PrivateKey::Rsa(pair), PublicKey::Rsa(components))
+            }
+        };
         Ok(Self {
             kid,
             alg,
-            encoding,
-            decoding,
             public_jwk,
             retired_at,
+            private,
+            public,
         })
+    }
+
+    /// The JWS signature over `signing_input` (`BASE64URL(header) || '.' || BASE64URL(payload)`).
+    pub fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SigningFailed> {
+        let failed = |_| SigningFailed(self.kid.clone());
+        let rng = SystemRandom::new();
+        match &self.private {
+            PrivateKey::Ecdsa(pair) => pair
+                .sign(&rng, signing_input)
+                .map(|signature| signature.as_ref().to_vec())
+                .map_err(failed),
+            PrivateKey::Rsa(pair) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &rng, signing_input, &mut signature)
+                    .map_err(failed)?;
+                Ok(signature)
+            }
+        }
+    }
+
+    pub fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        match &self.public {
+            PublicKey::Ecdsa(key) => key.verify(signing_input, signature).is_ok(),
+            PublicKey::Rsa(key) => key
+                .verify(&RSA_PKCS1_2048_8192_SHA256, signing_input, signature)
+                .is_ok(),
+        }
     }
 }
 

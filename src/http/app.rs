@@ -188,7 +188,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
     ));
     let follower = sync::prime(&state).await?;
     let sync_task = sync::spawn(Arc::clone(&state), follower);
-    metrics::handle();
+    metrics::install();
 
     let data = web::Data::from(Arc::clone(&state));
     let server = HttpServer::new(move || {

@@ -1,6 +1,8 @@
 //! Strict reading of `application/x-www-form-urlencoded` OAuth requests and of the client
 //! credentials they carry (RFC 6749 §2.3.1, §3.2).
 
+use std::borrow::Cow;
+
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -9,14 +11,18 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::errors::{ErrorCode, OAuthError};
 
-/// The parameters of a form body. RFC 6749 §3.1: a parameter sent twice is an error.
-pub struct Form {
-    params: Vec<(String, String)>,
+/// The parameters of a form body, borrowed from it where nothing needed decoding.
+/// RFC 6749 §3.1: a parameter sent twice is an error.
+pub struct Form<'a> {
+    params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl Form {
+impl<'a> Form<'a> {
     /// Parses the body of `request`; `body` is what actix read (or why it could not).
-    pub fn parse(request: &HttpRequest, body: Result<Bytes, actix_web::Error>) -> Result<Self, OAuthError> {
+    pub fn parse(
+        request: &HttpRequest,
+        body: &'a Result<Bytes, actix_web::Error>,
+    ) -> Result<Self, OAuthError> {
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -28,17 +34,19 @@ impl Form {
                 "the request body must be application/x-www-form-urlencoded",
             ));
         }
-        let body = body.map_err(body_error)?;
-        let text = std::str::from_utf8(&body)
+        let body = body.as_ref().map_err(body_error)?;
+        let text = std::str::from_utf8(body)
             .map_err(|_| OAuthError::invalid_request("the request body is not valid UTF-8"))?;
-        let mut params: Vec<(String, String)> = Vec::new();
-        for (name, value) in form_urlencoded::parse(text.as_bytes()) {
+        let mut params: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
+        for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (name, value) = (form_decode(name)?, form_decode(value)?);
             if params.iter().any(|(seen, _)| *seen == name) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {name} is repeated"
                 )));
             }
-            params.push((name.into_owned(), value.into_owned()));
+            params.push((name, value));
         }
         Ok(Self { params })
     }
@@ -48,7 +56,7 @@ impl Form {
         self.params
             .iter()
             .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| value.as_ref())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
@@ -57,12 +65,22 @@ impl Form {
     }
 }
 
-fn body_error(error: actix_web::Error) -> OAuthError {
-    let message = error.to_string();
+/// Decodes one `application/x-www-form-urlencoded` name or value; most values (tokens,
+/// grant types) need nothing and are borrowed as they are.
+fn form_decode(raw: &str) -> Result<Cow<'_, str>, OAuthError> {
+    if !raw.contains(['%', '+']) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    percent_decode(&raw.replace('+', " "))
+        .map(Cow::Owned)
+        .ok_or_else(|| OAuthError::invalid_request("the request body has an invalid percent-encoding"))
+}
+
+fn body_error(error: &actix_web::Error) -> OAuthError {
     if error.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
         return OAuthError::new(ErrorCode::PayloadTooLarge, "the request body is too large");
     }
-    OAuthError::invalid_request(format!("the request body could not be read: {message}"))
+    OAuthError::invalid_request(format!("the request body could not be read: {error}"))
 }
 
 /// How a client presented itself.

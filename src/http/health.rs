@@ -19,10 +19,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics() -> HttpResponse {
-    let body = super::metrics::handle()
-        .map(|handle| handle.render())
-        .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(body)
+        .body(super::metrics::render())
 }

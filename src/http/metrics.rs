@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latency per endpoint, recorded by one middleware.
+//! Prometheus metrics: request counts and latency per endpoint, tokens issued, introspections
+//! by result. Every series is registered once, so recording is an atomic add, not a lookup.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -6,55 +7,116 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 const LATENCY_BUCKETS: [f64; 14] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
-/// The process-wide recorder; installed on first use (several test servers share a process).
-pub fn handle() -> Option<&'static PrometheusHandle> {
-    RECORDER
-        .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets(&LATENCY_BUCKETS)
-                .map_err(|error| tracing::warn!(%error, "metrics buckets rejected"))
-                .ok()?;
-            builder
-                .install_recorder()
-                .map_err(|error| tracing::warn!(%error, "metrics recorder not installed"))
-                .ok()
-        })
+/// Route names used as labels; requests to anything else count as `other`.
+const ENDPOINTS: [&str; 10] = [
+    "healthz",
+    "readyz",
+    "metrics",
+    "openid_configuration",
+    "authorization_server",
+    "jwks",
+    "token",
+    "introspection",
+    "revocation",
+    "other",
+];
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+const INTROSPECTION_RESULTS: [&str; 7] = [
+    "active",
+    "inactive",
+    "malformed",
+    "wrong_type",
+    "unknown_key",
+    "bad_signature",
+    "wrong_issuer",
+];
+const GRANT_TYPES: [&str; 1] = ["client_credentials"];
+
+struct Series {
+    prometheus: Option<PrometheusHandle>,
+    requests: Vec<[Counter; 5]>,
+    durations: Vec<Histogram>,
+    introspections: Vec<Counter>,
+    tokens_issued: Vec<Counter>,
+}
+
+static SERIES: OnceLock<Series> = OnceLock::new();
+
+/// Installs the process-wide recorder on first use (several test servers share a process)
+/// and registers every series.
+fn series() -> &'static Series {
+    SERIES.get_or_init(|| {
+        let prometheus = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .and_then(PrometheusBuilder::install_recorder)
+            .map_err(|error| tracing::warn!(%error, "metrics recorder not installed"))
+            .ok();
+        Series {
+            prometheus,
+            requests: ENDPOINTS
+                .iter()
+                .map(|endpoint| {
+                    STATUS_CLASSES.map(|status| {
+                        metrics::counter!("usher_http_requests_total", "endpoint" => *endpoint, "status" => status)
+                    })
+                })
+                .collect(),
+            durations: ENDPOINTS
+                .iter()
+                .map(|endpoint| metrics::histogram!("usher_http_request_duration_seconds", "endpoint" => *endpoint))
+                .collect(),
+            introspections: INTROSPECTION_RESULTS
+                .iter()
+                .map(|result| metrics::counter!("usher_introspections_total", "result" => *result))
+                .collect(),
+            tokens_issued: GRANT_TYPES
+                .iter()
+                .map(|grant| metrics::counter!("usher_tokens_issued_total", "grant_type" => *grant))
+                .collect(),
+        }
+    })
+}
+
+/// Registers the metrics; called once at start so `/metrics` lists every series from zero.
+pub fn install() {
+    series();
+}
+
+/// The Prometheus text exposition.
+pub fn render() -> String {
+    series()
+        .prometheus
         .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default()
 }
 
-/// Route names as metric labels; a fixed set, so labels never come from the request.
-fn endpoint_label(route_name: Option<&str>) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "healthz",
-        "readyz",
-        "metrics",
-        "openid_configuration",
-        "authorization_server",
-        "jwks",
-        "token",
-        "introspection",
-        "revocation",
-    ];
-    route_name
-        .and_then(|name| KNOWN.iter().copied().find(|known| *known == name))
-        .unwrap_or("other")
+fn position(names: &[&str], name: &str) -> Option<usize> {
+    names.iter().position(|known| *known == name)
 }
 
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+pub fn introspection(result: &str) {
+    let series = series();
+    if let Some(counter) =
+        position(&INTROSPECTION_RESULTS, result).and_then(|index| series.introspections.get(index))
+    {
+        counter.increment(1);
+    }
+}
+
+pub fn token_issued(grant_type: &str) {
+    let series = series();
+    if let Some(counter) =
+        position(&GRANT_TYPES, grant_type).and_then(|index| series.tokens_issued.get(index))
+    {
+        counter.increment(1);
     }
 }
 
@@ -64,10 +126,21 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let response = next.call(request).await?;
-    let endpoint = endpoint_label(response.request().match_name());
-    let status = status_class(response.status().as_u16());
-    metrics::counter!("usher_http_requests_total", "endpoint" => endpoint, "status" => status).increment(1);
-    metrics::histogram!("usher_http_request_duration_seconds", "endpoint" => endpoint)
-        .record(started.elapsed().as_secs_f64());
+    let series = series();
+    let endpoint = response
+        .request()
+        .match_name()
+        .and_then(|name| position(&ENDPOINTS, name))
+        .unwrap_or(ENDPOINTS.len() - 1);
+    let status = usize::from(response.status().as_u16() / 100)
+        .saturating_sub(1)
+        .min(4);
+    if let (Some(requests), Some(duration)) = (series.requests.get(endpoint), series.durations.get(endpoint))
+    {
+        if let Some(counter) = requests.get(status) {
+            counter.increment(1);
+        }
+        duration.record(started.elapsed().as_secs_f64());
+    }
     Ok(response)
 }

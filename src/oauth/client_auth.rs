@@ -1,14 +1,17 @@
 //! Client authentication with a cache keyed by a hash of the presented credentials, so the
-//! hot endpoints authenticate a known client without a database round trip.
+//! hot endpoints authenticate a known client without decoding, a database round trip or a
+//! secret comparison.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::HttpRequest;
+use actix_web::http::header;
 use moka::sync::Cache;
 
 use crate::crypto::hashing::{secret_matches, sha256};
 use crate::http::errors::OAuthError;
-use crate::http::form::Presented;
+use crate::http::form::{self, Form, Presented};
 use crate::store::Store;
 use crate::store::clients::{self, Client};
 
@@ -31,30 +34,54 @@ impl Default for ClientAuthenticator {
     }
 }
 
-fn credentials_key(client_id: &str, secret: &str) -> [u8; 32] {
-    let mut material = Vec::with_capacity(client_id.len() + secret.len() + 1);
-    material.extend_from_slice(client_id.as_bytes());
-    material.push(0);
-    material.extend_from_slice(secret.as_bytes());
-    sha256(&material)
+/// The cache key of what the request presents: the SHA-256 of the exact `Authorization`
+/// header, or of the posted `client_id` and `client_secret`. `None` when it presents no
+/// secret, or both kinds (which [`form::client_credentials`] refuses).
+fn presented_key(request: &HttpRequest, form: &Form) -> Option<[u8; 32]> {
+    let mut material = Vec::with_capacity(128);
+    match (
+        request.headers().get(header::AUTHORIZATION),
+        form.get("client_secret"),
+    ) {
+        (Some(authorization), None) => {
+            material.extend_from_slice(b"header\0");
+            material.extend_from_slice(authorization.as_bytes());
+        }
+        (None, Some(secret)) => {
+            material.extend_from_slice(b"post\0");
+            material.extend_from_slice(form.get("client_id")?.as_bytes());
+            material.push(0);
+            material.extend_from_slice(secret.as_bytes());
+        }
+        _ => return None,
+    }
+    Some(sha256(&material))
 }
 
 impl ClientAuthenticator {
     /// Authenticates a confidential client. Public clients and unauthenticated requests are
     /// refused with `invalid_client`.
-    pub async fn confidential(&self, store: &Store, presented: Presented) -> Result<Arc<Client>, OAuthError> {
-        let (client_id, secret) = match presented {
+    pub async fn confidential(
+        &self,
+        store: &Store,
+        request: &HttpRequest,
+        form: &Form<'_>,
+    ) -> Result<Arc<Client>, OAuthError> {
+        let key = presented_key(request, form);
+        if let Some(client) = key.and_then(|key| self.verified.get(&key))
+            && form
+                .get("client_id")
+                .is_none_or(|posted| posted == client.client_id)
+        {
+            return Ok(client);
+        }
+        let (client_id, secret) = match form::client_credentials(request, form)? {
             Presented::Secret { client_id, secret } => (client_id, secret),
             Presented::Public { .. } | Presented::Nothing => {
                 return Err(OAuthError::invalid_client("client authentication is required"));
             }
         };
-        let key = credentials_key(&client_id, &secret);
-        if let Some(client) = self.verified.get(&key) {
-            return Ok(client);
-        }
-        let lookup_id = client_id.clone();
-        let found = store.run(move |conn| clients::find(conn, &lookup_id)).await?;
+        let found = store.run(move |conn| clients::find(conn, &client_id)).await?;
         let client = found
             .filter(|client| client.disabled_at.is_none())
             .filter(|client| {
@@ -65,7 +92,9 @@ impl ClientAuthenticator {
             })
             .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
         let client = Arc::new(client);
-        self.verified.insert(key, Arc::clone(&client));
+        if let Some(key) = key {
+            self.verified.insert(key, Arc::clone(&client));
+        }
         Ok(client)
     }
 

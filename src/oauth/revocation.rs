@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::access_tokens;
 use crate::http::errors::{ErrorCode, OAuthError};
-use crate::http::form::{self, Form};
+use crate::http::form::Form;
 use crate::state::AppState;
 use crate::store::revocations;
 
@@ -16,14 +16,14 @@ pub async fn revoke(
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::parse(&request, body)?;
-    let presented = form::client_credentials(&request, &form)?;
-    let client = state.clients.confidential(&state.store, presented).await?;
+    let form = Form::parse(&request, &body)?;
+    let client = state.clients.confidential(&state.store, &request, &form).await?;
     let token = form.require("token")?.to_owned();
 
     let state = state.into_inner();
     // §2.2: an invalid or unknown token needs no action; the answer is the same 200.
-    if let Ok(claims) = access_tokens::verify(&state, &token).await {
+    if let Ok(verified) = access_tokens::verify(&state, &token).await {
+        let claims = &verified.claims;
         if claims.client_id != client.client_id {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::grants;
 use crate::http::errors::{ErrorCode, OAuthError};
-use crate::http::form::{self, Form};
+use crate::http::form::Form;
 use crate::state::AppState;
 
 /// RFC 6749 §5.1 successful response.
@@ -25,12 +25,11 @@ pub async fn token(
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::parse(&request, body)?;
+    let form = Form::parse(&request, &body)?;
     let grant_type = form.require("grant_type")?;
-    let presented = form::client_credentials(&request, &form)?;
     let response = match grant_type {
         grants::client_credentials::GRANT_TYPE => {
-            grants::client_credentials::grant(&state, presented, &form).await?
+            grants::client_credentials::grant(&state, &request, &form).await?
         }
         _ => {
             return Err(OAuthError::new(
@@ -39,16 +38,9 @@ pub async fn token(
             ));
         }
     };
-    metrics::counter!("usher_tokens_issued_total", "grant_type" => grant_type_label(grant_type)).increment(1);
+    crate::http::metrics::token_issued(grant_type);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(response))
-}
-
-fn grant_type_label(grant_type: &str) -> &'static str {
-    match grant_type {
-        grants::client_credentials::GRANT_TYPE => grants::client_credentials::GRANT_TYPE,
-        _ => "other",
-    }
 }

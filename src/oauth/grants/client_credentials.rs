@@ -1,10 +1,13 @@
 //! The client credentials grant (RFC 6749 §4.4): a service acting on its own behalf gets an
 //! RFC 9068 JWT access token. No database work when the client's authentication is cached.
 
+use actix_web::HttpRequest;
+
 use crate::crypto::jwt::{self, AccessTokenClaims};
 use crate::crypto::random;
 use crate::http::errors::{ErrorCode, OAuthError};
-use crate::http::form::{Form, Presented};
+
+use crate::http::form::{self, Form, Presented};
 use crate::oauth::scopes;
 use crate::oauth::token::TokenResponse;
 use crate::state::AppState;
@@ -12,14 +15,18 @@ use crate::store::clients::Client;
 
 pub const GRANT_TYPE: &str = "client_credentials";
 
-pub async fn grant(state: &AppState, presented: Presented, form: &Form) -> Result<TokenResponse, OAuthError> {
-    if let Presented::Public { .. } = presented {
+pub async fn grant(
+    state: &AppState,
+    request: &HttpRequest,
+    form: &Form<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    if let Presented::Public { .. } = form::client_credentials(request, form)? {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "the client credentials grant is for confidential clients",
         ));
     }
-    let client = state.clients.confidential(&state.store, presented).await?;
+    let client = state.clients.confidential(&state.store, request, form).await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
