@@ -2,12 +2,12 @@
 //! hot endpoints authenticate a known client without decoding, a database round trip or a
 //! secret comparison.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use moka::sync::Cache;
 
 use crate::crypto::hashing::{secret_matches, sha256};
 use crate::http::errors::OAuthError;
@@ -19,20 +19,17 @@ use crate::store::clients::{self, Client};
 /// to clients also clear the cache through the change feed.
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// More distinct credentials than any deployment has clients; past it the cache starts over.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Successful authentications: the client and when it was read. A plain map under a lock that
+/// is almost only read: one hash and one comparison per request.
+#[derive(Default)]
 pub struct ClientAuthenticator {
-    verified: Cache<[u8; 32], Arc<Client>>,
+    verified: RwLock<HashMap<CredentialsHash, (Arc<Client>, Instant), foldhash::fast::RandomState>>,
 }
 
-impl Default for ClientAuthenticator {
-    fn default() -> Self {
-        Self {
-            verified: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(CACHE_TTL)
-                .build(),
-        }
-    }
-}
+type CredentialsHash = [u8; 32];
 
 /// The cache key of what the request presents: the SHA-256 of the exact `Authorization`
 /// header, or of the posted `client_id` and `client_secret`. `None` when it presents no
@@ -68,7 +65,7 @@ impl ClientAuthenticator {
         form: &Form<'_>,
     ) -> Result<Arc<Client>, OAuthError> {
         let key = presented_key(request, form);
-        if let Some(client) = key.and_then(|key| self.verified.get(&key))
+        if let Some(client) = key.and_then(|key| self.cached(&key))
             && form
                 .get("client_id")
                 .is_none_or(|posted| posted == client.client_id)
@@ -93,13 +90,28 @@ impl ClientAuthenticator {
             .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
         let client = Arc::new(client);
         if let Some(key) = key {
-            self.verified.insert(key, Arc::clone(&client));
+            let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
+            if verified.len() >= CACHE_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(key, (Arc::clone(&client), Instant::now()));
         }
         Ok(client)
     }
 
+    fn cached(&self, key: &[u8; 32]) -> Option<Arc<Client>> {
+        let verified = self.verified.read().unwrap_or_else(PoisonError::into_inner);
+        verified
+            .get(key)
+            .filter(|(_, read_at)| read_at.elapsed() < CACHE_TTL)
+            .map(|(client, _)| Arc::clone(client))
+    }
+
     /// Forgets every cached authentication: a client changed somewhere.
     pub fn invalidate_all(&self) {
-        self.verified.invalidate_all();
+        self.verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
