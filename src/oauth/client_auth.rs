@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::crypto::hashing::{secret_matches, sha256};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::hashing::secret_matches;
 use crate::http::errors::OAuthError;
 use crate::http::form::{self, Form, Presented};
 use crate::store::Store;
@@ -34,25 +36,25 @@ type CredentialsHash = [u8; 32];
 /// The cache key of what the request presents: the SHA-256 of the exact `Authorization`
 /// header, or of the posted `client_id` and `client_secret`. `None` when it presents no
 /// secret, or both kinds (which [`form::client_credentials`] refuses).
-fn presented_key(request: &HttpRequest, form: &Form) -> Option<[u8; 32]> {
-    let mut material = Vec::with_capacity(128);
+fn presented_key(request: &HttpRequest, form: &Form) -> Option<CredentialsHash> {
+    let mut hasher = Sha256::new();
     match (
         request.headers().get(header::AUTHORIZATION),
         form.get("client_secret"),
     ) {
         (Some(authorization), None) => {
-            material.extend_from_slice(b"header\0");
-            material.extend_from_slice(authorization.as_bytes());
+            hasher.update(b"header\0");
+            hasher.update(authorization.as_bytes());
         }
         (None, Some(secret)) => {
-            material.extend_from_slice(b"post\0");
-            material.extend_from_slice(form.get("client_id")?.as_bytes());
-            material.push(0);
-            material.extend_from_slice(secret.as_bytes());
+            hasher.update(b"post\0");
+            hasher.update(form.get("client_id")?.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(secret.as_bytes());
         }
         _ => return None,
     }
-    Some(sha256(&material))
+    Some(hasher.finalize().into())
 }
 
 impl ClientAuthenticator {

@@ -6,7 +6,7 @@ use std::sync::RwLock;
 
 #[derive(Default)]
 pub struct RevokedTokens {
-    by_jti: RwLock<HashMap<String, i64>>,
+    by_jti: RwLock<HashMap<String, i64, foldhash::fast::RandomState>>,
 }
 
 impl RevokedTokens {
@@ -44,7 +44,7 @@ impl RevokedTokens {
         self.len() == 0
     }
 
-    fn with_write(&self, change: impl FnOnce(&mut HashMap<String, i64>)) {
+    fn with_write(&self, change: impl FnOnce(&mut HashMap<String, i64, foldhash::fast::RandomState>)) {
         match self.by_jti.write() {
             Ok(mut set) => change(&mut set),
             Err(poisoned) => change(&mut poisoned.into_inner()),
