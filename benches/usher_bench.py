@@ -48,11 +48,11 @@ LIMITS = {
     "healthz": "the HTTP stack itself (actix-web, one worker) on one core; no application work",
     "introspection": (
         "after the first sighting of a token: HTTP + form parsing, a cached client authentication "
-        "(SHA-256 of the credentials), a verified-token cache lookup and JSON serialisation; "
+        "(SHA-256 of the Authorization header), a verified-token map lookup that holds the rendered answer; "
         "the first sighting costs one ES256 signature verification (see the cold pass)"
     ),
     "client_credentials": (
-        "one ES256 signature per token (p256, pure Rust) plus JWT claims encoding and a random jti; "
+        "one ES256 signature per token (ring, key parsed once) plus JWT claims encoding and a random jti; "
         "client authentication is cached"
     ),
 }
