@@ -5,9 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::Method;
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, web};
 use tokio::task::JoinHandle;
 
 use super::errors::{ErrorCode, OAuthError};
@@ -57,60 +58,60 @@ async fn not_found() -> Result<HttpResponse, OAuthError> {
 /// Every route of the server.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
-        .service(
-            web::resource("/healthz")
-                .name("healthz")
-                .get(health::healthz)
-                .default_service(web::to(method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource("/readyz")
-                .name("readyz")
-                .get(health::readyz)
-                .default_service(web::to(method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource("/metrics")
-                .name("metrics")
-                .get(health::metrics)
-                .default_service(web::to(method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource("/.well-known/openid-configuration")
-                .name("openid_configuration")
-                .get(discovery::openid_configuration)
-                .default_service(web::to(method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource("/.well-known/oauth-authorization-server")
-                .name("authorization_server")
-                .get(discovery::authorization_server)
-                .default_service(web::to(method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource(discovery::JWKS_PATH)
-                .name("jwks")
-                .get(discovery::jwks)
-                .default_service(web::to(method_not_allowed("GET"))),
-        )
-        .service(
-            web::resource(discovery::TOKEN_PATH)
-                .name("token")
-                .post(token::token)
-                .default_service(web::to(method_not_allowed("POST"))),
-        )
-        .service(
-            web::resource(discovery::INTROSPECTION_PATH)
-                .name("introspection")
-                .post(introspection::introspect)
-                .default_service(web::to(method_not_allowed("POST"))),
-        )
-        .service(
-            web::resource(discovery::REVOCATION_PATH)
-                .name("revocation")
-                .post(revocation::revoke)
-                .default_service(web::to(method_not_allowed("POST"))),
-        );
+        .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
+        .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))
+        .service(endpoint("/metrics", "metrics", Method::GET, health::metrics))
+        .service(endpoint(
+            "/.well-known/openid-configuration",
+            "openid_configuration",
+            Method::GET,
+            discovery::openid_configuration,
+        ))
+        .service(endpoint(
+            "/.well-known/oauth-authorization-server",
+            "authorization_server",
+            Method::GET,
+            discovery::authorization_server,
+        ))
+        .service(endpoint(
+            discovery::JWKS_PATH,
+            "jwks",
+            Method::GET,
+            discovery::jwks,
+        ))
+        .service(endpoint(
+            discovery::TOKEN_PATH,
+            "token",
+            Method::POST,
+            token::token,
+        ))
+        .service(endpoint(
+            discovery::INTROSPECTION_PATH,
+            "introspection",
+            Method::POST,
+            introspection::introspect,
+        ))
+        .service(endpoint(
+            discovery::REVOCATION_PATH,
+            "revocation",
+            Method::POST,
+            revocation::revoke,
+        ));
+}
+
+/// A resource answering one method; others get a JSON 405 with `Allow`. The name labels its
+/// metrics.
+fn endpoint<F, Args>(path: &str, name: &str, method: Method, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let allow = if method == Method::POST { "POST" } else { "GET" };
+    web::resource(path)
+        .name(name)
+        .route(web::method(method).to(handler))
+        .default_service(web::to(method_not_allowed(allow)))
 }
 
 /// A server accepting connections, with the background task that keeps it in sync.
