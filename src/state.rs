@@ -66,15 +66,19 @@ impl AppState {
     /// Reads the published keys again from the database.
     pub async fn reload_keys(self: &Arc<Self>) -> Result<(), KeyringError> {
         let state = Arc::clone(self);
-        let ticket = self.keyring.begin_load();
-        let now = self.clock.now();
-        let set = self
+        let (ticket, set) = self
             .store
             .run(move |conn| {
-                keyring::load(conn, &state.master_key, now).map_err(|error| match error {
-                    KeyringError::Store(error) => error,
-                    KeyringError::Key(error) => crate::store::StoreError::Corrupt(error.to_string()),
-                })
+                // The ticket is taken with the connection in hand, right before the read, so
+                // the load holding the newest ticket also read the database last.
+                let ticket = state.keyring.begin_load();
+                let now = state.clock.now();
+                keyring::load(conn, &state.master_key, now)
+                    .map(|set| (ticket, set))
+                    .map_err(|error| match error {
+                        KeyringError::Store(error) => error,
+                        KeyringError::Key(error) => crate::store::StoreError::Corrupt(error.to_string()),
+                    })
             })
             .await?;
         self.keyring.replace(ticket, set);

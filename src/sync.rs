@@ -25,6 +25,8 @@ const EVENT_RETENTION_SECS: i64 = 3600;
 pub struct Follower {
     last_id: i64,
     applied: HashMap<i64, i64>,
+    /// A key change was seen and the reload it needs has not succeeded yet.
+    keys_stale: bool,
 }
 
 impl Follower {
@@ -32,6 +34,7 @@ impl Follower {
         Self {
             last_id,
             applied: HashMap::new(),
+            keys_stale: false,
         }
     }
 
@@ -98,7 +101,6 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
         .run(move |conn| changes::since(conn, after_id, now - LOOKBACK_SECS))
         .await?;
     let fresh = follower.take_new(events, now);
-    let mut keys_changed = false;
     for event in fresh {
         match event.kind {
             ChangeKind::TokenRevoked => {
@@ -107,15 +109,15 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
                     .unwrap_or(now + state.config.longest_token_lifetime_secs());
                 state.revoked.insert(event.subject, expires_at);
             }
-            ChangeKind::ClientChanged => state.clients.invalidate_all(),
-            ChangeKind::KeysChanged => keys_changed = true,
+            ChangeKind::KeysChanged => follower.keys_stale = true,
         }
     }
-    if keys_changed {
+    if follower.keys_stale {
         state
             .reload_keys()
             .await
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        follower.keys_stale = false;
     }
     Ok(())
 }

@@ -232,7 +232,8 @@ async fn public_clients_cannot_use_client_credentials_or_introspect(backend: Bac
         .send()
         .await
         .unwrap();
-    assert_oauth_error(token, 400, "unauthorized_client").await;
+    assert_eq!(token.headers()["www-authenticate"], "Basic realm=\"usher\"");
+    assert_oauth_error(token, 401, "invalid_client").await;
     let introspection = http()
         .post(server.endpoint("/oauth/introspect"))
         .form(&[("token", "x"), ("client_id", public.client_id.as_str())])
@@ -395,6 +396,50 @@ async fn unknown_paths_and_wrong_methods_get_json_errors(backend: Backend) {
     server.stop().await;
 }
 
+async fn concurrent_revocations_all_succeed(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let client = server.service_client(&["catalog:read"]).await;
+    let mut tokens = Vec::new();
+    for _ in 0..48 {
+        tokens.push(common::issue_token(&server, &client, None).await);
+    }
+    // Every token twice, all at once: concurrent writers and repeated revocations.
+    let requests = tokens.iter().chain(tokens.iter()).map(|token| {
+        let url = server.endpoint("/oauth/revoke");
+        let client = &client;
+        async move {
+            post_form(&url, client, &[("token", token)])
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    for token in &tokens {
+        assert_eq!(common::introspect(&server, &client, token).await["active"], false);
+    }
+    server.stop().await;
+}
+
+async fn a_form_with_too_many_parameters_is_refused_quickly(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let client = server.service_client(&["catalog:read"]).await;
+    let body: Vec<String> = (0..1500).map(|index| format!("p{index}=x")).collect();
+    let response = http()
+        .post(server.endpoint("/oauth/introspect"))
+        .basic_auth(&client.client_id, client.client_secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(response, 400, "invalid_request").await;
+    server.stop().await;
+}
+
 /// A small fuzz: random bytes as bodies, headers and tokens never produce a 5xx.
 async fn random_bytes_never_cause_a_server_error(backend: Backend) {
     let db = TestDb::new(backend);
@@ -446,4 +491,6 @@ on_both_backends!(
     revoking_another_clients_token_is_refused_and_garbage_is_accepted,
     unknown_paths_and_wrong_methods_get_json_errors,
     random_bytes_never_cause_a_server_error,
+    concurrent_revocations_all_succeed,
+    a_form_with_too_many_parameters_is_refused_quickly,
 );

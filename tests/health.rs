@@ -42,7 +42,7 @@ async fn readyz_answers_200_when_the_database_answers(backend: Backend) {
     server.stop().await;
 }
 
-async fn health_endpoints_accept_only_get(backend: Backend) {
+async fn health_endpoints_accept_only_get_and_head(backend: Backend) {
     let db = TestDb::new(backend);
     let server = TestServer::start(&db).await;
     for path in ["/healthz", "/readyz", "/metrics"] {
@@ -52,7 +52,13 @@ async fn health_endpoints_accept_only_get(backend: Backend) {
             .await
             .expect("request sent");
         assert_eq!(response.status(), 405, "POST {path}");
-        assert_eq!(response.headers()["allow"], "GET", "POST {path}");
+        assert_eq!(response.headers()["allow"], "GET, HEAD", "POST {path}");
+        let head = common::http()
+            .head(server.endpoint(path))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(head.status(), 200, "HEAD {path}");
     }
     server.stop().await;
 }
@@ -227,7 +233,7 @@ async fn metrics_never_contain_a_token_or_a_secret(backend: Backend) {
 on_both_backends!(
     healthz_answers_200_while_serving,
     readyz_answers_200_when_the_database_answers,
-    health_endpoints_accept_only_get,
+    health_endpoints_accept_only_get_and_head,
     metrics_count_issued_tokens_introspections_and_requests_per_endpoint,
     metrics_never_contain_a_token_or_a_secret,
 );

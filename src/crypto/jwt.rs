@@ -99,9 +99,19 @@ pub fn sign_access_token(
     sign(keys, alg, ACCESS_TOKEN_TYP, claims)
 }
 
+/// Claims whose signature checked out, with the key that signed them.
+pub struct Verified<C> {
+    pub kid: String,
+    pub claims: C,
+}
+
 /// Checks the signature, type and issuer of an access token. Expiry and revocation are the
 /// caller's: they change with time, this answer does not.
-pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Result<AccessTokenClaims, Rejection> {
+pub fn verify_access_token(
+    keys: &KeySet,
+    issuer: &str,
+    token: &str,
+) -> Result<Verified<AccessTokenClaims>, Rejection> {
     let (signing_input, signature) = token.rsplit_once('.').ok_or(Rejection::Malformed)?;
     let (header, payload) = signing_input.split_once('.').ok_or(Rejection::Malformed)?;
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| Rejection::Malformed);
@@ -125,5 +135,8 @@ pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Result<A
     if claims.iss != issuer {
         return Err(Rejection::WrongIssuer);
     }
-    Ok(claims)
+    Ok(Verified {
+        kid: key.kid.clone(),
+        claims,
+    })
 }

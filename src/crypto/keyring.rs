@@ -60,10 +60,6 @@ impl KeySet {
     pub fn jwks(&self) -> Arc<str> {
         Arc::clone(&self.jwks)
     }
-
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.keys().map(String::as_str)
-    }
 }
 
 /// Shared, swappable view of the current [`KeySet`]; readers never wait on a reload.
@@ -89,7 +85,7 @@ impl Keyring {
 
     /// A ticket to take before reading keys from the database. Loads may finish out of order
     /// (the change feed and a maintenance tick can reload together); [`Keyring::replace`]
-    /// keeps the set read last.
+    /// keeps the set of the load that took its ticket last.
     pub fn begin_load(&self) -> u64 {
         self.next_load.fetch_add(1, Ordering::SeqCst)
     }
@@ -106,6 +102,11 @@ impl Keyring {
         }
     }
 }
+
+/// How much longer than the token lifetime a retired key stays published: an instance may go
+/// on signing with it until it reloads (the change feed, or at worst the minute's maintenance),
+/// and clocks of instances differ a little.
+const ROTATION_MARGIN_SECS: i64 = 120;
 
 fn generate_all(master: &MasterKey, now: i64) -> Result<Vec<store::keys::StoredKey>, KeyError> {
     SigningAlg::ALL
@@ -144,6 +145,9 @@ pub fn rotate(
     publish_for_secs: i64,
 ) -> Result<Vec<String>, KeyringError> {
     let fresh = generate_all(master, now)?;
-    store::keys::activate(conn, &fresh, now, now.saturating_add(publish_for_secs))?;
+    let publish_until = now
+        .saturating_add(publish_for_secs)
+        .saturating_add(ROTATION_MARGIN_SECS);
+    store::keys::activate(conn, &fresh, now, publish_until)?;
     Ok(fresh.into_iter().map(|key| key.kid).collect())
 }

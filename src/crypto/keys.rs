@@ -5,7 +5,7 @@
 //! with the same keys, and a database dump alone reveals no private key.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -68,26 +68,30 @@ impl MasterKey {
         Aes256Gcm::new_from_slice(&bytes).ok().map(Self)
     }
 
-    fn create(path: &PathBuf) -> Result<Self, KeyError> {
+    /// Writes a fresh key to a private temporary file, then links it into place: the link
+    /// either creates `master.key` complete or fails because another instance sharing the
+    /// directory got there first, whose key is then used. No reader sees a half-written file.
+    fn create(path: &Path) -> Result<Self, KeyError> {
         let file_error = |cause: std::io::Error| KeyError::KeysDir {
             path: display(path),
             cause: cause.to_string(),
         };
         let secret = random::bytes::<32>();
+        let temporary = path.with_extension(format!("tmp-{}", random::token::<6>()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(mut file) => {
-                file.write_all(STANDARD.encode(secret).as_bytes())
-                    .map_err(file_error)?;
-                file.sync_all().map_err(file_error)?;
-                Aes256Gcm::new_from_slice(&secret)
-                    .map(Self)
-                    .map_err(|_| KeyError::BadMasterKey { path: display(path) })
-            }
-            // Another instance sharing this directory created it first: use theirs.
+        let written = options.open(&temporary).and_then(|mut file| {
+            file.write_all(STANDARD.encode(secret).as_bytes())?;
+            file.sync_all()
+        });
+        let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => Aes256Gcm::new_from_slice(&secret)
+                .map(Self)
+                .map_err(|_| KeyError::BadMasterKey { path: display(path) }),
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(path).map_err(file_error)?;
                 Self::parse(&text).ok_or_else(|| KeyError::BadMasterKey { path: display(path) })
@@ -277,6 +281,9 @@ impl SigningKey {
                 .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
                 .ok_or_else(|| invalid(&format!("public key member {name} is missing")))
         };
+        if thumbprint(&public_jwk) != kid {
+            return Err(invalid(&"the key id is not the thumbprint of the published key"));
+        }
         let (private, public) = match alg {
             SigningAlg::Es256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(
@@ -300,10 +307,14 @@ impl SigningKey {
             }
             SigningAlg::Rs256 => {
                 let pair = RsaKeyPair::from_der(private_der).map_err(|error| invalid(&error))?;
-                let components = RsaPublicKeyComponents {
-                    n: member("n")?,
-                    e: member("e")?,
-                };
+                // The public half comes from the sealed private key; the stored JWK must agree,
+                // so a row edited without the master key cannot bring its own modulus.
+                let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                if components.n != member("n")? || components.e != member("e")? {
+                    return Err(invalid(
+                        &"the published public key does not match the private key",
+                    ));
+                }
                 (PrivateKey::Rsa(pair), PublicKey::Rsa(components))
             }
         };
@@ -358,4 +369,71 @@ fn thumbprint(jwk: &serde_json::Value) -> String {
         _ => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, member("e"), member("n")),
     };
     URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master() -> (tempfile::TempDir, MasterKey) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let master = MasterKey::load_or_create(dir.path()).expect("master key");
+        (dir, master)
+    }
+
+    #[test]
+    fn a_stored_key_round_trips_through_sealing_and_still_verifies_its_signatures() {
+        let (_dir, master) = master();
+        for alg in SigningAlg::ALL {
+            let (key, stored) = SigningKey::generate(alg, &master, 0).expect("generated");
+            let signature = key.sign(b"header.payload").expect("signed");
+            let loaded = SigningKey::from_stored(&stored, &master).expect("loaded");
+            assert!(loaded.verify(b"header.payload", &signature), "{alg:?}");
+            assert!(!loaded.verify(b"header.payloaD", &signature), "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn a_public_key_swapped_in_the_database_is_refused() {
+        let (_dir, master) = master();
+        let (_, mut rsa) = SigningKey::generate(SigningAlg::Rs256, &master, 0).expect("generated");
+        let (_, other) = SigningKey::generate(SigningAlg::Rs256, &master, 0).expect("generated");
+        let mut jwk: serde_json::Value = serde_json::from_str(&rsa.public_jwk).expect("json");
+        let other_jwk: serde_json::Value = serde_json::from_str(&other.public_jwk).expect("json");
+        jwk["n"] = other_jwk["n"].clone();
+        rsa.public_jwk = jwk.to_string();
+        assert!(matches!(
+            SigningKey::from_stored(&rsa, &master),
+            Err(KeyError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn a_key_sealed_under_another_master_key_cannot_be_opened() {
+        let (_dir, master) = master();
+        let (_other_dir, other_master) = self::master();
+        let (_, stored) = SigningKey::generate(SigningAlg::Es256, &master, 0).expect("generated");
+        assert!(matches!(
+            SigningKey::from_stored(&stored, &other_master),
+            Err(KeyError::Unseal { .. })
+        ));
+    }
+
+    #[test]
+    fn the_master_key_file_is_private_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        MasterKey::load_or_create(dir.path()).expect("created");
+        let path = dir.path().join(MASTER_KEY_FILE);
+        let first = std::fs::read_to_string(&path).expect("written");
+        MasterKey::load_or_create(dir.path()).expect("reused");
+        assert_eq!(std::fs::read_to_string(&path).expect("still there"), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
 }

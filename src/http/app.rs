@@ -107,8 +107,15 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    let allow = if method == Method::POST { "POST" } else { "GET" };
-    web::resource(path)
+    let (allow, resource) = if method == Method::GET {
+        (
+            "GET, HEAD",
+            web::resource(path).route(web::head().to(handler.clone())),
+        )
+    } else {
+        ("POST", web::resource(path))
+    };
+    resource
         .name(name)
         .route(web::method(method).to(handler))
         .default_service(web::to(method_not_allowed(allow)))

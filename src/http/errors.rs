@@ -17,13 +17,10 @@ use crate::store::StoreError;
 pub enum ErrorCode {
     InvalidRequest,
     InvalidClient,
-    InvalidGrant,
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidScope,
-    UnsupportedTokenType,
     ServerError,
-    TemporarilyUnavailable,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -34,13 +31,10 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest | Self::PayloadTooLarge => "invalid_request",
             Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
-            Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
         }
@@ -50,7 +44,6 @@ impl ErrorCode {
         match self {
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

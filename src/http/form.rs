@@ -11,6 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::errors::{ErrorCode, OAuthError};
 
+/// No OAuth request needs more; the cap keeps the repeated-parameter check cheap.
+const MAX_PARAMS: usize = 32;
+
 /// The parameters of a form body, borrowed from it where nothing needed decoding.
 /// RFC 6749 §3.1: a parameter sent twice is an error.
 pub struct Form<'a> {
@@ -39,6 +42,9 @@ impl<'a> Form<'a> {
             .map_err(|_| OAuthError::invalid_request("the request body is not valid UTF-8"))?;
         let mut params: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
         for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+            if params.len() == MAX_PARAMS {
+                return Err(OAuthError::invalid_request("the request has too many parameters"));
+            }
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let (name, value) = (form_decode(name)?, form_decode(value)?);
             if params.iter().any(|(seen, _)| *seen == name) {
@@ -130,8 +136,8 @@ pub fn client_credentials(request: &HttpRequest, form: &Form) -> Result<Presente
     }
 }
 
-/// Parses `Basic base64(urlencode(id):urlencode(secret))`; other schemes are not client
-/// authentication and are ignored.
+/// Parses `Basic base64(urlencode(id):urlencode(secret))`; any other scheme is refused as
+/// `invalid_client`.
 fn parse_basic(value: &[u8]) -> Result<Option<(String, String)>, OAuthError> {
     let bad = || OAuthError::invalid_client("malformed Basic credentials");
     let text = std::str::from_utf8(value).map_err(|_| bad())?;

@@ -20,6 +20,8 @@ const SHARDS: usize = 16;
 /// A token whose signature, type and issuer were checked, with its introspection answer
 /// rendered once.
 pub struct VerifiedToken {
+    /// The key that signed it: the answer holds only while that key is published.
+    pub kid: String,
     pub claims: AccessTokenClaims,
     pub introspection: Bytes,
 }
@@ -39,7 +41,7 @@ struct ActiveToken<'a> {
 }
 
 impl VerifiedToken {
-    fn new(claims: AccessTokenClaims) -> Result<Self, serde_json::Error> {
+    fn new(kid: String, claims: AccessTokenClaims) -> Result<Self, serde_json::Error> {
         let introspection = serde_json::to_vec(&ActiveToken {
             active: true,
             scope: &claims.scope,
@@ -53,6 +55,7 @@ impl VerifiedToken {
             jti: &claims.jti,
         })?;
         Ok(Self {
+            kid,
             claims,
             introspection: Bytes::from(introspection),
         })
@@ -72,7 +75,7 @@ pub struct VerifiedTokens {
 
 impl VerifiedTokens {
     pub fn new(capacity: u64) -> Self {
-        let per_shard = usize::try_from(capacity).unwrap_or(usize::MAX) / SHARDS;
+        let per_shard = (usize::try_from(capacity).unwrap_or(usize::MAX) / SHARDS).max(1);
         let hasher =
             foldhash::fast::FixedState::with_seed(u64::from_le_bytes(crate::crypto::random::bytes()));
         Self {
@@ -125,14 +128,22 @@ pub async fn verify(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedTo
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Rejection::Malformed);
     }
-    if let Some(verified) = state.verified_tokens.get(token) {
+    if let Some(verified) = state.verified_tokens.get(token)
+        && state.keyring.current().get(&verified.kid).is_some()
+    {
         return Ok(verified);
     }
     let mut outcome = jwt::verify_access_token(&state.keyring.current(), &state.issuer, token);
-    if outcome == Err(Rejection::UnknownKey) && state.reload_keys_for_unknown_kid().await {
+    if matches!(outcome, Err(Rejection::UnknownKey)) && state.reload_keys_for_unknown_kid().await {
         outcome = jwt::verify_access_token(&state.keyring.current(), &state.issuer, token);
     }
-    let verified = Arc::new(VerifiedToken::new(outcome?).map_err(|_| Rejection::Malformed)?);
+    let jwt::Verified { kid, claims } = outcome?;
+    // No token of ours lives longer than the configured lifetime: a longer one was signed
+    // by someone holding a key, not by this server's token endpoint.
+    if claims.exp.saturating_sub(claims.iat) > state.config.longest_token_lifetime_secs() {
+        return Err(Rejection::Malformed);
+    }
+    let verified = Arc::new(VerifiedToken::new(kid, claims).map_err(|_| Rejection::Malformed)?);
     state
         .verified_tokens
         .insert(token, Arc::clone(&verified), state.clock.now());

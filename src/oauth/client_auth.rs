@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::hashing::secret_matches;
@@ -17,8 +19,9 @@ use crate::http::form::{self, Form, Presented};
 use crate::store::Store;
 use crate::store::clients::{self, Client};
 
-/// How long a successful authentication is reused before the client is read again; changes
-/// to clients also clear the cache through the change feed.
+/// How long a successful authentication is reused before the client is read again. Clients
+/// only change through the command line so far (which adds, never alters); an admin API that
+/// disables or edits clients must announce it on the change feed and clear this cache.
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// More distinct credentials than any deployment has clients; past it the cache starts over.
@@ -80,7 +83,8 @@ impl ClientAuthenticator {
                 return Err(OAuthError::invalid_client("client authentication is required"));
             }
         };
-        let found = store.run(move |conn| clients::find(conn, &client_id)).await?;
+        let lookup_id = client_id.clone();
+        let found = store.run(move |conn| clients::find(conn, &lookup_id)).await?;
         let client = found
             .filter(|client| client.disabled_at.is_none())
             .filter(|client| {
@@ -91,14 +95,22 @@ impl ClientAuthenticator {
             })
             .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
         let client = Arc::new(client);
-        if let Some(key) = key {
-            let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
-            if verified.len() >= CACHE_CAPACITY {
-                verified.clear();
-            }
-            verified.insert(key, (Arc::clone(&client), Instant::now()));
+        if let Some(key) = key
+            && is_canonical(request, &client_id, &secret)
+        {
+            self.remember(key, Arc::clone(&client));
         }
         Ok(client)
+    }
+
+    fn remember(&self, key: CredentialsHash, client: Arc<Client>) {
+        let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= CACHE_CAPACITY {
+            verified.retain(|_, (_, read_at)| read_at.elapsed() < CACHE_TTL);
+        }
+        if verified.len() < CACHE_CAPACITY {
+            verified.insert(key, (client, Instant::now()));
+        }
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<Arc<Client>> {
@@ -108,12 +120,23 @@ impl ClientAuthenticator {
             .filter(|(_, read_at)| read_at.elapsed() < CACHE_TTL)
             .map(|(client, _)| Arc::clone(client))
     }
+}
 
-    /// Forgets every cached authentication: a client changed somewhere.
-    pub fn invalidate_all(&self) {
-        self.verified
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
+/// Whether the credentials came in their one canonical form, so each client has one cache
+/// entry however it spells its header (case of `Basic`, spaces, needless `%`-escapes).
+/// Posted credentials are keyed after form decoding and always are.
+fn is_canonical(request: &HttpRequest, client_id: &str, secret: &str) -> bool {
+    let Some(header) = request.headers().get(header::AUTHORIZATION) else {
+        return true;
+    };
+    let plain = |text: &str| {
+        text.bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte))
+    };
+    plain(client_id)
+        && plain(secret)
+        && header
+            .as_bytes()
+            .strip_prefix(b"Basic ")
+            .is_some_and(|encoded| encoded == STANDARD.encode(format!("{client_id}:{secret}")).as_bytes())
 }

@@ -5,7 +5,6 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::scopes;
 use crate::state::AppState;
 
 pub const TOKEN_PATH: &str = "/oauth/token";
@@ -32,10 +31,6 @@ impl Discovery {
             "token_endpoint_auth_methods_supported": client_auth,
             "introspection_endpoint_auth_methods_supported": client_auth,
             "revocation_endpoint_auth_methods_supported": client_auth,
-            "scopes_supported": [
-                scopes::OPENID, scopes::PROFILE, scopes::EMAIL, scopes::OFFLINE_ACCESS,
-                scopes::ENTITLEMENTS, scopes::ADMIN, scopes::ADMIN_ENTITLEMENTS,
-            ],
             "response_types_supported": ["code"],
         });
         // OIDC Discovery makes these members REQUIRED for every OpenID Provider; the

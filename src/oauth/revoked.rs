@@ -33,17 +33,6 @@ impl RevokedTokens {
         self.with_write(|set| set.retain(|_, expires_at| *expires_at > now));
     }
 
-    pub fn len(&self) -> usize {
-        match self.by_jti.read() {
-            Ok(set) => set.len(),
-            Err(poisoned) => poisoned.into_inner().len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn with_write(&self, change: impl FnOnce(&mut HashMap<String, i64, foldhash::fast::RandomState>)) {
         match self.by_jti.write() {
             Ok(mut set) => change(&mut set),

@@ -1,5 +1,5 @@
 //! The change feed: how one instance tells every other instance sharing the database that
-//! an in-memory view (revocations, clients, keys) must be updated.
+//! an in-memory view (revocations, keys) must be updated.
 
 use diesel::prelude::*;
 
@@ -10,7 +10,6 @@ use super::{DbConnection, StoreError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
     TokenRevoked,
-    ClientChanged,
     KeysChanged,
 }
 
@@ -18,7 +17,6 @@ impl ChangeKind {
     fn as_str(self) -> &'static str {
         match self {
             Self::TokenRevoked => "token_revoked",
-            Self::ClientChanged => "client_changed",
             Self::KeysChanged => "keys_changed",
         }
     }
@@ -26,7 +24,6 @@ impl ChangeKind {
     fn parse(text: &str) -> Option<Self> {
         match text {
             "token_revoked" => Some(Self::TokenRevoked),
-            "client_changed" => Some(Self::ClientChanged),
             "keys_changed" => Some(Self::KeysChanged),
             _ => None,
         }

@@ -36,10 +36,6 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
-    }
-
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|allowed| allowed == grant_type)
     }

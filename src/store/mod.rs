@@ -116,10 +116,11 @@ fn one_line(text: &str) -> String {
 }
 
 /// The URL as it may appear in messages: a password in the user-info part or in libpq's
-/// `password` query parameter is replaced by `***`.
+/// `password` query parameter is replaced by `***`; what is not a URL at all (a libpq
+/// key=value string may hold a password) is not shown.
 fn redact_password(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
+        return "<unparseable URL>".to_owned();
     };
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some("***"));
@@ -187,7 +188,6 @@ impl ManageConnection for ConnectionManager {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<ConnectionManager>,
-    is_sqlite: bool,
 }
 
 impl Store {
@@ -210,17 +210,12 @@ impl Store {
         run_migrations(&mut first)?;
         drop(first);
 
-        let is_sqlite = matches!(target, Target::Sqlite { .. });
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build_unchecked(ConnectionManager { target });
-        Ok(Self { pool, is_sqlite })
-    }
-
-    pub fn is_sqlite(&self) -> bool {
-        self.is_sqlite
+        Ok(Self { pool })
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.

@@ -1,36 +1,32 @@
 //! Revoked JWT access tokens, by `jti`, kept until the token would have expired anyway.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Text};
 
 use super::changes::{self, ChangeKind};
 use super::schema::revoked_tokens;
 use super::{DbConnection, StoreError};
 
-/// Records a revocation and announces it on the change feed, atomically.
+/// Records a revocation and announces it on the change feed, atomically. The first statement
+/// writes, so on SQLite the transaction takes the write lock at once (waiting out the busy
+/// timeout) instead of failing to upgrade a read snapshot another writer has moved past.
 pub fn revoke(conn: &mut DbConnection, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
     conn.transaction(|conn| {
-        let already = revoked_tokens::table
-            .filter(revoked_tokens::jti.eq(jti))
-            .count()
-            .get_result::<i64>(conn)?
-            > 0;
-        if already {
+        // diesel's MultiConnection has no upsert builder; both databases accept this SQL and
+        // both bind `$n` parameters by position.
+        let inserted = diesel::sql_query(
+            "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind::<Text, _>(jti)
+        .bind::<BigInt, _>(expires_at)
+        .bind::<BigInt, _>(now)
+        .execute(conn)?;
+        // Zero rows: revoked already, and announced by whoever did it.
+        if inserted == 0 {
             return Ok(());
         }
-        let inserted = diesel::insert_into(revoked_tokens::table)
-            .values((
-                revoked_tokens::jti.eq(jti),
-                revoked_tokens::expires_at.eq(expires_at),
-                revoked_tokens::revoked_at.eq(now),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => changes::record(conn, ChangeKind::TokenRevoked, jti, Some(expires_at), now),
-            // Revoked concurrently by another request: the other one announced it.
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        changes::record(conn, ChangeKind::TokenRevoked, jti, Some(expires_at), now)
     })
 }
 

@@ -7,7 +7,7 @@ use crate::crypto::jwt::{self, AccessTokenClaims};
 use crate::crypto::random;
 use crate::http::errors::{ErrorCode, OAuthError};
 
-use crate::http::form::{self, Form, Presented};
+use crate::http::form::Form;
 use crate::oauth::scopes;
 use crate::oauth::token::TokenResponse;
 use crate::state::AppState;
@@ -20,12 +20,6 @@ pub async fn grant(
     request: &HttpRequest,
     form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
-    if let Presented::Public { .. } = form::client_credentials(request, form)? {
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "the client credentials grant is for confidential clients",
-        ));
-    }
     let client = state.clients.confidential(&state.store, request, form).await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
