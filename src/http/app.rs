@@ -55,12 +55,33 @@ async fn not_found() -> Result<HttpResponse, OAuthError> {
     Err(OAuthError::new(ErrorCode::NotFound, "no such endpoint"))
 }
 
-/// Every route of the server.
+/// Every route of the server. actix tries resources in order, so the hot paths come first.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
-        .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
-        .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))
-        .service(endpoint("/metrics", "metrics", Method::GET, health::metrics))
+        .service(endpoint(
+            discovery::INTROSPECTION_PATH,
+            "introspection",
+            Method::POST,
+            introspection::introspect,
+        ))
+        .service(endpoint(
+            discovery::TOKEN_PATH,
+            "token",
+            Method::POST,
+            token::token,
+        ))
+        .service(endpoint(
+            discovery::REVOCATION_PATH,
+            "revocation",
+            Method::POST,
+            revocation::revoke,
+        ))
+        .service(endpoint(
+            discovery::JWKS_PATH,
+            "jwks",
+            Method::GET,
+            discovery::jwks,
+        ))
         .service(endpoint(
             "/.well-known/openid-configuration",
             "openid_configuration",
@@ -73,30 +94,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
             Method::GET,
             discovery::authorization_server,
         ))
-        .service(endpoint(
-            discovery::JWKS_PATH,
-            "jwks",
-            Method::GET,
-            discovery::jwks,
-        ))
-        .service(endpoint(
-            discovery::TOKEN_PATH,
-            "token",
-            Method::POST,
-            token::token,
-        ))
-        .service(endpoint(
-            discovery::INTROSPECTION_PATH,
-            "introspection",
-            Method::POST,
-            introspection::introspect,
-        ))
-        .service(endpoint(
-            discovery::REVOCATION_PATH,
-            "revocation",
-            Method::POST,
-            revocation::revoke,
-        ));
+        .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
+        .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))
+        .service(endpoint("/metrics", "metrics", Method::GET, health::metrics));
 }
 
 /// A resource answering one method; others get a JSON 405 with `Allow`. The name labels its

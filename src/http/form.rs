@@ -74,7 +74,7 @@ impl<'a> Form<'a> {
 /// Decodes one `application/x-www-form-urlencoded` name or value; most values (tokens,
 /// grant types) need nothing and are borrowed as they are.
 fn form_decode(raw: &str) -> Result<Cow<'_, str>, OAuthError> {
-    if !raw.contains(['%', '+']) {
+    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_none() {
         return Ok(Cow::Borrowed(raw));
     }
     percent_decode(&raw.replace('+', " "))
