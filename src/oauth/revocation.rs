@@ -32,10 +32,12 @@ pub async fn revoke(
         }
         let now = state.clock.now();
         if claims.exp > now {
-            let (jti, expires_at) = (claims.jti.clone(), claims.exp);
+            let (jti, expires_at, clock) = (claims.jti.clone(), claims.exp, state.clock.clone());
+            // Stamped once the connection is in hand: other instances look a few seconds back
+            // in the change feed, and waiting for a pooled connection must not eat into that.
             state
                 .store
-                .run(move |conn| revocations::revoke(conn, &jti, expires_at, now))
+                .run(move |conn| revocations::revoke(conn, &jti, expires_at, clock.now()))
                 .await?;
             state.revoked.insert(claims.jti.clone(), claims.exp);
         }
