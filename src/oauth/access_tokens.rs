@@ -140,7 +140,7 @@ pub async fn verify(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedTo
     let jwt::Verified { kid, claims } = outcome?;
     // No token of ours lives longer than the configured lifetime: a longer one was signed
     // by someone holding a key, not by this server's token endpoint.
-    if claims.exp.saturating_sub(claims.iat) > state.config.longest_token_lifetime_secs() {
+    if claims.exp.saturating_sub(claims.iat) > state.config.access_token_ttl_secs {
         return Err(Rejection::Malformed);
     }
     let verified = Arc::new(VerifiedToken::new(kid, claims).map_err(|_| Rejection::Malformed)?);

@@ -6,9 +6,13 @@
 
 pub mod changes;
 pub mod clients;
+pub mod codes;
+pub mod consents;
 pub mod keys;
+pub mod refresh_tokens;
 pub mod revocations;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 use std::path::PathBuf;

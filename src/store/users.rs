@@ -30,3 +30,11 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<User
         .first(conn)
         .optional()?)
 }
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .filter(users::id.eq(id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}

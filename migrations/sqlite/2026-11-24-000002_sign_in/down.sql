@@ -1,0 +1,4 @@
+DROP TABLE consents;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE sessions;

@@ -1,0 +1,51 @@
+//! Consent a person gave a third-party client, per scope.
+
+use diesel::prelude::*;
+
+use super::schema::consents;
+use super::{DbConnection, StoreError, decode_list, encode_list};
+
+/// The scopes `user_id` has allowed `client_id`; empty when none.
+pub fn granted(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<Vec<String>, StoreError> {
+    let scopes: Option<String> = consents::table
+        .filter(consents::user_id.eq(user_id))
+        .filter(consents::client_id.eq(client_id))
+        .select(consents::scopes)
+        .first(conn)
+        .optional()?;
+    scopes.map_or(Ok(Vec::new()), |text| decode_list("consents.scopes", &text))
+}
+
+/// Records consent to `scopes`, adding to what was allowed before.
+pub fn grant(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    scopes: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    // Read outside the transaction so that, on SQLite, the transaction starts with a write.
+    let mut all = granted(conn, user_id, client_id)?;
+    for scope in scopes {
+        if !all.contains(scope) {
+            all.push(scope.clone());
+        }
+    }
+    conn.transaction(|conn| {
+        diesel::delete(
+            consents::table
+                .filter(consents::user_id.eq(user_id))
+                .filter(consents::client_id.eq(client_id)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(consents::table)
+            .values((
+                consents::user_id.eq(user_id),
+                consents::client_id.eq(client_id),
+                consents::scopes.eq(encode_list(&all)),
+                consents::granted_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,138 @@
+//! Refresh tokens, stored by the SHA-256 of the token, in families that share one lineage.
+
+use diesel::prelude::*;
+
+use super::schema::refresh_tokens;
+use super::{DbConnection, StoreError, decode_list, encode_list};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+struct RefreshRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    sid: String,
+    code_hash: String,
+    scope: String,
+    auth_time: i64,
+    amr: String,
+    created_at: i64,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    /// The authorization code the family descends from.
+    pub code_hash: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TryFrom<RefreshRow> for RefreshToken {
+    type Error = StoreError;
+
+    fn try_from(row: RefreshRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            amr: decode_list("refresh_tokens.amr", &row.amr)?,
+            token_hash: row.token_hash,
+            family_id: row.family_id,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            sid: row.sid,
+            code_hash: row.code_hash,
+            scope: row.scope,
+            auth_time: row.auth_time,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            rotated_at: row.rotated_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, token: &RefreshToken) -> Result<(), StoreError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(RefreshRow {
+            token_hash: token.token_hash.clone(),
+            family_id: token.family_id.clone(),
+            client_id: token.client_id.clone(),
+            user_id: token.user_id.clone(),
+            sid: token.sid.clone(),
+            code_hash: token.code_hash.clone(),
+            scope: token.scope.clone(),
+            auth_time: token.auth_time,
+            amr: encode_list(&token.amr),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            rotated_at: token.rotated_at,
+            revoked_at: token.revoked_at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(RefreshToken::try_from)
+        .transpose()
+}
+
+/// Marks a token rotated if it was not yet; returns whether this call did it.
+pub fn mark_rotated(conn: &mut DbConnection, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .filter(refresh_tokens::rotated_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::rotated_at.eq(now))
+    .execute(conn)?;
+    Ok(updated > 0)
+}
+
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+pub fn revoke_for_code(conn: &mut DbConnection, code_hash: &str, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::code_hash.eq(code_hash))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+pub fn revoke_for_session(conn: &mut DbConnection, sid: &str, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::sid.eq(sid))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}
