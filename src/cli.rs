@@ -135,7 +135,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 public: args.public,
                 first_party: args.first_party,
             };
-            let created = store.run_blocking(|conn| Ok(admin::clients::create(conn, new, clock.now())))??;
+            let created = store.run_blocking(|conn| admin::clients::create(conn, new, clock.now()))?;
             print(json, &created, || match &created.client_secret {
                 Some(secret) => format!("client_id: {}\nclient_secret: {secret}", created.client_id),
                 None => format!("client_id: {}", created.client_id),
@@ -154,7 +154,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 password,
                 admin: args.admin,
             };
-            let created = store.run_blocking(|conn| Ok(admin::users::create(conn, new, clock.now())))??;
+            let created = store.run_blocking(|conn| admin::users::create(conn, new, clock.now()))?;
             print(args.json, &created, || {
                 format!("id: {}\nemail: {}", created.id, created.email)
             })
@@ -167,7 +167,6 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 // Refuse to add keys sealed under a master key the running servers lack.
                 keyring::load(conn, &master, now)
                     .and_then(|_| keyring::rotate(conn, &master, now, config.longest_token_lifetime_secs()))
-                    .map_err(|error| crate::store::StoreError::Corrupt(error.to_string()))
             })?;
             #[derive(Serialize)]
             struct Rotated {

@@ -73,12 +73,7 @@ impl AppState {
                 // the load holding the newest ticket also read the database last.
                 let ticket = state.keyring.begin_load();
                 let now = state.clock.now();
-                keyring::load(conn, &state.master_key, now)
-                    .map(|set| (ticket, set))
-                    .map_err(|error| match error {
-                        KeyringError::Store(error) => error,
-                        KeyringError::Key(error) => crate::store::StoreError::Corrupt(error.to_string()),
-                    })
+                keyring::load(conn, &state.master_key, now).map(|set| (ticket, set))
             })
             .await?;
         self.keyring.replace(ticket, set);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::crypto::keyring::KeyringError;
 use crate::state::AppState;
 use crate::store::changes::{self, ChangeEvent, ChangeKind};
 use crate::store::{StoreError, revocations};
@@ -62,7 +63,7 @@ pub async fn prime(state: &Arc<AppState>) -> Result<Follower, StoreError> {
         .store
         .run(move |conn| {
             let last_id = changes::latest_id(conn)?;
-            Ok((last_id, revocations::unexpired(conn, now)?))
+            Ok::<_, StoreError>((last_id, revocations::unexpired(conn, now)?))
         })
         .await?;
     state.revoked.extend(revoked);
@@ -93,7 +94,7 @@ pub fn spawn(state: Arc<AppState>, mut follower: Follower) -> JoinHandle<()> {
 }
 
 /// Applies every change made since the last poll.
-pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), StoreError> {
+pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), KeyringError> {
     let now = state.clock.now();
     let after_id = follower.last_id;
     let events = state
@@ -113,10 +114,7 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
         }
     }
     if follower.keys_stale {
-        state
-            .reload_keys()
-            .await
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        state.reload_keys().await?;
         follower.keys_stale = false;
     }
     Ok(())

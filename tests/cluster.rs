@@ -88,9 +88,8 @@ async fn a_key_rotated_through_one_instance_verifies_at_once_on_another() {
     first
         .state
         .store
-        .run(move |conn| Ok(usher::crypto::keyring::rotate(conn, &state.master_key, now, 900)))
+        .run(move |conn| usher::crypto::keyring::rotate(conn, &state.master_key, now, 900))
         .await
-        .unwrap()
         .unwrap();
     first.state.reload_keys().await.unwrap();
     let token = common::issue_token(&first, &client, None).await;

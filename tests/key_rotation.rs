@@ -38,10 +38,9 @@ async fn rotate(server: &TestServer) -> Vec<String> {
         .store
         .run({
             let state = std::sync::Arc::clone(&state);
-            move |conn| Ok(keyring::rotate(conn, &state.master_key, now, ttl))
+            move |conn| keyring::rotate(conn, &state.master_key, now, ttl)
         })
         .await
-        .unwrap()
         .unwrap();
     state.reload_keys().await.unwrap();
     kids
@@ -112,9 +111,11 @@ async fn rotation_replaces_both_algorithms_and_keeps_private_keys_sealed(backend
         .run(|conn| {
             use diesel::prelude::*;
             use usher::store::schema::signing_keys;
-            Ok(signing_keys::table
-                .select(signing_keys::sealed_private_key)
-                .load::<String>(conn)?)
+            Ok::<_, usher::store::StoreError>(
+                signing_keys::table
+                    .select(signing_keys::sealed_private_key)
+                    .load::<String>(conn)?,
+            )
         })
         .await
         .unwrap();

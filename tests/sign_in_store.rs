@@ -38,7 +38,7 @@ fn fixture(db: &TestDb) -> (Store, String, String) {
                 NOW,
             )
             .unwrap();
-            Ok((user.id, client.client_id))
+            Ok::<_, usher::store::StoreError>((user.id, client.client_id))
         })
         .unwrap();
     (store, user_id, client_id)
@@ -80,7 +80,9 @@ fn refresh(user_id: &str, client_id: &str, hash: &str) -> RefreshToken {
 }
 
 fn with_conn<T>(store: &Store, work: impl FnOnce(&mut DbConnection) -> T) -> T {
-    store.run_blocking(|conn| Ok(work(conn))).unwrap()
+    store
+        .run_blocking(|conn| Ok::<_, usher::store::StoreError>(work(conn)))
+        .unwrap()
 }
 
 async fn an_authorization_code_is_redeemed_once_then_reported_as_replayed(backend: Backend) {

@@ -170,7 +170,6 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             let keys = store.run_blocking(|conn| {
                 keyring::ensure_keys(conn, &master_key, now)
                     .and_then(|()| keyring::load(conn, &master_key, now))
-                    .map_err(|error| StoreError::Corrupt(error.to_string()))
             })?;
             Ok((store, master_key, keys))
         })

@@ -223,10 +223,13 @@ impl Store {
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// `work` may fail with any error a [`StoreError`] converts into, so callers that mix
+    /// queries with other fallible steps (unsealing keys) keep their own error type.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -240,10 +243,10 @@ impl Store {
     }
 
     /// Runs `work` on the calling thread: for the command line, never for request handlers.
-    pub fn run_blocking<T>(
+    pub fn run_blocking<T, E: From<StoreError>>(
         &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self
             .pool
             .get()

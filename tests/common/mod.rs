@@ -160,9 +160,8 @@ impl TestServer {
         let now = self.state.clock.now();
         self.state
             .store
-            .run(move |conn| Ok(clients::create(conn, new, now)))
+            .run(move |conn| clients::create(conn, new, now))
             .await
-            .expect("store")
             .expect("client created")
     }
 
