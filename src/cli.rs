@@ -67,6 +67,9 @@ struct ClientCreate {
     /// Skip the consent screen.
     #[arg(long)]
     first_party: bool,
+    /// Algorithm of the client's ID tokens: RS256 (default) or ES256.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -134,6 +137,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 scopes: args.scopes,
                 public: args.public,
                 first_party: args.first_party,
+                id_token_alg: args.id_token_alg,
             };
             let created = store.run_blocking(|conn| admin::clients::create(conn, new, clock.now()))?;
             print(json, &created, || match &created.client_secret {

@@ -47,6 +47,27 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// Lifetime of ID tokens, in seconds.
+    pub id_token_ttl_secs: i64,
+    /// Lifetime of an authorization code, in seconds.
+    pub authorization_code_ttl_secs: i64,
+    /// Lifetime of each refresh token, in seconds; every use rotates it and starts a new one.
+    pub refresh_token_ttl_secs: i64,
+    /// How long after a refresh token was rotated it may still be used once more without
+    /// being treated as stolen: two tabs refreshing at the same moment. At most 60.
+    pub refresh_reuse_grace_secs: i64,
+    /// A browser session unused for this long ends, in seconds.
+    pub session_idle_secs: i64,
+    /// A browser session ends this long after sign-in however active it is, in seconds.
+    pub session_max_secs: i64,
+    /// Whether people may create their own account from the login page.
+    pub allow_signup: bool,
+    /// Wrong passwords allowed per account within `login_throttle_window_secs`.
+    pub login_failures_per_account: u32,
+    /// Wrong passwords allowed per client IP address within `login_throttle_window_secs`.
+    pub login_failures_per_ip: u32,
+    /// The window of the two limits above, in seconds.
+    pub login_throttle_window_secs: i64,
 }
 
 impl Default for Config {
@@ -68,6 +89,16 @@ impl Default for Config {
             max_form_bytes: 16 * 1024,
             tls_cert_file: None,
             tls_key_file: None,
+            id_token_ttl_secs: 3600,
+            authorization_code_ttl_secs: 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_reuse_grace_secs: 10,
+            session_idle_secs: 7 * 24 * 3600,
+            session_max_secs: 30 * 24 * 3600,
+            allow_signup: false,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 50,
+            login_throttle_window_secs: 900,
         }
     }
 }
@@ -106,9 +137,21 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.access_token_ttl_secs <= 0 {
+        let lifetimes = [
+            ("access_token_ttl_secs", self.access_token_ttl_secs),
+            ("id_token_ttl_secs", self.id_token_ttl_secs),
+            ("authorization_code_ttl_secs", self.authorization_code_ttl_secs),
+            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            ("session_idle_secs", self.session_idle_secs),
+            ("session_max_secs", self.session_max_secs),
+            ("login_throttle_window_secs", self.login_throttle_window_secs),
+        ];
+        if let Some((name, _)) = lifetimes.iter().find(|(_, secs)| *secs <= 0) {
+            return Err(ConfigError::Invalid(format!("{name} must be positive")));
+        }
+        if !(0..=60).contains(&self.refresh_reuse_grace_secs) {
             return Err(ConfigError::Invalid(
-                "access_token_ttl_secs must be positive".into(),
+                "refresh_reuse_grace_secs must be between 0 and 60".into(),
             ));
         }
         if crate::crypto::keys::SigningAlg::parse(&self.access_token_alg).is_none() {
@@ -147,7 +190,7 @@ impl Config {
 
     /// The longest time a token signed now may stay valid: how long a retired key stays published.
     pub fn longest_token_lifetime_secs(&self) -> i64 {
-        self.access_token_ttl_secs
+        self.access_token_ttl_secs.max(self.id_token_ttl_secs)
     }
 }
 

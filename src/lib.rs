@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod login;
 pub mod oauth;
 pub mod state;
 pub mod store;

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
 use crate::crypto::keys::{MasterKey, SigningAlg};
+use crate::login::throttle::Throttle;
 use crate::oauth::access_tokens::VerifiedTokens;
 use crate::oauth::client_auth::ClientAuthenticator;
 use crate::oauth::discovery::Discovery;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub clients: ClientAuthenticator,
     pub verified_tokens: VerifiedTokens,
     pub discovery: Discovery,
+    /// Whether cookies are marked `Secure`: the issuer is served over https.
+    pub secure_cookies: bool,
+    pub login_throttle: Throttle,
     last_key_reload: AtomicI64,
 }
 
@@ -46,6 +50,8 @@ impl AppState {
         let access_token_alg = SigningAlg::parse(&config.access_token_alg).unwrap_or(SigningAlg::Es256);
         let verified_tokens = VerifiedTokens::new(config.verified_token_cache_size);
         let discovery = Discovery::new(&issuer);
+        let secure_cookies = issuer.starts_with("https://");
+        let login_throttle = Throttle::new(config.login_throttle_window_secs);
         Self {
             config,
             issuer,
@@ -59,6 +65,8 @@ impl AppState {
             clients: ClientAuthenticator::default(),
             verified_tokens,
             discovery,
+            secure_cookies,
+            login_throttle,
             last_key_reload: AtomicI64::new(i64::MIN),
         }
     }

@@ -73,11 +73,22 @@ async fn discovery_is_read_by_a_standard_client(backend: Backend) {
     );
     assert_eq!(metadata.jwks().keys().len(), 2, "one ES256 and one RS256 key");
     let grant_types = metadata.grant_types_supported().expect("grant types listed");
-    assert_eq!(grant_types, &vec![CoreGrantType::ClientCredentials]);
+    assert_eq!(
+        grant_types,
+        &vec![
+            CoreGrantType::AuthorizationCode,
+            CoreGrantType::RefreshToken,
+            CoreGrantType::ClientCredentials
+        ]
+    );
+    assert_eq!(
+        metadata.userinfo_endpoint().map(|url| url.as_str()),
+        Some(server.endpoint("/oauth/userinfo").as_str())
+    );
     server.stop().await;
 }
 
-async fn rfc8414_metadata_lists_only_implemented_endpoints(backend: Backend) {
+async fn rfc8414_metadata_lists_the_oauth_endpoints_and_no_oidc_ones(backend: Backend) {
     let db = TestDb::new(backend);
     let server = TestServer::start(&db).await;
     let metadata: serde_json::Value = common::http()
@@ -94,10 +105,18 @@ async fn rfc8414_metadata_lists_only_implemented_endpoints(backend: Backend) {
         server.endpoint("/oauth/introspect")
     );
     assert_eq!(metadata["revocation_endpoint"], server.endpoint("/oauth/revoke"));
-    assert!(metadata.get("authorization_endpoint").is_none());
     assert_eq!(
-        metadata["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        metadata["authorization_endpoint"],
+        server.endpoint("/oauth/authorize")
+    );
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
+    assert!(
+        metadata.get("userinfo_endpoint").is_none(),
+        "OIDC members stay in the OIDC document"
     );
     server.stop().await;
 }
@@ -271,7 +290,7 @@ async fn client_secret_post_authenticates_like_basic(backend: Backend) {
 
 on_both_backends!(
     discovery_is_read_by_a_standard_client,
-    rfc8414_metadata_lists_only_implemented_endpoints,
+    rfc8414_metadata_lists_the_oauth_endpoints_and_no_oidc_ones,
     jwks_publishes_an_es256_and_an_rs256_key_with_kids,
     client_credentials_introspection_and_revocation_through_the_client_library,
     access_tokens_are_rfc9068_jwts_verifiable_against_the_jwks,

@@ -76,6 +76,7 @@ fn refresh(user_id: &str, client_id: &str, hash: &str) -> RefreshToken {
         expires_at: NOW + 3600,
         rotated_at: None,
         revoked_at: None,
+        access_token: Some((format!("at-{hash}"), NOW + 900)),
     }
 }
 
@@ -137,7 +138,8 @@ async fn a_refresh_token_rotates_once_and_its_family_is_revoked_together(backend
             NOW + 7
         ))
         .unwrap(),
-        2
+        vec![("at-r1".to_owned(), NOW + 900), ("at-r2".to_owned(), NOW + 900)],
+        "the access tokens issued with the family are handed back for revocation"
     );
     let revoked = with_conn(&store, |conn| refresh_tokens::find(conn, "r2"))
         .unwrap()
@@ -158,7 +160,7 @@ async fn refresh_tokens_are_revoked_by_session_and_by_code(backend: Backend) {
             conn, "sid-1", NOW
         ))
         .unwrap(),
-        1
+        vec![("at-r1".to_owned(), NOW + 900)]
     );
     with_conn(&store, |conn| {
         refresh_tokens::insert(conn, &refresh(&user_id, &client_id, "r2"))
@@ -170,8 +172,10 @@ async fn refresh_tokens_are_revoked_by_session_and_by_code(backend: Backend) {
             "code-hash",
             NOW
         ))
-        .unwrap(),
-        1
+        .unwrap()
+        .len(),
+        2,
+        "both tokens descend from the code, the one revoked earlier included"
     );
 }
 

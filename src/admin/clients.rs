@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::AdminError;
+use crate::crypto::keys::SigningAlg;
 use crate::crypto::{hashing, random};
 use crate::oauth::scopes;
 use crate::store::DbConnection;
@@ -30,6 +31,8 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     pub public: bool,
     pub first_party: bool,
+    /// `RS256` when unset.
+    pub id_token_alg: Option<String>,
 }
 
 /// What registration answers; the secret is shown this once and stored only as a hash.
@@ -83,6 +86,16 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         ));
     }
 
+    let id_token_alg = match new.id_token_alg.as_deref() {
+        None => SigningAlg::Rs256,
+        Some(name) => SigningAlg::parse(name).ok_or_else(|| {
+            AdminError::invalid(
+                "id_token_alg",
+                format!("{name:?} is not supported: use RS256 or ES256"),
+            )
+        })?,
+    };
+
     let client_id = random::token::<16>();
     let client_secret = (!new.public).then(random::token::<32>);
     let client = Client {
@@ -98,6 +111,7 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         first_party: new.first_party,
         created_at: now,
         disabled_at: None,
+        id_token_alg: id_token_alg.name().to_owned(),
     };
     clients::insert(conn, &client)?;
     Ok(CreatedClient {

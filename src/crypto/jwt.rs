@@ -10,6 +10,8 @@ use super::keys::{SigningAlg, SigningFailed};
 
 /// RFC 9068's media type for access tokens, as the `typ` header carries it.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The `typ` of ID tokens: the plain JWT type every OIDC library accepts.
+pub const ID_TOKEN_TYP: &str = "JWT";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
@@ -50,6 +52,7 @@ pub enum SignError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
     Malformed,
+    /// The `typ` header is not the one expected (an ID token presented as an access token).
     NotAnAccessToken,
     UnknownKey,
     BadSignature,
@@ -112,14 +115,47 @@ pub fn verify_access_token(
     issuer: &str,
     token: &str,
 ) -> Result<Verified<AccessTokenClaims>, Rejection> {
+    let is_access_token = |typ: &str| {
+        typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt")
+    };
+    let verified: Verified<AccessTokenClaims> = verify_signed(keys, token, is_access_token)?;
+    if verified.claims.iss != issuer {
+        return Err(Rejection::WrongIssuer);
+    }
+    Ok(verified)
+}
+
+/// Claims of an ID token this server issued, as far as logout needs them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct IdTokenHint {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub sid: Option<String>,
+}
+
+/// Checks an ID token this server signed, whatever its age: RP-initiated logout accepts
+/// expired ID tokens as hints (OpenID Connect RP-Initiated Logout §2).
+pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Result<IdTokenHint, Rejection> {
+    let verified: Verified<IdTokenHint> =
+        verify_signed(keys, token, |typ| typ.eq_ignore_ascii_case(ID_TOKEN_TYP))?;
+    if verified.claims.iss != issuer {
+        return Err(Rejection::WrongIssuer);
+    }
+    Ok(verified.claims)
+}
+
+/// Checks the signature of a compact JWS made by one of `keys` and decodes its claims.
+fn verify_signed<C: serde::de::DeserializeOwned>(
+    keys: &KeySet,
+    token: &str,
+    typ_accepted: impl Fn(&str) -> bool,
+) -> Result<Verified<C>, Rejection> {
     let (signing_input, signature) = token.rsplit_once('.').ok_or(Rejection::Malformed)?;
     let (header, payload) = signing_input.split_once('.').ok_or(Rejection::Malformed)?;
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| Rejection::Malformed);
     let header: JoseHeader = serde_json::from_slice(&decode(header)?).map_err(|_| Rejection::Malformed)?;
-    let typ_ok = header.typ.as_deref().is_some_and(|typ| {
-        typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt")
-    });
-    if !typ_ok || header.crit.is_some() {
+    if !header.typ.as_deref().is_some_and(typ_accepted) || header.crit.is_some() {
         return Err(Rejection::NotAnAccessToken);
     }
     let key = header
@@ -130,11 +166,7 @@ pub fn verify_access_token(
     if header.alg != key.alg.name() || !key.verify(signing_input.as_bytes(), &decode(signature)?) {
         return Err(Rejection::BadSignature);
     }
-    let claims: AccessTokenClaims =
-        serde_json::from_slice(&decode(payload)?).map_err(|_| Rejection::Malformed)?;
-    if claims.iss != issuer {
-        return Err(Rejection::WrongIssuer);
-    }
+    let claims: C = serde_json::from_slice(&decode(payload)?).map_err(|_| Rejection::Malformed)?;
     Ok(Verified {
         kid: key.kid.clone(),
         claims,

@@ -17,7 +17,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
 use crate::crypto::keys::{KeyError, MasterKey};
-use crate::oauth::{discovery, introspection, revocation, token};
+use crate::login;
+use crate::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::sync;
@@ -94,6 +95,40 @@ pub fn routes(config: &mut web::ServiceConfig) {
             Method::GET,
             discovery::authorization_server,
         ))
+        .service(get_and_post(
+            discovery::USERINFO_PATH,
+            "userinfo",
+            userinfo::userinfo,
+        ))
+        .service(get_and_post(
+            discovery::AUTHORIZATION_PATH,
+            "authorize",
+            authorize::authorize,
+        ))
+        .service(endpoint(
+            "/oauth/consent",
+            "consent",
+            Method::POST,
+            authorize::consent,
+        ))
+        .service(get_and_post(
+            discovery::END_SESSION_PATH,
+            "end_session",
+            logout::end_session,
+        ))
+        .service(endpoint("/logout", "logout", Method::POST, logout::confirm))
+        .service(page(
+            "/login",
+            "login",
+            login::pages::login_form,
+            login::pages::login,
+        ))
+        .service(page(
+            "/signup",
+            "signup",
+            login::pages::signup_form,
+            login::pages::signup,
+        ))
         .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
         .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))
         .service(endpoint("/metrics", "metrics", Method::GET, health::metrics));
@@ -107,17 +142,47 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    let (allow, resource) = if method == Method::GET {
-        (
-            "GET, HEAD",
-            web::resource(path).route(web::head().to(handler.clone())),
-        )
+    if method == Method::GET {
+        resource(path, name, "GET, HEAD")
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler))
     } else {
-        ("POST", web::resource(path))
-    };
-    resource
+        resource(path, name, "POST").route(web::method(method).to(handler))
+    }
+}
+
+/// A resource answering `GET` (and `HEAD`) and `POST` with one handler.
+fn get_and_post<F, Args>(path: &str, name: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    resource(path, name, "GET, HEAD, POST")
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler.clone()))
+        .route(web::post().to(handler))
+}
+
+/// A page whose form posts back to its own address.
+fn page<G, GArgs, P, PArgs>(path: &str, name: &str, show: G, submit: P) -> actix_web::Resource
+where
+    G: Handler<GArgs>,
+    GArgs: FromRequest + 'static,
+    G::Output: Responder + 'static,
+    P: Handler<PArgs>,
+    PArgs: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    resource(path, name, "GET, HEAD, POST")
+        .route(web::get().to(show.clone()))
+        .route(web::head().to(show))
+        .route(web::post().to(submit))
+}
+
+fn resource(path: &str, name: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path)
         .name(name)
-        .route(web::method(method).to(handler))
         .default_service(web::to(method_not_allowed(allow)))
 }
 

@@ -20,6 +20,11 @@ pub enum ErrorCode {
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidScope,
+    InvalidGrant,
+    /// RFC 6750 §3.1: the bearer token is missing, malformed, expired or revoked.
+    InvalidToken,
+    /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.
+    InsufficientScope,
     ServerError,
     NotFound,
     MethodNotAllowed,
@@ -34,6 +39,9 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidGrant => "invalid_grant",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -42,7 +50,8 @@ impl ErrorCode {
 
     fn status(self) -> StatusCode {
         match self {
-            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::InvalidClient | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -68,6 +77,10 @@ impl OAuthError {
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
     }
 
     pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
@@ -106,12 +119,26 @@ impl ResponseError for OAuthError {
         response
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
-        if self.code == ErrorCode::InvalidClient {
+        match self.code {
             // RFC 6749 §5.2: a 401 names the authentication scheme the client should use.
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"usher\""),
-            ));
+            ErrorCode::InvalidClient => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"usher\""),
+                ));
+            }
+            // RFC 6750 §3: the challenge carries the error code.
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => {
+                let challenge = format!(
+                    "Bearer realm=\"usher\", error=\"{}\", error_description=\"{}\"",
+                    self.code.as_str(),
+                    self.description.replace(['"', '\\'], "'")
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+            }
+            _ => {}
         }
         response.json(ErrorBody {
             error: self.code.as_str(),

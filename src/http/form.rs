@@ -40,6 +40,11 @@ impl<'a> Form<'a> {
         let body = body.as_ref().map_err(body_error)?;
         let text = std::str::from_utf8(body)
             .map_err(|_| OAuthError::invalid_request("the request body is not valid UTF-8"))?;
+        Self::from_urlencoded(text)
+    }
+
+    /// Parses `application/x-www-form-urlencoded` text: a body or a query string.
+    pub fn from_urlencoded(text: &'a str) -> Result<Self, OAuthError> {
         let mut params: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
         for pair in text.split('&').filter(|pair| !pair.is_empty()) {
             if params.len() == MAX_PARAMS {
@@ -55,6 +60,13 @@ impl<'a> Form<'a> {
             params.push((name, value));
         }
         Ok(Self { params })
+    }
+
+    /// Every parameter, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value.as_ref()))
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).

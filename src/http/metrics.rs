@@ -15,7 +15,14 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// Route names used as labels; requests to anything else count as `other`.
-const ENDPOINTS: [&str; 10] = [
+const ENDPOINTS: [&str; 17] = [
+    "userinfo",
+    "authorize",
+    "consent",
+    "end_session",
+    "logout",
+    "login",
+    "signup",
     "healthz",
     "readyz",
     "metrics",
@@ -37,7 +44,7 @@ const INTROSPECTION_RESULTS: [&str; 7] = [
     "bad_signature",
     "wrong_issuer",
 ];
-const GRANT_TYPES: [&str; 1] = ["client_credentials"];
+const GRANT_TYPES: [&str; 3] = ["client_credentials", "authorization_code", "refresh_token"];
 
 struct Series {
     prometheus: Option<PrometheusHandle>,

@@ -5,3 +5,4 @@ pub mod errors;
 pub mod form;
 pub mod health;
 pub mod metrics;
+pub mod pages;

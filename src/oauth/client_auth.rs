@@ -61,6 +61,28 @@ fn presented_key(request: &HttpRequest, form: &Form) -> Option<CredentialsHash> 
 }
 
 impl ClientAuthenticator {
+    /// Identifies the client of a request that public clients may make too (authorization
+    /// code and refresh token grants, revocation): a public client by its `client_id` alone,
+    /// a confidential one by its secret.
+    pub async fn any(
+        &self,
+        store: &Store,
+        request: &HttpRequest,
+        form: &Form<'_>,
+    ) -> Result<Arc<Client>, OAuthError> {
+        let Presented::Public { client_id } = form::client_credentials(request, form)? else {
+            return self.confidential(store, request, form).await;
+        };
+        let found = store.run(move |conn| clients::find(conn, &client_id)).await?;
+        let client = found
+            .filter(|client| client.is_enabled())
+            .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+        if !client.is_public() {
+            return Err(OAuthError::invalid_client("client authentication is required"));
+        }
+        Ok(Arc::new(client))
+    }
+
     /// Authenticates a confidential client. Public clients and unauthenticated requests are
     /// refused with `invalid_client`.
     pub async fn confidential(

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::scopes::USER_SCOPES;
 use crate::state::AppState;
 
 pub const TOKEN_PATH: &str = "/oauth/token";
@@ -12,6 +13,8 @@ pub const INTROSPECTION_PATH: &str = "/oauth/introspect";
 pub const REVOCATION_PATH: &str = "/oauth/revoke";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const AUTHORIZATION_PATH: &str = "/oauth/authorize";
+pub const USERINFO_PATH: &str = "/oauth/userinfo";
+pub const END_SESSION_PATH: &str = "/oauth/logout";
 
 pub struct Discovery {
     openid_configuration: String,
@@ -21,36 +24,61 @@ pub struct Discovery {
 impl Discovery {
     pub fn new(issuer: &str) -> Self {
         let client_auth = json!(["client_secret_basic", "client_secret_post"]);
-        let mut oauth = json!({
+        let token_auth = json!(["client_secret_basic", "client_secret_post", "none"]);
+        let oauth = json!({
             "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}{AUTHORIZATION_PATH}"),
             "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
             "jwks_uri": format!("{issuer}{JWKS_PATH}"),
             "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
             "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": client_auth,
-            "introspection_endpoint_auth_methods_supported": client_auth,
-            "revocation_endpoint_auth_methods_supported": client_auth,
+            "scopes_supported": USER_SCOPES,
             "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": token_auth,
+            "introspection_endpoint_auth_methods_supported": client_auth,
+            "revocation_endpoint_auth_methods_supported": token_auth,
+            "authorization_response_iss_parameter_supported": true,
         });
-        // OIDC Discovery makes these members REQUIRED for every OpenID Provider; the
-        // interactive flow they describe is served at the authorization endpoint.
         let mut openid = oauth.clone();
         if let Value::Object(members) = &mut openid {
             members.insert(
-                "authorization_endpoint".into(),
-                json!(format!("{issuer}{AUTHORIZATION_PATH}")),
+                "userinfo_endpoint".into(),
+                json!(format!("{issuer}{USERINFO_PATH}")),
+            );
+            members.insert(
+                "end_session_endpoint".into(),
+                json!(format!("{issuer}{END_SESSION_PATH}")),
             );
             members.insert("subject_types_supported".into(), json!(["public"]));
             members.insert(
                 "id_token_signing_alg_values_supported".into(),
                 json!(["RS256", "ES256"]),
             );
-        }
-        // RFC 8414 §2: response_types_supported is required, authorization_endpoint only when
-        // a grant type uses it; this server's OAuth metadata has none yet.
-        if let Value::Object(members) = &mut oauth {
-            members.insert("response_types_supported".into(), json!([]));
+            members.insert(
+                "prompt_values_supported".into(),
+                json!(["none", "login", "consent", "select_account"]),
+            );
+            members.insert(
+                "claims_supported".into(),
+                json!([
+                    "iss",
+                    "sub",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "nonce",
+                    "amr",
+                    "sid",
+                    "at_hash",
+                    "email",
+                    "email_verified",
+                    "name"
+                ]),
+            );
         }
         Self {
             openid_configuration: openid.to_string(),

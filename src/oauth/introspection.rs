@@ -7,10 +7,17 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
+use std::sync::Arc;
+
+use serde::Serialize;
+
 use super::access_tokens;
+use super::revocation::looks_like_jwt;
+use crate::crypto::hashing;
 use crate::http::errors::OAuthError;
 use crate::http::form::Form;
 use crate::state::AppState;
+use crate::store::refresh_tokens;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
 
@@ -24,6 +31,9 @@ pub async fn introspect(
     let token = form.require("token")?;
 
     let state = state.into_inner();
+    if !looks_like_jwt(token) {
+        return Ok(answer(introspect_refresh_token(&state, token).await?));
+    }
     let verified = access_tokens::verify(&state, token).await;
     let now = state.clock.now();
     let (result, body) = match verified {
@@ -34,8 +44,54 @@ pub async fn introspect(
         Err(rejection) => (rejection.label(), Bytes::from_static(INACTIVE)),
     };
     crate::http::metrics::introspection(result);
-    Ok(HttpResponse::Ok()
+    Ok(answer(body))
+}
+
+fn answer(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
-        .body(body))
+        .body(body)
+}
+
+#[derive(Serialize)]
+struct ActiveRefreshToken<'a> {
+    active: bool,
+    token_type: &'static str,
+    scope: &'a str,
+    client_id: &'a str,
+    sub: &'a str,
+    iss: &'a str,
+    exp: i64,
+    iat: i64,
+}
+
+/// Refresh tokens are opaque and live in the database: off the hot path, which serves access
+/// tokens. A rotated token is inactive even during the reuse grace: it must not be used.
+async fn introspect_refresh_token(state: &Arc<AppState>, token: &str) -> Result<Bytes, OAuthError> {
+    let token_hash = hashing::sha256_hex(token.as_bytes());
+    let found = state
+        .store
+        .run(move |conn| refresh_tokens::find(conn, &token_hash))
+        .await?;
+    let now = state.clock.now();
+    let live = found
+        .filter(|found| found.revoked_at.is_none() && found.rotated_at.is_none() && found.expires_at > now);
+    let result = if live.is_some() { "active" } else { "inactive" };
+    crate::http::metrics::introspection(result);
+    let Some(live) = live else {
+        return Ok(Bytes::from_static(INACTIVE));
+    };
+    let body = serde_json::to_vec(&ActiveRefreshToken {
+        active: true,
+        token_type: "refresh_token",
+        scope: &live.scope,
+        client_id: &live.client_id,
+        sub: &live.user_id,
+        iss: &state.issuer,
+        exp: live.expires_at,
+        iat: live.created_at,
+    })
+    .map_err(|error| OAuthError::server_error(&error))?;
+    Ok(Bytes::from(body))
 }

@@ -18,6 +18,10 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 pub async fn token(
@@ -30,6 +34,12 @@ pub async fn token(
     let response = match grant_type {
         grants::client_credentials::GRANT_TYPE => {
             grants::client_credentials::grant(&state, &request, &form).await?
+        }
+        grants::authorization_code::GRANT_TYPE => {
+            grants::authorization_code::grant(&state.into_inner(), &request, &form).await?
+        }
+        grants::refresh_token::GRANT_TYPE => {
+            grants::refresh_token::grant(&state.into_inner(), &request, &form).await?
         }
         _ => {
             return Err(OAuthError::new(

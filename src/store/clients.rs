@@ -18,6 +18,7 @@ struct ClientRow {
     first_party: bool,
     created_at: i64,
     disabled_at: Option<i64>,
+    id_token_alg: String,
 }
 
 /// A registered client. `secret_hash` is the hex SHA-256 of the secret; `None` for public clients.
@@ -33,6 +34,8 @@ pub struct Client {
     pub first_party: bool,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+    /// `RS256` or `ES256`: what this client's ID tokens are signed with.
+    pub id_token_alg: String,
 }
 
 impl Client {
@@ -42,6 +45,15 @@ impl Client {
 
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|allowed| allowed == scope)
+    }
+
+    /// Public clients (apps on people's devices) cannot keep a secret.
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.disabled_at.is_none()
     }
 }
 
@@ -63,6 +75,7 @@ impl TryFrom<ClientRow> for Client {
             first_party: row.first_party,
             created_at: row.created_at,
             disabled_at: row.disabled_at,
+            id_token_alg: row.id_token_alg,
         })
     }
 }
@@ -79,6 +92,7 @@ pub fn insert(conn: &mut DbConnection, client: &Client) -> Result<(), StoreError
         first_party: client.first_party,
         created_at: client.created_at,
         disabled_at: client.disabled_at,
+        id_token_alg: client.id_token_alg.clone(),
     };
     diesel::insert_into(clients::table).values(&row).execute(conn)?;
     Ok(())

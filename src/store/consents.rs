@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::consents;
+use super::schema::{clients, consents};
 use super::{DbConnection, StoreError, decode_list, encode_list};
 
 /// The scopes `user_id` has allowed `client_id`; empty when none.
@@ -48,4 +48,48 @@ pub fn grant(
             .execute(conn)?;
         Ok(())
     })
+}
+
+/// An app a person has allowed, for the account page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantedApp {
+    pub client_id: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+}
+
+pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<GrantedApp>, StoreError> {
+    let rows: Vec<(String, String, String, i64)> = consents::table
+        .inner_join(clients::table)
+        .filter(consents::user_id.eq(user_id))
+        .order(consents::granted_at.desc())
+        .select((
+            consents::client_id,
+            clients::name,
+            consents::scopes,
+            consents::granted_at,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(client_id, client_name, scopes, granted_at)| {
+            Ok(GrantedApp {
+                scopes: decode_list("consents.scopes", &scopes)?,
+                client_id,
+                client_name,
+                granted_at,
+            })
+        })
+        .collect()
+}
+
+/// Withdraws consent; returns whether there was any.
+pub fn revoke(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+    let removed = diesel::delete(
+        consents::table
+            .filter(consents::user_id.eq(user_id))
+            .filter(consents::client_id.eq(client_id)),
+    )
+    .execute(conn)?;
+    Ok(removed > 0)
 }

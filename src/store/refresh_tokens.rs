@@ -21,6 +21,8 @@ struct RefreshRow {
     expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    access_token_jti: Option<String>,
+    access_token_expires_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct RefreshToken {
     pub expires_at: i64,
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The access token issued together with this refresh token: its `jti` and expiry.
+    pub access_token: Option<(String, i64)>,
 }
 
 impl TryFrom<RefreshRow> for RefreshToken {
@@ -59,6 +63,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
             expires_at: row.expires_at,
             rotated_at: row.rotated_at,
             revoked_at: row.revoked_at,
+            access_token: row.access_token_jti.zip(row.access_token_expires_at),
         })
     }
 }
@@ -79,6 +84,8 @@ pub fn insert(conn: &mut DbConnection, token: &RefreshToken) -> Result<(), Store
             expires_at: token.expires_at,
             rotated_at: token.rotated_at,
             revoked_at: token.revoked_at,
+            access_token_jti: token.access_token.as_ref().map(|(jti, _)| jti.clone()),
+            access_token_expires_at: token.access_token.as_ref().map(|(_, expires_at)| *expires_at),
         })
         .execute(conn)?;
     Ok(())
@@ -107,32 +114,70 @@ pub fn mark_rotated(conn: &mut DbConnection, token_hash: &str, now: i64) -> Resu
     Ok(updated > 0)
 }
 
-pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(family_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?)
+/// Revokes the refresh tokens matching the filters and returns the access tokens (`jti`,
+/// expiry) issued with any of them that have not expired, for the caller to revoke as well.
+/// The access tokens are read before the update so rows revoked earlier are covered too:
+/// revoking an access token twice is harmless.
+macro_rules! revoke_where {
+    ($conn:expr, $now:expr, $($filter:expr),+) => {{
+        let issued: Vec<(Option<String>, Option<i64>)> = refresh_tokens::table
+            $(.filter($filter))+
+            .filter(refresh_tokens::access_token_expires_at.gt($now))
+            .select((refresh_tokens::access_token_jti, refresh_tokens::access_token_expires_at))
+            .load($conn)?;
+        diesel::update(refresh_tokens::table $(.filter($filter))+ .filter(refresh_tokens::revoked_at.is_null()))
+            .set(refresh_tokens::revoked_at.eq($now))
+            .execute($conn)?;
+        Ok(issued.into_iter().filter_map(|(jti, expires_at)| jti.zip(expires_at)).collect())
+    }};
 }
 
-pub fn revoke_for_code(conn: &mut DbConnection, code_hash: &str, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::code_hash.eq(code_hash))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?)
+/// Access tokens still to revoke after revoking refresh tokens: (`jti`, expiry).
+pub type IssuedAccessTokens = Vec<(String, i64)>;
+
+pub fn revoke_family(
+    conn: &mut DbConnection,
+    family_id: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(conn, now, refresh_tokens::family_id.eq(family_id))
 }
 
-pub fn revoke_for_session(conn: &mut DbConnection, sid: &str, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::sid.eq(sid))
-            .filter(refresh_tokens::revoked_at.is_null()),
+pub fn revoke_for_code(
+    conn: &mut DbConnection,
+    code_hash: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(conn, now, refresh_tokens::code_hash.eq(code_hash))
+}
+
+pub fn revoke_for_session(
+    conn: &mut DbConnection,
+    sid: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(conn, now, refresh_tokens::sid.eq(sid))
+}
+
+/// What withdrawing consent from an app ends.
+pub fn revoke_for_user_and_client(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(
+        conn,
+        now,
+        refresh_tokens::user_id.eq(user_id),
+        refresh_tokens::client_id.eq(client_id)
     )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?)
+}
+
+pub fn revoke_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(conn, now, refresh_tokens::user_id.eq(user_id))
 }

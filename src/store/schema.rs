@@ -12,6 +12,7 @@ diesel::table! {
         first_party -> Bool,
         created_at -> BigInt,
         disabled_at -> Nullable<BigInt>,
+        id_token_alg -> Text,
     }
 }
 
@@ -108,6 +109,8 @@ diesel::table! {
         expires_at -> BigInt,
         rotated_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        access_token_jti -> Nullable<Text>,
+        access_token_expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -119,3 +122,6 @@ diesel::table! {
         granted_at -> BigInt,
     }
 }
+
+diesel::joinable!(consents -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(consents, clients);

@@ -34,6 +34,24 @@ pub struct Session {
     pub user_agent: String,
 }
 
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            amr: decode_list("sessions.amr", &row.amr)?,
+            id_hash: row.id_hash,
+            sid: row.sid,
+            user_id: row.user_id,
+            auth_time: row.auth_time,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            user_agent: row.user_agent,
+        })
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, session: &Session) -> Result<(), StoreError> {
     diesel::insert_into(sessions::table)
         .values(SessionRow {
@@ -61,20 +79,7 @@ pub fn find_live(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Opt
         .select(SessionRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(|row| {
-        Ok(Session {
-            amr: decode_list("sessions.amr", &row.amr)?,
-            id_hash: row.id_hash,
-            sid: row.sid,
-            user_id: row.user_id,
-            auth_time: row.auth_time,
-            created_at: row.created_at,
-            last_seen_at: row.last_seen_at,
-            expires_at: row.expires_at,
-            user_agent: row.user_agent,
-        })
-    })
-    .transpose()
+    row.map(Session::try_from).transpose()
 }
 
 pub fn touch(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<(), StoreError> {
@@ -94,4 +99,39 @@ pub fn end(conn: &mut DbConnection, sid: &str, now: i64) -> Result<bool, StoreEr
     .set(sessions::ended_at.eq(now))
     .execute(conn)?;
     Ok(ended > 0)
+}
+
+/// The live sessions of a person, newest first.
+pub fn list_live_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<Session>, StoreError> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .order(sessions::created_at.desc())
+        .select(SessionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Session::try_from)
+        .collect()
+}
+
+/// Ends every live session of a person; returns their public ids.
+pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Vec<String>, StoreError> {
+    let live = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::ended_at.is_null())
+        .select(sessions::sid);
+    let sids: Vec<String> = live.load(conn)?;
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(now))
+    .execute(conn)?;
+    Ok(sids)
 }

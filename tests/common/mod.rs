@@ -2,6 +2,8 @@
 //! PostgreSQL schema, started in one line.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod flow;
+
 use std::sync::Arc;
 
 use diesel::Connection;

@@ -45,6 +45,8 @@ pub async fn grant(
         token_type: "Bearer",
         expires_in: state.config.access_token_ttl_secs,
         scope: claims.scope,
+        id_token: None,
+        refresh_token: None,
     })
 }
 

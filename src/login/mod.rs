@@ -1,0 +1,8 @@
+//! How people prove who they are: the login and sign-up pages, passwords, the browser
+//! session that follows, and the CSRF and throttling rules every form obeys.
+
+pub mod csrf;
+pub mod pages;
+pub mod password;
+pub mod session;
+pub mod throttle;

@@ -1,0 +1,266 @@
+//! The login and sign-up pages. Both carry the authorization request they interrupt and
+//! return to it once the person is signed in.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::password::{self, Outcome};
+use super::{csrf, session};
+use crate::admin::AdminError;
+use crate::admin::users::{self as admin_users, NewUser};
+use crate::http::form::Form;
+use crate::http::pages::{self, PageError};
+use crate::oauth::authorize::continue_url;
+use crate::state::AppState;
+use crate::store::users;
+
+/// The message for every failed password sign-in: it must not tell whether the account exists.
+const REFUSED: &str = "That email and password don't match. Check them and try again.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub app_name: Option<String>,
+    pub error: Option<String>,
+    pub csrf: String,
+    /// The interrupted authorization request, form-encoded; empty when signing in directly.
+    pub request: String,
+    pub email: String,
+    pub signup: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignupPage {
+    pub error: Option<String>,
+    pub csrf: String,
+    pub request: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// Adds the CSRF cookie to a rendered page when the browser had none.
+pub fn with_csrf_cookie(
+    mut response: HttpResponse,
+    token: csrf::CsrfToken,
+) -> Result<HttpResponse, PageError> {
+    if let Some(cookie) = token.new_cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|error| PageError::internal(&error))?;
+    }
+    Ok(response)
+}
+
+/// The `request` query parameter of the login and sign-up pages.
+fn carried_request(request: &HttpRequest) -> String {
+    Form::from_urlencoded(request.query_string())
+        .ok()
+        .and_then(|query| query.get("request").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `GET /login`: signing in directly, not on an app's behalf, lands on the account page.
+pub async fn login_form(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = LoginPage {
+        app_name: None,
+        error: None,
+        csrf: token.token.clone(),
+        request: carried_request(&request),
+        email: String::new(),
+        signup: state.config.allow_signup,
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+}
+
+/// The client's name, for the page heading, when the form carries an authorization request.
+async fn app_name(state: &AppState, encoded_request: &str) -> Option<String> {
+    let client_id = Form::from_urlencoded(encoded_request)
+        .ok()?
+        .get("client_id")?
+        .to_owned();
+    state
+        .store
+        .run(move |conn| crate::store::clients::find(conn, &client_id))
+        .await
+        .ok()
+        .flatten()
+        .map(|client| client.name)
+}
+
+/// The address failures are counted against. Behind a reverse proxy this is the proxy's.
+fn client_ip(request: &HttpRequest) -> String {
+    request
+        .peer_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_default()
+}
+
+fn user_agent(request: &HttpRequest) -> String {
+    request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `POST /login`.
+pub async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let email = admin_users::normalize_email(form.get("email").unwrap_or_default()).unwrap_or_default();
+    let password = form.get("password").unwrap_or_default().to_owned();
+
+    let worker_state = Arc::clone(&state);
+    let (ip, agent, typed_email) = (client_ip(&request), user_agent(&request), email.clone());
+    let outcome = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            match password::authenticate(&worker_state, conn, &typed_email, &password, &ip, now)? {
+                Outcome::SignedIn(user) => {
+                    let (_, cookie) =
+                        session::start(&worker_state, conn, &user, vec!["pwd".into()], &agent, now)?;
+                    Ok::<_, crate::store::StoreError>(Ok(cookie))
+                }
+                other => Ok(Err(other)),
+            }
+        })
+        .await?;
+    match outcome {
+        Ok(cookie) => {
+            let mut response = pages::see_other(&continue_url(&carried, true));
+            response
+                .add_cookie(&cookie)
+                .map_err(|error| PageError::internal(&error))?;
+            Ok(response)
+        }
+        Err(failure) => {
+            let (status, message) = match failure {
+                Outcome::Throttled(wait) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many attempts. Wait {} minutes and try again.",
+                        (wait + 59) / 60
+                    ),
+                ),
+                _ => (StatusCode::UNAUTHORIZED, REFUSED.to_owned()),
+            };
+            let token = csrf::token(&request, state.secure_cookies);
+            let page = LoginPage {
+                app_name: app_name(&state, &carried).await,
+                error: Some(message),
+                csrf: token.token.clone(),
+                request: carried,
+                email,
+                signup: state.config.allow_signup,
+            };
+            with_csrf_cookie(pages::render(status, &page)?, token)
+        }
+    }
+}
+
+/// `GET /signup`, when self-service sign-up is on.
+pub async fn signup_form(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.allow_signup {
+        return Err(PageError::not_found());
+    }
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = SignupPage {
+        error: None,
+        csrf: token.token.clone(),
+        request: carried_request(&request),
+        email: String::new(),
+        name: String::new(),
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+}
+
+/// `POST /signup`: creates the account and signs the person in.
+pub async fn signup(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.allow_signup {
+        return Err(PageError::not_found());
+    }
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let email = form.get("email").unwrap_or_default().trim().to_owned();
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let password = form.get("password").unwrap_or_default().to_owned();
+
+    let problem = {
+        let worker_state = Arc::clone(&state);
+        let new = NewUser {
+            email: email.clone(),
+            name: (!name.is_empty()).then(|| name.clone()),
+            password: Some(password),
+            admin: false,
+        };
+        let agent = user_agent(&request);
+        let created = state
+            .store
+            .run(move |conn| {
+                let now = worker_state.clock.now();
+                let created = match admin_users::create(conn, new, now) {
+                    Ok(created) => created,
+                    Err(error) => return Ok(Err(error)),
+                };
+                let user = users::find_by_id(conn, &created.id)?
+                    .ok_or_else(|| crate::store::StoreError::Corrupt("a created user vanished".into()))?;
+                let (_, cookie) =
+                    session::start(&worker_state, conn, &user, vec!["pwd".into()], &agent, now)?;
+                Ok::<_, crate::store::StoreError>(Ok(cookie))
+            })
+            .await?;
+        match created {
+            Ok(cookie) => {
+                let mut response = pages::see_other(&continue_url(&carried, true));
+                response
+                    .add_cookie(&cookie)
+                    .map_err(|error| PageError::internal(&error))?;
+                return Ok(response);
+            }
+            Err(AdminError::Invalid { field: "email", .. }) => {
+                Some("Enter a valid email address.".to_owned())
+            }
+            Err(AdminError::Invalid {
+                field: "password", ..
+            }) => Some("Choose a password of at least 8 characters.".to_owned()),
+            Err(AdminError::Conflict(_)) => Some(
+                "An account could not be created with this email. If it is yours, sign in instead."
+                    .to_owned(),
+            ),
+            Err(error) => return Err(PageError::internal(&error)),
+        }
+    };
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = SignupPage {
+        error: problem,
+        csrf: token.token.clone(),
+        request: carried,
+        email,
+        name,
+    };
+    with_csrf_cookie(pages::render(StatusCode::UNPROCESSABLE_ENTITY, &page)?, token)
+}

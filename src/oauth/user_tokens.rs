@@ -1,0 +1,194 @@
+//! Tokens issued to an app on a person's behalf: the access token, the ID token (OIDC Core
+//! §2, §3.1.3.6) and, with `offline_access`, a refresh token. Shared by the authorization
+//! code and refresh token grants.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+
+use super::scopes;
+use super::token::TokenResponse;
+use crate::admin::clients::GRANT_REFRESH_TOKEN;
+use crate::crypto::jwt::{self, AccessTokenClaims, SignError};
+use crate::crypto::keyring::KeySet;
+use crate::crypto::keys::SigningAlg;
+use crate::crypto::{hashing, random};
+use crate::state::AppState;
+use crate::store::clients::Client;
+use crate::store::refresh_tokens::RefreshToken;
+use crate::store::users::User;
+
+/// Claims about the person, released per scope (CONTRACT.md "Scopes and claims"). The same
+/// set goes into ID tokens and the userinfo response.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PersonClaims {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl PersonClaims {
+    pub fn for_scopes(user: &User, scopes: &[&str]) -> Self {
+        let mut claims = Self::default();
+        if scopes.contains(&scopes::EMAIL) {
+            claims.email = Some(user.email.clone());
+            claims.email_verified = Some(user.email_verified);
+        }
+        if scopes.contains(&scopes::PROFILE) {
+            claims.name = user.name.clone();
+        }
+        claims
+    }
+}
+
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    amr: &'a [String],
+    sid: &'a str,
+    at_hash: String,
+    #[serde(flatten)]
+    person: PersonClaims,
+}
+
+/// OIDC Core §3.1.3.6: the left half of the hash of the access token. Both supported
+/// algorithms hash with SHA-256.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = hashing::sha256(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// What the person authorized, carried from the authorization code to each refresh.
+#[derive(Clone, Debug)]
+pub struct Authorization {
+    pub user: User,
+    pub sid: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    /// Only the ID token answering the authorization request carries the nonce.
+    pub nonce: Option<String>,
+    /// The code the grant descends from: replaying it revokes everything issued here.
+    pub code_hash: String,
+    /// The refresh token family to continue; a new family when `None`.
+    pub family_id: Option<String>,
+}
+
+/// Tokens ready to send, with the refresh token's row still to be stored.
+pub struct Issued {
+    pub response: TokenResponse,
+    pub access_token_jti: String,
+    pub access_token_expires_at: i64,
+    pub refresh_token: Option<RefreshToken>,
+}
+
+pub fn issue(
+    state: &AppState,
+    keys: &KeySet,
+    client: &Client,
+    authorization: &Authorization,
+    now: i64,
+) -> Result<Issued, SignError> {
+    let scopes: Vec<&str> = authorization
+        .scope
+        .split(' ')
+        .filter(|scope| !scope.is_empty())
+        .collect();
+    let user = &authorization.user;
+    let access_claims = AccessTokenClaims {
+        iss: state.issuer.clone(),
+        sub: user.id.clone(),
+        aud: state.audience.clone(),
+        exp: now + state.config.access_token_ttl_secs,
+        iat: now,
+        jti: random::token::<16>(),
+        client_id: client.client_id.clone(),
+        scope: authorization.scope.clone(),
+    };
+    let access_token = jwt::sign_access_token(keys, state.access_token_alg, &access_claims)?;
+
+    let id_token = if scopes.contains(&scopes::OPENID) {
+        let claims = IdTokenClaims {
+            iss: &state.issuer,
+            sub: &user.id,
+            aud: &client.client_id,
+            exp: now + state.config.id_token_ttl_secs,
+            iat: now,
+            auth_time: authorization.auth_time,
+            nonce: authorization.nonce.as_deref(),
+            amr: &authorization.amr,
+            sid: &authorization.sid,
+            at_hash: at_hash(&access_token),
+            person: PersonClaims::for_scopes(user, &scopes),
+        };
+        let alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
+        Some(jwt::sign(keys, alg, jwt::ID_TOKEN_TYP, &claims)?)
+    } else {
+        None
+    };
+
+    let (refresh_token, refresh_row) =
+        if scopes.contains(&scopes::OFFLINE_ACCESS) && client.allows_grant(GRANT_REFRESH_TOKEN) {
+            let token = random::token::<32>();
+            let row = RefreshToken {
+                token_hash: hashing::sha256_hex(token.as_bytes()),
+                family_id: authorization
+                    .family_id
+                    .clone()
+                    .unwrap_or_else(random::token::<16>),
+                client_id: client.client_id.clone(),
+                user_id: user.id.clone(),
+                sid: authorization.sid.clone(),
+                code_hash: authorization.code_hash.clone(),
+                scope: authorization.scope.clone(),
+                auth_time: authorization.auth_time,
+                amr: authorization.amr.clone(),
+                created_at: now,
+                expires_at: now + state.config.refresh_token_ttl_secs,
+                rotated_at: None,
+                revoked_at: None,
+                access_token: Some((access_claims.jti.clone(), access_claims.exp)),
+            };
+            (Some(token), Some(row))
+        } else {
+            (None, None)
+        };
+
+    Ok(Issued {
+        response: TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.config.access_token_ttl_secs,
+            scope: authorization.scope.clone(),
+            id_token,
+            refresh_token,
+        },
+        access_token_jti: access_claims.jti,
+        access_token_expires_at: access_claims.exp,
+        refresh_token: refresh_row,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_the_sha256_of_the_token() {
+        // OIDC Core's example token and at_hash (§A.3, RS256, SHA-256).
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

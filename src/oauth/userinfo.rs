@@ -1,0 +1,99 @@
+//! The UserInfo endpoint (OIDC Core §5.3): claims about the person behind a bearer access
+//! token (RFC 6750), by `GET` with the `Authorization` header or by `POST` with the token in
+//! the header or the form body.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::access_tokens;
+use super::scopes;
+use super::user_tokens::PersonClaims;
+use crate::http::errors::{ErrorCode, OAuthError};
+use crate::http::form::Form;
+use crate::state::AppState;
+use crate::store::users;
+
+#[derive(Serialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(flatten)]
+    person: PersonClaims,
+}
+
+pub async fn userinfo(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let state = state.into_inner();
+    let posted;
+    let from_body =
+        if request.method() == actix_web::http::Method::POST && !body.as_ref().is_ok_and(Bytes::is_empty) {
+            posted = Form::parse(&request, &body)?;
+            posted.get("access_token")
+        } else {
+            None
+        };
+    let token = bearer_token(&request, from_body)?;
+    let verified = access_tokens::verify(&state, &token)
+        .await
+        .map_err(|_| invalid_token("the access token is not valid"))?;
+    let claims = &verified.claims;
+    if !access_tokens::is_live(&state, claims, state.clock.now()) {
+        return Err(invalid_token("the access token has expired or was revoked"));
+    }
+    let granted: Vec<&str> = claims.scope.split(' ').collect();
+    if !granted.contains(&scopes::OPENID) {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "userinfo needs a token with the openid scope",
+        ));
+    }
+    let user_id = claims.sub.clone();
+    let user = Arc::clone(&state)
+        .store
+        .run(move |conn| users::find_by_id(conn, &user_id))
+        .await?
+        .filter(|user| user.disabled_at.is_none())
+        .ok_or_else(|| invalid_token("the account behind this token is no longer active"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(UserInfo {
+            person: PersonClaims::for_scopes(&user, &granted),
+            sub: user.id,
+        }))
+}
+
+fn invalid_token(description: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidToken, description)
+}
+
+/// RFC 6750 §2: exactly one of the `Authorization: Bearer` header and the form parameter.
+fn bearer_token(request: &HttpRequest, from_body: Option<&str>) -> Result<String, OAuthError> {
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|value| value.split_once(' '))
+                .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+                .map(|(_, token)| token.trim().to_owned())
+                .ok_or_else(|| OAuthError::invalid_request("the Authorization header must be Bearer <token>"))
+        })
+        .transpose()?;
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the token was sent in more than one way",
+        )),
+        (Some(token), None) => Ok(token),
+        (None, Some(token)) => Ok(token.to_owned()),
+        (None, None) => Err(invalid_token("a bearer access token is required")),
+    }
+}

@@ -1,0 +1,958 @@
+//! The authorization code flow over HTTP, as a browser without JavaScript drives it: login,
+//! SSO, consent, codes, PKCE, refresh rotation, userinfo, logout — and every refusal.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::flow::{self, Browser, PASSWORD, hidden_field, location};
+use common::{Backend, TestDb, TestServer};
+use serde_json::Value;
+use usher::admin::clients::{CreatedClient, NewClient};
+use usher::clock::Clock;
+use usher::config::Config;
+
+const REDIRECT: &str = "https://app.example/callback";
+const LOGGED_OUT: &str = "https://app.example/bye";
+const EMAIL: &str = "viewer@example.com";
+
+struct Fixture {
+    _db: TestDb,
+    server: TestServer,
+    app: CreatedClient,
+    user_id: String,
+}
+
+fn now() -> i64 {
+    Clock::System.now()
+}
+
+async fn fixture_with(backend: Backend, configure: impl FnOnce(&mut Config), client: NewClient) -> Fixture {
+    let db = TestDb::new(backend);
+    let mut config = db.config();
+    configure(&mut config);
+    let server = TestServer::start_with(config, Clock::manual(now())).await;
+    let app = server.create_client(client).await;
+    let user_id = flow::create_user(&server, EMAIL).await;
+    Fixture {
+        _db: db,
+        server,
+        app,
+        user_id,
+    }
+}
+
+fn web_app() -> NewClient {
+    NewClient {
+        name: "Streamly".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![LOGGED_OUT.into()],
+        ..NewClient::default()
+    }
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, |_| {}, web_app()).await
+}
+
+/// An authorization URL with sensible defaults; `overrides` replace or add parameters, and
+/// an empty value removes one.
+fn authorize_path(client_id: &str, challenge: &str, overrides: &[(&str, &str)]) -> String {
+    let mut params: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid email profile offline_access"),
+        ("state", "state-123"),
+        ("nonce", "nonce-456"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+    .collect();
+    for (name, value) in overrides {
+        params.retain(|(existing, _)| existing != name);
+        if !value.is_empty() {
+            params.push(((*name).to_owned(), (*value).to_owned()));
+        }
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    format!("/oauth/authorize?{query}")
+}
+
+fn query_of(location: &str) -> HashMap<String, String> {
+    url::Url::parse(location)
+        .expect("absolute redirect")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// Signs in and consents from a fresh start; returns the redirect to the app.
+async fn authorize_fully(f: &Fixture, browser: &Browser, path: &str) -> String {
+    let login = browser.get(path).await;
+    assert_eq!(login.status(), 200, "the login page is shown");
+    let html = login.text().await.unwrap();
+    let signed_in = browser.sign_in(Some(&html), EMAIL, PASSWORD).await;
+    assert_eq!(
+        signed_in.status(),
+        303,
+        "signing in redirects back to the request"
+    );
+    let mut response = browser.follow(signed_in).await;
+    if response.status() == 200 {
+        let consent = response.text().await.unwrap();
+        assert!(consent.contains("Allow"), "the consent page: {consent}");
+        response = browser
+            .post(
+                "/oauth/consent",
+                &[
+                    ("csrf", &hidden_field(&consent, "csrf")),
+                    ("request", &hidden_field(&consent, "request")),
+                    ("decision", "allow"),
+                ],
+            )
+            .await;
+    }
+    assert_eq!(response.status(), 303);
+    let _ = &f.server;
+    location(&response)
+}
+
+async fn exchange(f: &Fixture, code: &str, verifier: &str) -> reqwest::Response {
+    common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        &f.app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+async fn refresh(f: &Fixture, refresh_token: &str) -> reqwest::Response {
+    common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        &f.app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+    .await
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWS");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// A full sign-in: the tokens response.
+async fn signed_in_tokens(f: &Fixture, browser: &Browser) -> Value {
+    let (verifier, challenge) = flow::pkce();
+    let redirect = authorize_fully(f, browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+    let code = query_of(&redirect)["code"].clone();
+    let response = exchange(f, &code, &verifier).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn introspect(f: &Fixture, token: &str) -> Value {
+    let service = f.server.service_client(&[]).await;
+    common::post_form(
+        &f.server.endpoint("/oauth/introspect"),
+        &service,
+        &[("token", token)],
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+async fn a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claims(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (verifier, challenge) = flow::pkce();
+    let redirect = authorize_fully(&f, &browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+
+    assert!(redirect.starts_with(REDIRECT), "{redirect}");
+    let answer = query_of(&redirect);
+    assert_eq!(answer["state"], "state-123");
+    assert_eq!(answer["iss"], f.server.url, "RFC 9207 iss");
+
+    let response = exchange(&f, &answer["code"], &verifier).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "offline_access gives a refresh token"
+    );
+    let id_token = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["iss"], f.server.url);
+    assert_eq!(id_token["sub"], f.user_id);
+    assert_eq!(id_token["aud"], f.app.client_id);
+    assert_eq!(id_token["nonce"], "nonce-456");
+    assert_eq!(id_token["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(id_token["email"], EMAIL);
+    assert_eq!(id_token["name"], "Ada Lovelace");
+    assert!(id_token["sid"].is_string() && id_token["auth_time"].is_i64());
+    assert_eq!(
+        id_token["at_hash"],
+        usher::oauth::user_tokens::at_hash(tokens["access_token"].as_str().unwrap())
+    );
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(tokens["id_token"].as_str().unwrap().split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256", "RS256 is the default for ID tokens");
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["sub"], f.user_id);
+    assert_eq!(access["client_id"], f.app.client_id);
+    f.server.stop().await;
+}
+
+async fn a_second_app_signs_the_person_in_without_asking_again(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    signed_in_tokens(&f, &browser).await;
+    let second = f
+        .server
+        .create_client(NewClient {
+            name: "Streamly TV".into(),
+            first_party: true,
+            ..web_app()
+        })
+        .await;
+    let (_, challenge) = flow::pkce();
+    let response = browser
+        .get(&authorize_path(&second.client_id, &challenge, &[]))
+        .await;
+    assert_eq!(response.status(), 303, "no login page, no consent page");
+    assert!(query_of(&location(&response)).contains_key("code"));
+    f.server.stop().await;
+}
+
+async fn consent_is_remembered_and_prompt_consent_asks_again(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    signed_in_tokens(&f, &browser).await;
+    let (_, challenge) = flow::pkce();
+    let again = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+        .await;
+    assert_eq!(again.status(), 303, "consent was remembered");
+    let asked = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("prompt", "consent")],
+        ))
+        .await;
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("Allow"));
+    f.server.stop().await;
+}
+
+async fn denying_consent_sends_access_denied_to_the_app(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let login = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+        .await;
+    let signed_in = browser
+        .sign_in(Some(&login.text().await.unwrap()), EMAIL, PASSWORD)
+        .await;
+    let consent = browser.follow(signed_in).await.text().await.unwrap();
+    let denied = browser
+        .post(
+            "/oauth/consent",
+            &[
+                ("csrf", &hidden_field(&consent, "csrf")),
+                ("request", &hidden_field(&consent, "request")),
+                ("decision", "deny"),
+            ],
+        )
+        .await;
+    let answer = query_of(&location(&denied));
+    assert_eq!(answer["error"], "access_denied");
+    assert_eq!(answer["state"], "state-123");
+    f.server.stop().await;
+}
+
+async fn a_replayed_code_is_refused_and_revokes_what_it_issued(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (verifier, challenge) = flow::pkce();
+    let redirect = authorize_fully(&f, &browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+    let code = query_of(&redirect)["code"].clone();
+    let tokens: Value = exchange(&f, &code, &verifier).await.json().await.unwrap();
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&f, access_token).await["active"], true);
+
+    let replay = exchange(&f, &code, &verifier).await;
+    assert_eq!(replay.status(), 400);
+    assert_eq!(replay.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        introspect(&f, access_token).await["active"],
+        false,
+        "the access token is revoked"
+    );
+    let refreshed = refresh(&f, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status(), 400, "the refresh token is revoked");
+    f.server.stop().await;
+}
+
+async fn a_wrong_pkce_verifier_is_refused(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let redirect = authorize_fully(&f, &browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+    let (other_verifier, _) = flow::pkce();
+    let response = exchange(&f, &query_of(&redirect)["code"], &other_verifier).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    f.server.stop().await;
+}
+
+async fn a_public_client_must_send_an_s256_challenge(backend: Backend) {
+    let f = fixture_with(
+        backend,
+        |_| {},
+        NewClient {
+            public: true,
+            ..web_app()
+        },
+    )
+    .await;
+    let browser = Browser::new(&f.server);
+    let missing = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            "",
+            &[("code_challenge", ""), ("code_challenge_method", "")],
+        ))
+        .await;
+    assert_eq!(missing.status(), 303);
+    let answer = query_of(&location(&missing));
+    assert_eq!(answer["error"], "invalid_request");
+    assert!(answer["error_description"].contains("code_challenge"));
+
+    let (_, challenge) = flow::pkce();
+    let plain = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("code_challenge_method", "plain")],
+        ))
+        .await;
+    assert_eq!(query_of(&location(&plain))["error"], "invalid_request");
+    f.server.stop().await;
+}
+
+async fn a_public_client_redeems_its_code_with_the_verifier_and_no_secret(backend: Backend) {
+    let f = fixture_with(
+        backend,
+        |_| {},
+        NewClient {
+            public: true,
+            ..web_app()
+        },
+    )
+    .await;
+    let browser = Browser::new(&f.server);
+    let (verifier, challenge) = flow::pkce();
+    let redirect = authorize_fully(&f, &browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+    let response = common::http()
+        .post(f.server.endpoint("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &f.app.client_id),
+            ("code", &query_of(&redirect)["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    f.server.stop().await;
+}
+
+async fn an_unregistered_redirect_uri_is_shown_as_an_error_and_never_redirected_to(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    for uri in [
+        "https://evil.example/callback",
+        "https://app.example/callback/",
+        "https://app.example/callback?x=1",
+    ] {
+        let response = browser
+            .get(&authorize_path(
+                &f.app.client_id,
+                &challenge,
+                &[("redirect_uri", uri)],
+            ))
+            .await;
+        assert_eq!(response.status(), 400, "{uri}");
+        assert!(response.headers().get("location").is_none());
+        assert!(response.text().await.unwrap().contains("has not registered"));
+    }
+    f.server.stop().await;
+}
+
+async fn a_wrong_client_secret_is_refused_at_the_token_endpoint(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (verifier, challenge) = flow::pkce();
+    let redirect = authorize_fully(&f, &browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+    let response = common::http()
+        .post(f.server.endpoint("/oauth/token"))
+        .basic_auth(&f.app.client_id, Some("not-the-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &query_of(&redirect)["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client");
+    f.server.stop().await;
+}
+
+async fn a_scope_beyond_the_clients_is_refused(backend: Backend) {
+    let f = fixture_with(
+        backend,
+        |_| {},
+        NewClient {
+            scopes: vec!["openid".into(), "email".into()],
+            ..web_app()
+        },
+    )
+    .await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    for scope in ["openid entitlements", "openid usher:admin"] {
+        let response = browser
+            .get(&authorize_path(&f.app.client_id, &challenge, &[("scope", scope)]))
+            .await;
+        assert_eq!(
+            query_of(&location(&response))["error"],
+            "invalid_scope",
+            "{scope}"
+        );
+    }
+    f.server.stop().await;
+}
+
+async fn unsupported_response_types_go_back_to_the_app(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let response = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("response_type", "token")],
+        ))
+        .await;
+    let answer = query_of(&location(&response));
+    assert_eq!(answer["error"], "unsupported_response_type");
+    assert_eq!(answer["iss"], f.server.url);
+    f.server.stop().await;
+}
+
+async fn prompt_none_without_a_session_answers_login_required(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let response = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("prompt", "none")],
+        ))
+        .await;
+    assert_eq!(response.status(), 303);
+    let answer = query_of(&location(&response));
+    assert_eq!(answer["error"], "login_required");
+    assert_eq!(answer["state"], "state-123");
+    f.server.stop().await;
+}
+
+async fn prompt_login_and_an_exceeded_max_age_show_the_login_page_despite_a_session(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    signed_in_tokens(&f, &browser).await;
+    let (_, challenge) = flow::pkce();
+    let forced = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("prompt", "login")],
+        ))
+        .await;
+    assert_eq!(forced.status(), 200);
+    assert!(
+        forced
+            .text()
+            .await
+            .unwrap()
+            .contains("autocomplete=\"current-password\"")
+    );
+
+    f.server.state.clock.advance(120);
+    let stale = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("max_age", "60")],
+        ))
+        .await;
+    assert_eq!(stale.status(), 200, "signed in longer ago than max_age");
+    let fresh = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("max_age", "3600")],
+        ))
+        .await;
+    assert_eq!(fresh.status(), 303);
+    f.server.stop().await;
+}
+
+async fn form_post_response_mode_answers_with_a_self_posting_form(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    signed_in_tokens(&f, &browser).await;
+    let (_, challenge) = flow::pkce();
+    let response = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("response_mode", "form_post")],
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = response.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")));
+    assert!(html.contains("name=\"code\""));
+    assert_eq!(hidden_field(&html, "state"), "state-123");
+    assert!(policy.contains("script-src 'nonce-"));
+    f.server.stop().await;
+}
+
+async fn the_login_form_without_its_csrf_token_is_refused(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    browser.get("/login").await;
+    let response = browser
+        .post(
+            "/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("request", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "no session was started"
+    );
+    f.server.stop().await;
+}
+
+async fn wrong_passwords_and_unknown_accounts_get_the_same_answer(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let wrong = browser.sign_in(None, EMAIL, "not the password").await;
+    assert_eq!(wrong.status(), 401);
+    let wrong = wrong.text().await.unwrap();
+    let unknown = browser
+        .sign_in(None, "nobody@example.com", "not the password")
+        .await;
+    assert_eq!(unknown.status(), 401);
+    let unknown = unknown.text().await.unwrap();
+    let message = |html: &str| {
+        let start = html.find("role=\"alert\"").expect("an error message");
+        html[start..start + 120].to_owned()
+    };
+    assert_eq!(message(&wrong), message(&unknown));
+    f.server.stop().await;
+}
+
+async fn wrong_passwords_are_rate_limited_per_account(backend: Backend) {
+    let f = fixture_with(backend, |config| config.login_failures_per_account = 3, web_app()).await;
+    let browser = Browser::new(&f.server);
+    for _ in 0..3 {
+        assert_eq!(browser.sign_in(None, EMAIL, "guess").await.status(), 401);
+    }
+    let limited = browser.sign_in(None, EMAIL, PASSWORD).await;
+    assert_eq!(limited.status(), 429, "even the right password waits");
+    assert!(limited.text().await.unwrap().contains("Too many attempts"));
+    f.server
+        .state
+        .clock
+        .advance(f.server.state.config.login_throttle_window_secs);
+    assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+    f.server.stop().await;
+}
+
+async fn wrong_passwords_are_rate_limited_per_address(backend: Backend) {
+    let f = fixture_with(backend, |config| config.login_failures_per_ip = 4, web_app()).await;
+    let browser = Browser::new(&f.server);
+    for attempt in 0..4 {
+        let email = format!("guess{attempt}@example.com");
+        assert_eq!(browser.sign_in(None, &email, "guess").await.status(), 401);
+    }
+    assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 429);
+    f.server.stop().await;
+}
+
+async fn a_refresh_rotates_the_token_and_reuse_revokes_the_family(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+
+    let rotated: Value = refresh(&f, first).await.json().await.unwrap();
+    let second = rotated["refresh_token"].as_str().unwrap();
+    assert_ne!(first, second);
+    assert!(
+        claims(rotated["id_token"].as_str().unwrap())
+            .get("nonce")
+            .is_none()
+    );
+
+    f.server
+        .state
+        .clock
+        .advance(f.server.state.config.refresh_reuse_grace_secs + 1);
+    let reused = refresh(&f, first).await;
+    assert_eq!(reused.status(), 400);
+    assert_eq!(reused.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        refresh(&f, second).await.status(),
+        400,
+        "the whole family is revoked"
+    );
+    let access_token = rotated["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&f, access_token).await["active"], false);
+    f.server.stop().await;
+}
+
+async fn two_tabs_refreshing_at_once_both_stay_signed_in(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let (one, two) = tokio::join!(refresh(&f, token), refresh(&f, token));
+    assert_eq!((one.status().as_u16(), two.status().as_u16()), (200, 200));
+    let one: Value = one.json().await.unwrap();
+    let two: Value = two.json().await.unwrap();
+    for next in [&one, &two] {
+        let again = refresh(&f, next["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(again.status(), 200, "each tab's new token works");
+    }
+    f.server.stop().await;
+}
+
+async fn a_refresh_may_narrow_the_scope_but_not_widen_it(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let wider = common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        &f.app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("scope", "openid entitlements"),
+        ],
+    )
+    .await;
+    assert_eq!(wider.json::<Value>().await.unwrap()["error"], "invalid_scope");
+    let narrower: Value = common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        &f.app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(narrower["scope"], "openid offline_access");
+    f.server.stop().await;
+}
+
+async fn userinfo_returns_the_claims_of_the_granted_scopes(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let by_get: Value = common::http()
+        .get(f.server.endpoint("/oauth/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_get["sub"], f.user_id);
+    assert_eq!(by_get["email"], EMAIL);
+    assert_eq!(by_get["email_verified"], false);
+    assert_eq!(by_get["name"], "Ada Lovelace");
+    let by_post: Value = common::http()
+        .post(f.server.endpoint("/oauth/userinfo"))
+        .form(&[("access_token", access_token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_post, by_get);
+
+    let refused = common::http()
+        .get(f.server.endpoint("/oauth/userinfo"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains("invalid_token"),
+        "{challenge}"
+    );
+    f.server.stop().await;
+}
+
+async fn logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", LOGGED_OUT)
+        .append_pair("state", "bye-state")
+        .finish();
+    let response = browser.get(&format!("/oauth/logout?{query}")).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), format!("{LOGGED_OUT}?state=bye-state"));
+
+    assert_eq!(
+        refresh(&f, tokens["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        400
+    );
+    let (_, challenge) = flow::pkce();
+    let again = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+        .await;
+    assert_eq!(again.status(), 200, "signed out: the login page is shown again");
+    f.server.stop().await;
+}
+
+async fn logout_refuses_an_unregistered_post_logout_redirect_uri(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", "https://evil.example/")
+        .finish();
+    let response = browser.get(&format!("/oauth/logout?{query}")).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    assert_eq!(
+        refresh(&f, tokens["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200,
+        "still signed in"
+    );
+    f.server.stop().await;
+}
+
+async fn logout_without_a_hint_asks_the_person_first(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let page = browser.get("/oauth/logout").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign out"));
+    assert_eq!(
+        refresh(&f, tokens["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200,
+        "not yet"
+    );
+    let confirmed = browser
+        .post("/logout", &[("csrf", &hidden_field(&html, "csrf"))])
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    assert!(confirmed.text().await.unwrap().contains("signed out"));
+    let (_, challenge) = flow::pkce();
+    assert_eq!(
+        browser
+            .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+            .await
+            .status(),
+        200
+    );
+    f.server.stop().await;
+}
+
+async fn the_session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let response = browser.sign_in(None, EMAIL, PASSWORD).await;
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.starts_with("usher_session="))
+        .expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http issuer: {cookie}");
+    f.server.stop().await;
+}
+
+async fn an_idle_session_ends(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    signed_in_tokens(&f, &browser).await;
+    f.server
+        .state
+        .clock
+        .advance(f.server.state.config.session_idle_secs + 1);
+    let (_, challenge) = flow::pkce();
+    let response = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+        .await;
+    assert_eq!(response.status(), 200, "the login page again");
+    f.server.stop().await;
+}
+
+async fn revoking_a_refresh_token_ends_its_family_and_access_token(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(&f, refresh_token).await["token_type"], "refresh_token");
+    let revoked = common::post_form(
+        &f.server.endpoint("/oauth/revoke"),
+        &f.app,
+        &[("token", refresh_token)],
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(introspect(&f, refresh_token).await["active"], false);
+    assert_eq!(
+        introspect(&f, tokens["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    f.server.stop().await;
+}
+
+async fn signup_is_off_by_default_and_creates_a_signed_in_account_when_on(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    assert_eq!(browser.get("/signup").await.status(), 404);
+    f.server.stop().await;
+
+    let f = fixture_with(backend, |config| config.allow_signup = true, web_app()).await;
+    let browser = Browser::new(&f.server);
+    let html = browser.get("/signup").await.text().await.unwrap();
+    assert!(html.contains("autocomplete=\"new-password\""));
+    let created = browser
+        .post(
+            "/signup",
+            &[
+                ("csrf", &hidden_field(&html, "csrf")),
+                ("request", ""),
+                ("name", "Grace"),
+                ("email", "grace@example.com"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    assert_eq!(location(&created), "/account");
+    let taken = browser
+        .post(
+            "/signup",
+            &[
+                ("csrf", &hidden_field(&html, "csrf")),
+                ("request", ""),
+                ("email", EMAIL),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status(), 422);
+    f.server.stop().await;
+}
+
+on_both_backends!(
+    a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claims,
+    a_second_app_signs_the_person_in_without_asking_again,
+    consent_is_remembered_and_prompt_consent_asks_again,
+    denying_consent_sends_access_denied_to_the_app,
+    a_replayed_code_is_refused_and_revokes_what_it_issued,
+    a_wrong_pkce_verifier_is_refused,
+    a_public_client_must_send_an_s256_challenge,
+    a_public_client_redeems_its_code_with_the_verifier_and_no_secret,
+    an_unregistered_redirect_uri_is_shown_as_an_error_and_never_redirected_to,
+    a_wrong_client_secret_is_refused_at_the_token_endpoint,
+    a_scope_beyond_the_clients_is_refused,
+    unsupported_response_types_go_back_to_the_app,
+    prompt_none_without_a_session_answers_login_required,
+    prompt_login_and_an_exceeded_max_age_show_the_login_page_despite_a_session,
+    form_post_response_mode_answers_with_a_self_posting_form,
+    the_login_form_without_its_csrf_token_is_refused,
+    wrong_passwords_and_unknown_accounts_get_the_same_answer,
+    wrong_passwords_are_rate_limited_per_account,
+    wrong_passwords_are_rate_limited_per_address,
+    a_refresh_rotates_the_token_and_reuse_revokes_the_family,
+    two_tabs_refreshing_at_once_both_stay_signed_in,
+    a_refresh_may_narrow_the_scope_but_not_widen_it,
+    userinfo_returns_the_claims_of_the_granted_scopes,
+    logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens,
+    logout_refuses_an_unregistered_post_logout_redirect_uri,
+    logout_without_a_hint_asks_the_person_first,
+    the_session_cookie_is_http_only_and_same_site_lax,
+    an_idle_session_ends,
+    revoking_a_refresh_token_ends_its_family_and_access_token,
+    signup_is_off_by_default_and_creates_a_signed_in_account_when_on,
+);
