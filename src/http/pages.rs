@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
 
+use super::errors::OAuthError;
 use crate::store::StoreError;
 
 /// No scripts, no frames, nothing from elsewhere: pages are plain forms with inline CSS.
@@ -101,6 +102,13 @@ impl ResponseError for PageError {
 impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
         Self::internal(&error)
+    }
+}
+
+/// A malformed form or query on a page: the OAuth layer's description, shown as a page.
+impl From<OAuthError> for PageError {
+    fn from(error: OAuthError) -> Self {
+        Self::bad_request(error.description)
     }
 }
 

@@ -19,7 +19,6 @@ use super::discovery::AUTHORIZATION_PATH;
 use super::scopes;
 use crate::admin::clients::GRANT_AUTHORIZATION_CODE;
 use crate::crypto::{hashing, random};
-use crate::http::errors::OAuthError;
 use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::login::csrf;
@@ -132,8 +131,7 @@ pub async fn authorize(
         Form::parse(&request, &body)
     } else {
         Form::from_urlencoded(request.query_string())
-    }
-    .map_err(|error| PageError::bad_request(error.description))?;
+    }?;
     match proceed(&state, &request, &form).await {
         Ok(response) => Ok(response),
         Err(refusal) => refusal.into_response(&state.issuer),
@@ -292,7 +290,7 @@ pub async fn consent(
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body).map_err(|error| PageError::bad_request(error.description))?;
+    let form = Form::parse(&request, &body)?;
     csrf::verify(&request, form.get(csrf::FIELD))?;
     let encoded = form.get("request").unwrap_or_default();
     let allowed = match form.get("decision") {
@@ -301,8 +299,7 @@ pub async fn consent(
         _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
     };
     let outcome = async {
-        let request_form =
-            Form::from_urlencoded(encoded).map_err(|error| PageError::bad_request(error.description))?;
+        let request_form = Form::from_urlencoded(encoded).map_err(PageError::from)?;
         let authorization = check(&state, &request_form).await?;
         let Some(signed_in) = session::current(&state, &request).await? else {
             // The session ended while the page was open: start again from the top.
@@ -601,12 +598,6 @@ pub fn continue_url(encoded_request: &str, just_signed_in: bool) -> String {
         }
     }
     format!("{AUTHORIZATION_PATH}?{}", query.finish())
-}
-
-impl From<OAuthError> for PageError {
-    fn from(error: OAuthError) -> Self {
-        Self::bad_request(error.description)
-    }
 }
 
 #[cfg(test)]

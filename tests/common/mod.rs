@@ -2,6 +2,7 @@
 //! PostgreSQL schema, started in one line.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod browser;
 pub mod flow;
 
 use std::sync::Arc;
