@@ -65,18 +65,43 @@ fn carried_request(request: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-/// `GET /login`: signing in directly, not on an app's behalf, lands on the account page.
-pub async fn login_form(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
-    let token = csrf::token(&request, state.secure_cookies);
+/// What the login page shows besides its form.
+#[derive(Default)]
+pub struct LoginPrompt {
+    /// The app the person is signing in to, when an authorization request is carried.
+    pub app_name: Option<String>,
+    /// The interrupted authorization request, form-encoded.
+    pub carried: String,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+/// Renders the login page with a CSRF token for its form.
+pub fn login_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    prompt: LoginPrompt,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
     let page = LoginPage {
-        app_name: None,
-        error: None,
+        app_name: prompt.app_name,
+        error: prompt.error,
         csrf: token.token.clone(),
-        request: carried_request(&request),
-        email: String::new(),
+        request: prompt.carried,
+        email: prompt.email,
         signup: state.config.allow_signup,
     };
-    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// `GET /login`: signing in directly, not on an app's behalf, lands on the account page.
+pub async fn login_form(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let prompt = LoginPrompt {
+        carried: carried_request(&request),
+        ..LoginPrompt::default()
+    };
+    login_page(&state, &request, StatusCode::OK, prompt)
 }
 
 /// The client's name, for the page heading, when the form carries an authorization request.
@@ -159,16 +184,13 @@ pub async fn login(
                 ),
                 _ => (StatusCode::UNAUTHORIZED, REFUSED.to_owned()),
             };
-            let token = csrf::token(&request, state.secure_cookies);
-            let page = LoginPage {
+            let prompt = LoginPrompt {
                 app_name: app_name(&state, &carried).await,
-                error: Some(message),
-                csrf: token.token.clone(),
-                request: carried,
+                carried,
                 email,
-                signup: state.config.allow_signup,
+                error: Some(message),
             };
-            with_csrf_cookie(pages::render(status, &page)?, token)
+            login_page(&state, &request, status, prompt)
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::crypto::{hashing, random};
 use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::login::csrf;
-use crate::login::pages::LoginPage;
+use crate::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
 use crate::login::session::{self, SignedIn};
 use crate::state::AppState;
 use crate::store::clients::{self, Client};
@@ -177,7 +177,15 @@ async fn decide(
                 "the person is not signed in",
             ));
         }
-        _ => return Ok(login_page(state, request, authorization)?),
+        _ => {
+            let prompt = LoginPrompt {
+                app_name: Some(authorization.client.name.clone()),
+                carried: authorization.encoded.clone(),
+                email: authorization.login_hint.clone().unwrap_or_default(),
+                error: None,
+            };
+            return Ok(login_page(state, request, StatusCode::OK, prompt)?);
+        }
     };
     if needs_consent(state, authorization, &signed_in).await? {
         if authorization.prompt.none {
@@ -190,29 +198,6 @@ async fn decide(
         return Ok(consent_page(state, request, authorization, &signed_in)?);
     }
     Ok(issue_code(state, authorization, &signed_in).await?)
-}
-
-fn login_page(
-    state: &AppState,
-    request: &HttpRequest,
-    authorization: &AuthorizationRequest,
-) -> Result<HttpResponse, PageError> {
-    let csrf = csrf::token(request, state.secure_cookies);
-    let page = LoginPage {
-        app_name: Some(authorization.client.name.clone()),
-        error: None,
-        csrf: csrf.token,
-        request: authorization.encoded.clone(),
-        email: authorization.login_hint.clone().unwrap_or_default(),
-        signup: state.config.allow_signup,
-    };
-    let mut response = pages::render(StatusCode::OK, &page)?;
-    if let Some(cookie) = csrf.new_cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|error| PageError::internal(&error))?;
-    }
-    Ok(response)
 }
 
 async fn needs_consent(
@@ -271,16 +256,10 @@ fn consent_page(
             .iter()
             .filter_map(|scope| describe_scope(scope))
             .collect(),
-        csrf: csrf.token,
+        csrf: csrf.token.clone(),
         request: authorization.encoded.clone(),
     };
-    let mut response = pages::render(StatusCode::OK, &page)?;
-    if let Some(cookie) = csrf.new_cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|error| PageError::internal(&error))?;
-    }
-    Ok(response)
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, csrf)
 }
 
 /// `POST /oauth/consent`: the person's answer on the consent page.

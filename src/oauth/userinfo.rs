@@ -2,8 +2,6 @@
 //! token (RFC 6750), by `GET` with the `Authorization` header or by `POST` with the token in
 //! the header or the form body.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -54,7 +52,7 @@ pub async fn userinfo(
         ));
     }
     let user_id = claims.sub.clone();
-    let user = Arc::clone(&state)
+    let user = state
         .store
         .run(move |conn| users::find_by_id(conn, &user_id))
         .await?
