@@ -1,6 +1,7 @@
 //! Usher: an OAuth 2.0 / OpenID Connect provider with first-class entitlements for
 //! streaming platforms. See `docs/architecture.md` for how the modules fit together.
 
+pub mod account;
 pub mod admin;
 pub mod cli;
 pub mod clock;

@@ -17,11 +17,11 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
 use crate::crypto::keys::{KeyError, MasterKey};
-use crate::login;
 use crate::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::sync;
+use crate::{account, login};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -128,6 +128,31 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "signup",
             login::pages::signup_form,
             login::pages::signup,
+        ))
+        .service(endpoint("/account", "account", Method::GET, account::show))
+        .service(endpoint(
+            "/account/profile",
+            "account_profile",
+            Method::POST,
+            account::save_profile,
+        ))
+        .service(endpoint(
+            "/account/apps/revoke",
+            "account_apps_revoke",
+            Method::POST,
+            account::revoke_app,
+        ))
+        .service(endpoint(
+            "/account/sessions/end",
+            "account_sessions_end",
+            Method::POST,
+            account::end_one_session,
+        ))
+        .service(endpoint(
+            "/account/sessions/end-all",
+            "account_sessions_end_all",
+            Method::POST,
+            account::end_every_session,
         ))
         .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
         .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))

@@ -15,7 +15,12 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// Route names used as labels; requests to anything else count as `other`.
-const ENDPOINTS: [&str; 17] = [
+const ENDPOINTS: [&str; 22] = [
+    "account",
+    "account_profile",
+    "account_apps_revoke",
+    "account_sessions_end",
+    "account_sessions_end_all",
     "userinfo",
     "authorize",
     "consent",

@@ -38,3 +38,11 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, Sto
         .first(conn)
         .optional()?)
 }
+
+/// Sets the display name, or clears it with `None`.
+pub fn set_name(conn: &mut DbConnection, user_id: &str, name: Option<&str>) -> Result<(), StoreError> {
+    diesel::update(users::table.filter(users::id.eq(user_id)))
+        .set(users::name.eq(name))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,448 @@
+//! The signed-in person's account page: their profile, the apps they allowed and the
+//! devices they are signed in on, each of which they can take back here.
+//!
+//! Handlers only read the form, check CSRF and the session, and answer; what each action
+//! does lives in plain functions that take the connection and `now`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::Connection;
+
+use crate::http::form::Form;
+use crate::http::pages::{self, PageError};
+use crate::login::csrf;
+use crate::login::pages::with_csrf_cookie;
+use crate::login::session::{self, SignedIn};
+use crate::oauth::authorize::describe_scope;
+use crate::oauth::revocation::revoke_access_tokens;
+use crate::state::AppState;
+use crate::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
+
+pub const PATH: &str = "/account";
+
+/// Where a request without a session goes; signing in there comes back here.
+const LOGIN: &str = "/login";
+
+/// Longer names are cut: the form's `maxlength` stops browsers before this.
+const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    csrf: String,
+    notice: Option<&'static str>,
+    name: Option<String>,
+    email: String,
+    overview: Overview,
+}
+
+/// What the account page lists besides the profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    pub apps: Vec<AppAccess>,
+    pub devices: Vec<Device>,
+}
+
+/// An app the person allowed, in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppAccess {
+    pub client_id: String,
+    pub name: String,
+    pub permissions: Vec<&'static str>,
+    pub granted: String,
+}
+
+/// A live session, in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub sid: String,
+    pub description: String,
+    pub signed_in: String,
+    pub last_active: String,
+    pub current: bool,
+}
+
+/// The person's allowed apps and live sessions; `current_sid` is the session looking.
+pub fn overview(
+    conn: &mut DbConnection,
+    user_id: &str,
+    current_sid: &str,
+    now: i64,
+) -> Result<Overview, StoreError> {
+    let apps = consents::list_for_user(conn, user_id)?
+        .into_iter()
+        .map(|app| AppAccess {
+            permissions: app
+                .scopes
+                .iter()
+                .filter_map(|scope| describe_scope(scope))
+                .collect(),
+            client_id: app.client_id,
+            name: app.client_name,
+            granted: format_utc(app.granted_at),
+        })
+        .collect();
+    let mut devices: Vec<Device> = sessions::list_live_for_user(conn, user_id, now)?
+        .into_iter()
+        .map(|session| Device {
+            description: describe_device(&session.user_agent),
+            signed_in: format_utc(session.created_at),
+            last_active: format_utc(session.last_seen_at),
+            current: session.sid == current_sid,
+            sid: session.sid,
+        })
+        .collect();
+    // The device in hand first, the others newest first.
+    devices.sort_by_key(|device| !device.current);
+    Ok(Overview { apps, devices })
+}
+
+/// The display name as stored: without control characters or surrounding space, at most
+/// [`MAX_NAME_CHARS`] long; `None` when nothing is left.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let visible: String = raw.chars().filter(|ch| !ch.is_control()).collect();
+    let name: String = visible.trim().chars().take(MAX_NAME_CHARS).collect();
+    let name = name.trim_end();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+pub fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
+    users::set_name(conn, user_id, clean_name(raw_name).as_deref())
+}
+
+/// Withdraws the person's consent to `client_id` and revokes every token the app holds for
+/// them. One transaction: the app must not lose its listing here while keeping its tokens.
+/// Consent goes first so the app cannot quietly get a new code while its tokens are revoked.
+pub fn remove_app(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        consents::revoke(conn, user_id, client_id)?;
+        let issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)
+    })
+}
+
+/// Ends the person's session `sid`; returns whether it was one of their live sessions. A sid
+/// of someone else's session, or of one already over, is ignored.
+pub fn end_session(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let owned = sessions::list_live_for_user(conn, user_id, now)?
+        .iter()
+        .any(|session| session.sid == sid);
+    if owned {
+        session::end(state, conn, &[sid.to_owned()], now)?;
+    }
+    Ok(owned)
+}
+
+/// Ends every session of the person and revokes the tokens issued in them. Sessions that
+/// expired without being ended are included: refresh tokens can outlive their session.
+pub fn end_all_sessions(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sids = sessions::end_all_for_user(conn, user_id, now)?;
+    session::end(state, conn, &sids, now)
+}
+
+/// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".
+pub fn describe_device(user_agent: &str) -> String {
+    match (browser(user_agent), platform(user_agent)) {
+        (Some(browser), Some(platform)) => format!("{browser} on {platform}"),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => "Unknown device".to_owned(),
+    }
+}
+
+/// Browsers built on Chrome or Safari name those too, so the specific ones are tried first.
+fn browser(user_agent: &str) -> Option<&'static str> {
+    const BROWSERS: &[(&[&str], &str)] = &[
+        (&["Edg/", "EdgA/", "EdgiOS/"], "Edge"),
+        (&["OPR/", "Opera"], "Opera"),
+        (&["SamsungBrowser/"], "Samsung Internet"),
+        (&["Firefox/", "FxiOS/"], "Firefox"),
+        (&["Chrome/", "CriOS/"], "Chrome"),
+        (&["Safari/"], "Safari"),
+    ];
+    BROWSERS
+        .iter()
+        .find(|(markers, _)| markers.iter().any(|marker| user_agent.contains(marker)))
+        .map(|(_, name)| *name)
+}
+
+/// TVs, consoles and phones also name the desktop system they derive from, so they come first.
+fn platform(user_agent: &str) -> Option<&'static str> {
+    const PLATFORMS: &[(&[&str], &str)] = &[
+        (
+            &["SMART-TV", "SmartTV", "Tizen", "Web0S", "webOS", "Android TV"],
+            "Smart TV",
+        ),
+        (&["PlayStation"], "PlayStation"),
+        (&["Xbox"], "Xbox"),
+        (&["iPhone"], "iPhone"),
+        (&["iPad"], "iPad"),
+        (&["Android"], "Android"),
+        (&["CrOS"], "ChromeOS"),
+        (&["Windows"], "Windows"),
+        (&["Macintosh", "Mac OS X"], "Mac"),
+        (&["Linux"], "Linux"),
+    ];
+    PLATFORMS
+        .iter()
+        .find(|(markers, _)| markers.iter().any(|marker| user_agent.contains(marker)))
+        .map(|(_, name)| *name)
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
+pub fn format_utc(unix: i64) -> String {
+    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let month = usize::try_from(month - 1)
+        .ok()
+        .and_then(|index| MONTHS.get(index))
+        .copied()
+        .unwrap_or("???");
+    format!(
+        "{day} {month} {year}, {:02}:{:02} UTC",
+        seconds / 3600,
+        seconds % 3600 / 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month 1–12, day).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    // Months counted from March, so the leap day falls at the end of the year.
+    let march_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * march_month + 2) / 5 + 1;
+    let month = if march_month < 10 {
+        march_month + 3
+    } else {
+        march_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The line confirming what the action the person came back from did.
+fn notice(request: &HttpRequest) -> Option<&'static str> {
+    let query = Form::from_urlencoded(request.query_string()).ok()?;
+    match query.get("done")? {
+        "name" => Some("Your name was saved."),
+        "app" => Some("The app no longer has access to your account."),
+        "session" => Some("That device was signed out."),
+        _ => None,
+    }
+}
+
+/// The person a posted form acts for: the CSRF check comes first so that a forged post
+/// learns nothing, not even whether anyone is signed in.
+async fn form_author(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+) -> Result<Option<SignedIn>, PageError> {
+    csrf::verify(request, form.get(csrf::FIELD))?;
+    Ok(session::current(state, request).await?)
+}
+
+fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
+    let mut response = pages::see_other(LOGIN);
+    response
+        .add_cookie(&session::removal_cookie(state))
+        .map_err(|error| PageError::internal(&error))?;
+    Ok(response)
+}
+
+/// `GET /account`.
+pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let Some(signed_in) = session::current(&state, &request).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let now = state.clock.now();
+    let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
+    let overview = state
+        .store
+        .run(move |conn| overview(conn, &user_id, &sid, now))
+        .await?;
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = AccountPage {
+        csrf: token.token.clone(),
+        notice: notice(&request),
+        name: signed_in.user.name,
+        email: signed_in.user.email,
+        overview,
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+}
+
+/// `POST /account/profile`.
+pub async fn save_profile(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let raw_name = form.get("name").unwrap_or_default().to_owned();
+    state
+        .store
+        .run(move |conn| rename(conn, &signed_in.user.id, &raw_name))
+        .await?;
+    Ok(pages::see_other("/account?done=name"))
+}
+
+/// `POST /account/apps/revoke`.
+pub async fn revoke_app(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let client_id = form.require("client_id")?.to_owned();
+    let worker_state = Arc::clone(&state);
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            remove_app(&worker_state, conn, &signed_in.user.id, &client_id, now)
+        })
+        .await?;
+    Ok(pages::see_other("/account?done=app"))
+}
+
+/// `POST /account/sessions/end`: signing out one device, possibly this one.
+pub async fn end_one_session(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let sid = form.require("sid")?.to_owned();
+    let is_current = sid == signed_in.session.sid;
+    let worker_state = Arc::clone(&state);
+    let ended = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            end_session(&worker_state, conn, &signed_in.user.id, &sid, now)
+        })
+        .await?;
+    match (ended, is_current) {
+        (true, true) => signed_out_to_login(&state),
+        (true, false) => Ok(pages::see_other("/account?done=session")),
+        // Already over, or not theirs: nothing to confirm.
+        (false, _) => Ok(pages::see_other(PATH)),
+    }
+}
+
+/// `POST /account/sessions/end-all`.
+pub async fn end_every_session(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let worker_state = Arc::clone(&state);
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            end_all_sessions(&worker_state, conn, &signed_in.user.id, now)
+        })
+        .await?;
+    signed_out_to_login(&state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(format_utc(1_795_545_600), "24 Nov 2026, 18:40 UTC");
+        assert_eq!(format_utc(0), "1 Jan 1970, 00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "29 Feb 2000, 00:00 UTC");
+        assert_eq!(format_utc(-1), "31 Dec 1969, 23:59 UTC");
+    }
+
+    #[test]
+    fn devices_are_named_by_browser_and_system() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+                "Chrome on Android",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                "Firefox on Windows",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+                "Safari on iPhone",
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+                "Edge on Mac",
+            ),
+            (
+                "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36",
+                "Samsung Internet on Smart TV",
+            ),
+            ("usher-tests/1.0", "Unknown device"),
+            ("", "Unknown device"),
+        ];
+        for (user_agent, expected) in cases {
+            assert_eq!(describe_device(user_agent), expected, "{user_agent}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_cut_and_emptied_to_none() {
+        assert_eq!(clean_name("  Ada Lovelace \n"), Some("Ada Lovelace".to_owned()));
+        assert_eq!(clean_name("   "), None);
+        assert_eq!(clean_name("Ada\u{0}\u{7}"), Some("Ada".to_owned()));
+        let long = "é".repeat(150);
+        assert_eq!(clean_name(&long).map(|name| name.chars().count()), Some(100));
+    }
+}

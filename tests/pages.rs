@@ -1,0 +1,245 @@
+//! The sign-in pages in a real browser: what they weigh on the wire, whether they are usable
+//! with a keyboard and a screen reader and readable at phone and desktop widths, and how they
+//! look (screenshots, written to `$USHER_SCREENSHOTS` when set, e.g. `docs/screenshots`).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::browser::{Browser, CallbackServer, Page};
+use common::flow::{self, PASSWORD};
+use common::{Backend, TestDb, TestServer};
+use serde_json::json;
+use usher::admin::clients::NewClient;
+use usher::clock::Clock;
+use usher::config::Config;
+
+const EMAIL: &str = "viewer@example.com";
+const LOGIN_PAGE_BUDGET_BYTES: u64 = 30 * 1024;
+
+/// (name, width, height, mobile)
+const VIEWPORTS: [(&str, u32, u32, bool); 2] = [("phone", 390, 844, true), ("desktop", 1280, 800, false)];
+
+struct Site {
+    _db: TestDb,
+    server: TestServer,
+    client_id: String,
+    callback: CallbackServer,
+}
+
+async fn site(configure: impl FnOnce(&mut Config)) -> Site {
+    let db = TestDb::new(Backend::Sqlite);
+    let mut config = db.config();
+    configure(&mut config);
+    let server = TestServer::start_with(config, Clock::System).await;
+    let callback = CallbackServer::start().await;
+    let client = server
+        .create_client(NewClient {
+            name: "Streamly".into(),
+            redirect_uris: vec![callback.url()],
+            ..NewClient::default()
+        })
+        .await;
+    flow::create_user(&server, EMAIL).await;
+    Site {
+        _db: db,
+        server,
+        client_id: client.client_id,
+        callback,
+    }
+}
+
+impl Site {
+    fn authorize_url(&self) -> String {
+        let (_, challenge) = flow::pkce();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", &self.callback.url())
+            .append_pair("scope", "openid email profile offline_access")
+            .append_pair("state", "s")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        self.server.endpoint(&format!("/oauth/authorize?{query}"))
+    }
+}
+
+fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var_os("USHER_SCREENSHOTS").map(PathBuf::from)
+}
+
+/// Checks what makes a page usable by everyone, at the current viewport.
+async fn assert_accessible(page: &Page, name: &str) {
+    let report = page
+        .eval(
+            r#"(() => {
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const parse = (color) => (color.match(/[\d.]+/g) || []).map(Number);
+  const background = (element) => {
+    for (let node = element; node; node = node.parentElement) {
+      const parts = parse(getComputedStyle(node).backgroundColor);
+      if (parts.length === 3 || (parts.length === 4 && parts[3] > 0)) return parts.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const contrast = (element) => {
+    const fg = luminance(parse(getComputedStyle(element).color).slice(0, 3));
+    const bg = luminance(background(element));
+    return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  };
+  const texts = [...document.querySelectorAll('h1,h2,p,label,button,a,li,dt,dd')].filter((e) => e.offsetParent && e.innerText.trim());
+  const low = texts.filter((e) => contrast(e) < 4.5).map((e) => e.innerText.trim().slice(0, 40) + ' ' + contrast(e).toFixed(2));
+  const inputs = [...document.querySelectorAll('input:not([type=hidden])')];
+  return {
+    lang: document.documentElement.lang,
+    h1: document.querySelectorAll('h1').length,
+    unlabelled: inputs.filter((i) => i.labels.length === 0 && !i.getAttribute('aria-label')).map((i) => i.name),
+    emptyButtons: [...document.querySelectorAll('button')].filter((b) => !b.innerText.trim()).length,
+    positiveTabindex: [...document.querySelectorAll('[tabindex]')].filter((e) => e.tabIndex > 0).length,
+    lowContrast: low,
+    overflow: document.documentElement.scrollWidth > window.innerWidth,
+  };
+})()"#,
+        )
+        .await;
+    assert_eq!(report["lang"], "en", "{name}: {report}");
+    assert_eq!(report["h1"], 1, "{name}: one main heading: {report}");
+    assert_eq!(
+        report["unlabelled"],
+        json!([]),
+        "{name}: every field has a label: {report}"
+    );
+    assert_eq!(report["emptyButtons"], 0, "{name}: {report}");
+    assert_eq!(
+        report["positiveTabindex"], 0,
+        "{name}: focus follows the page order: {report}"
+    );
+    assert_eq!(
+        report["lowContrast"],
+        json!([]),
+        "{name}: WCAG AA contrast: {report}"
+    );
+    assert_eq!(
+        report["overflow"], false,
+        "{name}: no sideways scrolling: {report}"
+    );
+}
+
+/// Checks the page at every viewport and keeps its screenshots.
+async fn inspect(page: &Page, name: &str) {
+    for (viewport, width, height, mobile) in VIEWPORTS {
+        page.set_viewport(width, height, mobile).await;
+        assert_accessible(page, &format!("{name} at {viewport}")).await;
+        if let Some(dir) = screenshot_dir() {
+            std::fs::create_dir_all(&dir).unwrap();
+            page.screenshot(dir.join(format!("{name}-{viewport}.png"))).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_weighs_less_than_30_kb_on_the_wire() {
+    let site = site(|_| {}).await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+    page.command("Network.setCacheDisabled", json!({"cacheDisabled": true}))
+        .await;
+    page.start_recording_network();
+    page.goto(&site.authorize_url()).await;
+    let transferred = page.network_bytes(&site.server.url).await;
+    eprintln!("the login page transferred {transferred} bytes");
+    assert!(transferred > 0);
+    assert!(
+        transferred < LOGIN_PAGE_BUDGET_BYTES,
+        "the login page took {transferred} bytes"
+    );
+    let resources = page
+        .eval("performance.getEntriesByType('resource').map((entry) => entry.name).join(' ')")
+        .await;
+    assert_eq!(resources, "", "no stylesheet, script, font or image to fetch");
+    drop(page);
+    drop(browser);
+    site.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths() {
+    let site = site(|config| config.allow_signup = true).await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+
+    page.goto(&site.authorize_url()).await;
+    inspect(&page, "login").await;
+
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", "not the password").await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(page.text("[role=alert]").await.contains("don't match"));
+    inspect(&page, "login-error").await;
+
+    page.goto(&site.server.endpoint("/signup")).await;
+    inspect(&page, "signup").await;
+
+    page.goto(&site.authorize_url()).await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(page.text("h1").await.contains("Streamly"));
+    inspect(&page, "consent").await;
+    page.click_and_wait("button[value=allow]").await;
+    site.callback.next_request().await;
+
+    // A second device, so the account page lists more than this one.
+    let phone = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1")
+        .build()
+        .unwrap();
+    let login = phone
+        .get(site.server.endpoint("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let signed_in = phone
+        .post(site.server.endpoint("/login"))
+        .form(&[
+            ("csrf", flow::hidden_field(&login, "csrf").as_str()),
+            ("request", ""),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+
+    page.goto(&site.server.endpoint("/account")).await;
+    let listed = page.text("body").await;
+    assert!(
+        listed.contains("Streamly") && listed.contains("Safari on iPhone"),
+        "{listed}"
+    );
+    inspect(&page, "account").await;
+
+    page.goto(&site.server.endpoint("/oauth/logout")).await;
+    inspect(&page, "logout").await;
+    page.click_and_wait("button[type=submit]").await;
+    inspect(&page, "signed-out").await;
+
+    page.goto(&site.server.endpoint("/oauth/authorize?client_id=nobody"))
+        .await;
+    inspect(&page, "error").await;
+
+    drop(page);
+    drop(browser);
+    site.server.stop().await;
+}
