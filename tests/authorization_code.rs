@@ -841,7 +841,7 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
         .iter()
         .map(|value| value.to_str().unwrap().to_owned())
         .find(|value| value.starts_with("usher_session="))
-        .expect("a session cookie");
+        .expect("a session cookie with its attributes");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http issuer: {cookie}");
@@ -924,7 +924,68 @@ async fn signup_is_off_by_default_and_creates_a_signed_in_account_when_on(backen
     f.server.stop().await;
 }
 
+async fn a_client_that_chose_es256_gets_es256_id_tokens(backend: Backend) {
+    let f = fixture_with(
+        backend,
+        |_| {},
+        NewClient {
+            id_token_alg: Some("ES256".into()),
+            ..web_app()
+        },
+    )
+    .await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "JWT");
+    f.server.stop().await;
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.starts_with("usher_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn signing_in_again_replaces_the_previous_session(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let first = session_cookie(&browser.sign_in(None, EMAIL, PASSWORD).await);
+    let second = session_cookie(&browser.sign_in(None, EMAIL, PASSWORD).await);
+    assert_ne!(first, second, "every sign-in gets a new session token");
+    let with_first = common::http()
+        .get(f.server.endpoint("/account"))
+        .header("cookie", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_first.status(),
+        303,
+        "the earlier token no longer signs anyone in"
+    );
+    assert_eq!(location(&with_first), "/login");
+    f.server.stop().await;
+}
+
 on_both_backends!(
+    signing_in_again_replaces_the_previous_session,
+    a_client_that_chose_es256_gets_es256_id_tokens,
     a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claims,
     a_second_app_signs_the_person_in_without_asking_again,
     consent_is_remembered_and_prompt_consent_asks_again,

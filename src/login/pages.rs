@@ -151,14 +151,22 @@ pub async fn login(
 
     let worker_state = Arc::clone(&state);
     let (ip, agent, typed_email) = (client_ip(&request), user_agent(&request), email.clone());
+    let previous = session::cookie_token(&request);
     let outcome = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
             match password::authenticate(&worker_state, conn, &typed_email, &password, &ip, now)? {
                 Outcome::SignedIn(user) => {
-                    let (_, cookie) =
-                        session::start(&worker_state, conn, &user, vec!["pwd".into()], &agent, now)?;
+                    let (_, cookie) = session::start(
+                        &worker_state,
+                        conn,
+                        &user,
+                        vec!["pwd".into()],
+                        &agent,
+                        previous.as_deref(),
+                        now,
+                    )?;
                     Ok::<_, crate::store::StoreError>(Ok(cookie))
                 }
                 other => Ok(Err(other)),
@@ -240,6 +248,7 @@ pub async fn signup(
             admin: false,
         };
         let agent = user_agent(&request);
+        let previous = session::cookie_token(&request);
         let created = state
             .store
             .run(move |conn| {
@@ -250,8 +259,15 @@ pub async fn signup(
                 };
                 let user = users::find_by_id(conn, &created.id)?
                     .ok_or_else(|| crate::store::StoreError::Corrupt("a created user vanished".into()))?;
-                let (_, cookie) =
-                    session::start(&worker_state, conn, &user, vec!["pwd".into()], &agent, now)?;
+                let (_, cookie) = session::start(
+                    &worker_state,
+                    conn,
+                    &user,
+                    vec!["pwd".into()],
+                    &agent,
+                    previous.as_deref(),
+                    now,
+                )?;
                 Ok::<_, crate::store::StoreError>(Ok(cookie))
             })
             .await?;

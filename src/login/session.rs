@@ -55,15 +55,33 @@ pub async fn current(state: &Arc<AppState>, request: &HttpRequest) -> Result<Opt
         .await
 }
 
+/// The session token a request's cookie carries, to hand to [`start`] on the blocking pool.
+pub fn cookie_token(request: &HttpRequest) -> Option<String> {
+    request.cookie(COOKIE).map(|cookie| cookie.value().to_owned())
+}
+
 /// Starts a session for `user`, who just proved who they are by `amr`; returns the cookie.
+/// The browser's previous session (`replacing`, its cookie token) ends: every sign-in gets a
+/// new token, so a token planted before sign-in is worth nothing after it. When the previous
+/// session was someone else's, the apps signed in through it are signed out as well.
 pub fn start(
     state: &AppState,
     conn: &mut DbConnection,
     user: &User,
     amr: Vec<String>,
     user_agent: &str,
+    replacing: Option<&str>,
     now: i64,
 ) -> Result<(Session, Cookie<'static>), StoreError> {
+    if let Some(previous) = replacing
+        && let Some(previous) = sessions::find_live(conn, &hashing::sha256_hex(previous.as_bytes()), now)?
+    {
+        if previous.user_id == user.id {
+            sessions::end(conn, &previous.sid, now)?;
+        } else {
+            end(state, conn, &[previous.sid], now)?;
+        }
+    }
     let token = random::token::<32>();
     let session = Session {
         id_hash: hashing::sha256_hex(token.as_bytes()),
