@@ -668,14 +668,41 @@ async fn two_tabs_refreshing_at_once_both_stay_signed_in(backend: Backend) {
     assert_eq!((one.status().as_u16(), two.status().as_u16()), (200, 200));
     let one: Value = one.json().await.unwrap();
     let two: Value = two.json().await.unwrap();
-    for next in [&one, &two] {
-        let again = refresh(&f, next["refresh_token"].as_str().unwrap()).await;
-        assert_eq!(again.status(), 200, "each tab's new token works");
-    }
+    assert_eq!(
+        one["refresh_token"], two["refresh_token"],
+        "both get the same successor: the family does not fork"
+    );
+    let again = refresh(&f, one["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(again.status(), 200, "the successor works");
     f.server.stop().await;
 }
 
-async fn a_refresh_may_narrow_the_scope_but_not_widen_it(backend: Backend) {
+async fn a_rotated_token_reused_within_the_grace_gets_the_same_successor_not_a_new_branch(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let successor: Value = refresh(&f, first).await.json().await.unwrap();
+    let successor = successor["refresh_token"].as_str().unwrap().to_owned();
+    let replay: Value = refresh(&f, first).await.json().await.unwrap();
+    assert_eq!(replay["refresh_token"], successor.as_str());
+    let next: Value = refresh(&f, &successor).await.json().await.unwrap();
+    f.server
+        .state
+        .clock
+        .advance(f.server.state.config.refresh_reuse_grace_secs + 1);
+    let stolen = refresh(&f, &successor).await;
+    assert_eq!(stolen.status(), 400, "a rotated token after the grace is reuse");
+    let after = refresh(&f, next["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        after.status(),
+        400,
+        "and it revoked the newest token of the family too"
+    );
+    f.server.stop().await;
+}
+
+async fn a_refused_refresh_does_not_spend_the_token(backend: Backend) {
     let f = fixture(backend).await;
     let browser = Browser::new(&f.server);
     let tokens = signed_in_tokens(&f, &browser).await;
@@ -691,20 +718,81 @@ async fn a_refresh_may_narrow_the_scope_but_not_widen_it(backend: Backend) {
     )
     .await;
     assert_eq!(wider.json::<Value>().await.unwrap()["error"], "invalid_scope");
+    f.server
+        .state
+        .clock
+        .advance(f.server.state.config.refresh_reuse_grace_secs + 1);
+    assert_eq!(refresh(&f, token).await.status(), 200, "still the current token");
+    f.server.stop().await;
+}
+
+async fn a_refresh_may_narrow_the_access_token_scope_but_keeps_the_grant(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
     let narrower: Value = common::post_form(
         &f.server.endpoint("/oauth/token"),
         &f.app,
         &[
             ("grant_type", "refresh_token"),
-            ("refresh_token", token),
-            ("scope", "openid offline_access"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("scope", "openid"),
         ],
     )
     .await
     .json()
     .await
     .unwrap();
-    assert_eq!(narrower["scope"], "openid offline_access");
+    assert_eq!(narrower["scope"], "openid");
+    assert_eq!(
+        claims(narrower["access_token"].as_str().unwrap())["scope"],
+        "openid"
+    );
+    let full: Value = refresh(
+        &f,
+        narrower["refresh_token"].as_str().expect("still a refresh token"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        full["scope"], "openid email profile offline_access",
+        "RFC 6749 §6: the refresh token keeps the scope granted"
+    );
+    f.server.stop().await;
+}
+
+async fn a_code_is_refused_once_the_person_signed_out(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (verifier, challenge) = flow::pkce();
+    let redirect = authorize_fully(&f, &browser, &authorize_path(&f.app.client_id, &challenge, &[])).await;
+    let page = browser.get("/oauth/logout").await.text().await.unwrap();
+    browser
+        .post("/logout", &[("csrf", &hidden_field(&page, "csrf"))])
+        .await;
+    let response = exchange(&f, &query_of(&redirect)["code"], &verifier).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    f.server.stop().await;
+}
+
+async fn signing_out_after_signing_in_again_reaches_the_apps_of_the_earlier_session(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+    let page = browser.get("/oauth/logout").await.text().await.unwrap();
+    browser
+        .post("/logout", &[("csrf", &hidden_field(&page, "csrf"))])
+        .await;
+    assert_eq!(
+        refresh(&f, tokens["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        400
+    );
     f.server.stop().await;
 }
 
@@ -1007,7 +1095,11 @@ on_both_backends!(
     wrong_passwords_are_rate_limited_per_address,
     a_refresh_rotates_the_token_and_reuse_revokes_the_family,
     two_tabs_refreshing_at_once_both_stay_signed_in,
-    a_refresh_may_narrow_the_scope_but_not_widen_it,
+    a_refresh_may_narrow_the_access_token_scope_but_keeps_the_grant,
+    a_rotated_token_reused_within_the_grace_gets_the_same_successor_not_a_new_branch,
+    a_refused_refresh_does_not_spend_the_token,
+    a_code_is_refused_once_the_person_signed_out,
+    signing_out_after_signing_in_again_reaches_the_apps_of_the_earlier_session,
     userinfo_returns_the_claims_of_the_granted_scopes,
     logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens,
     logout_refuses_an_unregistered_post_logout_redirect_uri,

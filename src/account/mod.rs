@@ -157,8 +157,13 @@ pub fn end_all_sessions(
     user_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let sids = sessions::end_all_for_user(conn, user_id, now)?;
-    session::end(state, conn, &sids, now)
+    conn.transaction(|conn| {
+        sessions::end_all_for_user(conn, user_id, now)?;
+        // Every app signed in through any session, ended ones included: a session replaced
+        // by a later sign-in leaves its apps' tokens behind.
+        let issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)
+    })
 }
 
 /// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".

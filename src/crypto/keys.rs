@@ -44,8 +44,12 @@ pub enum KeyError {
     Invalid { kid: String, cause: String },
 }
 
-/// The symmetric key that seals private signing keys in the database.
-pub struct MasterKey(Aes256Gcm);
+/// The symmetric key that seals private signing keys in the database, and a key derived
+/// from it for the tokens every instance must derive alike.
+pub struct MasterKey {
+    sealing: Aes256Gcm,
+    successors: ring::hmac::Key,
+}
 
 impl MasterKey {
     /// Reads `keys_dir/master.key`, creating the directory and a fresh key on first start.
@@ -65,7 +69,24 @@ impl MasterKey {
 
     fn parse(text: &str) -> Option<Self> {
         let bytes = STANDARD.decode(text.trim()).ok()?;
-        Aes256Gcm::new_from_slice(&bytes).ok().map(Self)
+        Self::from_secret(&bytes)
+    }
+
+    fn from_secret(secret: &[u8]) -> Option<Self> {
+        let sealing = Aes256Gcm::new_from_slice(secret).ok()?;
+        let derivation = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+        let successor_secret = ring::hmac::sign(&derivation, b"usher refresh-token successors v1");
+        Some(Self {
+            sealing,
+            successors: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, successor_secret.as_ref()),
+        })
+    }
+
+    /// The refresh token that replaces `token` when it is rotated. Derived, not random, so a
+    /// token presented twice within the reuse grace yields the same successor instead of a
+    /// second live branch; only the server can compute it.
+    pub fn successor_token(&self, token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.successors, token.as_bytes()))
     }
 
     /// Writes a fresh key to a private temporary file, then links it into place: the link
@@ -89,9 +110,9 @@ impl MasterKey {
         let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
         let _ = std::fs::remove_file(&temporary);
         match linked {
-            Ok(()) => Aes256Gcm::new_from_slice(&secret)
-                .map(Self)
-                .map_err(|_| KeyError::BadMasterKey { path: display(path) }),
+            Ok(()) => {
+                Self::from_secret(&secret).ok_or_else(|| KeyError::BadMasterKey { path: display(path) })
+            }
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(path).map_err(file_error)?;
                 Self::parse(&text).ok_or_else(|| KeyError::BadMasterKey { path: display(path) })
@@ -103,7 +124,7 @@ impl MasterKey {
     fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<String, KeyError> {
         let nonce_bytes = random::bytes::<12>();
         let sealed = self
-            .0
+            .sealing
             .encrypt(
                 &Nonce::from(nonce_bytes),
                 Payload {
@@ -127,7 +148,7 @@ impl MasterKey {
         let nonce: [u8; 12] = nonce
             .try_into()
             .map_err(|_| KeyError::Unseal { kid: kid.to_owned() })?;
-        self.0
+        self.sealing
             .decrypt(
                 &Nonce::from(nonce),
                 Payload {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use diesel::Connection;
 
 use crate::crypto::{hashing, random};
 use crate::oauth::revocation::revoke_access_tokens;
@@ -73,15 +74,10 @@ pub fn start(
     replacing: Option<&str>,
     now: i64,
 ) -> Result<(Session, Cookie<'static>), StoreError> {
-    if let Some(previous) = replacing
-        && let Some(previous) = sessions::find_live(conn, &hashing::sha256_hex(previous.as_bytes()), now)?
-    {
-        if previous.user_id == user.id {
-            sessions::end(conn, &previous.sid, now)?;
-        } else {
-            end(state, conn, &[previous.sid], now)?;
-        }
-    }
+    let previous = match replacing {
+        Some(token) => sessions::find_live(conn, &hashing::sha256_hex(token.as_bytes()), now)?,
+        None => None,
+    };
     let token = random::token::<32>();
     let session = Session {
         id_hash: hashing::sha256_hex(token.as_bytes()),
@@ -94,7 +90,22 @@ pub fn start(
         expires_at: now + state.config.session_max_secs,
         user_agent: user_agent.chars().take(200).collect(),
     };
-    sessions::insert(conn, &session)?;
+    // Read before, write inside: a SQLite transaction that starts with a write takes the
+    // write lock at once instead of failing to upgrade a stale read.
+    conn.transaction(|conn| {
+        sessions::insert(conn, &session)?;
+        match previous {
+            Some(previous) if previous.user_id == user.id => {
+                // The same person again: the apps signed in through the old session carry
+                // on under the new one, so signing out later reaches them.
+                sessions::end(conn, &previous.sid, now)?;
+                refresh_tokens::move_to_session(conn, &previous.sid, &session.sid)?;
+            }
+            Some(previous) => end(state, conn, &[previous.sid], now)?,
+            None => {}
+        }
+        Ok::<_, StoreError>(())
+    })?;
     let cookie = Cookie::build(COOKIE, token)
         .path("/")
         .http_only(true)
@@ -118,12 +129,15 @@ pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
 }
 
 /// Ends sessions and revokes every refresh token issued in them, and the access tokens that
-/// came with those, here and (through the change feed) on every instance.
+/// came with those, here and (through the change feed) on every instance. One transaction:
+/// a session never ends with its tokens still live.
 pub fn end(state: &AppState, conn: &mut DbConnection, sids: &[String], now: i64) -> Result<(), StoreError> {
-    for sid in sids {
-        sessions::end(conn, sid, now)?;
-        let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
-        revoke_access_tokens(state, conn, issued, now)?;
-    }
-    Ok(())
+    conn.transaction(|conn| {
+        for sid in sids {
+            sessions::end(conn, sid, now)?;
+            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            revoke_access_tokens(state, conn, issued, now)?;
+        }
+        Ok(())
+    })
 }

@@ -73,7 +73,10 @@ pub fn at_hash(access_token: &str) -> String {
 pub struct Authorization {
     pub user: User,
     pub sid: String,
+    /// Everything granted: what the refresh token keeps.
     pub scope: String,
+    /// What this access token carries: the granted scope, or less on a narrowing refresh.
+    pub access_scope: String,
     pub auth_time: i64,
     pub amr: Vec<String>,
     /// Only the ID token answering the authorization request carries the nonce.
@@ -82,29 +85,85 @@ pub struct Authorization {
     pub code_hash: String,
     /// The refresh token family to continue; a new family when `None`.
     pub family_id: Option<String>,
+    /// The refresh token to hand out when one is due: a rotation's derived successor. A
+    /// random one when `None`.
+    pub refresh_token: Option<String>,
 }
 
-/// Tokens ready to send, with the refresh token's row still to be stored.
-pub struct Issued {
-    pub response: TokenResponse,
-    pub access_token_jti: String,
-    pub access_token_expires_at: i64,
-    pub refresh_token: Option<RefreshToken>,
+/// Tokens decided but not yet signed: the rows to store come from here, in the same
+/// transaction as the decision, and signing follows once it committed.
+pub struct Planned {
+    access_claims: AccessTokenClaims,
+    id_token: Option<(SigningAlg, IdTokenPlan)>,
+    /// The refresh token to send and the row that stores its hash.
+    pub refresh: Option<(String, RefreshToken)>,
+    expires_in: i64,
 }
 
-pub fn issue(
-    state: &AppState,
-    keys: &KeySet,
-    client: &Client,
-    authorization: &Authorization,
-    now: i64,
-) -> Result<Issued, SignError> {
-    let scopes: Vec<&str> = authorization
-        .scope
-        .split(' ')
-        .filter(|scope| !scope.is_empty())
-        .collect();
+struct IdTokenPlan {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    nonce: Option<String>,
+    amr: Vec<String>,
+    sid: String,
+    person: PersonClaims,
+}
+
+impl Planned {
+    pub fn access_token_jti(&self) -> &str {
+        &self.access_claims.jti
+    }
+
+    pub fn access_token_expires_at(&self) -> i64 {
+        self.access_claims.exp
+    }
+
+    /// Signs the tokens: the access token, then the ID token bound to it by `at_hash`.
+    pub fn sign(self, keys: &KeySet, access_token_alg: SigningAlg) -> Result<TokenResponse, SignError> {
+        let access_token = jwt::sign_access_token(keys, access_token_alg, &self.access_claims)?;
+        let id_token = match &self.id_token {
+            Some((alg, plan)) => {
+                let claims = IdTokenClaims {
+                    iss: &plan.iss,
+                    sub: &plan.sub,
+                    aud: &plan.aud,
+                    exp: plan.exp,
+                    iat: plan.iat,
+                    auth_time: plan.auth_time,
+                    nonce: plan.nonce.as_deref(),
+                    amr: &plan.amr,
+                    sid: &plan.sid,
+                    at_hash: at_hash(&access_token),
+                    person: plan.person.clone(),
+                };
+                Some(jwt::sign(keys, *alg, jwt::ID_TOKEN_TYP, &claims)?)
+            }
+            None => None,
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            scope: self.access_claims.scope,
+            id_token,
+            refresh_token: self.refresh.map(|(token, _)| token),
+        })
+    }
+}
+
+fn scope_list(scope: &str) -> Vec<&str> {
+    scope.split(' ').filter(|scope| !scope.is_empty()).collect()
+}
+
+/// Decides the tokens for `authorization`: claims, lifetimes and, when `offline_access` was
+/// granted and the client may refresh, the refresh token and its row.
+pub fn plan(state: &AppState, client: &Client, authorization: &Authorization, now: i64) -> Planned {
     let user = &authorization.user;
+    let access_scopes = scope_list(&authorization.access_scope);
     let access_claims = AccessTokenClaims {
         iss: state.issuer.clone(),
         sub: user.id.clone(),
@@ -113,70 +172,58 @@ pub fn issue(
         iat: now,
         jti: random::token::<16>(),
         client_id: client.client_id.clone(),
-        scope: authorization.scope.clone(),
+        scope: authorization.access_scope.clone(),
     };
-    let access_token = jwt::sign_access_token(keys, state.access_token_alg, &access_claims)?;
-
-    let id_token = if scopes.contains(&scopes::OPENID) {
-        let claims = IdTokenClaims {
-            iss: &state.issuer,
-            sub: &user.id,
-            aud: &client.client_id,
+    let id_token = access_scopes.contains(&scopes::OPENID).then(|| {
+        let alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
+        let plan = IdTokenPlan {
+            iss: state.issuer.clone(),
+            sub: user.id.clone(),
+            aud: client.client_id.clone(),
             exp: now + state.config.id_token_ttl_secs,
             iat: now,
             auth_time: authorization.auth_time,
-            nonce: authorization.nonce.as_deref(),
-            amr: &authorization.amr,
-            sid: &authorization.sid,
-            at_hash: at_hash(&access_token),
-            person: PersonClaims::for_scopes(user, &scopes),
+            nonce: authorization.nonce.clone(),
+            amr: authorization.amr.clone(),
+            sid: authorization.sid.clone(),
+            person: PersonClaims::for_scopes(user, &access_scopes),
         };
-        let alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
-        Some(jwt::sign(keys, alg, jwt::ID_TOKEN_TYP, &claims)?)
-    } else {
-        None
-    };
-
-    let (refresh_token, refresh_row) =
-        if scopes.contains(&scopes::OFFLINE_ACCESS) && client.allows_grant(GRANT_REFRESH_TOKEN) {
-            let token = random::token::<32>();
-            let row = RefreshToken {
-                token_hash: hashing::sha256_hex(token.as_bytes()),
-                family_id: authorization
-                    .family_id
-                    .clone()
-                    .unwrap_or_else(random::token::<16>),
-                client_id: client.client_id.clone(),
-                user_id: user.id.clone(),
-                sid: authorization.sid.clone(),
-                code_hash: authorization.code_hash.clone(),
-                scope: authorization.scope.clone(),
-                auth_time: authorization.auth_time,
-                amr: authorization.amr.clone(),
-                created_at: now,
-                expires_at: now + state.config.refresh_token_ttl_secs,
-                rotated_at: None,
-                revoked_at: None,
-                access_token: Some((access_claims.jti.clone(), access_claims.exp)),
-            };
-            (Some(token), Some(row))
-        } else {
-            (None, None)
-        };
-
-    Ok(Issued {
-        response: TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: state.config.access_token_ttl_secs,
+        (alg, plan)
+    });
+    let refresh_due = scope_list(&authorization.scope).contains(&scopes::OFFLINE_ACCESS)
+        && client.allows_grant(GRANT_REFRESH_TOKEN);
+    let refresh = refresh_due.then(|| {
+        let token = authorization
+            .refresh_token
+            .clone()
+            .unwrap_or_else(random::token::<32>);
+        let row = RefreshToken {
+            token_hash: hashing::sha256_hex(token.as_bytes()),
+            family_id: authorization
+                .family_id
+                .clone()
+                .unwrap_or_else(random::token::<16>),
+            client_id: client.client_id.clone(),
+            user_id: user.id.clone(),
+            sid: authorization.sid.clone(),
+            code_hash: authorization.code_hash.clone(),
             scope: authorization.scope.clone(),
-            id_token,
-            refresh_token,
-        },
-        access_token_jti: access_claims.jti,
-        access_token_expires_at: access_claims.exp,
-        refresh_token: refresh_row,
-    })
+            auth_time: authorization.auth_time,
+            amr: authorization.amr.clone(),
+            created_at: now,
+            expires_at: now + state.config.refresh_token_ttl_secs,
+            rotated_at: None,
+            revoked_at: None,
+            access_token: Some((access_claims.jti.clone(), access_claims.exp)),
+        };
+        (token, row)
+    });
+    Planned {
+        access_claims,
+        id_token,
+        refresh,
+        expires_in: state.config.access_token_ttl_secs,
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::refresh_tokens;
+use diesel::sql_types::{BigInt, Text};
+
+use super::schema::{refresh_families, refresh_tokens};
 use super::{DbConnection, StoreError, decode_list, encode_list};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -68,7 +70,16 @@ impl TryFrom<RefreshRow> for RefreshToken {
     }
 }
 
+/// Stores a refresh token, and its family when it is the first of it.
 pub fn insert(conn: &mut DbConnection, token: &RefreshToken) -> Result<(), StoreError> {
+    // MultiConnection has no upsert builder; both databases accept this SQL.
+    diesel::sql_query(
+        "INSERT INTO refresh_families (family_id, created_at, last_used_at, revoked_at) \
+         VALUES ($1, $2, $2, NULL) ON CONFLICT (family_id) DO NOTHING",
+    )
+    .bind::<Text, _>(&token.family_id)
+    .bind::<BigInt, _>(token.created_at)
+    .execute(conn)?;
     diesel::insert_into(refresh_tokens::table)
         .values(RefreshRow {
             token_hash: token.token_hash.clone(),
@@ -101,6 +112,26 @@ pub fn find(conn: &mut DbConnection, token_hash: &str) -> Result<Option<RefreshT
         .transpose()
 }
 
+/// Takes the lock of the family of the token with `token_hash` for the rest of the
+/// transaction: the first statement of a rotation. `false` when the token is unknown or its
+/// family was revoked — a revocation holding the lock has then finished first.
+pub fn lock_family_of(conn: &mut DbConnection, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+    let locked = diesel::update(
+        refresh_families::table
+            .filter(
+                refresh_families::family_id.eq_any(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::token_hash.eq(token_hash))
+                        .select(refresh_tokens::family_id),
+                ),
+            )
+            .filter(refresh_families::revoked_at.is_null()),
+    )
+    .set(refresh_families::last_used_at.eq(now))
+    .execute(conn)?;
+    Ok(locked > 0)
+}
+
 /// Marks a token rotated if it was not yet; returns whether this call did it.
 pub fn mark_rotated(conn: &mut DbConnection, token_hash: &str, now: i64) -> Result<bool, StoreError> {
     let updated = diesel::update(
@@ -120,6 +151,17 @@ pub fn mark_rotated(conn: &mut DbConnection, token_hash: &str, now: i64) -> Resu
 /// revoking an access token twice is harmless.
 macro_rules! revoke_where {
     ($conn:expr, $now:expr, $($filter:expr),+) => {{
+        // The families first: a rotation in progress holds their lock, and one that starts
+        // later finds them revoked.
+        diesel::update(
+            refresh_families::table
+                .filter(refresh_families::family_id.eq_any(
+                    refresh_tokens::table $(.filter($filter))+ .select(refresh_tokens::family_id),
+                ))
+                .filter(refresh_families::revoked_at.is_null()),
+        )
+        .set(refresh_families::revoked_at.eq($now))
+        .execute($conn)?;
         let issued: Vec<(Option<String>, Option<i64>)> = refresh_tokens::table
             $(.filter($filter))+
             .filter(refresh_tokens::access_token_expires_at.gt($now))
@@ -180,4 +222,15 @@ pub fn revoke_for_user(
     now: i64,
 ) -> Result<IssuedAccessTokens, StoreError> {
     revoke_where!(conn, now, refresh_tokens::user_id.eq(user_id))
+}
+
+/// Moves the live refresh tokens of session `from` to session `to`.
+pub fn move_to_session(conn: &mut DbConnection, from: &str, to: &str) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::sid.eq(from))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::sid.eq(to))
+    .execute(conn)?)
 }

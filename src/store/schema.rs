@@ -125,3 +125,14 @@ diesel::table! {
 
 diesel::joinable!(consents -> clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(consents, clients);
+
+diesel::table! {
+    refresh_families (family_id) {
+        family_id -> Text,
+        created_at -> BigInt,
+        last_used_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(refresh_families, refresh_tokens);

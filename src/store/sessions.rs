@@ -135,3 +135,16 @@ pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Res
     .execute(conn)?;
     Ok(sids)
 }
+
+/// The live session with public id `sid`.
+pub fn find_live_by_sid(conn: &mut DbConnection, sid: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    sessions::table
+        .filter(sessions::sid.eq(sid))
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Session::try_from)
+        .transpose()
+}

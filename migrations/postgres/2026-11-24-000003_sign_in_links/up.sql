@@ -7,3 +7,13 @@ ALTER TABLE clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'RS256';
 ALTER TABLE refresh_tokens ADD COLUMN access_token_jti TEXT;
 ALTER TABLE refresh_tokens ADD COLUMN access_token_expires_at BIGINT;
 CREATE INDEX refresh_tokens_user_id ON refresh_tokens (user_id);
+
+-- One row per refresh-token family. Rotation updates it first and every revocation marks it
+-- first, so the two take the same row lock (PostgreSQL) or the write lock (SQLite) and a
+-- refresh racing a revocation cannot add a live token to a revoked family.
+CREATE TABLE refresh_families (
+    family_id TEXT PRIMARY KEY NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);

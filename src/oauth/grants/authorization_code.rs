@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
+use diesel::Connection;
 use subtle::ConstantTimeEq;
 
 use crate::crypto::hashing;
@@ -12,10 +13,11 @@ use crate::http::errors::{ErrorCode, OAuthError};
 use crate::http::form::Form;
 use crate::oauth::revocation::revoke_access_tokens;
 use crate::oauth::token::TokenResponse;
-use crate::oauth::user_tokens::{self, Authorization};
+use crate::oauth::user_tokens::{self, Authorization, Planned};
 use crate::state::AppState;
+use crate::store::clients::Client;
 use crate::store::codes::{self, AuthorizationCode, Redemption};
-use crate::store::{refresh_tokens, users};
+use crate::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 
 pub const GRANT_TYPE: &str = "authorization_code";
 
@@ -36,44 +38,110 @@ pub async fn grant(
     let verifier = form.get("code_verifier").map(str::to_owned);
 
     let worker_state = Arc::clone(state);
-    let issued = state
+    let planned = state
         .store
-        .run(move |conn| -> Result<_, OAuthError> {
-            let now = worker_state.clock.now();
-            let code = match codes::redeem(conn, &code_hash, now)? {
-                Redemption::Fresh(code) => code,
-                Redemption::Replayed { code_hash, access_token } => {
-                    let mut issued = refresh_tokens::revoke_for_code(conn, &code_hash, now)?;
-                    issued.extend(access_token);
-                    revoke_access_tokens(&worker_state, conn, issued, now)?;
-                    tracing::warn!(client_id = %client.client_id, "authorization code replayed: its tokens are revoked");
-                    return Err(OAuthError::invalid_grant("the authorization code was already used"));
-                }
-                Redemption::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code")),
-            };
-            check_binding(&code, &client.client_id, &redirect_uri, verifier.as_deref(), now)?;
-            let user = users::find_by_id(conn, &code.user_id)?
-                .filter(|user| user.disabled_at.is_none())
-                .ok_or_else(|| OAuthError::invalid_grant("the account is no longer active"))?;
-            let authorization = Authorization {
-                user,
-                sid: code.sid,
-                scope: code.scope,
-                auth_time: code.auth_time,
-                amr: code.amr,
-                nonce: code.nonce,
-                code_hash: code.code_hash,
-                family_id: None,
-            };
-            let issued = user_tokens::issue(&worker_state, &worker_state.keyring.current(), &client, &authorization, now)?;
-            codes::record_access_token(conn, &authorization.code_hash, &issued.access_token_jti, issued.access_token_expires_at)?;
-            if let Some(refresh) = &issued.refresh_token {
-                refresh_tokens::insert(conn, refresh)?;
-            }
-            Ok(issued)
+        .run(move |conn| {
+            // One transaction that starts by spending the code: a replay waits for it to
+            // commit, and then finds the tokens recorded that it must revoke.
+            conn.transaction(|conn| {
+                redeem(
+                    &worker_state,
+                    conn,
+                    &client,
+                    &code_hash,
+                    &redirect_uri,
+                    verifier.as_deref(),
+                )
+            })
         })
         .await?;
-    Ok(issued.response)
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(refusal) => return Err(refusal.into_error()),
+    };
+    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
+}
+
+/// Why a code was refused. Kept apart from errors so the transaction commits what a refusal
+/// writes (a replay's revocations).
+enum Refusal {
+    Replayed,
+    Invalid(OAuthError),
+}
+
+impl Refusal {
+    fn into_error(self) -> OAuthError {
+        match self {
+            Self::Replayed => OAuthError::invalid_grant("the authorization code was already used"),
+            Self::Invalid(error) => error,
+        }
+    }
+}
+
+fn redeem(
+    state: &AppState,
+    conn: &mut DbConnection,
+    client: &Client,
+    code_hash: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> Result<Result<Planned, Refusal>, StoreError> {
+    let now = state.clock.now();
+    let code = match codes::redeem(conn, code_hash, now)? {
+        Redemption::Fresh(code) => code,
+        Redemption::Replayed {
+            code_hash,
+            access_token,
+        } => {
+            let mut issued = refresh_tokens::revoke_for_code(conn, &code_hash, now)?;
+            issued.extend(access_token);
+            revoke_access_tokens(state, conn, issued, now)?;
+            tracing::warn!(client_id = %client.client_id, "authorization code replayed: its tokens are revoked");
+            return Ok(Err(Refusal::Replayed));
+        }
+        Redemption::Unknown => {
+            return Ok(Err(Refusal::Invalid(OAuthError::invalid_grant(
+                "unknown authorization code",
+            ))));
+        }
+    };
+    if let Err(error) = check_binding(&code, &client.client_id, redirect_uri, verifier, now) {
+        return Ok(Err(Refusal::Invalid(error)));
+    }
+    // Signing out, or removing the app's access, between the redirect and the exchange
+    // withdraws the code too.
+    let session_live = sessions::find_live_by_sid(conn, &code.sid, now)?.is_some();
+    let still_allowed =
+        client.first_party || !consents::granted(conn, &code.user_id, &client.client_id)?.is_empty();
+    let user = users::find_by_id(conn, &code.user_id)?.filter(|user| user.disabled_at.is_none());
+    let (Some(user), true, true) = (user, session_live, still_allowed) else {
+        return Ok(Err(Refusal::Invalid(OAuthError::invalid_grant(
+            "the sign-in behind this code has ended",
+        ))));
+    };
+    let authorization = Authorization {
+        user,
+        sid: code.sid,
+        access_scope: code.scope.clone(),
+        scope: code.scope,
+        auth_time: code.auth_time,
+        amr: code.amr,
+        nonce: code.nonce,
+        code_hash: code.code_hash,
+        family_id: None,
+        refresh_token: None,
+    };
+    let planned = user_tokens::plan(state, client, &authorization, now);
+    codes::record_access_token(
+        conn,
+        &authorization.code_hash,
+        planned.access_token_jti(),
+        planned.access_token_expires_at(),
+    )?;
+    if let Some((_, row)) = &planned.refresh {
+        refresh_tokens::insert(conn, row)?;
+    }
+    Ok(Ok(planned))
 }
 
 /// RFC 6749 §4.1.3 and RFC 7636 §4.6: the code must be redeemed by its client, with its

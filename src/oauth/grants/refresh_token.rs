@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
+use diesel::Connection;
 
 use crate::crypto::hashing;
 use crate::http::errors::{ErrorCode, OAuthError};
@@ -13,10 +14,11 @@ use crate::http::form::Form;
 use crate::oauth::revocation::revoke_access_tokens;
 use crate::oauth::scopes;
 use crate::oauth::token::TokenResponse;
-use crate::oauth::user_tokens::{self, Authorization};
+use crate::oauth::user_tokens::{self, Authorization, Planned};
 use crate::state::AppState;
-use crate::store::refresh_tokens::{self, RefreshToken};
-use crate::store::{DbConnection, users};
+use crate::store::clients::Client;
+use crate::store::refresh_tokens;
+use crate::store::{DbConnection, StoreError, users};
 
 pub const GRANT_TYPE: &str = "refresh_token";
 
@@ -32,66 +34,94 @@ pub async fn grant(
             "this client may not use the refresh token grant",
         ));
     }
-    let token_hash = hashing::sha256_hex(form.require("refresh_token")?.as_bytes());
+    let presented = form.require("refresh_token")?.to_owned();
     let requested_scope = form.get("scope").map(scopes::parse).transpose()?;
+    if requested_scope.as_ref().is_some_and(Vec::is_empty) {
+        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is empty"));
+    }
 
     let worker_state = Arc::clone(state);
-    let issued = state
+    let outcome = state
         .store
-        .run(move |conn| -> Result<_, OAuthError> {
-            let now = worker_state.clock.now();
-            let grace = worker_state.config.refresh_reuse_grace_secs;
-            let token = refresh_tokens::find(conn, &token_hash)?
-                .filter(|token| token.client_id == client.client_id)
-                .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
-            if token.revoked_at.is_some() || token.expires_at <= now {
-                return Err(OAuthError::invalid_grant("the refresh token is no longer valid"));
-            }
-            let rotated_now = token.rotated_at.is_none() && refresh_tokens::mark_rotated(conn, &token_hash, now)?;
-            if !rotated_now {
-                // Rotated before, by this request's twin or by a thief. Re-read: a concurrent
-                // rotation may have happened after the first read.
-                let rotated_at = refresh_tokens::find(conn, &token_hash)?
-                    .and_then(|token| token.rotated_at)
-                    .unwrap_or(now);
-                if now - rotated_at > grace {
-                    revoke_family(&worker_state, conn, &token, now)?;
-                    tracing::warn!(client_id = %client.client_id, "rotated refresh token reused: its family is revoked");
-                    return Err(OAuthError::invalid_grant("the refresh token was already used"));
-                }
-            }
-            let scope = narrowed_scope(&token.scope, requested_scope.as_deref())?;
-            let user = users::find_by_id(conn, &token.user_id)?
-                .filter(|user| user.disabled_at.is_none())
-                .ok_or_else(|| OAuthError::invalid_grant("the account is no longer active"))?;
-            let authorization = Authorization {
-                user,
-                sid: token.sid.clone(),
-                scope,
-                auth_time: token.auth_time,
-                amr: token.amr.clone(),
-                nonce: None,
-                code_hash: token.code_hash.clone(),
-                family_id: Some(token.family_id.clone()),
-            };
-            let issued = user_tokens::issue(&worker_state, &worker_state.keyring.current(), &client, &authorization, now)?;
-            if let Some(refresh) = &issued.refresh_token {
-                refresh_tokens::insert(conn, refresh)?;
-            }
-            Ok(issued)
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                rotate(
+                    &worker_state,
+                    conn,
+                    &client,
+                    &presented,
+                    requested_scope.as_deref(),
+                )
+            })
         })
         .await?;
-    Ok(issued.response)
+    let planned = outcome?;
+    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
 }
 
-fn revoke_family(
+/// Rotates the presented token inside one transaction that first takes its family's lock,
+/// so concurrent refreshes of a family and revocations of it happen one after the other.
+/// Refusals are values, not errors, so what they write (a family revoked on reuse) commits.
+fn rotate(
     state: &AppState,
     conn: &mut DbConnection,
-    token: &RefreshToken,
-    now: i64,
-) -> Result<(), OAuthError> {
-    let issued = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
-    Ok(revoke_access_tokens(state, conn, issued, now)?)
+    client: &Client,
+    presented: &str,
+    requested_scope: Option<&[String]>,
+) -> Result<Result<Planned, OAuthError>, StoreError> {
+    let now = state.clock.now();
+    let token_hash = hashing::sha256_hex(presented.as_bytes());
+    let invalid = || Ok(Err(OAuthError::invalid_grant("the refresh token is not valid")));
+    if !refresh_tokens::lock_family_of(conn, &token_hash, now)? {
+        return invalid();
+    }
+    let Some(token) = refresh_tokens::find(conn, &token_hash)? else {
+        return invalid();
+    };
+    if token.client_id != client.client_id || token.revoked_at.is_some() || token.expires_at <= now {
+        return invalid();
+    }
+    if let Some(rotated_at) = token.rotated_at
+        && now - rotated_at > state.config.refresh_reuse_grace_secs
+    {
+        let issued = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)?;
+        tracing::warn!(client_id = %client.client_id, "rotated refresh token reused: its family is revoked");
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token was already used",
+        )));
+    }
+    let access_scope = match narrowed_scope(&token.scope, requested_scope) {
+        Ok(scope) => scope,
+        Err(error) => return Ok(Err(error)),
+    };
+    let Some(user) = users::find_by_id(conn, &token.user_id)?.filter(|user| user.disabled_at.is_none())
+    else {
+        return Ok(Err(OAuthError::invalid_grant("the account is no longer active")));
+    };
+    let authorization = Authorization {
+        user,
+        sid: token.sid.clone(),
+        scope: token.scope.clone(),
+        access_scope,
+        auth_time: token.auth_time,
+        amr: token.amr.clone(),
+        nonce: None,
+        code_hash: token.code_hash.clone(),
+        family_id: Some(token.family_id.clone()),
+        refresh_token: Some(state.master_key.successor_token(presented)),
+    };
+    let planned = user_tokens::plan(state, client, &authorization, now);
+    if token.rotated_at.is_none() {
+        refresh_tokens::mark_rotated(conn, &token_hash, now)?;
+    }
+    // Within the grace the successor exists already: the twin request gets the same one.
+    if let Some((_, row)) = &planned.refresh
+        && refresh_tokens::find(conn, &row.token_hash)?.is_none()
+    {
+        refresh_tokens::insert(conn, row)?;
+    }
+    Ok(Ok(planned))
 }
 
 /// RFC 6749 §6: a refresh may ask for fewer scopes than were granted, never more.
