@@ -115,6 +115,7 @@ async fn authorize_fully(f: &Fixture, browser: &Browser, path: &str) -> String {
                 &[
                     ("csrf", &hidden_field(&consent, "csrf")),
                     ("request", &hidden_field(&consent, "request")),
+                    ("session", &hidden_field(&consent, "session")),
                     ("decision", "allow"),
                 ],
             )
@@ -281,6 +282,7 @@ async fn denying_consent_sends_access_denied_to_the_app(backend: Backend) {
             &[
                 ("csrf", &hidden_field(&consent, "csrf")),
                 ("request", &hidden_field(&consent, "request")),
+                ("session", &hidden_field(&consent, "session")),
                 ("decision", "deny"),
             ],
         )
@@ -957,7 +959,23 @@ async fn revoking_a_refresh_token_ends_its_family_and_access_token(backend: Back
     let browser = Browser::new(&f.server);
     let tokens = signed_in_tokens(&f, &browser).await;
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    assert_eq!(introspect(&f, refresh_token).await["token_type"], "refresh_token");
+    let as_app = |token: &str| {
+        let token = token.to_owned();
+        let (url, app) = (f.server.endpoint("/oauth/introspect"), &f.app);
+        async move {
+            common::post_form(&url, app, &[("token", &token)])
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(as_app(refresh_token).await["token_type"], "refresh_token");
+    assert_eq!(
+        introspect(&f, refresh_token).await["active"],
+        false,
+        "only the client holding a refresh token learns about it"
+    );
     let revoked = common::post_form(
         &f.server.endpoint("/oauth/revoke"),
         &f.app,
@@ -965,7 +983,7 @@ async fn revoking_a_refresh_token_ends_its_family_and_access_token(backend: Back
     )
     .await;
     assert_eq!(revoked.status(), 200);
-    assert_eq!(introspect(&f, refresh_token).await["active"], false);
+    assert_eq!(as_app(refresh_token).await["active"], false);
     assert_eq!(
         introspect(&f, tokens["access_token"].as_str().unwrap()).await["active"],
         false
@@ -1071,7 +1089,117 @@ async fn signing_in_again_replaces_the_previous_session(backend: Backend) {
     f.server.stop().await;
 }
 
+async fn an_authorization_request_sent_by_post_continues_as_a_get(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, challenge) = flow::pkce();
+    let path = authorize_path(&f.app.client_id, &challenge, &[]);
+    let query = path.split_once('?').unwrap().1.to_owned();
+    let response = common::http()
+        .post(f.server.endpoint("/oauth/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        303,
+        "the session cookie only travels on the GET"
+    );
+    let next = location(&response);
+    assert!(next.starts_with("/oauth/authorize?"), "{next}");
+    assert_eq!(Browser::new(&f.server).get(&next).await.status(), 200);
+    f.server.stop().await;
+}
+
+async fn userinfo_without_a_token_challenges_without_an_error_code(backend: Backend) {
+    let f = fixture(backend).await;
+    for authorization in [None, Some("Basic dXNlcjpwYXNz")] {
+        let mut request = common::http().get(f.server.endpoint("/oauth/userinfo"));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"usher\"");
+    }
+    f.server.stop().await;
+}
+
+async fn prompt_consent_asks_even_for_a_first_party_app(backend: Backend) {
+    let f = fixture_with(
+        backend,
+        |_| {},
+        NewClient {
+            first_party: true,
+            ..web_app()
+        },
+    )
+    .await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let login = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+        .await;
+    let signed_in = browser
+        .sign_in(Some(&login.text().await.unwrap()), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(
+        browser.follow(signed_in).await.status(),
+        303,
+        "first-party: no consent page"
+    );
+    let asked = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("prompt", "consent")],
+        ))
+        .await;
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("Allow"));
+    f.server.stop().await;
+}
+
+async fn a_consent_answer_from_another_sign_in_starts_over(backend: Backend) {
+    let f = fixture(backend).await;
+    let other = "other@example.com";
+    flow::create_user(&f.server, other).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let login = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[]))
+        .await;
+    let signed_in = browser
+        .sign_in(Some(&login.text().await.unwrap()), EMAIL, PASSWORD)
+        .await;
+    let consent = browser.follow(signed_in).await.text().await.unwrap();
+    // Someone else signs in from another tab of the same browser.
+    assert_eq!(browser.sign_in(None, other, PASSWORD).await.status(), 303);
+    let answer = browser
+        .post(
+            "/oauth/consent",
+            &[
+                ("csrf", &hidden_field(&consent, "csrf")),
+                ("request", &hidden_field(&consent, "request")),
+                ("session", &hidden_field(&consent, "session")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    assert!(
+        location(&answer).starts_with("/oauth/authorize?"),
+        "no code: the request starts over for whoever is signed in now"
+    );
+    f.server.stop().await;
+}
+
 on_both_backends!(
+    an_authorization_request_sent_by_post_continues_as_a_get,
+    userinfo_without_a_token_challenges_without_an_error_code,
+    prompt_consent_asks_even_for_a_first_party_app,
+    a_consent_answer_from_another_sign_in_starts_over,
     signing_in_again_replaces_the_previous_session,
     a_client_that_chose_es256_gets_es256_id_tokens,
     a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claims,

@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::Connection;
 
+use crate::admin::users as admin_users;
 use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::login::csrf;
@@ -26,9 +27,6 @@ pub const PATH: &str = "/account";
 
 /// Where a request without a session goes; signing in there comes back here.
 const LOGIN: &str = "/login";
-
-/// Longer names are cut: the form's `maxlength` stops browsers before this.
-const MAX_NAME_CHARS: usize = 100;
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -101,17 +99,8 @@ pub fn overview(
     Ok(Overview { apps, devices })
 }
 
-/// The display name as stored: without control characters or surrounding space, at most
-/// [`MAX_NAME_CHARS`] long; `None` when nothing is left.
-pub fn clean_name(raw: &str) -> Option<String> {
-    let visible: String = raw.chars().filter(|ch| !ch.is_control()).collect();
-    let name: String = visible.trim().chars().take(MAX_NAME_CHARS).collect();
-    let name = name.trim_end();
-    (!name.is_empty()).then(|| name.to_owned())
-}
-
 pub fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
-    users::set_name(conn, user_id, clean_name(raw_name).as_deref())
+    users::set_name(conn, user_id, admin_users::clean_name(raw_name).as_deref())
 }
 
 /// Withdraws the person's consent to `client_id` and revokes every token the app holds for
@@ -440,14 +429,5 @@ mod tests {
         for (user_agent, expected) in cases {
             assert_eq!(describe_device(user_agent), expected, "{user_agent}");
         }
-    }
-
-    #[test]
-    fn names_are_trimmed_cut_and_emptied_to_none() {
-        assert_eq!(clean_name("  Ada Lovelace \n"), Some("Ada Lovelace".to_owned()));
-        assert_eq!(clean_name("   "), None);
-        assert_eq!(clean_name("Ada\u{0}\u{7}"), Some("Ada".to_owned()));
-        let long = "é".repeat(150);
-        assert_eq!(clean_name(&long).map(|name| name.chars().count()), Some(100));
     }
 }

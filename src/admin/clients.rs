@@ -125,6 +125,14 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
 fn validate_redirect_uri(uri: &str) -> Result<(), AdminError> {
     let parsed = url::Url::parse(uri)
         .map_err(|error| AdminError::invalid("redirect_uri", format!("{uri:?}: {error}")))?;
+    // Schemes a browser would run or read locally instead of handing to an app (RFC 9700
+    // §2.1, §4.1): such a "redirect" would execute the code in Usher's context.
+    if ["javascript", "data", "vbscript", "file", "about", "blob"].contains(&parsed.scheme()) {
+        return Err(AdminError::invalid(
+            "redirect_uri",
+            format!("{uri:?} uses a scheme that cannot receive a redirect"),
+        ));
+    }
     if parsed.fragment().is_some() {
         return Err(AdminError::invalid(
             "redirect_uri",
@@ -142,4 +150,24 @@ fn dedup(items: Vec<String>) -> Vec<String> {
         }
     }
     unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_that_a_browser_would_run_are_refused() {
+        for uri in ["javascript:alert(1)", "data:text/html,x", "file:///etc/passwd"] {
+            assert!(validate_redirect_uri(uri).is_err(), "{uri}");
+        }
+        assert!(validate_redirect_uri("https://app.example/cb#frag").is_err());
+        for uri in [
+            "https://app.example/cb",
+            "com.example.app:/oauth",
+            "http://127.0.0.1:8765/cb",
+        ] {
+            assert!(validate_redirect_uri(uri).is_ok(), "{uri}");
+        }
+    }
 }

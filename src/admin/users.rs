@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use super::AdminError;
 use crate::crypto::{hashing, random};
-use crate::store::DbConnection;
 use crate::store::users::{self, User};
+use crate::store::{DbConnection, StoreError};
 
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
@@ -36,8 +36,29 @@ pub fn normalize_email(email: &str) -> Result<String, AdminError> {
     }
 }
 
-/// Hashes the password first (argon2id, CPU-bound), then writes the account.
-pub fn create(conn: &mut DbConnection, new: NewUser, now: i64) -> Result<CreatedUser, AdminError> {
+/// Longest display name kept; longer ones are cut.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A display name as people see it in apps: control characters removed, trimmed, at most
+/// [`MAX_NAME_CHARS`]; `None` when nothing is left.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let visible: String = raw.chars().filter(|ch| !ch.is_control()).collect();
+    let name: String = visible.trim().chars().take(MAX_NAME_CHARS).collect();
+    let name = name.trim_end();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// An account checked and its password hashed, ready to be written.
+pub struct PreparedUser {
+    email: String,
+    name: Option<String>,
+    password_hash: Option<String>,
+    admin: bool,
+}
+
+/// Checks the account and hashes its password (argon2id: CPU-bound, call it off the async
+/// executor and without holding a database connection).
+pub fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
     let email = normalize_email(&new.email)?;
     let password_hash = match new.password.as_deref() {
         Some(password) if password.chars().count() < 8 => {
@@ -46,26 +67,61 @@ pub fn create(conn: &mut DbConnection, new: NewUser, now: i64) -> Result<Created
         Some(password) => Some(hashing::hash_password(password)?),
         None => None,
     };
-    if users::find_by_email(conn, &email)?.is_some() {
-        return Err(AdminError::Conflict(format!(
-            "a user with email {email} already exists"
-        )));
+    Ok(PreparedUser {
+        email,
+        name: new.name.as_deref().and_then(clean_name),
+        password_hash,
+        admin: new.admin,
+    })
+}
+
+/// Writes a prepared account; an email already taken is a conflict, also when another
+/// request takes it at the same moment.
+pub fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) -> Result<User, AdminError> {
+    let taken = || AdminError::Conflict(format!("a user with email {} already exists", prepared.email));
+    if users::find_by_email(conn, &prepared.email)?.is_some() {
+        return Err(taken());
     }
     let user = User {
         id: uuid::Builder::from_random_bytes(random::bytes::<16>())
             .into_uuid()
             .to_string(),
-        email: email.clone(),
-        name: new
-            .name
-            .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty()),
-        password_hash,
-        is_admin: new.admin,
+        email: prepared.email.clone(),
+        name: prepared.name.clone(),
+        password_hash: prepared.password_hash.clone(),
+        is_admin: prepared.admin,
         email_verified: false,
         created_at: now,
         disabled_at: None,
     };
-    users::insert(conn, &user)?;
-    Ok(CreatedUser { id: user.id, email })
+    match users::insert(conn, &user) {
+        Err(StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => Err(taken()),
+        other => other.map(|()| user).map_err(AdminError::from),
+    }
+}
+
+/// Hashes the password first (argon2id, CPU-bound), then writes the account.
+pub fn create(conn: &mut DbConnection, new: NewUser, now: i64) -> Result<CreatedUser, AdminError> {
+    let user = insert(conn, prepare(new)?, now)?;
+    Ok(CreatedUser {
+        id: user.id,
+        email: user.email,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_cut_and_emptied_to_none() {
+        assert_eq!(clean_name("  Ada Lovelace \n"), Some("Ada Lovelace".to_owned()));
+        assert_eq!(clean_name("   "), None);
+        assert_eq!(clean_name("Ada\u{0}\u{7}"), Some("Ada".to_owned()));
+        let long = "é".repeat(150);
+        assert_eq!(clean_name(&long).map(|name| name.chars().count()), Some(100));
+    }
 }

@@ -21,7 +21,9 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     InvalidGrant,
-    /// RFC 6750 §3.1: the bearer token is missing, malformed, expired or revoked.
+    /// RFC 6750 §3.1: the request carries no bearer token; the challenge names no error.
+    BearerRequired,
+    /// RFC 6750 §3.1: the bearer token is malformed, expired or revoked.
     InvalidToken,
     /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.
     InsufficientScope,
@@ -41,6 +43,7 @@ impl ErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::InvalidGrant => "invalid_grant",
             Self::InvalidToken => "invalid_token",
+            Self::BearerRequired => "invalid_request",
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::NotFound => "not_found",
@@ -50,7 +53,7 @@ impl ErrorCode {
 
     fn status(self) -> StatusCode {
         match self {
-            Self::InvalidClient | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidClient | Self::InvalidToken | Self::BearerRequired => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -125,6 +128,12 @@ impl ResponseError for OAuthError {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"usher\""),
+                ));
+            }
+            ErrorCode::BearerRequired => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"usher\""),
                 ));
             }
             // RFC 6750 §3: the challenge carries the error code.

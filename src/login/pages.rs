@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
@@ -17,7 +18,8 @@ use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::oauth::authorize::continue_url;
 use crate::state::AppState;
-use crate::store::users;
+use crate::store::StoreError;
+use crate::store::users::User;
 
 /// The message for every failed password sign-in: it must not tell whether the account exists.
 const REFUSED: &str = "That email and password don't match. Check them and try again.";
@@ -149,30 +151,11 @@ pub async fn login(
     let email = admin_users::normalize_email(form.get("email").unwrap_or_default()).unwrap_or_default();
     let password = form.get("password").unwrap_or_default().to_owned();
 
-    let worker_state = Arc::clone(&state);
-    let (ip, agent, typed_email) = (client_ip(&request), user_agent(&request), email.clone());
-    let previous = session::cookie_token(&request);
-    let outcome = state
-        .store
-        .run(move |conn| {
-            let now = worker_state.clock.now();
-            match password::authenticate(&worker_state, conn, &typed_email, &password, &ip, now)? {
-                Outcome::SignedIn(user) => {
-                    let (_, cookie) = session::start(
-                        &worker_state,
-                        conn,
-                        &user,
-                        vec!["pwd".into()],
-                        &agent,
-                        previous.as_deref(),
-                        now,
-                    )?;
-                    Ok::<_, crate::store::StoreError>(Ok(cookie))
-                }
-                other => Ok(Err(other)),
-            }
-        })
-        .await?;
+    let outcome = password::authenticate(&state, &email, password, &client_ip(&request)).await?;
+    let outcome = match outcome {
+        Outcome::SignedIn(user) => Ok(sign_in(&state, &request, user, "pwd").await?),
+        other => Err(other),
+    };
     match outcome {
         Ok(cookie) => {
             let mut response = pages::see_other(&continue_url(&carried, true));
@@ -201,6 +184,30 @@ pub async fn login(
             login_page(&state, &request, status, prompt)
         }
     }
+}
+
+/// Starts a session for someone who just proved who they are by `method` (an `amr` value);
+/// returns the session cookie.
+pub async fn sign_in(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    user: User,
+    method: &str,
+) -> Result<Cookie<'static>, StoreError> {
+    let (worker_state, agent, previous, amr) = (
+        Arc::clone(state),
+        user_agent(request),
+        session::cookie_token(request),
+        vec![method.to_owned()],
+    );
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            session::start(&worker_state, conn, &user, amr, &agent, previous.as_deref(), now)
+                .map(|(_, cookie)| cookie)
+        })
+        .await
 }
 
 /// `GET /signup`, when self-service sign-up is on.
@@ -240,37 +247,31 @@ pub async fn signup(
     let password = form.get("password").unwrap_or_default().to_owned();
 
     let problem = {
-        let worker_state = Arc::clone(&state);
         let new = NewUser {
             email: email.clone(),
-            name: (!name.is_empty()).then(|| name.clone()),
+            name: Some(name.clone()),
             password: Some(password),
             admin: false,
         };
-        let agent = user_agent(&request);
-        let previous = session::cookie_token(&request);
-        let created = state
-            .store
-            .run(move |conn| {
-                let now = worker_state.clock.now();
-                let created = match admin_users::create(conn, new, now) {
-                    Ok(created) => created,
-                    Err(error) => return Ok(Err(error)),
-                };
-                let user = users::find_by_id(conn, &created.id)?
-                    .ok_or_else(|| crate::store::StoreError::Corrupt("a created user vanished".into()))?;
-                let (_, cookie) = session::start(
-                    &worker_state,
-                    conn,
-                    &user,
-                    vec!["pwd".into()],
-                    &agent,
-                    previous.as_deref(),
-                    now,
-                )?;
-                Ok::<_, crate::store::StoreError>(Ok(cookie))
-            })
-            .await?;
+        let created = match tokio::task::spawn_blocking(move || admin_users::prepare(new))
+            .await
+            .map_err(|error| PageError::internal(&error))?
+        {
+            Ok(prepared) => {
+                let worker_state = Arc::clone(&state);
+                state
+                    .store
+                    .run(move |conn| {
+                        Ok::<_, StoreError>(admin_users::insert(conn, prepared, worker_state.clock.now()))
+                    })
+                    .await?
+            }
+            Err(error) => Err(error),
+        };
+        let created = match created {
+            Ok(user) => Ok(sign_in(&state, &request, user, "pwd").await?),
+            Err(error) => Err(error),
+        };
         match created {
             Ok(cookie) => {
                 let mut response = pages::see_other(&continue_url(&carried, true));

@@ -1,12 +1,13 @@
-//! Password sign-in: argon2id on the blocking pool, the same work whether or not the account
-//! exists, and failures throttled per account and per client IP.
+//! Password sign-in: argon2id on the blocking pool without holding a database connection,
+//! the same work whether or not the account exists, and failures throttled per account and
+//! per client IP.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use crate::crypto::hashing;
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::users::{self, User};
-use crate::store::{DbConnection, StoreError};
 
 /// Verified against when there is no real hash, so a miss costs what a hit costs.
 static DUMMY_HASH: LazyLock<Option<String>> =
@@ -21,15 +22,14 @@ pub enum Outcome {
     Throttled(i64),
 }
 
-/// Checks an email and password. Runs argon2: call it on the blocking pool.
-pub fn authenticate(
-    state: &AppState,
-    conn: &mut DbConnection,
+/// Checks an email and password.
+pub async fn authenticate(
+    state: &Arc<AppState>,
     email: &str,
-    password: &str,
+    password: String,
     client_ip: &str,
-    now: i64,
 ) -> Result<Outcome, StoreError> {
+    let now = state.clock.now();
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{client_ip}");
     let throttle = &state.login_throttle;
@@ -39,16 +39,25 @@ pub fn authenticate(
     if let Some(wait) = blocked {
         return Ok(Outcome::Throttled(wait));
     }
-    let user = users::find_by_email(conn, email)?.filter(|user| user.disabled_at.is_none());
-    let stored = user.as_ref().and_then(|user| user.password_hash.as_deref());
-    let matches = match (stored, DUMMY_HASH.as_deref()) {
-        (Some(stored), _) => hashing::verify_password(password, stored),
+    let lookup = email.to_owned();
+    let user = state
+        .store
+        .run(move |conn| users::find_by_email(conn, &lookup))
+        .await?
+        .filter(|user| user.disabled_at.is_none());
+    // argon2 runs apart from the database pool: a burst of sign-ins must not starve the
+    // token endpoint of connections.
+    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || match (stored, DUMMY_HASH.as_deref()) {
+        (Some(stored), _) => hashing::verify_password(&password, &stored),
         (None, Some(dummy)) => {
-            hashing::verify_password(password, dummy);
+            hashing::verify_password(&password, dummy);
             false
         }
         (None, None) => false,
-    };
+    })
+    .await
+    .map_err(|_| StoreError::TaskCancelled)?;
     match user {
         Some(user) if matches => {
             throttle.clear(&account_key);

@@ -127,12 +127,22 @@ pub async fn authorize(
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = if request.method() == actix_web::http::Method::POST {
+    let posted = request.method() == actix_web::http::Method::POST;
+    let form = if posted {
         Form::parse(&request, &body)
     } else {
         Form::from_urlencoded(request.query_string())
     }?;
-    match proceed(&state, &request, &form).await {
+    let outcome = if posted {
+        // Browsers withhold SameSite=Lax cookies from a cross-site POST, so the session is
+        // only visible on a GET: once the request is known good, it continues as one.
+        check(&state, &form)
+            .await
+            .map(|authorization| pages::see_other(&format!("{AUTHORIZATION_PATH}?{}", authorization.encoded)))
+    } else {
+        proceed(&state, &request, &form).await
+    };
+    match outcome {
         Ok(response) => Ok(response),
         Err(refusal) => refusal.into_response(&state.issuer),
     }
@@ -157,14 +167,9 @@ async fn decide(
 ) -> Result<HttpResponse, Refusal> {
     let reply_to = &authorization.reply_to;
     let now = state.clock.now();
-    let fresh_enough = |signed_in: &SignedIn| {
-        authorization
-            .max_age
-            .is_none_or(|max_age| now - signed_in.session.auth_time <= max_age)
-    };
     let signed_in = match signed_in {
         Some(signed_in)
-            if fresh_enough(&signed_in)
+            if is_fresh(authorization, &signed_in, now)
                 && !authorization.prompt.login
                 && !authorization.prompt.select_account =>
         {
@@ -200,16 +205,23 @@ async fn decide(
     Ok(issue_code(state, authorization, &signed_in).await?)
 }
 
+/// Whether the person signed in recently enough for the request's `max_age`.
+fn is_fresh(authorization: &AuthorizationRequest, signed_in: &SignedIn, now: i64) -> bool {
+    authorization
+        .max_age
+        .is_none_or(|max_age| now - signed_in.session.auth_time <= max_age)
+}
+
 async fn needs_consent(
     state: &Arc<AppState>,
     authorization: &AuthorizationRequest,
     signed_in: &SignedIn,
 ) -> Result<bool, PageError> {
-    if authorization.client.first_party {
-        return Ok(false);
-    }
     if authorization.prompt.consent {
         return Ok(true);
+    }
+    if authorization.client.first_party {
+        return Ok(false);
     }
     let (user_id, client_id) = (signed_in.user.id.clone(), authorization.client.client_id.clone());
     let granted = state
@@ -223,6 +235,8 @@ async fn needs_consent(
 #[template(path = "consent.html")]
 struct ConsentPage {
     app_name: String,
+    /// The session that saw the page: the answer must come from it.
+    session: String,
     email: String,
     permissions: Vec<&'static str>,
     csrf: String,
@@ -250,6 +264,7 @@ fn consent_page(
     let csrf = csrf::token(request, state.secure_cookies);
     let page = ConsentPage {
         app_name: authorization.client.name.clone(),
+        session: signed_in.session.sid.clone(),
         email: signed_in.user.email.clone(),
         permissions: authorization
             .scopes
@@ -280,8 +295,13 @@ pub async fn consent(
     let outcome = async {
         let request_form = Form::from_urlencoded(encoded).map_err(PageError::from)?;
         let authorization = check(&state, &request_form).await?;
-        let Some(signed_in) = session::current(&state, &request).await? else {
-            // The session ended while the page was open: start again from the top.
+        let signed_in = session::current(&state, &request).await?;
+        // The answer must come from the sign-in that saw the page, still fresh enough: a
+        // session that ended, or another person signing in from a second tab, starts over.
+        let Some(signed_in) = signed_in.filter(|signed_in| {
+            form.get("session") == Some(signed_in.session.sid.as_str())
+                && is_fresh(&authorization, signed_in, state.clock.now())
+        }) else {
             return Ok(pages::see_other(&continue_url(&authorization.encoded, false)));
         };
         if !allowed {
@@ -564,6 +584,11 @@ pub fn continue_url(encoded_request: &str, just_signed_in: bool) -> String {
     }
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in request.pairs() {
+        // A sign-in that just happened satisfies any max_age; checked again, a small one
+        // would send the person back to the login page.
+        if name == "max_age" && just_signed_in {
+            continue;
+        }
         if name == "prompt" && just_signed_in {
             let kept: Vec<&str> = value
                 .split(' ')
@@ -586,7 +611,7 @@ mod tests {
     #[test]
     fn signing_in_drops_the_prompt_values_it_satisfied() {
         assert_eq!(
-            continue_url("client_id=app&prompt=login+consent&state=x", true),
+            continue_url("client_id=app&prompt=login+consent&max_age=0&state=x", true),
             "/oauth/authorize?client_id=app&prompt=consent&state=x"
         );
         assert_eq!(

@@ -27,12 +27,14 @@ pub async fn introspect(
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = Form::parse(&request, &body)?;
-    state.clients.confidential(&state.store, &request, &form).await?;
+    let client = state.clients.confidential(&state.store, &request, &form).await?;
     let token = form.require("token")?;
 
     let state = state.into_inner();
     if !looks_like_jwt(token) {
-        return Ok(answer(introspect_refresh_token(&state, token).await?));
+        return Ok(answer(
+            introspect_refresh_token(&state, &client.client_id, token).await?,
+        ));
     }
     let verified = access_tokens::verify(&state, token).await;
     let now = state.clock.now();
@@ -68,15 +70,25 @@ struct ActiveRefreshToken<'a> {
 
 /// Refresh tokens are opaque and live in the database: off the hot path, which serves access
 /// tokens. A rotated token is inactive even during the reuse grace: it must not be used.
-async fn introspect_refresh_token(state: &Arc<AppState>, token: &str) -> Result<Bytes, OAuthError> {
+/// Only the client holding a refresh token learns about it; content servers have no use for
+/// one.
+async fn introspect_refresh_token(
+    state: &Arc<AppState>,
+    client_id: &str,
+    token: &str,
+) -> Result<Bytes, OAuthError> {
     let token_hash = hashing::sha256_hex(token.as_bytes());
     let found = state
         .store
         .run(move |conn| refresh_tokens::find(conn, &token_hash))
         .await?;
     let now = state.clock.now();
-    let live = found
-        .filter(|found| found.revoked_at.is_none() && found.rotated_at.is_none() && found.expires_at > now);
+    let live = found.filter(|found| {
+        found.client_id == client_id
+            && found.revoked_at.is_none()
+            && found.rotated_at.is_none()
+            && found.expires_at > now
+    });
     let result = if live.is_some() { "active" } else { "inactive" };
     crate::http::metrics::introspection(result);
     let Some(live) = live else {

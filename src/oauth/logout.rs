@@ -75,6 +75,11 @@ pub async fn end_session(
 
     let signed_in = session::current(&state, &request).await?;
     let Some(signed_in) = signed_in else {
+        // This browser has no session (another one signed in, or the cookie is gone): the
+        // app's ID token still names the session it wants ended.
+        if let Some(sid) = hint.and_then(|hint| hint.sid) {
+            end_current(&state, &sid).await?;
+        }
         return finish(&state, return_to, false);
     };
     let hint_names_this_session = hint.as_ref().is_some_and(|hint| {
@@ -148,6 +153,7 @@ async fn checked_return(
         .store
         .run(move |conn| clients::find(conn, &client_id))
         .await?
+        .filter(|client| client.is_enabled())
         .is_some_and(|client| client.post_logout_redirect_uris.iter().any(|known| known == uri));
     if !registered {
         return Err(PageError::bad_request(

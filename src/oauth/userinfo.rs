@@ -83,7 +83,12 @@ fn bearer_token(request: &HttpRequest, from_body: Option<&str>) -> Result<String
                 .and_then(|value| value.split_once(' '))
                 .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
                 .map(|(_, token)| token.trim().to_owned())
-                .ok_or_else(|| OAuthError::invalid_request("the Authorization header must be Bearer <token>"))
+                .ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::BearerRequired,
+                        "the Authorization header must be Bearer <token>",
+                    )
+                })
         })
         .transpose()?;
     match (from_header, from_body) {
@@ -92,6 +97,9 @@ fn bearer_token(request: &HttpRequest, from_body: Option<&str>) -> Result<String
         )),
         (Some(token), None) => Ok(token),
         (None, Some(token)) => Ok(token.to_owned()),
-        (None, None) => Err(invalid_token("a bearer access token is required")),
+        (None, None) => Err(OAuthError::new(
+            ErrorCode::BearerRequired,
+            "a bearer access token is required",
+        )),
     }
 }

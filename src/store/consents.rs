@@ -1,6 +1,7 @@
 //! Consent a person gave a third-party client, per scope.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 use super::schema::{clients, consents};
 use super::{DbConnection, StoreError, decode_list, encode_list};
@@ -16,7 +17,8 @@ pub fn granted(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Resul
     scopes.map_or(Ok(Vec::new()), |text| decode_list("consents.scopes", &text))
 }
 
-/// Records consent to `scopes`, adding to what was allowed before.
+/// Records consent to `scopes`, adding to what was allowed before. An upsert: two answers
+/// posted at once (a double click) both succeed.
 pub fn grant(
     conn: &mut DbConnection,
     user_id: &str,
@@ -24,30 +26,23 @@ pub fn grant(
     scopes: &[String],
     now: i64,
 ) -> Result<(), StoreError> {
-    // Read outside the transaction so that, on SQLite, the transaction starts with a write.
     let mut all = granted(conn, user_id, client_id)?;
     for scope in scopes {
         if !all.contains(scope) {
             all.push(scope.clone());
         }
     }
-    conn.transaction(|conn| {
-        diesel::delete(
-            consents::table
-                .filter(consents::user_id.eq(user_id))
-                .filter(consents::client_id.eq(client_id)),
-        )
-        .execute(conn)?;
-        diesel::insert_into(consents::table)
-            .values((
-                consents::user_id.eq(user_id),
-                consents::client_id.eq(client_id),
-                consents::scopes.eq(encode_list(&all)),
-                consents::granted_at.eq(now),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    // MultiConnection has no upsert builder; both databases accept this SQL.
+    diesel::sql_query(
+        "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+    )
+    .bind::<Text, _>(user_id)
+    .bind::<Text, _>(client_id)
+    .bind::<Text, _>(encode_list(&all))
+    .bind::<BigInt, _>(now)
+    .execute(conn)?;
+    Ok(())
 }
 
 /// An app a person has allowed, for the account page.
