@@ -52,11 +52,9 @@ pub async fn end_session(
         Form::from_urlencoded(request.query_string())?
     };
     let hint = match form.get("id_token_hint") {
-        Some(token) => Some(
-            jwt::verify_id_token_hint(&state.keyring.current(), &state.issuer, token).map_err(|_| {
-                PageError::bad_request("The app sent a sign-out request this server cannot verify.")
-            })?,
-        ),
+        Some(token) => Some(verify_hint(&state, token).await.ok_or_else(|| {
+            PageError::bad_request("The app sent a sign-out request this server cannot verify.")
+        })?),
         None => None,
     };
     let client_id = match (&hint, form.get("client_id")) {
@@ -98,6 +96,16 @@ pub async fn end_session(
         email: signed_in.user.email,
     };
     with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+}
+
+/// The hint's claims if this server signed it; a key another instance just rotated in is
+/// looked up once.
+async fn verify_hint(state: &Arc<AppState>, token: &str) -> Option<jwt::IdTokenHint> {
+    let verify = || jwt::verify_id_token_hint(&state.keyring.current(), &state.issuer, token);
+    match verify() {
+        Err(jwt::Rejection::UnknownKey) if state.reload_keys_for_unknown_kid().await => verify().ok(),
+        outcome => outcome.ok(),
+    }
 }
 
 /// `POST /logout`: the person confirmed, on the page above or the account page.
