@@ -68,6 +68,11 @@ pub struct Config {
     pub login_failures_per_ip: u32,
     /// The window of the two limits above, in seconds.
     pub login_throttle_window_secs: i64,
+    /// Most pay-per-view products named in an access token's `ppv` claim; beyond it the
+    /// token says `ppv_overflow` and introspection has the full list.
+    pub ppv_claim_cap: usize,
+    /// How many people's entitlements introspection keeps in memory.
+    pub entitlement_cache_size: usize,
 }
 
 impl Default for Config {
@@ -99,6 +104,8 @@ impl Default for Config {
             login_failures_per_account: 5,
             login_failures_per_ip: 50,
             login_throttle_window_secs: 900,
+            ppv_claim_cap: 16,
+            entitlement_cache_size: 200_000,
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
 use crate::crypto::keys::{MasterKey, SigningAlg};
+use crate::entitlements::cache::EntitlementCache;
 use crate::login::throttle::Throttle;
 use crate::oauth::access_tokens::VerifiedTokens;
 use crate::oauth::client_auth::ClientAuthenticator;
@@ -31,6 +32,7 @@ pub struct AppState {
     /// Whether cookies are marked `Secure`: the issuer is served over https.
     pub secure_cookies: bool,
     pub login_throttle: Throttle,
+    pub entitlements: EntitlementCache,
     last_key_reload: AtomicI64,
 }
 
@@ -52,6 +54,7 @@ impl AppState {
         let discovery = Discovery::new(&issuer);
         let secure_cookies = issuer.starts_with("https://");
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
+        let entitlements = EntitlementCache::new(config.entitlement_cache_size);
         Self {
             config,
             issuer,
@@ -67,6 +70,7 @@ impl AppState {
             discovery,
             secure_cookies,
             login_throttle,
+            entitlements,
             last_key_reload: AtomicI64::new(i64::MIN),
         }
     }

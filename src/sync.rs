@@ -111,6 +111,8 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
                 state.revoked.insert(event.subject, expires_at);
             }
             ChangeKind::KeysChanged => follower.keys_stale = true,
+            ChangeKind::EntitlementsChanged => state.entitlements.invalidate(&event.subject),
+            ChangeKind::CatalogChanged => state.entitlements.clear(),
         }
     }
     if follower.keys_stale {

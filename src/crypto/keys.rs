@@ -121,7 +121,9 @@ impl MasterKey {
         }
     }
 
-    fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<String, KeyError> {
+    /// Encrypts `plaintext` bound to `kid` (the associated data: a sealed value only opens
+    /// under the name it was sealed for).
+    pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<String, KeyError> {
         let nonce_bytes = random::bytes::<12>();
         let sealed = self
             .sealing
@@ -138,7 +140,7 @@ impl MasterKey {
         Ok(STANDARD.encode(blob))
     }
 
-    fn unseal(&self, kid: &str, sealed: &str) -> Result<Vec<u8>, KeyError> {
+    pub fn unseal(&self, kid: &str, sealed: &str) -> Result<Vec<u8>, KeyError> {
         let blob = STANDARD
             .decode(sealed)
             .map_err(|_| KeyError::Unseal { kid: kid.to_owned() })?;

@@ -11,6 +11,10 @@ use super::{DbConnection, StoreError};
 pub enum ChangeKind {
     TokenRevoked,
     KeysChanged,
+    /// One person's entitlements changed; the subject is their user id.
+    EntitlementsChanged,
+    /// A tier or product changed, which touches everyone holding it; the subject is its slug.
+    CatalogChanged,
 }
 
 impl ChangeKind {
@@ -18,6 +22,8 @@ impl ChangeKind {
         match self {
             Self::TokenRevoked => "token_revoked",
             Self::KeysChanged => "keys_changed",
+            Self::EntitlementsChanged => "entitlements_changed",
+            Self::CatalogChanged => "catalog_changed",
         }
     }
 
@@ -25,6 +31,8 @@ impl ChangeKind {
         match text {
             "token_revoked" => Some(Self::TokenRevoked),
             "keys_changed" => Some(Self::KeysChanged),
+            "entitlements_changed" => Some(Self::EntitlementsChanged),
+            "catalog_changed" => Some(Self::CatalogChanged),
             _ => None,
         }
     }

@@ -136,3 +136,100 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(refresh_families, refresh_tokens);
+
+diesel::table! {
+    tiers (slug) {
+        slug -> Text,
+        name -> Text,
+        rank -> Integer,
+        features -> Text,
+        max_streams -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    subscriptions (user_id) {
+        user_id -> Text,
+        tier_slug -> Text,
+        status -> Text,
+        current_period_end -> BigInt,
+        external_ref -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    products (slug) {
+        slug -> Text,
+        title -> Text,
+        starts_at -> Nullable<BigInt>,
+        ends_at -> Nullable<BigInt>,
+        rental_hours -> Nullable<Integer>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    product_grants (id) {
+        id -> Text,
+        user_id -> Text,
+        product_slug -> Text,
+        valid_from -> BigInt,
+        valid_until -> Nullable<BigInt>,
+        external_ref -> Nullable<Text>,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    entitlement_versions (user_id) {
+        user_id -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        user_id -> Nullable<Text>,
+        target -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (client_id) {
+        client_id -> Text,
+        url -> Text,
+        sealed_secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        client_id -> Text,
+        url -> Text,
+        event_id -> Text,
+        body -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(subscriptions -> tiers (tier_slug));
+diesel::joinable!(product_grants -> products (product_slug));
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, tiers, product_grants, products);

@@ -1,0 +1,396 @@
+//! Tiers, subscriptions, pay-per-view products and grants, the entitlement version of each
+//! person, and the audit log.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use super::schema::{audit_log, entitlement_versions, product_grants, products, subscriptions, tiers};
+use super::{DbConnection, StoreError, decode_list, encode_list};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tiers)]
+struct TierRow {
+    slug: String,
+    name: String,
+    rank: i32,
+    features: String,
+    max_streams: i32,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tier {
+    pub slug: String,
+    pub name: String,
+    pub rank: i32,
+    pub features: Vec<String>,
+    pub max_streams: i32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<TierRow> for Tier {
+    type Error = StoreError;
+
+    fn try_from(row: TierRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            features: decode_list("tiers.features", &row.features)?,
+            slug: row.slug,
+            name: row.name,
+            rank: row.rank,
+            max_streams: row.max_streams,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl From<&Tier> for TierRow {
+    fn from(tier: &Tier) -> Self {
+        Self {
+            slug: tier.slug.clone(),
+            name: tier.name.clone(),
+            rank: tier.rank,
+            features: encode_list(&tier.features),
+            max_streams: tier.max_streams,
+            created_at: tier.created_at,
+            updated_at: tier.updated_at,
+        }
+    }
+}
+
+/// Every tier, lowest rank first.
+pub fn list_tiers(conn: &mut DbConnection) -> Result<Vec<Tier>, StoreError> {
+    tiers::table
+        .order((tiers::rank.asc(), tiers::slug.asc()))
+        .select(TierRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Tier::try_from)
+        .collect()
+}
+
+pub fn find_tier(conn: &mut DbConnection, slug: &str) -> Result<Option<Tier>, StoreError> {
+    tiers::table
+        .filter(tiers::slug.eq(slug))
+        .select(TierRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Tier::try_from)
+        .transpose()
+}
+
+pub fn insert_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreError> {
+    diesel::insert_into(tiers::table)
+        .values(TierRow::from(tier))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreError> {
+    diesel::update(tiers::table.filter(tiers::slug.eq(&tier.slug)))
+        .set((
+            tiers::name.eq(&tier.name),
+            tiers::rank.eq(tier.rank),
+            tiers::features.eq(encode_list(&tier.features)),
+            tiers::max_streams.eq(tier.max_streams),
+            tiers::updated_at.eq(tier.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(tiers::table.filter(tiers::slug.eq(slug))).execute(conn)? > 0)
+}
+
+/// How many subscriptions name the tier, whatever their status.
+pub fn tier_subscribers(conn: &mut DbConnection, slug: &str) -> Result<Vec<String>, StoreError> {
+    Ok(subscriptions::table
+        .filter(subscriptions::tier_slug.eq(slug))
+        .select(subscriptions::user_id)
+        .load(conn)?)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = products)]
+pub struct Product {
+    pub slug: String,
+    pub title: String,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    pub rental_hours: Option<i32>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub fn list_products(conn: &mut DbConnection) -> Result<Vec<Product>, StoreError> {
+    Ok(products::table
+        .order(products::slug.asc())
+        .select(Product::as_select())
+        .load(conn)?)
+}
+
+pub fn find_product(conn: &mut DbConnection, slug: &str) -> Result<Option<Product>, StoreError> {
+    Ok(products::table
+        .filter(products::slug.eq(slug))
+        .select(Product::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert_product(conn: &mut DbConnection, product: &Product) -> Result<(), StoreError> {
+    diesel::insert_into(products::table)
+        .values(product)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn update_product(conn: &mut DbConnection, product: &Product) -> Result<(), StoreError> {
+    diesel::update(products::table.filter(products::slug.eq(&product.slug)))
+        .set((
+            products::title.eq(&product.title),
+            products::starts_at.eq(product.starts_at),
+            products::ends_at.eq(product.ends_at),
+            products::rental_hours.eq(product.rental_hours),
+            products::updated_at.eq(product.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(products::table.filter(products::slug.eq(slug))).execute(conn)? > 0)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = subscriptions)]
+pub struct Subscription {
+    pub user_id: String,
+    pub tier_slug: String,
+    pub status: String,
+    pub current_period_end: i64,
+    pub external_ref: Option<String>,
+    pub updated_at: i64,
+}
+
+pub fn find_subscription(conn: &mut DbConnection, user_id: &str) -> Result<Option<Subscription>, StoreError> {
+    Ok(subscriptions::table
+        .filter(subscriptions::user_id.eq(user_id))
+        .select(Subscription::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Sets the person's one subscription, replacing any earlier one.
+pub fn put_subscription(conn: &mut DbConnection, subscription: &Subscription) -> Result<(), StoreError> {
+    // MultiConnection has no upsert builder; both databases accept this SQL.
+    diesel::sql_query(
+        "INSERT INTO subscriptions (user_id, tier_slug, status, current_period_end, external_ref, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET tier_slug = excluded.tier_slug, \
+         status = excluded.status, current_period_end = excluded.current_period_end, \
+         external_ref = excluded.external_ref, updated_at = excluded.updated_at",
+    )
+    .bind::<Text, _>(&subscription.user_id)
+    .bind::<Text, _>(&subscription.tier_slug)
+    .bind::<Text, _>(&subscription.status)
+    .bind::<BigInt, _>(subscription.current_period_end)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(subscription.external_ref.as_deref())
+    .bind::<BigInt, _>(subscription.updated_at)
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_subscription(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(subscriptions::table.filter(subscriptions::user_id.eq(user_id))).execute(conn)? > 0)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = product_grants)]
+pub struct Grant {
+    pub id: String,
+    pub user_id: String,
+    pub product_slug: String,
+    pub valid_from: i64,
+    pub valid_until: Option<i64>,
+    pub external_ref: Option<String>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Every grant of a person, newest first.
+pub fn list_grants(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+    Ok(product_grants::table
+        .filter(product_grants::user_id.eq(user_id))
+        .order((product_grants::created_at.desc(), product_grants::id.asc()))
+        .select(Grant::as_select())
+        .load(conn)?)
+}
+
+/// A person's unrevoked grants with their products: what entitlements are computed from.
+pub fn live_grants_with_products(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<(Grant, Product)>, StoreError> {
+    Ok(product_grants::table
+        .inner_join(products::table)
+        .filter(product_grants::user_id.eq(user_id))
+        .filter(product_grants::revoked_at.is_null())
+        .order(product_grants::product_slug.asc())
+        .select((Grant::as_select(), Product::as_select()))
+        .load(conn)?)
+}
+
+pub fn find_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
+    Ok(product_grants::table
+        .filter(product_grants::id.eq(id))
+        .select(Grant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_grant_by_external_ref(
+    conn: &mut DbConnection,
+    external_ref: &str,
+) -> Result<Option<Grant>, StoreError> {
+    Ok(product_grants::table
+        .filter(product_grants::external_ref.eq(external_ref))
+        .select(Grant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert_grant(conn: &mut DbConnection, grant: &Grant) -> Result<(), StoreError> {
+    diesel::insert_into(product_grants::table)
+        .values(grant)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn revoke_grant(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        product_grants::table
+            .filter(product_grants::id.eq(id))
+            .filter(product_grants::revoked_at.is_null()),
+    )
+    .set(product_grants::revoked_at.eq(now))
+    .execute(conn)?
+        > 0)
+}
+
+/// Whether any grant names the product.
+pub fn product_has_grants(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+    let count: i64 = product_grants::table
+        .filter(product_grants::product_slug.eq(slug))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// The person's entitlement version: 0 until something changes.
+pub fn version(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
+    Ok(entitlement_versions::table
+        .filter(entitlement_versions::user_id.eq(user_id))
+        .select(entitlement_versions::version)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Bumps the version of each person; the first statement is a write.
+pub fn bump_versions(conn: &mut DbConnection, user_ids: &[String]) -> Result<(), StoreError> {
+    for user_id in user_ids {
+        diesel::sql_query(
+            "INSERT INTO entitlement_versions (user_id, version) VALUES ($1, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET version = entitlement_versions.version + 1",
+        )
+        .bind::<Text, _>(user_id)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub user_id: Option<String>,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditEntry<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub user_id: Option<&'a str>,
+    pub target: &'a str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+pub fn audit(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(audit_log::table)
+        .values(entry)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Filters of the audit log; `None` matches everything.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Entries with an id below this one (the page after the last one seen).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub fn list_audit(conn: &mut DbConnection, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(actor));
+    }
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(audit_log::user_id.eq(user_id));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::action.eq(action));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_log::at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::at.lt(until));
+    }
+    if let Some(before_id) = filter.before_id {
+        query = query.filter(audit_log::id.lt(before_id));
+    }
+    Ok(query
+        .order(audit_log::id.desc())
+        .limit(filter.limit)
+        .select(AuditEntry::as_select())
+        .load(conn)?)
+}
+
+/// The people holding an unrevoked grant of the product.
+pub fn product_holders(conn: &mut DbConnection, slug: &str) -> Result<Vec<String>, StoreError> {
+    Ok(product_grants::table
+        .filter(product_grants::product_slug.eq(slug))
+        .filter(product_grants::revoked_at.is_null())
+        .select(product_grants::user_id)
+        .distinct()
+        .load(conn)?)
+}

@@ -1,0 +1,72 @@
+//! Entitlement change events delivered to the clients that asked for them: each change is
+//! queued, in the transaction that makes it, as one delivery per registered endpoint; a
+//! background worker sends them signed and retries with backoff.
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::crypto::random;
+use crate::store::schema::{webhook_deliveries, webhook_endpoints};
+use crate::store::{DbConnection, StoreError};
+
+/// A change as its webhook tells it.
+pub struct Notice<'a> {
+    /// What happened, e.g. `grant.create`, `subscription.put`, `tier.update`.
+    pub event: &'a str,
+    /// The person it concerns, for changes to one person.
+    pub user_id: Option<&'a str>,
+    /// The slug or user id the change is about.
+    pub target: &'a str,
+    /// Everyone whose entitlements changed.
+    pub affected: &'a [String],
+    /// The state after the change (`null` after a deletion).
+    pub data: Value,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    id: &'a str,
+    event: &'a str,
+    created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    target: &'a str,
+    affected_users: &'a [String],
+    data: &'a Value,
+}
+
+/// Queues the notice for every registered endpoint; due at once.
+pub fn enqueue(conn: &mut DbConnection, notice: &Notice<'_>, now: i64) -> Result<(), StoreError> {
+    let endpoints: Vec<(String, String)> = webhook_endpoints::table
+        .select((webhook_endpoints::client_id, webhook_endpoints::url))
+        .load(conn)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let event_id = random::token::<16>();
+    let body = serde_json::to_string(&Body {
+        id: &event_id,
+        event: notice.event,
+        created_at: now,
+        user_id: notice.user_id,
+        target: notice.target,
+        affected_users: notice.affected,
+        data: &notice.data,
+    })
+    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    for (client_id, url) in endpoints {
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::client_id.eq(client_id),
+                webhook_deliveries::url.eq(url),
+                webhook_deliveries::event_id.eq(&event_id),
+                webhook_deliveries::body.eq(&body),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(Some(now)),
+                webhook_deliveries::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
