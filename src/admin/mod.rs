@@ -1,6 +1,7 @@
 //! Administration of clients and people: the rules shared by the command line and, later,
 //! the admin API and dashboard.
 
+pub mod api;
 pub mod clients;
 pub mod users;
 

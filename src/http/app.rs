@@ -294,6 +294,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             .app_data(web::PayloadConfig::new(max_form_bytes))
             .wrap(from_fn(metrics::track))
             .configure(routes)
+            .configure(crate::admin::api::routes)
             .default_service(web::to(not_found))
     })
     .workers(workers);
