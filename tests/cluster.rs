@@ -98,3 +98,57 @@ async fn a_key_rotated_through_one_instance_verifies_at_once_on_another() {
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_within_a_second() {
+    use usher::entitlements::manage::{self, Actor, TierInput};
+
+    let db = TestDb::new(Backend::Postgres);
+    // An http issuer: the test signs in over plain HTTP, where Secure cookies would not travel.
+    let config = Config {
+        issuer: Some("http://usher.cluster.test".into()),
+        sync_interval_ms: 250,
+        ..db.config()
+    };
+    let first = TestServer::start_with(config.clone(), Clock::System).await;
+    let second = TestServer::start_with(config, Clock::System).await;
+    let user_id = common::flow::create_user(&first, "viewer@example.com").await;
+    let app = first.create_client(common::flow::first_party_app()).await;
+    let tokens = common::flow::person_tokens(&first, &app, "viewer@example.com", "openid entitlements").await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let service = first.service_client(&[]).await;
+    let before = common::introspect(&second, &service, &token).await;
+    assert_eq!(before["active"], true);
+    assert!(before.get("tier").is_none(), "no subscription yet: {before}");
+
+    let now = first.state.clock.now();
+    first
+        .state
+        .store
+        .run(move |conn| {
+            let actor = Actor::client("payments");
+            let tier = TierInput {
+                name: "Premium".into(),
+                rank: 20,
+                features: vec!["4k".into()],
+                max_streams: 4,
+            };
+            manage::create_tier(conn, &actor, "premium", &tier, now)?;
+            let subscription = manage::SubscriptionInput {
+                tier: "premium".into(),
+                status: "active".into(),
+                current_period_end: now + 86_400,
+                external_ref: None,
+            };
+            manage::put_subscription(conn, &actor, &user_id, &subscription, now)
+        })
+        .await
+        .unwrap();
+    let seen_after = within(Duration::from_secs(1), || async {
+        common::introspect(&second, &service, &token).await["tier"] == "premium"
+    })
+    .await;
+    eprintln!("second instance saw the entitlement change after {seen_after:?}");
+    first.stop().await;
+    second.stop().await;
+}

@@ -23,7 +23,11 @@ pub struct VerifiedToken {
     /// The key that signed it: the answer holds only while that key is published.
     pub kid: String,
     pub claims: AccessTokenClaims,
+    /// The introspection answer; for a person's token without its closing brace, so the
+    /// person's entitlements as they are now can follow.
     pub introspection: Bytes,
+    /// Issued on a person's behalf (not to a client acting for itself).
+    pub person: bool,
 }
 
 #[derive(Serialize)]
@@ -54,10 +58,22 @@ impl VerifiedToken {
             iss: &claims.iss,
             jti: &claims.jti,
         })?;
+        // Client credentials tokens name the client as their subject; anything else is a
+        // person's.
+        let person = claims.sub != claims.client_id;
+        let introspection = if person {
+            introspection
+                .get(..introspection.len().saturating_sub(1))
+                .unwrap_or_default()
+                .to_vec()
+        } else {
+            introspection
+        };
         Ok(Self {
             kid,
             claims,
             introspection: Bytes::from(introspection),
+            person,
         })
     }
 }

@@ -4,7 +4,7 @@
 //! for a known token and client.
 
 use actix_web::http::header;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::access_tokens;
 use super::revocation::looks_like_jwt;
 use crate::crypto::hashing;
+use crate::entitlements::cache;
 use crate::http::errors::OAuthError;
 use crate::http::form::Form;
 use crate::state::AppState;
@@ -40,13 +41,31 @@ pub async fn introspect(
     let now = state.clock.now();
     let (result, body) = match verified {
         Ok(verified) if access_tokens::is_live(&state, &verified.claims, now) => {
-            ("active", verified.introspection.clone())
+            if verified.person {
+                let entitlements = cache::current(&state, &verified.claims.sub).await?;
+                (
+                    "active",
+                    with_entitlements(&verified.introspection, &entitlements.introspection_members),
+                )
+            } else {
+                ("active", verified.introspection.clone())
+            }
         }
         Ok(_) => ("inactive", Bytes::from_static(INACTIVE)),
         Err(rejection) => (rejection.label(), Bytes::from_static(INACTIVE)),
     };
     crate::http::metrics::introspection(result);
     Ok(answer(body))
+}
+
+/// A person's token answer followed by their entitlements as they are now (CONTRACT.md).
+fn with_entitlements(token_members: &Bytes, entitlements: &Bytes) -> Bytes {
+    let mut body = BytesMut::with_capacity(token_members.len() + entitlements.len() + 2);
+    body.extend_from_slice(token_members);
+    body.extend_from_slice(b",");
+    body.extend_from_slice(entitlements);
+    body.extend_from_slice(b"}");
+    body.freeze()
 }
 
 fn answer(body: Bytes) -> HttpResponse {

@@ -13,6 +13,7 @@ use crate::crypto::jwt::{self, AccessTokenClaims, SignError};
 use crate::crypto::keyring::KeySet;
 use crate::crypto::keys::SigningAlg;
 use crate::crypto::{hashing, random};
+use crate::entitlements::{AccessTokenEntitlements, Entitlements};
 use crate::state::AppState;
 use crate::store::clients::Client;
 use crate::store::refresh_tokens::RefreshToken;
@@ -28,11 +29,22 @@ pub struct PersonClaims {
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
 }
 
 impl PersonClaims {
-    pub fn for_scopes(user: &User, scopes: &[&str]) -> Self {
+    /// `entitlements` are the person's current ones, needed with scope `entitlements`.
+    pub fn for_scopes(user: &User, scopes: &[&str], entitlements: Option<&Entitlements>) -> Self {
         let mut claims = Self::default();
+        if scopes.contains(&scopes::ENTITLEMENTS)
+            && let Some(entitlements) = entitlements
+        {
+            claims.tier = entitlements.tier.clone();
+            claims.features = Some(entitlements.features.clone());
+        }
         if scopes.contains(&scopes::EMAIL) {
             claims.email = Some(user.email.clone());
             claims.email_verified = Some(user.email_verified);
@@ -94,6 +106,8 @@ pub struct Authorization {
 /// transaction as the decision, and signing follows once it committed.
 pub struct Planned {
     access_claims: AccessTokenClaims,
+    /// With scope `entitlements`: what the access token says the person may watch.
+    access_entitlements: Option<AccessTokenEntitlements>,
     id_token: Option<(SigningAlg, IdTokenPlan)>,
     /// The refresh token to send and the row that stores its hash.
     pub refresh: Option<(String, RefreshToken)>,
@@ -124,7 +138,15 @@ impl Planned {
 
     /// Signs the tokens: the access token, then the ID token bound to it by `at_hash`.
     pub fn sign(self, keys: &KeySet, access_token_alg: SigningAlg) -> Result<TokenResponse, SignError> {
-        let access_token = jwt::sign_access_token(keys, access_token_alg, &self.access_claims)?;
+        let access_token = jwt::sign(
+            keys,
+            access_token_alg,
+            jwt::ACCESS_TOKEN_TYP,
+            &AccessTokenWithEntitlements {
+                claims: &self.access_claims,
+                entitlements: self.access_entitlements.as_ref(),
+            },
+        )?;
         let id_token = match &self.id_token {
             Some((alg, plan)) => {
                 let claims = IdTokenClaims {
@@ -155,15 +177,39 @@ impl Planned {
     }
 }
 
+/// RFC 9068 claims, plus CONTRACT.md's entitlement claims when the scope asks for them.
+#[derive(Serialize)]
+struct AccessTokenWithEntitlements<'a> {
+    #[serde(flatten)]
+    claims: &'a AccessTokenClaims,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    entitlements: Option<&'a AccessTokenEntitlements>,
+}
+
 fn scope_list(scope: &str) -> Vec<&str> {
     scope.split(' ').filter(|scope| !scope.is_empty()).collect()
 }
 
+/// Whether tokens for `scope` carry entitlements, which the caller then computes.
+pub fn needs_entitlements(scope: &str) -> bool {
+    scope_list(scope).contains(&scopes::ENTITLEMENTS)
+}
+
 /// Decides the tokens for `authorization`: claims, lifetimes and, when `offline_access` was
-/// granted and the client may refresh, the refresh token and its row.
-pub fn plan(state: &AppState, client: &Client, authorization: &Authorization, now: i64) -> Planned {
+/// granted and the client may refresh, the refresh token and its row. `entitlements` are the
+/// person's current ones when the scope includes `entitlements`.
+pub fn plan(
+    state: &AppState,
+    client: &Client,
+    authorization: &Authorization,
+    entitlements: Option<&Entitlements>,
+    now: i64,
+) -> Planned {
     let user = &authorization.user;
     let access_scopes = scope_list(&authorization.access_scope);
+    let access_entitlements = entitlements
+        .filter(|_| access_scopes.contains(&scopes::ENTITLEMENTS))
+        .map(|entitlements| AccessTokenEntitlements::new(entitlements, state.config.ppv_claim_cap));
     let access_claims = AccessTokenClaims {
         iss: state.issuer.clone(),
         sub: user.id.clone(),
@@ -186,7 +232,7 @@ pub fn plan(state: &AppState, client: &Client, authorization: &Authorization, no
             nonce: authorization.nonce.clone(),
             amr: authorization.amr.clone(),
             sid: authorization.sid.clone(),
-            person: PersonClaims::for_scopes(user, &access_scopes),
+            person: PersonClaims::for_scopes(user, &access_scopes, entitlements),
         };
         (alg, plan)
     });
@@ -220,6 +266,7 @@ pub fn plan(state: &AppState, client: &Client, authorization: &Authorization, no
     });
     Planned {
         access_claims,
+        access_entitlements,
         id_token,
         refresh,
         expires_in: state.config.access_token_ttl_secs,

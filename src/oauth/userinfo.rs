@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::access_tokens;
 use super::scopes;
 use super::user_tokens::PersonClaims;
+use crate::entitlements::cache;
 use crate::http::errors::{ErrorCode, OAuthError};
 use crate::http::form::Form;
 use crate::state::AppState;
@@ -58,11 +59,20 @@ pub async fn userinfo(
         .await?
         .filter(|user| user.disabled_at.is_none())
         .ok_or_else(|| invalid_token("the account behind this token is no longer active"))?;
+    let entitlements = if granted.contains(&scopes::ENTITLEMENTS) {
+        Some(cache::current(&state, &user.id).await?)
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(UserInfo {
-            person: PersonClaims::for_scopes(&user, &granted),
+            person: PersonClaims::for_scopes(
+                &user,
+                &granted,
+                entitlements.as_ref().map(|cached| &cached.entitlements),
+            ),
             sub: user.id,
         }))
 }

@@ -132,3 +132,60 @@ pub fn location(response: &reqwest::Response) -> String {
         .expect("ASCII location")
         .to_owned()
 }
+
+/// Signs `email` in to a first-party `client` (registered with redirect URI
+/// `https://app.example/callback`) through the authorization code flow with PKCE, and returns
+/// the token response.
+pub async fn person_tokens(
+    server: &TestServer,
+    client: &usher::admin::clients::CreatedClient,
+    email: &str,
+    scope: &str,
+) -> serde_json::Value {
+    const REDIRECT: &str = "https://app.example/callback";
+    let browser = Browser::new(server);
+    let (verifier, challenge) = pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", scope)
+        .append_pair("state", "s")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let login = browser.get(&format!("/oauth/authorize?{query}")).await;
+    let html = login.text().await.expect("login page");
+    let signed_in = browser.sign_in(Some(&html), email, PASSWORD).await;
+    let redirect = browser.follow(signed_in).await;
+    let location = location(&redirect);
+    let code = url::Url::parse(&location)
+        .expect("redirect to the app")
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| code.into_owned())
+        .expect("a code: the client must be first-party");
+    let response = super::post_form(
+        &server.endpoint("/oauth/token"),
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200, "code exchange");
+    response.json().await.expect("token response")
+}
+
+/// A first-party web app allowed every user scope, redirecting to `https://app.example/callback`.
+pub fn first_party_app() -> usher::admin::clients::NewClient {
+    usher::admin::clients::NewClient {
+        name: "Streamly".into(),
+        redirect_uris: vec!["https://app.example/callback".into()],
+        first_party: true,
+        ..usher::admin::clients::NewClient::default()
+    }
+}

@@ -9,6 +9,7 @@ use diesel::Connection;
 use subtle::ConstantTimeEq;
 
 use crate::crypto::hashing;
+use crate::entitlements;
 use crate::http::errors::{ErrorCode, OAuthError};
 use crate::http::form::Form;
 use crate::oauth::revocation::revoke_access_tokens;
@@ -131,7 +132,12 @@ fn redeem(
         family_id: None,
         refresh_token: None,
     };
-    let planned = user_tokens::plan(state, client, &authorization, now);
+    let entitlements = if user_tokens::needs_entitlements(&authorization.access_scope) {
+        Some(entitlements::compute(conn, &authorization.user.id, now)?)
+    } else {
+        None
+    };
+    let planned = user_tokens::plan(state, client, &authorization, entitlements.as_ref(), now);
     codes::record_access_token(
         conn,
         &authorization.code_hash,
