@@ -14,6 +14,7 @@ use crate::crypto::keyring;
 use crate::crypto::keys::MasterKey;
 use crate::http::app;
 use crate::store::Store;
+use crate::webhooks;
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +48,8 @@ enum Command {
 enum ClientCommand {
     /// Register a client; prints its id and, for confidential clients, its secret (once).
     Create(ClientCreate),
+    /// Set where a client receives entitlement change events; prints the signing secret (once).
+    Webhook(ClientWebhook),
 }
 
 #[derive(Args)]
@@ -73,6 +76,68 @@ struct ClientCreate {
     #[arg(long)]
     json: bool,
 }
+
+// --- usher client webhook ---
+#[derive(Args)]
+struct ClientWebhook {
+    #[arg(long)]
+    client_id: String,
+    /// The http(s) URL events are posted to; replaces any earlier one and its secret.
+    #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+    url: Option<String>,
+    /// Delete the client's endpoint; deliveries still waiting are given up.
+    #[arg(long)]
+    remove: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct WebhookRegistered {
+    client_id: String,
+    url: String,
+    secret: String,
+}
+
+#[derive(Serialize)]
+struct WebhookRemoved {
+    client_id: String,
+    removed: bool,
+}
+
+fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url, 1)?;
+    let client_id = args.client_id;
+    // clap lets through exactly one of --url and --remove.
+    let Some(url) = args.url else {
+        let removed = store.run_blocking(|conn| webhooks::remove(conn, &client_id))?;
+        let outcome = WebhookRemoved { client_id, removed };
+        return print(args.json, &outcome, || {
+            if outcome.removed {
+                format!("webhook endpoint of {} removed", outcome.client_id)
+            } else {
+                format!("{} had no webhook endpoint", outcome.client_id)
+            }
+        });
+    };
+    // The URL as stored (normalised), so what is printed is what will be called.
+    let url = webhooks::check_url(&url)?;
+    let master = MasterKey::load_or_create(&config.keys_dir)?;
+    let now = clock.now();
+    let secret = store.run_blocking(|conn| webhooks::register(conn, &master, &client_id, &url, now))?;
+    let registered = WebhookRegistered {
+        client_id,
+        url,
+        secret,
+    };
+    print(args.json, &registered, || {
+        format!(
+            "client_id: {}\nurl: {}\nsecret: {}",
+            registered.client_id, registered.url, registered.secret
+        )
+    })
+}
+// --- end usher client webhook ---
 
 #[derive(Subcommand)]
 enum UserCommand {
@@ -145,6 +210,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 None => format!("client_id: {}", created.client_id),
             })
         }
+        Command::Client(ClientCommand::Webhook(args)) => client_webhook(&config, &clock, args),
         Command::User(UserCommand::Create(args)) => {
             let password = if args.password_stdin {
                 Some(read_password()?)

@@ -73,6 +73,14 @@ pub struct Config {
     pub ppv_claim_cap: usize,
     /// How many people's entitlements introspection keeps in memory.
     pub entitlement_cache_size: usize,
+    // --- Webhooks (src/webhooks) ---
+    /// How often an instance looks for webhook deliveries that are due, in ms.
+    pub webhook_poll_interval_ms: u64,
+    /// How long one webhook delivery may take, connecting included, before it counts as
+    /// failed, in seconds.
+    pub webhook_timeout_secs: u64,
+    /// Sends of one event to one endpoint before it is given up.
+    pub webhook_max_attempts: u32,
 }
 
 impl Default for Config {
@@ -106,6 +114,9 @@ impl Default for Config {
             login_throttle_window_secs: 900,
             ppv_claim_cap: 16,
             entitlement_cache_size: 200_000,
+            webhook_poll_interval_ms: 500,
+            webhook_timeout_secs: 10,
+            webhook_max_attempts: 12,
         }
     }
 }
@@ -155,6 +166,17 @@ impl Config {
         ];
         if let Some((name, _)) = lifetimes.iter().find(|(_, secs)| *secs <= 0) {
             return Err(ConfigError::Invalid(format!("{name} must be positive")));
+        }
+        // Webhooks: a zero timeout would fail every delivery, zero attempts would send none.
+        if !(1..=3600).contains(&self.webhook_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "webhook_timeout_secs must be between 1 and 3600".into(),
+            ));
+        }
+        if self.webhook_max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "webhook_max_attempts must be positive".into(),
+            ));
         }
         if !(0..=60).contains(&self.refresh_reuse_grace_secs) {
             return Err(ConfigError::Invalid(

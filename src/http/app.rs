@@ -21,7 +21,7 @@ use crate::oauth::{authorize, discovery, introspection, logout, revocation, toke
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::sync;
-use crate::{account, login};
+use crate::{account, login, webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -211,13 +211,15 @@ fn resource(path: &str, name: &str, allow: &'static str) -> actix_web::Resource 
         .default_service(web::to(method_not_allowed(allow)))
 }
 
-/// A server accepting connections, with the background task that keeps it in sync.
+/// A server accepting connections, with the background tasks that keep it in sync and
+/// deliver webhooks.
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
     handle: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     sync_task: JoinHandle<()>,
+    webhook_task: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -229,12 +231,14 @@ impl RunningServer {
     pub async fn wait(self) -> std::io::Result<()> {
         let outcome = self.server_task.await.unwrap_or(Ok(()));
         self.sync_task.abort();
+        self.webhook_task.abort();
         outcome
     }
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
         self.sync_task.abort();
+        self.webhook_task.abort();
         let _ = self.server_task.await;
     }
 }
@@ -284,6 +288,9 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         Keyring::new(keys),
     ));
     let follower = sync::prime(&state).await?;
+    // Before the sync task, so failing to start it leaves nothing running.
+    let webhook_task =
+        webhooks::worker::spawn(Arc::clone(&state)).map_err(|error| StartError::Task(error.to_string()))?;
     let sync_task = sync::spawn(Arc::clone(&state), follower);
     metrics::install();
 
@@ -316,6 +323,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         handle,
         server_task,
         sync_task,
+        webhook_task,
     })
 }
 

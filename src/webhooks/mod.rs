@@ -1,6 +1,36 @@
 //! Entitlement change events delivered to the clients that asked for them: each change is
 //! queued, in the transaction that makes it, as one delivery per registered endpoint; a
 //! background worker sends them signed and retries with backoff.
+//!
+//! A client registers one endpoint (`usher client webhook --client-id ID --url URL`, or
+//! [`register`]) and receives a 256-bit secret, shown once and stored sealed with the master
+//! key. Every delivery is
+//!
+//! ```text
+//! POST <url>
+//! Content-Type: application/json
+//! Usher-Webhook-Id: <event id, the body's "id"; the same on every retry>
+//! Usher-Webhook-Timestamp: <Unix seconds when this attempt was signed>
+//! Usher-Webhook-Signature: v1=<lower-case hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+//!
+//! {"id":"…","event":"subscription.put","created_at":…,"user_id":"…","target":"…",
+//!  "affected_users":["…"],"data":{…}}
+//! ```
+//!
+//! The HMAC key is the secret exactly as printed (its ASCII bytes) and the body is signed
+//! byte for byte as sent, as Stripe and Standard Webhooks do. A receiver recomputes the
+//! signature over the raw body, compares in constant time, rejects timestamps more than five
+//! minutes from its own clock (a captured request cannot be replayed later) and ignores ids it
+//! has seen (delivery is at least once). A 2xx answer within `webhook_timeout_secs` counts as
+//! delivered; anything else is retried after 5 s, 10 s, 20 s, … (at most an hour apart) until
+//! `webhook_max_attempts` sends have failed. Redirects are not followed.
+
+mod endpoints;
+mod signing;
+pub mod worker;
+
+pub use endpoints::{WebhookError, check_url, register, remove};
+pub use signing::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 use diesel::prelude::*;
 use serde::Serialize;

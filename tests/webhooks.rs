@@ -1,0 +1,766 @@
+//! Webhooks on both databases: an entitlement change reaches a real HTTP receiver as a signed
+//! POST; failures are recorded and retried after the backoff (moved with a manual clock), and
+//! given up after the last attempt; two instances sharing a database send each event once;
+//! the command line registers and removes endpoints.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb, TestServer, flow};
+use diesel::prelude::*;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use usher::clock::Clock;
+use usher::config::Config;
+use usher::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+use usher::store::schema::{webhook_deliveries, webhook_endpoints};
+use usher::webhooks::{self, WebhookError};
+
+const START: i64 = 1_900_000_000;
+/// How long a test waits for something the worker does within a poll or two.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// The receiver
+
+/// One request as the receiver saw it; header names in lower case.
+#[derive(Debug)]
+struct Received {
+    method: String,
+    path: String,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .unwrap_or_else(|| panic!("no {name} header in {self:?}"))
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+
+    /// Checks the signature as a receiver would, with the secret from registration.
+    fn assert_signed_with(&self, secret: &str) {
+        let timestamp = self.header("Usher-Webhook-Timestamp");
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = ring::hmac::sign(&key, format!("{timestamp}.{}", self.body).as_bytes());
+        let hex: String = tag.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(self.header("Usher-Webhook-Signature"), format!("v1={hex}"));
+    }
+}
+
+/// An HTTP/1.1 endpoint on a free port that records every request and answers `500` to the
+/// first `failures` of them, `200` after.
+struct Receiver {
+    port: u16,
+    received: tokio::sync::Mutex<mpsc::UnboundedReceiver<Received>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(failures: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let failures_left = Arc::new(AtomicUsize::new(failures));
+        let accept = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(answer(stream, tx.clone(), Arc::clone(&failures_left)));
+            }
+        });
+        Self {
+            port,
+            received: tokio::sync::Mutex::new(rx),
+            accept,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/usher", self.port)
+    }
+
+    async fn next_request(&self) -> Received {
+        let mut received = self.received.lock().await;
+        match tokio::time::timeout(PATIENCE, received.recv()).await {
+            Ok(Some(request)) => request,
+            _ => panic!("no webhook reached the receiver within {PATIENCE:?}"),
+        }
+    }
+
+    /// Fails if a request arrives within `wait`.
+    async fn assert_quiet_for(&self, wait: Duration) {
+        let mut received = self.received.lock().await;
+        if let Ok(Some(request)) = tokio::time::timeout(wait, received.recv()).await {
+            panic!("unexpected webhook: {request:?}");
+        }
+    }
+
+    /// Everything received so far.
+    async fn drain(&self) -> Vec<Received> {
+        let mut received = self.received.lock().await;
+        let mut all = Vec::new();
+        while let Ok(request) = received.try_recv() {
+            all.push(request);
+        }
+        all
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+async fn answer(
+    stream: TcpStream,
+    received: mpsc::UnboundedSender<Received>,
+    failures_left: Arc<AtomicUsize>,
+) {
+    let mut stream = BufReader::new(stream);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        if line.trim_end().is_empty() {
+            break;
+        }
+        head.push(line.trim_end().to_owned());
+    }
+    let Some(request_line) = head.first() else { return };
+    let mut parts = request_line.split(' ');
+    let (method, path) = (
+        parts.next().unwrap_or_default().to_owned(),
+        parts.next().unwrap_or_default().to_owned(),
+    );
+    let headers: HashMap<String, String> = head[1..]
+        .iter()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length = headers
+        .get("content-length")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    if stream.read_exact(&mut body).await.is_err() {
+        return;
+    }
+    let fail = failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+        .is_ok();
+    let _ = received.send(Received {
+        method,
+        path,
+        headers,
+        body: String::from_utf8(body).expect("a UTF-8 body"),
+    });
+    let status = if fail {
+        "500 Internal Server Error"
+    } else {
+        "200 OK"
+    };
+    let response = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A site: a server with a manual clock, a service client, a person and a tier
+
+fn webhook_config(db: &TestDb) -> Config {
+    Config {
+        webhook_poll_interval_ms: 20,
+        webhook_timeout_secs: 2,
+        ..db.config()
+    }
+}
+
+struct Site {
+    _db: TestDb,
+    server: TestServer,
+    client_id: String,
+    user_id: String,
+}
+
+async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Site {
+    let db = TestDb::new(backend);
+    let mut config = webhook_config(&db);
+    configure(&mut config);
+    let server = TestServer::start_with(config, Clock::manual(START)).await;
+    let client_id = server.service_client(&["catalog:read"]).await.client_id;
+    let user_id = flow::create_user(&server, "viewer@example.com").await;
+    let now = server.state.clock.now();
+    server
+        .state
+        .store
+        .run(move |conn| {
+            let input = TierInput {
+                name: "Premium".into(),
+                rank: 10,
+                features: vec!["hd".into()],
+                max_streams: 2,
+            };
+            manage::create_tier(conn, &Actor::client("payments"), "premium", &input, now)
+        })
+        .await
+        .expect("tier created");
+    Site {
+        _db: db,
+        server,
+        client_id,
+        user_id,
+    }
+}
+
+async fn site(backend: Backend) -> Site {
+    site_with(backend, |_| {}).await
+}
+
+/// A delivery as stored.
+#[derive(Debug, Queryable)]
+struct Delivery {
+    event_id: String,
+    url: String,
+    body: String,
+    attempts: i32,
+    next_attempt_at: Option<i64>,
+    delivered_at: Option<i64>,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+}
+
+impl Site {
+    fn now(&self) -> i64 {
+        self.server.state.clock.now()
+    }
+
+    /// Registers the client's endpoint through the plain function; returns the secret.
+    async fn register(&self, url: &str) -> String {
+        let (state, client_id, url, now) = (
+            Arc::clone(&self.server.state),
+            self.client_id.clone(),
+            url.to_owned(),
+            self.now(),
+        );
+        self.server
+            .state
+            .store
+            .run(move |conn| webhooks::register(conn, &state.master_key, &client_id, &url, now))
+            .await
+            .expect("endpoint registered")
+    }
+
+    /// Puts the person's subscription: one `subscription.put` event.
+    async fn change_subscription(&self, period_end: i64) {
+        let (user_id, now) = (self.user_id.clone(), self.now());
+        self.server
+            .state
+            .store
+            .run(move |conn| {
+                let input = SubscriptionInput {
+                    tier: "premium".into(),
+                    status: "active".into(),
+                    current_period_end: period_end,
+                    external_ref: None,
+                };
+                manage::put_subscription(conn, &Actor::client("payments"), &user_id, &input, now)
+            })
+            .await
+            .expect("subscription put");
+    }
+
+    async fn deliveries(&self) -> Vec<Delivery> {
+        self.server
+            .state
+            .store
+            .run(|conn| {
+                use webhook_deliveries::dsl as d;
+                d::webhook_deliveries
+                    .order(d::id.asc())
+                    .select((
+                        d::event_id,
+                        d::url,
+                        d::body,
+                        d::attempts,
+                        d::next_attempt_at,
+                        d::delivered_at,
+                        d::last_status,
+                        d::last_error,
+                    ))
+                    .load::<Delivery>(conn)
+                    .map_err(usher::store::StoreError::Query)
+            })
+            .await
+            .expect("deliveries read")
+    }
+
+    /// The only delivery, once `done` holds for it.
+    async fn delivery_when(&self, done: impl Fn(&Delivery) -> bool) -> Delivery {
+        let started = Instant::now();
+        loop {
+            let mut deliveries = self.deliveries().await;
+            assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+            let delivery = deliveries.remove(0);
+            if done(&delivery) {
+                return delivery;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "delivery not in the expected state: {delivery:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests on both databases
+
+async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) {
+    let site = site(backend).await;
+    let receiver = Receiver::start(0).await;
+    let secret = site.register(&receiver.url()).await;
+    assert_eq!(secret.len(), 43, "base64url of 256 bits: {secret}");
+
+    site.change_subscription(START + 30 * 86_400).await;
+    let request = receiver.next_request().await;
+
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/hooks/usher");
+    assert_eq!(request.header("Content-Type"), "application/json");
+    assert_eq!(request.header("Usher-Webhook-Timestamp"), START.to_string());
+    request.assert_signed_with(&secret);
+    let body = request.json();
+    assert_eq!(request.header("Usher-Webhook-Id"), body["id"]);
+    assert_eq!(body["event"], "subscription.put");
+    assert_eq!(body["user_id"], site.user_id.as_str());
+    assert_eq!(body["target"], site.user_id.as_str());
+    assert_eq!(body["affected_users"], serde_json::json!([site.user_id]));
+    assert_eq!(body["data"]["tier"], "premium");
+    assert_eq!(body["created_at"], START);
+
+    let delivery = site
+        .delivery_when(|delivery| delivery.delivered_at.is_some())
+        .await;
+    assert_eq!(delivery.delivered_at, Some(START));
+    assert_eq!(delivery.attempts, 1);
+    assert_eq!(delivery.last_status, Some(200));
+    assert_eq!(delivery.next_attempt_at, None);
+    assert_eq!(delivery.body, request.body, "sent verbatim");
+    assert_eq!(delivery.event_id, body["id"]);
+    receiver.assert_quiet_for(Duration::from_millis(200)).await;
+
+    // The secret is stored sealed, under this client's name only.
+    let client_id = site.client_id.clone();
+    let sealed: String = site
+        .server
+        .state
+        .store
+        .run(move |conn| {
+            webhook_endpoints::table
+                .find(client_id)
+                .select(webhook_endpoints::sealed_secret)
+                .first(conn)
+                .map_err(usher::store::StoreError::Query)
+        })
+        .await
+        .unwrap();
+    assert!(!sealed.contains(&secret));
+    let master_key = &site.server.state.master_key;
+    assert_eq!(
+        master_key
+            .unseal(&format!("webhook:{}", site.client_id), &sealed)
+            .unwrap(),
+        secret.as_bytes()
+    );
+    assert!(master_key.unseal("webhook:another-client", &sealed).is_err());
+
+    // No endpoint for a client that does not exist, nor at a URL that is not http(s).
+    let state = Arc::clone(&site.server.state);
+    let client_id = site.client_id.clone();
+    let (unknown, bad_url) = site
+        .server
+        .state
+        .store
+        .run(move |conn| {
+            let unknown = webhooks::register(
+                conn,
+                &state.master_key,
+                "no-such-client",
+                "https://x.test/",
+                START,
+            );
+            let bad_url = webhooks::register(conn, &state.master_key, &client_id, "ftp://x.test/", START);
+            Ok::<_, usher::store::StoreError>((unknown, bad_url))
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(unknown, Err(WebhookError::NotFound("client"))),
+        "{unknown:?}"
+    );
+    assert!(
+        matches!(bad_url, Err(WebhookError::Invalid { field: "url", .. })),
+        "{bad_url:?}"
+    );
+    site.server.stop().await;
+}
+
+async fn a_failed_delivery_is_retried_after_the_backoff(backend: Backend) {
+    let site = site(backend).await;
+    let receiver = Receiver::start(1).await;
+    let secret = site.register(&receiver.url()).await;
+    site.change_subscription(START + 86_400).await;
+
+    let first = receiver.next_request().await;
+    let failed = site.delivery_when(|delivery| delivery.attempts == 1).await;
+    assert_eq!(failed.last_status, Some(500));
+    assert_eq!(failed.delivered_at, None);
+    assert_eq!(failed.next_attempt_at, Some(START + 5), "first retry after 5 s");
+    // Not before its time: many polls pass without a second attempt.
+    receiver.assert_quiet_for(Duration::from_millis(300)).await;
+
+    site.server.state.clock.advance(5);
+    let second = receiver.next_request().await;
+    assert_eq!(
+        second.header("Usher-Webhook-Id"),
+        first.header("Usher-Webhook-Id")
+    );
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header("Usher-Webhook-Timestamp"), (START + 5).to_string());
+    second.assert_signed_with(&secret);
+
+    let delivered = site
+        .delivery_when(|delivery| delivery.delivered_at.is_some())
+        .await;
+    assert_eq!(delivered.delivered_at, Some(START + 5));
+    assert_eq!(delivered.attempts, 2);
+    assert_eq!(delivered.last_status, Some(200));
+    assert_eq!(delivered.next_attempt_at, None);
+    receiver.assert_quiet_for(Duration::from_millis(200)).await;
+    site.server.stop().await;
+}
+
+async fn a_delivery_is_given_up_after_the_last_attempt(backend: Backend) {
+    let site = site_with(backend, |config| config.webhook_max_attempts = 3).await;
+    let receiver = Receiver::start(usize::MAX).await;
+    site.register(&receiver.url()).await;
+    site.change_subscription(START + 86_400).await;
+
+    for attempt in 1..=3 {
+        receiver.next_request().await;
+        let delivery = site.delivery_when(|delivery| delivery.attempts == attempt).await;
+        assert_eq!(delivery.last_status, Some(500));
+        assert_eq!(delivery.delivered_at, None);
+        if attempt < 3 {
+            let due = delivery.next_attempt_at.expect("another attempt is due");
+            // 5 s, then 10 s, plus up to a tenth of jitter.
+            let delay = due - site.now();
+            assert!((5 * (1 << (attempt - 1))..=11).contains(&delay), "{delay}");
+            site.server.state.clock.advance(delay);
+        } else {
+            assert_eq!(delivery.next_attempt_at, None, "given up");
+        }
+    }
+    site.server.state.clock.advance(10 * 3600);
+    receiver.assert_quiet_for(Duration::from_millis(300)).await;
+    site.server.stop().await;
+}
+
+async fn an_unreachable_endpoint_is_retried_at_its_new_address(backend: Backend) {
+    let site = site(backend).await;
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed_url = format!("http://127.0.0.1:{closed_port}/hooks");
+    site.register(&closed_url).await;
+    site.change_subscription(START + 86_400).await;
+
+    let failed = site.delivery_when(|delivery| delivery.attempts == 1).await;
+    assert_eq!(failed.last_status, None, "no HTTP answer");
+    let error = failed.last_error.expect("the connection error is recorded");
+    assert!(!error.is_empty());
+    assert_eq!(failed.url, closed_url);
+
+    // Registering again moves what waits to the new address, signed with the new secret.
+    let receiver = Receiver::start(0).await;
+    let secret = site.register(&receiver.url()).await;
+    site.server.state.clock.advance(5);
+    let request = receiver.next_request().await;
+    request.assert_signed_with(&secret);
+    let delivered = site
+        .delivery_when(|delivery| delivery.delivered_at.is_some())
+        .await;
+    assert_eq!(delivered.attempts, 2);
+    assert_eq!(delivered.url, receiver.url());
+    assert_eq!(delivered.last_error, None);
+    site.server.stop().await;
+}
+
+async fn removing_the_endpoint_gives_up_what_waits(backend: Backend) {
+    let site = site(backend).await;
+    let receiver = Receiver::start(1).await;
+    site.register(&receiver.url()).await;
+    site.change_subscription(START + 86_400).await;
+    receiver.next_request().await;
+    site.delivery_when(|delivery| delivery.attempts == 1).await;
+
+    let client_id = site.client_id.clone();
+    let removed = site
+        .server
+        .state
+        .store
+        .run(move |conn| {
+            let first = webhooks::remove(conn, &client_id)?;
+            let second = webhooks::remove(conn, &client_id)?;
+            Ok::<_, WebhookError>((first, second))
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed, (true, false));
+    let given_up = site
+        .delivery_when(|delivery| delivery.next_attempt_at.is_none())
+        .await;
+    assert_eq!(given_up.delivered_at, None);
+    assert_eq!(given_up.last_error.as_deref(), Some("endpoint removed"));
+
+    // Nothing is queued any more, nor sent.
+    site.change_subscription(START + 2 * 86_400).await;
+    assert_eq!(site.deliveries().await.len(), 1);
+    site.server.state.clock.advance(3600);
+    receiver.assert_quiet_for(Duration::from_millis(200)).await;
+    site.server.stop().await;
+}
+
+async fn two_instances_send_each_event_exactly_once(backend: Backend) {
+    const EVENTS: usize = 24;
+    let site = site_with(backend, |config| config.webhook_poll_interval_ms = 10).await;
+    // A second instance on the same database, with the same keys and the same clock.
+    let config = Config {
+        webhook_poll_interval_ms: 10,
+        ..webhook_config(&site._db)
+    };
+    let other = TestServer::start_with(config, site.server.state.clock.clone()).await;
+    let receiver = Receiver::start(0).await;
+    site.register(&receiver.url()).await;
+
+    // All queued at once, so both instances find the same due rows and race to claim them.
+    let (user_id, now) = (site.user_id.clone(), site.now());
+    site.server
+        .state
+        .store
+        .run(move |conn| {
+            for day in 1..=EVENTS as i64 {
+                let input = SubscriptionInput {
+                    tier: "premium".into(),
+                    status: "active".into(),
+                    current_period_end: START + 86_400 * day,
+                    external_ref: None,
+                };
+                manage::put_subscription(conn, &Actor::client("payments"), &user_id, &input, now)?;
+            }
+            Ok::<_, manage::EntitlementError>(())
+        })
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let deliveries = site.deliveries().await;
+        assert_eq!(deliveries.len(), EVENTS);
+        if deliveries.iter().all(|delivery| delivery.delivered_at.is_some()) {
+            assert!(
+                deliveries.iter().all(|delivery| delivery.attempts == 1),
+                "{deliveries:?}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "not all delivered: {deliveries:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let received = receiver.drain().await;
+    let ids: HashSet<&str> = received
+        .iter()
+        .map(|request| request.header("Usher-Webhook-Id"))
+        .collect();
+    assert_eq!(received.len(), EVENTS, "each event sent once");
+    assert_eq!(ids.len(), EVENTS);
+    other.stop().await;
+    site.server.stop().await;
+}
+
+on_both_backends!(
+    a_change_is_posted_signed_to_the_registered_endpoint,
+    a_failed_delivery_is_retried_after_the_backoff,
+    a_delivery_is_given_up_after_the_last_attempt,
+    an_unreachable_endpoint_is_retried_at_its_new_address,
+    removing_the_endpoint_gives_up_what_waits,
+    two_instances_send_each_event_exactly_once,
+);
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+
+fn usher(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_usher"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env(
+            "USHER_DATABASE_URL",
+            format!("sqlite://{}", dir.join("usher.db").display()),
+        )
+        .env("USHER_KEYS_DIR", dir.join("keys"))
+        .output()
+        .expect("usher runs")
+}
+
+/// Runs `usher ARGS --json`, expecting success and exactly one JSON object on stdout.
+fn usher_json(dir: &Path, args: &[&str]) -> serde_json::Map<String, Value> {
+    let output = usher(dir, &[args, &["--json"]].concat());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "usher {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    match serde_json::from_str(&stdout) {
+        Ok(Value::Object(object)) => object,
+        other => panic!("stdout is not one JSON object ({other:?}): {stdout:?}"),
+    }
+}
+
+#[test]
+fn the_command_line_registers_replaces_and_removes_an_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let client = usher_json(
+        dir,
+        &[
+            "client",
+            "create",
+            "--name",
+            "catalog",
+            "--grant-type",
+            "client_credentials",
+        ],
+    );
+    let client_id = client["client_id"].as_str().unwrap();
+
+    let registered = usher_json(
+        dir,
+        &[
+            "client",
+            "webhook",
+            "--client-id",
+            client_id,
+            "--url",
+            "https://hooks.example.com/usher",
+        ],
+    );
+    let mut keys: Vec<&str> = registered.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["client_id", "secret", "url"]);
+    assert_eq!(registered["client_id"], client_id);
+    assert_eq!(registered["url"], "https://hooks.example.com/usher");
+    let secret = registered["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 43);
+
+    // The server opens the secret with the same master key.
+    let mut db = diesel::SqliteConnection::establish(&dir.join("usher.db").to_string_lossy()).unwrap();
+    let sealed: String = webhook_endpoints::table
+        .find(client_id)
+        .select(webhook_endpoints::sealed_secret)
+        .first(&mut db)
+        .unwrap();
+    let master_key = usher::crypto::keys::MasterKey::load_or_create(&dir.join("keys")).unwrap();
+    assert_eq!(
+        master_key
+            .unseal(&format!("webhook:{client_id}"), &sealed)
+            .unwrap(),
+        secret.as_bytes()
+    );
+
+    // Registering again replaces the URL and the secret.
+    let replaced = usher_json(
+        dir,
+        &[
+            "client",
+            "webhook",
+            "--client-id",
+            client_id,
+            "--url",
+            "http://10.0.0.7:9000/events",
+        ],
+    );
+    assert_eq!(replaced["url"], "http://10.0.0.7:9000/events");
+    assert_ne!(replaced["secret"], secret);
+
+    for bad in [
+        vec![
+            "client",
+            "webhook",
+            "--client-id",
+            client_id,
+            "--url",
+            "ftp://hooks.example.com/",
+        ],
+        vec![
+            "client",
+            "webhook",
+            "--client-id",
+            client_id,
+            "--url",
+            "/relative",
+        ],
+        vec![
+            "client",
+            "webhook",
+            "--client-id",
+            "no-such-client",
+            "--url",
+            "https://x.test/",
+        ],
+        vec!["client", "webhook", "--client-id", client_id],
+        vec![
+            "client",
+            "webhook",
+            "--client-id",
+            client_id,
+            "--url",
+            "https://x.test/",
+            "--remove",
+        ],
+    ] {
+        let output = usher(dir, &bad);
+        assert!(!output.status.success(), "{bad:?} accepted");
+        assert!(output.stdout.is_empty(), "{bad:?} printed to stdout");
+    }
+
+    let removed = usher_json(dir, &["client", "webhook", "--client-id", client_id, "--remove"]);
+    assert_eq!(removed["removed"], true);
+    let again = usher_json(dir, &["client", "webhook", "--client-id", client_id, "--remove"]);
+    assert_eq!(again["removed"], false);
+    let endpoints: i64 = webhook_endpoints::table.count().get_result(&mut db).unwrap();
+    assert_eq!(endpoints, 0);
+}
