@@ -131,12 +131,16 @@ async fn maintain(state: &Arc<AppState>) {
     }
 }
 
+/// Delivered and given-up webhook deliveries are kept this long for inspection.
+const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
 async fn prune_database(state: &Arc<AppState>) {
     let now = state.clock.now();
     let pruned = state
         .store
         .run(move |conn| {
             revocations::prune(conn, now)?;
+            crate::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;
             changes::prune(conn, now - EVENT_RETENTION_SECS)
         })
         .await;

@@ -13,7 +13,8 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex_encode(&sha256(data))
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub fn hex_encode(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {

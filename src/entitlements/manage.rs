@@ -614,6 +614,10 @@ impl<'a> Change<'a> {
         for user_id in &self.affected {
             changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None, now)?;
         }
+        let ent_ver = self
+            .user_id
+            .map(|user_id| store::version(conn, user_id))
+            .transpose()?;
         webhooks::enqueue(
             conn,
             &Notice {
@@ -622,6 +626,7 @@ impl<'a> Change<'a> {
                 target: self.target,
                 affected: &self.affected,
                 data: self.after.clone().unwrap_or(Value::Null),
+                ent_ver,
             },
             now,
         )?;

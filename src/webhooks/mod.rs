@@ -52,6 +52,9 @@ pub struct Notice<'a> {
     pub affected: &'a [String],
     /// The state after the change (`null` after a deletion).
     pub data: Value,
+    /// The person's entitlement version after the change, for changes to one person: a
+    /// content service holding a decision made at a lower version drops it.
+    pub ent_ver: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -64,6 +67,8 @@ struct Body<'a> {
     target: &'a str,
     affected_users: &'a [String],
     data: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ent_ver: Option<i64>,
 }
 
 /// Queues the notice for every registered endpoint; due at once.
@@ -83,6 +88,7 @@ pub fn enqueue(conn: &mut DbConnection, notice: &Notice<'_>, now: i64) -> Result
         target: notice.target,
         affected_users: notice.affected,
         data: &notice.data,
+        ent_ver: notice.ent_ver,
     })
     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
     for (client_id, url) in endpoints {
@@ -99,4 +105,18 @@ pub fn enqueue(conn: &mut DbConnection, notice: &Notice<'_>, now: i64) -> Result
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Deletes deliveries that finished (delivered or given up) before `before`.
+pub fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::created_at.lt(before))
+            .filter(
+                webhook_deliveries::delivered_at
+                    .is_not_null()
+                    .or(webhook_deliveries::next_attempt_at.is_null()),
+            ),
+    )
+    .execute(conn)?)
 }

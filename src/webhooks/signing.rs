@@ -3,6 +3,8 @@
 
 use ring::hmac;
 
+use crate::crypto::hashing::hex_encode;
+
 pub const ID_HEADER: &str = "Usher-Webhook-Id";
 pub const TIMESTAMP_HEADER: &str = "Usher-Webhook-Timestamp";
 pub const SIGNATURE_HEADER: &str = "Usher-Webhook-Signature";
@@ -16,18 +18,7 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
     context.update(timestamp.to_string().as_bytes());
     context.update(b".");
     context.update(body.as_bytes());
-    let tag = context.sign();
-    let mut value = String::with_capacity(3 + 64);
-    value.push_str("v1=");
-    for byte in tag.as_ref() {
-        value.push(hex_digit(byte >> 4));
-        value.push(hex_digit(byte & 0x0f));
-    }
-    value
-}
-
-fn hex_digit(nibble: u8) -> char {
-    char::from(b"0123456789abcdef"[usize::from(nibble & 0x0f)])
+    format!("v1={}", hex_encode(context.sign().as_ref()))
 }
 
 #[cfg(test)]
