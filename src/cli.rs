@@ -105,12 +105,38 @@ struct WebhookRemoved {
     removed: bool,
 }
 
+/// Records an administrative action taken on the command line in the audit log.
+fn audit(
+    conn: &mut crate::store::DbConnection,
+    action: &str,
+    target: &str,
+    user_id: Option<&str>,
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
+    crate::store::entitlements::audit(
+        conn,
+        &crate::store::entitlements::NewAuditEntry {
+            at: now,
+            actor: "cli",
+            action,
+            user_id,
+            target,
+            before: None,
+            after: None,
+        },
+    )
+}
+
 fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url, 1)?;
     let client_id = args.client_id;
     // clap lets through exactly one of --url and --remove.
     let Some(url) = args.url else {
-        let removed = store.run_blocking(|conn| webhooks::remove(conn, &client_id))?;
+        let removed = store.run_blocking(|conn| {
+            let removed = webhooks::remove(conn, &client_id)?;
+            audit(conn, "webhook.remove", &client_id, None, clock.now())?;
+            Ok::<_, webhooks::WebhookError>(removed)
+        })?;
         let outcome = WebhookRemoved { client_id, removed };
         return print(args.json, &outcome, || {
             if outcome.removed {
@@ -124,7 +150,11 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
     let url = webhooks::check_url(&url)?;
     let master = MasterKey::load_or_create(&config.keys_dir)?;
     let now = clock.now();
-    let secret = store.run_blocking(|conn| webhooks::register(conn, &master, &client_id, &url, now))?;
+    let secret = store.run_blocking(|conn| {
+        let secret = webhooks::register(conn, &master, &client_id, &url, now)?;
+        audit(conn, "webhook.register", &client_id, None, now)?;
+        Ok::<_, webhooks::WebhookError>(secret)
+    })?;
     let registered = WebhookRegistered {
         client_id,
         url,
@@ -204,7 +234,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 first_party: args.first_party,
                 id_token_alg: args.id_token_alg,
             };
-            let created = store.run_blocking(|conn| admin::clients::create(conn, new, clock.now()))?;
+            let created = store.run_blocking(|conn| {
+                let created = admin::clients::create(conn, new, clock.now())?;
+                audit(conn, "client.create", &created.client_id, None, clock.now())?;
+                Ok::<_, admin::AdminError>(created)
+            })?;
             print(json, &created, || match &created.client_secret {
                 Some(secret) => format!("client_id: {}\nclient_secret: {secret}", created.client_id),
                 None => format!("client_id: {}", created.client_id),
@@ -224,7 +258,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 password,
                 admin: args.admin,
             };
-            let created = store.run_blocking(|conn| admin::users::create(conn, new, clock.now()))?;
+            let created = store.run_blocking(|conn| {
+                let created = admin::users::create(conn, new, clock.now())?;
+                audit(conn, "user.create", &created.id, Some(&created.id), clock.now())?;
+                Ok::<_, admin::AdminError>(created)
+            })?;
             print(args.json, &created, || {
                 format!("id: {}\nemail: {}", created.id, created.email)
             })
@@ -235,8 +273,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let now = clock.now();
             let kids = store.run_blocking(|conn| {
                 // Refuse to add keys sealed under a master key the running servers lack.
-                keyring::load(conn, &master, now)
-                    .and_then(|_| keyring::rotate(conn, &master, now, config.longest_token_lifetime_secs()))
+                let kids = keyring::load(conn, &master, now).and_then(|_| {
+                    keyring::rotate(conn, &master, now, config.longest_token_lifetime_secs())
+                })?;
+                audit(conn, "keys.rotate", &kids.join(" "), None, now)?;
+                Ok::<_, keyring::KeyringError>(kids)
             })?;
             #[derive(Serialize)]
             struct Rotated {

@@ -230,6 +230,38 @@ fn user_rows(workspace: &Workspace) -> Vec<UserRow> {
         .expect("read users")
 }
 
+#[derive(QueryableByName)]
+struct AuditRow {
+    #[diesel(sql_type = Text)]
+    actor: String,
+    #[diesel(sql_type = Text)]
+    action: String,
+    #[diesel(sql_type = Text)]
+    target: String,
+}
+
+fn audit_rows(workspace: &Workspace) -> Vec<AuditRow> {
+    diesel::sql_query("SELECT actor, action, target FROM audit_log ORDER BY id")
+        .load(&mut workspace.db())
+        .expect("read the audit log")
+}
+
+#[test]
+fn administrative_commands_are_written_to_the_audit_log() {
+    let workspace = Workspace::new();
+    let client = run(workspace.usher(&["client", "create", "--name", "app", "--json"]));
+    client.assert_success();
+    let client_id = client.json_object()["client_id"].as_str().unwrap().to_owned();
+    run(workspace.usher(&["keys", "rotate", "--json"])).assert_success();
+    let rows = audit_rows(&workspace);
+    let seen: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|row| (row.actor.as_str(), row.action.as_str()))
+        .collect();
+    assert_eq!(seen, vec![("cli", "client.create"), ("cli", "keys.rotate")]);
+    assert_eq!(rows[0].target, client_id);
+}
+
 fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).expect("a JSON list of strings")
 }
