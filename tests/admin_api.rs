@@ -692,7 +692,6 @@ async fn the_audit_log_records_who_changed_what(backend: Backend) {
     let payments_client = api.server.service_client(&["usher:entitlements"]).await;
     let payments = common::issue_token(&api.server, &payments_client, Some("usher:entitlements")).await;
     api.tier("basic", 10, &["hd"]).await;
-    assert_eq!(api.subscribe(&payments, "basic").await.status, 200);
     api.server.state.clock.advance(60);
     assert_eq!(api.subscribe(&payments, "basic").await.status, 200);
 
@@ -703,7 +702,7 @@ async fn the_audit_log_records_who_changed_what(backend: Backend) {
         .iter()
         .map(|entry| entry["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["subscription.put", "subscription.put", "tier.create"]);
+    assert_eq!(actions, ["subscription.put", "tier.create"]);
     let latest = &entries[0];
     assert_eq!(latest["actor"], format!("client:{}", payments_client.client_id));
     assert_eq!(latest["user_id"], api.user_id.as_str());
@@ -711,12 +710,25 @@ async fn the_audit_log_records_who_changed_what(backend: Backend) {
     assert_eq!(latest["at"], "2030-03-17T17:47:40Z");
     let state = json!({"tier": "basic", "status": "active",
         "current_period_end": PERIOD_END, "external_ref": "sub_1"});
-    assert_eq!(latest["before"], state);
+    assert_eq!(latest["before"], Value::Null);
     assert_eq!(latest["after"], state);
-    assert_eq!(entries[1]["before"], Value::Null);
-    assert_eq!(entries[2]["user_id"], Value::Null);
-    assert_eq!(entries[2]["target"], "basic");
-    assert!(entries[2]["actor"].as_str().unwrap().starts_with("client:"));
+    assert_eq!(entries[1]["user_id"], Value::Null);
+    assert_eq!(entries[1]["target"], "basic");
+    assert!(entries[1]["actor"].as_str().unwrap().starts_with("client:"));
+}
+
+async fn a_repeated_identical_subscription_changes_nothing(backend: Backend) {
+    let api = api(backend).await;
+    api.tier("basic", 10, &["hd"]).await;
+    assert_eq!(api.subscribe(&api.admin, "basic").await.status, 200);
+    let path = format!("/users/{}/entitlements", api.user_id);
+    let first = api.admin(Method::GET, &path, None).await.body["ent_ver"].clone();
+    api.server.state.clock.advance(60);
+    assert_eq!(api.subscribe(&api.admin, "basic").await.status, 200, "a renewal resent");
+    let again = api.admin(Method::GET, &path, None).await.body["ent_ver"].clone();
+    assert_eq!(first, again, "no new version");
+    let log = api.admin(Method::GET, "/audit?action=subscription.put", None).await;
+    assert_eq!(log.body.as_array().unwrap().len(), 1, "and no second audit entry");
 }
 
 async fn the_audit_log_is_filtered_and_paged(backend: Backend) {
@@ -812,6 +824,7 @@ on_both_backends!(
     entitlements_follow_the_subscription_and_grants,
     a_change_shows_in_introspection_at_once,
     the_audit_log_records_who_changed_what,
+    a_repeated_identical_subscription_changes_nothing,
     the_audit_log_is_filtered_and_paged,
     the_openapi_document_describes_every_route,
     a_method_a_route_does_not_take_is_refused_with_allow,

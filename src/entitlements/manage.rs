@@ -28,6 +28,30 @@ pub enum EntitlementError {
     Store(#[from] StoreError),
 }
 
+/// Whether a write failed on a uniqueness or foreign-key constraint: a concurrent change got
+/// there first, which is a conflict, not a server error.
+fn is_constraint(error: &EntitlementError) -> bool {
+    matches!(
+        error,
+        EntitlementError::Store(StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation
+                | diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )))
+    )
+}
+
+/// Maps a constraint failure of `result` to a conflict with `message`.
+fn or_conflict<T>(
+    result: Result<T, EntitlementError>,
+    message: impl FnOnce() -> String,
+) -> Result<T, EntitlementError> {
+    match result {
+        Err(error) if is_constraint(&error) => Err(EntitlementError::Conflict(message())),
+        other => other,
+    }
+}
+
 impl From<diesel::result::Error> for EntitlementError {
     fn from(error: diesel::result::Error) -> Self {
         Self::Store(StoreError::Query(error))
@@ -144,11 +168,12 @@ pub fn create_tier(
         created_at: now,
         updated_at: now,
     };
-    conn.transaction(|conn| {
+    let created = conn.transaction(|conn| {
         store::insert_tier(conn, &tier)?;
         let change = Change::catalog(actor, "tier.create", slug, None, Some(tier_json(&tier)));
         change.record(conn, now)
-    })?;
+    });
+    or_conflict(created, || format!("tier {slug} already exists"))?;
     Ok(tier)
 }
 
@@ -198,10 +223,11 @@ pub fn delete_tier(
             "tier {slug} is in use by subscriptions"
         )));
     }
-    conn.transaction(|conn| {
+    let deleted = conn.transaction(|conn| {
         store::delete_tier(conn, slug)?;
         Change::catalog(actor, "tier.delete", slug, Some(tier_json(&before)), None).record(conn, now)
-    })
+    });
+    or_conflict(deleted, || format!("tier {slug} is in use by subscriptions"))
 }
 
 pub fn tier_json(tier: &Tier) -> Value {
@@ -262,10 +288,11 @@ pub fn create_product(
         created_at: now,
         updated_at: now,
     };
-    conn.transaction(|conn| {
+    let created = conn.transaction(|conn| {
         store::insert_product(conn, &product)?;
         Change::catalog(actor, "product.create", slug, None, Some(product_json(&product))).record(conn, now)
-    })?;
+    });
+    or_conflict(created, || format!("product {slug} already exists"))?;
     Ok(product)
 }
 
@@ -313,10 +340,11 @@ pub fn delete_product(
     if store::product_has_grants(conn, slug)? {
         return Err(EntitlementError::Conflict(format!("product {slug} has grants")));
     }
-    conn.transaction(|conn| {
+    let deleted = conn.transaction(|conn| {
         store::delete_product(conn, slug)?;
         Change::catalog(actor, "product.delete", slug, Some(product_json(&before)), None).record(conn, now)
-    })
+    });
+    or_conflict(deleted, || format!("product {slug} has grants"))
 }
 
 pub fn product_json(product: &Product) -> Value {
@@ -370,7 +398,17 @@ pub fn put_subscription(
         updated_at: now,
     };
     let before = store::find_subscription(conn, user_id)?;
-    conn.transaction(|conn| {
+    // Payment services resend renewals: the same state again changes nothing and says so
+    // to nobody.
+    if let Some(current) = &before
+        && (Subscription {
+            updated_at: current.updated_at,
+            ..subscription.clone()
+        }) == *current
+    {
+        return Ok(current.clone());
+    }
+    let written = conn.transaction(|conn| {
         store::put_subscription(conn, &subscription)?;
         Change::person(
             actor,
@@ -380,7 +418,8 @@ pub fn put_subscription(
             Some(subscription_json(&subscription)),
         )
         .record(conn, now)
-    })?;
+    });
+    or_conflict(written, || format!("tier {} was just deleted", input.tier))?;
     Ok(subscription)
 }
 
@@ -438,18 +477,17 @@ pub fn grant_product(
 ) -> Result<(Grant, bool), EntitlementError> {
     require_user(conn, user_id)?;
     let external_ref = check_external_ref(input.external_ref.as_deref())?;
-    if let Some(reference) = &external_ref
-        && let Some(existing) = store::find_grant_by_external_ref(conn, reference)?
-    {
-        if existing.user_id != user_id || existing.product_slug != input.product {
-            return Err(EntitlementError::Conflict(format!(
-                "external_ref {reference:?} already names another grant"
-            )));
-        }
+    if let Some(existing) = existing_grant(conn, user_id, input, external_ref.as_deref())? {
         return Ok((existing, false));
     }
     let product = store::find_product(conn, &input.product)?
         .ok_or_else(|| invalid("product", format!("no product {:?}", input.product)))?;
+    if product.ends_at.is_some_and(|ends| ends <= now) {
+        return Err(invalid(
+            "product",
+            format!("{:?} is no longer available", product.slug),
+        ));
+    }
     let valid_from = input.valid_from.unwrap_or(now);
     let valid_until = input.valid_until.or_else(|| {
         product
@@ -477,12 +515,32 @@ pub fn grant_product(
     });
     match inserted {
         Ok(()) => Ok((grant, true)),
-        // The same reference inserted by a concurrent delivery of the same webhook.
-        Err(EntitlementError::Store(StoreError::Query(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )))) => grant_product(conn, actor, user_id, input, now),
+        // The same reference, inserted by a concurrent delivery of the same payment webhook.
+        Err(error) if is_constraint(&error) => {
+            existing_grant(conn, user_id, input, grant.external_ref.as_deref())?
+                .map(|existing| (existing, false))
+                .ok_or(error)
+        }
         Err(error) => Err(error),
+    }
+}
+
+/// The grant an `external_ref` already names: the same one again, or a conflict when it
+/// names a different person or product.
+fn existing_grant(
+    conn: &mut DbConnection,
+    user_id: &str,
+    input: &GrantInput,
+    external_ref: Option<&str>,
+) -> Result<Option<Grant>, EntitlementError> {
+    let Some(reference) = external_ref else {
+        return Ok(None);
+    };
+    match store::find_grant_by_external_ref(conn, reference)? {
+        Some(existing) if existing.user_id != user_id || existing.product_slug != input.product => Err(
+            EntitlementError::Conflict(format!("external_ref {reference:?} already names another grant")),
+        ),
+        found => Ok(found),
     }
 }
 

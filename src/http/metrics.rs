@@ -15,7 +15,8 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// Route names used as labels; requests to anything else count as `other`.
-const ENDPOINTS: [&str; 22] = [
+const ENDPOINTS: [&str; 23] = [
+    "admin_api",
     "account",
     "account_profile",
     "account_apps_revoke",
@@ -142,6 +143,13 @@ pub async fn track(
     let endpoint = response
         .request()
         .match_name()
+        .map(|name| {
+            if name.starts_with("admin_api_") {
+                "admin_api"
+            } else {
+                name
+            }
+        })
         .and_then(|name| position(&ENDPOINTS, name))
         .unwrap_or(ENDPOINTS.len() - 1);
     let status = usize::from(response.status().as_u16() / 100)
