@@ -1,33 +1,48 @@
 #!/usr/bin/env python3
 """Load benchmark driver for usher; `benches/run` starts the server and then calls this.
 
-Python 3.11 standard library only. Given a running server (pinned by benches/run) and a
-confidential client, it:
+Python 3.11 standard library only. Given a running server (pinned by benches/run), a
+confidential client-credentials client, an admin client (scope usher:admin), a first-party
+web app and people created with `usher user create`, it:
 
 1. mints N distinct client-credentials access tokens over keep-alive connections and
    writes them to a file, one per line;
-2. checks with curl that sample tokens introspect as active;
-3. runs one "cold" introspection pass over every token (a signature verification each;
-   this also fills the server's verified-token cache), then a warm-up per endpoint;
-4. measures /healthz, introspection and client-credentials issuance with wrk
+2. through the admin API, creates a tier with features and five pay-per-view products,
+   and gives every person an active subscription to the tier and grants for three products;
+3. signs every person in to the web app (authorization code flow with PKCE, scope
+   `openid entitlements offline_access`) and mints N person access tokens in all by
+   refreshing (one rotating refresh chain per person, people in parallel), written to a
+   second file;
+4. checks with curl that sample tokens of both kinds introspect as active, the person
+   tokens with their tier, features and products;
+5. runs one "cold" introspection pass over every token of each kind (a signature
+   verification each; this also fills the server's verified-token cache and entitlement
+   cache), then a warm-up per endpoint;
+6. measures /healthz, introspection of both kinds and client-credentials issuance with wrk
    (-t1 -c32 --latency), interleaved, several times each;
-5. prints medians, ratios to the /healthz ceiling, PASS/FAIL against the targets, what
+7. prints medians, ratios to the /healthz ceiling, PASS/FAIL against the targets, what
    limits each figure, and the error counts.
 
 Exit status: 0 when every request class answered without errors (whether or not targets
-were met), 1 when any request failed (non-2xx, socket errors, inactive tokens, missing
-access_token) or the server died, 2 on a setup failure.
+were met), 1 when any request failed (non-2xx, socket errors, inactive tokens, person
+tokens answered without their tier, missing access_token) or the server died, 2 on a setup
+failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime
+import glob
+import hashlib
+import html
 import http.client
 import json
 import os
 import re
 import resource
+import secrets
 import signal
 import statistics
 import subprocess
@@ -36,13 +51,28 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import Callable, Iterable, TypeVar
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 CONNECTIONS = 32
-ENDPOINTS = ("healthz", "introspection", "client_credentials")
+ENDPOINTS = ("healthz", "introspection", "introspection_entitled", "client_credentials")
+INTROSPECTION_ENDPOINTS = ("introspection", "introspection_entitled")
 TARGET_INTROSPECTION_RATIO = 0.7
 TARGET_INTROSPECTION_P99_FACTOR = 2.0
+TARGET_ENTITLED_RATIO = 0.6
+TARGET_ENTITLED_P99_FACTOR = 2.0
 TARGET_TOKEN_RATIO = 0.1
+
+# The entitled class: what every person holds, and how their tokens are minted.
+ADMIN_API = "/admin/api/v1"
+TIER = {"slug": "premium", "name": "Premium", "rank": 20, "features": ["hd", "4k", "ad_free"], "max_streams": 4}
+PRODUCTS = [f"event-{number}" for number in range(1, 6)]
+GRANTS_PER_PERSON = 3
+APP_REDIRECT_URI = "http://127.0.0.1:9/callback"  # never loaded: the code is read from Location
+APP_SCOPE = "openid entitlements offline_access"
+# Checked by introspect.lua in every answer of the entitled class, besides "active":true.
+ENTITLED_EXPECT = '"tier":"premium"'
+SETUP_CONNECTIONS = 4
 
 LIMITS = {
     "healthz": "the HTTP stack itself (actix-web, one worker) on one core; no application work",
@@ -50,6 +80,13 @@ LIMITS = {
         "after the first sighting of a token: HTTP + form parsing, a cached client authentication "
         "(SHA-256 of the Authorization header), a verified-token map lookup that holds the rendered answer; "
         "the first sighting costs one ES256 signature verification (see the cold pass)"
+    ),
+    "introspection_entitled": (
+        "the same cached token answer as introspection, plus a sharded map lookup (16 read-locked shards, "
+        "foldhash) for the person's entitlements kept rendered as JSON members, and one small buffer copy of both "
+        "(~390-byte answer instead of ~255; the person token, with its entitlement claims, makes the request "
+        "~180 bytes longer); the first sighting costs one ES256 verification, and a person's first token may "
+        "also cost one entitlement computation in the database (see its cold pass)"
     ),
     "client_credentials": (
         "one ES256 signature per token (ring, key parsed once) plus JWT claims encoding and a random jti; "
@@ -225,6 +262,285 @@ def check_sample(base_url: str, authorization: str, tokens: list[str], when: str
     log(f"  curl check ({when}): tokens #{', #'.join(map(str, picks))} introspect as active")
 
 
+# ---------------------------------------------------------------------------- entitled people
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection; reconnects once when the server closed it."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.connection = http.client.HTTPConnection(host, port, timeout=30)
+
+    def request(
+        self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPResponse, bytes]:
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, body=body, headers=headers or {})
+                response = self.connection.getresponse()
+                return response.status, response, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.connection.close()
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+
+def in_parallel(
+    host: str, port: int, items: Iterable[Item], work: Callable[[Http, Item], Outcome], workers: int = SETUP_CONNECTIONS
+) -> list[Outcome]:
+    """Runs work(connection, item) for every item on `workers` threads, each with its own
+    keep-alive connection; results in the order of `items`. The first failure stops every
+    thread and is raised as a SetupError."""
+    pending = list(enumerate(items))
+    results: dict[int, Outcome] = {}
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        connection = Http(host, port)
+        try:
+            while True:
+                with lock:
+                    if failures or not pending:
+                        return
+                    index, item = pending.pop(0)
+                outcome = work(connection, item)
+                with lock:
+                    results[index] = outcome
+        except Exception as error:  # noqa: BLE001 - reported and turned into a setup failure
+            with lock:
+                failures.append(str(error) if isinstance(error, SetupError) else repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise SetupError(failures[0])
+    return [results[index] for index in sorted(results)]
+
+
+def form_headers(authorization: str | None = None) -> dict[str, str]:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if authorization:
+        headers["Authorization"] = authorization
+    return headers
+
+
+def token_request(connection: Http, authorization: str, fields: dict[str, str], what: str) -> dict:
+    status, _, data = connection.request(
+        "POST", "/oauth/token", urllib.parse.urlencode(fields), form_headers(authorization)
+    )
+    if status != 200:
+        raise SetupError(f"{what}: the token endpoint answered HTTP {status}: {data[:300]!r}")
+    answer = json.loads(data)
+    if "access_token" not in answer:
+        raise SetupError(f"{what}: no access_token in {answer}")
+    return answer
+
+
+@dataclass
+class Person:
+    id: str
+    email: str
+    products: list[str]
+
+
+def load_people(people_dir: str) -> list[Person]:
+    """The `usher user create --json` outputs, person1 first; products assigned round robin."""
+    paths = sorted(glob.glob(os.path.join(people_dir, "*.json")), key=lambda p: int(os.path.basename(p)[:-5]))
+    people = []
+    for index, path in enumerate(paths):
+        with open(path, encoding="utf-8") as file:
+            created = json.load(file)
+        products = [PRODUCTS[(index + k) % len(PRODUCTS)] for k in range(GRANTS_PER_PERSON)]
+        people.append(Person(id=created["id"], email=created["email"], products=products))
+    if not people:
+        raise SetupError(f"no people in {people_dir}")
+    return people
+
+
+def grant_entitlements(host: str, port: int, admin_authorization: str, people: list[Person]) -> None:
+    """Through the admin API: the tier, the products, and per person a subscription a year
+    long and three grants."""
+    setup = Http(host, port)
+    try:
+        answer = token_request(
+            setup, admin_authorization, {"grant_type": "client_credentials", "scope": "usher:admin"}, "admin token"
+        )
+    finally:
+        setup.close()
+    bearer = {"Authorization": f"Bearer {answer['access_token']}", "Content-Type": "application/json"}
+
+    def call(connection: Http, method: str, path: str, body: dict, expected: tuple[int, ...]) -> None:
+        status, _, data = connection.request(method, ADMIN_API + path, json.dumps(body), bearer)
+        if status not in expected:
+            hint = " (is the admin API there?)" if status == 404 else ""
+            raise SetupError(f"{method} {ADMIN_API}{path} answered HTTP {status}{hint}: {data[:300]!r}")
+
+    catalogue = [("/tiers", TIER)] + [
+        ("/products", {"slug": slug, "title": slug.replace("-", " ").capitalize()}) for slug in PRODUCTS
+    ]
+    in_parallel(host, port, catalogue, lambda c, item: call(c, "POST", item[0], item[1], (201,)), workers=1)
+
+    period_end = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=365)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+    def entitle(connection: Http, person: Person) -> None:
+        call(
+            connection, "PUT", f"/users/{person.id}/subscription",
+            {"tier": TIER["slug"], "status": "active", "current_period_end": period_end}, (200,),
+        )
+        for product in person.products:
+            call(connection, "POST", f"/users/{person.id}/grants", {"product": product}, (201,))
+
+    in_parallel(host, port, people, entitle)
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def hidden_input(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    if not match:
+        raise SetupError(f"no hidden input {name!r} in the login page")
+    return html.unescape(match.group(1))
+
+
+def sign_in(connection: Http, app_id: str, app_authorization: str, person: Person, password: str) -> dict:
+    """The authorization code flow as a browser runs it, redirects followed by hand: the login
+    page, POST /login, back to /oauth/authorize with the session, the code from the redirect,
+    then the code exchanged for tokens."""
+    cookies: dict[str, str] = {}
+
+    def browse(method: str, path: str, body: str | None = None) -> tuple[int, http.client.HTTPResponse, bytes]:
+        headers = form_headers() if body is not None else {}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        status, response, data = connection.request(method, path, body, headers)
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                cookies[name.strip()] = rest.split(";", 1)[0].strip()
+        return status, response, data
+
+    verifier, challenge = pkce_pair()
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": app_id, "redirect_uri": APP_REDIRECT_URI, "scope": APP_SCOPE,
+        "state": "x", "code_challenge": challenge, "code_challenge_method": "S256",
+    })
+    who = person.email
+    status, _, page = browse("GET", f"/oauth/authorize?{query}")
+    if status != 200:
+        raise SetupError(f"{who}: GET /oauth/authorize answered HTTP {status}, not the login page: {page[:200]!r}")
+    text = page.decode("utf-8", "replace")
+    login = urllib.parse.urlencode({
+        "csrf": hidden_input(text, "csrf"), "request": hidden_input(text, "request"),
+        "email": person.email, "password": password,
+    })
+    status, response, data = browse("POST", "/login", login)
+    location = response.getheader("Location") or ""
+    back = urllib.parse.urlsplit(location)  # relative or absolute: only the path and query are followed
+    if status not in (302, 303) or back.path != "/oauth/authorize":
+        raise SetupError(f"{who}: POST /login answered HTTP {status} (Location {location!r}): {data[:200]!r}")
+    status, response, data = browse("GET", f"{back.path}?{back.query}")
+    location = response.getheader("Location") or ""
+    if status not in (302, 303) or not location.startswith(APP_REDIRECT_URI + "?"):
+        raise SetupError(f"{who}: authorize after login answered HTTP {status} (Location {location!r}): {data[:200]!r}")
+    parameters = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    if "code" not in parameters:
+        raise SetupError(f"{who}: no code in the redirect {location!r}")
+    answer = token_request(connection, app_authorization, {
+        "grant_type": "authorization_code", "code": parameters["code"][0],
+        "redirect_uri": APP_REDIRECT_URI, "code_verifier": verifier,
+    }, f"{who}: code exchange")
+    if "refresh_token" not in answer:
+        raise SetupError(f"{who}: no refresh_token for scope {APP_SCOPE!r}: {answer}")
+    return answer
+
+
+def mint_entitled_tokens(
+    host: str, port: int, app: dict, people: list[Person], password: str, count: int
+) -> list[tuple[str, Person]]:
+    """`count` person access tokens spread evenly over `people`: per person, one sign-in and
+    then a chain of refreshes, each using the refresh token the previous one returned
+    (rotation); people in parallel. Interleaved by person, so consecutive requests in wrk
+    carry different people's tokens."""
+    app_authorization = basic_authorization(app["client_id"], app["client_secret"])
+    quotas = [count // len(people) + (1 if index < count % len(people) else 0) for index in range(len(people))]
+
+    def mint(connection: Http, job: tuple[Person, int]) -> list[str]:
+        person, quota = job
+        answer = sign_in(connection, app["client_id"], app_authorization, person, password)
+        tokens = [answer["access_token"]]
+        refresh = answer["refresh_token"]
+        while len(tokens) < quota:
+            answer = token_request(
+                connection, app_authorization, {"grant_type": "refresh_token", "refresh_token": refresh},
+                f"{person.email}: refresh #{len(tokens)}",
+            )
+            if "refresh_token" not in answer:
+                raise SetupError(f"{person.email}: the refresh answer has no new refresh_token")
+            refresh = answer["refresh_token"]
+            tokens.append(answer["access_token"])
+        return tokens
+
+    jobs = [(person, quota) for person, quota in zip(people, quotas) if quota > 0]
+    per_person = in_parallel(host, port, jobs, mint)
+    minted: list[tuple[str, Person]] = []
+    for round_index in range(max(map(len, per_person))):
+        for (person, _), tokens in zip(jobs, per_person):
+            if round_index < len(tokens):
+                minted.append((tokens[round_index], person))
+    return minted
+
+
+def check_entitled_sample(base_url: str, authorization: str, minted: list[tuple[str, Person]], when: str) -> None:
+    picks = sorted({0, len(minted) // 2, len(minted) - 1})
+    versions = set()
+    for index in picks:
+        token, person = minted[index]
+        answer = curl_introspect(base_url, authorization, token)
+        problems = []
+        if answer.get("active") is not True:
+            problems.append("not active")
+        if answer.get("sub") != person.id:
+            problems.append(f"sub is not {person.id}")
+        if answer.get("tier") != TIER["slug"]:
+            problems.append(f"tier is not {TIER['slug']}")
+        if sorted(answer.get("features") or []) != sorted(TIER["features"]):
+            problems.append(f"features are not {TIER['features']}")
+        if sorted(answer.get("ppv") or []) != sorted(person.products):
+            problems.append(f"ppv is not {person.products}")
+        if not isinstance(answer.get("ent_ver"), int):
+            problems.append("no integer ent_ver")
+        if problems:
+            raise SetupError(f"{when}: person token #{index} ({person.email}): {', '.join(problems)}: {answer}")
+        versions.add(answer["ent_ver"])
+    log(
+        f"  curl check ({when}): person tokens #{', #'.join(map(str, picks))} introspect as active with tier "
+        f"{TIER['slug']}, {len(TIER['features'])} features, their {GRANTS_PER_PERSON} products, "
+        f"ent_ver {', '.join(map(str, sorted(versions)))}"
+    )
+
+
 # ---------------------------------------------------------------------------- wrk
 
 
@@ -233,15 +549,18 @@ RE_TOTAL = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)", re.M)
 RE_PCT = re.compile(r"^\s*(50|75|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.M)
 RE_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 RE_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-RE_CHECK = re.compile(r"usher-check: responses=(\d+) non200=(\d+) inactive=(\d+) tokens=(\d+)")
+RE_CHECK = re.compile(
+    r"usher-check: responses=(\d+) non200=(\d+) inactive=(\d+) tokens=(\d+)(?: unentitled=(\d+))?"
+)
 
 
 class Runner:
-    def __init__(self, args: argparse.Namespace, authorization: str, token_file: str):
+    def __init__(self, args: argparse.Namespace, authorization: str, token_file: str, entitled_token_file: str):
         self.args = args
         self.base_url = args.base_url
         self.authorization = authorization
         self.token_file = token_file
+        self.entitled_token_file = entitled_token_file
 
     def command(self, endpoint: str, seconds: float, cold: bool = False) -> list[str]:
         wrk = [
@@ -252,6 +571,11 @@ class Runner:
             return wrk + [f"{self.base_url}/healthz"]
         if endpoint == "introspection":
             script_args = [self.token_file, self.authorization] + (["cold"] if cold else [])
+            return wrk + ["-s", os.path.join(BENCH_DIR, "introspect.lua"), self.base_url, "--", *script_args]
+        if endpoint == "introspection_entitled":
+            # The same client authenticates as for "introspection": only the tokens differ.
+            script_args = [self.entitled_token_file, self.authorization] + (["cold"] if cold else [])
+            script_args.append(f"expect={ENTITLED_EXPECT}")
             return wrk + ["-s", os.path.join(BENCH_DIR, "introspect.lua"), self.base_url, "--", *script_args]
         if endpoint == "client_credentials":
             return wrk + ["-s", os.path.join(BENCH_DIR, "token.lua"), self.base_url, "--", self.authorization]
@@ -304,7 +628,11 @@ def parse_wrk(endpoint: str, label: str, output: str, exit_code: int, server_cpu
     socket_match = RE_SOCKET.search(output)
     check_match = RE_CHECK.search(output)
     socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, socket_match.groups()))) if socket_match else {}
-    check = dict(zip(("responses", "non200", "inactive", "tokens"), map(int, check_match.groups()))) if check_match else {}
+    check = (
+        {k: int(v or 0) for k, v in zip(("responses", "non200", "inactive", "tokens", "unentitled"), check_match.groups())}
+        if check_match
+        else {}
+    )
     non2xx = int(non2xx_match.group(1)) if non2xx_match else 0
     if exit_code != 0:
         errors.append(f"wrk exited with {exit_code}")
@@ -321,8 +649,13 @@ def parse_wrk(endpoint: str, label: str, output: str, exit_code: int, server_cpu
             if check["non200"]:
                 errors.append(f"{check['non200']} non-200 responses (Lua check)")
             if check["inactive"]:
-                what = "answers without \"active\":true" if endpoint == "introspection" else "answers without an access_token"
+                what = (
+                    "answers without \"active\":true" if endpoint in INTROSPECTION_ENDPOINTS
+                    else "answers without an access_token"
+                )
                 errors.append(f"{check['inactive']} {what}")
+            if check["unentitled"]:
+                errors.append(f"{check['unentitled']} active answers without {ENTITLED_EXPECT}")
     seconds = 0.0
     if total_match:
         seconds = to_us(total_match.group(2), total_match.group(3)) / 1e6
@@ -349,7 +682,7 @@ def describe(result: WrkResult) -> str:
     p50 = fmt_latency(result.latency_us.get(50, float("nan")))
     p99 = fmt_latency(result.latency_us.get(99, float("nan")))
     line = (
-        f"  {result.label:<28} {fmt_rps(result.rps):>9} req/s  p50 {p50:>8}  p99 {p99:>8}  "
+        f"  {result.label:<34} {fmt_rps(result.rps):>9} req/s  p50 {p50:>8}  p99 {p99:>8}  "
         f"{result.requests:>8} requests  server CPU {result.server_cpu:4.0%}  wrk CPU {result.wrk_cpu:4.0%}  other {result.other_cpu:4.0%}"
     )
     if result.errors:
@@ -379,16 +712,20 @@ def summarise(results: list[WrkResult]) -> dict[str, dict]:
             "other_cpu_max": max(r.other_cpu for r in runs),
             "non2xx": sum(r.non2xx for r in runs),
             "socket_errors": sum(sum(r.socket_errors.values()) for r in runs),
-            "check_failures": sum(r.check.get("non200", 0) + r.check.get("inactive", 0) for r in runs),
+            "check_failures": sum(
+                r.check.get("non200", 0) + r.check.get("inactive", 0) + r.check.get("unentitled", 0) for r in runs
+            ),
             "requests": sum(r.requests for r in runs),
         }
     return summary
 
 
-def print_report(summary: dict[str, dict], cold: WrkResult | None, runs: int, seconds: float) -> list[str]:
+def print_report(
+    summary: dict[str, dict], colds: list[WrkResult], runs: int, seconds: float, people: int
+) -> list[str]:
     ceiling = summary["healthz"]
     header = (
-        f"{'endpoint':<19} {'req/s':>8} {'(min–max)':<19} {'p50':>8} {'p99':>8} {'(p99 min–max)':<19} "
+        f"{'endpoint':<22} {'req/s':>8} {'(min–max)':<19} {'p50':>8} {'p99':>8} {'(p99 min–max)':<19} "
         f"{'vs ceiling':>10} {'p99 vs ceiling':>14} {'server CPU':>10} {'wrk CPU':>8}"
     )
     log()
@@ -404,7 +741,7 @@ def print_report(summary: dict[str, dict], cold: WrkResult | None, runs: int, se
         p99_spread = f"({fmt_latency(s['p99_min_us'])}–{fmt_latency(s['p99_max_us'])})"
         p99_col = f"{p99_ratio:.2f}×" if endpoint != "client_credentials" else f"({p99_ratio:.2f}×)"
         log(
-            f"{endpoint:<19} {fmt_rps(s['rps_median']):>8} {spread:<19} "
+            f"{endpoint:<22} {fmt_rps(s['rps_median']):>8} {spread:<19} "
             f"{fmt_latency(s['p50_us']):>8} {fmt_latency(s['p99_us']):>8} {p99_spread:<19} {ratio:>10.2f} {p99_col:>14} "
             f"{s['server_cpu']:>10.0%} {s['wrk_cpu']:>8.0%}"
         )
@@ -418,22 +755,32 @@ def print_report(summary: dict[str, dict], cold: WrkResult | None, runs: int, se
     other = max(summary[e]["other_cpu_max"] for e in ENDPOINTS)
     note = "  WARNING: other processes competed for the CPUs; figures are noisy" if other > 0.10 else ""
     log(f"Background load: other processes used at most {other:.0%} of a core during any measured run.{note}")
-    if cold is not None:
+    for cold in colds:
+        what = (
+            f"{cold.check.get('tokens', 0):,} tokens" if cold.endpoint == "introspection"
+            else f"{cold.check.get('tokens', 0):,} person tokens of {people:,} people"
+        )
         log(
-            f"(informational) introspection, first sighting of each of {cold.check.get('tokens', 0):,} tokens "
+            f"(informational) {cold.endpoint}, first sighting of each of {what} "
             f"(cold cache, one pass): {fmt_rps(cold.rps)} req/s, p50 {fmt_latency(cold.latency_us.get(50, float('nan')))}, "
             f"p99 {fmt_latency(cold.latency_us.get(99, float('nan')))}"
         )
 
-    intro, token = summary["introspection"], summary["client_credentials"]
+    intro, entitled, token = summary["introspection"], summary["introspection_entitled"], summary["client_credentials"]
     intro_ratio = intro["rps_median"] / ceiling["rps_median"]
     intro_p99 = intro["p99_us"] / ceiling["p99_us"]
+    entitled_ratio = entitled["rps_median"] / ceiling["rps_median"]
+    entitled_p99 = entitled["p99_us"] / ceiling["p99_us"]
     token_ratio = token["rps_median"] / ceiling["rps_median"]
     verdicts = [
         (intro_ratio >= TARGET_INTROSPECTION_RATIO,
          f"introspection throughput {intro_ratio:.2f} of the /healthz ceiling (target ≥ {TARGET_INTROSPECTION_RATIO})"),
         (intro_p99 <= TARGET_INTROSPECTION_P99_FACTOR,
          f"introspection p99 {intro_p99:.2f}× the /healthz p99 (target ≤ {TARGET_INTROSPECTION_P99_FACTOR:g}×)"),
+        (entitled_ratio >= TARGET_ENTITLED_RATIO,
+         f"introspection_entitled throughput {entitled_ratio:.2f} of the /healthz ceiling (target ≥ {TARGET_ENTITLED_RATIO})"),
+        (entitled_p99 <= TARGET_ENTITLED_P99_FACTOR,
+         f"introspection_entitled p99 {entitled_p99:.2f}× the /healthz p99 (target ≤ {TARGET_ENTITLED_P99_FACTOR:g}×)"),
         (token_ratio >= TARGET_TOKEN_RATIO,
          f"client_credentials throughput {token_ratio:.2f} of the /healthz ceiling (target ≥ {TARGET_TOKEN_RATIO})"),
     ]
@@ -452,10 +799,12 @@ def print_report(summary: dict[str, dict], cold: WrkResult | None, runs: int, se
         extra = ""
         if endpoint == "introspection":
             extra = f", non-200 or not \"active\":true: {s['check_failures']}"
+        elif endpoint == "introspection_entitled":
+            extra = f", non-200, not \"active\":true or without {ENTITLED_EXPECT}: {s['check_failures']}"
         elif endpoint == "client_credentials":
             extra = f", non-200 or no access_token: {s['check_failures']}"
         log(
-            f"  {endpoint:<20} non-2xx: {s['non2xx']}, socket errors: {s['socket_errors']}{extra} "
+            f"  {endpoint:<22} non-2xx: {s['non2xx']}, socket errors: {s['socket_errors']}{extra} "
             f"(of {s['requests']:,} requests)"
         )
     return [text for ok, text in verdicts if not ok]
@@ -468,6 +817,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--client-json", required=True, help="output of `usher client create --json`")
+    parser.add_argument("--admin-json", required=True, help="the same for a client_credentials client with scope usher:admin")
+    parser.add_argument("--app-json", required=True, help="the same for a first-party confidential web app")
+    parser.add_argument("--people-dir", required=True, help="one `usher user create --json` output per person: N.json")
+    parser.add_argument("--password-file", required=True, help="every person's password")
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--client-core", type=int, default=0)
@@ -482,7 +835,14 @@ def main() -> int:
     with open(args.client_json, encoding="utf-8") as file:
         client = json.load(file)
     authorization = basic_authorization(client["client_id"], client["client_secret"])
+    with open(args.admin_json, encoding="utf-8") as file:
+        admin = json.load(file)
+    with open(args.app_json, encoding="utf-8") as file:
+        app = json.load(file)
+    with open(args.password_file, encoding="utf-8") as file:
+        password = file.read()
     token_file = os.path.join(args.work_dir, "tokens.txt")
+    entitled_token_file = os.path.join(args.work_dir, "tokens-entitled.txt")
     failed: list[str] = []
 
     try:
@@ -498,14 +858,48 @@ def main() -> int:
         log(f"  {distinct:,} distinct tokens in {elapsed:.1f} s, written to {token_file}")
         check_sample(args.base_url, authorization, tokens, "before load")
 
-        runner = Runner(args, authorization, token_file)
         log()
-        log("Cold pass: one introspection of every token (first sightings; fills the verified-token cache)")
-        cold = runner.run("introspection", max(60.0, args.tokens / 100), "introspection (cold pass)", cold=True)
-        log(describe(cold))
-        if cold.check.get("responses", 0) < args.tokens:
-            cold.errors.append(f"the cold pass answered {cold.check.get('responses', 0)} of {args.tokens} tokens")
-        failed += [f"cold pass: {e}" for e in cold.errors]
+        people = load_people(args.people_dir)
+        log(
+            f"Entitlements through the admin API: tier {TIER['slug']} (features {', '.join(TIER['features'])}), "
+            f"{len(PRODUCTS)} products; {len(people):,} people each get an active subscription "
+            f"and {GRANTS_PER_PERSON} grants…"
+        )
+        started = time.monotonic()
+        grant_entitlements(parsed.hostname, parsed.port, basic_authorization(admin["client_id"], admin["client_secret"]), people)
+        log(f"  done in {time.monotonic() - started:.1f} s")
+        log(
+            f"Minting {args.tokens:,} person access tokens (scope {APP_SCOPE}): each person signs in "
+            f"(authorization code + PKCE), then refreshes with rotation; {SETUP_CONNECTIONS} people at a time…"
+        )
+        started = time.monotonic()
+        minted = mint_entitled_tokens(parsed.hostname, parsed.port, app, people, password, args.tokens)
+        elapsed = time.monotonic() - started
+        distinct = len({token for token, _ in minted})
+        if len(minted) != args.tokens or distinct != args.tokens:
+            raise SetupError(f"wanted {args.tokens} distinct person tokens, got {len(minted)} ({distinct} distinct)")
+        with open(entitled_token_file, "w", encoding="ascii") as file:
+            file.write("\n".join(token for token, _ in minted) + "\n")
+        log(
+            f"  {distinct:,} distinct tokens of {len(people):,} people in {elapsed:.1f} s "
+            f"(interleaved by person), written to {entitled_token_file}"
+        )
+        check_entitled_sample(args.base_url, authorization, minted, "before load")
+
+        runner = Runner(args, authorization, token_file, entitled_token_file)
+        colds: list[WrkResult] = []
+        for endpoint, what in (
+            ("introspection", "fills the verified-token cache"),
+            ("introspection_entitled", "fills the verified-token cache and the entitlement cache"),
+        ):
+            log()
+            log(f"Cold pass, {endpoint}: one introspection of every token (first sightings; {what})")
+            cold = runner.run(endpoint, max(60.0, args.tokens / 100), f"{endpoint} (cold pass)", cold=True)
+            log(describe(cold))
+            if cold.check.get("responses", 0) < args.tokens:
+                cold.errors.append(f"the cold pass answered {cold.check.get('responses', 0)} of {args.tokens} tokens")
+            failed += [f"{endpoint} cold pass: {e}" for e in cold.errors]
+            colds.append(cold)
 
         log()
         log(f"Warm-up: {args.warmup:g} s per endpoint")
@@ -515,7 +909,7 @@ def main() -> int:
             failed += [f"{endpoint} warm-up: {e}" for e in result.errors]
 
         log()
-        log(f"Measuring: {args.runs} round(s) of healthz → introspection → client_credentials, {args.seconds:g} s each")
+        log(f"Measuring: {args.runs} round(s) of {' → '.join(ENDPOINTS)}, {args.seconds:g} s each")
         results: list[WrkResult] = []
         for round_index in range(1, args.runs + 1):
             for endpoint in ENDPOINTS:
@@ -531,7 +925,8 @@ def main() -> int:
                     raise SetupError("the server died during the benchmark")
 
         check_sample(args.base_url, authorization, tokens, "after load")
-        missed = print_report(summarise(results), cold, args.runs, args.seconds)
+        check_entitled_sample(args.base_url, authorization, minted, "after load")
+        missed = print_report(summarise(results), colds, args.runs, args.seconds, len(people))
     except SetupError as error:
         log(f"ERROR: {error}")
         return 2
