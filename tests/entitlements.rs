@@ -364,3 +364,91 @@ on_both_backends!(
     the_ppv_claim_is_capped_and_introspection_has_the_full_list,
     introspection_reflects_a_change_made_after_the_token_was_issued,
 );
+
+mod edges {
+    use super::*;
+
+    async fn a_rental_bought_before_the_event_opens_runs_from_the_opening(backend: Backend) {
+        let site = site(backend).await;
+        let input = ProductInput {
+            title: "Final".into(),
+            starts_at: Some(START + 7 * 24 * HOUR),
+            ends_at: None,
+            rental_hours: Some(48),
+        };
+        site.change(move |conn, now| manage::create_product(conn, &actor(), "final", &input, now))
+            .await
+            .unwrap();
+        let (grant, _) = site.grant("final", None, None).await;
+        assert_eq!(grant.valid_until, Some(START + 7 * 24 * HOUR + 48 * HOUR));
+        site.server.state.clock.advance(7 * 24 * HOUR + HOUR);
+        assert_eq!(
+            site.entitlements().await.ppv.len(),
+            1,
+            "watchable once the event opens"
+        );
+        site.server.stop().await;
+    }
+
+    async fn two_grants_of_one_product_last_as_long_as_the_longer(backend: Backend) {
+        let site = site(backend).await;
+        site.product("season", None).await;
+        for until in [START + HOUR, START + 1000 * HOUR] {
+            let (user_id, input) = (
+                site.user_id.clone(),
+                GrantInput {
+                    product: "season".into(),
+                    valid_from: None,
+                    valid_until: Some(until),
+                    external_ref: None,
+                },
+            );
+            site.change(move |conn, now| manage::grant_product(conn, &actor(), &user_id, &input, now))
+                .await
+                .unwrap();
+        }
+        let now = site.entitlements().await;
+        assert_eq!(now.ppv.len(), 1);
+        assert_eq!(now.ppv[0].valid_until, Some(START + 1000 * HOUR));
+        site.server.stop().await;
+    }
+
+    async fn a_grant_revoked_twice_at_once_is_recorded_once(backend: Backend) {
+        let site = site(backend).await;
+        site.product("concert", None).await;
+        let (grant, _) = site.grant("concert", None, None).await;
+        let revoke = |id: String| {
+            let user_id = site.user_id.clone();
+            site.change(move |conn, now| manage::revoke_grant(conn, &actor(), &user_id, &id, now))
+        };
+        let (one, two) = tokio::join!(revoke(grant.id.clone()), revoke(grant.id.clone()));
+        assert_eq!(
+            [one.unwrap(), two.unwrap()]
+                .iter()
+                .filter(|revoked| **revoked)
+                .count(),
+            1
+        );
+        let user_id = site.user_id.clone();
+        let audited = site
+            .change(move |conn, _| {
+                let filter = store::AuditFilter {
+                    user_id: Some(user_id),
+                    action: Some("grant.revoke".into()),
+                    limit: 10,
+                    ..store::AuditFilter::default()
+                };
+                Ok(store::list_audit(conn, &filter)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(audited.len(), 1);
+        site.server.stop().await;
+    }
+
+    on_both_backends!(
+        a_rental_bought_before_the_event_opens_runs_from_the_opening,
+        two_grants_of_one_product_last_as_long_as_the_longer,
+        a_grant_revoked_twice_at_once_is_recorded_once,
+    );
+}

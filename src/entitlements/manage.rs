@@ -170,8 +170,7 @@ pub fn create_tier(
     };
     let created = conn.transaction(|conn| {
         store::insert_tier(conn, &tier)?;
-        let change = Change::catalog(actor, "tier.create", slug, None, Some(tier_json(&tier)));
-        change.record(conn, now)
+        Change::unheld(actor, "tier.create", slug, None, Some(tier_json(&tier))).record(conn, now)
     });
     or_conflict(created, || format!("tier {slug} already exists"))?;
     Ok(tier)
@@ -225,7 +224,7 @@ pub fn delete_tier(
     }
     let deleted = conn.transaction(|conn| {
         store::delete_tier(conn, slug)?;
-        Change::catalog(actor, "tier.delete", slug, Some(tier_json(&before)), None).record(conn, now)
+        Change::unheld(actor, "tier.delete", slug, Some(tier_json(&before)), None).record(conn, now)
     });
     or_conflict(deleted, || format!("tier {slug} is in use by subscriptions"))
 }
@@ -290,7 +289,7 @@ pub fn create_product(
     };
     let created = conn.transaction(|conn| {
         store::insert_product(conn, &product)?;
-        Change::catalog(actor, "product.create", slug, None, Some(product_json(&product))).record(conn, now)
+        Change::unheld(actor, "product.create", slug, None, Some(product_json(&product))).record(conn, now)
     });
     or_conflict(created, || format!("product {slug} already exists"))?;
     Ok(product)
@@ -342,7 +341,7 @@ pub fn delete_product(
     }
     let deleted = conn.transaction(|conn| {
         store::delete_product(conn, slug)?;
-        Change::catalog(actor, "product.delete", slug, Some(product_json(&before)), None).record(conn, now)
+        Change::unheld(actor, "product.delete", slug, Some(product_json(&before)), None).record(conn, now)
     });
     or_conflict(deleted, || format!("product {slug} has grants"))
 }
@@ -489,13 +488,27 @@ pub fn grant_product(
         ));
     }
     let valid_from = input.valid_from.unwrap_or(now);
+    if input.valid_until.is_some_and(|until| until <= valid_from) {
+        return Err(invalid("valid_until", "must be after valid_from"));
+    }
+    // A rental bought before the product opens runs from its opening, not from the purchase.
+    let rental_starts = product
+        .starts_at
+        .map_or(valid_from, |starts| starts.max(valid_from));
     let valid_until = input.valid_until.or_else(|| {
         product
             .rental_hours
-            .map(|hours| valid_from + i64::from(hours) * 3600)
+            .map(|hours| rental_starts + i64::from(hours) * 3600)
     });
-    if valid_until.is_some_and(|until| until <= valid_from) {
-        return Err(invalid("valid_until", "must be after valid_from"));
+    let ends = match (valid_until, product.ends_at) {
+        (Some(until), Some(ends)) => Some(until.min(ends)),
+        (until, ends) => until.or(ends),
+    };
+    if ends.is_some_and(|ends| ends <= rental_starts) {
+        return Err(invalid(
+            "valid_until",
+            "the grant would end before the product is available",
+        ));
     }
     let grant = Grant {
         id: uuid::Builder::from_random_bytes(random::bytes::<16>())
@@ -628,6 +641,21 @@ impl<'a> Change<'a> {
             catalog: true,
             before,
             after,
+        }
+    }
+
+    /// A tier or product nobody holds was created or deleted: no one's entitlements change,
+    /// so no cache anywhere needs to drop anything.
+    fn unheld(
+        actor: &'a Actor,
+        action: &'static str,
+        slug: &'a str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Self {
+        Self {
+            catalog: false,
+            ..Self::catalog(actor, action, slug, before, after)
         }
     }
 

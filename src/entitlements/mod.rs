@@ -84,14 +84,18 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
             if let Some(ends) = ends {
                 schedule(ends);
             }
-            if !ppv
-                .iter()
-                .any(|active: &ActiveProduct| active.product == product.slug)
+            // Two grants of one product: it lasts as long as the longer one.
+            match ppv
+                .iter_mut()
+                .find(|active: &&mut ActiveProduct| active.product == product.slug)
             {
-                ppv.push(ActiveProduct {
+                Some(active) => {
+                    active.valid_until = active.valid_until.zip(ends).map(|(one, other)| one.max(other));
+                }
+                None => ppv.push(ActiveProduct {
                     product: product.slug,
                     valid_until: ends,
-                });
+                }),
             }
         }
     }

@@ -4,10 +4,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
 
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, web};
 use tokio::task::JoinHandle;
 
@@ -50,6 +52,24 @@ fn method_not_allowed(allow: &'static str) -> impl Fn() -> std::future::Ready<Ht
             .insert(header::ALLOW, header::HeaderValue::from_static(allow));
         std::future::ready(response)
     }
+}
+
+/// No path or query has a use for an encoded NUL, and PostgreSQL refuses it in text: such a
+/// request gets a 400 here instead of a database error further in.
+async fn refuse_nul_in_uri(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let uri = request.uri();
+    let has_nul = [uri.path(), uri.query().unwrap_or_default()]
+        .iter()
+        .any(|part| memchr::memmem::find(part.as_bytes(), b"%00").is_some());
+    if has_nul {
+        let error = OAuthError::invalid_request("the address must not contain NUL characters");
+        let response = actix_web::ResponseError::error_response(&error);
+        return Ok(request.into_response(response).map_into_right_body());
+    }
+    Ok(next.call(request).await?.map_into_left_body())
 }
 
 async fn not_found() -> Result<HttpResponse, OAuthError> {
@@ -299,6 +319,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(refuse_nul_in_uri))
             .wrap(from_fn(metrics::track))
             .configure(routes)
             .configure(crate::admin::api::routes)

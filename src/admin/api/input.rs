@@ -26,7 +26,13 @@ impl Fields {
             }
         })?;
         match serde_json::from_slice(&body) {
-            Ok(Value::Object(fields)) => Ok(Self(fields)),
+            Ok(Value::Object(fields)) => {
+                // PostgreSQL refuses NUL in text: the field is named here instead of failing there.
+                if let Some((field, _)) = fields.iter().find(|(_, value)| contains_nul(value)) {
+                    return Err(ApiError::invalid(field, "must not contain NUL characters"));
+                }
+                Ok(Self(fields))
+            }
             Ok(_) => Err(ApiError::bad_request("the request body must be a JSON object")),
             Err(error) => Err(ApiError::bad_request(format!(
                 "the request body is not valid JSON: {error}"
@@ -59,6 +65,17 @@ impl Fields {
     pub fn required_time(&self, field: &str) -> Result<i64, ApiError> {
         self.optional_time(field)?
             .ok_or_else(|| ApiError::invalid(field, "is required"))
+    }
+}
+
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(name, value)| name.contains('\0') || contains_nul(value)),
+        _ => false,
     }
 }
 

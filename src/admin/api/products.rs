@@ -78,7 +78,6 @@ pub async fn create(
         .store
         .run(move |conn| manage::create_product(conn, &actor, &slug, &input, now))
         .await?;
-    state.entitlements.clear();
     let mut response = json(StatusCode::CREATED, &ProductView::from(&product));
     if let Ok(location) = header::HeaderValue::from_str(&format!("{PREFIX}/products/{}", product.slug)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -186,6 +185,5 @@ pub async fn delete(
         .store
         .run(move |conn| manage::delete_product(conn, &actor, &slug, now))
         .await?;
-    state.entitlements.clear();
     Ok(no_content())
 }

@@ -87,7 +87,6 @@ pub async fn create(
         .store
         .run(move |conn| manage::create_tier(conn, &actor, &slug, &input, now))
         .await?;
-    state.entitlements.clear();
     let mut response = json(StatusCode::CREATED, &TierView::from(&tier));
     if let Ok(location) = header::HeaderValue::from_str(&format!("{PREFIX}/tiers/{}", tier.slug)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -194,6 +193,5 @@ pub async fn delete(
         .store
         .run(move |conn| manage::delete_tier(conn, &actor, &slug, now))
         .await?;
-    state.entitlements.clear();
     Ok(no_content())
 }

@@ -283,7 +283,7 @@ pub async fn revoke_grant(
         (status = 200, description = "The entitlements now", body = EntitlementsView),
         (status = 404, description = "No such person", body = ErrorBody),
     ),
-    security(("bearer" = ["usher:entitlements"]), ("bearer" = ["usher:admin"]))
+    security(("bearer" = ["usher:admin"]))
 )]
 pub async fn entitlements(
     state: web::Data<AppState>,
@@ -291,7 +291,7 @@ pub async fn entitlements(
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Entitlements).await?;
+    authorize(&state, &request, Access::Admin).await?;
     let user_id = user_id.into_inner();
     let now = state.clock.now();
     let entitlements = state
