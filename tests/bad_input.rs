@@ -470,7 +470,47 @@ async fn random_bytes_never_cause_a_server_error(backend: Backend) {
     server.stop().await;
 }
 
+async fn nul_characters_are_refused_before_they_reach_the_database(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let http = common::http();
+    let token = http
+        .post(server.endpoint("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code&client_id=a%00b&code=x&redirect_uri=https%3A%2F%2Fa")
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(token, 400, "invalid_request").await;
+    let authorize = http
+        .get(server.endpoint("/oauth/authorize?client_id=a%00b&response_type=code"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), 400);
+    let admin = server.service_client(&["usher:admin"]).await;
+    let admin_token = common::issue_token(&server, &admin, Some("usher:admin")).await;
+    let path = http
+        .get(server.endpoint("/admin/api/v1/users/a%00b"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(path.status(), 400);
+    let body = http
+        .post(server.endpoint("/admin/api/v1/tiers"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"slug": "a", "name": "A\u{0}", "rank": 1, "max_streams": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body.status(), 422);
+    assert!(body.text().await.unwrap().contains("name"));
+    server.stop().await;
+}
+
 on_both_backends!(
+    nul_characters_are_refused_before_they_reach_the_database,
     a_json_body_is_refused_as_invalid_request,
     broken_json_sent_as_a_form_is_a_missing_grant_type,
     a_huge_body_is_refused_with_413,
