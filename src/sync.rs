@@ -129,6 +129,13 @@ async fn maintain(state: &Arc<AppState>) {
     if let Err(error) = state.reload_keys().await {
         tracing::warn!(%error, "reloading signing keys failed");
     }
+    let swept = state
+        .store
+        .run(move |conn| crate::entitlements::manage::sweep_schedule(conn, now))
+        .await;
+    if let Err(error) = swept {
+        tracing::warn!(%error, "announcing scheduled entitlement changes failed");
+    }
 }
 
 /// Delivered and given-up webhook deliveries are kept this long for inspection.

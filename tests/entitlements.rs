@@ -446,7 +446,61 @@ mod edges {
         site.server.stop().await;
     }
 
+    async fn the_clock_ending_a_rental_grows_ent_ver_once_and_queues_a_webhook(backend: Backend) {
+        let site = site(backend).await;
+        let client = site.server.service_client(&[]).await;
+        let client_id = client.client_id.clone();
+        let state = std::sync::Arc::clone(&site.server.state);
+        site.server
+            .state
+            .store
+            .run(move |conn| {
+                usher::webhooks::register(
+                    conn,
+                    &state.master_key,
+                    &client_id,
+                    "http://127.0.0.1:9/hook",
+                    START,
+                )
+            })
+            .await
+            .unwrap();
+        site.product("final-match", Some(2)).await;
+        site.grant("final-match", None, None).await;
+        let sweep = || site.change(|conn, now| manage::sweep_schedule(conn, now));
+        sweep().await.unwrap();
+        let before = site.entitlements().await.ent_ver;
+
+        site.server.state.clock.advance(2 * HOUR);
+        let swept = sweep().await.unwrap();
+        assert_eq!(swept, vec![site.user_id.clone()]);
+        let after = site.entitlements().await;
+        assert!(after.ppv.is_empty());
+        assert_eq!(after.ent_ver, before + 1, "the expiry is a change");
+        assert!(sweep().await.unwrap().is_empty(), "announced once");
+        let events: Vec<String> = site
+            .change(|conn, _| {
+                use diesel::prelude::*;
+                use usher::store::schema::webhook_deliveries;
+                Ok(webhook_deliveries::table
+                    .order(webhook_deliveries::id.desc())
+                    .select(webhook_deliveries::body)
+                    .load(conn)
+                    .map_err(usher::store::StoreError::from)?)
+            })
+            .await
+            .unwrap();
+        assert!(events[0].contains("\"entitlements.scheduled\""), "{}", events[0]);
+        assert!(
+            events[0].contains(&format!("\"ent_ver\":{}", after.ent_ver)),
+            "{}",
+            events[0]
+        );
+        site.server.stop().await;
+    }
+
     on_both_backends!(
+        the_clock_ending_a_rental_grows_ent_ver_once_and_queues_a_webhook,
         a_rental_bought_before_the_event_opens_runs_from_the_opening,
         two_grants_of_one_product_last_as_long_as_the_longer,
         a_grant_revoked_twice_at_once_is_recorded_once,

@@ -719,3 +719,38 @@ impl<'a> Change<'a> {
         Ok(())
     }
 }
+
+/// Announces the entitlement changes the clock made since the last sweep (a period that
+/// ended, a rental that started or expired): each person's version grows, the change feed
+/// and the webhooks tell about it, as for any other change. Whichever instance claims the
+/// interval first does it; returns the people concerned.
+pub fn sweep_schedule(conn: &mut DbConnection, now: i64) -> Result<Vec<String>, EntitlementError> {
+    let from = store::swept_until(conn)?;
+    if now <= from {
+        return Ok(Vec::new());
+    }
+    conn.transaction(|conn| {
+        if !store::claim_sweep(conn, from, now)? {
+            return Ok(Vec::new());
+        }
+        let people = store::people_with_boundaries(conn, from, now)?;
+        store::bump_versions(conn, &people)?;
+        for user_id in &people {
+            changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None, now)?;
+            let ent_ver = Some(store::version(conn, user_id)?);
+            webhooks::enqueue(
+                conn,
+                &Notice {
+                    event: "entitlements.scheduled",
+                    user_id: Some(user_id),
+                    target: user_id,
+                    affected: std::slice::from_ref(user_id),
+                    data: Value::Null,
+                    ent_ver,
+                },
+                now,
+            )?;
+        }
+        Ok(people)
+    })
+}

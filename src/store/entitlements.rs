@@ -4,7 +4,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::schema::{audit_log, entitlement_versions, product_grants, products, subscriptions, tiers};
+use super::schema::{
+    audit_log, entitlement_sweep, entitlement_versions, product_grants, products, subscriptions, tiers,
+};
 use super::{DbConnection, StoreError, decode_list, encode_list};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -393,4 +395,59 @@ pub fn product_holders(conn: &mut DbConnection, slug: &str) -> Result<Vec<String
         .select(product_grants::user_id)
         .distinct()
         .load(conn)?)
+}
+
+/// Up to when scheduled entitlement changes have been announced.
+pub fn swept_until(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(entitlement_sweep::table
+        .filter(entitlement_sweep::id.eq(1))
+        .select(entitlement_sweep::swept_until)
+        .first(conn)?)
+}
+
+/// Claims the sweep of `(from, to]`: `false` when another instance moved it first.
+pub fn claim_sweep(conn: &mut DbConnection, from: i64, to: i64) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        entitlement_sweep::table
+            .filter(entitlement_sweep::id.eq(1))
+            .filter(entitlement_sweep::swept_until.eq(from)),
+    )
+    .set(entitlement_sweep::swept_until.eq(to))
+    .execute(conn)?
+        > 0)
+}
+
+/// People whose entitlements the clock may have changed in `(from, to]`: a current period
+/// that ended, a grant or product window that opened or closed. Generous on purpose (a
+/// grant starting before its product opens is counted twice); an extra version costs nothing.
+pub fn people_with_boundaries(
+    conn: &mut DbConnection,
+    from: i64,
+    to: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut people: Vec<String> = subscriptions::table
+        .filter(subscriptions::status.ne("canceled"))
+        .filter(subscriptions::current_period_end.gt(from))
+        .filter(subscriptions::current_period_end.le(to))
+        .select(subscriptions::user_id)
+        .load(conn)?;
+    let granted: Vec<String> = product_grants::table
+        .inner_join(products::table)
+        .filter(product_grants::revoked_at.is_null())
+        .filter(
+            product_grants::valid_from
+                .gt(from)
+                .and(product_grants::valid_from.le(to))
+                .or(product_grants::valid_until
+                    .gt(from)
+                    .and(product_grants::valid_until.le(to)))
+                .or(products::starts_at.gt(from).and(products::starts_at.le(to)))
+                .or(products::ends_at.gt(from).and(products::ends_at.le(to))),
+        )
+        .select(product_grants::user_id)
+        .load(conn)?;
+    people.extend(granted);
+    people.sort_unstable();
+    people.dedup();
+    Ok(people)
 }

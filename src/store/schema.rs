@@ -233,3 +233,10 @@ diesel::table! {
 diesel::joinable!(subscriptions -> tiers (tier_slug));
 diesel::joinable!(product_grants -> products (product_slug));
 diesel::allow_tables_to_appear_in_same_query!(subscriptions, tiers, product_grants, products);
+
+diesel::table! {
+    entitlement_sweep (id) {
+        id -> Integer,
+        swept_until -> BigInt,
+    }
+}

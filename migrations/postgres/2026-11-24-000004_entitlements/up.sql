@@ -91,3 +91,11 @@ CREATE TABLE webhook_deliveries (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX webhook_deliveries_next_attempt_at ON webhook_deliveries (next_attempt_at);
+
+-- Up to when the clock's own entitlement changes (a period ending, a rental starting or
+-- ending) have been announced: one row, claimed by whichever instance sweeps next.
+CREATE TABLE entitlement_sweep (
+    id INTEGER PRIMARY KEY NOT NULL,
+    swept_until BIGINT NOT NULL
+);
+INSERT INTO entitlement_sweep (id, swept_until) VALUES (1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT));

@@ -1,3 +1,4 @@
+DROP TABLE entitlement_sweep;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
 DROP TABLE audit_log;
