@@ -467,7 +467,7 @@ mod edges {
             .unwrap();
         site.product("final-match", Some(2)).await;
         site.grant("final-match", None, None).await;
-        let sweep = || site.change(|conn, now| manage::sweep_schedule(conn, now));
+        let sweep = || site.change(manage::sweep_schedule);
         sweep().await.unwrap();
         let before = site.entitlements().await.ent_ver;
 
