@@ -499,7 +499,28 @@ mod edges {
         site.server.stop().await;
     }
 
+    async fn editing_a_tier_grows_the_version_of_its_subscribers(backend: Backend) {
+        let site = site(backend).await;
+        site.tier("premium", 20, &["hd"]).await;
+        site.subscribe("premium", "active", START + HOUR).await;
+        let before = site.entitlements().await;
+        let input = TierInput {
+            name: "Premium".into(),
+            rank: 20,
+            features: vec!["hd".into(), "4k".into()],
+            max_streams: 4,
+        };
+        site.change(move |conn, now| manage::update_tier(conn, &actor(), "premium", &input, now))
+            .await
+            .unwrap();
+        let after = site.entitlements().await;
+        assert_eq!(after.features, ["hd", "4k"]);
+        assert_eq!(after.ent_ver, before.ent_ver + 1);
+        site.server.stop().await;
+    }
+
     on_both_backends!(
+        editing_a_tier_grows_the_version_of_its_subscribers,
         the_clock_ending_a_rental_grows_ent_ver_once_and_queues_a_webhook,
         a_rental_bought_before_the_event_opens_runs_from_the_opening,
         two_grants_of_one_product_last_as_long_as_the_longer,

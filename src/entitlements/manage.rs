@@ -185,7 +185,6 @@ pub fn update_tier(
 ) -> Result<Tier, EntitlementError> {
     let (name, features) = check_tier(input)?;
     let before = store::find_tier(conn, slug)?.ok_or(EntitlementError::NotFound("tier"))?;
-    let subscribers = store::tier_subscribers(conn, slug)?;
     let tier = Tier {
         name,
         rank: input.rank,
@@ -203,7 +202,7 @@ pub fn update_tier(
             Some(tier_json(&before)),
             Some(tier_json(&tier)),
         );
-        change.affected = subscribers;
+        change.holders = Some(Holders::TierSubscribers);
         change.record(conn, now)
     })?;
     Ok(tier)
@@ -304,7 +303,6 @@ pub fn update_product(
 ) -> Result<Product, EntitlementError> {
     let title = check_product(input)?;
     let before = store::find_product(conn, slug)?.ok_or(EntitlementError::NotFound("product"))?;
-    let holders = store::product_holders(conn, slug)?;
     let product = Product {
         title,
         starts_at: input.starts_at,
@@ -322,7 +320,7 @@ pub fn update_product(
             Some(product_json(&before)),
             Some(product_json(&product)),
         );
-        change.affected = holders;
+        change.holders = Some(Holders::ProductHolders);
         change.record(conn, now)
     })?;
     Ok(product)
@@ -529,10 +527,15 @@ pub fn grant_product(
     match inserted {
         Ok(()) => Ok((grant, true)),
         // The same reference, inserted by a concurrent delivery of the same payment webhook.
+        // Otherwise the product changed under the grant (deleted, say): a conflict.
         Err(error) if is_constraint(&error) => {
-            existing_grant(conn, user_id, input, grant.external_ref.as_deref())?
-                .map(|existing| (existing, false))
-                .ok_or(error)
+            match existing_grant(conn, user_id, input, grant.external_ref.as_deref())? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(EntitlementError::Conflict(format!(
+                    "product {} changed while granting it",
+                    input.product
+                ))),
+            }
         }
         Err(error) => Err(error),
     }
@@ -576,7 +579,10 @@ pub fn revoke_grant(
         ..before.clone()
     };
     conn.transaction(|conn| {
-        store::revoke_grant(conn, grant_id, now)?;
+        // A concurrent revocation may have won since `before` was read: it recorded it.
+        if !store::revoke_grant(conn, grant_id, now)? {
+            return Ok(false);
+        }
         Change::person(
             actor,
             "grant.revoke",
@@ -584,9 +590,9 @@ pub fn revoke_grant(
             Some(grant_json(&before)),
             Some(grant_json(&after)),
         )
-        .record(conn, now)
-    })?;
-    Ok(true)
+        .record(conn, now)?;
+        Ok(true)
+    })
 }
 
 pub fn grant_json(grant: &Grant) -> Value {
@@ -610,6 +616,13 @@ pub fn entitlements_of(
     Ok(compute(conn, user_id, now)?)
 }
 
+/// The people a catalogue edit touches.
+#[derive(Clone, Copy)]
+enum Holders {
+    TierSubscribers,
+    ProductHolders,
+}
+
 /// One change, and everything it must leave behind.
 struct Change<'a> {
     actor: &'a Actor,
@@ -620,6 +633,9 @@ struct Change<'a> {
     affected: Vec<String>,
     /// Whether cached entitlements of everyone must go (a tier or product changed).
     catalog: bool,
+    /// For an edited tier or product: whose versions grow, found by one statement inside the
+    /// transaction (there may be very many).
+    holders: Option<Holders>,
     before: Option<Value>,
     after: Option<Value>,
 }
@@ -639,6 +655,7 @@ impl<'a> Change<'a> {
             user_id: None,
             affected: Vec::new(),
             catalog: true,
+            holders: None,
             before,
             after,
         }
@@ -673,6 +690,7 @@ impl<'a> Change<'a> {
             user_id: Some(user_id),
             affected: vec![user_id.to_owned()],
             catalog: false,
+            holders: None,
             before,
             after,
         }
@@ -694,6 +712,15 @@ impl<'a> Change<'a> {
             },
         )?;
         store::bump_versions(conn, &self.affected)?;
+        match self.holders {
+            Some(Holders::TierSubscribers) => {
+                store::bump_versions_of_tier(conn, self.target)?;
+            }
+            Some(Holders::ProductHolders) => {
+                store::bump_versions_of_product(conn, self.target)?;
+            }
+            None => {}
+        }
         if self.catalog {
             changes::record(conn, ChangeKind::CatalogChanged, self.target, None, now)?;
         }

@@ -387,16 +387,6 @@ pub fn list_audit(conn: &mut DbConnection, filter: &AuditFilter) -> Result<Vec<A
         .load(conn)?)
 }
 
-/// The people holding an unrevoked grant of the product.
-pub fn product_holders(conn: &mut DbConnection, slug: &str) -> Result<Vec<String>, StoreError> {
-    Ok(product_grants::table
-        .filter(product_grants::product_slug.eq(slug))
-        .filter(product_grants::revoked_at.is_null())
-        .select(product_grants::user_id)
-        .distinct()
-        .load(conn)?)
-}
-
 /// Up to when scheduled entitlement changes have been announced.
 pub fn swept_until(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(entitlement_sweep::table
@@ -450,4 +440,26 @@ pub fn people_with_boundaries(
     people.sort_unstable();
     people.dedup();
     Ok(people)
+}
+
+/// Bumps the version of everyone subscribed to the tier, in one statement however many.
+pub fn bump_versions_of_tier(conn: &mut DbConnection, slug: &str) -> Result<usize, StoreError> {
+    Ok(diesel::sql_query(
+        "INSERT INTO entitlement_versions (user_id, version) \
+         SELECT DISTINCT user_id, 1 FROM subscriptions WHERE tier_slug = $1 \
+         ON CONFLICT (user_id) DO UPDATE SET version = entitlement_versions.version + 1",
+    )
+    .bind::<Text, _>(slug)
+    .execute(conn)?)
+}
+
+/// Bumps the version of everyone holding an unrevoked grant of the product.
+pub fn bump_versions_of_product(conn: &mut DbConnection, slug: &str) -> Result<usize, StoreError> {
+    Ok(diesel::sql_query(
+        "INSERT INTO entitlement_versions (user_id, version) \
+         SELECT DISTINCT user_id, 1 FROM product_grants WHERE product_slug = $1 AND revoked_at IS NULL \
+         ON CONFLICT (user_id) DO UPDATE SET version = entitlement_versions.version + 1",
+    )
+    .bind::<Text, _>(slug)
+    .execute(conn)?)
 }
