@@ -480,6 +480,20 @@ async fn unsupported_response_types_go_back_to_the_app(backend: Backend) {
     f.server.stop().await;
 }
 
+async fn an_oversized_state_is_refused_and_not_echoed(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let huge = "s".repeat(2000);
+    let response = browser
+        .get(&authorize_path(&f.app.client_id, &challenge, &[("state", &huge)]))
+        .await;
+    let answer = query_of(&location(&response));
+    assert_eq!(answer["error"], "invalid_request");
+    assert!(!answer.contains_key("state"));
+    f.server.stop().await;
+}
+
 async fn prompt_none_without_a_session_answers_login_required(backend: Backend) {
     let f = fixture(backend).await;
     let browser = Browser::new(&f.server);
@@ -1277,6 +1291,7 @@ on_both_backends!(
     a_scope_beyond_the_clients_is_refused,
     unsupported_response_types_go_back_to_the_app,
     prompt_none_without_a_session_answers_login_required,
+    an_oversized_state_is_refused_and_not_echoed,
     prompt_login_and_an_exceeded_max_age_show_the_login_page_despite_a_session,
     form_post_response_mode_answers_with_a_self_posting_form,
     the_login_form_without_its_csrf_token_is_refused,

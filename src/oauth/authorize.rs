@@ -441,14 +441,20 @@ pub async fn check(state: &AppState, form: &Form<'_>) -> Result<AuthorizationReq
             ));
         }
     };
-    let invalid = |description: &str| Refusal::redirect(&reply_to, "invalid_request", description);
     if reply_to
         .state
         .as_ref()
         .is_some_and(|state| state.len() > MAX_ECHOED_VALUE)
     {
-        return Err(invalid("state is too long"));
+        // Not echoed: an oversized value is exactly what must not travel on.
+        reply_to.state = None;
+        return Err(Refusal::redirect(
+            &reply_to,
+            "invalid_request",
+            "state is too long",
+        ));
     }
+    let invalid = |description: &str| Refusal::redirect(&reply_to, "invalid_request", description);
     match form.get("response_type") {
         Some("code") => {}
         None => return Err(invalid("response_type is required")),
