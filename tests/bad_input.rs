@@ -470,6 +470,169 @@ async fn random_bytes_never_cause_a_server_error(backend: Backend) {
     server.stop().await;
 }
 
+/// A random value: empty, long, percent-escapes, odd Unicode, numbers, or plausible text.
+fn noise_value(seed: u8) -> String {
+    let random = usher::crypto::random::bytes::<64>();
+    match seed % 7 {
+        0 => String::new(),
+        1 => "x".repeat(usize::from(random[0]) * 40),
+        2 => random.iter().map(|byte| format!("%{byte:02X}")).collect(),
+        3 => "é\u{202e}\u{fffd}🎬<script>'\"".into(),
+        4 => format!("{}", i64::from(random[1]) - 128),
+        5 => "https://app.example/callback".into(),
+        _ => usher::crypto::random::token::<12>(),
+    }
+}
+
+async fn random_forms_and_json_on_pages_and_the_admin_api_never_cause_a_server_error(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut config = db.config();
+    config.allow_signup = true;
+    let server = TestServer::start_with(config, usher::clock::Clock::System).await;
+    common::flow::create_user(&server, "viewer@example.com").await;
+    let browser = common::flow::Browser::new(&server);
+    let signed_in = browser
+        .sign_in(None, "viewer@example.com", common::flow::PASSWORD)
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    let account = browser.get("/account").await.text().await.unwrap();
+    let csrf = common::flow::hidden_field(&account, "csrf");
+    let admin = server.service_client(&["usher:admin"]).await;
+    let admin_token = common::issue_token(&server, &admin, Some("usher:admin")).await;
+
+    const PAGE_POSTS: [&str; 11] = [
+        "/login",
+        "/signup",
+        "/oauth/consent",
+        "/logout",
+        "/account/profile",
+        "/account/apps/revoke",
+        "/account/sessions/end",
+        "/account/sessions/end-all",
+        "/oauth/authorize",
+        "/oauth/userinfo",
+        "/oauth/logout",
+    ];
+    const FIELDS: [&str; 18] = [
+        "request",
+        "email",
+        "password",
+        "decision",
+        "session",
+        "sid",
+        "client_id",
+        "name",
+        "id_token_hint",
+        "post_logout_redirect_uri",
+        "state",
+        "scope",
+        "response_type",
+        "redirect_uri",
+        "code_challenge",
+        "code_challenge_method",
+        "prompt",
+        "max_age",
+    ];
+    for round in 0..240usize {
+        // Some rounds sign out; sign in again so the forms keep reaching past the session check.
+        if round % 20 == 0 {
+            browser
+                .sign_in(None, "viewer@example.com", common::flow::PASSWORD)
+                .await;
+        }
+        let seed = usher::crypto::random::bytes::<4>();
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        if round % 3 != 0 {
+            form.append_pair("csrf", &csrf);
+        }
+        for index in 0..usize::from(seed[0] % 6) {
+            let field = FIELDS[(usize::from(seed[1]) + index * 7) % FIELDS.len()];
+            form.append_pair(
+                field,
+                &noise_value(seed[2].wrapping_add(u8::try_from(index).unwrap())),
+            );
+        }
+        let path = PAGE_POSTS[round % PAGE_POSTS.len()];
+        let response = browser
+            .http
+            .post(server.endpoint(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.finish())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().as_u16() < 500,
+            "POST {path}: {}",
+            response.status()
+        );
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair(FIELDS[usize::from(seed[3]) % FIELDS.len()], &noise_value(seed[3]))
+            .append_pair("client_id", &noise_value(seed[0]))
+            .finish();
+        for page in [
+            "/oauth/authorize",
+            "/oauth/logout",
+            "/login",
+            "/signup",
+            "/account",
+        ] {
+            let response = browser.get(&format!("{page}?{query}")).await;
+            assert!(
+                response.status().as_u16() < 500,
+                "GET {page}?{query}: {}",
+                response.status()
+            );
+        }
+
+        let value = |n: u8| match n % 6 {
+            0 => serde_json::Value::Null,
+            1 => serde_json::json!(noise_value(n)),
+            2 => serde_json::json!(i64::from(n) * 1_000_000_007),
+            3 => serde_json::json!([noise_value(n), 1, null]),
+            4 => serde_json::json!({"nested": noise_value(n)}),
+            _ => serde_json::json!("2026-13-45T99:99:99Z"),
+        };
+        let body = serde_json::json!({
+            "slug": value(seed[0]), "name": value(seed[1]), "rank": value(seed[2]),
+            "features": value(seed[3]), "max_streams": value(seed[0] ^ seed[1]),
+            "title": value(seed[1]), "starts_at": value(seed[2]), "ends_at": value(seed[3]),
+            "rental_hours": value(seed[2] ^ seed[3]), "tier": value(seed[0]), "status": value(seed[1]),
+            "current_period_end": value(seed[2]), "external_ref": value(seed[3]), "product": value(seed[0]),
+            "valid_from": value(seed[1]), "valid_until": value(seed[2]),
+        });
+        let user = noise_value(seed[1]);
+        let user = url::form_urlencoded::byte_serialize(user.as_bytes()).collect::<String>();
+        for (method, path) in [
+            (reqwest::Method::POST, "/admin/api/v1/tiers".to_owned()),
+            (reqwest::Method::POST, "/admin/api/v1/products".to_owned()),
+            (
+                reqwest::Method::PUT,
+                format!("/admin/api/v1/users/{user}/subscription"),
+            ),
+            (
+                reqwest::Method::POST,
+                format!("/admin/api/v1/users/{user}/grants"),
+            ),
+            (reqwest::Method::GET, format!("/admin/api/v1/audit?{query}")),
+        ] {
+            let response = http()
+                .request(method.clone(), server.endpoint(&path))
+                .bearer_auth(&admin_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().as_u16() < 500,
+                "{method} {path} {body}: {}",
+                response.status()
+            );
+        }
+    }
+    server.stop().await;
+}
+
 async fn nul_characters_are_refused_before_they_reach_the_database(backend: Backend) {
     let db = TestDb::new(backend);
     let server = TestServer::start(&db).await;
@@ -510,6 +673,7 @@ async fn nul_characters_are_refused_before_they_reach_the_database(backend: Back
 }
 
 on_both_backends!(
+    random_forms_and_json_on_pages_and_the_admin_api_never_cause_a_server_error,
     nul_characters_are_refused_before_they_reach_the_database,
     a_json_body_is_refused_as_invalid_request,
     broken_json_sent_as_a_form_is_a_missing_grant_type,
