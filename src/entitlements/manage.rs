@@ -184,16 +184,21 @@ pub fn update_tier(
     now: i64,
 ) -> Result<Tier, EntitlementError> {
     let (name, features) = check_tier(input)?;
-    let before = store::find_tier(conn, slug)?.ok_or(EntitlementError::NotFound("tier"))?;
-    let tier = Tier {
-        name,
-        rank: input.rank,
-        features,
-        max_streams: input.max_streams,
-        updated_at: now,
-        ..before.clone()
-    };
     conn.transaction(|conn| {
+        // The write comes first and locks the row: `before` is then the state this change
+        // replaces, whatever else runs at the same moment.
+        if !store::lock_tier(conn, slug)? {
+            return Err(EntitlementError::NotFound("tier"));
+        }
+        let before = store::find_tier(conn, slug)?.ok_or(EntitlementError::NotFound("tier"))?;
+        let tier = Tier {
+            name,
+            rank: input.rank,
+            features,
+            max_streams: input.max_streams,
+            updated_at: now,
+            ..before.clone()
+        };
         store::update_tier(conn, &tier)?;
         let mut change = Change::catalog(
             actor,
@@ -203,9 +208,9 @@ pub fn update_tier(
             Some(tier_json(&tier)),
         );
         change.holders = Some(Holders::TierSubscribers);
-        change.record(conn, now)
-    })?;
-    Ok(tier)
+        change.record(conn, now)?;
+        Ok(tier)
+    })
 }
 
 /// Deletes a tier no subscription names.
@@ -302,16 +307,20 @@ pub fn update_product(
     now: i64,
 ) -> Result<Product, EntitlementError> {
     let title = check_product(input)?;
-    let before = store::find_product(conn, slug)?.ok_or(EntitlementError::NotFound("product"))?;
-    let product = Product {
-        title,
-        starts_at: input.starts_at,
-        ends_at: input.ends_at,
-        rental_hours: input.rental_hours,
-        updated_at: now,
-        ..before.clone()
-    };
     conn.transaction(|conn| {
+        // Write first, then read: see update_tier.
+        if !store::lock_product(conn, slug)? {
+            return Err(EntitlementError::NotFound("product"));
+        }
+        let before = store::find_product(conn, slug)?.ok_or(EntitlementError::NotFound("product"))?;
+        let product = Product {
+            title,
+            starts_at: input.starts_at,
+            ends_at: input.ends_at,
+            rental_hours: input.rental_hours,
+            updated_at: now,
+            ..before.clone()
+        };
         store::update_product(conn, &product)?;
         let mut change = Change::catalog(
             actor,
@@ -321,9 +330,9 @@ pub fn update_product(
             Some(product_json(&product)),
         );
         change.holders = Some(Holders::ProductHolders);
-        change.record(conn, now)
-    })?;
-    Ok(product)
+        change.record(conn, now)?;
+        Ok(product)
+    })
 }
 
 /// Deletes a product that was never granted.
@@ -394,18 +403,20 @@ pub fn put_subscription(
         external_ref: check_external_ref(input.external_ref.as_deref())?,
         updated_at: now,
     };
-    let before = store::find_subscription(conn, user_id)?;
-    // Payment services resend renewals: the same state again changes nothing and says so
-    // to nobody.
-    if let Some(current) = &before
-        && (Subscription {
-            updated_at: current.updated_at,
-            ..subscription.clone()
-        }) == *current
-    {
-        return Ok(current.clone());
-    }
     let written = conn.transaction(|conn| {
+        // Write first (the person's lock), then read what this change replaces.
+        store::lock_person(conn, user_id)?;
+        let before = store::find_subscription(conn, user_id)?;
+        // Payment services resend renewals: the same state again changes nothing and says
+        // so to nobody.
+        if let Some(current) = &before
+            && (Subscription {
+                updated_at: current.updated_at,
+                ..subscription.clone()
+            }) == *current
+        {
+            return Ok(current.clone());
+        }
         store::put_subscription(conn, &subscription)?;
         Change::person(
             actor,
@@ -414,10 +425,10 @@ pub fn put_subscription(
             before.as_ref().map(subscription_json),
             Some(subscription_json(&subscription)),
         )
-        .record(conn, now)
+        .record(conn, now)?;
+        Ok(subscription.clone())
     });
-    or_conflict(written, || format!("tier {} was just deleted", input.tier))?;
-    Ok(subscription)
+    or_conflict(written, || format!("tier {} was just deleted", input.tier))
 }
 
 /// Ends the person's subscription; `false` when there was none.
@@ -428,10 +439,11 @@ pub fn end_subscription(
     now: i64,
 ) -> Result<bool, EntitlementError> {
     require_user(conn, user_id)?;
-    let Some(before) = store::find_subscription(conn, user_id)? else {
-        return Ok(false);
-    };
     conn.transaction(|conn| {
+        store::lock_person(conn, user_id)?;
+        let Some(before) = store::find_subscription(conn, user_id)? else {
+            return Ok(false);
+        };
         store::delete_subscription(conn, user_id)?;
         Change::person(
             actor,
@@ -440,9 +452,9 @@ pub fn end_subscription(
             Some(subscription_json(&before)),
             None,
         )
-        .record(conn, now)
-    })?;
-    Ok(true)
+        .record(conn, now)?;
+        Ok(true)
+    })
 }
 
 pub fn subscription_json(subscription: &Subscription) -> Value {

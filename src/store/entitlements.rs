@@ -463,3 +463,32 @@ pub fn bump_versions_of_product(conn: &mut DbConnection, slug: &str) -> Result<u
     .bind::<Text, _>(slug)
     .execute(conn)?)
 }
+
+/// Locks a tier's row for the rest of the transaction (a write that changes nothing);
+/// `false` when there is no such tier.
+pub fn lock_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+    Ok(diesel::update(tiers::table.filter(tiers::slug.eq(slug)))
+        .set(tiers::updated_at.eq(tiers::updated_at))
+        .execute(conn)?
+        > 0)
+}
+
+/// Locks a product's row for the rest of the transaction; `false` when there is none.
+pub fn lock_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+    Ok(diesel::update(products::table.filter(products::slug.eq(slug)))
+        .set(products::updated_at.eq(products::updated_at))
+        .execute(conn)?
+        > 0)
+}
+
+/// Locks the person's entitlement version row for the rest of the transaction, creating it
+/// at 0 when missing: every change to one person's entitlements starts here.
+pub fn lock_person(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "INSERT INTO entitlement_versions (user_id, version) VALUES ($1, 0) \
+         ON CONFLICT (user_id) DO UPDATE SET version = entitlement_versions.version",
+    )
+    .bind::<Text, _>(user_id)
+    .execute(conn)?;
+    Ok(())
+}
