@@ -5,6 +5,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use diesel::Connection;
 use serde::Serialize;
 
 use crate::admin::{self, clients::NewClient, users::NewUser};
@@ -111,6 +112,7 @@ fn audit(
     action: &str,
     target: &str,
     user_id: Option<&str>,
+    after: Option<serde_json::Value>,
     now: i64,
 ) -> Result<(), crate::store::StoreError> {
     crate::store::entitlements::audit(
@@ -122,7 +124,7 @@ fn audit(
             user_id,
             target,
             before: None,
-            after: None,
+            after: after.map(|after| after.to_string()),
         },
     )
 }
@@ -134,7 +136,7 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
     let Some(url) = args.url else {
         let removed = store.run_blocking(|conn| {
             let removed = webhooks::remove(conn, &client_id)?;
-            audit(conn, "webhook.remove", &client_id, None, clock.now())?;
+            audit(conn, "webhook.remove", &client_id, None, None, clock.now())?;
             Ok::<_, webhooks::WebhookError>(removed)
         })?;
         let outcome = WebhookRemoved { client_id, removed };
@@ -151,9 +153,12 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
     let master = MasterKey::load_or_create(&config.keys_dir)?;
     let now = clock.now();
     let secret = store.run_blocking(|conn| {
-        let secret = webhooks::register(conn, &master, &client_id, &url, now)?;
-        audit(conn, "webhook.register", &client_id, None, now)?;
-        Ok::<_, webhooks::WebhookError>(secret)
+        conn.transaction(|conn| {
+            let secret = webhooks::register(conn, &master, &client_id, &url, now)?;
+            let after = serde_json::json!({ "url": url });
+            audit(conn, "webhook.register", &client_id, None, Some(after), now)?;
+            Ok::<_, webhooks::WebhookError>(secret)
+        })
     })?;
     let registered = WebhookRegistered {
         client_id,
@@ -234,10 +239,26 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 first_party: args.first_party,
                 id_token_alg: args.id_token_alg,
             };
+            // What the audit log keeps of the registration: everything but the secret.
+            let after = serde_json::json!({
+                "name": new.name, "redirect_uris": new.redirect_uris,
+                "post_logout_redirect_uris": new.post_logout_redirect_uris,
+                "grant_types": new.grant_types, "scopes": new.scopes,
+                "public": new.public, "first_party": new.first_party,
+            });
             let created = store.run_blocking(|conn| {
-                let created = admin::clients::create(conn, new, clock.now())?;
-                audit(conn, "client.create", &created.client_id, None, clock.now())?;
-                Ok::<_, admin::AdminError>(created)
+                conn.transaction(|conn| {
+                    let created = admin::clients::create(conn, new, clock.now())?;
+                    audit(
+                        conn,
+                        "client.create",
+                        &created.client_id,
+                        None,
+                        Some(after),
+                        clock.now(),
+                    )?;
+                    Ok::<_, admin::AdminError>(created)
+                })
             })?;
             print(json, &created, || match &created.client_secret {
                 Some(secret) => format!("client_id: {}\nclient_secret: {secret}", created.client_id),
@@ -258,10 +279,25 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 password,
                 admin: args.admin,
             };
+            let after = serde_json::json!({ "email": new.email, "name": new.name, "admin": new.admin });
+            // argon2 before the transaction: no database lock is held while it hashes.
+            let prepared = admin::users::prepare(new)?;
             let created = store.run_blocking(|conn| {
-                let created = admin::users::create(conn, new, clock.now())?;
-                audit(conn, "user.create", &created.id, Some(&created.id), clock.now())?;
-                Ok::<_, admin::AdminError>(created)
+                conn.transaction(|conn| {
+                    let user = admin::users::insert(conn, prepared, clock.now())?;
+                    audit(
+                        conn,
+                        "user.create",
+                        &user.id,
+                        Some(&user.id),
+                        Some(after),
+                        clock.now(),
+                    )?;
+                    Ok::<_, admin::AdminError>(admin::users::CreatedUser {
+                        id: user.id,
+                        email: user.email,
+                    })
+                })
             })?;
             print(args.json, &created, || {
                 format!("id: {}\nemail: {}", created.id, created.email)
@@ -276,7 +312,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 let kids = keyring::load(conn, &master, now).and_then(|_| {
                     keyring::rotate(conn, &master, now, config.longest_token_lifetime_secs())
                 })?;
-                audit(conn, "keys.rotate", &kids.join(" "), None, now)?;
+                let after = serde_json::json!({ "active_kids": kids });
+                audit(conn, "keys.rotate", &kids.join(" "), None, Some(after), now)?;
                 Ok::<_, keyring::KeyringError>(kids)
             })?;
             #[derive(Serialize)]

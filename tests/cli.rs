@@ -238,10 +238,12 @@ struct AuditRow {
     action: String,
     #[diesel(sql_type = Text)]
     target: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    after: Option<String>,
 }
 
 fn audit_rows(workspace: &Workspace) -> Vec<AuditRow> {
-    diesel::sql_query("SELECT actor, action, target FROM audit_log ORDER BY id")
+    diesel::sql_query("SELECT actor, action, target, after FROM audit_log ORDER BY id")
         .load(&mut workspace.db())
         .expect("read the audit log")
 }
@@ -260,6 +262,12 @@ fn administrative_commands_are_written_to_the_audit_log() {
         .collect();
     assert_eq!(seen, vec![("cli", "client.create"), ("cli", "keys.rotate")]);
     assert_eq!(rows[0].target, client_id);
+    let after: serde_json::Value = serde_json::from_str(rows[0].after.as_deref().unwrap()).unwrap();
+    assert_eq!(after["name"], "app");
+    assert!(
+        !rows[0].after.as_deref().unwrap().contains("secret"),
+        "the secret is never logged"
+    );
 }
 
 fn json_list(text: &str) -> Vec<String> {

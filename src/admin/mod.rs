@@ -19,6 +19,12 @@ pub enum AdminError {
     Password(#[from] crate::crypto::hashing::PasswordHashError),
 }
 
+impl From<diesel::result::Error> for AdminError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(StoreError::Query(error))
+    }
+}
+
 impl AdminError {
     fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid {
