@@ -29,10 +29,14 @@ struct Site {
 }
 
 async fn site(configure: impl FnOnce(&mut Config)) -> Site {
+    site_with_clock(configure, Clock::System).await
+}
+
+async fn site_with_clock(configure: impl FnOnce(&mut Config), clock: Clock) -> Site {
     let db = TestDb::new(Backend::Sqlite);
     let mut config = db.config();
     configure(&mut config);
-    let server = TestServer::start_with(config, Clock::System).await;
+    let server = TestServer::start_with(config, clock).await;
     let callback = CallbackServer::start().await;
     let client = server
         .create_client(NewClient {
@@ -238,6 +242,81 @@ async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths()
     page.goto(&site.server.endpoint("/oauth/authorize?client_id=nobody"))
         .await;
     inspect(&page, "error").await;
+
+    drop(page);
+    drop(browser);
+    site.server.stop().await;
+}
+
+/// The code an authenticator app shows for the secret the setup page shows.
+fn totp_code(secret: &str, now: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    totp.generate(u64::try_from(now).unwrap()).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths() {
+    // Ten seconds into a 30-second step; the clock moves only when the test says.
+    let site = site_with_clock(|_| {}, Clock::manual(1_795_545_610)).await;
+    let now = || site.server.state.clock.now();
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+
+    page.goto(&site.server.endpoint("/login")).await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    page.click_and_wait("form[action='/account/totp/start'] button")
+        .await;
+    assert!(page.html().await.contains("<svg"), "a QR code");
+    inspect(&page, "totp-setup").await;
+
+    let secret = page.text("#secret").await;
+    page.fill("#code", "000000").await;
+    page.click_and_wait("form[action='/account/totp/confirm'] button")
+        .await;
+    assert!(page.text("[role=alert]").await.contains("code"));
+    inspect(&page, "totp-setup-error").await;
+
+    page.fill("#code", &totp_code(&secret, now())).await;
+    page.click_and_wait("form[action='/account/totp/confirm'] button")
+        .await;
+    assert!(page.text("h1").await.contains("Two-step sign-in is on"));
+    inspect(&page, "recovery-codes").await;
+
+    page.goto(&site.server.endpoint("/account")).await;
+    assert!(page.text("body").await.contains("On since"));
+    inspect(&page, "account-two-step-on").await;
+
+    page.fill("#totp-off-code", "000000").await;
+    page.click_and_wait("form[action='/account/totp/disable'] button")
+        .await;
+    assert!(page.text("[role=alert]").await.contains("code"));
+    inspect(&page, "totp-disable-error").await;
+    page.goto(&site.server.endpoint("/account")).await;
+
+    page.click_and_wait("form[action='/logout'] button").await;
+    page.goto(&site.server.endpoint("/login")).await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(
+        page.text("body")
+            .await
+            .contains("Enter the code from your authenticator app")
+    );
+    inspect(&page, "login-code").await;
+
+    page.fill("#code", "000000").await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(page.text("[role=alert]").await.contains("code"));
+    inspect(&page, "login-code-error").await;
+
+    site.server.state.clock.advance(30);
+    page.fill("#code", &totp_code(&secret, now())).await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(page.url().await.ends_with("/account"), "{}", page.url().await);
 
     drop(page);
     drop(browser);

@@ -23,6 +23,8 @@ use crate::oauth::revocation::revoke_access_tokens;
 use crate::state::AppState;
 use crate::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 
+pub mod totp;
+
 pub const PATH: &str = "/account";
 
 /// Where a request without a session goes; signing in there comes back here.
@@ -36,6 +38,7 @@ struct AccountPage {
     name: Option<String>,
     email: String,
     overview: Overview,
+    two_step: Option<totp::TwoStep>,
 }
 
 /// What the account page lists besides the profile.
@@ -249,13 +252,14 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
         "name" => Some("Your name was saved."),
         "app" => Some("The app no longer has access to your account."),
         "session" => Some("That device was signed out."),
+        "totp-off" => Some("Two-step sign-in is off. Your password alone signs you in now."),
         _ => None,
     }
 }
 
 /// The person a posted form acts for: the CSRF check comes first so that a forged post
 /// learns nothing, not even whether anyone is signed in.
-async fn form_author(
+pub(crate) async fn form_author(
     state: &Arc<AppState>,
     request: &HttpRequest,
     form: &Form<'_>,
@@ -280,9 +284,14 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     };
     let now = state.clock.now();
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
-    let overview = state
+    let (overview, two_step) = state
         .store
-        .run(move |conn| overview(conn, &user_id, &sid, now))
+        .run(move |conn| {
+            Ok::<_, StoreError>((
+                overview(conn, &user_id, &sid, now)?,
+                totp::two_step(conn, &user_id)?,
+            ))
+        })
         .await?;
     let token = csrf::token(&request, state.secure_cookies);
     let page = AccountPage {
@@ -291,6 +300,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
         name: signed_in.user.name,
         email: signed_in.user.email,
         overview,
+        two_step,
     };
     with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
 }

@@ -143,6 +143,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
             login::pages::login_form,
             login::pages::login,
         ))
+        .service(endpoint(
+            "/login/code",
+            "login_code",
+            Method::POST,
+            login::pages::login_code,
+        ))
         .service(page(
             "/signup",
             "signup",
@@ -167,6 +173,30 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "account_sessions_end",
             Method::POST,
             account::end_one_session,
+        ))
+        .service(endpoint(
+            account::totp::SETUP_PATH,
+            "account_totp",
+            Method::GET,
+            account::totp::setup,
+        ))
+        .service(endpoint(
+            "/account/totp/start",
+            "account_totp_start",
+            Method::POST,
+            account::totp::start,
+        ))
+        .service(endpoint(
+            "/account/totp/confirm",
+            "account_totp_confirm",
+            Method::POST,
+            account::totp::confirm,
+        ))
+        .service(endpoint(
+            "/account/totp/disable",
+            "account_totp_disable",
+            Method::POST,
+            account::totp::disable,
         ))
         .service(endpoint(
             "/account/sessions/end-all",

@@ -15,9 +15,14 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// Route names used as labels; requests to anything else count as `other`.
-const ENDPOINTS: [&str; 23] = [
+const ENDPOINTS: [&str; 28] = [
     "admin_api",
     "account",
+    "account_totp",
+    "account_totp_start",
+    "account_totp_confirm",
+    "account_totp_disable",
+    "login_code",
     "account_profile",
     "account_apps_revoke",
     "account_sessions_end",

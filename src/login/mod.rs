@@ -6,3 +6,4 @@ pub mod pages;
 pub mod password;
 pub mod session;
 pub mod throttle;
+pub mod totp;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::cookie::Cookie;
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::password::{self, Outcome};
-use super::{csrf, session};
+use super::{csrf, session, totp};
 use crate::admin::AdminError;
 use crate::admin::users::{self as admin_users, NewUser};
 use crate::http::form::Form;
@@ -153,7 +153,12 @@ pub async fn login(
 
     let outcome = password::authenticate(&state, &email, password, &client_ip(&request)).await?;
     let outcome = match outcome {
-        Outcome::SignedIn(user) => Ok(sign_in(&state, &request, user, "pwd").await?),
+        Outcome::SignedIn(user) => {
+            if let Some(token) = second_step(&state, &user, &carried).await? {
+                return code_page(&state, &request, StatusCode::OK, None, Some(token));
+            }
+            Ok(sign_in(&state, &request, user, "pwd").await?)
+        }
         other => Err(other),
     };
     match outcome {
@@ -194,11 +199,20 @@ pub async fn sign_in(
     user: User,
     method: &str,
 ) -> Result<Cookie<'static>, StoreError> {
-    let (worker_state, agent, previous, amr) = (
+    sign_in_with(state, request, user, vec![method.to_owned()]).await
+}
+
+/// [`sign_in`] after more than one proof: `amr` lists them all.
+pub async fn sign_in_with(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    user: User,
+    amr: Vec<String>,
+) -> Result<Cookie<'static>, StoreError> {
+    let (worker_state, agent, previous) = (
         Arc::clone(state),
         user_agent(request),
         session::cookie_token(request),
-        vec![method.to_owned()],
     );
     state
         .store
@@ -208,6 +222,137 @@ pub async fn sign_in(
                 .map(|(_, cookie)| cookie)
         })
         .await
+}
+
+/// The cookie naming a sign-in that waits for its second factor. Path `/login`: only the
+/// code form needs it.
+pub const CHALLENGE_COOKIE: &str = "usher_2fa";
+
+#[derive(Template)]
+#[template(path = "login_code.html")]
+pub struct CodePage {
+    pub error: Option<String>,
+    pub csrf: String,
+}
+
+fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(CHALLENGE_COOKIE, token)
+        .path("/login")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(totp::CHALLENGE_SECS))
+        .finish()
+}
+
+/// When `user` has a second factor, starts the challenge and returns its cookie token.
+async fn second_step(
+    state: &Arc<AppState>,
+    user: &User,
+    carried: &str,
+) -> Result<Option<String>, StoreError> {
+    let (worker_state, user_id, carried) = (Arc::clone(state), user.id.clone(), carried.to_owned());
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            if totp::enabled_since(conn, &user_id)?.is_none() {
+                return Ok(None);
+            }
+            totp::start_challenge(conn, &user_id, &carried, now).map(Some)
+        })
+        .await
+}
+
+/// Renders the code form; `new_challenge` is set when the challenge cookie is to be set.
+fn code_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    error: Option<String>,
+    new_challenge: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let page = CodePage {
+        error,
+        csrf: token.token.clone(),
+    };
+    let mut response = with_csrf_cookie(pages::render(status, &page)?, token)?;
+    if let Some(challenge) = new_challenge {
+        response
+            .add_cookie(&challenge_cookie(state, challenge))
+            .map_err(|error| PageError::internal(&error))?;
+    }
+    Ok(response)
+}
+
+/// `POST /login/code`: the second step of a password sign-in.
+pub async fn login_code(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let token = request
+        .cookie(CHALLENGE_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .unwrap_or_default();
+    let worker_state = Arc::clone(&state);
+    let outcome = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::answer_challenge(&worker_state, conn, &token, &code, now)
+        })
+        .await?;
+    let mut removal = challenge_cookie(&state, String::new());
+    removal.make_removal();
+    let (status, message) = match outcome {
+        totp::ChallengeOutcome::Passed { user, carried } => {
+            let amr = ["pwd", "otp", "mfa"].map(str::to_owned).to_vec();
+            let cookie = sign_in_with(&state, &request, user, amr).await?;
+            let mut response = pages::see_other(&continue_url(&carried, true));
+            for cookie in [cookie, removal] {
+                response
+                    .add_cookie(&cookie)
+                    .map_err(|error| PageError::internal(&error))?;
+            }
+            return Ok(response);
+        }
+        totp::ChallengeOutcome::Wrong => {
+            let message = "That code didn't work. Check your authenticator app and try again.";
+            return code_page(
+                &state,
+                &request,
+                StatusCode::UNAUTHORIZED,
+                Some(message.to_owned()),
+                None,
+            );
+        }
+        totp::ChallengeOutcome::Throttled(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many attempts. Wait {} minutes and sign in again.",
+                (wait + 59) / 60
+            ),
+        ),
+        totp::ChallengeOutcome::Gone => (
+            StatusCode::UNAUTHORIZED,
+            "Your sign-in timed out or had too many wrong codes. Sign in again.".to_owned(),
+        ),
+    };
+    let prompt = LoginPrompt {
+        error: Some(message),
+        ..LoginPrompt::default()
+    };
+    let mut response = login_page(&state, &request, status, prompt)?;
+    response
+        .add_cookie(&removal)
+        .map_err(|error| PageError::internal(&error))?;
+    Ok(response)
 }
 
 /// `GET /signup`, when self-service sign-up is on.

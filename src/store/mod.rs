@@ -14,6 +14,7 @@ pub mod refresh_tokens;
 pub mod revocations;
 pub mod schema;
 pub mod sessions;
+pub mod totp;
 pub mod users;
 
 use std::path::PathBuf;

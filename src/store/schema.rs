@@ -240,3 +240,33 @@ diesel::table! {
         swept_until -> BigInt,
     }
 }
+
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        sealed_secret -> Text,
+        confirmed_at -> Nullable<BigInt>,
+        last_used_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_challenges (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        carried_request -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        attempts -> Integer,
+    }
+}

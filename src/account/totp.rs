@@ -1,0 +1,188 @@
+//! Two-step sign-in on the account page: setting up an authenticator app, seeing the
+//! recovery codes once, and turning it off. The rules live in [`crate::login::totp`].
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::{LOGIN, PATH, form_author, format_utc};
+use crate::http::form::Form;
+use crate::http::pages::{self, PageError};
+use crate::login::pages::with_csrf_cookie;
+use crate::login::{csrf, session, totp};
+use crate::state::AppState;
+use crate::store::{DbConnection, StoreError, totp as store};
+
+pub const SETUP_PATH: &str = "/account/totp";
+
+/// The account page's two-step card when it is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwoStep {
+    pub since: String,
+    pub recovery_codes_left: i64,
+}
+
+pub fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<TwoStep>, StoreError> {
+    let Some(since) = totp::enabled_since(conn, user_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(TwoStep {
+        since: format_utc(since),
+        recovery_codes_left: store::unused_recovery_codes(conn, user_id)?,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "totp_setup.html")]
+struct SetupPage {
+    csrf: String,
+    error: Option<&'static str>,
+    secret: String,
+    qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage {
+    codes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_disable.html")]
+struct DisablePage {
+    csrf: String,
+    error: Option<&'static str>,
+}
+
+/// `POST /account/totp/start`.
+pub async fn start(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let worker_state = Arc::clone(&state);
+    let started = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::begin_enrolment(&worker_state, conn, &signed_in.user.id, now)
+        })
+        .await?;
+    Ok(pages::see_other(if started { SETUP_PATH } else { PATH }))
+}
+
+async fn setup_page(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let Some(signed_in) = session::current(state, request).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let worker_state = Arc::clone(state);
+    let enrolment = state
+        .store
+        .run(move |conn| totp::enrolment(&worker_state, conn, &signed_in.user))
+        .await?;
+    let Some(enrolment) = enrolment else {
+        return Ok(pages::see_other(PATH));
+    };
+    let token = csrf::token(request, state.secure_cookies);
+    let page = SetupPage {
+        csrf: token.token.clone(),
+        error,
+        secret: enrolment.secret_text,
+        qr_svg: enrolment.qr_svg,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// `GET /account/totp`: the QR code and secret of the enrolment in progress.
+pub async fn setup(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    setup_page(&state.into_inner(), &request, StatusCode::OK, None).await
+}
+
+/// `POST /account/totp/confirm`: the first code turns it on; the recovery codes show once.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let worker_state = Arc::clone(&state);
+    let codes = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::confirm_enrolment(&worker_state, conn, &signed_in.user.id, &code, now)
+        })
+        .await?;
+    match codes {
+        Some(codes) => pages::render(StatusCode::OK, &RecoveryCodesPage { codes }),
+        None => {
+            let error = "That code didn't work. Enter the code your app shows now.";
+            setup_page(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, Some(error)).await
+        }
+    }
+}
+
+fn disable_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let page = DisablePage {
+        csrf: token.token.clone(),
+        error,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// `POST /account/totp/disable`: a current code (or a recovery code) turns it off.
+pub async fn disable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let worker_state = Arc::clone(&state);
+    let disabled = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::disable(&worker_state, conn, &signed_in.user.id, &code, now)
+        })
+        .await?;
+    match disabled {
+        totp::Disabled::Off => Ok(pages::see_other("/account?done=totp-off")),
+        totp::Disabled::WrongCode => {
+            let error = "That code didn't work. Enter the code your app shows now, or a recovery code.";
+            disable_page(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, Some(error))
+        }
+        totp::Disabled::Throttled => {
+            let error = "Too many wrong codes. Wait a few minutes and try again.";
+            disable_page(&state, &request, StatusCode::TOO_MANY_REQUESTS, Some(error))
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! TOTP (RFC 6238) as a second factor for password sign-in, and the recovery codes that
+//! stand in for a lost authenticator.
+//!
+//! Codes are 6 digits, 30-second steps, HMAC-SHA1: what every authenticator app does. A code
+//! is accepted one step either side of now (clocks drift), and only for a step later than the
+//! last one accepted, so a code seen over a shoulder or replayed from a log is worth nothing.
+
+use diesel::Connection;
+use qrcode::QrCode;
+use qrcode::render::svg;
+use totp_rs::{Builder, Secret, Totp};
+
+use crate::crypto::{hashing, random};
+use crate::state::AppState;
+use crate::store::entitlements::{NewAuditEntry, audit};
+use crate::store::totp::{self as store, LoginChallenge, TotpCredential};
+use crate::store::users::{self, User};
+use crate::store::{DbConnection, StoreError};
+
+const ISSUER: &str = "Usher";
+const STEP_SECS: i64 = 30;
+pub const RECOVERY_CODES: usize = 10;
+/// How long a sign-in waits for its code.
+pub const CHALLENGE_SECS: i64 = 300;
+/// Wrong codes one challenge takes before it ends; the per-account throttle covers retries.
+pub const CHALLENGE_ATTEMPTS: i32 = 5;
+
+/// A new 160-bit secret (RFC 4226 section 4 recommends 160 bits).
+pub fn new_secret() -> [u8; 20] {
+    random::bytes::<20>()
+}
+
+fn totp(secret: &[u8], account: &str) -> Result<Totp, StoreError> {
+    Builder::new()
+        .with_secret(Secret::from(secret.to_vec()))
+        // Steps are tried one by one below, to know which one matched.
+        .with_skew(0)
+        .with_account_name(account.replace(':', "_"))
+        .with_issuer(Some(ISSUER))
+        .build()
+        .map_err(|error| StoreError::Corrupt(format!("TOTP credential: {error}")))
+}
+
+/// The secret in base32, in groups of four, for typing into an app by hand.
+pub fn secret_text(secret: &[u8]) -> String {
+    let encoded = Secret::from(secret.to_vec()).to_base32();
+    encoded
+        .as_bytes()
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `otpauth://` URI an authenticator app scans.
+pub fn otpauth_uri(secret: &[u8], email: &str) -> Result<String, StoreError> {
+    totp(secret, email)?
+        .to_url()
+        .map_err(|error| StoreError::Corrupt(format!("TOTP URI: {error}")))
+}
+
+/// The URI as an inline SVG QR code: no image request, no script.
+pub fn qr_svg(uri: &str) -> Result<String, StoreError> {
+    let code =
+        QrCode::new(uri.as_bytes()).map_err(|error| StoreError::Corrupt(format!("QR code: {error}")))?;
+    let rendered = code.render::<svg::Color<'_>>().min_dimensions(200, 200).build();
+    // The XML declaration has no place inside HTML; the label is what a screen reader says.
+    let svg_start = rendered.find("<svg").unwrap_or(0);
+    Ok(rendered.get(svg_start..).unwrap_or_default().replacen(
+        "<svg ",
+        r#"<svg role="img" aria-label="QR code for your authenticator app" "#,
+        1,
+    ))
+}
+
+/// The step a 6-digit `code` belongs to, among the steps around `now`.
+pub fn matching_step(secret: &[u8], code: &str, now: i64) -> Result<Option<i64>, StoreError> {
+    if code.len() != 6 || !code.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Ok(None);
+    }
+    let totp = totp(secret, "")?;
+    let current = now.div_euclid(STEP_SECS);
+    Ok((current - 1..=current + 1)
+        .find(|step| u64::try_from(step * STEP_SECS).is_ok_and(|time| totp.check(code, time).is_some())))
+}
+
+/// What people type: spaces and dashes are kept out, case does not matter.
+fn normalize(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn recovery_hash(code: &str) -> String {
+    hashing::sha256_hex(normalize(code).as_bytes())
+}
+
+/// Ten new recovery codes like `k3m7-x2pq`: 40 random bits each in RFC 4648 base32, which
+/// has no 0, 1, 8 or 9 to confuse with letters.
+pub fn new_recovery_codes() -> Vec<String> {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let bytes = random::bytes::<8>();
+            let chars: String = bytes
+                .iter()
+                .map(|byte| char::from(ALPHABET[usize::from(byte & 31)]))
+                .collect();
+            format!(
+                "{}-{}",
+                chars.get(..4).unwrap_or_default(),
+                chars.get(4..).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+fn kid(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+fn unseal(state: &AppState, credential: &TotpCredential) -> Result<Vec<u8>, StoreError> {
+    state
+        .master_key
+        .unseal(&kid(&credential.user_id), &credential.sealed_secret)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// Every credential change goes to the audit log. Issue 5 also wants the person mailed about
+/// each one; that waits for outgoing mail, and belongs here when it comes.
+fn record(conn: &mut DbConnection, user_id: &str, action: &str, now: i64) -> Result<(), StoreError> {
+    let actor = format!("user:{user_id}");
+    audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor,
+            action,
+            user_id: Some(user_id),
+            target: &actor,
+            before: None,
+            after: None,
+        },
+    )
+}
+
+/// Whether the person signs in with a second factor, and since when.
+pub fn enabled_since(conn: &mut DbConnection, user_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(store::find(conn, user_id)?.and_then(|credential| credential.confirmed_at))
+}
+
+/// Starts enrolment with a new secret; false when TOTP is already on.
+pub fn begin_enrolment(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let sealed = state
+        .master_key
+        .seal(&kid(user_id), &new_secret())
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    store::start(
+        conn,
+        &TotpCredential {
+            user_id: user_id.to_owned(),
+            sealed_secret: sealed,
+            confirmed_at: None,
+            last_used_step: 0,
+            created_at: now,
+        },
+    )
+}
+
+/// What the setup page shows: the secret as text and as a QR code.
+pub struct Enrolment {
+    pub secret_text: String,
+    pub qr_svg: String,
+}
+
+/// The enrolment in progress, if any.
+pub fn enrolment(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user: &User,
+) -> Result<Option<Enrolment>, StoreError> {
+    let Some(credential) = store::find(conn, &user.id)?.filter(|found| found.confirmed_at.is_none()) else {
+        return Ok(None);
+    };
+    let secret = unseal(state, &credential)?;
+    Ok(Some(Enrolment {
+        secret_text: secret_text(&secret),
+        qr_svg: qr_svg(&otpauth_uri(&secret, &user.email)?)?,
+    }))
+}
+
+/// Turns TOTP on when `code` comes from the enrolment's secret; returns the recovery codes,
+/// shown once and stored only as hashes.
+pub fn confirm_enrolment(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let Some(credential) = store::find(conn, user_id)?.filter(|found| found.confirmed_at.is_none()) else {
+        return Ok(None);
+    };
+    let Some(step) = matching_step(&unseal(state, &credential)?, &normalize(code), now)? else {
+        return Ok(None);
+    };
+    let codes = new_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
+    conn.transaction(|conn| {
+        if !store::use_step(conn, user_id, step)? || !store::confirm(conn, user_id, now)? {
+            return Ok(None);
+        }
+        store::replace_recovery_codes(conn, user_id, &hashes, now)?;
+        record(conn, user_id, "totp.enable", now)?;
+        Ok(Some(codes))
+    })
+}
+
+/// Which second factor a code proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    RecoveryCode,
+}
+
+/// Checks a code from the authenticator app or a recovery code, and uses it up.
+pub fn verify(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<Option<Factor>, StoreError> {
+    let Some(credential) = store::find(conn, user_id)?.filter(|found| found.confirmed_at.is_some()) else {
+        return Ok(None);
+    };
+    let code = normalize(code);
+    if code.len() == 6 {
+        let Some(step) = matching_step(&unseal(state, &credential)?, &code, now)? else {
+            return Ok(None);
+        };
+        return Ok(store::use_step(conn, user_id, step)?.then_some(Factor::Totp));
+    }
+    conn.transaction(|conn| {
+        if !store::use_recovery_code(conn, user_id, &recovery_hash(&code), now)? {
+            return Ok(None);
+        }
+        record(conn, user_id, "recovery_code.use", now)?;
+        Ok(Some(Factor::RecoveryCode))
+    })
+}
+
+/// How an attempt to turn TOTP off ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disabled {
+    Off,
+    WrongCode,
+    /// Too many wrong codes for the account lately: a stolen session cannot guess its way.
+    Throttled,
+}
+
+fn throttle_key(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+/// Turns TOTP off when `code` is a current code or an unused recovery code.
+pub fn disable(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<Disabled, StoreError> {
+    let key = throttle_key(user_id);
+    let limit = state.config.login_failures_per_account;
+    if state.login_throttle.blocked_for(&key, limit, now).is_some() {
+        return Ok(Disabled::Throttled);
+    }
+    if verify(state, conn, user_id, code, now)?.is_none() {
+        state.login_throttle.record_failure(&key, now);
+        return Ok(Disabled::WrongCode);
+    }
+    conn.transaction(|conn| {
+        store::delete(conn, user_id)?;
+        record(conn, user_id, "totp.disable", now)?;
+        Ok(Disabled::Off)
+    })
+}
+
+/// Starts the second step of a sign-in; returns the token for the browser's cookie.
+pub fn start_challenge(
+    conn: &mut DbConnection,
+    user_id: &str,
+    carried: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    let token = random::token::<32>();
+    store::insert_challenge(
+        conn,
+        &LoginChallenge {
+            id_hash: hashing::sha256_hex(token.as_bytes()),
+            user_id: user_id.to_owned(),
+            carried_request: carried.to_owned(),
+            created_at: now,
+            expires_at: now + CHALLENGE_SECS,
+            attempts: 0,
+        },
+    )?;
+    Ok(token)
+}
+
+/// How the second step of a sign-in ended.
+#[derive(Debug)]
+pub enum ChallengeOutcome {
+    /// The code was right: sign `User` in and return to the carried request.
+    Passed { user: User, carried: String },
+    /// Wrong code; the person may try again.
+    Wrong,
+    /// Too many failures for the account: the challenge is over for now.
+    Throttled(i64),
+    /// No live challenge: expired, used up, or never there. Start again with the password.
+    Gone,
+}
+
+/// Checks `code` against the challenge behind `token`.
+pub fn answer_challenge(
+    state: &AppState,
+    conn: &mut DbConnection,
+    token: &str,
+    code: &str,
+    now: i64,
+) -> Result<ChallengeOutcome, StoreError> {
+    let id_hash = hashing::sha256_hex(token.as_bytes());
+    let Some(challenge) = store::find_live_challenge(conn, &id_hash, now)? else {
+        return Ok(ChallengeOutcome::Gone);
+    };
+    // Its own key, not the password's: a right password clears that one, and must not
+    // give the guesser of codes a fresh allowance.
+    let key = throttle_key(&challenge.user_id);
+    let limit = state.config.login_failures_per_account;
+    if let Some(wait) = state.login_throttle.blocked_for(&key, limit, now) {
+        store::delete_challenge(conn, &id_hash)?;
+        return Ok(ChallengeOutcome::Throttled(wait));
+    }
+    if challenge.attempts >= CHALLENGE_ATTEMPTS {
+        store::delete_challenge(conn, &id_hash)?;
+        return Ok(ChallengeOutcome::Gone);
+    }
+    if verify(state, conn, &challenge.user_id, code, now)?.is_none() {
+        state.login_throttle.record_failure(&key, now);
+        if store::count_failure(conn, &id_hash)? >= CHALLENGE_ATTEMPTS {
+            store::delete_challenge(conn, &id_hash)?;
+            return Ok(ChallengeOutcome::Gone);
+        }
+        return Ok(ChallengeOutcome::Wrong);
+    }
+    if !store::delete_challenge(conn, &id_hash)? {
+        return Ok(ChallengeOutcome::Gone);
+    }
+    let Some(user) = users::find_by_id(conn, &challenge.user_id)?.filter(|user| user.disabled_at.is_none())
+    else {
+        return Ok(ChallengeOutcome::Gone);
+    };
+    state.login_throttle.clear(&key);
+    Ok(ChallengeOutcome::Passed {
+        user,
+        carried: challenge.carried_request,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_matches_its_step_and_the_ones_beside_it_only() {
+        let secret = [7u8; 20];
+        let now = 1_795_545_600;
+        let totp = totp(&secret, "").ok();
+        let code = totp.map(|totp| totp.generate(u64::try_from(now).unwrap_or_default()).to_string());
+        let code = code.unwrap_or_default();
+        let step = now / STEP_SECS;
+        assert_eq!(matching_step(&secret, &code, now).ok().flatten(), Some(step));
+        assert_eq!(matching_step(&secret, &code, now + 30).ok().flatten(), Some(step));
+        assert_eq!(matching_step(&secret, &code, now + 90).ok().flatten(), None);
+        assert_eq!(matching_step(&secret, "12345", now).ok().flatten(), None);
+    }
+
+    #[test]
+    fn recovery_codes_are_ten_distinct_and_forgiving_to_type() {
+        let codes = new_recovery_codes();
+        assert_eq!(codes.len(), RECOVERY_CODES);
+        assert!(
+            codes
+                .iter()
+                .all(|code| code.len() == 9 && code.as_bytes()[4] == b'-')
+        );
+        let first = codes.first().cloned().unwrap_or_default();
+        assert_eq!(
+            recovery_hash(&first),
+            recovery_hash(&format!(" {} ", first.to_uppercase().replace('-', " ")))
+        );
+    }
+}
