@@ -1269,7 +1269,56 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active(backend: Backend
     f.server.stop().await;
 }
 
+async fn a_browser_app_may_call_the_token_and_userinfo_endpoints_from_its_own_origin(backend: Backend) {
+    let f = fixture(backend).await;
+    for path in ["/oauth/token", "/oauth/userinfo", "/oauth/revoke"] {
+        let preflight = common::http()
+            .request(reqwest::Method::OPTIONS, f.server.endpoint(path))
+            .header("origin", "https://spa.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 204, "{path}");
+        assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+        assert!(
+            preflight.headers()["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("Authorization")
+        );
+    }
+    let refused = common::http()
+        .get(f.server.endpoint("/oauth/userinfo"))
+        .header("origin", "https://spa.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["access-control-allow-origin"],
+        "*",
+        "errors are readable too"
+    );
+    assert_eq!(
+        refused.headers()["access-control-expose-headers"],
+        "WWW-Authenticate"
+    );
+    let page = common::http()
+        .request(reqwest::Method::OPTIONS, f.server.endpoint("/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers().get("access-control-allow-origin").is_none(),
+        "pages stay same-origin"
+    );
+    f.server.stop().await;
+}
+
 on_both_backends!(
+    a_browser_app_may_call_the_token_and_userinfo_endpoints_from_its_own_origin,
     an_unknown_account_costs_the_same_password_work_as_a_known_one,
     a_session_ends_at_its_absolute_lifetime_however_active,
     an_authorization_request_sent_by_post_continues_as_a_get,

@@ -14,7 +14,7 @@ use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, 
 use tokio::task::JoinHandle;
 
 use super::errors::{ErrorCode, OAuthError};
-use super::{health, metrics};
+use super::{cors, health, metrics};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
@@ -349,6 +349,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(cors::allow))
             .wrap(from_fn(refuse_nul_in_uri))
             .wrap(from_fn(metrics::track))
             .configure(routes)

@@ -66,7 +66,6 @@ pub async fn userinfo(
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(UserInfo {
             person: PersonClaims::for_scopes(
                 &user,
