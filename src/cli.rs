@@ -152,13 +152,13 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
     let url = webhooks::check_url(&url)?;
     let master = MasterKey::load_or_create(&config.keys_dir)?;
     let now = clock.now();
+    // Registration checks the client first: it runs its own write-first transaction, and the
+    // audit entry follows it.
     let secret = store.run_blocking(|conn| {
-        conn.transaction(|conn| {
-            let secret = webhooks::register(conn, &master, &client_id, &url, now)?;
-            let after = serde_json::json!({ "url": url });
-            audit(conn, "webhook.register", &client_id, None, Some(after), now)?;
-            Ok::<_, webhooks::WebhookError>(secret)
-        })
+        let secret = webhooks::register(conn, &master, &client_id, &url, now)?;
+        let after = serde_json::json!({ "url": url });
+        audit(conn, "webhook.register", &client_id, None, Some(after), now)?;
+        Ok::<_, webhooks::WebhookError>(secret)
     })?;
     let registered = WebhookRegistered {
         client_id,

@@ -78,10 +78,9 @@ pub fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
 /// Writes a prepared account; an email already taken is a conflict, also when another
 /// request takes it at the same moment.
 pub fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) -> Result<User, AdminError> {
+    // No look-up first: the unique index answers, and the insert is then the first statement
+    // of any transaction it runs in (SQLite takes the write lock at once).
     let taken = || AdminError::Conflict(format!("a user with email {} already exists", prepared.email));
-    if users::find_by_email(conn, &prepared.email)?.is_some() {
-        return Err(taken());
-    }
     let user = User {
         id: uuid::Builder::from_random_bytes(random::bytes::<16>())
             .into_uuid()

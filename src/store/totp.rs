@@ -29,10 +29,16 @@ pub fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<TotpCredent
 /// (returns false), so a stale setup page cannot overwrite a working authenticator.
 pub fn start(conn: &mut DbConnection, credential: &TotpCredential) -> Result<bool, StoreError> {
     conn.transaction(|conn| {
-        if find(conn, &credential.user_id)?.is_some_and(|found| found.confirmed_at.is_some()) {
+        // The write first, so a SQLite transaction takes the write lock at once.
+        diesel::delete(
+            totp_credentials::table
+                .filter(totp_credentials::user_id.eq(&credential.user_id))
+                .filter(totp_credentials::confirmed_at.is_null()),
+        )
+        .execute(conn)?;
+        if find(conn, &credential.user_id)?.is_some() {
             return Ok(false);
         }
-        diesel::delete(totp_credentials::table.find(&credential.user_id)).execute(conn)?;
         diesel::insert_into(totp_credentials::table)
             .values(credential)
             .execute(conn)?;
