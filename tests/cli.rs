@@ -779,3 +779,34 @@ fn a_missing_usher_config_file_fails_with_a_clear_message() {
     assert!(!message.contains('\n'), "{message:?}");
     assert!(!workspace.path().join("data").exists(), "nothing was created");
 }
+
+#[test]
+fn several_user_creations_at_once_all_succeed_on_sqlite() {
+    let workspace = Workspace::new();
+    run(workspace.usher(&["migrate"])).assert_success();
+    let children: Vec<std::process::Child> = (0..6)
+        .map(|n| {
+            let mut command = workspace.usher(&[
+                "user",
+                "create",
+                "--email",
+                &format!("person{n}@example.com"),
+                "--json",
+            ]);
+            command
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("usher runs")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("usher exits");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(user_rows(&workspace).len(), 6);
+}
