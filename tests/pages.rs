@@ -103,7 +103,7 @@ async fn assert_accessible(page: &Page, name: &str) {
     lang: document.documentElement.lang,
     h1: document.querySelectorAll('h1').length,
     unlabelled: inputs.filter((i) => i.labels.length === 0 && !i.getAttribute('aria-label')).map((i) => i.name),
-    emptyButtons: [...document.querySelectorAll('button')].filter((b) => !b.innerText.trim()).length,
+    emptyButtons: [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim()).length,
     positiveTabindex: [...document.querySelectorAll('[tabindex]')].filter((e) => e.tabIndex > 0).length,
     lowContrast: low,
     overflow: document.documentElement.scrollWidth > window.innerWidth,
