@@ -122,8 +122,12 @@ async fn password_step(browser: &Browser, page: Option<&str>) -> String {
 
 async fn submit_code(browser: &Browser, page: &str, code: &str) -> reqwest::Response {
     let csrf = hidden_field(page, "csrf");
+    let request = hidden_field(page, "request");
     browser
-        .post("/login/code", &[("csrf", &csrf), ("code", code)])
+        .post(
+            "/login/code",
+            &[("csrf", &csrf), ("request", &request), ("code", code)],
+        )
         .await
 }
 
@@ -308,6 +312,40 @@ async fn the_challenge_expires(backend: Backend) {
     assert!(late.text().await.unwrap().contains("Sign in again"));
 }
 
+async fn a_sign_in_that_must_start_over_returns_to_the_app_that_asked(backend: Backend) {
+    let f = fixture(backend).await;
+    let app: CreatedClient = f.server.create_client(flow::first_party_app()).await;
+    let (secret, _) = enrol(&f, &signed_in(&f).await).await;
+    let browser = Browser::new(&f.server);
+    let (_, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let login = browser
+        .get(&format!("/oauth/authorize?{query}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page = password_step(&browser, Some(&login)).await;
+    f.server.state.clock.advance(301);
+    let again = submit_code(&browser, &page, &code_at(&secret, now(&f)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("Streamly"), "the login page names the app again");
+    assert!(
+        hidden_field(&again, "request").contains(&app.client_id),
+        "and carries its request"
+    );
+}
+
 async fn turning_it_off_needs_a_code(backend: Backend) {
     let f = fixture(backend).await;
     let browser = signed_in(&f).await;
@@ -353,6 +391,7 @@ on_both_backends!(
     a_wrong_code_starts_no_session,
     five_wrong_codes_end_the_sign_in,
     the_challenge_expires,
+    a_sign_in_that_must_start_over_returns_to_the_app_that_asked,
     turning_it_off_needs_a_code,
     forms_without_csrf_are_refused,
 );

@@ -155,7 +155,7 @@ pub async fn login(
     let outcome = match outcome {
         Outcome::SignedIn(user) => {
             if let Some(token) = second_step(&state, &user, &carried).await? {
-                return code_page(&state, &request, StatusCode::OK, None, Some(token));
+                return code_page(&state, &request, StatusCode::OK, &carried, None, Some(token));
             }
             Ok(sign_in(&state, &request, user, "pwd").await?)
         }
@@ -233,6 +233,8 @@ pub const CHALLENGE_COOKIE: &str = "usher_2fa";
 pub struct CodePage {
     pub error: Option<String>,
     pub csrf: String,
+    /// The interrupted authorization request, so a sign-in that must start over returns to it.
+    pub request: String,
 }
 
 fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
@@ -269,6 +271,7 @@ fn code_page(
     state: &AppState,
     request: &HttpRequest,
     status: StatusCode,
+    carried: &str,
     error: Option<String>,
     new_challenge: Option<String>,
 ) -> Result<HttpResponse, PageError> {
@@ -276,6 +279,7 @@ fn code_page(
     let page = CodePage {
         error,
         csrf: token.token.clone(),
+        request: carried.to_owned(),
     };
     let mut response = with_csrf_cookie(pages::render(status, &page)?, token)?;
     if let Some(challenge) = new_challenge {
@@ -296,6 +300,7 @@ pub async fn login_code(
     let form = Form::parse(&request, &body)?;
     csrf::verify(&request, form.get(csrf::FIELD))?;
     let code = form.get("code").unwrap_or_default().to_owned();
+    let carried = form.get("request").unwrap_or_default().to_owned();
     let token = request
         .cookie(CHALLENGE_COOKIE)
         .map(|cookie| cookie.value().to_owned())
@@ -328,6 +333,7 @@ pub async fn login_code(
                 &state,
                 &request,
                 StatusCode::UNAUTHORIZED,
+                &carried,
                 Some(message.to_owned()),
                 None,
             );
@@ -344,7 +350,10 @@ pub async fn login_code(
             "Your sign-in timed out or had too many wrong codes. Sign in again.".to_owned(),
         ),
     };
+    // Starting over returns to the app that asked, not to the account page.
     let prompt = LoginPrompt {
+        app_name: app_name(&state, &carried).await,
+        carried,
         error: Some(message),
         ..LoginPrompt::default()
     };
