@@ -272,6 +272,54 @@ async fn a_recovery_code_works_once(backend: Backend) {
     assert_eq!(submit_code(&second, &page, &recovery).await.status(), 401);
 }
 
+async fn new_recovery_codes_replace_the_old_ones_for_a_current_code(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = signed_in(&f).await;
+    let (secret, old_codes) = enrol(&f, &browser).await;
+    let csrf = csrf_of(&browser, "/account").await;
+    let wrong = browser
+        .post(
+            "/account/totp/recovery-codes",
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422, "a code is needed");
+    next_step(&f);
+    let renewed = browser
+        .post(
+            "/account/totp/recovery-codes",
+            &[("csrf", &csrf), ("code", &code_at(&secret, now(&f)))],
+        )
+        .await;
+    assert_eq!(renewed.status(), 200);
+    let html = renewed.text().await.unwrap();
+    let list = between(
+        &html,
+        r#"<ol class="codes" aria-label="Recovery codes">"#,
+        "</ol>",
+    );
+    let new_code = list
+        .split("<li>")
+        .filter_map(|item| item.split("</li>").next())
+        .map(str::trim)
+        .find(|code| !code.is_empty())
+        .unwrap()
+        .to_owned();
+    assert!(!old_codes.contains(&new_code));
+    assert_eq!(actions(&f).await, ["totp.enable", "recovery_codes.renew"]);
+
+    let stale = Browser::new(&f.server);
+    let page = password_step(&stale, None).await;
+    assert_eq!(
+        submit_code(&stale, &page, &old_codes[0]).await.status(),
+        401,
+        "old codes stop working"
+    );
+    let fresh = Browser::new(&f.server);
+    let page = password_step(&fresh, None).await;
+    assert_eq!(submit_code(&fresh, &page, &new_code).await.status(), 303);
+}
+
 async fn a_wrong_code_starts_no_session(backend: Backend) {
     let f = fixture(backend).await;
     enrol(&f, &signed_in(&f).await).await;
@@ -388,6 +436,7 @@ on_both_backends!(
     sign_in_asks_for_the_code_and_the_id_token_says_mfa,
     a_replayed_code_is_refused,
     a_recovery_code_works_once,
+    new_recovery_codes_replace_the_old_ones_for_a_current_code,
     a_wrong_code_starts_no_session,
     five_wrong_codes_end_the_sign_in,
     the_challenge_expires,

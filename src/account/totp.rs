@@ -50,12 +50,31 @@ struct RecoveryCodesPage {
     codes: Vec<String>,
 }
 
+/// A change that asks for a current code first: turning TOTP off, or new recovery codes.
 #[derive(Template)]
-#[template(path = "totp_disable.html")]
-struct DisablePage {
+#[template(path = "totp_code_check.html")]
+struct CodeCheckPage {
     csrf: String,
     error: Option<&'static str>,
+    title: &'static str,
+    action: &'static str,
+    button: &'static str,
+    /// Whether the button does something to regret (turning protection off).
+    danger: bool,
 }
+
+const DISABLE: (&str, &str, &str, bool) = (
+    "Turn off two-step sign-in",
+    "/account/totp/disable",
+    "Turn off",
+    true,
+);
+const RENEW: (&str, &str, &str, bool) = (
+    "Get new recovery codes",
+    "/account/totp/recovery-codes",
+    "Get new codes",
+    false,
+);
 
 /// `POST /account/totp/start`.
 pub async fn start(
@@ -140,18 +159,48 @@ pub async fn confirm(
     }
 }
 
-fn disable_page(
+fn code_check_page(
     state: &AppState,
     request: &HttpRequest,
     status: StatusCode,
+    (title, action, button, danger): (&'static str, &'static str, &'static str, bool),
     error: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(request, state.secure_cookies);
-    let page = DisablePage {
+    let page = CodeCheckPage {
         csrf: token.token.clone(),
         error,
+        title,
+        action,
+        button,
+        danger,
     };
     with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// The page again after a refused code.
+fn refused<T>(
+    state: &AppState,
+    request: &HttpRequest,
+    page: (&'static str, &'static str, &'static str, bool),
+    checked: &totp::CodeChecked<T>,
+) -> Result<HttpResponse, PageError> {
+    match checked {
+        totp::CodeChecked::Throttled => {
+            let error = "Too many wrong codes. Wait a few minutes and try again.";
+            code_check_page(state, request, StatusCode::TOO_MANY_REQUESTS, page, Some(error))
+        }
+        _ => {
+            let error = "That code didn't work. Enter the code your app shows now, or a recovery code.";
+            code_check_page(
+                state,
+                request,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page,
+                Some(error),
+            )
+        }
+    }
 }
 
 /// `POST /account/totp/disable`: a current code (or a recovery code) turns it off.
@@ -175,14 +224,33 @@ pub async fn disable(
         })
         .await?;
     match disabled {
-        totp::Disabled::Off => Ok(pages::see_other("/account?done=totp-off")),
-        totp::Disabled::WrongCode => {
-            let error = "That code didn't work. Enter the code your app shows now, or a recovery code.";
-            disable_page(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, Some(error))
-        }
-        totp::Disabled::Throttled => {
-            let error = "Too many wrong codes. Wait a few minutes and try again.";
-            disable_page(&state, &request, StatusCode::TOO_MANY_REQUESTS, Some(error))
-        }
+        totp::CodeChecked::Done(()) => Ok(pages::see_other("/account?done=totp-off")),
+        refusal => refused(&state, &request, DISABLE, &refusal),
+    }
+}
+
+/// `POST /account/totp/recovery-codes`: ten new recovery codes, shown once, for a current code.
+pub async fn renew_recovery_codes(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let worker_state = Arc::clone(&state);
+    let renewed = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::renew_recovery_codes(&worker_state, conn, &signed_in.user.id, &code, now)
+        })
+        .await?;
+    match renewed {
+        totp::CodeChecked::Done(codes) => pages::render(StatusCode::OK, &RecoveryCodesPage { codes }),
+        refusal => refused(&state, &request, RENEW, &refusal),
     }
 }

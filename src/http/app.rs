@@ -199,6 +199,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
             account::totp::disable,
         ))
         .service(endpoint(
+            "/account/totp/recovery-codes",
+            "account_totp_recovery_codes",
+            Method::POST,
+            account::totp::renew_recovery_codes,
+        ))
+        .service(endpoint(
             "/account/sessions/end-all",
             "account_sessions_end_all",
             Method::POST,

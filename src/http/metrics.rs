@@ -15,7 +15,8 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// Route names used as labels; requests to anything else count as `other`.
-const ENDPOINTS: [&str; 28] = [
+const ENDPOINTS: [&str; 29] = [
+    "account_totp_recovery_codes",
     "admin_api",
     "account",
     "account_totp",

@@ -256,10 +256,10 @@ pub fn verify(
     })
 }
 
-/// How an attempt to turn TOTP off ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Disabled {
-    Off,
+/// How a change that needs a current code ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeChecked<T> {
+    Done(T),
     WrongCode,
     /// Too many wrong codes for the account lately: a stolen session cannot guess its way.
     Throttled,
@@ -269,6 +269,28 @@ fn throttle_key(user_id: &str) -> String {
     format!("totp:{user_id}")
 }
 
+/// Runs `change` once `code` proves the person holds the authenticator (or a recovery code);
+/// wrong codes count towards the account's limit.
+fn with_current_code<T>(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    code: &str,
+    now: i64,
+    change: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<CodeChecked<T>, StoreError> {
+    let key = throttle_key(user_id);
+    let limit = state.config.login_failures_per_account;
+    if state.login_throttle.blocked_for(&key, limit, now).is_some() {
+        return Ok(CodeChecked::Throttled);
+    }
+    if verify(state, conn, user_id, code, now)?.is_none() {
+        state.login_throttle.record_failure(&key, now);
+        return Ok(CodeChecked::WrongCode);
+    }
+    Ok(CodeChecked::Done(change(conn)?))
+}
+
 /// Turns TOTP off when `code` is a current code or an unused recovery code.
 pub fn disable(
     state: &AppState,
@@ -276,20 +298,32 @@ pub fn disable(
     user_id: &str,
     code: &str,
     now: i64,
-) -> Result<Disabled, StoreError> {
-    let key = throttle_key(user_id);
-    let limit = state.config.login_failures_per_account;
-    if state.login_throttle.blocked_for(&key, limit, now).is_some() {
-        return Ok(Disabled::Throttled);
-    }
-    if verify(state, conn, user_id, code, now)?.is_none() {
-        state.login_throttle.record_failure(&key, now);
-        return Ok(Disabled::WrongCode);
-    }
-    conn.transaction(|conn| {
-        store::delete(conn, user_id)?;
-        record(conn, user_id, "totp.disable", now)?;
-        Ok(Disabled::Off)
+) -> Result<CodeChecked<()>, StoreError> {
+    with_current_code(state, conn, user_id, code, now, |conn| {
+        conn.transaction(|conn| {
+            store::delete(conn, user_id)?;
+            record(conn, user_id, "totp.disable", now)
+        })
+    })
+}
+
+/// Replaces the recovery codes with ten new ones when `code` is a current code (or a
+/// recovery code): the way to get more without turning two-step sign-in off and on.
+pub fn renew_recovery_codes(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<CodeChecked<Vec<String>>, StoreError> {
+    with_current_code(state, conn, user_id, code, now, |conn| {
+        let codes = new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
+        conn.transaction(|conn| {
+            store::replace_recovery_codes(conn, user_id, &hashes, now)?;
+            record(conn, user_id, "recovery_codes.renew", now)?;
+            Ok(codes)
+        })
     })
 }
 
