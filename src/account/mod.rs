@@ -270,9 +270,7 @@ pub(crate) async fn form_author(
 
 fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
     let mut response = pages::see_other(LOGIN);
-    response
-        .add_cookie(&session::removal_cookie(state))
-        .map_err(|error| PageError::internal(&error))?;
+    pages::add_cookie(&mut response, &session::removal_cookie(state))?;
     Ok(response)
 }
 

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
@@ -141,6 +142,13 @@ pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
         ))
         .insert_header((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")));
     builder
+}
+
+/// Adds a cookie to a page's answer (it fails only on a cookie that cannot be a header).
+pub fn add_cookie(response: &mut HttpResponse, cookie: &Cookie<'_>) -> Result<(), PageError> {
+    response
+        .add_cookie(cookie)
+        .map_err(|error| PageError::internal(&error))
 }
 
 /// Renders a page with the given status.

@@ -52,9 +52,7 @@ pub fn with_csrf_cookie(
     token: csrf::CsrfToken,
 ) -> Result<HttpResponse, PageError> {
     if let Some(cookie) = token.new_cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|error| PageError::internal(&error))?;
+        pages::add_cookie(&mut response, &cookie)?;
     }
     Ok(response)
 }
@@ -164,9 +162,7 @@ pub async fn login(
     match outcome {
         Ok(cookie) => {
             let mut response = pages::see_other(&continue_url(&carried, true));
-            response
-                .add_cookie(&cookie)
-                .map_err(|error| PageError::internal(&error))?;
+            pages::add_cookie(&mut response, &cookie)?;
             Ok(response)
         }
         Err(failure) => {
@@ -283,9 +279,7 @@ fn code_page(
     };
     let mut response = with_csrf_cookie(pages::render(status, &page)?, token)?;
     if let Some(challenge) = new_challenge {
-        response
-            .add_cookie(&challenge_cookie(state, challenge))
-            .map_err(|error| PageError::internal(&error))?;
+        pages::add_cookie(&mut response, &challenge_cookie(state, challenge))?;
     }
     Ok(response)
 }
@@ -321,9 +315,7 @@ pub async fn login_code(
             let cookie = sign_in_with(&state, &request, user, amr).await?;
             let mut response = pages::see_other(&continue_url(&carried, true));
             for cookie in [cookie, removal] {
-                response
-                    .add_cookie(&cookie)
-                    .map_err(|error| PageError::internal(&error))?;
+                pages::add_cookie(&mut response, &cookie)?;
             }
             return Ok(response);
         }
@@ -358,9 +350,7 @@ pub async fn login_code(
         ..LoginPrompt::default()
     };
     let mut response = login_page(&state, &request, status, prompt)?;
-    response
-        .add_cookie(&removal)
-        .map_err(|error| PageError::internal(&error))?;
+    pages::add_cookie(&mut response, &removal)?;
     Ok(response)
 }
 
@@ -429,9 +419,7 @@ pub async fn signup(
         match created {
             Ok(cookie) => {
                 let mut response = pages::see_other(&continue_url(&carried, true));
-                response
-                    .add_cookie(&cookie)
-                    .map_err(|error| PageError::internal(&error))?;
+                pages::add_cookie(&mut response, &cookie)?;
                 return Ok(response);
             }
             Err(AdminError::Invalid { field: "email", .. }) => {

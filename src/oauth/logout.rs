@@ -190,9 +190,7 @@ fn finish(
         None => pages::render(StatusCode::OK, &SignedOutPage)?,
     };
     if clear_cookie {
-        response
-            .add_cookie(&session::removal_cookie(state))
-            .map_err(|error| PageError::internal(&error))?;
+        pages::add_cookie(&mut response, &session::removal_cookie(state))?;
     }
     Ok(response)
 }
