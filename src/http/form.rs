@@ -224,3 +224,25 @@ mod tests {
         assert_eq!(percent_decode("a%41"), Some("aA".to_owned()));
     }
 }
+
+/// What a request's `Authorization` header says about a bearer token (RFC 6750 §2.1).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bearer<'a> {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not `Bearer <token>` (another scheme, or no token).
+    NotBearer,
+    Token(&'a str),
+}
+
+pub fn bearer(request: &HttpRequest) -> Bearer<'_> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Bearer::Missing;
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map_or(Bearer::NotBearer, |(_, token)| Bearer::Token(token.trim()))
+}

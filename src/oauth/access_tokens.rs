@@ -166,6 +166,32 @@ pub async fn verify(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedTo
     Ok(verified)
 }
 
+/// Why a presented bearer token cannot be used; resources answer both with `invalid_token`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    Invalid,
+    ExpiredOrRevoked,
+}
+
+impl Unusable {
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Invalid => "the access token is not valid",
+            Self::ExpiredOrRevoked => "the access token has expired or was revoked",
+        }
+    }
+}
+
+/// A bearer token a resource (userinfo, the admin API) may act on: ours, unexpired, unrevoked.
+pub async fn usable(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedToken>, Unusable> {
+    let verified = verify(state, token).await.map_err(|_| Unusable::Invalid)?;
+    if is_live(state, &verified.claims, state.clock.now()) {
+        Ok(verified)
+    } else {
+        Err(Unusable::ExpiredOrRevoked)
+    }
+}
+
 /// Whether a verified token is usable at `now`.
 pub fn is_live(state: &AppState, claims: &AccessTokenClaims, now: i64) -> bool {
     claims.exp > now && claims.iat <= now + CLOCK_SKEW_SECS && !state.revoked.is_revoked(&claims.jti)

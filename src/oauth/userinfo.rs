@@ -12,7 +12,7 @@ use super::scopes;
 use super::user_tokens::PersonClaims;
 use crate::entitlements::cache;
 use crate::http::errors::{ErrorCode, OAuthError};
-use crate::http::form::Form;
+use crate::http::form::{self, Bearer, Form};
 use crate::state::AppState;
 use crate::store::users;
 
@@ -38,13 +38,10 @@ pub async fn userinfo(
             None
         };
     let token = bearer_token(&request, from_body)?;
-    let verified = access_tokens::verify(&state, &token)
+    let verified = access_tokens::usable(&state, token)
         .await
-        .map_err(|_| invalid_token("the access token is not valid"))?;
+        .map_err(|unusable| invalid_token(unusable.description()))?;
     let claims = &verified.claims;
-    if !access_tokens::is_live(&state, claims, state.clock.now()) {
-        return Err(invalid_token("the access token has expired or was revoked"));
-    }
     let granted: Vec<&str> = claims.scope.split(' ').collect();
     if !granted.contains(&scopes::OPENID) {
         return Err(OAuthError::new(
@@ -81,34 +78,14 @@ fn invalid_token(description: &'static str) -> OAuthError {
 }
 
 /// RFC 6750 §2: exactly one of the `Authorization: Bearer` header and the form parameter.
-fn bearer_token(request: &HttpRequest, from_body: Option<&str>) -> Result<String, OAuthError> {
-    let from_header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| {
-            value
-                .to_str()
-                .ok()
-                .and_then(|value| value.split_once(' '))
-                .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-                .map(|(_, token)| token.trim().to_owned())
-                .ok_or_else(|| {
-                    OAuthError::new(
-                        ErrorCode::BearerRequired,
-                        "the Authorization header must be Bearer <token>",
-                    )
-                })
-        })
-        .transpose()?;
-    match (from_header, from_body) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+fn bearer_token<'a>(request: &'a HttpRequest, from_body: Option<&'a str>) -> Result<&'a str, OAuthError> {
+    let required = |description| OAuthError::new(ErrorCode::BearerRequired, description);
+    match (form::bearer(request), from_body) {
+        (Bearer::NotBearer, _) => Err(required("the Authorization header must be Bearer <token>")),
+        (Bearer::Token(_), Some(_)) => Err(OAuthError::invalid_request(
             "the token was sent in more than one way",
         )),
-        (Some(token), None) => Ok(token),
-        (None, Some(token)) => Ok(token.to_owned()),
-        (None, None) => Err(OAuthError::new(
-            ErrorCode::BearerRequired,
-            "a bearer access token is required",
-        )),
+        (Bearer::Token(token), None) | (Bearer::Missing, Some(token)) => Ok(token),
+        (Bearer::Missing, None) => Err(required("a bearer access token is required")),
     }
 }

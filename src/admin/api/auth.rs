@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::http::form::{self, Bearer};
 use actix_web::HttpRequest;
-use actix_web::http::header;
 
 use super::error::ApiError;
 use crate::entitlements::manage::Actor;
@@ -39,16 +39,19 @@ pub async fn authorize(
     request: &HttpRequest,
     access: Access,
 ) -> Result<Caller, ApiError> {
-    let token = bearer_token(request)?;
-    let verified = access_tokens::verify(state, token)
+    let token = match form::bearer(request) {
+        Bearer::Token(token) => token,
+        Bearer::Missing => return Err(ApiError::token_required("a bearer access token is required")),
+        Bearer::NotBearer => {
+            return Err(ApiError::token_required(
+                "the Authorization header must be Bearer <token>",
+            ));
+        }
+    };
+    let verified = access_tokens::usable(state, token)
         .await
-        .map_err(|_| ApiError::invalid_token("the access token is not valid"))?;
+        .map_err(|unusable| ApiError::invalid_token(unusable.description()))?;
     let claims = &verified.claims;
-    if !access_tokens::is_live(state, claims, state.clock.now()) {
-        return Err(ApiError::invalid_token(
-            "the access token has expired or was revoked",
-        ));
-    }
     let granted = |scope: &str| claims.scope.split(' ').any(|held| held == scope);
     // A person's token never carries these scopes (the code flow refuses them); checked all
     // the same, so the API acts only for clients acting as themselves.
@@ -71,20 +74,4 @@ pub async fn authorize(
     Ok(Caller {
         client_id: claims.client_id.clone(),
     })
-}
-
-/// The token of `Authorization: Bearer TOKEN`. The admin API takes JSON bodies, so RFC 6750's
-/// form-body and query methods do not apply.
-fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::token_required("a bearer access token is required"))?;
-    value
-        .to_str()
-        .ok()
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| ApiError::token_required("the Authorization header must be Bearer <token>"))
 }
