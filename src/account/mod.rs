@@ -213,7 +213,7 @@ const MONTHS: [&str; 12] = [
 /// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
 pub fn format_utc(unix: i64) -> String {
     let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::clock::civil_from_days(days);
     let month = usize::try_from(month - 1)
         .ok()
         .and_then(|index| MONTHS.get(index))
@@ -224,25 +224,6 @@ pub fn format_utc(unix: i64) -> String {
         seconds / 3600,
         seconds % 3600 / 60
     )
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month 1–12, day).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    // Months counted from March, so the leap day falls at the end of the year.
-    let march_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * march_month + 2) / 5 + 1;
-    let month = if march_month < 10 {
-        march_month + 3
-    } else {
-        march_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The line confirming what the action the person came back from did.

@@ -4,6 +4,8 @@
 //! Written out instead of taking a date crate: the API needs exactly this one format, in UTC
 //! out and with any offset in, at whole seconds.
 
+use crate::clock;
+
 /// Unix seconds of an RFC 3339 `date-time`; `None` when `text` is not one. Fractions of a
 /// second are dropped: every time Usher keeps is in whole seconds.
 pub fn parse(text: &str) -> Option<i64> {
@@ -62,7 +64,7 @@ pub fn parse(text: &str) -> Option<i64> {
 pub fn format(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = clock::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         of_day / 3600,
@@ -104,24 +106,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -199,7 +183,7 @@ mod tests {
     fn every_day_of_four_centuries_reads_back() {
         let start = days_from_civil(1900, 1, 1);
         for days in start..start + 146_097 {
-            let (year, month, day) = civil_from_days(days);
+            let (year, month, day) = clock::civil_from_days(days);
             assert!((1..=days_in_month(year, month)).contains(&day));
             assert_eq!(days_from_civil(year, month, day), days);
         }
