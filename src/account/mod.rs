@@ -132,9 +132,7 @@ pub fn end_session(
     sid: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let owned = sessions::list_live_for_user(conn, user_id, now)?
-        .iter()
-        .any(|session| session.sid == sid);
+    let owned = sessions::find_live_by_sid(conn, sid, now)?.is_some_and(|session| session.user_id == user_id);
     if owned {
         session::end(state, conn, &[sid.to_owned()], now)?;
     }

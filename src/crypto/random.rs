@@ -14,3 +14,12 @@ pub fn bytes<const N: usize>() -> [u8; N] {
 pub fn token<const N: usize>() -> String {
     URL_SAFE_NO_PAD.encode(bytes::<N>())
 }
+
+/// Whether `text` has the shape of 32 bytes in unpadded base64url: a [`token::<32>`] or a
+/// SHA-256 digest.
+pub fn is_base64url_of_32_bytes(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}

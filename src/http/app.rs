@@ -61,9 +61,9 @@ async fn refuse_nul_in_uri(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let uri = request.uri();
-    let has_nul = [uri.path(), uri.query().unwrap_or_default()]
-        .iter()
-        .any(|part| memchr::memmem::find(part.as_bytes(), b"%00").is_some());
+    let has_nul = uri
+        .path_and_query()
+        .is_some_and(|target| memchr::memmem::find(target.as_str().as_bytes(), b"%00").is_some());
     if has_nul {
         let error = OAuthError::invalid_request("the address must not contain NUL characters");
         let response = actix_web::ResponseError::error_response(&error);
@@ -239,10 +239,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    resource(path, name, "GET, HEAD, POST")
-        .route(web::get().to(handler.clone()))
-        .route(web::head().to(handler.clone()))
-        .route(web::post().to(handler))
+    page(path, name, handler.clone(), handler)
 }
 
 /// A page whose form posts back to its own address.

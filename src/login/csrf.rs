@@ -21,7 +21,7 @@ pub struct CsrfToken {
 pub fn token(request: &HttpRequest, secure: bool) -> CsrfToken {
     if let Some(existing) = request
         .cookie(COOKIE)
-        .filter(|cookie| is_well_formed(cookie.value()))
+        .filter(|cookie| random::is_base64url_of_32_bytes(cookie.value()))
     {
         return CsrfToken {
             token: existing.value().to_owned(),
@@ -47,17 +47,11 @@ pub fn token(request: &HttpRequest, secure: bool) -> CsrfToken {
 pub fn verify(request: &HttpRequest, submitted: Option<&str>) -> Result<(), PageError> {
     let cookie = request.cookie(COOKIE).ok_or_else(PageError::csrf)?;
     let submitted = submitted.ok_or_else(PageError::csrf)?;
-    if is_well_formed(submitted) && bool::from(cookie.value().as_bytes().ct_eq(submitted.as_bytes())) {
+    if random::is_base64url_of_32_bytes(submitted)
+        && bool::from(cookie.value().as_bytes().ct_eq(submitted.as_bytes()))
+    {
         Ok(())
     } else {
         Err(PageError::csrf())
     }
-}
-
-/// 32 random bytes in unpadded base64url.
-fn is_well_formed(token: &str) -> bool {
-    token.len() == 43
-        && token
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }

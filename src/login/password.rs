@@ -44,7 +44,7 @@ pub async fn authenticate(
         .store
         .run(move |conn| users::find_by_email(conn, &lookup))
         .await?
-        .filter(|user| user.disabled_at.is_none());
+        .filter(User::is_enabled);
     // argon2 runs apart from the database pool: a burst of sign-ins must not starve the
     // token endpoint of connections.
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());

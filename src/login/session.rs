@@ -43,9 +43,7 @@ pub async fn current(state: &Arc<AppState>, request: &HttpRequest) -> Result<Opt
             if session.last_seen_at + state.config.session_idle_secs <= now {
                 return Ok(None);
             }
-            let Some(user) =
-                users::find_by_id(conn, &session.user_id)?.filter(|user| user.disabled_at.is_none())
-            else {
+            let Some(user) = users::find_by_id(conn, &session.user_id)?.filter(User::is_enabled) else {
                 return Ok(None);
             };
             if session.last_seen_at + TOUCH_EVERY_SECS <= now {

@@ -397,8 +397,7 @@ pub fn answer_challenge(
     if !store::delete_challenge(conn, &id_hash)? {
         return Ok(ChallengeOutcome::Gone);
     }
-    let Some(user) = users::find_by_id(conn, &challenge.user_id)?.filter(|user| user.disabled_at.is_none())
-    else {
+    let Some(user) = users::find_by_id(conn, &challenge.user_id)?.filter(User::is_enabled) else {
         return Ok(ChallengeOutcome::Gone);
     };
     state.login_throttle.clear(&key);

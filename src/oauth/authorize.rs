@@ -548,11 +548,7 @@ fn check_pkce(client: &Client, form: &Form<'_>) -> Result<Option<String>, &'stat
         None | Some("plain") => return Err("code_challenge_method must be S256; plain is not accepted"),
         Some(_) => return Err("code_challenge_method must be S256"),
     }
-    let well_formed = challenge.len() == 43
-        && challenge
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
-    if !well_formed {
+    if !random::is_base64url_of_32_bytes(challenge) {
         return Err("code_challenge must be the base64url SHA-256 of the verifier (43 characters)");
     }
     Ok(Some(challenge.to_owned()))

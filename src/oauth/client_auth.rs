@@ -108,7 +108,7 @@ impl ClientAuthenticator {
         let lookup_id = client_id.clone();
         let found = store.run(move |conn| clients::find(conn, &lookup_id)).await?;
         let client = found
-            .filter(|client| client.disabled_at.is_none())
+            .filter(|client| client.is_enabled())
             .filter(|client| {
                 client
                     .secret_hash

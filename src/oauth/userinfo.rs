@@ -54,7 +54,7 @@ pub async fn userinfo(
         .store
         .run(move |conn| users::find_by_id(conn, &user_id))
         .await?
-        .filter(|user| user.disabled_at.is_none())
+        .filter(users::User::is_enabled)
         .ok_or_else(|| invalid_token("the account behind this token is no longer active"))?;
     let entitlements = if granted.contains(&scopes::ENTITLEMENTS) {
         Some(cache::current(&state, &user.id).await?)

@@ -119,21 +119,15 @@ pub fn list_live_for_user(
         .collect()
 }
 
-/// Ends every live session of a person; returns their public ids.
-pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Vec<String>, StoreError> {
-    let live = sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::ended_at.is_null())
-        .select(sessions::sid);
-    let sids: Vec<String> = live.load(conn)?;
-    diesel::update(
+/// Ends every live session of a person; returns how many.
+pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::ended_at.is_null()),
     )
     .set(sessions::ended_at.eq(now))
-    .execute(conn)?;
-    Ok(sids)
+    .execute(conn)?)
 }
 
 /// The live session with public id `sid`.

@@ -18,6 +18,13 @@ pub struct User {
     pub disabled_at: Option<i64>,
 }
 
+impl User {
+    /// Disabled accounts sign in nowhere and their tokens stop working.
+    pub fn is_enabled(&self) -> bool {
+        self.disabled_at.is_none()
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
     diesel::insert_into(users::table).values(user).execute(conn)?;
     Ok(())

@@ -114,7 +114,7 @@ fn redeem(
     let session_live = sessions::find_live_by_sid(conn, &code.sid, now)?.is_some();
     let still_allowed =
         client.first_party || !consents::granted(conn, &code.user_id, &client.client_id)?.is_empty();
-    let user = users::find_by_id(conn, &code.user_id)?.filter(|user| user.disabled_at.is_none());
+    let user = users::find_by_id(conn, &code.user_id)?.filter(users::User::is_enabled);
     let (Some(user), true, true) = (user, session_live, still_allowed) else {
         return Ok(Err(Refusal::Invalid(OAuthError::invalid_grant(
             "the sign-in behind this code has ended",

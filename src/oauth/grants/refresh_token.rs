@@ -96,8 +96,7 @@ fn rotate(
         Ok(scope) => scope,
         Err(error) => return Ok(Err(error)),
     };
-    let Some(user) = users::find_by_id(conn, &token.user_id)?.filter(|user| user.disabled_at.is_none())
-    else {
+    let Some(user) = users::find_by_id(conn, &token.user_id)?.filter(users::User::is_enabled) else {
         return Ok(Err(OAuthError::invalid_grant("the account is no longer active")));
     };
     let authorization = Authorization {
