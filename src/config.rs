@@ -81,6 +81,28 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// Sends of one event to one endpoint before it is given up.
     pub webhook_max_attempts: u32,
+    // --- Passkeys (src/login/passkeys.rs) ---
+    /// WebAuthn relying party ID: passkeys are bound to it. The issuer's host when unset.
+    pub passkey_rp_id: Option<String>,
+    /// The origin pages with passkey sign-in are served from. The issuer's origin when unset.
+    pub passkey_origin: Option<String>,
+    // --- Mail (src/mail) ---
+    /// `smtp://HOST:PORT` (STARTTLS when offered), `smtps://USER:PASS@HOST` (TLS); unset:
+    /// mail goes to `outbox_dir` and sign-in links are logged (development only).
+    pub smtp_url: Option<String>,
+    /// The `From:` of every mail.
+    pub mail_from: String,
+    /// Where mail goes when `smtp_url` is unset.
+    pub outbox_dir: PathBuf,
+    // --- Sign-in links (src/login/links.rs) ---
+    /// How long an emailed sign-in link works, in seconds.
+    pub sign_in_link_ttl_secs: i64,
+    /// Sign-in links sent to one address within `sign_in_link_window_secs`.
+    pub sign_in_links_per_address: u32,
+    /// Sign-in links requested from one IP address within `sign_in_link_window_secs`.
+    pub sign_in_links_per_ip: u32,
+    /// The window of the two limits above, in seconds.
+    pub sign_in_link_window_secs: i64,
 }
 
 impl Default for Config {
@@ -117,6 +139,15 @@ impl Default for Config {
             webhook_poll_interval_ms: 500,
             webhook_timeout_secs: 10,
             webhook_max_attempts: 12,
+            passkey_rp_id: None,
+            passkey_origin: None,
+            smtp_url: None,
+            mail_from: "Usher <no-reply@localhost>".into(),
+            outbox_dir: PathBuf::from("./data/outbox"),
+            sign_in_link_ttl_secs: 600,
+            sign_in_links_per_address: 5,
+            sign_in_links_per_ip: 30,
+            sign_in_link_window_secs: 3600,
         }
     }
 }
@@ -163,6 +194,8 @@ impl Config {
             ("session_idle_secs", self.session_idle_secs),
             ("session_max_secs", self.session_max_secs),
             ("login_throttle_window_secs", self.login_throttle_window_secs),
+            ("sign_in_link_ttl_secs", self.sign_in_link_ttl_secs),
+            ("sign_in_link_window_secs", self.sign_in_link_window_secs),
         ];
         if let Some((name, _)) = lifetimes.iter().find(|(_, secs)| *secs <= 0) {
             return Err(ConfigError::Invalid(format!("{name} must be positive")));

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod entitlements;
 pub mod http;
 pub mod login;
+pub mod mail;
 pub mod oauth;
 pub mod state;
 pub mod store;

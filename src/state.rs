@@ -4,12 +4,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use webauthn_rs::Webauthn;
+
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
 use crate::crypto::keys::{MasterKey, SigningAlg};
 use crate::entitlements::cache::EntitlementCache;
 use crate::login::throttle::Throttle;
+use crate::mail::Mailer;
 use crate::oauth::access_tokens::VerifiedTokens;
 use crate::oauth::client_auth::ClientAuthenticator;
 use crate::oauth::discovery::Discovery;
@@ -32,6 +35,12 @@ pub struct AppState {
     /// Whether cookies are marked `Secure`: the issuer is served over https.
     pub secure_cookies: bool,
     pub login_throttle: Throttle,
+    /// Sign-in links requested per IP address.
+    pub link_throttle: Throttle,
+    /// The WebAuthn relying party; None when passkeys cannot work here (an issuer on an IP
+    /// address and no `passkey_rp_id`).
+    pub passkeys: Option<Webauthn>,
+    pub mailer: Mailer,
     pub entitlements: EntitlementCache,
     last_key_reload: AtomicI64,
 }
@@ -44,7 +53,12 @@ impl AppState {
         store: Store,
         master_key: MasterKey,
         keyring: Keyring,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        let passkeys = crate::login::passkeys::relying_party(&config, &issuer)?;
+        if passkeys.is_none() {
+            tracing::warn!(%issuer, "passkeys are off: WebAuthn needs a domain name; set passkey_rp_id and passkey_origin");
+        }
+        let mailer = Mailer::from_config(&config).map_err(|error| error.to_string())?;
         let audience = config
             .access_token_audience
             .clone()
@@ -54,8 +68,9 @@ impl AppState {
         let discovery = Discovery::new(&issuer);
         let secure_cookies = issuer.starts_with("https://");
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
+        let link_throttle = Throttle::new(config.sign_in_link_window_secs);
         let entitlements = EntitlementCache::new(config.entitlement_cache_size);
-        Self {
+        Ok(Self {
             config,
             issuer,
             audience,
@@ -70,9 +85,12 @@ impl AppState {
             discovery,
             secure_cookies,
             login_throttle,
+            link_throttle,
+            passkeys,
+            mailer,
             entitlements,
             last_key_reload: AtomicI64::new(i64::MIN),
-        }
+        })
     }
 
     /// Reads the published keys again from the database.

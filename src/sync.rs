@@ -143,10 +143,17 @@ const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 async fn prune_database(state: &Arc<AppState>) {
     let now = state.clock.now();
+    // A link matters until it expires and while it counts towards its address's limit.
+    let link_horizon = state
+        .config
+        .sign_in_link_ttl_secs
+        .max(state.config.sign_in_link_window_secs);
     let pruned = state
         .store
         .run(move |conn| {
             revocations::prune(conn, now)?;
+            let links_over = now - link_horizon;
+            crate::store::passkeys::prune_links(conn, links_over)?;
             crate::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;
             changes::prune(conn, now - EVENT_RETENTION_SECS)
         })

@@ -23,6 +23,7 @@ use crate::oauth::revocation::revoke_access_tokens;
 use crate::state::AppState;
 use crate::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 
+pub mod passkeys;
 pub mod totp;
 
 pub const PATH: &str = "/account";
@@ -39,6 +40,12 @@ struct AccountPage {
     email: String,
     overview: Overview,
     two_step: Option<totp::TwoStep>,
+    passkeys: Vec<passkeys::PasskeyListing>,
+    /// Whether passkeys can be added here (the relying party is set up).
+    passkeys_on: bool,
+    /// This browser's device, the suggested name of a new passkey.
+    device: String,
+    has_password: bool,
 }
 
 /// What the account page lists besides the profile.
@@ -100,6 +107,44 @@ pub fn overview(
     // The device in hand first, the others newest first.
     devices.sort_by_key(|device| !device.current);
     Ok(Overview { apps, devices })
+}
+
+/// How recently the person must have signed in to set a password without typing the
+/// current one: someone who signed in with a link or a passkey may not know it.
+pub const PASSWORD_CHANGE_WINDOW_SECS: i64 = 15 * 60;
+
+/// Sets a new password (already hashed) and signs the person out everywhere but here, with
+/// the tokens of those sessions: whoever knew the old one is out. One transaction.
+pub fn change_password(
+    state: &AppState,
+    conn: &mut DbConnection,
+    signed_in: &SignedIn,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let user_id = signed_in.user.id.as_str();
+    conn.transaction(|conn| {
+        users::set_password_hash(conn, user_id, password_hash)?;
+        let actor = format!("user:{user_id}");
+        crate::store::entitlements::audit(
+            conn,
+            &crate::store::entitlements::NewAuditEntry {
+                at: now,
+                actor: &actor,
+                action: "password.change",
+                user_id: Some(user_id),
+                target: &actor,
+                before: None,
+                after: None,
+            },
+        )?;
+        let others: Vec<String> = sessions::list_live_for_user(conn, user_id, now)?
+            .into_iter()
+            .map(|session| session.sid)
+            .filter(|sid| *sid != signed_in.session.sid)
+            .collect();
+        session::end(state, conn, &others, now)
+    })
 }
 
 pub fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
@@ -232,6 +277,9 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
         "app" => Some("The app no longer has access to your account."),
         "session" => Some("That device was signed out."),
         "totp-off" => Some("Two-step sign-in is off. Your password alone signs you in now."),
+        "passkey-added" => Some("Your passkey was added. Use it next time you sign in."),
+        "passkey-removed" => Some("The passkey was removed."),
+        "password" => Some("Your password was saved. Your other devices were signed out."),
         _ => None,
     }
 }
@@ -261,23 +309,35 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     };
     let now = state.clock.now();
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
-    let (overview, two_step) = state
+    let (overview, two_step, passkeys) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
                 overview(conn, &user_id, &sid, now)?,
                 totp::two_step(conn, &user_id)?,
+                passkeys::list(conn, &user_id)?,
             ))
         })
         .await?;
+    let device = describe_device(
+        request
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default(),
+    );
     let token = csrf::token(&request, state.secure_cookies);
     let page = AccountPage {
         csrf: token.token.clone(),
         notice: notice(&request),
+        has_password: signed_in.user.password_hash.is_some(),
         name: signed_in.user.name,
         email: signed_in.user.email,
         overview,
         two_step,
+        passkeys,
+        passkeys_on: state.passkeys.is_some(),
+        device,
     };
     with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
 }
@@ -373,6 +433,51 @@ pub async fn end_every_session(
         })
         .await?;
     signed_out_to_login(&state)
+}
+
+/// `POST /account/password`: set or change the password, soon after signing in.
+pub async fn set_password(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    if state.clock.now() - signed_in.session.auth_time > PASSWORD_CHANGE_WINDOW_SECS {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign in again first",
+            "To set a new password, sign out and sign in again (an emailed sign-in link works), then set it within 15 minutes.",
+        ));
+    }
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let hashed = tokio::task::spawn_blocking(move || admin_users::hash_new_password(&password))
+        .await
+        .map_err(|error| PageError::internal(&error))?;
+    let Ok(password_hash) = hashed else {
+        return Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose a longer password",
+            "A password needs at least 8 characters. Go back and choose another.",
+        ));
+    };
+    let (worker_state, author) = (Arc::clone(&state), signed_in.clone());
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            change_password(&worker_state, conn, &author, &password_hash, now)
+        })
+        .await?;
+    crate::login::notices::credential_changed(
+        &state,
+        &signed_in.user,
+        "The password of your account was changed.",
+    );
+    Ok(pages::see_other("/account?done=password"))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::{LOGIN, PATH, form_author, format_utc};
 use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::login::pages::with_csrf_cookie;
-use crate::login::{csrf, session, totp};
+use crate::login::{csrf, notices, session, totp};
 use crate::state::AppState;
 use crate::store::{DbConnection, StoreError, totp as store};
 
@@ -142,16 +142,23 @@ pub async fn confirm(
         return Ok(pages::see_other(LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
-    let worker_state = Arc::clone(&state);
+    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
     let codes = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            totp::confirm_enrolment(&worker_state, conn, &signed_in.user.id, &code, now)
+            totp::confirm_enrolment(&worker_state, conn, &user_id, &code, now)
         })
         .await?;
     match codes {
-        Some(codes) => pages::render(StatusCode::OK, &RecoveryCodesPage { codes }),
+        Some(codes) => {
+            notices::credential_changed(
+                &state,
+                &signed_in.user,
+                "Two-step sign-in was turned on for your account: signing in with your password now also asks for a code from your authenticator app.",
+            );
+            pages::render(StatusCode::OK, &RecoveryCodesPage { codes })
+        }
         None => {
             let error = "That code didn't work. Enter the code your app shows now.";
             setup_page(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, Some(error)).await
@@ -215,16 +222,23 @@ pub async fn disable(
         return Ok(pages::see_other(LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
-    let worker_state = Arc::clone(&state);
+    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
     let disabled = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            totp::disable(&worker_state, conn, &signed_in.user.id, &code, now)
+            totp::disable(&worker_state, conn, &user_id, &code, now)
         })
         .await?;
     match disabled {
-        totp::CodeChecked::Done(()) => Ok(pages::see_other("/account?done=totp-off")),
+        totp::CodeChecked::Done(()) => {
+            notices::credential_changed(
+                &state,
+                &signed_in.user,
+                "Two-step sign-in was turned off for your account: your password alone signs in now.",
+            );
+            Ok(pages::see_other("/account?done=totp-off"))
+        }
         refusal => refused(&state, &request, DISABLE, &refusal),
     }
 }
@@ -241,16 +255,23 @@ pub async fn renew_recovery_codes(
         return Ok(pages::see_other(LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
-    let worker_state = Arc::clone(&state);
+    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
     let renewed = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            totp::renew_recovery_codes(&worker_state, conn, &signed_in.user.id, &code, now)
+            totp::renew_recovery_codes(&worker_state, conn, &user_id, &code, now)
         })
         .await?;
     match renewed {
-        totp::CodeChecked::Done(codes) => pages::render(StatusCode::OK, &RecoveryCodesPage { codes }),
+        totp::CodeChecked::Done(codes) => {
+            notices::credential_changed(
+                &state,
+                &signed_in.user,
+                "New recovery codes were made for your account; the old ones no longer work.",
+            );
+            pages::render(StatusCode::OK, &RecoveryCodesPage { codes })
+        }
         refusal => refused(&state, &request, RENEW, &refusal),
     }
 }

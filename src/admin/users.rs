@@ -56,17 +56,20 @@ pub struct PreparedUser {
     admin: bool,
 }
 
+/// Checks a new password's length and hashes it (argon2id: CPU-bound, call it off the async
+/// executor).
+pub fn hash_new_password(password: &str) -> Result<String, AdminError> {
+    if password.chars().count() < 8 {
+        return Err(AdminError::invalid("password", "must be at least 8 characters"));
+    }
+    Ok(hashing::hash_password(password)?)
+}
+
 /// Checks the account and hashes its password (argon2id: CPU-bound, call it off the async
 /// executor and without holding a database connection).
 pub fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
     let email = normalize_email(&new.email)?;
-    let password_hash = match new.password.as_deref() {
-        Some(password) if password.chars().count() < 8 => {
-            return Err(AdminError::invalid("password", "must be at least 8 characters"));
-        }
-        Some(password) => Some(hashing::hash_password(password)?),
-        None => None,
-    };
+    let password_hash = new.password.as_deref().map(hash_new_password).transpose()?;
     Ok(PreparedUser {
         email,
         name: new.name.as_deref().and_then(clean_name),

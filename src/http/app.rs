@@ -14,7 +14,7 @@ use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, 
 use tokio::task::JoinHandle;
 
 use super::errors::{ErrorCode, OAuthError};
-use super::{cors, health, metrics};
+use super::{cors, health, metrics, pages};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring, KeyringError};
@@ -37,6 +37,8 @@ pub enum StartError {
     Bind { bind: String, cause: String },
     #[error("cannot use the TLS certificate or key: {0}")]
     Tls(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("start-up task failed: {0}")]
     Task(String),
 }
@@ -148,6 +150,72 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "login_code",
             Method::POST,
             login::pages::login_code,
+        ))
+        .service(endpoint(
+            "/login/passkey/options",
+            "login_passkey_options",
+            Method::POST,
+            login::pages::passkey_options,
+        ))
+        .service(endpoint(
+            "/login/passkey",
+            "login_passkey",
+            Method::POST,
+            login::pages::passkey_sign_in,
+        ))
+        .service(endpoint(
+            "/login/link",
+            "login_link",
+            Method::POST,
+            login::link_pages::send_link,
+        ))
+        .service(page(
+            login::links::CONTINUE_PATH,
+            "login_link_continue",
+            login::link_pages::confirm,
+            login::link_pages::use_link,
+        ))
+        .service(endpoint(
+            "/assets/passkeys.js",
+            "assets",
+            Method::GET,
+            pages::passkeys_script,
+        ))
+        .service(endpoint(
+            "/account/passkeys",
+            "account_passkeys",
+            Method::POST,
+            account::passkeys::add,
+        ))
+        .service(endpoint(
+            "/account/passkeys/options",
+            "account_passkeys_options",
+            Method::POST,
+            account::passkeys::options,
+        ))
+        .service(endpoint(
+            "/account/passkeys/remove",
+            "account_passkeys_remove",
+            Method::POST,
+            account::passkeys::remove,
+        ))
+        .service(endpoint(
+            login::passkeys::OFFER_PATH,
+            "account_passkey_offer",
+            Method::GET,
+            account::passkeys::offer,
+        ))
+        .service(endpoint(
+            login::passkeys::SECOND_FACTOR_PATH,
+            "account_second_factor",
+            Method::GET,
+            account::passkeys::second_factor,
+        ))
+        .service(endpoint(
+            "/account/password",
+            "account_password",
+            Method::POST,
+            account::set_password,
         ))
         .service(page(
             "/signup",
@@ -332,14 +400,10 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
         _ => None,
     };
-    let state = Arc::new(AppState::new(
-        config,
-        issuer,
-        clock,
-        store,
-        master_key,
-        Keyring::new(keys),
-    ));
+    let state = Arc::new(
+        AppState::new(config, issuer, clock, store, master_key, Keyring::new(keys))
+            .map_err(StartError::Config)?,
+    );
     let follower = sync::prime(&state).await?;
     // Before the sync task, so failing to start it leaves nothing running.
     let webhook_task =

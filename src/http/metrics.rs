@@ -16,7 +16,7 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Route names used as labels; requests to anything else count as `other`.
 /// The hot routes first: the label is found by a scan from the start. `other` stays last.
-const ENDPOINTS: [&str; 29] = [
+const ENDPOINTS: [&str; 40] = [
     "introspection",
     "token",
     "revocation",
@@ -39,6 +39,17 @@ const ENDPOINTS: [&str; 29] = [
     "end_session",
     "logout",
     "login",
+    "login_passkey_options",
+    "login_passkey",
+    "login_link",
+    "login_link_continue",
+    "assets",
+    "account_passkeys",
+    "account_passkeys_options",
+    "account_passkeys_remove",
+    "account_passkey_offer",
+    "account_second_factor",
+    "account_password",
     "signup",
     "healthz",
     "readyz",

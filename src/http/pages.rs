@@ -12,10 +12,30 @@ use askama::Template;
 use super::errors::OAuthError;
 use crate::store::StoreError;
 
-/// No scripts, no frames, nothing from elsewhere: pages are plain forms with inline CSS.
+/// No inline scripts, no frames, nothing from elsewhere: pages are plain forms with inline
+/// CSS, and the one script (passkeys) comes from this server and talks only to it.
 /// `form-action` is left out on purpose: browsers apply it to the redirect that follows a
 /// form, and the consent form's answer redirects to the app.
-const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// The passkey script: small, served from the binary, cached by browsers for a day.
+const PASSKEYS_JS: &str = include_str!("../../templates/assets/passkeys.js");
+
+/// `GET /assets/passkeys.js`.
+pub async fn passkeys_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(PASSKEYS_JS)
+}
+
+/// A JSON answer for the pages' script; never cached.
+pub fn json(value: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(value)
+}
 
 #[derive(Template)]
 #[template(path = "error.html")]

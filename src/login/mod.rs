@@ -2,7 +2,11 @@
 //! session that follows, and the CSRF and throttling rules every form obeys.
 
 pub mod csrf;
+pub mod link_pages;
+pub mod links;
+pub mod notices;
 pub mod pages;
+pub mod passkeys;
 pub mod password;
 pub mod session;
 pub mod throttle;

@@ -9,7 +9,9 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use url::form_urlencoded;
 
+use super::passkeys::{self, PasskeyError, PasskeySignIn};
 use super::password::{self, Outcome};
 use super::{csrf, session, totp};
 use crate::admin::AdminError;
@@ -34,6 +36,8 @@ pub struct LoginPage {
     pub request: String,
     pub email: String,
     pub signup: bool,
+    /// Whether the passkey button and autofill are offered (the relying party is set up).
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -91,6 +95,7 @@ pub fn login_page(
         request: prompt.carried,
         email: prompt.email,
         signup: state.config.allow_signup,
+        passkeys: state.passkeys.is_some(),
     };
     with_csrf_cookie(pages::render(status, &page)?, token)
 }
@@ -105,7 +110,7 @@ pub async fn login_form(state: web::Data<AppState>, request: HttpRequest) -> Res
 }
 
 /// The client's name, for the page heading, when the form carries an authorization request.
-async fn app_name(state: &AppState, encoded_request: &str) -> Option<String> {
+pub(crate) async fn app_name(state: &AppState, encoded_request: &str) -> Option<String> {
     let client_id = Form::from_urlencoded(encoded_request)
         .ok()?
         .get("client_id")?
@@ -120,7 +125,7 @@ async fn app_name(state: &AppState, encoded_request: &str) -> Option<String> {
 }
 
 /// The address failures are counted against. Behind a reverse proxy this is the proxy's.
-fn client_ip(request: &HttpRequest) -> String {
+pub(crate) fn client_ip(request: &HttpRequest) -> String {
     request
         .peer_addr()
         .map(|addr| addr.ip().to_string())
@@ -152,16 +157,17 @@ pub async fn login(
     let outcome = password::authenticate(&state, &email, password, &client_ip(&request)).await?;
     let outcome = match outcome {
         Outcome::SignedIn(user) => {
-            if let Some(token) = second_step(&state, &user, &carried).await? {
+            if let Some(token) = second_step(&state, &user, &carried, "pwd").await? {
                 return code_page(&state, &request, StatusCode::OK, &carried, None, Some(token));
             }
-            Ok(sign_in(&state, &request, user, "pwd").await?)
+            let location = next_location(&state, &request, &form, &user, &carried).await?;
+            Ok((sign_in(&state, &request, user, "pwd").await?, location))
         }
         other => Err(other),
     };
     match outcome {
-        Ok(cookie) => {
-            let mut response = pages::see_other(&continue_url(&carried, true));
+        Ok((cookie, location)) => {
+            let mut response = pages::see_other(&location);
             pages::add_cookie(&mut response, &cookie)?;
             Ok(response)
         }
@@ -243,11 +249,13 @@ fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
         .finish()
 }
 
-/// When `user` has a second factor, starts the challenge and returns its cookie token.
-async fn second_step(
+/// When `user` has a second factor, starts the challenge after `first_factor` (an `amr`
+/// value) and returns its cookie token.
+pub async fn second_step(
     state: &Arc<AppState>,
     user: &User,
     carried: &str,
+    first_factor: &'static str,
 ) -> Result<Option<String>, StoreError> {
     let (worker_state, user_id, carried) = (Arc::clone(state), user.id.clone(), carried.to_owned());
     state
@@ -257,13 +265,13 @@ async fn second_step(
             if totp::enabled_since(conn, &user_id)?.is_none() {
                 return Ok(None);
             }
-            totp::start_challenge(conn, &user_id, &carried, now).map(Some)
+            totp::start_challenge(conn, &user_id, &carried, first_factor, now).map(Some)
         })
         .await
 }
 
 /// Renders the code form; `new_challenge` is set when the challenge cookie is to be set.
-fn code_page(
+pub fn code_page(
     state: &AppState,
     request: &HttpRequest,
     status: StatusCode,
@@ -310,8 +318,19 @@ pub async fn login_code(
     let mut removal = challenge_cookie(&state, String::new());
     removal.make_removal();
     let (status, message) = match outcome {
-        totp::ChallengeOutcome::Passed { user, carried } => {
-            let amr = ["pwd", "otp", "mfa"].map(str::to_owned).to_vec();
+        totp::ChallengeOutcome::Passed {
+            user,
+            carried,
+            amr,
+            used_recovery_code,
+        } => {
+            if used_recovery_code {
+                super::notices::credential_changed(
+                    &state,
+                    &user,
+                    "One of your recovery codes was used to sign in. It won't work again.",
+                );
+            }
             let cookie = sign_in_with(&state, &request, user, amr).await?;
             let mut response = pages::see_other(&continue_url(&carried, true));
             for cookie in [cookie, removal] {
@@ -444,4 +463,106 @@ pub async fn signup(
         name,
     };
     with_csrf_cookie(pages::render(StatusCode::UNPROCESSABLE_ENTITY, &page)?, token)
+}
+
+/// Where a person goes once signed in without a passkey: back to the app, unless this is a
+/// good moment to offer one (the page's script found a built-in authenticator, they have no
+/// passkey yet, and they were not asked lately), or they are an administrator without a
+/// second factor, who must add one first.
+pub async fn next_location(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+    user: &User,
+    carried: &str,
+) -> Result<String, StoreError> {
+    let offer = state.passkeys.is_some()
+        && form.get("passkey_offer") == Some("1")
+        && request.cookie(passkeys::OFFER_COOKIE).is_none();
+    if !offer && !user.is_admin {
+        return Ok(continue_url(carried, true));
+    }
+    let user_id = user.id.clone();
+    let (has_passkey, has_totp) = state
+        .store
+        .run(move |conn| {
+            Ok::<_, StoreError>((
+                crate::store::passkeys::count_for_user(conn, &user_id)? > 0,
+                totp::enabled_since(conn, &user_id)?.is_some(),
+            ))
+        })
+        .await?;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", carried)
+        .finish();
+    if user.is_admin && !has_passkey && !has_totp {
+        return Ok(format!("{}?{query}", passkeys::SECOND_FACTOR_PATH));
+    }
+    if offer && !has_passkey {
+        return Ok(format!("{}?{query}", passkeys::OFFER_PATH));
+    }
+    Ok(continue_url(carried, true))
+}
+
+/// `POST /login/passkey/options`: a sign-in ceremony for the login page's script.
+pub async fn passkey_options(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let worker_state = Arc::clone(&state);
+    let started = state
+        .store
+        .run(move |conn| {
+            let webauthn = worker_state.passkeys.as_ref().ok_or(PasskeyError::Off)?;
+            passkeys::start_sign_in(webauthn, conn, worker_state.clock.now())
+        })
+        .await?;
+    Ok(pages::json(&started))
+}
+
+/// `POST /login/passkey`: the browser's answer to a sign-in ceremony.
+pub async fn passkey_sign_in(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let (ceremony, answer) = (
+        form.get("ceremony").unwrap_or_default().to_owned(),
+        form.get("credential").unwrap_or_default().to_owned(),
+    );
+    let worker_state = Arc::clone(&state);
+    let outcome = state
+        .store
+        .run(move |conn| {
+            let webauthn = worker_state.passkeys.as_ref().ok_or(PasskeyError::Off)?;
+            passkeys::finish_sign_in(webauthn, conn, &ceremony, &answer, worker_state.clock.now())
+        })
+        .await;
+    match outcome {
+        Ok(PasskeySignIn { user, amr }) => {
+            let cookie = sign_in_with(&state, &request, user, amr).await?;
+            let mut response = pages::see_other(&continue_url(&carried, true));
+            pages::add_cookie(&mut response, &cookie)?;
+            Ok(response)
+        }
+        Err(PasskeyError::Refused(cause)) => {
+            tracing::info!(%cause, "passkey sign-in refused");
+            let prompt = LoginPrompt {
+                app_name: app_name(&state, &carried).await,
+                carried,
+                error: Some("That passkey didn't work. Try again, or sign in with your email.".to_owned()),
+                ..LoginPrompt::default()
+            };
+            login_page(&state, &request, StatusCode::UNAUTHORIZED, prompt)
+        }
+        Err(other) => Err(other.into()),
+    }
 }

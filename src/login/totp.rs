@@ -332,6 +332,7 @@ pub fn start_challenge(
     conn: &mut DbConnection,
     user_id: &str,
     carried: &str,
+    first_factor: &str,
     now: i64,
 ) -> Result<String, StoreError> {
     let token = random::token::<32>();
@@ -344,6 +345,7 @@ pub fn start_challenge(
             created_at: now,
             expires_at: now + CHALLENGE_SECS,
             attempts: 0,
+            first_factor: first_factor.to_owned(),
         },
     )?;
     Ok(token)
@@ -353,7 +355,13 @@ pub fn start_challenge(
 #[derive(Debug)]
 pub enum ChallengeOutcome {
     /// The code was right: sign `User` in and return to the carried request.
-    Passed { user: User, carried: String },
+    Passed {
+        user: User,
+        carried: String,
+        amr: Vec<String>,
+        /// A recovery code was used, not the authenticator app: the person is told by mail.
+        used_recovery_code: bool,
+    },
     /// Wrong code; the person may try again.
     Wrong,
     /// Too many failures for the account: the challenge is over for now.
@@ -386,14 +394,14 @@ pub fn answer_challenge(
         store::delete_challenge(conn, &id_hash)?;
         return Ok(ChallengeOutcome::Gone);
     }
-    if verify(state, conn, &challenge.user_id, code, now)?.is_none() {
+    let Some(factor) = verify(state, conn, &challenge.user_id, code, now)? else {
         state.login_throttle.record_failure(&key, now);
         if store::count_failure(conn, &id_hash)? >= CHALLENGE_ATTEMPTS {
             store::delete_challenge(conn, &id_hash)?;
             return Ok(ChallengeOutcome::Gone);
         }
         return Ok(ChallengeOutcome::Wrong);
-    }
+    };
     if !store::delete_challenge(conn, &id_hash)? {
         return Ok(ChallengeOutcome::Gone);
     }
@@ -404,6 +412,10 @@ pub fn answer_challenge(
     Ok(ChallengeOutcome::Passed {
         user,
         carried: challenge.carried_request,
+        amr: [challenge.first_factor.as_str(), "otp", "mfa"]
+            .map(str::to_owned)
+            .to_vec(),
+        used_recovery_code: factor == Factor::RecoveryCode,
     })
 }
 

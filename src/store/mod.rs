@@ -10,6 +10,7 @@ pub mod codes;
 pub mod consents;
 pub mod entitlements;
 pub mod keys;
+pub mod passkeys;
 pub mod refresh_tokens;
 pub mod revocations;
 pub mod schema;

@@ -133,6 +133,8 @@ pub struct LoginChallenge {
     pub created_at: i64,
     pub expires_at: i64,
     pub attempts: i32,
+    /// The `amr` value of the sign-in's first step: `pwd` or `email`.
+    pub first_factor: String,
 }
 
 pub fn insert_challenge(conn: &mut DbConnection, challenge: &LoginChallenge) -> Result<(), StoreError> {

@@ -53,3 +53,22 @@ pub fn set_name(conn: &mut DbConnection, user_id: &str, name: Option<&str>) -> R
         .execute(conn)?;
     Ok(())
 }
+
+pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.filter(users::id.eq(user_id)))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that the person showed they read mail at their address (a sign-in link worked).
+pub fn mark_email_verified(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::email_verified.eq(false)),
+    )
+    .set(users::email_verified.eq(true))
+    .execute(conn)?;
+    Ok(())
+}

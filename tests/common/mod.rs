@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod flow;
+pub mod smtp;
 
 use std::sync::Arc;
 

@@ -1,0 +1,173 @@
+//! The pages of emailed sign-in links: asking for one from the login page, and the page the
+//! link opens, whose button spends it. The rules live in [`super::links`].
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::csrf;
+use super::links::{self, LinkSignIn};
+use super::pages::{
+    LoginPrompt, app_name, client_ip, code_page, login_page, next_location, second_step, sign_in,
+    with_csrf_cookie,
+};
+use crate::admin::users::normalize_email;
+use crate::http::form::Form;
+use crate::http::pages::{self, PageError};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "link_sent.html")]
+struct SentPage {
+    email: String,
+    signup: bool,
+    minutes: i64,
+    request: String,
+}
+
+#[derive(Template)]
+#[template(path = "link_continue.html")]
+struct ContinuePage {
+    csrf: String,
+    email: String,
+    token: String,
+    passkeys: bool,
+}
+
+fn link_gone() -> PageError {
+    PageError::new(
+        StatusCode::GONE,
+        "This sign-in link no longer works",
+        "Each link works once, for a few minutes. Go to the sign-in page and ask for a new one.",
+    )
+}
+
+/// `POST /login/link`: "Email me a sign-in link". The answer is the same whether or not the
+/// address has an account.
+pub async fn send_link(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
+    let refuse = async |status, message: String| {
+        let prompt = LoginPrompt {
+            app_name: app_name(&state, &carried).await,
+            carried: carried.clone(),
+            email: raw_email.clone(),
+            error: Some(message),
+        };
+        login_page(&state, &request, status, prompt)
+    };
+    let Ok(email) = normalize_email(&raw_email) else {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your email address, then choose “Email me a sign-in link”.".to_owned(),
+        )
+        .await;
+    };
+    let now = state.clock.now();
+    let ip_key = format!("link-ip:{}", client_ip(&request));
+    if let Some(wait) = state
+        .link_throttle
+        .blocked_for(&ip_key, state.config.sign_in_links_per_ip, now)
+    {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many sign-in links were asked for from your network. Wait {} minutes and try again.",
+                (wait + 59) / 60
+            ),
+        )
+        .await;
+    }
+    state.link_throttle.record_failure(&ip_key, now);
+    let (worker_state, address, worker_carried) = (Arc::clone(&state), email.clone(), carried.clone());
+    let issued = state
+        .store
+        .run(move |conn| links::issue(&worker_state, conn, &address, &worker_carried, now))
+        .await?;
+    if let Some(link) = issued {
+        let app = app_name(&state, &carried).await;
+        let minutes = state.config.sign_in_link_ttl_secs / 60;
+        match crate::mail::sign_in_link(
+            &link.email,
+            &link.url,
+            minutes,
+            app.as_deref(),
+            link.creates_account,
+        ) {
+            Ok(mail) => state.mailer.dispatch(mail),
+            Err(error) => tracing::warn!(%error, "could not write the sign-in link mail"),
+        }
+    }
+    let page = SentPage {
+        email,
+        signup: state.config.allow_signup,
+        minutes: state.config.sign_in_link_ttl_secs / 60,
+        request: carried,
+    };
+    pages::render(StatusCode::OK, &page)
+}
+
+fn query_token(request: &HttpRequest) -> String {
+    Form::from_urlencoded(request.query_string())
+        .ok()
+        .and_then(|query| query.get("token").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `GET /login/link/continue?token=…`: what the mailed link opens. Looking spends nothing.
+pub async fn confirm(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let token = query_token(&request);
+    let (worker_state, lookup) = (state.clone().into_inner(), token.clone());
+    let email = state
+        .store
+        .run(move |conn| links::live_email(conn, &lookup, worker_state.clock.now()))
+        .await?
+        .ok_or_else(link_gone)?;
+    let csrf_token = csrf::token(&request, state.secure_cookies);
+    let page = ContinuePage {
+        csrf: csrf_token.token.clone(),
+        email,
+        token,
+        passkeys: state.passkeys.is_some(),
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, csrf_token)
+}
+
+/// `POST /login/link/continue`: spends the link and signs in, with the second factor first
+/// when the person has one (a link must not skip it).
+pub async fn use_link(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let token = form.get("token").unwrap_or_default().to_owned();
+    let worker_state = Arc::clone(&state);
+    let spent = state
+        .store
+        .run(move |conn| links::spend(conn, &token, worker_state.clock.now()))
+        .await?;
+    let Some(LinkSignIn { user, carried }) = spent else {
+        return Err(link_gone());
+    };
+    if let Some(challenge) = second_step(&state, &user, &carried, "email").await? {
+        return code_page(&state, &request, StatusCode::OK, &carried, None, Some(challenge));
+    }
+    let location = next_location(&state, &request, &form, &user, &carried).await?;
+    let cookie = sign_in(&state, &request, user, "email").await?;
+    let mut response = pages::see_other(&location);
+    pages::add_cookie(&mut response, &cookie)?;
+    Ok(response)
+}
