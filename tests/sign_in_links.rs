@@ -1,0 +1,545 @@
+//! Emailed sign-in links over HTTP, with a real SMTP server (aiosmtpd) and a controlled clock:
+//! the link continuing an app's authorization request, the button that spends it, expiry,
+//! the same answer for unknown addresses, the per-address and per-IP limits, sign-up by
+//! link, the second step after a link, setting a password after signing in by link, and
+//! disabled accounts.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::flow::{self, Browser, PASSWORD, hidden_field, location};
+use common::smtp::{ReceivedMail, SmtpServer};
+use common::{Backend, TestDb, TestServer};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use usher::admin::clients::CreatedClient;
+use usher::clock::Clock;
+use usher::config::Config;
+use usher::store::StoreError;
+use usher::store::users::{self, User};
+
+const EMAIL: &str = "viewer@example.com";
+const REDIRECT: &str = "https://app.example/callback";
+const CONTINUE: &str = "/login/link/continue";
+/// Ten seconds into a 30-second step.
+const START: i64 = 1_795_545_610;
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+struct Fixture {
+    _db: TestDb,
+    smtp: SmtpServer,
+    server: TestServer,
+}
+
+/// A server mailing through its own aiosmtpd, on a manual clock, with [`EMAIL`] registered
+/// (with [`PASSWORD`]); `configure` adjusts the configuration first.
+async fn fixture(backend: Backend, configure: impl FnOnce(&mut Config)) -> Fixture {
+    let db = TestDb::new(backend);
+    let smtp = SmtpServer::start().await;
+    let mut config = Config {
+        smtp_url: Some(smtp.url()),
+        ..db.config()
+    };
+    configure(&mut config);
+    let server = TestServer::start_with(config, Clock::manual(START)).await;
+    flow::create_user(&server, EMAIL).await;
+    Fixture {
+        _db: db,
+        smtp,
+        server,
+    }
+}
+
+fn now(f: &Fixture) -> i64 {
+    f.server.state.clock.now()
+}
+
+/// "Email me a sign-in link" on the login page `login_html` (the plain login page when
+/// `None`).
+async fn ask_for_link(browser: &Browser, login_html: Option<&str>, email: &str) -> reqwest::Response {
+    let html = match login_html {
+        Some(html) => html.to_owned(),
+        None => browser.get("/login").await.text().await.unwrap(),
+    };
+    let csrf = hidden_field(&html, "csrf");
+    let request = hidden_field(&html, "request");
+    browser
+        .post(
+            "/login/link",
+            &[("csrf", &csrf), ("request", &request), ("email", email)],
+        )
+        .await
+}
+
+/// Asks for a link; the answer must be the "Check your email" page.
+async fn ask_ok(browser: &Browser, login_html: Option<&str>, email: &str) -> String {
+    let answer = ask_for_link(browser, login_html, email).await;
+    assert_eq!(answer.status(), 200, "the link request for {email}");
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("Check your email"), "{html}");
+    html
+}
+
+/// The sign-in link of the next mail to `email`.
+async fn mailed_link(f: &Fixture, email: &str) -> (ReceivedMail, String) {
+    let mail = f.smtp.next_mail_to(email).await;
+    let link = mail
+        .link_containing(CONTINUE)
+        .unwrap_or_else(|| panic!("no sign-in link in:\n{}", mail.text));
+    assert!(
+        link.starts_with(&f.server.endpoint(&format!("{CONTINUE}?token="))),
+        "{link}"
+    );
+    (mail, link)
+}
+
+/// Opens the mailed link; the answer must be the page with the button.
+async fn open_link(browser: &Browser, link: &str) -> String {
+    let page = browser.get(link).await;
+    assert_eq!(page.status(), 200, "the continue page");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Continue signing in"), "{html}");
+    html
+}
+
+/// Presses the continue page's button.
+async fn press_button(browser: &Browser, continue_html: &str) -> reqwest::Response {
+    let csrf = hidden_field(continue_html, "csrf");
+    let token = hidden_field(continue_html, "token");
+    browser
+        .post(
+            CONTINUE,
+            &[("csrf", &csrf), ("token", &token), ("passkey_offer", "")],
+        )
+        .await
+}
+
+/// Asks for a link to [`EMAIL`], opens it and presses the button, in `browser`.
+async fn sign_in_by_link(f: &Fixture, browser: &Browser, login_html: Option<&str>) -> reqwest::Response {
+    ask_ok(browser, login_html, EMAIL).await;
+    let (_, link) = mailed_link(f, EMAIL).await;
+    let page = open_link(browser, &link).await;
+    press_button(browser, &page).await
+}
+
+/// Whether `browser` has a live session: the account page shows instead of sending it to
+/// the login page.
+async fn has_session(browser: &Browser) -> bool {
+    let account = browser.get("/account").await;
+    match account.status().as_u16() {
+        200 => true,
+        303 => {
+            assert_eq!(location(&account), "/login");
+            false
+        }
+        other => panic!("GET /account answered {other}"),
+    }
+}
+
+/// Lets the mailer settle, then counts the mail received for `email` so far.
+async fn mails_to(f: &Fixture, email: &str) -> usize {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    f.smtp
+        .received()
+        .iter()
+        .filter(|mail| mail.to.to_ascii_lowercase().contains(email))
+        .count()
+}
+
+/// Starts an authorization code request of `app` in `browser`; returns the PKCE verifier and
+/// the login page it leads to.
+async fn authorize(browser: &Browser, app: &CreatedClient) -> (String, String) {
+    let (verifier, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid email")
+        .append_pair("state", "s")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let login = browser.get(&format!("/oauth/authorize?{query}")).await;
+    assert_eq!(login.status(), 200, "the login page");
+    (verifier, login.text().await.unwrap())
+}
+
+/// Follows a signed-in answer back to the app, exchanges the code and returns the ID token's
+/// claims (its signature is checked elsewhere).
+async fn id_token_claims(
+    f: &Fixture,
+    browser: &Browser,
+    app: &CreatedClient,
+    signed_in: reqwest::Response,
+    verifier: &str,
+) -> Value {
+    assert_eq!(signed_in.status(), 303);
+    let redirect = browser.follow(signed_in).await;
+    let target = url::Url::parse(&location(&redirect)).expect("a redirect to the app");
+    assert_eq!(
+        format!(
+            "{}://{}{}",
+            target.scheme(),
+            target.host_str().unwrap(),
+            target.path()
+        ),
+        REDIRECT
+    );
+    let query: Vec<(String, String)> = target.query_pairs().into_owned().collect();
+    assert!(query.contains(&("state".to_owned(), "s".to_owned())), "{query:?}");
+    let code = query
+        .iter()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| code.clone())
+        .expect("a code for the app");
+    let tokens = common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await;
+    assert_eq!(tokens.status(), 200, "code exchange");
+    let tokens: Value = tokens.json().await.unwrap();
+    let payload = tokens["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn find_user(f: &Fixture, email: &str) -> Option<User> {
+    let email = email.to_owned();
+    f.server
+        .state
+        .store
+        .run::<_, StoreError, _>(move |conn| users::find_by_email(conn, &email))
+        .await
+        .unwrap()
+}
+
+/// The code an authenticator app shows for `secret` (base32, as the setup page shows it).
+fn code_at(secret: &str, now: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    totp.generate(u64::try_from(now).unwrap()).to_string()
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in:\n{html}"))
+        + start.len();
+    let to = html[from..].find(end).unwrap() + from;
+    &html[from..to]
+}
+
+async fn account_csrf(browser: &Browser) -> String {
+    let page = browser.get("/account").await;
+    assert_eq!(page.status(), 200, "the account page");
+    hidden_field(&page.text().await.unwrap(), "csrf")
+}
+
+/// Signs [`EMAIL`] in with the password and sets up an authenticator app on the account
+/// page; returns the secret.
+async fn enrol_totp(f: &Fixture) -> String {
+    let browser = Browser::new(&f.server);
+    assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+    let csrf = account_csrf(&browser).await;
+    let started = browser.post("/account/totp/start", &[("csrf", &csrf)]).await;
+    assert_eq!(started.status(), 303);
+    let html = browser.get("/account/totp").await.text().await.unwrap();
+    let secret = between(&html, r#"<p class="secret" id="secret">"#, "</p>").to_owned();
+    let confirmed = browser
+        .post(
+            "/account/totp/confirm",
+            &[("csrf", &csrf), ("code", &code_at(&secret, now(f)))],
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200, "two-step sign-in on");
+    secret
+}
+
+async fn the_link_continues_the_apps_request_and_the_id_token_says_email(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let app: CreatedClient = f.server.create_client(flow::first_party_app()).await;
+    let browser = Browser::new(&f.server);
+    let (verifier, login) = authorize(&browser, &app).await;
+
+    ask_ok(&browser, Some(&login), EMAIL).await;
+    let (mail, link) = mailed_link(&f, EMAIL).await;
+    assert_eq!(mail.subject, "Your sign-in link");
+    assert!(
+        mail.text.contains("Streamly"),
+        "the mail names the app:\n{}",
+        mail.text
+    );
+    let page = open_link(&browser, &link).await;
+    assert!(page.contains(EMAIL));
+    let signed_in = press_button(&browser, &page).await;
+    assert!(
+        location(&signed_in).starts_with("/oauth/authorize?"),
+        "back to the interrupted request"
+    );
+
+    let claims = id_token_claims(&f, &browser, &app, signed_in, &verifier).await;
+    assert_eq!(claims["amr"], json!(["email"]));
+    assert_eq!(claims["email"], json!(EMAIL));
+    assert_eq!(claims["email_verified"], json!(true));
+}
+
+async fn opening_the_link_does_not_spend_it_but_the_button_does(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let browser = Browser::new(&f.server);
+    ask_ok(&browser, None, EMAIL).await;
+    let (_, link) = mailed_link(&f, EMAIL).await;
+
+    // A mail scanner fetching the link, then the person opening it.
+    let scanner = Browser::new(&f.server);
+    open_link(&scanner, &link).await;
+    let page = open_link(&browser, &link).await;
+    assert!(!has_session(&browser).await, "opening signs no one in");
+
+    let signed_in = press_button(&browser, &page).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(location(&signed_in), "/account");
+    assert!(has_session(&browser).await);
+
+    // The same link again, from another browser: gone, opened or pressed.
+    let late = Browser::new(&f.server);
+    assert_eq!(late.get(&link).await.status(), 410);
+    let login = late.get("/login").await.text().await.unwrap();
+    let again = late
+        .post(
+            CONTINUE,
+            &[
+                ("csrf", &hidden_field(&login, "csrf")),
+                ("token", &hidden_field(&page, "token")),
+                ("passkey_offer", ""),
+            ],
+        )
+        .await;
+    assert_eq!(again.status(), 410);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("This sign-in link no longer works")
+    );
+    assert!(!has_session(&late).await, "no session from a spent link");
+}
+
+async fn a_link_used_after_ten_minutes_is_gone(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let browser = Browser::new(&f.server);
+    ask_ok(&browser, None, EMAIL).await;
+    let (_, link) = mailed_link(&f, EMAIL).await;
+    let page = open_link(&browser, &link).await;
+
+    f.server.state.clock.advance(601);
+    let late = press_button(&browser, &page).await;
+    assert_eq!(late.status(), 410);
+    assert!(!has_session(&browser).await);
+    assert_eq!(browser.get(&link).await.status(), 410);
+}
+
+async fn an_unknown_address_gets_the_same_page_and_no_mail(backend: Backend) {
+    const UNKNOWN: &str = "nobody@example.com";
+    let f = fixture(backend, |_| {}).await;
+    let browser = Browser::new(&f.server);
+
+    let known = ask_for_link(&browser, None, EMAIL).await;
+    let unknown = ask_for_link(&browser, None, UNKNOWN).await;
+    assert_eq!(known.status(), 200);
+    assert_eq!(unknown.status(), known.status());
+    let known = known.text().await.unwrap().replace(EMAIL, "ADDRESS");
+    let unknown = unknown.text().await.unwrap().replace(UNKNOWN, "ADDRESS");
+    assert_eq!(unknown, known);
+
+    mailed_link(&f, EMAIL).await;
+    assert_eq!(mails_to(&f, UNKNOWN).await, 0, "no mail to an unknown address");
+}
+
+async fn an_address_gets_no_more_links_than_its_limit(backend: Backend) {
+    let f = fixture(backend, |config| config.sign_in_links_per_address = 2).await;
+    let browser = Browser::new(&f.server);
+    let first = ask_ok(&browser, None, EMAIL).await;
+    mailed_link(&f, EMAIL).await;
+    let second = ask_ok(&browser, None, EMAIL).await;
+    mailed_link(&f, EMAIL).await;
+
+    let third = ask_ok(&browser, None, EMAIL).await;
+    assert_eq!(third, first, "the same answer");
+    assert_eq!(second, first);
+    assert_eq!(mails_to(&f, EMAIL).await, 2, "no third mail");
+}
+
+async fn a_network_gets_no_more_links_than_its_limit(backend: Backend) {
+    let f = fixture(backend, |config| config.sign_in_links_per_ip = 3).await;
+    let browser = Browser::new(&f.server);
+    for n in 1..=3 {
+        ask_ok(&browser, None, &format!("someone{n}@example.com")).await;
+    }
+
+    let refused = ask_for_link(&browser, None, EMAIL).await;
+    assert_eq!(refused.status(), 429);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("Too many sign-in links"), "{html}");
+    assert_eq!(mails_to(&f, EMAIL).await, 0);
+}
+
+async fn with_sign_up_on_a_link_creates_a_verified_account(backend: Backend) {
+    const NEWCOMER: &str = "newcomer@example.com";
+    let f = fixture(backend, |config| config.allow_signup = true).await;
+    let browser = Browser::new(&f.server);
+    ask_ok(&browser, None, NEWCOMER).await;
+    assert!(find_user(&f, NEWCOMER).await.is_none(), "asking creates nothing");
+
+    let (mail, link) = mailed_link(&f, NEWCOMER).await;
+    assert_eq!(mail.subject, "Finish creating your account");
+    let page = open_link(&browser, &link).await;
+    assert!(find_user(&f, NEWCOMER).await.is_none(), "opening creates nothing");
+    let signed_in = press_button(&browser, &page).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(location(&signed_in), "/account");
+
+    let account = browser.get("/account").await;
+    assert_eq!(account.status(), 200, "signed in");
+    assert!(account.text().await.unwrap().contains(NEWCOMER));
+    let user = find_user(&f, NEWCOMER).await.expect("the account was created");
+    assert!(user.email_verified);
+    assert!(user.password_hash.is_none());
+    assert!(user.is_enabled());
+}
+
+async fn a_person_with_two_step_sign_in_gets_the_code_page_after_the_link(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let app: CreatedClient = f.server.create_client(flow::first_party_app()).await;
+    let secret = enrol_totp(&f).await;
+    // The next 30-second step, so the code is not a replay of the enrolment's.
+    f.server.state.clock.advance(30);
+
+    let browser = Browser::new(&f.server);
+    let (verifier, login) = authorize(&browser, &app).await;
+    let answer = sign_in_by_link(&f, &browser, Some(&login)).await;
+    assert_eq!(answer.status(), 200, "the code page, not a session");
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("Enter the code from your authenticator app"),
+        "{page}"
+    );
+    assert!(!has_session(&browser).await, "the link alone signs no one in");
+
+    let answer = browser
+        .post(
+            "/login/code",
+            &[
+                ("csrf", &hidden_field(&page, "csrf")),
+                ("request", &hidden_field(&page, "request")),
+                ("code", &code_at(&secret, now(&f))),
+            ],
+        )
+        .await;
+    let claims = id_token_claims(&f, &browser, &app, answer, &verifier).await;
+    assert_eq!(claims["amr"], json!(["email", "otp", "mfa"]));
+}
+
+async fn after_a_link_a_new_password_can_be_set_and_other_devices_are_signed_out(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let other = Browser::new(&f.server);
+    assert_eq!(other.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+    assert!(has_session(&other).await);
+
+    let browser = Browser::new(&f.server);
+    assert_eq!(sign_in_by_link(&f, &browser, None).await.status(), 303);
+    let csrf = account_csrf(&browser).await;
+    let saved = browser
+        .post(
+            "/account/password",
+            &[("csrf", &csrf), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(location(&saved), "/account?done=password");
+    assert!(has_session(&browser).await, "this device stays signed in");
+    assert!(!has_session(&other).await, "the other device is signed out");
+
+    let fresh = Browser::new(&f.server);
+    assert_eq!(fresh.sign_in(None, EMAIL, NEW_PASSWORD).await.status(), 303);
+    let stale = Browser::new(&f.server);
+    assert_eq!(stale.sign_in(None, EMAIL, PASSWORD).await.status(), 401);
+
+    let notice = f.smtp.next_mail_to(EMAIL).await;
+    assert!(
+        notice.text.contains("The password of your account was changed."),
+        "{}",
+        notice.text
+    );
+}
+
+async fn a_password_cannot_be_set_sixteen_minutes_after_signing_in(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let browser = Browser::new(&f.server);
+    assert_eq!(sign_in_by_link(&f, &browser, None).await.status(), 303);
+    let csrf = account_csrf(&browser).await;
+
+    f.server.state.clock.advance(16 * 60);
+    let refused = browser
+        .post(
+            "/account/password",
+            &[("csrf", &csrf), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("Sign in again first"));
+
+    let answer = Browser::new(&f.server).sign_in(None, EMAIL, PASSWORD).await;
+    assert_eq!(answer.status(), 303, "the old password still works");
+    let wrong = Browser::new(&f.server).sign_in(None, EMAIL, NEW_PASSWORD).await;
+    assert_eq!(wrong.status(), 401);
+}
+
+async fn a_disabled_account_gets_no_mail(backend: Backend) {
+    use usher::store::schema::users as table;
+
+    let f = fixture(backend, |_| {}).await;
+    let disabled_at = now(&f);
+    f.server
+        .state
+        .store
+        .run::<_, StoreError, _>(move |conn| {
+            diesel::update(table::table.filter(table::email.eq(EMAIL)))
+                .set(table::disabled_at.eq(Some(disabled_at)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(!find_user(&f, EMAIL).await.unwrap().is_enabled());
+
+    let browser = Browser::new(&f.server);
+    let answer = ask_ok(&browser, None, EMAIL).await;
+    assert!(answer.contains(EMAIL));
+    assert_eq!(mails_to(&f, EMAIL).await, 0);
+}
+
+on_both_backends!(
+    the_link_continues_the_apps_request_and_the_id_token_says_email,
+    opening_the_link_does_not_spend_it_but_the_button_does,
+    a_link_used_after_ten_minutes_is_gone,
+    an_unknown_address_gets_the_same_page_and_no_mail,
+    an_address_gets_no_more_links_than_its_limit,
+    a_network_gets_no_more_links_than_its_limit,
+    with_sign_up_on_a_link_creates_a_verified_account,
+    a_person_with_two_step_sign_in_gets_the_code_page_after_the_link,
+    after_a_link_a_new_password_can_be_set_and_other_devices_are_signed_out,
+    a_password_cannot_be_set_sixteen_minutes_after_signing_in,
+    a_disabled_account_gets_no_mail,
+);
