@@ -326,3 +326,96 @@ async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths(
     drop(browser);
     site.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and_desktop_widths() {
+    let site = site(|_| {}).await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+    page.command("WebAuthn.enable", json!({})).await;
+    page.command(
+        "WebAuthn.addVirtualAuthenticator",
+        json!({ "options": {
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserVerified": true, "automaticPresenceSimulation": true,
+        }}),
+    )
+    .await;
+    // No autofill, so the login page stays put for its pictures.
+    page.command(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": "PublicKeyCredential.isConditionalMediationAvailable = async () => false;" }),
+    )
+    .await;
+
+    page.goto(&site.authorize_url()).await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.click_and_wait("button[formaction='/login/link']").await;
+    assert_eq!(page.text("h1").await, "Check your email");
+    inspect(&page, "link-sent").await;
+
+    let (state, email) = (site.server.state.clone(), EMAIL.to_owned());
+    let link = site
+        .server
+        .state
+        .store
+        .run(move |conn| usher::login::links::issue(&state, conn, &email, "", state.clock.now()))
+        .await
+        .unwrap()
+        .expect("a link for a known address");
+    page.goto(&link.url).await;
+    assert_eq!(page.text("h1").await, "Continue signing in");
+    inspect(&page, "link-continue").await;
+    page.wait_for("document.querySelector('input[name=passkey_offer]').value === '1'")
+        .await;
+    page.click_and_wait("button[type=submit]").await;
+    assert_eq!(page.text("h1").await, "Sign in faster next time");
+    page.wait_for("!document.querySelector('[data-passkey-start]').hidden")
+        .await;
+    inspect(&page, "passkey-offer").await;
+    page.click_and_wait("[data-passkey-start]").await;
+    assert!(page.text("main").await.contains("Your passkey was added"));
+    inspect(&page, "account-passkeys").await;
+
+    page.goto(
+        &site
+            .server
+            .endpoint("/login/link/continue?token=spent-or-made-up"),
+    )
+    .await;
+    inspect(&page, "link-gone").await;
+
+    // An administrator without a second factor is stopped on the way in.
+    let now = site.server.state.clock.now();
+    site.server
+        .state
+        .store
+        .run(move |conn| {
+            usher::admin::users::create(
+                conn,
+                usher::admin::users::NewUser {
+                    email: "admin@example.com".into(),
+                    name: Some("Grace Hopper".into()),
+                    password: Some(PASSWORD.into()),
+                    admin: true,
+                },
+                now,
+            )
+        })
+        .await
+        .unwrap();
+    page.goto(&site.server.endpoint("/account")).await;
+    page.click_and_wait("form[action='/logout'] button").await;
+    page.goto(&site.server.endpoint("/login")).await;
+    page.fill("input[type=email]", "admin@example.com").await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button.primary").await;
+    assert_eq!(page.text("h1").await, "Add a second factor");
+    page.wait_for("!document.querySelector('[data-passkey-start]').hidden")
+        .await;
+    inspect(&page, "second-factor").await;
+
+    drop(page);
+    drop(browser);
+    site.server.stop().await;
+}

@@ -70,6 +70,8 @@ impl TestDb {
             database_url: self.url.clone(),
             bind: "127.0.0.1:0".into(),
             keys_dir: self.dir.path().join("keys"),
+            // Mail without an SMTP server stays beside the test database.
+            outbox_dir: self.dir.path().join("outbox"),
             sync_interval_ms: 50,
             workers: Some(1),
             db_pool_size: 4,
