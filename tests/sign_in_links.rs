@@ -247,7 +247,7 @@ async fn account_csrf(browser: &Browser) -> String {
 }
 
 /// Signs [`EMAIL`] in with the password and sets up an authenticator app on the account
-/// page; returns the secret.
+/// page, and takes the notice mail about it; returns the secret.
 async fn enrol_totp(f: &Fixture) -> String {
     let browser = Browser::new(&f.server);
     assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
@@ -263,6 +263,13 @@ async fn enrol_totp(f: &Fixture) -> String {
         )
         .await;
     assert_eq!(confirmed.status(), 200, "two-step sign-in on");
+    // Its notice comes first, before any link.
+    let notice = f.smtp.next_mail_to(EMAIL).await;
+    assert!(
+        notice.text.contains("Two-step sign-in was turned on"),
+        "{}",
+        notice.text
+    );
     secret
 }
 

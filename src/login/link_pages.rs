@@ -157,7 +157,10 @@ pub async fn use_link(
     let worker_state = Arc::clone(&state);
     let spent = state
         .store
-        .run(move |conn| links::spend(conn, &token, worker_state.clock.now()))
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            links::spend(conn, &token, worker_state.config.allow_signup, now)
+        })
         .await?;
     let Some(LinkSignIn { user, carried }) = spent else {
         return Err(link_gone());

@@ -91,7 +91,13 @@ pub struct LinkSignIn {
 /// A sign-up link creates the account with its email verified; if the address got an
 /// account meanwhile, the link signs in to that one (it proves the same thing). One
 /// transaction, spending first: two clicks racing sign in once.
-pub fn spend(conn: &mut DbConnection, token: &str, now: i64) -> Result<Option<LinkSignIn>, StoreError> {
+/// A sign-up link stops working when sign-up is turned off (`allow_signup`).
+pub fn spend(
+    conn: &mut DbConnection,
+    token: &str,
+    allow_signup: bool,
+    now: i64,
+) -> Result<Option<LinkSignIn>, StoreError> {
     let Some(hash) = token_hash(token) else {
         return Ok(None);
     };
@@ -101,7 +107,7 @@ pub fn spend(conn: &mut DbConnection, token: &str, now: i64) -> Result<Option<Li
         };
         let user = match users::find_by_email(conn, &link.email)? {
             Some(user) => user,
-            None if link.user_id.is_none() => create_account(conn, &link.email, now)?,
+            None if link.user_id.is_none() && allow_signup => create_account(conn, &link.email, now)?,
             None => return Ok(None),
         };
         if !user.is_enabled() || link.user_id.as_ref().is_some_and(|id| *id != user.id) {
