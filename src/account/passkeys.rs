@@ -56,6 +56,8 @@ struct OfferPage {
     /// An administrator without a second factor: no "Not now", and an authenticator app
     /// as the other choice.
     required: bool,
+    /// Whether passkeys can be added here (the relying party is set up).
+    passkeys: bool,
 }
 
 fn user_agent(request: &HttpRequest) -> &str {
@@ -89,6 +91,7 @@ async fn offer_page(
         request: carried,
         device: describe_device(user_agent(request)),
         required,
+        passkeys: state.passkeys.is_some(),
     };
     let mut response = with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)?;
     if !required {
