@@ -103,6 +103,17 @@ pub struct Config {
     pub sign_in_links_per_ip: u32,
     /// The window of the two limits above, in seconds.
     pub sign_in_link_window_secs: i64,
+    // --- Device authorization grant (RFC 8628, src/oauth/device.rs) ---
+    /// How long a device code and its user code work, in seconds.
+    pub device_code_ttl_secs: i64,
+    /// The polling interval devices are told to keep, in seconds; it grows by 5 for a device
+    /// that polls faster (`slow_down`).
+    pub device_poll_interval_secs: i64,
+    /// Wrong user codes allowed per IP address within `login_throttle_window_secs`.
+    pub device_code_failures_per_ip: u32,
+    /// Wrong user codes allowed from everywhere together within `login_throttle_window_secs`:
+    /// the bound on guessing spread over many addresses.
+    pub device_code_failures_global: u32,
 }
 
 impl Default for Config {
@@ -148,6 +159,10 @@ impl Default for Config {
             sign_in_links_per_address: 5,
             sign_in_links_per_ip: 30,
             sign_in_link_window_secs: 3600,
+            device_code_ttl_secs: 600,
+            device_poll_interval_secs: 5,
+            device_code_failures_per_ip: 10,
+            device_code_failures_global: 1000,
         }
     }
 }
@@ -196,6 +211,8 @@ impl Config {
             ("login_throttle_window_secs", self.login_throttle_window_secs),
             ("sign_in_link_ttl_secs", self.sign_in_link_ttl_secs),
             ("sign_in_link_window_secs", self.sign_in_link_window_secs),
+            ("device_code_ttl_secs", self.device_code_ttl_secs),
+            ("device_poll_interval_secs", self.device_poll_interval_secs),
         ];
         if let Some((name, _)) = lifetimes.iter().find(|(_, secs)| *secs <= 0) {
             return Err(ConfigError::Invalid(format!("{name} must be positive")));

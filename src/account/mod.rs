@@ -104,6 +104,19 @@ pub fn overview(
             sid: session.sid,
         })
         .collect();
+    // TVs and consoles signed in through the device grant: the app's name, as they have no
+    // browser to describe.
+    devices.extend(
+        crate::store::devices::list_for_user(conn, user_id, now)?
+            .into_iter()
+            .map(|device| Device {
+                description: format!("{} on a TV or other device", device.client_name),
+                signed_in: format_utc(device.signed_in_at),
+                last_active: format_utc(device.last_active_at),
+                current: false,
+                sid: device.sid,
+            }),
+    );
     // The device in hand first, the others newest first.
     devices.sort_by_key(|device| !device.current);
     Ok(Overview { apps, devices })
@@ -177,6 +190,13 @@ pub fn end_session(
     sid: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
+    if crate::store::devices::owns_device(conn, user_id, sid)? {
+        return conn.transaction(|conn| {
+            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            revoke_access_tokens(state, conn, issued, now)?;
+            Ok(true)
+        });
+    }
     let owned = sessions::find_live_by_sid(conn, sid, now)?.is_some_and(|session| session.user_id == user_id);
     if owned {
         session::end(state, conn, &[sid.to_owned()], now)?;

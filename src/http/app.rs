@@ -23,7 +23,7 @@ use crate::oauth::{authorize, discovery, introspection, logout, revocation, toke
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::sync;
-use crate::{account, login, webhooks};
+use crate::{account, login, oauth, webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -150,6 +150,30 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "login_code",
             Method::POST,
             login::pages::login_code,
+        ))
+        .service(endpoint(
+            oauth::device::AUTHORIZATION_PATH,
+            "device_authorization",
+            Method::POST,
+            oauth::device::device_authorization,
+        ))
+        .service(page(
+            oauth::device::VERIFICATION_PATH,
+            "device",
+            oauth::device_pages::show,
+            oauth::device_pages::enter,
+        ))
+        .service(endpoint(
+            "/device/decision",
+            "device_decision",
+            Method::POST,
+            oauth::device_pages::decide,
+        ))
+        .service(endpoint(
+            oauth::device::QR_PATH,
+            "device_qr",
+            Method::GET,
+            oauth::device_pages::qr,
         ))
         .service(endpoint(
             "/login/passkey/options",

@@ -14,7 +14,12 @@ use actix_web::middleware::Next;
 use crate::oauth::discovery::{REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
 
 /// The paths browser apps call across origins.
-const CROSS_ORIGIN_PATHS: [&str; 3] = [TOKEN_PATH, USERINFO_PATH, REVOCATION_PATH];
+const CROSS_ORIGIN_PATHS: [&str; 4] = [
+    TOKEN_PATH,
+    USERINFO_PATH,
+    REVOCATION_PATH,
+    crate::oauth::device::AUTHORIZATION_PATH,
+];
 
 /// How long a browser may reuse a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "600";

@@ -21,6 +21,14 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     InvalidGrant,
+    /// RFC 8628 §3.5: the person has not answered yet; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; wait 5 seconds longer from now on.
+    SlowDown,
+    /// RFC 8628 §3.5: the person said no.
+    AccessDenied,
+    /// RFC 8628 §3.5: the device code expired; start again.
+    ExpiredToken,
     /// RFC 6750 §3.1: the request carries no bearer token; the challenge names no error.
     BearerRequired,
     /// RFC 6750 §3.1: the bearer token is malformed, expired or revoked.
@@ -42,6 +50,10 @@ impl ErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::InvalidGrant => "invalid_grant",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
             Self::InvalidToken => "invalid_token",
             Self::BearerRequired => "invalid_request",
             Self::InsufficientScope => "insufficient_scope",

@@ -16,7 +16,7 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Route names used as labels; requests to anything else count as `other`.
 /// The hot routes first: the label is found by a scan from the start. `other` stays last.
-const ENDPOINTS: [&str; 40] = [
+const ENDPOINTS: [&str; 44] = [
     "introspection",
     "token",
     "revocation",
@@ -39,6 +39,10 @@ const ENDPOINTS: [&str; 40] = [
     "end_session",
     "logout",
     "login",
+    "device_authorization",
+    "device",
+    "device_decision",
+    "device_qr",
     "login_passkey_options",
     "login_passkey",
     "login_link",
@@ -68,7 +72,12 @@ const INTROSPECTION_RESULTS: [&str; 7] = [
     "bad_signature",
     "wrong_issuer",
 ];
-const GRANT_TYPES: [&str; 3] = ["client_credentials", "authorization_code", "refresh_token"];
+const GRANT_TYPES: [&str; 4] = [
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    crate::oauth::device::GRANT_TYPE,
+];
 
 struct Series {
     prometheus: Option<PrometheusHandle>,

@@ -60,15 +60,17 @@ pub fn otpauth_uri(secret: &[u8], email: &str) -> Result<String, StoreError> {
 }
 
 /// The URI as an inline SVG QR code: no image request, no script.
-pub fn qr_svg(uri: &str) -> Result<String, StoreError> {
+/// `uri` as an SVG QR code to put in a page; `label` is what a screen reader says.
+pub fn qr_svg(uri: &str, label: &str) -> Result<String, StoreError> {
     let code =
         QrCode::new(uri.as_bytes()).map_err(|error| StoreError::Corrupt(format!("QR code: {error}")))?;
     let rendered = code.render::<svg::Color<'_>>().min_dimensions(200, 200).build();
-    // The XML declaration has no place inside HTML; the label is what a screen reader says.
+    // The XML declaration has no place inside HTML.
     let svg_start = rendered.find("<svg").unwrap_or(0);
+    let label = label.replace(['"', '<', '>', '&'], "");
     Ok(rendered.get(svg_start..).unwrap_or_default().replacen(
         "<svg ",
-        r#"<svg role="img" aria-label="QR code for your authenticator app" "#,
+        &format!(r#"<svg role="img" aria-label="{label}" "#),
         1,
     ))
 }
@@ -191,7 +193,10 @@ pub fn enrolment(
     let secret = unseal(state, &credential)?;
     Ok(Some(Enrolment {
         secret_text: secret_text(&secret),
-        qr_svg: qr_svg(&otpauth_uri(&secret, &user.email)?)?,
+        qr_svg: qr_svg(
+            &otpauth_uri(&secret, &user.email)?,
+            "QR code for your authenticator app",
+        )?,
     }))
 }
 

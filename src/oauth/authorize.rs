@@ -582,7 +582,17 @@ pub fn continue_url(encoded_request: &str, just_signed_in: bool) -> String {
         return "/account".into();
     };
     if request.get("client_id").is_none() {
-        return "/account".into();
+        // A sign-in that interrupted the device verification page returns to it.
+        return match request.get("device_user_code") {
+            Some(user_code) => format!(
+                "{}?{}",
+                super::device::VERIFICATION_PATH,
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("user_code", user_code)
+                    .finish()
+            ),
+            None => "/account".into(),
+        };
     }
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in request.pairs() {

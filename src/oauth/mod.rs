@@ -3,6 +3,8 @@
 pub mod access_tokens;
 pub mod authorize;
 pub mod client_auth;
+pub mod device;
+pub mod device_pages;
 pub mod discovery;
 pub mod grants;
 pub mod introspection;

@@ -41,6 +41,7 @@ pub async fn token(
         grants::refresh_token::GRANT_TYPE => {
             grants::refresh_token::grant(&state.into_inner(), &request, &form).await?
         }
+        super::device::GRANT_TYPE => super::device::grant(&state.into_inner(), &request, &form).await?,
         _ => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
