@@ -379,6 +379,38 @@ async fn guessing_codes_is_limited_per_address(backend: Backend) {
     living.server.stop().await;
 }
 
+async fn guessing_through_the_answer_form_is_limited_too(backend: Backend) {
+    let living = living_room(backend, |config| config.device_code_failures_per_ip = 3).await;
+    let codes = living.device_authorization("openid").await;
+    let phone = living.phone().await;
+    let page = phone.get("/device").await.text().await.unwrap();
+    let csrf = hidden_field(&page, "csrf");
+    let answer = |user_code: String| {
+        let csrf = csrf.clone();
+        let phone = &phone;
+        async move {
+            phone
+                .post(
+                    "/device/decision",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("user_code", user_code.as_str()),
+                        ("decision", "allow"),
+                    ],
+                )
+                .await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(answer("BCDF-GHJK".into()).await.status(), 422);
+    }
+    let right_code = answer(codes["user_code"].as_str().unwrap().to_owned()).await;
+    assert_eq!(right_code.status(), 429);
+    let (_, body) = living.poll(codes["device_code"].as_str().unwrap()).await;
+    assert_eq!(body["error"], "authorization_pending", "nothing was approved");
+    living.server.stop().await;
+}
+
 async fn guessing_codes_is_limited_in_total(backend: Backend) {
     let living = living_room(backend, |config| {
         config.device_code_failures_per_ip = 100;
@@ -473,6 +505,7 @@ on_both_backends!(
     a_client_without_the_grant_is_refused,
     guessing_codes_is_limited_per_address,
     guessing_codes_is_limited_in_total,
+    guessing_through_the_answer_form_is_limited_too,
     the_verification_link_signs_in_first_and_comes_back_with_the_code,
     the_account_page_lists_the_tv_and_signs_it_out,
 );

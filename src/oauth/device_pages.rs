@@ -211,8 +211,27 @@ pub async fn decide(
         "deny" => false,
         _ => return Err(PageError::bad_request("decision must be allow or deny")),
     };
-    let Some(user_code) = device::normalize_user_code(&typed) else {
-        return Err(PageError::bad_request("user_code is not a device code"));
+    // The answer names its code again: it goes through the same limits as typing one.
+    let pending = match lookup(&state, &request, &typed).await? {
+        Lookup::Found(pending) => pending,
+        Lookup::Wrong => {
+            return enter_page(
+                &state,
+                &request,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("That code has expired or was already answered. Start again on your TV."),
+                "",
+            );
+        }
+        Lookup::Throttled => {
+            return enter_page(
+                &state,
+                &request,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many wrong codes. Wait a few minutes and try again."),
+                "",
+            );
+        }
     };
     let worker_state = Arc::clone(&state);
     let session = signed_in.session;
@@ -220,16 +239,13 @@ pub async fn decide(
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            let Some(pending) = device::pending(conn, &user_code, now)? else {
-                return Ok(None);
-            };
             let approval = allowed.then_some((
                 session.user_id.as_str(),
                 session.auth_time,
                 session.amr.as_slice(),
             ));
             Ok::<_, crate::store::StoreError>(
-                store::decide(conn, &user_code, approval, now)?.then_some(pending.client_name),
+                store::decide(conn, &pending.user_code, approval, now)?.then_some(pending.client_name),
             )
         })
         .await?;

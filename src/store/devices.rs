@@ -74,11 +74,17 @@ impl TryFrom<Row> for DeviceAuthorization {
     }
 }
 
-/// Adds a pending request; false when its user code is taken by a live one (the caller draws
-/// another). Requests past their expiry are swept first: user codes are few.
+/// How long an expired request is kept, so a device still polling it hears `expired_token`.
+const KEPT_AFTER_EXPIRY_SECS: i64 = 86_400;
+
+/// Adds a pending request; false when its user code is taken (the caller draws another).
+/// Requests a day past their expiry are swept first.
 pub fn insert(conn: &mut DbConnection, request: &DeviceAuthorization, now: i64) -> Result<bool, StoreError> {
-    diesel::delete(device_authorizations::table.filter(device_authorizations::expires_at.le(now)))
-        .execute(conn)?;
+    diesel::delete(
+        device_authorizations::table
+            .filter(device_authorizations::expires_at.le(now - KEPT_AFTER_EXPIRY_SECS)),
+    )
+    .execute(conn)?;
     let row = Row {
         device_code_hash: request.device_code_hash.clone(),
         user_code: request.user_code.clone(),
@@ -212,32 +218,32 @@ pub fn list_for_user(
     user_id: &str,
     now: i64,
 ) -> Result<Vec<SignedInDevice>, StoreError> {
-    let live: Vec<(String, String, i64, i64)> = refresh_tokens::table
+    let live: Vec<(String, String, i64)> = refresh_tokens::table
         .inner_join(clients::table.on(clients::client_id.eq(refresh_tokens::client_id)))
         .filter(refresh_tokens::user_id.eq(user_id))
         .filter(refresh_tokens::sid.like(format!("{DEVICE_SID_PREFIX}%")))
         .filter(refresh_tokens::revoked_at.is_null())
         .filter(refresh_tokens::rotated_at.is_null())
         .filter(refresh_tokens::expires_at.gt(now))
-        .select((
-            refresh_tokens::sid,
-            clients::name,
-            refresh_tokens::auth_time,
-            refresh_tokens::created_at,
-        ))
+        .select((refresh_tokens::sid, clients::name, refresh_tokens::created_at))
         .order(refresh_tokens::created_at.desc())
         .load(conn)?;
-    Ok(live
-        .into_iter()
-        .map(
-            |(sid, client_name, signed_in_at, last_active_at)| SignedInDevice {
-                sid,
-                client_name,
-                signed_in_at,
-                last_active_at,
-            },
-        )
-        .collect())
+    let mut devices = Vec::with_capacity(live.len());
+    for (sid, client_name, last_active_at) in live {
+        // The device signed in when its first token was issued, not when the phone that
+        // approved it did.
+        let first: Option<i64> = refresh_tokens::table
+            .filter(refresh_tokens::sid.eq(&sid))
+            .select(diesel::dsl::min(refresh_tokens::created_at))
+            .first(conn)?;
+        devices.push(SignedInDevice {
+            signed_in_at: first.unwrap_or(last_active_at),
+            sid,
+            client_name,
+            last_active_at,
+        });
+    }
+    Ok(devices)
 }
 
 /// Whether `sid` is one of the person's device sign-ins.
