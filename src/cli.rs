@@ -43,6 +43,30 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Demo data for trying the dashboard (not for production databases).
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Create demo tiers, pay-per-view products, admin@example.com and people with
+    /// subscriptions, grants and two weeks of sign-ins; what exists is skipped.
+    Seed(DemoSeed),
+}
+
+#[derive(Args)]
+struct DemoSeed {
+    /// How many people: person0001@example.com and on.
+    #[arg(long, default_value_t = admin::demo::DEFAULT_PEOPLE,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    people: u32,
+    /// Read admin@example.com's password from standard input; otherwise one is generated
+    /// and printed. Ignored when the account exists.
+    #[arg(long)]
+    admin_password_stdin: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -302,6 +326,21 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             print(args.json, &created, || {
                 format!("id: {}\nemail: {}", created.id, created.email)
             })
+        }
+        Command::Demo(DemoCommand::Seed(args)) => {
+            let admin_password = if args.admin_password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let store = Store::open(&config.database_url, 1)?;
+            let options = admin::demo::Options {
+                people: args.people,
+                admin_password,
+                session_max_secs: config.session_max_secs,
+            };
+            let seeded = admin::demo::seed(&store, &clock, options)?;
+            print(args.json, &seeded, || seeded.summary())
         }
         Command::Keys(KeysCommand::Rotate { json }) => {
             let store = Store::open(&config.database_url, 1)?;

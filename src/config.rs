@@ -114,6 +114,10 @@ pub struct Config {
     /// Wrong user codes allowed from everywhere together within `login_throttle_window_secs`:
     /// the bound on guessing spread over many addresses.
     pub device_code_failures_global: u32,
+    // --- Admin dashboard (src/admin/dashboard) ---
+    /// How long after signing in (with a second factor) an administrator may use the
+    /// dashboard before signing in again, in seconds.
+    pub admin_session_max_secs: i64,
 }
 
 impl Default for Config {
@@ -163,6 +167,7 @@ impl Default for Config {
             device_poll_interval_secs: 5,
             device_code_failures_per_ip: 10,
             device_code_failures_global: 1000,
+            admin_session_max_secs: 3600,
         }
     }
 }
@@ -213,6 +218,7 @@ impl Config {
             ("sign_in_link_window_secs", self.sign_in_link_window_secs),
             ("device_code_ttl_secs", self.device_code_ttl_secs),
             ("device_poll_interval_secs", self.device_poll_interval_secs),
+            ("admin_session_max_secs", self.admin_session_max_secs),
         ];
         if let Some((name, _)) = lifetimes.iter().find(|(_, secs)| *secs <= 0) {
             return Err(ConfigError::Invalid(format!("{name} must be positive")));

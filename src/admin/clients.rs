@@ -20,6 +20,11 @@ const KNOWN_GRANTS: [&str; 4] = [
     GRANT_DEVICE_CODE,
 ];
 
+/// The grant types a client may be registered with.
+pub fn known_grant_types() -> &'static [&'static str] {
+    &KNOWN_GRANTS
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct NewClient {
     pub name: String,
@@ -118,6 +123,56 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         client_id,
         client_secret,
     })
+}
+
+/// Gives a confidential client a new random 256-bit secret, stored as its SHA-256 like
+/// [`create`] does; the old secret no longer matches. Returns the client id and the new
+/// secret (shown this once), or `None` when there is no such client. Public clients have no
+/// secret and disabled ones cannot use one: both are refused.
+///
+/// Instances may still hold an authentication with the old secret in memory
+/// ([`crate::oauth::client_auth::ClientAuthenticator`]): callers must make them forget it.
+pub fn rotate_secret(conn: &mut DbConnection, client_id: &str) -> Result<Option<CreatedClient>, AdminError> {
+    let Some(client) = clients::find(conn, client_id)? else {
+        return Ok(None);
+    };
+    if client.is_public() {
+        return Err(AdminError::Conflict(format!(
+            "{} is a public client: it has no secret to rotate",
+            client.name
+        )));
+    }
+    if !client.is_enabled() {
+        return Err(AdminError::Conflict(format!(
+            "{} is disabled: a new secret would not work",
+            client.name
+        )));
+    }
+    let secret = random::token::<32>();
+    if !clients::set_secret_hash(conn, client_id, &hashing::sha256_hex(secret.as_bytes()))? {
+        return Ok(None);
+    }
+    Ok(Some(CreatedClient {
+        client_id: client.client_id,
+        client_secret: Some(secret),
+    }))
+}
+
+/// Disables a client from `now` on: it authenticates nowhere and gets no new tokens.
+/// Returns the client as it was before, or `None` when there is no such client; a client
+/// already disabled is refused. Callers must make instances forget cached authentications,
+/// as for [`rotate_secret`].
+pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<Option<Client>, AdminError> {
+    let Some(client) = clients::find(conn, client_id)? else {
+        return Ok(None);
+    };
+    if !clients::disable(conn, client_id, now)? {
+        return Err(AdminError::Conflict(format!(
+            "{} is already disabled",
+            client.name
+        )));
+    }
+    Ok(Some(client))
 }
 
 /// Redirect URIs are compared exactly, so they must be absolute and fragment-free

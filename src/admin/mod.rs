@@ -1,8 +1,10 @@
-//! Administration of clients and people: the rules shared by the command line and, later,
-//! the admin API and dashboard.
+//! Administration of clients and people: the rules shared by the command line, the admin
+//! API and the dashboard.
 
 pub mod api;
 pub mod clients;
+pub mod dashboard;
+pub mod demo;
 pub mod users;
 
 use crate::store::StoreError;

@@ -151,3 +151,29 @@ pub fn rotate(
     store::keys::activate(conn, &fresh, now, publish_until)?;
     Ok(fresh.into_iter().map(|key| key.kid).collect())
 }
+
+/// A published key as administrators see it: no private part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: i64,
+    /// When a newer key took over signing; `None` for the active key of its algorithm.
+    pub retired_at: Option<i64>,
+    /// When a retired key leaves the JWKS.
+    pub publish_until: Option<i64>,
+}
+
+/// Every key published at `now`, oldest first, as [`load`] reads them but without unsealing.
+pub fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<PublishedKey>, KeyringError> {
+    Ok(store::keys::published(conn, now)?
+        .into_iter()
+        .map(|key| PublishedKey {
+            kid: key.kid,
+            alg: key.alg,
+            created_at: key.created_at,
+            retired_at: key.retired_at,
+            publish_until: key.publish_until,
+        })
+        .collect())
+}

@@ -23,7 +23,7 @@ use crate::oauth::{authorize, discovery, introspection, logout, revocation, toke
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::sync;
-use crate::{account, login, oauth, webhooks};
+use crate::{account, admin, login, oauth, webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -445,6 +445,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             .wrap(from_fn(metrics::track))
             .configure(routes)
             .configure(crate::admin::api::routes)
+            .configure(admin::dashboard::routes)
             .default_service(web::to(not_found))
     })
     .workers(workers);

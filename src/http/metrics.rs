@@ -16,13 +16,14 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Route names used as labels; requests to anything else count as `other`.
 /// The hot routes first: the label is found by a scan from the start. `other` stays last.
-const ENDPOINTS: [&str; 44] = [
+const ENDPOINTS: [&str; 45] = [
     "introspection",
     "token",
     "revocation",
     "jwks",
     "account_totp_recovery_codes",
     "admin_api",
+    "admin_dashboard",
     "account",
     "account_totp",
     "account_totp_start",
@@ -173,6 +174,8 @@ pub async fn track(
         .map(|name| {
             if name.starts_with("admin_api_") {
                 "admin_api"
+            } else if name.starts_with("admin_dashboard_") {
+                "admin_dashboard"
             } else {
                 name
             }

@@ -582,6 +582,12 @@ pub fn continue_url(encoded_request: &str, just_signed_in: bool) -> String {
         return "/account".into();
     };
     if request.get("client_id").is_none() {
+        // A sign-in that interrupted the dashboard returns to the page asked for.
+        if let Some(path) = request.get("return_to")
+            && crate::admin::dashboard::is_dashboard_path(path)
+        {
+            return path.to_owned();
+        }
         // A sign-in that interrupted the device verification page returns to it.
         return match request.get("device_user_code") {
             Some(user_code) => format!(

@@ -107,3 +107,43 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, 
         .map(Client::try_from)
         .transpose()
 }
+
+/// Every registered client, newest first.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StoreError> {
+    clients::table
+        .order((clients::created_at.desc(), clients::client_id.asc()))
+        .select(ClientRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Client::try_from)
+        .collect()
+}
+
+/// Replaces the secret hash of a confidential client (a public one never gets a secret).
+/// Returns whether such a client exists.
+pub fn set_secret_hash(
+    conn: &mut DbConnection,
+    client_id: &str,
+    secret_hash: &str,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .filter(clients::secret_hash.is_not_null()),
+    )
+    .set(clients::secret_hash.eq(secret_hash))
+    .execute(conn)?;
+    Ok(updated > 0)
+}
+
+/// Disables an enabled client from `now` on. Returns whether it was enabled.
+pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .filter(clients::disabled_at.is_null()),
+    )
+    .set(clients::disabled_at.eq(now))
+    .execute(conn)?;
+    Ok(updated > 0)
+}

@@ -387,6 +387,65 @@ pub fn list_audit(conn: &mut DbConnection, filter: &AuditFilter) -> Result<Vec<A
         .load(conn)?)
 }
 
+/// A page of the audit log newest first by time, then by id: `filter` as for [`list_audit`],
+/// and with `older_than` only entries before that `(at, id)`, the last entry of the page
+/// before. Times from several instances can be out of id order; this keeps pages in the
+/// order a reader expects and never skips or repeats an entry.
+pub fn list_audit_page(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    older_than: Option<(i64, i64)>,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(actor));
+    }
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(audit_log::user_id.eq(user_id));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::action.eq(action));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_log::at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::at.lt(until));
+    }
+    if let Some(before_id) = filter.before_id {
+        query = query.filter(audit_log::id.lt(before_id));
+    }
+    if let Some((at, id)) = older_than {
+        query = query.filter(
+            audit_log::at
+                .lt(at)
+                .or(audit_log::at.eq(at).and(audit_log::id.lt(id))),
+        );
+    }
+    Ok(query
+        .order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(filter.limit)
+        .select(AuditEntry::as_select())
+        .load(conn)?)
+}
+
+/// The email addresses of the people among `user_ids` who have an account, by user id: how
+/// the audit log names people.
+pub fn emails_of(
+    conn: &mut DbConnection,
+    user_ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    use super::schema::users;
+    if user_ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<(String, String)> = users::table
+        .filter(users::id.eq_any(user_ids))
+        .select((users::id, users::email))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Up to when scheduled entitlement changes have been announced.
 pub fn swept_until(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(entitlement_sweep::table
@@ -491,4 +550,44 @@ pub fn lock_person(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreEr
     .bind::<Text, _>(user_id)
     .execute(conn)?;
     Ok(())
+}
+
+/// How many subscriptions give their tier at `now` (not canceled, period not over), per tier
+/// slug; tiers nobody holds are missing.
+pub fn current_subscriptions_per_tier(
+    conn: &mut DbConnection,
+    now: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(subscriptions::table
+        .filter(subscriptions::status.ne("canceled"))
+        .filter(subscriptions::current_period_end.gt(now))
+        .group_by(subscriptions::tier_slug)
+        .select((subscriptions::tier_slug, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// How many subscriptions give their tier at `now`, per status (active, trialing, past_due).
+pub fn current_subscriptions_per_status(
+    conn: &mut DbConnection,
+    now: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(subscriptions::table
+        .filter(subscriptions::status.ne("canceled"))
+        .filter(subscriptions::current_period_end.gt(now))
+        .group_by(subscriptions::status)
+        .select((subscriptions::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// How many grants were created at or after `since`, per product slug, revoked ones
+/// included (each was a purchase); products without any are missing.
+pub fn grants_created_per_product(
+    conn: &mut DbConnection,
+    since: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(product_grants::table
+        .filter(product_grants::created_at.ge(since))
+        .group_by(product_grants::product_slug)
+        .select((product_grants::product_slug, diesel::dsl::count_star()))
+        .load(conn)?)
 }

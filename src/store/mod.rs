@@ -8,6 +8,7 @@ pub mod changes;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod dashboard;
 pub mod devices;
 pub mod entitlements;
 pub mod keys;

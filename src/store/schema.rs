@@ -323,3 +323,4 @@ diesel::table! {
         decided_at -> Nullable<BigInt>,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(product_grants, users);

@@ -142,3 +142,79 @@ pub fn find_live_by_sid(conn: &mut DbConnection, sid: &str, now: i64) -> Result<
         .map(Session::try_from)
         .transpose()
 }
+
+/// How many sessions started in `[since, until)`, per UTC day (days since 1970-01-01) and
+/// `amr` (as stored): one row per day and combination of methods, however many sessions.
+/// Sessions are never deleted, only ended, so these are all the sign-ins of the period.
+/// Scans the period's rows in the database; only the counts come back.
+pub fn started_per_day(
+    conn: &mut DbConnection,
+    since: i64,
+    until: i64,
+) -> Result<Vec<(i64, Vec<String>, i64)>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        day: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        amr: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        started: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT created_at / 86400 AS day, amr, COUNT(*) AS started FROM sessions \
+         WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / 86400, amr",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(since)
+    .bind::<diesel::sql_types::BigInt, _>(until)
+    .load(conn)?;
+    rows.into_iter()
+        .map(|row| Ok((row.day, decode_list("sessions.amr", &row.amr)?, row.started)))
+        .collect()
+}
+
+/// Writes sessions that ended at the time given with each (demo data): they count as
+/// sign-ins but let nobody in. Each takes 10 bound parameters: keep batches to a few
+/// thousand.
+pub fn insert_ended(conn: &mut DbConnection, batch: &[(Session, i64)]) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Every column a value (no DEFAULT): SQLite takes many rows in one statement only then.
+    #[derive(Insertable)]
+    #[diesel(table_name = sessions)]
+    struct EndedRow<'a> {
+        id_hash: &'a str,
+        sid: &'a str,
+        user_id: &'a str,
+        auth_time: i64,
+        amr: String,
+        created_at: i64,
+        last_seen_at: i64,
+        expires_at: i64,
+        ended_at: i64,
+        user_agent: &'a str,
+    }
+    let rows: Vec<EndedRow<'_>> = batch
+        .iter()
+        .map(|(session, ended_at)| EndedRow {
+            id_hash: &session.id_hash,
+            sid: &session.sid,
+            user_id: &session.user_id,
+            auth_time: session.auth_time,
+            amr: encode_list(&session.amr),
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            expires_at: session.expires_at,
+            ended_at: *ended_at,
+            user_agent: &session.user_agent,
+        })
+        .collect();
+    // On the backend's own connection: diesel's multi-connection has no multi-row insert.
+    let insert = diesel::insert_into(sessions::table).values(&rows);
+    match conn {
+        DbConnection::Sqlite(conn) => insert.execute(conn)?,
+        DbConnection::Postgres(conn) => insert.execute(conn)?,
+    };
+    Ok(())
+}

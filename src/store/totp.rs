@@ -70,11 +70,11 @@ pub fn confirm(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<bool,
     Ok(updated == 1)
 }
 
-/// Removes the credential and the recovery codes that came with it.
-pub fn delete(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
-    diesel::delete(totp_credentials::table.find(user_id)).execute(conn)?;
+/// Removes the credential and the recovery codes that came with it; whether there was one.
+pub fn delete(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
+    let deleted = diesel::delete(totp_credentials::table.find(user_id)).execute(conn)?;
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(conn)?;
-    Ok(())
+    Ok(deleted == 1)
 }
 
 /// Replaces the person's recovery codes with these hashes.

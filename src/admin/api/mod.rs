@@ -13,7 +13,7 @@ mod error;
 mod input;
 mod openapi;
 mod products;
-mod rfc3339;
+pub(crate) mod rfc3339;
 mod tiers;
 mod users;
 mod views;

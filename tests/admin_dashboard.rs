@@ -1,0 +1,311 @@
+//! Who gets into the admin dashboard, and what its forms do, over HTTP against the real
+//! server: administrators signed in with two factors within the hour get in; everyone else
+//! signs in first or gets 403, on every page and every form; forms without their CSRF token
+//! are refused; and a tier and a product given here show in the person's next token and in
+//! introspection. (`browser_admin.rs` does the same in Chromium, signing in with a passkey.)
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use common::flow::{self, hidden_field, location};
+use common::{Backend, TestDb, TestServer};
+use serde_json::Value;
+use usher::admin::users::{NewUser, create};
+use usher::clock::Clock;
+use usher::login::session;
+use usher::store::users;
+
+const START: i64 = 1_795_000_000;
+
+/// Every dashboard page (GET) and form (POST), with sample path parameters.
+const EVERY_ROUTE: [(&str, &str); 27] = [
+    ("GET", "/admin"),
+    ("GET", "/admin/tiers"),
+    ("POST", "/admin/tiers"),
+    ("GET", "/admin/tiers/gold"),
+    ("POST", "/admin/tiers/gold"),
+    ("POST", "/admin/tiers/gold/delete"),
+    ("GET", "/admin/products"),
+    ("POST", "/admin/products"),
+    ("GET", "/admin/products/final"),
+    ("POST", "/admin/products/final"),
+    ("GET", "/admin/people"),
+    ("GET", "/admin/people/someone"),
+    ("POST", "/admin/people/someone/subscription"),
+    ("POST", "/admin/people/someone/subscription/end"),
+    ("POST", "/admin/people/someone/grants"),
+    ("POST", "/admin/people/someone/grants/grant/revoke"),
+    ("POST", "/admin/people/someone/sign-out"),
+    ("POST", "/admin/people/someone/disable"),
+    ("POST", "/admin/people/someone/enable"),
+    ("POST", "/admin/people/someone/second-factor/reset"),
+    ("GET", "/admin/apps"),
+    ("POST", "/admin/apps"),
+    ("POST", "/admin/apps/app/rotate"),
+    ("POST", "/admin/apps/app/disable"),
+    ("GET", "/admin/keys"),
+    ("POST", "/admin/keys/rotate"),
+    ("GET", "/admin/audit"),
+];
+
+/// A browser of `email` (created, an administrator when `admin`) signed in with `amr`: a
+/// cookie-keeping client holding a session made the way a sign-in makes it.
+async fn signed_in(server: &TestServer, email: &str, admin: bool, amr: &[&str]) -> (reqwest::Client, String) {
+    let now = server.state.clock.now();
+    let new = NewUser {
+        email: email.to_owned(),
+        name: None,
+        password: Some(flow::PASSWORD.into()),
+        admin,
+    };
+    let state = server.state.clone();
+    let amr: Vec<String> = amr.iter().map(|method| (*method).to_owned()).collect();
+    let (user_id, cookie) = server
+        .state
+        .store
+        .run(move |conn| {
+            let created = create(conn, new, now).unwrap();
+            let user = users::find_by_id(conn, &created.id)?.unwrap();
+            let (_, cookie) = session::start(&state, conn, &user, amr, "tests", None, now)?;
+            Ok::<_, usher::store::StoreError>((created.id, cookie))
+        })
+        .await
+        .unwrap();
+    let jar = reqwest::cookie::Jar::default();
+    jar.add_cookie_str(
+        &format!("{}={}", cookie.name(), cookie.value()),
+        &server.url.parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .cookie_provider(std::sync::Arc::new(jar))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, user_id)
+}
+
+/// The CSRF token of a page the client can open (the login page for anyone).
+async fn csrf_of(server: &TestServer, client: &reqwest::Client, path: &str) -> String {
+    let page = client
+        .get(server.endpoint(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    hidden_field(&page, "csrf")
+}
+
+async fn start(backend: Backend) -> (TestServer, TestDb) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(db.config(), Clock::manual(START)).await;
+    (server, db)
+}
+
+async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let response = common::http()
+        .get(server.endpoint("/admin/tiers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let to = location(&response);
+    assert!(to.starts_with("/login?request="), "{to}");
+    assert!(to.contains("return_to%3D%252Fadmin%252Ftiers"), "{to}");
+    server.stop().await;
+}
+
+async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (client, _) = signed_in(&server, "viewer@example.com", false, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &client, "/login").await;
+    for (method, path) in EVERY_ROUTE {
+        let request = match method {
+            "GET" => client.get(server.endpoint(path)),
+            _ => client
+                .post(server.endpoint(path))
+                .form(&[("csrf", csrf.as_str())]),
+        };
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{method} {path}");
+    }
+    server.stop().await;
+}
+
+async fn an_administrator_signed_in_with_one_factor_signs_in_again(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (client, _) = signed_in(&server, "admin@example.com", true, &["pwd"]).await;
+    let response = client.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/login?request="));
+    server.stop().await;
+}
+
+async fn an_administrator_signs_in_again_after_an_hour(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (client, _) = signed_in(&server, "admin@example.com", true, &["pwd", "otp", "mfa"]).await;
+    let response = client.get(server.endpoint("/admin/tiers")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    server.state.clock.advance(3601);
+    let response = client.get(server.endpoint("/admin/tiers")).send().await.unwrap();
+    assert_eq!(response.status(), 303, "the admin session is short-lived");
+    server.stop().await;
+}
+
+async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (client, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    for (method, path) in EVERY_ROUTE {
+        if method == "GET" && !path.contains("gold") && !path.contains("final") && !path.contains("someone") {
+            let response = client.get(server.endpoint(path)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let page = response.text().await.unwrap();
+            assert_eq!(page.matches("<h1").count(), 1, "{path}");
+        }
+    }
+    server.stop().await;
+}
+
+async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (client, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let refused = client
+        .post(server.endpoint("/admin/tiers"))
+        .form(&[
+            ("slug", "gold"),
+            ("name", "Gold"),
+            ("rank", "30"),
+            ("max_streams", "4"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let tiers = client
+        .get(server.endpoint("/admin/tiers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!tiers.contains("/admin/tiers/gold"), "nothing was created");
+    server.stop().await;
+}
+
+async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspection(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let app = server.create_client(flow::first_party_app()).await;
+    let person_id = flow::create_user(&server, "viewer@example.com").await;
+    let csrf = csrf_of(&server, &admin, "/admin/tiers").await;
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        let mut form = form;
+        form.push(("csrf", csrf.as_str()));
+        admin.post(server.endpoint(path)).form(&form).send()
+    };
+    let created = post(
+        "/admin/tiers",
+        vec![
+            ("slug", "gold"),
+            ("name", "Gold"),
+            ("rank", "30"),
+            ("features", "hd, 4k"),
+            ("max_streams", "4"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 303);
+    let created = post(
+        "/admin/products",
+        vec![
+            ("slug", "final-2026"),
+            ("title", "Championship Final"),
+            ("rental_hours", "48"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 303);
+    let found = admin
+        .get(server.endpoint("/admin/people?email=viewer"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains(&format!("/admin/people/{person_id}")));
+    let given = post(
+        &format!("/admin/people/{person_id}/subscription"),
+        vec![
+            ("tier", "gold"),
+            ("status", "active"),
+            ("current_period_end", "2027-01-01T00:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        location(&given),
+        format!("/admin/people/{person_id}?done=Subscription+set+to+gold+%28active%29.")
+    );
+    let granted = post(
+        &format!("/admin/people/{person_id}/grants"),
+        vec![("product", "final-2026")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(granted.status(), 303);
+
+    let tokens = flow::person_tokens(&server, &app, "viewer@example.com", "openid entitlements").await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let claims: Value = {
+        use base64::Engine;
+        let payload = access_token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(claims["tier"], "gold");
+    assert_eq!(claims["features"], serde_json::json!(["hd", "4k"]));
+    assert_eq!(claims["ppv"], serde_json::json!(["final-2026"]));
+    let service = server.service_client(&[]).await;
+    let introspected = common::introspect(&server, &service, access_token).await;
+    assert_eq!(introspected["tier"], "gold");
+    assert_eq!(introspected["ppv"], serde_json::json!(["final-2026"]));
+
+    let audit = admin
+        .get(server.endpoint("/admin/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in [
+        "tier.create",
+        "product.create",
+        "subscription.put",
+        "grant.create",
+    ] {
+        assert!(audit.contains(action), "{action} is in the audit log");
+    }
+    server.stop().await;
+}
+
+on_both_backends!(
+    someone_not_signed_in_is_sent_to_sign_in_and_comes_back,
+    a_person_who_is_not_an_administrator_gets_403_everywhere,
+    an_administrator_signed_in_with_one_factor_signs_in_again,
+    an_administrator_signs_in_again_after_an_hour,
+    every_dashboard_page_opens_for_an_administrator,
+    a_form_without_its_csrf_token_is_refused,
+    a_tier_and_a_product_given_here_show_in_the_next_token_and_introspection,
+);
