@@ -113,6 +113,7 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
             ChangeKind::KeysChanged => follower.keys_stale = true,
             ChangeKind::EntitlementsChanged => state.entitlements.invalidate(&event.subject),
             ChangeKind::CatalogChanged => state.entitlements.clear(),
+            ChangeKind::ClientChanged => state.clients.forget(&event.subject),
         }
     }
     if follower.keys_stale {

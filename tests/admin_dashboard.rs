@@ -300,7 +300,128 @@ async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspectio
     server.stop().await;
 }
 
+async fn token_with(server: &TestServer, id: &str, secret: &str) -> u16 {
+    common::http()
+        .post(server.endpoint("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The client id and secret an app-secret page shows, in that order.
+fn shown_codes(page: &str) -> Vec<String> {
+    page.split("<code class=\"secret\">")
+        .skip(1)
+        .map(|rest| rest.split("</code>").next().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, "/admin/apps").await;
+    let registered = admin
+        .post(server.endpoint("/admin/apps"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Content service"),
+            ("grant_client_credentials", "1"),
+            ("scopes", "usher:entitlements"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 200);
+    let codes = shown_codes(&registered.text().await.unwrap());
+    let (id, secret) = (codes[0].clone(), codes[1].clone());
+    assert_eq!(token_with(&server, &id, &secret).await, 200);
+
+    let rotated = admin
+        .post(server.endpoint(&format!("/admin/apps/{id}/rotate")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let new_secret = shown_codes(&rotated.text().await.unwrap())[1].clone();
+    assert_eq!(token_with(&server, &id, &new_secret).await, 200);
+    assert_eq!(
+        token_with(&server, &id, &secret).await,
+        401,
+        "the old secret stops at once"
+    );
+
+    let disabled = admin
+        .post(server.endpoint(&format!("/admin/apps/{id}/disable")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 303);
+    assert_eq!(
+        token_with(&server, &id, &new_secret).await,
+        401,
+        "disabled at once"
+    );
+    let audit = admin
+        .get(server.endpoint("/admin/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in ["client.create", "client.rotate_secret", "client.disable"] {
+        assert!(audit.contains(action), "{action}");
+    }
+    assert!(
+        !audit.contains(&secret) && !audit.contains(&new_secret),
+        "no secret in the log"
+    );
+    server.stop().await;
+}
+
+async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
+    let (server, _db) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, "/admin/keys").await;
+    let active = || {
+        server
+            .state
+            .keyring
+            .current()
+            .active(usher::crypto::keys::SigningAlg::Es256)
+            .unwrap()
+            .kid
+            .clone()
+    };
+    let before = active();
+    let rotated = admin
+        .post(server.endpoint("/admin/keys/rotate"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 303);
+    assert_ne!(active(), before);
+    let page = admin
+        .get(server.endpoint("/admin/keys"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&before), "the old key is still published");
+    server.stop().await;
+}
+
 on_both_backends!(
+    a_rotated_secret_and_a_disabled_app_stop_working_at_once,
+    rotating_keys_here_signs_with_the_new_key_at_once,
     someone_not_signed_in_is_sent_to_sign_in_and_comes_back,
     a_person_who_is_not_an_administrator_gets_403_everywhere,
     an_administrator_signed_in_with_one_factor_signs_in_again,

@@ -130,9 +130,14 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
 /// secret (shown this once), or `None` when there is no such client. Public clients have no
 /// secret and disabled ones cannot use one: both are refused.
 ///
-/// Instances may still hold an authentication with the old secret in memory
-/// ([`crate::oauth::client_auth::ClientAuthenticator`]): callers must make them forget it.
-pub fn rotate_secret(conn: &mut DbConnection, client_id: &str) -> Result<Option<CreatedClient>, AdminError> {
+/// Announced on the change feed, so every instance forgets authentications it cached with
+/// the old secret; the caller's own instance should forget them at once
+/// ([`crate::oauth::client_auth::ClientAuthenticator::forget`]).
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    client_id: &str,
+    now: i64,
+) -> Result<Option<CreatedClient>, AdminError> {
     let Some(client) = clients::find(conn, client_id)? else {
         return Ok(None);
     };
@@ -149,7 +154,7 @@ pub fn rotate_secret(conn: &mut DbConnection, client_id: &str) -> Result<Option<
         )));
     }
     let secret = random::token::<32>();
-    if !clients::set_secret_hash(conn, client_id, &hashing::sha256_hex(secret.as_bytes()))? {
+    if !clients::set_secret_hash(conn, client_id, &hashing::sha256_hex(secret.as_bytes()), now)? {
         return Ok(None);
     }
     Ok(Some(CreatedClient {
@@ -160,8 +165,7 @@ pub fn rotate_secret(conn: &mut DbConnection, client_id: &str) -> Result<Option<
 
 /// Disables a client from `now` on: it authenticates nowhere and gets no new tokens.
 /// Returns the client as it was before, or `None` when there is no such client; a client
-/// already disabled is refused. Callers must make instances forget cached authentications,
-/// as for [`rotate_secret`].
+/// already disabled is refused. Announced on the change feed, as for [`rotate_secret`].
 pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<Option<Client>, AdminError> {
     let Some(client) = clients::find(conn, client_id)? else {
         return Ok(None);

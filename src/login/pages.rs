@@ -38,6 +38,8 @@ pub struct LoginPage {
     pub signup: bool,
     /// Whether the passkey button and autofill are offered (the relying party is set up).
     pub passkeys: bool,
+    /// Whether the sign-in is on the way to approving a TV or other device.
+    pub for_device: bool,
 }
 
 #[derive(Template)]
@@ -88,6 +90,8 @@ pub fn login_page(
     prompt: LoginPrompt,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(request, state.secure_cookies);
+    let for_device =
+        Form::from_urlencoded(&prompt.carried).is_ok_and(|carried| carried.get("device_user_code").is_some());
     let page = LoginPage {
         app_name: prompt.app_name,
         error: prompt.error,
@@ -96,6 +100,7 @@ pub fn login_page(
         email: prompt.email,
         signup: state.config.allow_signup,
         passkeys: state.passkeys.is_some(),
+        for_device,
     };
     with_csrf_cookie(pages::render(status, &page)?, token)
 }

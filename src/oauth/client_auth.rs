@@ -19,9 +19,10 @@ use crate::http::form::{self, Form, Presented};
 use crate::store::Store;
 use crate::store::clients::{self, Client};
 
-/// How long a successful authentication is reused before the client is read again. Clients
-/// only change through the command line so far (which adds, never alters); an admin API that
-/// disables or edits clients must announce it on the change feed and clear this cache.
+/// How long a successful authentication is reused before the client is read again. A new
+/// secret or a disabled client is announced on the change feed
+/// ([`crate::store::changes::ChangeKind::ClientChanged`]), and every instance
+/// [`ClientAuthenticator::forget`]s the client.
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// More distinct credentials than any deployment has clients; past it the cache starts over.
@@ -123,6 +124,13 @@ impl ClientAuthenticator {
             self.remember(key, Arc::clone(&client));
         }
         Ok(client)
+    }
+
+    /// Drops every cached authentication of `client_id`: its secret changed or it was
+    /// disabled, so its next request reads it again.
+    pub fn forget(&self, client_id: &str) {
+        let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
+        verified.retain(|_, (client, _)| client.client_id != client_id);
     }
 
     fn remember(&self, key: CredentialsHash, client: Arc<Client>) {

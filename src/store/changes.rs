@@ -15,6 +15,8 @@ pub enum ChangeKind {
     EntitlementsChanged,
     /// A tier or product changed, which touches everyone holding it; the subject is its slug.
     CatalogChanged,
+    /// A client's secret was replaced or the client disabled; the subject is its client id.
+    ClientChanged,
 }
 
 impl ChangeKind {
@@ -24,6 +26,7 @@ impl ChangeKind {
             Self::KeysChanged => "keys_changed",
             Self::EntitlementsChanged => "entitlements_changed",
             Self::CatalogChanged => "catalog_changed",
+            Self::ClientChanged => "client_changed",
         }
     }
 
@@ -33,6 +36,7 @@ impl ChangeKind {
             "keys_changed" => Some(Self::KeysChanged),
             "entitlements_changed" => Some(Self::EntitlementsChanged),
             "catalog_changed" => Some(Self::CatalogChanged),
+            "client_changed" => Some(Self::ClientChanged),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::changes::{self, ChangeKind};
 use super::schema::clients;
 use super::{DbConnection, StoreError, decode_list, encode_list};
 
@@ -119,12 +120,13 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StoreError> {
         .collect()
 }
 
-/// Replaces the secret hash of a confidential client (a public one never gets a secret).
-/// Returns whether such a client exists.
+/// Replaces the secret hash of a confidential client (a public one never gets a secret),
+/// announced on the change feed. Returns whether such a client exists.
 pub fn set_secret_hash(
     conn: &mut DbConnection,
     client_id: &str,
     secret_hash: &str,
+    now: i64,
 ) -> Result<bool, StoreError> {
     let updated = diesel::update(
         clients::table
@@ -133,10 +135,14 @@ pub fn set_secret_hash(
     )
     .set(clients::secret_hash.eq(secret_hash))
     .execute(conn)?;
+    if updated > 0 {
+        changes::record(conn, ChangeKind::ClientChanged, client_id, None, now)?;
+    }
     Ok(updated > 0)
 }
 
-/// Disables an enabled client from `now` on. Returns whether it was enabled.
+/// Disables an enabled client from `now` on, announced on the change feed. Returns whether
+/// it was enabled.
 pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<bool, StoreError> {
     let updated = diesel::update(
         clients::table
@@ -145,5 +151,8 @@ pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<boo
     )
     .set(clients::disabled_at.eq(now))
     .execute(conn)?;
+    if updated > 0 {
+        changes::record(conn, ChangeKind::ClientChanged, client_id, None, now)?;
+    }
     Ok(updated > 0)
 }

@@ -356,12 +356,13 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let (admin, _form) = admit!(posted(&state, &request, &body).await);
-    let (actor, target, now) = (admin.actor(), id.into_inner(), state.clock.now());
+    let client_id = id.into_inner();
+    let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
     let rotated = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>(conn.transaction(|conn| {
-                let Some(rotated) = service::rotate_secret(conn, &target)? else {
+                let Some(rotated) = service::rotate_secret(conn, &target, now)? else {
                     return Ok(None);
                 };
                 let name = store::find(conn, &target)?
@@ -372,6 +373,8 @@ pub async fn rotate_secret(
             }))
         })
         .await?;
+    // Other instances learn it from the change feed; this one forgets the old secret now.
+    state.clients.forget(&client_id);
     match rotated {
         Ok(Some((name, rotated))) => secret_page(admin, name, rotated, false),
         Ok(None) => not_found(&state, admin).await,
@@ -399,7 +402,8 @@ pub async fn disable(
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let (admin, _form) = admit!(posted(&state, &request, &body).await);
-    let (actor, target, now) = (admin.actor(), id.into_inner(), state.clock.now());
+    let client_id = id.into_inner();
+    let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
     let disabled = state
         .store
         .run(move |conn| {
@@ -422,6 +426,7 @@ pub async fn disable(
             }))
         })
         .await?;
+    state.clients.forget(&client_id);
     match disabled {
         Ok(Some(client)) => Ok(done("/admin/apps", &format!("{} is disabled.", client.name))),
         Ok(None) => not_found(&state, admin).await,

@@ -90,11 +90,12 @@ pub fn horizontal_bars(items: &[(String, i64)], label: &str) -> String {
     const ROW: f64 = 40.0;
     const BAR: f64 = 14.0;
     let max = items.iter().map(|(_, value)| *value).max().unwrap_or(0).max(0);
+    // Bold digits run wider than text: room for them with some to spare.
     let widest_value = items
         .iter()
-        .map(|(_, value)| text_width(&group_digits(*value), SIZE))
+        .map(|(_, value)| text_width(&group_digits(*value), SIZE) * 1.15)
         .fold(0.0, f64::max);
-    let room = WIDTH - widest_value - 6.0;
+    let room = WIDTH - widest_value - 10.0;
     let height = (items.len() as f64 * ROW).max(ROW);
     let mut svg = open_svg(height, label);
     for (index, (name, value)) in items.iter().enumerate() {

@@ -111,7 +111,7 @@ pub async fn rotate(
     let (actor, now) = (admin.actor(), state.clock.now());
     let publish_for = state.config.longest_token_lifetime_secs();
     let worker = std::sync::Arc::clone(&state);
-    let kids = state
+    state
         .store
         .run(move |conn| {
             // As `usher keys rotate`: refuse to add keys sealed under a master key the other
@@ -132,19 +132,19 @@ pub async fn rotate(
                     after: Some(after.to_string()),
                 },
             )?;
-            Ok::<_, KeyringError>(kids)
+            Ok::<_, KeyringError>(())
         })
         .await
         .map_err(|error| PageError::internal(&error))?;
+    // The keys' ids are in the audit log and on the page; the notice stays short.
     let notice = match state.reload_keys().await {
-        Ok(()) => format!("New signing keys are active: {}.", kids.join(", ")),
+        Ok(()) => {
+            "New signing keys are active. The keys they replace stay published until their tokens expire."
+        }
         Err(error) => {
             tracing::warn!(%error, "reloading signing keys after a rotation failed");
-            format!(
-                "New signing keys are active: {}. This server picks them up within a minute.",
-                kids.join(", ")
-            )
+            "New signing keys are active. This server starts using them within a minute."
         }
     };
-    Ok(done("/admin/keys", &notice))
+    Ok(done("/admin/keys", notice))
 }
