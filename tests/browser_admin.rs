@@ -183,13 +183,26 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
     .await
     .unwrap()
     .unwrap();
+    // A person with a subscription and a purchase, for a page worth looking at.
     let person = server
         .state
         .store
-        .run(|conn| usher::store::users::find_by_email(conn, "person0001@example.com"))
+        .run(|conn| {
+            for number in 1..=120 {
+                let email = format!("person{number:04}@example.com");
+                let Some(person) = usher::store::users::find_by_email(conn, &email)? else {
+                    continue;
+                };
+                let subscribed = usher::store::entitlements::find_subscription(conn, &person.id)?.is_some();
+                if subscribed && !usher::store::entitlements::list_grants(conn, &person.id)?.is_empty() {
+                    return Ok::<_, usher::store::StoreError>(Some(person));
+                }
+            }
+            Ok(None)
+        })
         .await
         .unwrap()
-        .expect("demo people");
+        .expect("a demo person with a subscription and a grant");
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
     add_authenticator(&page).await;

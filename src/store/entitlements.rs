@@ -553,29 +553,20 @@ pub fn lock_person(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreEr
 }
 
 /// How many subscriptions give their tier at `now` (not canceled, period not over), per tier
-/// slug; tiers nobody holds are missing.
-pub fn current_subscriptions_per_tier(
+/// slug and status: one scan, a few rows back however many people.
+pub fn current_subscriptions(
     conn: &mut DbConnection,
     now: i64,
-) -> Result<Vec<(String, i64)>, StoreError> {
+) -> Result<Vec<(String, String, i64)>, StoreError> {
     Ok(subscriptions::table
         .filter(subscriptions::status.ne("canceled"))
         .filter(subscriptions::current_period_end.gt(now))
-        .group_by(subscriptions::tier_slug)
-        .select((subscriptions::tier_slug, diesel::dsl::count_star()))
-        .load(conn)?)
-}
-
-/// How many subscriptions give their tier at `now`, per status (active, trialing, past_due).
-pub fn current_subscriptions_per_status(
-    conn: &mut DbConnection,
-    now: i64,
-) -> Result<Vec<(String, i64)>, StoreError> {
-    Ok(subscriptions::table
-        .filter(subscriptions::status.ne("canceled"))
-        .filter(subscriptions::current_period_end.gt(now))
-        .group_by(subscriptions::status)
-        .select((subscriptions::status, diesel::dsl::count_star()))
+        .group_by((subscriptions::tier_slug, subscriptions::status))
+        .select((
+            subscriptions::tier_slug,
+            subscriptions::status,
+            diesel::dsl::count_star(),
+        ))
         .load(conn)?)
 }
 

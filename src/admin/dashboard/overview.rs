@@ -83,8 +83,8 @@ impl Method {
 pub struct Figures {
     pub people: i64,
     pub tiers: Vec<Tier>,
-    pub per_tier: Vec<(String, i64)>,
-    pub per_status: Vec<(String, i64)>,
+    /// Current subscriptions: `(tier slug, status, how many)`.
+    pub subscriptions: Vec<(String, String, i64)>,
     pub products: Vec<Product>,
     pub grants_per_product: Vec<(String, i64)>,
     /// `(UTC day, amr, sessions started)`.
@@ -103,8 +103,7 @@ impl Figures {
         Ok(Self {
             people: users::count(conn)?,
             tiers: store::list_tiers(conn)?,
-            per_tier: store::current_subscriptions_per_tier(conn, now)?,
-            per_status: store::current_subscriptions_per_status(conn, now)?,
+            subscriptions: store::current_subscriptions(conn, now)?,
             products: store::list_products(conn)?,
             grants_per_product: store::grants_created_per_product(conn, now - GRANT_DAYS * DAY)?,
             // The sessions table keeps ended and expired sessions (nothing deletes them), so
@@ -164,11 +163,15 @@ fn bars(title: &str, items: Vec<(String, i64)>) -> Chart {
 }
 
 /// People per tier, lowest rank first, then those without a current subscription.
-pub fn tier_items(people: i64, tiers: &[Tier], per_tier: &[(String, i64)]) -> Vec<(String, i64)> {
-    let counts: HashMap<&str, i64> = per_tier
-        .iter()
-        .map(|(slug, count)| (slug.as_str(), *count))
-        .collect();
+pub fn tier_items(
+    people: i64,
+    tiers: &[Tier],
+    subscriptions: &[(String, String, i64)],
+) -> Vec<(String, i64)> {
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for (slug, _, count) in subscriptions {
+        *counts.entry(slug.as_str()).or_default() += count;
+    }
     let mut items: Vec<(String, i64)> = tiers
         .iter()
         .map(|tier| {
@@ -178,20 +181,20 @@ pub fn tier_items(people: i64, tiers: &[Tier], per_tier: &[(String, i64)]) -> Ve
             )
         })
         .collect();
-    let subscribed: i64 = per_tier.iter().map(|(_, count)| count).sum();
+    let subscribed: i64 = subscriptions.iter().map(|(_, _, count)| count).sum();
     items.push(("No tier".to_owned(), (people - subscribed).max(0)));
     items
 }
 
 /// Current subscriptions per status, every status shown.
-pub fn status_items(per_status: &[(String, i64)]) -> Vec<(String, i64)> {
+pub fn status_items(subscriptions: &[(String, String, i64)]) -> Vec<(String, i64)> {
     CURRENT_STATUSES
         .iter()
         .map(|(status, name)| {
-            let count = per_status
+            let count = subscriptions
                 .iter()
-                .filter(|(found, _)| found == status)
-                .map(|(_, count)| count)
+                .filter(|(_, found, _)| found == status)
+                .map(|(_, _, count)| count)
                 .sum();
             ((*name).to_owned(), count)
         })
@@ -343,7 +346,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     let admin = admit!(gate(&state, &request, None).await);
     let now = state.clock.now();
     let figures = state.store.run(move |conn| Figures::load(conn, now)).await?;
-    let statuses = status_items(&figures.per_status);
+    let statuses = status_items(&figures.subscriptions);
     let current: i64 = statuses.iter().map(|(_, count)| count).sum();
     let (first_day, _) = sign_in_window(now);
     let page = OverviewPage {
@@ -354,7 +357,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
         as_of: format_utc(now),
         tiers: bars(
             "People by tier",
-            tier_items(figures.people, &figures.tiers, &figures.per_tier),
+            tier_items(figures.people, &figures.tiers, &figures.subscriptions),
         ),
         current: charts::group_digits(current),
         statuses: bars(
@@ -406,7 +409,11 @@ mod tests {
     #[test]
     fn everyone_without_a_current_subscription_has_no_tier() {
         let tiers = [tier("free", "Free"), tier("premium", "Premium")];
-        let items = tier_items(10, &tiers, &[("premium".to_owned(), 3)]);
+        let subscriptions = [
+            ("premium".to_owned(), "active".to_owned(), 2),
+            ("premium".to_owned(), "past_due".to_owned(), 1),
+        ];
+        let items = tier_items(10, &tiers, &subscriptions);
         assert_eq!(
             items,
             vec![
@@ -419,7 +426,11 @@ mod tests {
 
     #[test]
     fn statuses_are_all_shown_in_order() {
-        let items = status_items(&[("past_due".to_owned(), 2), ("active".to_owned(), 5)]);
+        let items = status_items(&[
+            ("free".to_owned(), "past_due".to_owned(), 2),
+            ("free".to_owned(), "active".to_owned(), 4),
+            ("premium".to_owned(), "active".to_owned(), 1),
+        ]);
         let names: Vec<&str> = items.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["Active", "Trialing", "Past due"]);
         assert_eq!(
