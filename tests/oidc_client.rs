@@ -78,7 +78,8 @@ async fn discovery_is_read_by_a_standard_client(backend: Backend) {
         &vec![
             CoreGrantType::AuthorizationCode,
             CoreGrantType::RefreshToken,
-            CoreGrantType::ClientCredentials
+            CoreGrantType::ClientCredentials,
+            CoreGrantType::DeviceCode
         ]
     );
     assert_eq!(
