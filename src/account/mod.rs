@@ -122,9 +122,48 @@ pub fn overview(
     Ok(Overview { apps, devices })
 }
 
-/// How recently the person must have signed in to set a password without typing the
-/// current one: someone who signed in with a link or a passkey may not know it.
+/// How recently the person must have signed in to change how they sign in (a password, a
+/// passkey, two-step sign-in) without proving it again: someone who signed in with a link
+/// or a passkey may not know the password.
 pub const PASSWORD_CHANGE_WINDOW_SECS: i64 = 15 * 60;
+
+/// Why a signed-in person may not change how they sign in right now, if they may not: the
+/// sign-in is too old, or they had a second factor when they signed in and did not use it (a
+/// stolen password must not be enough to add a way in).
+pub async fn credential_change_refused(
+    state: &Arc<AppState>,
+    signed_in: &SignedIn,
+) -> Result<Option<PageError>, StoreError> {
+    let session = &signed_in.session;
+    if state.clock.now() - session.auth_time > PASSWORD_CHANGE_WINDOW_SECS {
+        return Ok(Some(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign in again first",
+            "To change how you sign in, sign out and sign in again (an emailed sign-in link works), then make the change within 15 minutes.",
+        )));
+    }
+    if session.amr.iter().any(|method| method == "mfa") {
+        return Ok(None);
+    }
+    let (user_id, since) = (signed_in.user.id.clone(), session.auth_time);
+    let had_second_factor = state
+        .store
+        .run(move |conn| {
+            let passkey_before = crate::store::passkeys::list_for_user(conn, &user_id)?
+                .iter()
+                .any(|passkey| passkey.created_at < since);
+            let totp_before = crate::login::totp::enabled_since(conn, &user_id)?.is_some_and(|at| at < since);
+            Ok::<_, StoreError>(passkey_before || totp_before)
+        })
+        .await?;
+    Ok(had_second_factor.then(|| {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign in with your second factor first",
+            "Your account has a passkey or two-step sign-in. Sign out, sign in with it, and make the change within 15 minutes.",
+        )
+    }))
+}
 
 /// Sets a new password (already hashed) and signs the person out everywhere but here, with
 /// the tokens of those sessions: whoever knew the old one is out. One transaction.
@@ -156,7 +195,12 @@ pub fn change_password(
             .map(|session| session.sid)
             .filter(|sid| *sid != signed_in.session.sid)
             .collect();
-        session::end(state, conn, &others, now)
+        session::end(state, conn, &others, now)?;
+        // Tokens of sessions already replaced, and of TVs, have no live session to end.
+        let issued =
+            refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
+        revoke_access_tokens(state, conn, issued, now)?;
+        crate::store::passkeys::forget_pending_for_user(conn, user_id)
     })
 }
 
@@ -466,12 +510,8 @@ pub async fn set_password(
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
-    if state.clock.now() - signed_in.session.auth_time > PASSWORD_CHANGE_WINDOW_SECS {
-        return Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Sign in again first",
-            "To set a new password, sign out and sign in again (an emailed sign-in link works), then set it within 15 minutes.",
-        ));
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
     }
     let password = form.get("password").unwrap_or_default().to_owned();
     let hashed = tokio::task::spawn_blocking(move || admin_users::hash_new_password(&password))

@@ -9,7 +9,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{LOGIN, PATH, describe_device, form_author, format_utc};
+use super::{LOGIN, PATH, credential_change_refused, describe_device, form_author, format_utc};
 use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::login::pages::with_csrf_cookie;
@@ -19,6 +19,10 @@ use crate::oauth::authorize::continue_url;
 use crate::state::AppState;
 use crate::store::passkeys as store;
 use crate::store::{DbConnection, StoreError};
+
+/// How long after signing in a person still counts as just signed in, for the request that
+/// continues after the offer.
+const JUST_SIGNED_IN_SECS: i64 = 120;
 
 /// How long after an offer was shown (or declined) it is not shown again.
 const OFFER_QUIET_DAYS: i64 = 30;
@@ -80,14 +84,17 @@ async fn offer_page(
     request: &HttpRequest,
     required: bool,
 ) -> Result<HttpResponse, PageError> {
-    if session::current(state, request).await?.is_none() {
+    let Some(signed_in) = session::current(state, request).await? else {
         return Ok(pages::see_other(LOGIN));
-    }
+    };
     let carried = carried_request(request);
+    // Only a sign-in that just happened satisfies the request's prompt=login or max_age: this
+    // page can be linked to with any request.
+    let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
     let token = csrf::token(request, state.secure_cookies);
     let page = OfferPage {
         csrf: token.token.clone(),
-        continue_url: continue_url(&carried, true),
+        continue_url: continue_url(&carried, just_signed_in),
         request: carried,
         device: describe_device(user_agent(request)),
         required,
@@ -135,6 +142,9 @@ pub async fn options(
             "Your session ended. Sign in again to add a passkey.",
         ));
     };
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
     let worker_state = Arc::clone(&state);
     let started = state
         .store
@@ -157,6 +167,9 @@ pub async fn add(
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
     let name = passkeys::clean_name(
         form.get("name").unwrap_or_default(),
         &describe_device(user_agent(&request)),
@@ -189,8 +202,9 @@ pub async fn add(
         &signed_in.user,
         &format!("A passkey named “{}” was added to your account.", row.name),
     );
+    let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
     match form.get("request") {
-        Some(carried) => Ok(pages::see_other(&continue_url(carried, true))),
+        Some(carried) => Ok(pages::see_other(&continue_url(carried, just_signed_in))),
         None => Ok(pages::see_other("/account?done=passkey-added")),
     }
 }
@@ -206,6 +220,9 @@ pub async fn remove(
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
     let id = form.require("id")?.to_owned();
     let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
     let removed = state

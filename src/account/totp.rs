@@ -87,6 +87,9 @@ pub async fn start(
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
+    if let Some(refusal) = super::credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
     let worker_state = Arc::clone(&state);
     let started = state
         .store

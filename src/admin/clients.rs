@@ -6,6 +6,7 @@ use super::AdminError;
 use crate::crypto::keys::SigningAlg;
 use crate::crypto::{hashing, random};
 use crate::oauth::scopes;
+use crate::state::AppState;
 use crate::store::DbConnection;
 use crate::store::clients::{self, Client};
 
@@ -125,22 +126,20 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
     })
 }
 
-/// Gives a confidential client a new random 256-bit secret, stored as its SHA-256 like
-/// [`create`] does; the old secret no longer matches. Returns the client id and the new
-/// secret (shown this once), or `None` when there is no such client. Public clients have no
-/// secret and disabled ones cannot use one: both are refused.
+/// Gives a confidential client (read by the caller, before any transaction) a new random
+/// 256-bit secret, stored as its SHA-256 like [`create`] does; the old secret no longer
+/// matches. Returns the client id and the new secret (shown this once), or `None` when the
+/// client is gone. Public clients have no secret and disabled ones cannot use one: both are
+/// refused. The first statement is the write, so it may open a transaction.
 ///
 /// Announced on the change feed, so every instance forgets authentications it cached with
 /// the old secret; the caller's own instance should forget them at once
 /// ([`crate::oauth::client_auth::ClientAuthenticator::forget`]).
 pub fn rotate_secret(
     conn: &mut DbConnection,
-    client_id: &str,
+    client: &Client,
     now: i64,
 ) -> Result<Option<CreatedClient>, AdminError> {
-    let Some(client) = clients::find(conn, client_id)? else {
-        return Ok(None);
-    };
     if client.is_public() {
         return Err(AdminError::Conflict(format!(
             "{} is a public client: it has no secret to rotate",
@@ -154,29 +153,39 @@ pub fn rotate_secret(
         )));
     }
     let secret = random::token::<32>();
-    if !clients::set_secret_hash(conn, client_id, &hashing::sha256_hex(secret.as_bytes()), now)? {
+    if !clients::set_secret_hash(
+        conn,
+        &client.client_id,
+        &hashing::sha256_hex(secret.as_bytes()),
+        now,
+    )? {
         return Ok(None);
     }
     Ok(Some(CreatedClient {
-        client_id: client.client_id,
+        client_id: client.client_id.clone(),
         client_secret: Some(secret),
     }))
 }
 
-/// Disables a client from `now` on: it authenticates nowhere and gets no new tokens.
-/// Returns the client as it was before, or `None` when there is no such client; a client
-/// already disabled is refused. Announced on the change feed, as for [`rotate_secret`].
-pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<Option<Client>, AdminError> {
-    let Some(client) = clients::find(conn, client_id)? else {
-        return Ok(None);
-    };
-    if !clients::disable(conn, client_id, now)? {
+/// Disables a client (read by the caller, before any transaction) from `now` on: it
+/// authenticates nowhere, gets no new tokens, and the refresh tokens it holds are revoked with
+/// their access tokens. A client already disabled is refused. The first statement is the
+/// write. Announced on the change feed, as for [`rotate_secret`].
+pub fn disable(
+    state: &AppState,
+    conn: &mut DbConnection,
+    client: &Client,
+    now: i64,
+) -> Result<(), AdminError> {
+    if !clients::disable(conn, &client.client_id, now)? {
         return Err(AdminError::Conflict(format!(
             "{} is already disabled",
             client.name
         )));
     }
-    Ok(Some(client))
+    let issued = crate::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
+    crate::oauth::revocation::revoke_access_tokens(state, conn, issued, now)?;
+    Ok(())
 }
 
 /// Redirect URIs are compared exactly, so they must be absolute and fragment-free

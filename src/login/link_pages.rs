@@ -18,6 +18,7 @@ use crate::admin::users::normalize_email;
 use crate::http::form::Form;
 use crate::http::pages::{self, PageError};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 #[derive(Template)]
 #[template(path = "link_sent.html")]
@@ -89,25 +90,14 @@ pub async fn send_link(
         .await;
     }
     state.link_throttle.record_failure(&ip_key, now);
+    // Whether a mail goes out is decided and done after the answer: the answer's timing must
+    // not tell whether the address has an account.
     let (worker_state, address, worker_carried) = (Arc::clone(&state), email.clone(), carried.clone());
-    let issued = state
-        .store
-        .run(move |conn| links::issue(&worker_state, conn, &address, &worker_carried, now))
-        .await?;
-    if let Some(link) = issued {
-        let app = app_name(&state, &carried).await;
-        let minutes = state.config.sign_in_link_ttl_secs / 60;
-        match crate::mail::sign_in_link(
-            &link.email,
-            &link.url,
-            minutes,
-            app.as_deref(),
-            link.creates_account,
-        ) {
-            Ok(mail) => state.mailer.dispatch(mail),
-            Err(error) => tracing::warn!(%error, "could not write the sign-in link mail"),
+    tokio::spawn(async move {
+        if let Err(error) = issue_and_mail(&worker_state, address, worker_carried, now).await {
+            tracing::warn!(%error, "could not send a sign-in link");
         }
-    }
+    });
     let page = SentPage {
         email,
         signup: state.config.allow_signup,
@@ -173,4 +163,34 @@ pub async fn use_link(
     let mut response = pages::see_other(&location);
     pages::add_cookie(&mut response, &cookie)?;
     Ok(response)
+}
+
+/// Records a link for `email` when it gets one, and mails it.
+async fn issue_and_mail(
+    state: &Arc<AppState>,
+    email: String,
+    carried: String,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (worker_state, worker_carried) = (Arc::clone(state), carried.clone());
+    let issued = state
+        .store
+        .run(move |conn| links::issue(&worker_state, conn, &email, &worker_carried, now))
+        .await?;
+    let Some(link) = issued else {
+        return Ok(());
+    };
+    let app = app_name(state, &carried).await;
+    let minutes = state.config.sign_in_link_ttl_secs / 60;
+    match crate::mail::sign_in_link(
+        &link.email,
+        &link.url,
+        minutes,
+        app.as_deref(),
+        link.creates_account,
+    ) {
+        Ok(mail) => state.mailer.dispatch(mail),
+        Err(error) => tracing::warn!(%error, "could not write the sign-in link mail"),
+    }
+    Ok(())
 }

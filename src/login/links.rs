@@ -4,8 +4,11 @@
 //! address has an account; mail goes out only to addresses that have one (or may create one
 //! when self-service sign-up is on).
 
+use std::sync::{Mutex, PoisonError};
+
 use diesel::Connection;
 
+use crate::admin::AdminError;
 use crate::admin::users::{self as admin_users, NewUser};
 use crate::crypto::{hashing, random};
 use crate::state::AppState;
@@ -16,6 +19,8 @@ use crate::store::{DbConnection, StoreError};
 /// Where a link leads: a page with a button, so a mail scanner that fetches links does not
 /// spend them.
 pub const CONTINUE_PATH: &str = "/login/link/continue";
+
+static ISSUING: Mutex<()> = Mutex::new(());
 
 /// A link to mail.
 #[derive(Debug)]
@@ -35,6 +40,9 @@ pub fn issue(
     carried: &str,
     now: i64,
 ) -> Result<Option<NewLink>, StoreError> {
+    // Links are issued after the page has answered, several at once: one at a time, so the
+    // per-address count and the insert that follows it cannot interleave (within an instance).
+    let _one_at_a_time = ISSUING.lock().unwrap_or_else(PoisonError::into_inner);
     let user = users::find_by_email(conn, email)?;
     let user_id = match &user {
         Some(user) if user.is_enabled() => Some(user.id.clone()),
@@ -107,7 +115,11 @@ pub fn spend(
         };
         let user = match users::find_by_email(conn, &link.email)? {
             Some(user) => user,
-            None if link.user_id.is_none() && allow_signup => create_account(conn, &link.email, now)?,
+            None if link.user_id.is_none() && allow_signup => match create_account(conn, &link.email, now)? {
+                Some(user) => user,
+                // Created by another request a moment ago: this link is spent; the next works.
+                None => return Ok(None),
+            },
             None => return Ok(None),
         };
         if !user.is_enabled() || link.user_id.as_ref().is_some_and(|id| *id != user.id) {
@@ -124,7 +136,8 @@ pub fn spend(
     })
 }
 
-fn create_account(conn: &mut DbConnection, email: &str, now: i64) -> Result<User, StoreError> {
+/// The account a sign-up link creates; None when the address was taken meanwhile.
+fn create_account(conn: &mut DbConnection, email: &str, now: i64) -> Result<Option<User>, StoreError> {
     let prepared = admin_users::prepare(NewUser {
         email: email.to_owned(),
         name: None,
@@ -132,5 +145,10 @@ fn create_account(conn: &mut DbConnection, email: &str, now: i64) -> Result<User
         admin: false,
     })
     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    admin_users::insert(conn, prepared, now).map_err(|error| StoreError::Corrupt(error.to_string()))
+    match admin_users::insert(conn, prepared, now) {
+        Ok(user) => Ok(Some(user)),
+        Err(AdminError::Conflict(_)) => Ok(None),
+        Err(AdminError::Store(error)) => Err(error),
+        Err(other) => Err(StoreError::Corrupt(other.to_string())),
+    }
 }

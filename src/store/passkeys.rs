@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{passkeys, sign_in_links, webauthn_ceremonies};
+use super::schema::{login_challenges, passkeys, sign_in_links, webauthn_ceremonies};
 use super::{DbConnection, StoreError};
 
 /// A registered passkey.
@@ -215,5 +215,18 @@ pub fn use_link(
 /// Forgets links past their window: both expiry and the rate limit are over for them.
 pub fn prune_links(conn: &mut DbConnection, before: i64) -> Result<(), StoreError> {
     diesel::delete(sign_in_links::table.filter(sign_in_links::created_at.lt(before))).execute(conn)?;
+    Ok(())
+}
+
+/// Forgets the person's unused sign-in links and sign-ins waiting for a code: after a new
+/// password, nothing started before it may finish.
+pub fn forget_pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+    diesel::delete(
+        sign_in_links::table
+            .filter(sign_in_links::user_id.eq(user_id))
+            .filter(sign_in_links::used_at.is_null()),
+    )
+    .execute(conn)?;
+    diesel::delete(login_challenges::table.filter(login_challenges::user_id.eq(user_id))).execute(conn)?;
     Ok(())
 }

@@ -201,6 +201,31 @@ pub fn revoke_for_session(
     revoke_where!(conn, now, refresh_tokens::sid.eq(sid))
 }
 
+/// What disabling an app ends: every refresh token it holds.
+pub fn revoke_for_client(
+    conn: &mut DbConnection,
+    client_id: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(conn, now, refresh_tokens::client_id.eq(client_id))
+}
+
+/// What changing a password ends: every refresh token of the person but those of the
+/// session that changed it.
+pub fn revoke_for_user_except_session(
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<IssuedAccessTokens, StoreError> {
+    revoke_where!(
+        conn,
+        now,
+        refresh_tokens::user_id.eq(user_id),
+        refresh_tokens::sid.ne(sid)
+    )
+}
+
 /// What withdrawing consent from an app ends.
 pub fn revoke_for_user_and_client(
     conn: &mut DbConnection,

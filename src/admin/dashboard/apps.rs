@@ -361,15 +361,16 @@ pub async fn rotate_secret(
     let rotated = state
         .store
         .run(move |conn| {
+            // Read first, outside: the transaction starts with the write.
+            let Some(client) = store::find(conn, &target)? else {
+                return Ok(Ok(None));
+            };
             Ok::<_, StoreError>(conn.transaction(|conn| {
-                let Some(rotated) = service::rotate_secret(conn, &target, now)? else {
+                let Some(rotated) = service::rotate_secret(conn, &client, now)? else {
                     return Ok(None);
                 };
-                let name = store::find(conn, &target)?
-                    .map(|client| client.name)
-                    .unwrap_or_default();
                 audit(conn, &actor, "client.rotate_secret", &target, None, None, now)?;
-                Ok::<_, AdminError>(Some((name, rotated)))
+                Ok::<_, AdminError>(Some((client.name.clone(), rotated)))
             }))
         })
         .await?;
@@ -404,13 +405,16 @@ pub async fn disable(
     let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let client_id = id.into_inner();
     let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
+    let worker_state = Arc::clone(&state);
     let disabled = state
         .store
         .run(move |conn| {
+            // Read first, outside: the transaction starts with the write.
+            let Some(client) = store::find(conn, &target)? else {
+                return Ok(Ok(None));
+            };
             Ok::<_, StoreError>(conn.transaction(|conn| {
-                let Some(client) = service::disable(conn, &target, now)? else {
-                    return Ok(None);
-                };
+                service::disable(&worker_state, conn, &client, now)?;
                 let before = json!({ "disabled_at": null });
                 let after = json!({ "disabled_at": now });
                 audit(

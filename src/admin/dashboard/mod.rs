@@ -31,7 +31,10 @@ pub const PREFIX: &str = "/admin";
 
 /// Whether `path` is a dashboard page a sign-in may return to (never another site).
 pub fn is_dashboard_path(path: &str) -> bool {
-    (path == PREFIX || path.starts_with("/admin/") || path.starts_with("/admin?")) && !path.contains("//")
+    (path == PREFIX || path.starts_with("/admin/") || path.starts_with("/admin?"))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && path.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
 /// An administrator allowed in, and what every page needs from that.
