@@ -23,6 +23,10 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::users::User;
 
+/// Passkey sign-ins one address may start within `login_throttle_window_secs` (every login
+/// page with autofill starts one).
+const PASSKEY_CEREMONIES_PER_IP: u32 = 300;
+
 /// The message for every failed password sign-in: it must not tell whether the account exists.
 const REFUSED: &str = "That email and password don't match. Check them and try again.";
 
@@ -518,6 +522,23 @@ pub async fn passkey_options(
     let state = state.into_inner();
     let form = Form::parse(&request, &body)?;
     csrf::verify(&request, form.get(csrf::FIELD))?;
+    // Each ceremony is a row until it expires: one address may not start them without end.
+    let (key, now) = (
+        format!("passkey-options:{}", client_ip(&request)),
+        state.clock.now(),
+    );
+    if state
+        .login_throttle
+        .blocked_for(&key, PASSKEY_CEREMONIES_PER_IP, now)
+        .is_some()
+    {
+        return Err(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Too many passkey sign-ins were started from your network. Wait a few minutes and try again.",
+        ));
+    }
+    state.login_throttle.record_failure(&key, now);
     let worker_state = Arc::clone(&state);
     let started = state
         .store

@@ -59,8 +59,8 @@ pub fn otpauth_uri(secret: &[u8], email: &str) -> Result<String, StoreError> {
         .map_err(|error| StoreError::Corrupt(format!("TOTP URI: {error}")))
 }
 
-/// The URI as an inline SVG QR code: no image request, no script.
-/// `uri` as an SVG QR code to put in a page; `label` is what a screen reader says.
+/// `uri` as an inline SVG QR code (no image request, no script); `label` is what a screen
+/// reader says.
 pub fn qr_svg(uri: &str, label: &str) -> Result<String, StoreError> {
     let code =
         QrCode::new(uri.as_bytes()).map_err(|error| StoreError::Corrupt(format!("QR code: {error}")))?;
