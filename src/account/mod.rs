@@ -383,13 +383,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
             ))
         })
         .await?;
-    let device = describe_device(
-        request
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default(),
-    );
+    let device = describe_device(crate::http::form::user_agent(&request));
     let token = csrf::token(&request, state.secure_cookies);
     let page = AccountPage {
         csrf: token.token.clone(),

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::{LOGIN, PATH, credential_change_refused, describe_device, form_author, format_utc};
-use crate::http::form::Form;
+use crate::http::form::{Form, query_param, user_agent};
 use crate::http::pages::{self, PageError};
 use crate::login::pages::with_csrf_cookie;
 use crate::login::passkeys::{self, OFFER_COOKIE, PasskeyError};
@@ -64,21 +64,6 @@ struct OfferPage {
     passkeys: bool,
 }
 
-fn user_agent(request: &HttpRequest) -> &str {
-    request
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-}
-
-fn carried_request(request: &HttpRequest) -> String {
-    Form::from_urlencoded(request.query_string())
-        .ok()
-        .and_then(|query| query.get("request").map(str::to_owned))
-        .unwrap_or_default()
-}
-
 async fn offer_page(
     state: &Arc<AppState>,
     request: &HttpRequest,
@@ -87,7 +72,7 @@ async fn offer_page(
     let Some(signed_in) = session::current(state, request).await? else {
         return Ok(pages::see_other(LOGIN));
     };
-    let carried = carried_request(request);
+    let carried = query_param(request, "request").unwrap_or_default();
     // Only a sign-in that just happened satisfies the request's prompt=login or max_age: this
     // page can be linked to with any request.
     let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;

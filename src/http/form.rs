@@ -125,6 +125,23 @@ pub enum Presented {
     Nothing,
 }
 
+/// One parameter of a page's query string; None when it is absent or the query is malformed.
+pub fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
+    Form::from_urlencoded(request.query_string())
+        .ok()?
+        .get(name)
+        .map(str::to_owned)
+}
+
+/// The request's `User-Agent`, empty when absent or not text.
+pub fn user_agent(request: &HttpRequest) -> &str {
+    request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// Reads client credentials from the `Authorization` header or the form, refusing requests
 /// that use more than one method (RFC 6749 §2.3).
 pub fn client_credentials(request: &HttpRequest, form: &Form) -> Result<Presented, OAuthError> {

@@ -15,7 +15,7 @@ use super::pages::{
     with_csrf_cookie,
 };
 use crate::admin::users::normalize_email;
-use crate::http::form::Form;
+use crate::http::form::{Form, query_param};
 use crate::http::pages::{self, PageError};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -107,16 +107,9 @@ pub async fn send_link(
     pages::render(StatusCode::OK, &page)
 }
 
-fn query_token(request: &HttpRequest) -> String {
-    Form::from_urlencoded(request.query_string())
-        .ok()
-        .and_then(|query| query.get("token").map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// `GET /login/link/continue?token=…`: what the mailed link opens. Looking spends nothing.
 pub async fn confirm(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
-    let token = query_token(&request);
+    let token = query_param(&request, "token").unwrap_or_default();
     let (worker_state, lookup) = (state.clone().into_inner(), token.clone());
     let email = state
         .store

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -16,7 +15,7 @@ use super::password::{self, Outcome};
 use super::{csrf, session, totp};
 use crate::admin::AdminError;
 use crate::admin::users::{self as admin_users, NewUser};
-use crate::http::form::Form;
+use crate::http::form::{Form, query_param, user_agent};
 use crate::http::pages::{self, PageError};
 use crate::oauth::authorize::continue_url;
 use crate::state::AppState;
@@ -69,10 +68,7 @@ pub fn with_csrf_cookie(
 
 /// The `request` query parameter of the login and sign-up pages.
 fn carried_request(request: &HttpRequest) -> String {
-    Form::from_urlencoded(request.query_string())
-        .ok()
-        .and_then(|query| query.get("request").map(str::to_owned))
-        .unwrap_or_default()
+    query_param(request, "request").unwrap_or_default()
 }
 
 /// What the login page shows besides its form.
@@ -139,15 +135,6 @@ pub(crate) fn client_ip(request: &HttpRequest) -> String {
         .peer_addr()
         .map(|addr| addr.ip().to_string())
         .unwrap_or_default()
-}
-
-fn user_agent(request: &HttpRequest) -> String {
-    request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// `POST /login`.
@@ -222,7 +209,7 @@ pub async fn sign_in_with(
 ) -> Result<Cookie<'static>, StoreError> {
     let (worker_state, agent, previous) = (
         Arc::clone(state),
-        user_agent(request),
+        user_agent(request).to_owned(),
         session::cookie_token(request),
     );
     state

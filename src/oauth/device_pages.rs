@@ -13,7 +13,7 @@ use url::form_urlencoded;
 
 use super::authorize::describe_scope;
 use super::device::{self, PendingRequest};
-use crate::http::form::Form;
+use crate::http::form::{Form, query_param};
 use crate::http::pages::{self, PageError};
 use crate::login::csrf;
 use crate::login::pages::{client_ip, with_csrf_cookie};
@@ -157,17 +157,10 @@ async fn answer_code(
     }
 }
 
-fn query_code(request: &HttpRequest) -> Option<String> {
-    Form::from_urlencoded(request.query_string())
-        .ok()?
-        .get("user_code")
-        .map(str::to_owned)
-}
-
 /// `GET /device`, with `?user_code=` when the person came from the QR code.
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let typed = query_code(&request);
+    let typed = query_param(&request, "user_code");
     let Some(signed_in) = session::current(&state, &request).await? else {
         return Ok(sign_in_first(typed.as_deref()));
     };
@@ -264,7 +257,7 @@ pub async fn decide(
 /// `GET /device/qr?user_code=…`: an SVG QR code of `verification_uri_complete`, for a TV app
 /// to show beside the code.
 pub async fn qr(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
-    let Some(user_code) = query_code(&request)
+    let Some(user_code) = query_param(&request, "user_code")
         .as_deref()
         .and_then(device::normalize_user_code)
     else {

@@ -9,10 +9,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
 
-use super::{gate, query, render_with};
+use super::{gate, render_with};
 use crate::account::format_utc;
 use crate::admin::api::rfc3339;
 use crate::admit;
+use crate::http::form::query_param;
 use crate::http::pages::PageError;
 use crate::state::AppState;
 use crate::store::entitlements::{self as store, AuditEntry, AuditFilter};
@@ -32,7 +33,7 @@ pub struct Filters {
 
 impl Filters {
     fn from_request(request: &HttpRequest) -> Self {
-        let field = |name: &str| query(request, name).unwrap_or_default().trim().to_owned();
+        let field = |name: &str| query_param(request, name).unwrap_or_default().trim().to_owned();
         Self {
             actor: field("actor"),
             person: field("person"),
@@ -177,7 +178,7 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     let state = state.into_inner();
     let admin = admit!(gate(&state, &request, None).await);
     let filters = Filters::from_request(&request);
-    let older_text = query(&request, "older");
+    let older_text = query_param(&request, "older");
     let older_than = older_text.as_deref().and_then(parse_cursor);
     let lookup = filters.clone();
     let (outcome, emails) = state

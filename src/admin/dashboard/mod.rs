@@ -187,14 +187,6 @@ pub fn notice(request: &HttpRequest) -> Option<String> {
         .map(|text| text.chars().take(200).collect())
 }
 
-/// A query parameter of a dashboard page.
-pub fn query(request: &HttpRequest, name: &str) -> Option<String> {
-    Form::from_urlencoded(request.query_string())
-        .ok()?
-        .get(name)
-        .map(str::to_owned)
-}
-
 /// A dashboard resource; its metrics label is `admin_dashboard`.
 fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).name(&format!("admin_dashboard_{path}"))

@@ -11,10 +11,11 @@ use askama::Template;
 use diesel::Connection;
 
 use super::products::{minute_value, parse_minute};
-use super::{Admin, done, gate, notice, posted, problem, query, render_with};
+use super::{Admin, done, gate, notice, posted, problem, render_with};
 use crate::account::{describe_device, end_all_sessions, format_utc};
 use crate::admit;
 use crate::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
+use crate::http::form::query_param;
 use crate::http::pages::PageError;
 use crate::state::AppState;
 use crate::store::entitlements::{self as entitlement_store, NewAuditEntry, Product, Tier, audit};
@@ -86,8 +87,11 @@ struct PersonPage {
 pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let admin = admit!(gate(&state, &request, None).await);
-    let search: String = query(&request, "email").unwrap_or_default().trim().to_lowercase();
-    let after = query(&request, "after");
+    let search: String = query_param(&request, "email")
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let after = query_param(&request, "after");
     let (text, from) = (search.clone(), after.clone());
     let mut found = state
         .store
