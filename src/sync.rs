@@ -154,7 +154,7 @@ async fn prune_database(state: &Arc<AppState>) {
         .run(move |conn| {
             revocations::prune(conn, now)?;
             let links_over = now - link_horizon;
-            crate::store::passkeys::prune_links(conn, links_over)?;
+            crate::store::links::prune_links(conn, links_over)?;
             crate::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;
             changes::prune(conn, now - EVENT_RETENTION_SECS)
         })

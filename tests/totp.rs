@@ -255,6 +255,35 @@ async fn a_replayed_code_is_refused(backend: Backend) {
     assert_eq!(answer.status(), 303);
 }
 
+async fn a_device_that_can_hold_a_passkey_is_offered_one_after_the_code(backend: Backend) {
+    let f = fixture(backend).await;
+    let (secret, _) = enrol(&f, &signed_in(&f).await).await;
+    next_step(&f);
+    let browser = Browser::new(&f.server);
+    let page = password_step(&browser, None).await;
+    assert!(
+        page.contains(r#"name="passkey_offer""#),
+        "the code page asks the script"
+    );
+    let answer = browser
+        .post(
+            "/login/code",
+            &[
+                ("csrf", hidden_field(&page, "csrf").as_str()),
+                ("request", ""),
+                ("passkey_offer", "1"),
+                ("code", code_at(&secret, now(&f)).as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    assert!(
+        location(&answer).starts_with("/account/passkeys/offer?request="),
+        "{}",
+        location(&answer)
+    );
+}
+
 async fn a_recovery_code_works_once(backend: Backend) {
     let f = fixture(backend).await;
     let (_, codes) = enrol(&f, &signed_in(&f).await).await;
@@ -431,6 +460,7 @@ async fn forms_without_csrf_are_refused(backend: Backend) {
 }
 
 on_both_backends!(
+    a_device_that_can_hold_a_passkey_is_offered_one_after_the_code,
     enrolment_turns_on_two_step_with_ten_recovery_codes,
     a_wrong_first_code_does_not_turn_it_on,
     sign_in_asks_for_the_code_and_the_id_token_says_mfa,

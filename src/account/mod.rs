@@ -200,7 +200,7 @@ pub fn change_password(
         let issued =
             refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
         revoke_access_tokens(state, conn, issued, now)?;
-        crate::store::passkeys::forget_pending_for_user(conn, user_id)
+        crate::store::links::forget_pending_for_user(conn, user_id)
     })
 }
 

@@ -18,6 +18,12 @@ pub enum KeyringError {
     Key(#[from] KeyError),
 }
 
+impl From<diesel::result::Error> for KeyringError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(StoreError::Query(error))
+    }
+}
+
 /// The keys an instance currently knows: the active one per algorithm and every key still
 /// published, with the JWKS document rendered once.
 pub struct KeySet {

@@ -12,7 +12,7 @@ use crate::admin::AdminError;
 use crate::admin::users::{self as admin_users, NewUser};
 use crate::crypto::{hashing, random};
 use crate::state::AppState;
-use crate::store::passkeys::{self as store, SignInLink};
+use crate::store::links::{self as store, SignInLink};
 use crate::store::users::{self, User};
 use crate::store::{DbConnection, StoreError};
 

@@ -233,6 +233,8 @@ pub struct CodePage {
     pub csrf: String,
     /// The interrupted authorization request, so a sign-in that must start over returns to it.
     pub request: String,
+    /// Whether the page's script may look for a built-in authenticator (to offer a passkey).
+    pub passkeys: bool,
 }
 
 fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
@@ -280,6 +282,7 @@ pub fn code_page(
         error,
         csrf: token.token.clone(),
         request: carried.to_owned(),
+        passkeys: state.passkeys.is_some(),
     };
     let mut response = with_csrf_cookie(pages::render(status, &page)?, token)?;
     if let Some(challenge) = new_challenge {
@@ -327,8 +330,9 @@ pub async fn login_code(
                     "One of your recovery codes was used to sign in. It won't work again.",
                 );
             }
+            let location = next_location(&state, &request, &form, &user, &carried).await?;
             let cookie = sign_in_with(&state, &request, user, amr).await?;
-            let mut response = pages::see_other(&continue_url(&carried, true));
+            let mut response = pages::see_other(&location);
             for cookie in [cookie, removal] {
                 pages::add_cookie(&mut response, &cookie)?;
             }

@@ -228,21 +228,29 @@ pub fn list_for_user(
         .select((refresh_tokens::sid, clients::name, refresh_tokens::created_at))
         .order(refresh_tokens::created_at.desc())
         .load(conn)?;
-    let mut devices = Vec::with_capacity(live.len());
-    for (sid, client_name, last_active_at) in live {
-        // The device signed in when its first token was issued, not when the phone that
-        // approved it did.
-        let first: Option<i64> = refresh_tokens::table
-            .filter(refresh_tokens::sid.eq(&sid))
-            .select(diesel::dsl::min(refresh_tokens::created_at))
-            .first(conn)?;
-        devices.push(SignedInDevice {
-            signed_in_at: first.unwrap_or(last_active_at),
+    // A device signed in when its first token was issued, not when the phone that approved
+    // it did.
+    let first_issued: std::collections::HashMap<String, Option<i64>> = refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::sid.like(format!("{DEVICE_SID_PREFIX}%")))
+        .group_by(refresh_tokens::sid)
+        .select((refresh_tokens::sid, diesel::dsl::min(refresh_tokens::created_at)))
+        .load::<(String, Option<i64>)>(conn)?
+        .into_iter()
+        .collect();
+    let devices = live
+        .into_iter()
+        .map(|(sid, client_name, last_active_at)| SignedInDevice {
+            signed_in_at: first_issued
+                .get(&sid)
+                .copied()
+                .flatten()
+                .unwrap_or(last_active_at),
             sid,
             client_name,
             last_active_at,
-        });
-    }
+        })
+        .collect();
     Ok(devices)
 }
 

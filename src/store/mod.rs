@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod devices;
 pub mod entitlements;
 pub mod keys;
+pub mod links;
 pub mod passkeys;
 pub mod refresh_tokens;
 pub mod revocations;

@@ -117,22 +117,25 @@ pub async fn rotate(
             // As `usher keys rotate`: refuse to add keys sealed under a master key the other
             // instances may lack, found out by reading the keys there are.
             let master = &worker.master_key;
-            let kids = keyring::load(conn, master, now)
-                .and_then(|_| keyring::rotate(conn, master, now, publish_for))?;
-            let after = json!({ "active_kids": kids });
-            audit_log::audit(
-                conn,
-                &NewAuditEntry {
-                    at: now,
-                    actor: &actor.0,
-                    action: "keys.rotate",
-                    user_id: None,
-                    target: &kids.join(" "),
-                    before: None,
-                    after: Some(after.to_string()),
-                },
-            )?;
-            Ok::<_, KeyringError>(())
+            keyring::load(conn, master, now)?;
+            // The rotation and its audit entry commit together; the rotation writes first.
+            diesel::Connection::transaction(conn, |conn| {
+                let kids = keyring::rotate(conn, master, now, publish_for)?;
+                let after = json!({ "active_kids": kids });
+                audit_log::audit(
+                    conn,
+                    &NewAuditEntry {
+                        at: now,
+                        actor: &actor.0,
+                        action: "keys.rotate",
+                        user_id: None,
+                        target: &kids.join(" "),
+                        before: None,
+                        after: Some(after.to_string()),
+                    },
+                )?;
+                Ok::<_, KeyringError>(())
+            })
         })
         .await
         .map_err(|error| PageError::internal(&error))?;
