@@ -192,7 +192,11 @@ pub fn finish_sign_in(
         .filter(User::is_enabled)
         .ok_or_else(|| refused("account disabled or gone"))?;
     passkey.update_credential(&result);
-    store::record_use(conn, &row.id, &to_json(&passkey)?, now)?;
+    if !store::record_use(conn, &row.id, &row.credential, &to_json(&passkey)?, now)? {
+        return Err(refused(
+            "the passkey was used by another sign-in at the same moment",
+        ));
+    }
     let key = if result.backup_eligible() { "swk" } else { "hwk" };
     Ok(PasskeySignIn {
         user,

@@ -55,15 +55,27 @@ pub fn find_by_credential_id(
         .optional()?)
 }
 
-/// Records a sign-in with the passkey and its updated record (counter, backup state).
-pub fn record_use(conn: &mut DbConnection, id: &str, credential: &str, now: i64) -> Result<(), StoreError> {
-    diesel::update(passkeys::table.find(id))
-        .set((
-            passkeys::credential.eq(credential),
-            passkeys::last_used_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Records a sign-in with the passkey and its updated record (counter, backup state), only if
+/// the record is still `previous`: two sign-ins racing with the same counter (a cloned
+/// authenticator) cannot both pass. Returns whether this one did.
+pub fn record_use(
+    conn: &mut DbConnection,
+    id: &str,
+    previous: &str,
+    credential: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        passkeys::table
+            .filter(passkeys::id.eq(id))
+            .filter(passkeys::credential.eq(previous)),
+    )
+    .set((
+        passkeys::credential.eq(credential),
+        passkeys::last_used_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 /// Removes one of the person's passkeys; returns its name, None when it was not theirs.
