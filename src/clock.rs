@@ -36,6 +36,18 @@ impl Clock {
     }
 }
 
+/// The English abbreviation of a month numbered 1 to 12, as `civil_from_days` gives it.
+pub fn month_abbreviation(month: i64) -> &'static str {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    usize::try_from(month - 1)
+        .ok()
+        .and_then(|index| MONTHS.get(index))
+        .copied()
+        .unwrap_or("???")
+}
+
 /// Days since 1970-01-01 to the proleptic Gregorian (year, month 1–12, day): Howard
 /// Hinnant's `civil_from_days`. Months are counted from March inside, so the leap day falls
 /// at the end of the year.

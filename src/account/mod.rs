@@ -313,19 +313,11 @@ fn platform(user_agent: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 /// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
 pub fn format_utc(unix: i64) -> String {
     let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     let (year, month, day) = crate::clock::civil_from_days(days);
-    let month = usize::try_from(month - 1)
-        .ok()
-        .and_then(|index| MONTHS.get(index))
-        .copied()
-        .unwrap_or("???");
+    let month = crate::clock::month_abbreviation(month);
     format!(
         "{day} {month} {year}, {:02}:{:02} UTC",
         seconds / 3600,

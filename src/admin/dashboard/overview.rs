@@ -34,9 +34,6 @@ const CURRENT_STATUSES: [(&str, &str); 3] = [
     ("trialing", "Trialing"),
     ("past_due", "Past due"),
 ];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// How a sign-in began: the first value of the session's `amr`. A second step (TOTP, `otp`)
 /// follows the first factor, so such a sign-in counts under that factor.
@@ -240,12 +237,7 @@ pub fn daily_sign_ins(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> V
 
 fn date(day: i64) -> (i64, &'static str) {
     let (_, month, day_of_month) = civil_from_days(day);
-    let month = usize::try_from(month - 1)
-        .ok()
-        .and_then(|index| MONTHS.get(index))
-        .copied()
-        .unwrap_or("");
-    (day_of_month, month)
+    (day_of_month, crate::clock::month_abbreviation(month))
 }
 
 /// The sign-in chart and its table.

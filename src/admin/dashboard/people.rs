@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::Connection;
 
-use super::products::{minute_value, parse_minute};
+use super::products::{describe_window, grant_state, minute_value, parse_minute};
 use super::{Admin, done, gate, notice, posted, problem, render_with};
 use crate::account::{describe_device, end_all_sessions, format_utc};
 use crate::admit;
@@ -75,6 +75,7 @@ struct PersonPage {
     status: String,
     period_end: String,
     tiers: Vec<Tier>,
+    statuses: &'static [&'static str],
     products: Vec<Product>,
     grants: Vec<GrantLine>,
     sessions: Vec<SessionLine>,
@@ -125,15 +126,6 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
         next_after,
     };
     render_with(admin, StatusCode::OK, &page)
-}
-
-fn grant_state(grant: &entitlement_store::Grant, now: i64) -> &'static str {
-    match (grant.revoked_at, grant.valid_until) {
-        (Some(_), _) => "Revoked",
-        (None, Some(until)) if until <= now => "Ended",
-        (None, _) if grant.valid_from > now => "Not started",
-        _ => "Active",
-    }
 }
 
 fn describe_methods(amr: &[String]) -> String {
@@ -202,6 +194,7 @@ async fn person_page(
                 }),
         ),
         tiers,
+        statuses: &crate::entitlements::STATUSES,
         products: products
             .into_iter()
             .filter(|product| product.ends_at.is_none_or(|ends| ends > now))
@@ -211,10 +204,7 @@ async fn person_page(
             .map(|grant| GrantLine {
                 id: grant.id.clone(),
                 product: grant.product_slug.clone(),
-                valid: match grant.valid_until {
-                    Some(until) => format!("{} – {}", format_utc(grant.valid_from), format_utc(until)),
-                    None => format!("From {}", format_utc(grant.valid_from)),
-                },
+                valid: describe_window(Some(grant.valid_from), grant.valid_until),
                 state: grant_state(grant, now),
                 revocable: grant.revoked_at.is_none(),
             })

@@ -43,12 +43,23 @@ impl From<&Product> for ProductRow {
     }
 }
 
-fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
+/// A time window in words: "Always", "From …", "Until …" or "… – …".
+pub fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
     match (starts_at, ends_at) {
         (None, None) => "Always".to_owned(),
         (Some(starts), None) => format!("From {}", format_utc(starts)),
         (None, Some(ends)) => format!("Until {}", format_utc(ends)),
         (Some(starts), Some(ends)) => format!("{} – {}", format_utc(starts), format_utc(ends)),
+    }
+}
+
+/// Where a grant stands at `now`, in a word.
+pub fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
+    match (grant.revoked_at, grant.valid_until) {
+        (Some(_), _) => "Revoked",
+        (None, Some(until)) if until <= now => "Ended",
+        (None, _) if grant.valid_from > now => "Not started",
+        _ => "Active",
     }
 }
 
@@ -78,7 +89,6 @@ struct EditPage {
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
-    slug: String,
     draft: Draft,
     grants: Vec<GrantRow>,
 }
@@ -257,12 +267,7 @@ async fn edit_page(
     let grants = grants
         .into_iter()
         .map(|(grant, email)| GrantRow {
-            state: match (grant.revoked_at, grant.valid_until) {
-                (Some(_), _) => "Revoked",
-                (None, Some(until)) if until <= now => "Ended",
-                (None, _) if grant.valid_from > now => "Not started",
-                _ => "Active",
-            },
+            state: grant_state(&grant, now),
             valid: describe_window(Some(grant.valid_from), grant.valid_until),
             email,
             user_id: grant.user_id,
@@ -274,7 +279,6 @@ async fn edit_page(
         problem,
         csrf: admin.csrf_value(),
         draft: draft.unwrap_or_else(|| Draft::from_product(&product)),
-        slug,
         grants,
     };
     render_with(admin, status, &page)

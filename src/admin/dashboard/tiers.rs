@@ -35,7 +35,6 @@ struct EditPage {
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
-    slug: String,
     draft: Draft,
 }
 
@@ -180,8 +179,7 @@ pub async fn edit(
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let admin = admit!(gate(&state, &request, None).await);
-    let slug = slug.into_inner();
-    let lookup = slug.clone();
+    let lookup = slug.into_inner();
     let tier = state
         .store
         .run(move |conn| store::find_tier(conn, &lookup))
@@ -192,7 +190,6 @@ pub async fn edit(
         notice: notice(&request),
         problem: None,
         csrf: admin.csrf_value(),
-        slug,
         draft: Draft::from_tier(&tier),
     };
     render(admin, &page)
@@ -238,7 +235,6 @@ pub async fn update(
         notice: None,
         problem: refused,
         csrf: admin.csrf_value(),
-        slug,
         draft,
     };
     render_with(admin, StatusCode::UNPROCESSABLE_ENTITY, &page)
