@@ -37,8 +37,6 @@ pub struct AppState {
     pub login_throttle: Throttle,
     /// Sign-in links requested per IP address.
     pub link_throttle: Throttle,
-    /// Wrong user codes on the device verification page, per IP and in total.
-    pub device_throttle: Throttle,
     /// The WebAuthn relying party; None when passkeys cannot work here (an issuer on an IP
     /// address and no `passkey_rp_id`).
     pub passkeys: Option<Webauthn>,
@@ -71,7 +69,6 @@ impl AppState {
         let secure_cookies = issuer.starts_with("https://");
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
         let link_throttle = Throttle::new(config.sign_in_link_window_secs);
-        let device_throttle = Throttle::new(config.login_throttle_window_secs);
         let entitlements = EntitlementCache::new(config.entitlement_cache_size);
         Ok(Self {
             config,
@@ -89,7 +86,6 @@ impl AppState {
             secure_cookies,
             login_throttle,
             link_throttle,
-            device_throttle,
             passkeys,
             mailer,
             entitlements,

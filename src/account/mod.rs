@@ -177,26 +177,9 @@ pub fn change_password(
     let user_id = signed_in.user.id.as_str();
     conn.transaction(|conn| {
         users::set_password_hash(conn, user_id, password_hash)?;
-        let actor = format!("user:{user_id}");
-        crate::store::entitlements::audit(
-            conn,
-            &crate::store::entitlements::NewAuditEntry {
-                at: now,
-                actor: &actor,
-                action: "password.change",
-                user_id: Some(user_id),
-                target: &actor,
-                before: None,
-                after: None,
-            },
-        )?;
-        let others: Vec<String> = sessions::list_live_for_user(conn, user_id, now)?
-            .into_iter()
-            .map(|session| session.sid)
-            .filter(|sid| *sid != signed_in.session.sid)
-            .collect();
-        session::end(state, conn, &others, now)?;
-        // Tokens of sessions already replaced, and of TVs, have no live session to end.
+        crate::store::entitlements::audit_self(conn, user_id, "password.change", None, now)?;
+        sessions::end_all_for_user_except(conn, user_id, &signed_in.session.sid, now)?;
+        // Every other session's tokens, and those of sessions already replaced and of TVs.
         let issued =
             refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
         revoke_access_tokens(state, conn, issued, now)?;

@@ -201,7 +201,9 @@ fn parse_basic(value: &[u8]) -> Result<Option<(String, String)>, OAuthError> {
     Ok(Some((id, secret)))
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+/// `%XX` escapes decoded (a `+` stays a `+`); None for a bad escape or bytes that are not
+/// UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

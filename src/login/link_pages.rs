@@ -10,10 +10,7 @@ use askama::Template;
 
 use super::csrf;
 use super::links::{self, LinkSignIn};
-use super::pages::{
-    LoginPrompt, app_name, client_ip, code_page, login_page, next_location, second_step, sign_in,
-    with_csrf_cookie,
-};
+use super::pages::{LoginPrompt, after_first_factor, app_name, client_ip, login_page, with_csrf_cookie};
 use crate::admin::users::normalize_email;
 use crate::http::form::{Form, query_param};
 use crate::http::pages::{self, PageError};
@@ -148,14 +145,7 @@ pub async fn use_link(
     let Some(LinkSignIn { user, carried }) = spent else {
         return Err(link_gone());
     };
-    if let Some(challenge) = second_step(&state, &user, &carried, "email").await? {
-        return code_page(&state, &request, StatusCode::OK, &carried, None, Some(challenge));
-    }
-    let location = next_location(&state, &request, &form, &user, &carried).await?;
-    let cookie = sign_in(&state, &request, user, "email").await?;
-    let mut response = pages::see_other(&location);
-    pages::add_cookie(&mut response, &cookie)?;
-    Ok(response)
+    after_first_factor(&state, &request, &form, user, &carried, "email").await
 }
 
 /// Records a link for `email` when it gets one, and mails it.

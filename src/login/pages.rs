@@ -151,23 +151,9 @@ pub async fn login(
     let password = form.get("password").unwrap_or_default().to_owned();
 
     let outcome = password::authenticate(&state, &email, password, &client_ip(&request)).await?;
-    let outcome = match outcome {
-        Outcome::SignedIn(user) => {
-            if let Some(token) = second_step(&state, &user, &carried, "pwd").await? {
-                return code_page(&state, &request, StatusCode::OK, &carried, None, Some(token));
-            }
-            let location = next_location(&state, &request, &form, &user, &carried).await?;
-            Ok((sign_in(&state, &request, user, "pwd").await?, location))
-        }
-        other => Err(other),
-    };
     match outcome {
-        Ok((cookie, location)) => {
-            let mut response = pages::see_other(&location);
-            pages::add_cookie(&mut response, &cookie)?;
-            Ok(response)
-        }
-        Err(failure) => {
+        Outcome::SignedIn(user) => after_first_factor(&state, &request, &form, user, &carried, "pwd").await,
+        failure => {
             let (status, message) = match failure {
                 Outcome::Throttled(wait) => (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -187,6 +173,26 @@ pub async fn login(
             login_page(&state, &request, status, prompt)
         }
     }
+}
+
+/// What follows a first factor (`method`, an `amr` value): the code step when the person has
+/// two-step sign-in, else a session and on to [`next_location`].
+pub async fn after_first_factor(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+    user: User,
+    carried: &str,
+    method: &'static str,
+) -> Result<HttpResponse, PageError> {
+    if let Some(challenge) = second_step(state, &user, carried, method).await? {
+        return code_page(state, request, StatusCode::OK, carried, None, Some(challenge));
+    }
+    let location = next_location(state, request, form, &user, carried).await?;
+    let cookie = sign_in(state, request, user, method).await?;
+    let mut response = pages::see_other(&location);
+    pages::add_cookie(&mut response, &cookie)?;
+    Ok(response)
 }
 
 /// Starts a session for someone who just proved who they are by `method` (an `amr` value);
@@ -249,7 +255,7 @@ fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
 
 /// When `user` has a second factor, starts the challenge after `first_factor` (an `amr`
 /// value) and returns its cookie token.
-pub async fn second_step(
+async fn second_step(
     state: &Arc<AppState>,
     user: &User,
     carried: &str,
@@ -269,7 +275,7 @@ pub async fn second_step(
 }
 
 /// Renders the code form; `new_challenge` is set when the challenge cookie is to be set.
-pub fn code_page(
+fn code_page(
     state: &AppState,
     request: &HttpRequest,
     status: StatusCode,
@@ -469,7 +475,7 @@ pub async fn signup(
 /// good moment to offer one (the page's script found a built-in authenticator, they have no
 /// passkey yet, and they were not asked lately), or they are an administrator without a
 /// second factor, who must add one first.
-pub async fn next_location(
+async fn next_location(
     state: &Arc<AppState>,
     request: &HttpRequest,
     form: &Form<'_>,

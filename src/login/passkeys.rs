@@ -14,7 +14,7 @@ use webauthn_rs::prelude::{
 use crate::config::Config;
 use crate::crypto::{hashing, random};
 use crate::http::pages::PageError;
-use crate::store::entitlements::{NewAuditEntry, audit};
+use crate::store::entitlements::audit_self;
 use crate::store::passkeys::{self as store, Ceremony, PasskeyRow};
 use crate::store::users::{self, User};
 use crate::store::{DbConnection, StoreError};
@@ -250,27 +250,9 @@ pub fn clean_name(raw: &str, fallback: &str) -> String {
     }
 }
 
-fn record(
-    conn: &mut DbConnection,
-    user_id: &str,
-    action: &str,
-    name: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    let actor = format!("user:{user_id}");
-    let after = serde_json::json!({ "name": name }).to_string();
-    audit(
-        conn,
-        &NewAuditEntry {
-            at: now,
-            actor: &actor,
-            action,
-            user_id: Some(user_id),
-            target: &actor,
-            before: None,
-            after: Some(after),
-        },
-    )
+/// What the audit log keeps of a passkey change: its name.
+fn described(name: &str) -> Option<String> {
+    Some(serde_json::json!({ "name": name }).to_string())
 }
 
 /// Checks the browser's answer to a registration ceremony started for `user_id` and adds the
@@ -308,7 +290,7 @@ pub fn finish_registration(
         if !store::insert(conn, &row)? {
             return Ok::<_, StoreError>(false);
         }
-        record(conn, user_id, "passkey.add", &row.name, now)?;
+        audit_self(conn, user_id, "passkey.add", described(&row.name), now)?;
         Ok(true)
     })?;
     if !added {
@@ -328,7 +310,7 @@ pub fn remove(
         let Some(name) = store::delete_for_user(conn, user_id, id)? else {
             return Ok(None);
         };
-        record(conn, user_id, "passkey.remove", &name, now)?;
+        audit_self(conn, user_id, "passkey.remove", described(&name), now)?;
         Ok(Some(name))
     })
 }

@@ -12,7 +12,7 @@ use totp_rs::{Builder, Secret, Totp};
 
 use crate::crypto::{hashing, random};
 use crate::state::AppState;
-use crate::store::entitlements::{NewAuditEntry, audit};
+use crate::store::entitlements::audit_self;
 use crate::store::totp::{self as store, LoginChallenge, TotpCredential};
 use crate::store::users::{self, User};
 use crate::store::{DbConnection, StoreError};
@@ -129,24 +129,6 @@ fn unseal(state: &AppState, credential: &TotpCredential) -> Result<Vec<u8>, Stor
         .map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-/// Every credential change goes to the audit log. Issue 5 also wants the person mailed about
-/// each one; that waits for outgoing mail, and belongs here when it comes.
-fn record(conn: &mut DbConnection, user_id: &str, action: &str, now: i64) -> Result<(), StoreError> {
-    let actor = format!("user:{user_id}");
-    audit(
-        conn,
-        &NewAuditEntry {
-            at: now,
-            actor: &actor,
-            action,
-            user_id: Some(user_id),
-            target: &actor,
-            before: None,
-            after: None,
-        },
-    )
-}
-
 /// Whether the person signs in with a second factor, and since when.
 pub fn enabled_since(conn: &mut DbConnection, user_id: &str) -> Result<Option<i64>, StoreError> {
     Ok(store::find(conn, user_id)?.and_then(|credential| credential.confirmed_at))
@@ -222,7 +204,7 @@ pub fn confirm_enrolment(
             return Ok(None);
         }
         store::replace_recovery_codes(conn, user_id, &hashes, now)?;
-        record(conn, user_id, "totp.enable", now)?;
+        audit_self(conn, user_id, "totp.enable", None, now)?;
         Ok(Some(codes))
     })
 }
@@ -256,7 +238,7 @@ pub fn verify(
         if !store::use_recovery_code(conn, user_id, &recovery_hash(&code), now)? {
             return Ok(None);
         }
-        record(conn, user_id, "recovery_code.use", now)?;
+        audit_self(conn, user_id, "recovery_code.use", None, now)?;
         Ok(Some(Factor::RecoveryCode))
     })
 }
@@ -307,7 +289,7 @@ pub fn disable(
     with_current_code(state, conn, user_id, code, now, |conn| {
         conn.transaction(|conn| {
             store::delete(conn, user_id)?;
-            record(conn, user_id, "totp.disable", now)
+            audit_self(conn, user_id, "totp.disable", None, now)
         })
     })
 }
@@ -326,7 +308,7 @@ pub fn renew_recovery_codes(
         let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
         conn.transaction(|conn| {
             store::replace_recovery_codes(conn, user_id, &hashes, now)?;
-            record(conn, user_id, "recovery_codes.renew", now)?;
+            audit_self(conn, user_id, "recovery_codes.renew", None, now)?;
             Ok(codes)
         })
     })

@@ -256,28 +256,11 @@ fn smtp_builder(url: &str) -> Result<AsyncSmtpTransportBuilder, MailError> {
     Ok(builder)
 }
 
+/// A user or password of the SMTP URL, %-decoded.
 fn percent_decode(part: &str) -> Result<String, MailError> {
-    let bytes = part.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'%' => {
-                let hex = bytes
-                    .get(index + 1..index + 3)
-                    .and_then(|pair| std::str::from_utf8(pair).ok())
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                    .ok_or_else(|| MailError::SmtpUrl("a bad %-escape in the user or password".into()))?;
-                decoded.push(hex);
-                index += 3;
-            }
-            byte => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).map_err(|_| MailError::SmtpUrl("the user or password is not UTF-8".into()))
+    crate::http::form::percent_decode(part).ok_or_else(|| {
+        MailError::SmtpUrl("a bad %-escape, or text that is not UTF-8, in the user or password".into())
+    })
 }
 
 fn recipient(to: &str) -> Result<Address, MailError> {

@@ -15,12 +15,11 @@ use super::scopes;
 use super::token::TokenResponse;
 use super::user_tokens::{self, Authorization};
 use crate::crypto::{hashing, random};
-use crate::entitlements;
 use crate::http::errors::{ErrorCode, OAuthError};
 use crate::http::form::Form;
 use crate::state::AppState;
 use crate::store::clients::Client;
-use crate::store::devices::{self as store, DEVICE_SID_PREFIX, DeviceAuthorization};
+use crate::store::devices::{self as store, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization};
 use crate::store::{DbConnection, StoreError, refresh_tokens, users};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -120,21 +119,16 @@ pub fn start(
     now: i64,
 ) -> Result<DeviceAuthorizationResponse, StoreError> {
     let device_code = random::token::<32>();
+    let device_code_hash = hashing::sha256_hex(device_code.as_bytes());
     loop {
         let user_code = new_user_code();
-        let request = DeviceAuthorization {
-            device_code_hash: hashing::sha256_hex(device_code.as_bytes()),
-            user_code: user_code.clone(),
-            client_id: client.client_id.clone(),
-            scope: scope.clone(),
-            created_at: now,
+        let request = NewDeviceAuthorization {
+            device_code_hash: &device_code_hash,
+            user_code: &user_code,
+            client_id: &client.client_id,
+            scope: &scope,
             expires_at: now + state.config.device_code_ttl_secs,
             poll_interval: state.config.device_poll_interval_secs,
-            last_polled_at: None,
-            status: store::PENDING.to_owned(),
-            user_id: None,
-            auth_time: None,
-            amr: Vec::new(),
         };
         if store::insert(conn, &request, now)? {
             return Ok(DeviceAuthorizationResponse {
@@ -286,12 +280,7 @@ fn issue(
             family_id: None,
             refresh_token: None,
         };
-        let entitlements = if user_tokens::needs_entitlements(&authorization.access_scope) {
-            Some(entitlements::compute(conn, &authorization.user.id, now)?)
-        } else {
-            None
-        };
-        let planned = user_tokens::plan(state, client, &authorization, entitlements.as_ref(), now);
+        let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
         if let Some((_, row)) = &planned.refresh {
             refresh_tokens::insert(conn, row)?;
         }

@@ -89,11 +89,11 @@ async fn lookup(state: &Arc<AppState>, request: &HttpRequest, typed: &str) -> Re
     let ip_key = format!("device-ip:{}", client_ip(request));
     let config = &state.config;
     let blocked = state
-        .device_throttle
+        .login_throttle
         .blocked_for(&ip_key, config.device_code_failures_per_ip, now)
         .or_else(|| {
             state
-                .device_throttle
+                .login_throttle
                 .blocked_for(GLOBAL_KEY, config.device_code_failures_global, now)
         });
     if blocked.is_some() {
@@ -111,8 +111,8 @@ async fn lookup(state: &Arc<AppState>, request: &HttpRequest, typed: &str) -> Re
     match found {
         Some(pending) => Ok(Lookup::Found(pending)),
         None => {
-            state.device_throttle.record_failure(&ip_key, now);
-            state.device_throttle.record_failure(GLOBAL_KEY, now);
+            state.login_throttle.record_failure(&ip_key, now);
+            state.login_throttle.record_failure(GLOBAL_KEY, now);
             Ok(Lookup::Wrong)
         }
     }

@@ -13,11 +13,12 @@ use crate::crypto::jwt::{self, AccessTokenClaims, SignError};
 use crate::crypto::keyring::KeySet;
 use crate::crypto::keys::SigningAlg;
 use crate::crypto::{hashing, random};
-use crate::entitlements::{AccessTokenEntitlements, Entitlements};
+use crate::entitlements::{AccessTokenEntitlements, Entitlements, compute};
 use crate::state::AppState;
 use crate::store::clients::Client;
 use crate::store::refresh_tokens::RefreshToken;
 use crate::store::users::User;
+use crate::store::{DbConnection, StoreError};
 
 /// Claims about the person, released per scope (CONTRACT.md "Scopes and claims"). The same
 /// set goes into ID tokens and the userinfo response.
@@ -190,25 +191,25 @@ fn scope_list(scope: &str) -> Vec<&str> {
     scope.split(' ').filter(|scope| !scope.is_empty()).collect()
 }
 
-/// Whether tokens for `scope` carry entitlements, which the caller then computes.
-pub fn needs_entitlements(scope: &str) -> bool {
-    scope_list(scope).contains(&scopes::ENTITLEMENTS)
-}
-
 /// Decides the tokens for `authorization`: claims, lifetimes and, when `offline_access` was
-/// granted and the client may refresh, the refresh token and its row. `entitlements` are the
-/// person's current ones when the scope includes `entitlements`.
+/// granted and the client may refresh, the refresh token and its row. With the scope
+/// `entitlements`, the person's current entitlements are read here, in the caller's
+/// transaction.
 pub fn plan(
     state: &AppState,
+    conn: &mut DbConnection,
     client: &Client,
     authorization: &Authorization,
-    entitlements: Option<&Entitlements>,
     now: i64,
-) -> Planned {
+) -> Result<Planned, StoreError> {
     let user = &authorization.user;
     let access_scopes = scope_list(&authorization.access_scope);
+    let entitlements: Option<Entitlements> = access_scopes
+        .contains(&scopes::ENTITLEMENTS)
+        .then(|| compute(conn, &user.id, now))
+        .transpose()?;
     let access_entitlements = entitlements
-        .filter(|_| access_scopes.contains(&scopes::ENTITLEMENTS))
+        .as_ref()
         .map(|entitlements| AccessTokenEntitlements::new(entitlements, state.config.ppv_claim_cap));
     let access_claims = AccessTokenClaims {
         iss: state.issuer.clone(),
@@ -232,7 +233,7 @@ pub fn plan(
             nonce: authorization.nonce.clone(),
             amr: authorization.amr.clone(),
             sid: authorization.sid.clone(),
-            person: PersonClaims::for_scopes(user, &access_scopes, entitlements),
+            person: PersonClaims::for_scopes(user, &access_scopes, entitlements.as_ref()),
         };
         (alg, plan)
     });
@@ -264,13 +265,13 @@ pub fn plan(
         };
         (token, row)
     });
-    Planned {
+    Ok(Planned {
         access_claims,
         access_entitlements,
         id_token,
         refresh,
         expires_in: state.config.access_token_ttl_secs,
-    }
+    })
 }
 
 #[cfg(test)]

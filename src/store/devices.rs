@@ -40,7 +40,6 @@ pub struct DeviceAuthorization {
     pub user_code: String,
     pub client_id: String,
     pub scope: String,
-    pub created_at: i64,
     pub expires_at: i64,
     pub poll_interval: i64,
     pub last_polled_at: Option<i64>,
@@ -63,7 +62,6 @@ impl TryFrom<Row> for DeviceAuthorization {
             user_code: row.user_code,
             client_id: row.client_id,
             scope: row.scope,
-            created_at: row.created_at,
             expires_at: row.expires_at,
             poll_interval: row.poll_interval,
             last_polled_at: row.last_polled_at,
@@ -74,23 +72,37 @@ impl TryFrom<Row> for DeviceAuthorization {
     }
 }
 
+/// A new request, pending until the person answers.
+pub struct NewDeviceAuthorization<'a> {
+    pub device_code_hash: &'a str,
+    pub user_code: &'a str,
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    pub expires_at: i64,
+    pub poll_interval: i64,
+}
+
 /// How long an expired request is kept, so a device still polling it hears `expired_token`.
 const KEPT_AFTER_EXPIRY_SECS: i64 = 86_400;
 
 /// Adds a pending request; false when its user code is taken (the caller draws another).
 /// Requests a day past their expiry are swept first.
-pub fn insert(conn: &mut DbConnection, request: &DeviceAuthorization, now: i64) -> Result<bool, StoreError> {
+pub fn insert(
+    conn: &mut DbConnection,
+    request: &NewDeviceAuthorization<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
     diesel::delete(
         device_authorizations::table
             .filter(device_authorizations::expires_at.le(now - KEPT_AFTER_EXPIRY_SECS)),
     )
     .execute(conn)?;
     let row = Row {
-        device_code_hash: request.device_code_hash.clone(),
-        user_code: request.user_code.clone(),
-        client_id: request.client_id.clone(),
-        scope: request.scope.clone(),
-        created_at: request.created_at,
+        device_code_hash: request.device_code_hash.to_owned(),
+        user_code: request.user_code.to_owned(),
+        client_id: request.client_id.to_owned(),
+        scope: request.scope.to_owned(),
+        created_at: now,
         expires_at: request.expires_at,
         poll_interval: request.poll_interval,
         last_polled_at: None,

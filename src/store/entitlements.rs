@@ -339,6 +339,30 @@ pub struct NewAuditEntry<'a> {
     pub after: Option<String>,
 }
 
+/// Audits a change a person made to their own account (actor and target `user:ID`), such as
+/// a credential added or removed; `after` describes it when there is more than the action.
+pub fn audit_self(
+    conn: &mut DbConnection,
+    user_id: &str,
+    action: &str,
+    after: Option<String>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let actor = format!("user:{user_id}");
+    audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor,
+            action,
+            user_id: Some(user_id),
+            target: &actor,
+            before: None,
+            after,
+        },
+    )
+}
+
 pub fn audit(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> Result<(), StoreError> {
     diesel::insert_into(audit_log::table)
         .values(entry)

@@ -130,6 +130,23 @@ pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Res
     .execute(conn)?)
 }
 
+/// Ends every session of the person but `sid`.
+pub fn end_all_for_user_except(
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::sid.ne(sid))
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(now))
+    .execute(conn)?)
+}
+
 /// The live session with public id `sid`.
 pub fn find_live_by_sid(conn: &mut DbConnection, sid: &str, now: i64) -> Result<Option<Session>, StoreError> {
     sessions::table

@@ -9,7 +9,6 @@ use diesel::Connection;
 use subtle::ConstantTimeEq;
 
 use crate::crypto::hashing;
-use crate::entitlements;
 use crate::http::errors::{ErrorCode, OAuthError};
 use crate::http::form::Form;
 use crate::oauth::revocation::revoke_access_tokens;
@@ -132,12 +131,7 @@ fn redeem(
         family_id: None,
         refresh_token: None,
     };
-    let entitlements = if user_tokens::needs_entitlements(&authorization.access_scope) {
-        Some(entitlements::compute(conn, &authorization.user.id, now)?)
-    } else {
-        None
-    };
-    let planned = user_tokens::plan(state, client, &authorization, entitlements.as_ref(), now);
+    let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
     codes::record_access_token(
         conn,
         &authorization.code_hash,

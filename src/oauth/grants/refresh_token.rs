@@ -9,7 +9,6 @@ use actix_web::HttpRequest;
 use diesel::Connection;
 
 use crate::crypto::hashing;
-use crate::entitlements;
 use crate::http::errors::{ErrorCode, OAuthError};
 use crate::http::form::Form;
 use crate::oauth::revocation::revoke_access_tokens;
@@ -111,12 +110,7 @@ fn rotate(
         family_id: Some(token.family_id.clone()),
         refresh_token: Some(state.master_key.successor_token(presented)),
     };
-    let entitlements = if user_tokens::needs_entitlements(&authorization.access_scope) {
-        Some(entitlements::compute(conn, &authorization.user.id, now)?)
-    } else {
-        None
-    };
-    let planned = user_tokens::plan(state, client, &authorization, entitlements.as_ref(), now);
+    let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
     if token.rotated_at.is_none() {
         refresh_tokens::mark_rotated(conn, &token_hash, now)?;
     }
