@@ -1,18 +1,13 @@
 //! Usher: an OAuth 2.0 / OpenID Connect provider with first-class entitlements for
-//! streaming platforms. See `docs/architecture.md` for how the modules fit together.
+//! streaming platforms.
+//!
+//! Four layers, each importing only from the ones before it (`tests/layers` keeps it so):
+//! [`foundation`] (clock, configuration, time, cryptography, storage, mail) → [`domain`]
+//! (identity, OAuth, tokens, entitlements, webhooks: the rules, with no HTTP) → [`web`]
+//! (state, extractors, errors per boundary, pages and handlers) → [`app`] (command line,
+//! server start-up, background tasks). `docs/architecture.md` walks requests through them.
 
-pub mod account;
-pub mod admin;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod crypto;
-pub mod entitlements;
-pub mod http;
-pub mod login;
-pub mod mail;
-pub mod oauth;
-pub mod state;
-pub mod store;
-pub mod sync;
-pub mod webhooks;
+pub mod app;
+pub mod domain;
+pub mod foundation;
+pub mod web;

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    usher::cli::run()
+    usher::app::cli::run()
 }

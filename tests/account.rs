@@ -6,9 +6,9 @@ mod common;
 
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
-use usher::admin::clients::NewClient;
-use usher::store::refresh_tokens::{self, RefreshToken};
-use usher::store::{StoreError, consents};
+use usher::domain::oauth::clients::NewClient;
+use usher::foundation::store::refresh_tokens::{self, RefreshToken};
+use usher::foundation::store::{StoreError, consents};
 
 const EMAIL: &str = "viewer@example.com";
 
@@ -170,7 +170,7 @@ async fn signing_out_everywhere_ends_every_session(backend: Backend) {
         .server
         .state
         .store
-        .run(move |conn| usher::store::sessions::list_live_for_user(conn, &user_id, now))
+        .run(move |conn| usher::foundation::store::sessions::list_live_for_user(conn, &user_id, now))
         .await
         .unwrap();
     assert!(live.is_empty(), "{live:?}");

@@ -9,7 +9,7 @@ use common::{Backend, TestDb, TestServer};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use usher::clock::Clock;
+use usher::foundation::clock::Clock;
 
 /// 2030-03-17T17:46:40Z.
 const START: i64 = 1_900_000_000;

@@ -10,10 +10,10 @@ mod common;
 use common::flow::{self, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::admin::users::{NewUser, create};
-use usher::clock::Clock;
-use usher::login::session;
-use usher::store::users;
+use usher::domain::identity::session;
+use usher::domain::identity::users::{NewUser, create};
+use usher::foundation::clock::Clock;
+use usher::foundation::store::users;
 
 const START: i64 = 1_795_000_000;
 
@@ -67,7 +67,7 @@ async fn signed_in(server: &TestServer, email: &str, admin: bool, amr: &[&str]) 
             let created = create(conn, new, now).unwrap();
             let user = users::find_by_id(conn, &created.id)?.unwrap();
             let (_, cookie) = session::start(&state, conn, &user, amr, "tests", None, now)?;
-            Ok::<_, usher::store::StoreError>((created.id, cookie))
+            Ok::<_, usher::foundation::store::StoreError>((created.id, cookie))
         })
         .await
         .unwrap();
@@ -393,7 +393,7 @@ async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
             .state
             .keyring
             .current()
-            .active(usher::crypto::keys::SigningAlg::Es256)
+            .active(usher::foundation::crypto::keys::SigningAlg::Es256)
             .unwrap()
             .kid
             .clone()

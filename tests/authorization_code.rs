@@ -11,9 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::admin::clients::{CreatedClient, NewClient};
-use usher::clock::Clock;
-use usher::config::Config;
+use usher::domain::oauth::clients::{CreatedClient, NewClient};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
 
 const REDIRECT: &str = "https://app.example/callback";
 const LOGGED_OUT: &str = "https://app.example/bye";
@@ -208,7 +208,7 @@ async fn a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claim
     assert!(id_token["sid"].is_string() && id_token["auth_time"].is_i64());
     assert_eq!(
         id_token["at_hash"],
-        usher::oauth::user_tokens::at_hash(tokens["access_token"].as_str().unwrap())
+        usher::domain::oauth::user_tokens::at_hash(tokens["access_token"].as_str().unwrap())
     );
     let header: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD

@@ -8,8 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::{Backend, TestDb, TestServer, http, post_form};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use usher::admin::clients::NewClient;
-use usher::clock::Clock;
+use usher::domain::oauth::clients::NewClient;
+use usher::foundation::clock::Clock;
 
 async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> serde_json::Value {
     assert_eq!(response.status(), status, "status");
@@ -448,7 +448,7 @@ async fn random_bytes_never_cause_a_server_error(backend: Backend) {
     for round in 0..200u32 {
         let length = usize::try_from(round * 7 % 300).unwrap();
         let noise: Vec<u8> = (0..length)
-            .map(|_| usher::crypto::random::bytes::<1>()[0])
+            .map(|_| usher::foundation::crypto::random::bytes::<1>()[0])
             .collect();
         let path =
             ["/oauth/token", "/oauth/introspect", "/oauth/revoke"][usize::try_from(round % 3).unwrap()];
@@ -472,7 +472,7 @@ async fn random_bytes_never_cause_a_server_error(backend: Backend) {
 
 /// A random value: empty, long, percent-escapes, odd Unicode, numbers, or plausible text.
 fn noise_value(seed: u8) -> String {
-    let random = usher::crypto::random::bytes::<64>();
+    let random = usher::foundation::crypto::random::bytes::<64>();
     match seed % 7 {
         0 => String::new(),
         1 => "x".repeat(usize::from(random[0]) * 40),
@@ -480,7 +480,7 @@ fn noise_value(seed: u8) -> String {
         3 => "é\u{202e}\u{fffd}🎬<script>'\"".into(),
         4 => format!("{}", i64::from(random[1]) - 128),
         5 => "https://app.example/callback".into(),
-        _ => usher::crypto::random::token::<12>(),
+        _ => usher::foundation::crypto::random::token::<12>(),
     }
 }
 
@@ -488,7 +488,7 @@ async fn random_forms_and_json_on_pages_and_the_admin_api_never_cause_a_server_e
     let db = TestDb::new(backend);
     let mut config = db.config();
     config.allow_signup = true;
-    let server = TestServer::start_with(config, usher::clock::Clock::System).await;
+    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
     common::flow::create_user(&server, "viewer@example.com").await;
     let browser = common::flow::Browser::new(&server);
     let signed_in = browser
@@ -540,7 +540,7 @@ async fn random_forms_and_json_on_pages_and_the_admin_api_never_cause_a_server_e
                 .sign_in(None, "viewer@example.com", common::flow::PASSWORD)
                 .await;
         }
-        let seed = usher::crypto::random::bytes::<4>();
+        let seed = usher::foundation::crypto::random::bytes::<4>();
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         if round % 3 != 0 {
             form.append_pair("csrf", &csrf);

@@ -12,7 +12,7 @@ use common::browser::{Browser, Page};
 use common::flow::{self, PASSWORD};
 use common::{Backend, TestDb, TestServer};
 use serde_json::{Value, json};
-use usher::admin::users::{NewUser, create};
+use usher::domain::identity::users::{NewUser, create};
 
 const ADMIN: &str = "admin@example.com";
 const VIEWER: &str = "viewer@example.com";
@@ -173,12 +173,12 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
     create_admin(&server).await;
     let state = server.state.clone();
     tokio::task::spawn_blocking(move || {
-        let options = usher::admin::demo::Options {
+        let options = usher::app::demo::Options {
             people: 120,
             admin_password: Some(PASSWORD.into()),
             session_max_secs: state.config.session_max_secs,
         };
-        usher::admin::demo::seed(&state.store, &state.clock, options)
+        usher::app::demo::seed(&state.store, &state.clock, options)
     })
     .await
     .unwrap()
@@ -190,12 +190,15 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
         .run(|conn| {
             for number in 1..=120 {
                 let email = format!("person{number:04}@example.com");
-                let Some(person) = usher::store::users::find_by_email(conn, &email)? else {
+                let Some(person) = usher::foundation::store::users::find_by_email(conn, &email)? else {
                     continue;
                 };
-                let subscribed = usher::store::entitlements::find_subscription(conn, &person.id)?.is_some();
-                if subscribed && !usher::store::entitlements::list_grants(conn, &person.id)?.is_empty() {
-                    return Ok::<_, usher::store::StoreError>(Some(person));
+                let subscribed =
+                    usher::foundation::store::entitlements::find_subscription(conn, &person.id)?.is_some();
+                if subscribed
+                    && !usher::foundation::store::entitlements::list_grants(conn, &person.id)?.is_empty()
+                {
+                    return Ok::<_, usher::foundation::store::StoreError>(Some(person));
                 }
             }
             Ok(None)

@@ -20,9 +20,9 @@ use common::{Backend, TestDb, TestServer};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
-use usher::admin::clients::{CreatedClient, GRANT_DEVICE_CODE, GRANT_REFRESH_TOKEN, NewClient};
-use usher::clock::Clock;
-use usher::config::Config;
+use usher::domain::oauth::clients::{CreatedClient, GRANT_DEVICE_CODE, GRANT_REFRESH_TOKEN, NewClient};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
 
 const EMAIL: &str = "viewer@example.com";
 const APP_NAME: &str = "Living Room TV app";

@@ -13,7 +13,7 @@ use common::{Backend, TestDb, TestServer};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
-use usher::admin::clients::{CreatedClient, NewClient};
+use usher::domain::oauth::clients::{CreatedClient, NewClient};
 
 const EMAIL: &str = "viewer@example.com";
 

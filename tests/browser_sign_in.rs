@@ -20,8 +20,8 @@ use openidconnect::{
     RedirectUrl, RevocationUrl, Scope, TokenIntrospectionResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
-use usher::admin::clients::NewClient;
-use usher::clock::Clock;
+use usher::domain::oauth::clients::NewClient;
+use usher::foundation::clock::Clock;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 struct UsherEndpoints {

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::sql_types::{Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
-use usher::crypto::hashing::sha256_hex;
+use usher::foundation::crypto::hashing::sha256_hex;
 
 /// How long any command-line invocation may take before the test calls it hung.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
@@ -562,7 +562,8 @@ fn keys_rotate_twice_activates_different_kids() {
 async fn a_running_server_signs_with_keys_rotated_by_the_command_line_within_a_second() {
     let db = common::TestDb::new(common::Backend::Sqlite);
     let config = db.config();
-    let server = common::TestServer::start_with(config.clone(), usher::clock::Clock::System).await;
+    let server =
+        common::TestServer::start_with(config.clone(), usher::foundation::clock::Clock::System).await;
     let client = server.service_client(&["catalog:read"]).await;
     let before = common::issue_token(&server, &client, None).await;
     let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();

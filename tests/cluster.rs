@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb, TestServer};
-use usher::clock::Clock;
-use usher::config::Config;
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
 
 /// Instances behind one load balancer share the public issuer.
 fn cluster_config(db: &TestDb) -> Config {
@@ -37,7 +37,7 @@ where
 async fn a_revocation_on_one_instance_is_seen_by_another_within_a_second() {
     let db = TestDb::new(Backend::Postgres);
     // The production poll interval, not the test kit's faster one.
-    let config = usher::config::Config {
+    let config = usher::foundation::config::Config {
         sync_interval_ms: 250,
         ..cluster_config(&db)
     };
@@ -88,7 +88,7 @@ async fn a_key_rotated_through_one_instance_verifies_at_once_on_another() {
     first
         .state
         .store
-        .run(move |conn| usher::crypto::keyring::rotate(conn, &state.master_key, now, 900))
+        .run(move |conn| usher::foundation::crypto::keyring::rotate(conn, &state.master_key, now, 900))
         .await
         .unwrap();
     first.state.reload_keys().await.unwrap();
@@ -101,7 +101,7 @@ async fn a_key_rotated_through_one_instance_verifies_at_once_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_within_a_second() {
-    use usher::entitlements::manage::{self, Actor, TierInput};
+    use usher::domain::entitlements::manage::{self, Actor, TierInput};
 
     let db = TestDb::new(Backend::Postgres);
     // An http issuer: the test signs in over plain HTTP, where Secure cookies would not travel.

@@ -8,9 +8,9 @@ mod common;
 use common::flow::{self, Browser, PASSWORD, hidden_field};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::admin::clients::NewClient;
-use usher::clock::Clock;
-use usher::store::passkeys::{self, PasskeyRow};
+use usher::domain::oauth::clients::NewClient;
+use usher::foundation::clock::Clock;
+use usher::foundation::store::passkeys::{self, PasskeyRow};
 
 const EMAIL: &str = "viewer@example.com";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

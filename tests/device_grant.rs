@@ -11,9 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::admin::clients::{CreatedClient, NewClient};
-use usher::clock::Clock;
-use usher::config::Config;
+use usher::domain::oauth::clients::{CreatedClient, NewClient};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
 
 const EMAIL: &str = "viewer@example.com";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

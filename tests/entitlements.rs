@@ -9,14 +9,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::flow::{self, first_party_app, person_tokens};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::clock::Clock;
-use usher::config::Config;
-use usher::entitlements::manage::{
+use usher::domain::entitlements::manage::{
     self, Actor, EntitlementError, GrantInput, ProductInput, SubscriptionInput, TierInput,
 };
-use usher::entitlements::{self, Entitlements};
-use usher::store::DbConnection;
-use usher::store::entitlements as store;
+use usher::domain::entitlements::{self, Entitlements};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
+use usher::foundation::store::DbConnection;
+use usher::foundation::store::entitlements as store;
 
 const START: i64 = 1_900_000_000;
 const HOUR: i64 = 3600;
@@ -59,7 +59,7 @@ impl Site {
         self.server
             .state
             .store
-            .run(move |conn| Ok::<_, usher::store::StoreError>(work(conn, now)))
+            .run(move |conn| Ok::<_, usher::foundation::store::StoreError>(work(conn, now)))
             .await
             .unwrap()
     }
@@ -455,7 +455,7 @@ mod edges {
             .state
             .store
             .run(move |conn| {
-                usher::webhooks::register(
+                usher::domain::webhooks::register(
                     conn,
                     &state.master_key,
                     &client_id,
@@ -481,12 +481,12 @@ mod edges {
         let events: Vec<String> = site
             .change(|conn, _| {
                 use diesel::prelude::*;
-                use usher::store::schema::webhook_deliveries;
+                use usher::foundation::store::schema::webhook_deliveries;
                 Ok(webhook_deliveries::table
                     .order(webhook_deliveries::id.desc())
                     .select(webhook_deliveries::body)
                     .load(conn)
-                    .map_err(usher::store::StoreError::from)?)
+                    .map_err(usher::foundation::store::StoreError::from)?)
             })
             .await
             .unwrap();

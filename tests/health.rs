@@ -71,7 +71,7 @@ struct OwnDatabase {
 
 impl OwnDatabase {
     fn create() -> Self {
-        let suffix: [u8; 8] = usher::crypto::random::bytes();
+        let suffix: [u8; 8] = usher::foundation::crypto::random::bytes();
         let name = format!(
             "usher_ready_{}",
             suffix
@@ -144,11 +144,11 @@ async fn wait_for_readyz(server: &TestServer, status: u16) -> String {
 async fn readyz_answers_503_while_postgres_refuses_connections_and_200_once_it_accepts_again() {
     let database = OwnDatabase::create();
     let keys = TestDb::new(Backend::Sqlite);
-    let config = usher::config::Config {
+    let config = usher::foundation::config::Config {
         database_url: database.url(),
         ..keys.config()
     };
-    let server = TestServer::start_with(config, usher::clock::Clock::System).await;
+    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
     assert_eq!(get(&server, "/readyz").await.status(), 200);
 
     database.refuse_connections();

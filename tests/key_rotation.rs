@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Backend, TestDb, TestServer};
-use usher::clock::Clock;
-use usher::crypto::keyring;
+use usher::foundation::clock::Clock;
+use usher::foundation::crypto::keyring;
 
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
@@ -112,8 +112,8 @@ async fn rotation_replaces_both_algorithms_and_keeps_private_keys_sealed(backend
         .store
         .run(|conn| {
             use diesel::prelude::*;
-            use usher::store::schema::signing_keys;
-            Ok::<_, usher::store::StoreError>(
+            use usher::foundation::store::schema::signing_keys;
+            Ok::<_, usher::foundation::store::StoreError>(
                 signing_keys::table
                     .select(signing_keys::sealed_private_key)
                     .load::<String>(conn)?,
@@ -135,11 +135,11 @@ async fn a_different_master_key_cannot_open_the_stored_keys(backend: Backend) {
     let server = TestServer::start(&db).await;
     server.stop().await;
     let elsewhere = tempfile::tempdir().unwrap();
-    let config = usher::config::Config {
+    let config = usher::foundation::config::Config {
         keys_dir: elsewhere.path().to_path_buf(),
         ..db.config()
     };
-    let refused = usher::http::app::start(config, Clock::System)
+    let refused = usher::web::app::start(config, Clock::System)
         .await
         .err()
         .expect("start refused");

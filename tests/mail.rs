@@ -7,8 +7,8 @@ mod common;
 
 use common::smtp::{self, SmtpServer};
 use mailparse::MailHeaderMap;
-use usher::config::Config;
-use usher::mail::{self, MailError, Mailer};
+use usher::foundation::config::Config;
+use usher::foundation::mail::{self, MailError, Mailer};
 
 const TO: &str = "viewer@example.com";
 const FROM: &str = "Usher Test <login@usher.example>";

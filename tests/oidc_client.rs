@@ -164,7 +164,7 @@ async fn client_credentials_introspection_and_revocation_through_the_client_libr
     let db = TestDb::new(backend);
     // The client library insists on HTTPS for revocation (RFC 7009 §2), so this server has TLS.
     let (config, tls) = db.tls_config();
-    let server = TestServer::start_with(config, usher::clock::Clock::System).await;
+    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
     assert!(server.url.starts_with("https://localhost:"));
     let registered = server.service_client(&["catalog:read", "usher:admin"]).await;
     let http = https_client(&tls);

@@ -11,9 +11,9 @@ use common::browser::{Browser, CallbackServer, Page};
 use common::flow::{self, PASSWORD};
 use common::{Backend, TestDb, TestServer};
 use serde_json::json;
-use usher::admin::clients::NewClient;
-use usher::clock::Clock;
-use usher::config::Config;
+use usher::domain::oauth::clients::NewClient;
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
 
 const EMAIL: &str = "viewer@example.com";
 const LOGIN_PAGE_BUDGET_BYTES: u64 = 30 * 1024;
@@ -362,7 +362,7 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
         .server
         .state
         .store
-        .run(move |conn| usher::login::links::issue(&state, conn, &email, "", state.clock.now()))
+        .run(move |conn| usher::domain::identity::links::issue(&state, conn, &email, "", state.clock.now()))
         .await
         .unwrap()
         .expect("a link for a known address");
@@ -394,9 +394,9 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
         .state
         .store
         .run(move |conn| {
-            usher::admin::users::create(
+            usher::domain::identity::users::create(
                 conn,
-                usher::admin::users::NewUser {
+                usher::domain::identity::users::NewUser {
                     email: "admin@example.com".into(),
                     name: Some("Grace Hopper".into()),
                     password: Some(PASSWORD.into()),

@@ -9,9 +9,9 @@ mod common;
 
 use common::{Backend, TestDb, TestServer, flow};
 use serde_json::{Value, json};
-use usher::clock::Clock;
-use usher::login::passkeys::{self, PasskeyError, Started};
-use usher::store::users;
+use usher::domain::identity::passkeys::{self, PasskeyError, Started};
+use usher::foundation::clock::Clock;
+use usher::foundation::store::users;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::prelude::{PublicKeyCredential, Url};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -249,7 +249,7 @@ async fn a_removed_passkey_no_longer_signs_in(backend: Backend) {
         .state
         .store
         .run(move |conn| {
-            let id = usher::store::passkeys::list_for_user(conn, &user_id)?[0]
+            let id = usher::foundation::store::passkeys::list_for_user(conn, &user_id)?[0]
                 .id
                 .clone();
             passkeys::remove(conn, &user_id, &id, state.clock.now())

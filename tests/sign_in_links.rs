@@ -16,11 +16,11 @@ use common::smtp::{ReceivedMail, SmtpServer};
 use common::{Backend, TestDb, TestServer};
 use diesel::prelude::*;
 use serde_json::{Value, json};
-use usher::admin::clients::CreatedClient;
-use usher::clock::Clock;
-use usher::config::Config;
-use usher::store::StoreError;
-use usher::store::users::{self, User};
+use usher::domain::oauth::clients::CreatedClient;
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
+use usher::foundation::store::StoreError;
+use usher::foundation::store::users::{self, User};
 
 const EMAIL: &str = "viewer@example.com";
 const REDIRECT: &str = "https://app.example/callback";
@@ -514,7 +514,7 @@ async fn a_password_cannot_be_set_sixteen_minutes_after_signing_in(backend: Back
 }
 
 async fn a_disabled_account_gets_no_mail(backend: Backend) {
-    use usher::store::schema::users as table;
+    use usher::foundation::store::schema::users as table;
 
     let f = fixture(backend, |_| {}).await;
     let disabled_at = now(&f);

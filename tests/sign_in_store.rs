@@ -5,12 +5,12 @@
 mod common;
 
 use common::{Backend, TestDb};
-use usher::admin::clients::{self, NewClient};
-use usher::admin::users::{self, NewUser};
-use usher::store::codes::{self, AuthorizationCode, Redemption};
-use usher::store::refresh_tokens::{self, RefreshToken};
-use usher::store::sessions::{self, Session};
-use usher::store::{DbConnection, Store, consents};
+use usher::domain::identity::users::{self, NewUser};
+use usher::domain::oauth::clients::{self, NewClient};
+use usher::foundation::store::codes::{self, AuthorizationCode, Redemption};
+use usher::foundation::store::refresh_tokens::{self, RefreshToken};
+use usher::foundation::store::sessions::{self, Session};
+use usher::foundation::store::{DbConnection, Store, consents};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -38,7 +38,7 @@ fn fixture(db: &TestDb) -> (Store, String, String) {
                 NOW,
             )
             .unwrap();
-            Ok::<_, usher::store::StoreError>((user.id, client.client_id))
+            Ok::<_, usher::foundation::store::StoreError>((user.id, client.client_id))
         })
         .unwrap();
     (store, user_id, client_id)
@@ -82,7 +82,7 @@ fn refresh(user_id: &str, client_id: &str, hash: &str) -> RefreshToken {
 
 fn with_conn<T>(store: &Store, work: impl FnOnce(&mut DbConnection) -> T) -> T {
     store
-        .run_blocking(|conn| Ok::<_, usher::store::StoreError>(work(conn)))
+        .run_blocking(|conn| Ok::<_, usher::foundation::store::StoreError>(work(conn)))
         .unwrap()
 }
 

@@ -10,10 +10,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::admin::clients::CreatedClient;
-use usher::clock::Clock;
-use usher::store::StoreError;
-use usher::store::entitlements::{AuditFilter, list_audit};
+use usher::domain::oauth::clients::CreatedClient;
+use usher::foundation::clock::Clock;
+use usher::foundation::store::StoreError;
+use usher::foundation::store::entitlements::{AuditFilter, list_audit};
 
 const EMAIL: &str = "viewer@example.com";
 const REDIRECT: &str = "https://app.example/callback";

@@ -19,11 +19,11 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use usher::clock::Clock;
-use usher::config::Config;
-use usher::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
-use usher::store::schema::{webhook_deliveries, webhook_endpoints};
-use usher::webhooks::{self, WebhookError};
+use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+use usher::domain::webhooks::{self, WebhookError};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
+use usher::foundation::store::schema::{webhook_deliveries, webhook_endpoints};
 
 const START: i64 = 1_900_000_000;
 /// How long a test waits for something the worker does within a poll or two.
@@ -304,7 +304,7 @@ impl Site {
                         d::last_error,
                     ))
                     .load::<Delivery>(conn)
-                    .map_err(usher::store::StoreError::Query)
+                    .map_err(usher::foundation::store::StoreError::Query)
             })
             .await
             .expect("deliveries read")
@@ -377,7 +377,7 @@ async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) 
                 .find(client_id)
                 .select(webhook_endpoints::sealed_secret)
                 .first(conn)
-                .map_err(usher::store::StoreError::Query)
+                .map_err(usher::foundation::store::StoreError::Query)
         })
         .await
         .unwrap();
@@ -407,7 +407,7 @@ async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) 
                 START,
             );
             let bad_url = webhooks::register(conn, &state.master_key, &client_id, "ftp://x.test/", START);
-            Ok::<_, usher::store::StoreError>((unknown, bad_url))
+            Ok::<_, usher::foundation::store::StoreError>((unknown, bad_url))
         })
         .await
         .unwrap();
@@ -693,7 +693,7 @@ fn the_command_line_registers_replaces_and_removes_an_endpoint() {
         .select(webhook_endpoints::sealed_secret)
         .first(&mut db)
         .unwrap();
-    let master_key = usher::crypto::keys::MasterKey::load_or_create(&dir.join("keys")).unwrap();
+    let master_key = usher::foundation::crypto::keys::MasterKey::load_or_create(&dir.join("keys")).unwrap();
     assert_eq!(
         master_key
             .unseal(&format!("webhook:{client_id}"), &sealed)

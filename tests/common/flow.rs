@@ -2,7 +2,7 @@
 //! the login form's CSRF token, and redirects followed by hand so tests can look at each.
 
 use reqwest::header::LOCATION;
-use usher::admin::users::{self, NewUser};
+use usher::domain::identity::users::{self, NewUser};
 
 use super::TestServer;
 
@@ -28,8 +28,8 @@ pub async fn create_user(server: &TestServer, email: &str) -> String {
 
 /// A PKCE verifier and its S256 challenge.
 pub fn pkce() -> (String, String) {
-    let verifier = usher::crypto::random::token::<32>();
-    let challenge = usher::oauth::grants::authorization_code::s256(&verifier);
+    let verifier = usher::foundation::crypto::random::token::<32>();
+    let challenge = usher::web::oauth::grants::authorization_code::s256(&verifier);
     (verifier, challenge)
 }
 
@@ -138,7 +138,7 @@ pub fn location(response: &reqwest::Response) -> String {
 /// the token response.
 pub async fn person_tokens(
     server: &TestServer,
-    client: &usher::admin::clients::CreatedClient,
+    client: &usher::domain::oauth::clients::CreatedClient,
     email: &str,
     scope: &str,
 ) -> serde_json::Value {
@@ -181,11 +181,11 @@ pub async fn person_tokens(
 }
 
 /// A first-party web app allowed every user scope, redirecting to `https://app.example/callback`.
-pub fn first_party_app() -> usher::admin::clients::NewClient {
-    usher::admin::clients::NewClient {
+pub fn first_party_app() -> usher::domain::oauth::clients::NewClient {
+    usher::domain::oauth::clients::NewClient {
         name: "Streamly".into(),
         redirect_uris: vec!["https://app.example/callback".into()],
         first_party: true,
-        ..usher::admin::clients::NewClient::default()
+        ..usher::domain::oauth::clients::NewClient::default()
     }
 }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use usher::admin::clients::{self, CreatedClient, NewClient};
-use usher::clock::Clock;
-use usher::config::Config;
-use usher::http::app::{self, RunningServer};
-use usher::state::AppState;
+use usher::domain::oauth::clients::{self, CreatedClient, NewClient};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
+use usher::web::app::{self, RunningServer};
+use usher::web::state::AppState;
 
 pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -115,7 +115,7 @@ impl Drop for TestDb {
 }
 
 fn uuid_like() -> String {
-    let bytes: [u8; 8] = usher::crypto::random::bytes();
+    let bytes: [u8; 8] = usher::foundation::crypto::random::bytes();
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 

@@ -1,0 +1,165 @@
+//! Keeps an instance's in-memory views (revoked tokens, cached client authentications,
+//! signing keys) in step with changes other instances make to the shared database, by
+//! following the change feed a few times a second.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::foundation::crypto::keyring::KeyringError;
+use crate::foundation::store::changes::{self, ChangeEvent, ChangeKind};
+use crate::foundation::store::{StoreError, revocations};
+use crate::web::state::AppState;
+
+/// How far back each poll looks in addition to "after the last id seen": a PostgreSQL row can
+/// become visible after rows with higher ids, within the few milliseconds of its commit.
+const LOOKBACK_SECS: i64 = 3;
+/// Keys are reloaded and expired revocations forgotten this often.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// The database's own housekeeping: expired revocations and old change events.
+const DATABASE_PRUNE_EVERY: Duration = Duration::from_secs(600);
+const EVENT_RETENTION_SECS: i64 = 3600;
+
+/// Where an instance is in the change feed.
+pub struct Follower {
+    last_id: i64,
+    applied: HashMap<i64, i64>,
+    /// A key change was seen and the reload it needs has not succeeded yet.
+    keys_stale: bool,
+}
+
+impl Follower {
+    pub fn starting_after(last_id: i64) -> Self {
+        Self {
+            last_id,
+            applied: HashMap::new(),
+            keys_stale: false,
+        }
+    }
+
+    /// Events not applied yet, remembering them as applied.
+    fn take_new(&mut self, events: Vec<ChangeEvent>, now: i64) -> Vec<ChangeEvent> {
+        let fresh: Vec<ChangeEvent> = events
+            .into_iter()
+            .filter(|event| !self.applied.contains_key(&event.id))
+            .collect();
+        for event in &fresh {
+            self.applied.insert(event.id, event.created_at);
+            self.last_id = self.last_id.max(event.id);
+        }
+        self.applied
+            .retain(|_, created_at| *created_at >= now - 2 * LOOKBACK_SECS);
+        fresh
+    }
+}
+
+/// Loads what a starting instance needs from the database: the feed position first, then
+/// the revocations, so nothing revoked in between is missed.
+pub async fn prime(state: &Arc<AppState>) -> Result<Follower, StoreError> {
+    let now = state.clock.now();
+    let (last_id, revoked) = state
+        .store
+        .run(move |conn| {
+            let last_id = changes::latest_id(conn)?;
+            Ok::<_, StoreError>((last_id, revocations::unexpired(conn, now)?))
+        })
+        .await?;
+    state.revoked.extend(revoked);
+    Ok(Follower::starting_after(last_id))
+}
+
+pub fn spawn(state: Arc<AppState>, mut follower: Follower) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(state.config.sync_interval_ms.max(10)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_maintenance = tokio::time::Instant::now();
+        let mut last_prune = tokio::time::Instant::now();
+        loop {
+            ticker.tick().await;
+            if let Err(error) = poll(&state, &mut follower).await {
+                tracing::warn!(%error, "reading the change feed failed");
+            }
+            if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
+                last_maintenance = tokio::time::Instant::now();
+                maintain(&state).await;
+            }
+            if last_prune.elapsed() >= DATABASE_PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                prune_database(&state).await;
+            }
+        }
+    })
+}
+
+/// Applies every change made since the last poll.
+pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), KeyringError> {
+    let now = state.clock.now();
+    let after_id = follower.last_id;
+    let events = state
+        .store
+        .run(move |conn| changes::since(conn, after_id, now - LOOKBACK_SECS))
+        .await?;
+    let fresh = follower.take_new(events, now);
+    for event in fresh {
+        match event.kind {
+            ChangeKind::TokenRevoked => {
+                let expires_at = event
+                    .expires_at
+                    .unwrap_or(now + state.config.longest_token_lifetime_secs());
+                state.revoked.insert(event.subject, expires_at);
+            }
+            ChangeKind::KeysChanged => follower.keys_stale = true,
+            ChangeKind::EntitlementsChanged => state.entitlements.invalidate(&event.subject),
+            ChangeKind::CatalogChanged => state.entitlements.clear(),
+            ChangeKind::ClientChanged => state.clients.forget(&event.subject),
+        }
+    }
+    if follower.keys_stale {
+        state.reload_keys().await?;
+        follower.keys_stale = false;
+    }
+    Ok(())
+}
+
+async fn maintain(state: &Arc<AppState>) {
+    let now = state.clock.now();
+    state.revoked.prune(now);
+    state.verified_tokens.prune(now);
+    if let Err(error) = state.reload_keys().await {
+        tracing::warn!(%error, "reloading signing keys failed");
+    }
+    let swept = state
+        .store
+        .run(move |conn| crate::domain::entitlements::manage::sweep_schedule(conn, now))
+        .await;
+    if let Err(error) = swept {
+        tracing::warn!(%error, "announcing scheduled entitlement changes failed");
+    }
+}
+
+/// Delivered and given-up webhook deliveries are kept this long for inspection.
+const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+async fn prune_database(state: &Arc<AppState>) {
+    let now = state.clock.now();
+    // A link matters until it expires and while it counts towards its address's limit.
+    let link_horizon = state
+        .config
+        .sign_in_link_ttl_secs
+        .max(state.config.sign_in_link_window_secs);
+    let pruned = state
+        .store
+        .run(move |conn| {
+            revocations::prune(conn, now)?;
+            let links_over = now - link_horizon;
+            crate::foundation::store::links::prune_links(conn, links_over)?;
+            crate::domain::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;
+            changes::prune(conn, now - EVENT_RETENTION_SECS)
+        })
+        .await;
+    if let Err(error) = pruned {
+        tracing::warn!(%error, "pruning the database failed");
+    }
+}

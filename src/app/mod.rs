@@ -1,0 +1,6 @@
+//! The program: the command line, and the background tasks that run beside the server.
+
+pub mod change_feed;
+pub mod cli;
+pub mod demo;
+pub mod webhook_worker;

@@ -1,0 +1,206 @@
+//! What a person may watch or hear: their subscription tier and its features, and the
+//! pay-per-view products granted to them, as they are at a given moment.
+//!
+//! `compute` reads them from the database; [`cache::EntitlementCache`] keeps the answer in
+//! memory for the introspection hot path until a change (announced on the change feed) or
+//! the clock (a period ending, a rental starting or expiring) makes it stale.
+
+pub mod cache;
+pub mod manage;
+
+use serde::Serialize;
+
+use crate::foundation::store::entitlements::{self as store, Grant, Product, Subscription};
+use crate::foundation::store::{DbConnection, StoreError};
+
+/// Subscription statuses; `canceled` gives nothing, the others give the tier until the end of
+/// the current period.
+pub const STATUSES: [&str; 4] = ["active", "trialing", "past_due", "canceled"];
+
+/// A product the person may watch now, and until when (`None`: no end).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActiveProduct {
+    pub product: String,
+    pub valid_until: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entitlements {
+    pub tier: Option<String>,
+    pub features: Vec<String>,
+    pub ppv: Vec<ActiveProduct>,
+    pub ent_ver: i64,
+    /// When this answer changes by the clock alone: the earliest period end, grant start or
+    /// grant end still ahead. `None` when nothing is scheduled.
+    pub changes_at: Option<i64>,
+}
+
+/// Whether a subscription gives its tier at `now`.
+pub fn subscription_is_current(subscription: &Subscription, now: i64) -> bool {
+    subscription.status != "canceled" && subscription.current_period_end > now
+}
+
+/// The window in which a grant gives its product: the grant's own, within the product's
+/// availability.
+fn grant_window(grant: &Grant, product: &Product) -> (i64, Option<i64>) {
+    let starts = product
+        .starts_at
+        .map_or(grant.valid_from, |starts| starts.max(grant.valid_from));
+    let ends = match (grant.valid_until, product.ends_at) {
+        (Some(until), Some(ends)) => Some(until.min(ends)),
+        (until, ends) => until.or(ends),
+    };
+    (starts, ends)
+}
+
+/// Computes a person's entitlements at `now`.
+pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entitlements, StoreError> {
+    let mut entitlements = Entitlements {
+        ent_ver: store::version(conn, user_id)?,
+        ..Entitlements::default()
+    };
+    let mut schedule = |at: i64| {
+        if at > now {
+            entitlements.changes_at = Some(
+                entitlements
+                    .changes_at
+                    .map_or(at, |earliest: i64| earliest.min(at)),
+            );
+        }
+    };
+    let mut tier = None;
+    if let Some(subscription) = store::find_subscription(conn, user_id)?
+        && subscription_is_current(&subscription, now)
+    {
+        schedule(subscription.current_period_end);
+        tier = store::find_tier(conn, &subscription.tier_slug)?;
+    }
+    let mut ppv = Vec::new();
+    for (grant, product) in store::live_grants_with_products(conn, user_id)? {
+        let (starts, ends) = grant_window(&grant, &product);
+        if starts > now {
+            schedule(starts);
+        } else if ends.is_none_or(|ends| ends > now) {
+            if let Some(ends) = ends {
+                schedule(ends);
+            }
+            // Two grants of one product: it lasts as long as the longer one.
+            match ppv
+                .iter_mut()
+                .find(|active: &&mut ActiveProduct| active.product == product.slug)
+            {
+                Some(active) => {
+                    active.valid_until = active.valid_until.zip(ends).map(|(one, other)| one.max(other));
+                }
+                None => ppv.push(ActiveProduct {
+                    product: product.slug,
+                    valid_until: ends,
+                }),
+            }
+        }
+    }
+    let changes_at = entitlements.changes_at;
+    Ok(Entitlements {
+        features: tier
+            .as_ref()
+            .map(|tier| tier.features.clone())
+            .unwrap_or_default(),
+        tier: tier.map(|tier| tier.slug),
+        ppv,
+        changes_at,
+        ..entitlements
+    })
+}
+
+/// The entitlement claims of an access token (CONTRACT.md): at most `cap` products, with
+/// `ppv_overflow` when there are more.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AccessTokenEntitlements {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    pub features: Vec<String>,
+    pub ppv: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub ppv_overflow: bool,
+    pub ent_ver: i64,
+}
+
+impl AccessTokenEntitlements {
+    pub fn new(entitlements: &Entitlements, cap: usize) -> Self {
+        Self {
+            tier: entitlements.tier.clone(),
+            features: entitlements.features.clone(),
+            ppv: entitlements
+                .ppv
+                .iter()
+                .take(cap)
+                .map(|active| active.product.clone())
+                .collect(),
+            ppv_overflow: entitlements.ppv.len() > cap,
+            ent_ver: entitlements.ent_ver,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(valid_from: i64, valid_until: Option<i64>) -> Grant {
+        Grant {
+            id: "g".into(),
+            user_id: "u".into(),
+            product_slug: "p".into(),
+            valid_from,
+            valid_until,
+            external_ref: None,
+            revoked_at: None,
+            created_at: 0,
+        }
+    }
+
+    fn product(starts_at: Option<i64>, ends_at: Option<i64>) -> Product {
+        Product {
+            slug: "p".into(),
+            title: "P".into(),
+            starts_at,
+            ends_at,
+            rental_hours: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_grant_gives_its_product_only_inside_the_products_availability() {
+        assert_eq!(
+            grant_window(&grant(10, Some(100)), &product(Some(20), Some(50))),
+            (20, Some(50))
+        );
+        assert_eq!(
+            grant_window(&grant(10, None), &product(None, Some(50))),
+            (10, Some(50))
+        );
+        assert_eq!(
+            grant_window(&grant(10, Some(40)), &product(None, None)),
+            (10, Some(40))
+        );
+    }
+
+    #[test]
+    fn the_access_token_carries_at_most_the_cap_of_products() {
+        let entitlements = Entitlements {
+            ppv: (0..5)
+                .map(|n| ActiveProduct {
+                    product: format!("p{n}"),
+                    valid_until: None,
+                })
+                .collect(),
+            ..Entitlements::default()
+        };
+        let claims = AccessTokenEntitlements::new(&entitlements, 3);
+        assert_eq!(claims.ppv, vec!["p0", "p1", "p2"]);
+        assert!(claims.ppv_overflow);
+        assert!(!AccessTokenEntitlements::new(&entitlements, 5).ppv_overflow);
+    }
+}

@@ -1,0 +1,154 @@
+//! Emailed sign-in links ("magic links"): the way in without a password, and the answer to a
+//! forgotten one. A link carries 256 random bits, is stored only as its SHA-256, works once
+//! and for `sign_in_link_ttl_secs`. Asking for one answers the same whether or not the
+//! address has an account; mail goes out only to addresses that have one (or may create one
+//! when self-service sign-up is on).
+
+use std::sync::{Mutex, PoisonError};
+
+use diesel::Connection;
+
+use crate::domain::AdminError;
+use crate::domain::identity::users::{self as admin_users, NewUser};
+use crate::foundation::crypto::{hashing, random};
+use crate::foundation::store::links::{self as store, SignInLink};
+use crate::foundation::store::users::{self, User};
+use crate::foundation::store::{DbConnection, StoreError};
+use crate::web::state::AppState;
+
+/// Where a link leads: a page with a button, so a mail scanner that fetches links does not
+/// spend them.
+pub const CONTINUE_PATH: &str = "/login/link/continue";
+
+static ISSUING: Mutex<()> = Mutex::new(());
+
+/// A link to mail.
+#[derive(Debug)]
+pub struct NewLink {
+    pub email: String,
+    pub url: String,
+    /// Using the link will create the account.
+    pub creates_account: bool,
+}
+
+/// Decides whether `email` gets a link and records it; None when no mail goes out (no such
+/// account and no sign-up, a disabled account, or the address had its share of links).
+pub fn issue(
+    state: &AppState,
+    conn: &mut DbConnection,
+    email: &str,
+    carried: &str,
+    now: i64,
+) -> Result<Option<NewLink>, StoreError> {
+    // Links are issued after the page has answered, several at once: one at a time, so the
+    // per-address count and the insert that follows it cannot interleave (within an instance).
+    let _one_at_a_time = ISSUING.lock().unwrap_or_else(PoisonError::into_inner);
+    let user = users::find_by_email(conn, email)?;
+    let user_id = match &user {
+        Some(user) if user.is_enabled() => Some(user.id.clone()),
+        Some(_) => return Ok(None),
+        None if state.config.allow_signup => None,
+        None => return Ok(None),
+    };
+    let window_start = now - state.config.sign_in_link_window_secs;
+    if store::links_sent_since(conn, email, window_start)?
+        >= i64::from(state.config.sign_in_links_per_address)
+    {
+        return Ok(None);
+    }
+    let token = random::token::<32>();
+    store::insert_link(
+        conn,
+        &SignInLink {
+            token_hash: hashing::sha256_hex(token.as_bytes()),
+            email: email.to_owned(),
+            user_id: user_id.clone(),
+            carried_request: carried.to_owned(),
+            created_at: now,
+            expires_at: now + state.config.sign_in_link_ttl_secs,
+            used_at: None,
+        },
+    )?;
+    Ok(Some(NewLink {
+        email: email.to_owned(),
+        url: format!("{}{CONTINUE_PATH}?token={token}", state.issuer),
+        creates_account: user_id.is_none(),
+    }))
+}
+
+fn token_hash(token: &str) -> Option<String> {
+    random::is_base64url_of_32_bytes(token).then(|| hashing::sha256_hex(token.as_bytes()))
+}
+
+/// Whether `token` is a link that still works (the confirmation page), and for which address.
+pub fn live_email(conn: &mut DbConnection, token: &str, now: i64) -> Result<Option<String>, StoreError> {
+    let Some(hash) = token_hash(token) else {
+        return Ok(None);
+    };
+    Ok(store::find_live_link(conn, &hash, now)?.map(|link| link.email))
+}
+
+/// The person a used link signs in, and the request it was asked for from.
+#[derive(Debug)]
+pub struct LinkSignIn {
+    pub user: User,
+    pub carried: String,
+}
+
+/// Spends the link and returns who it signs in; None when it is used up, expired or unknown.
+/// A sign-up link creates the account with its email verified; if the address got an
+/// account meanwhile, the link signs in to that one (it proves the same thing). One
+/// transaction, spending first: two clicks racing sign in once.
+/// A sign-up link stops working when sign-up is turned off (`allow_signup`).
+pub fn spend(
+    conn: &mut DbConnection,
+    token: &str,
+    allow_signup: bool,
+    now: i64,
+) -> Result<Option<LinkSignIn>, StoreError> {
+    let Some(hash) = token_hash(token) else {
+        return Ok(None);
+    };
+    conn.transaction(|conn| {
+        let Some(link) = store::use_link(conn, &hash, now)? else {
+            return Ok(None);
+        };
+        let user = match users::find_by_email(conn, &link.email)? {
+            Some(user) => user,
+            None if link.user_id.is_none() && allow_signup => match create_account(conn, &link.email, now)? {
+                Some(user) => user,
+                // Created by another request a moment ago: this link is spent; the next works.
+                None => return Ok(None),
+            },
+            None => return Ok(None),
+        };
+        if !user.is_enabled() || link.user_id.as_ref().is_some_and(|id| *id != user.id) {
+            return Ok(None);
+        }
+        users::mark_email_verified(conn, &user.id)?;
+        Ok(Some(LinkSignIn {
+            user: User {
+                email_verified: true,
+                ..user
+            },
+            carried: link.carried_request,
+        }))
+    })
+}
+
+/// The account a sign-up link creates; None when the address was taken meanwhile.
+fn create_account(conn: &mut DbConnection, email: &str, now: i64) -> Result<Option<User>, StoreError> {
+    let prepared = admin_users::prepare(NewUser {
+        email: email.to_owned(),
+        name: None,
+        password: None,
+        admin: false,
+    })
+    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    match admin_users::insert(conn, prepared, now) {
+        Ok(user) => Ok(Some(user)),
+        Err(AdminError::Conflict(_)) => Ok(None),
+        Err(AdminError::Store(error)) => Err(error),
+        Err(other) => Err(StoreError::Corrupt(other.to_string())),
+    }
+}

@@ -1,0 +1,72 @@
+//! Password sign-in: argon2id on the blocking pool without holding a database connection,
+//! the same work whether or not the account exists, and failures throttled per account and
+//! per client IP.
+
+use std::sync::{Arc, LazyLock};
+
+use crate::foundation::crypto::hashing;
+use crate::foundation::store::StoreError;
+use crate::foundation::store::users::{self, User};
+use crate::web::state::AppState;
+
+/// Verified against when there is no real hash, so a miss costs what a hit costs.
+static DUMMY_HASH: LazyLock<Option<String>> =
+    LazyLock::new(|| hashing::hash_password("usher-dummy-password-for-timing").ok());
+
+#[derive(Debug)]
+pub enum Outcome {
+    SignedIn(User),
+    /// Wrong email or password; deliberately not told apart.
+    Refused,
+    /// Too many failures for this account or address; try again after this many seconds.
+    Throttled(i64),
+}
+
+/// Checks an email and password.
+pub async fn authenticate(
+    state: &Arc<AppState>,
+    email: &str,
+    password: String,
+    client_ip: &str,
+) -> Result<Outcome, StoreError> {
+    let now = state.clock.now();
+    let account_key = format!("account:{email}");
+    let ip_key = format!("ip:{client_ip}");
+    let throttle = &state.login_throttle;
+    let blocked = throttle
+        .blocked_for(&account_key, state.config.login_failures_per_account, now)
+        .max(throttle.blocked_for(&ip_key, state.config.login_failures_per_ip, now));
+    if let Some(wait) = blocked {
+        return Ok(Outcome::Throttled(wait));
+    }
+    let lookup = email.to_owned();
+    let user = state
+        .store
+        .run(move |conn| users::find_by_email(conn, &lookup))
+        .await?
+        .filter(User::is_enabled);
+    // argon2 runs apart from the database pool: a burst of sign-ins must not starve the
+    // token endpoint of connections.
+    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || match (stored, DUMMY_HASH.as_deref()) {
+        (Some(stored), _) => hashing::verify_password(&password, &stored),
+        (None, Some(dummy)) => {
+            hashing::verify_password(&password, dummy);
+            false
+        }
+        (None, None) => false,
+    })
+    .await
+    .map_err(|_| StoreError::TaskCancelled)?;
+    match user {
+        Some(user) if matches => {
+            throttle.clear(&account_key);
+            Ok(Outcome::SignedIn(user))
+        }
+        _ => {
+            throttle.record_failure(&account_key, now);
+            throttle.record_failure(&ip_key, now);
+            Ok(Outcome::Refused)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Browser sessions (SSO): a random token in an `HttpOnly` cookie, stored only as its SHA-256
+//! in the database so any instance can serve the person. Idle and absolute lifetimes end it.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use diesel::Connection;
+
+use crate::foundation::crypto::{hashing, random};
+use crate::foundation::store::sessions::{self, Session};
+use crate::foundation::store::users::{self, User};
+use crate::foundation::store::{DbConnection, StoreError, refresh_tokens};
+use crate::web::oauth::revocation::revoke_access_tokens;
+use crate::web::state::AppState;
+
+pub const COOKIE: &str = "usher_session";
+
+/// A session is written back at most this often when used, not on every page.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The person behind a request's session cookie.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub session: Session,
+    pub user: User,
+}
+
+pub async fn current(state: &Arc<AppState>, request: &HttpRequest) -> Result<Option<SignedIn>, StoreError> {
+    let Some(cookie) = request.cookie(COOKIE) else {
+        return Ok(None);
+    };
+    let id_hash = hashing::sha256_hex(cookie.value().as_bytes());
+    let state = Arc::clone(state);
+    state
+        .store
+        .clone()
+        .run(move |conn| {
+            let now = state.clock.now();
+            let Some(session) = sessions::find_live(conn, &id_hash, now)? else {
+                return Ok(None);
+            };
+            if session.last_seen_at + state.config.session_idle_secs <= now {
+                return Ok(None);
+            }
+            let Some(user) = users::find_by_id(conn, &session.user_id)?.filter(User::is_enabled) else {
+                return Ok(None);
+            };
+            if session.last_seen_at + TOUCH_EVERY_SECS <= now {
+                sessions::touch(conn, &id_hash, now)?;
+            }
+            Ok(Some(SignedIn { session, user }))
+        })
+        .await
+}
+
+/// The session token a request's cookie carries, to hand to [`start`] on the blocking pool.
+pub fn cookie_token(request: &HttpRequest) -> Option<String> {
+    request.cookie(COOKIE).map(|cookie| cookie.value().to_owned())
+}
+
+/// Starts a session for `user`, who just proved who they are by `amr`; returns the cookie.
+/// The browser's previous session (`replacing`, its cookie token) ends: every sign-in gets a
+/// new token, so a token planted before sign-in is worth nothing after it. When the previous
+/// session was someone else's, the apps signed in through it are signed out as well.
+pub fn start(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user: &User,
+    amr: Vec<String>,
+    user_agent: &str,
+    replacing: Option<&str>,
+    now: i64,
+) -> Result<(Session, Cookie<'static>), StoreError> {
+    let previous = match replacing {
+        Some(token) => sessions::find_live(conn, &hashing::sha256_hex(token.as_bytes()), now)?,
+        None => None,
+    };
+    let token = random::token::<32>();
+    let session = Session {
+        id_hash: hashing::sha256_hex(token.as_bytes()),
+        sid: random::token::<16>(),
+        user_id: user.id.clone(),
+        auth_time: now,
+        amr,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + state.config.session_max_secs,
+        user_agent: user_agent.chars().take(200).collect(),
+    };
+    // Read before, write inside: a SQLite transaction that starts with a write takes the
+    // write lock at once instead of failing to upgrade a stale read.
+    conn.transaction(|conn| {
+        sessions::insert(conn, &session)?;
+        match previous {
+            Some(previous) if previous.user_id == user.id => {
+                // The same person again: the apps signed in through the old session carry
+                // on under the new one, so signing out later reaches them.
+                sessions::end(conn, &previous.sid, now)?;
+                refresh_tokens::move_to_session(conn, &previous.sid, &session.sid)?;
+            }
+            Some(previous) => end(state, conn, &[previous.sid], now)?,
+            None => {}
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    let cookie = Cookie::build(COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(state.config.session_max_secs))
+        .finish();
+    Ok((session, cookie))
+}
+
+/// The cookie that makes the browser forget its session.
+pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = Cookie::build(COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish();
+    cookie.make_removal();
+    cookie
+}
+
+/// Ends sessions and revokes every refresh token issued in them, and the access tokens that
+/// came with those, here and (through the change feed) on every instance. One transaction:
+/// a session never ends with its tokens still live.
+pub fn end(state: &AppState, conn: &mut DbConnection, sids: &[String], now: i64) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        for sid in sids {
+            sessions::end(conn, sid, now)?;
+            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            revoke_access_tokens(state, conn, issued, now)?;
+        }
+        Ok(())
+    })
+}

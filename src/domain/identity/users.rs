@@ -1,0 +1,129 @@
+//! Creating people's accounts.
+
+use serde::Serialize;
+
+use crate::domain::AdminError;
+use crate::foundation::crypto::{hashing, random};
+use crate::foundation::store::users::{self, User};
+use crate::foundation::store::{DbConnection, StoreError};
+
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub name: Option<String>,
+    pub password: Option<String>,
+    pub admin: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedUser {
+    pub id: String,
+    pub email: String,
+}
+
+/// Emails are compared case-insensitively: stored trimmed and lowercased.
+pub fn normalize_email(email: &str) -> Result<String, AdminError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(AdminError::invalid("email", "is not a valid email address"))
+    }
+}
+
+/// Longest display name kept; longer ones are cut.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A display name as people see it in apps: control characters removed, trimmed, at most
+/// [`MAX_NAME_CHARS`]; `None` when nothing is left.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let visible: String = raw.chars().filter(|ch| !ch.is_control()).collect();
+    let name: String = visible.trim().chars().take(MAX_NAME_CHARS).collect();
+    let name = name.trim_end();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// An account checked and its password hashed, ready to be written.
+pub struct PreparedUser {
+    email: String,
+    name: Option<String>,
+    password_hash: Option<String>,
+    admin: bool,
+}
+
+/// Checks a new password's length and hashes it (argon2id: CPU-bound, call it off the async
+/// executor).
+pub fn hash_new_password(password: &str) -> Result<String, AdminError> {
+    if password.chars().count() < 8 {
+        return Err(AdminError::invalid("password", "must be at least 8 characters"));
+    }
+    Ok(hashing::hash_password(password)?)
+}
+
+/// Checks the account and hashes its password (argon2id: CPU-bound, call it off the async
+/// executor and without holding a database connection).
+pub fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
+    let email = normalize_email(&new.email)?;
+    let password_hash = new.password.as_deref().map(hash_new_password).transpose()?;
+    Ok(PreparedUser {
+        email,
+        name: new.name.as_deref().and_then(clean_name),
+        password_hash,
+        admin: new.admin,
+    })
+}
+
+/// Writes a prepared account; an email already taken is a conflict, also when another
+/// request takes it at the same moment.
+pub fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) -> Result<User, AdminError> {
+    // No look-up first: the unique index answers, and the insert is then the first statement
+    // of any transaction it runs in (SQLite takes the write lock at once).
+    let taken = || AdminError::Conflict(format!("a user with email {} already exists", prepared.email));
+    let user = User {
+        id: uuid::Builder::from_random_bytes(random::bytes::<16>())
+            .into_uuid()
+            .to_string(),
+        email: prepared.email.clone(),
+        name: prepared.name.clone(),
+        password_hash: prepared.password_hash.clone(),
+        is_admin: prepared.admin,
+        email_verified: false,
+        created_at: now,
+        disabled_at: None,
+    };
+    match users::insert(conn, &user) {
+        Err(StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => Err(taken()),
+        other => other.map(|()| user).map_err(AdminError::from),
+    }
+}
+
+/// Hashes the password first (argon2id, CPU-bound), then writes the account.
+pub fn create(conn: &mut DbConnection, new: NewUser, now: i64) -> Result<CreatedUser, AdminError> {
+    let user = insert(conn, prepare(new)?, now)?;
+    Ok(CreatedUser {
+        id: user.id,
+        email: user.email,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_cut_and_emptied_to_none() {
+        assert_eq!(clean_name("  Ada Lovelace \n"), Some("Ada Lovelace".to_owned()));
+        assert_eq!(clean_name("   "), None);
+        assert_eq!(clean_name("Ada\u{0}\u{7}"), Some("Ada".to_owned()));
+        let long = "é".repeat(150);
+        assert_eq!(clean_name(&long).map(|name| name.chars().count()), Some(100));
+    }
+}

@@ -1,0 +1,241 @@
+//! Registering clients.
+
+use serde::Serialize;
+
+use crate::domain::AdminError;
+use crate::domain::oauth::scopes;
+use crate::foundation::crypto::keys::SigningAlg;
+use crate::foundation::crypto::{hashing, random};
+use crate::foundation::store::DbConnection;
+use crate::foundation::store::clients::{self, Client};
+use crate::web::state::AppState;
+
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const KNOWN_GRANTS: [&str; 4] = [
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_DEVICE_CODE,
+];
+
+/// The grant types a client may be registered with.
+pub fn known_grant_types() -> &'static [&'static str] {
+    &KNOWN_GRANTS
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Empty means `authorization_code` and `refresh_token`.
+    pub grant_types: Vec<String>,
+    /// Empty means the standard user scopes.
+    pub scopes: Vec<String>,
+    pub public: bool,
+    pub first_party: bool,
+    /// `RS256` when unset.
+    pub id_token_alg: Option<String>,
+}
+
+/// What registration answers; the secret is shown this once and stored only as a hash.
+#[derive(Debug, Serialize)]
+pub struct CreatedClient {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<CreatedClient, AdminError> {
+    let name = new.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(AdminError::invalid("name", "must not be empty"));
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        validate_redirect_uri(uri)?;
+    }
+    let grant_types = if new.grant_types.is_empty() {
+        vec![
+            GRANT_AUTHORIZATION_CODE.to_owned(),
+            GRANT_REFRESH_TOKEN.to_owned(),
+        ]
+    } else {
+        dedup(new.grant_types)
+    };
+    if let Some(unknown) = grant_types
+        .iter()
+        .find(|grant| !KNOWN_GRANTS.contains(&grant.as_str()))
+    {
+        return Err(AdminError::invalid(
+            "grant_type",
+            format!("{unknown} is not a supported grant type"),
+        ));
+    }
+    if new.public && grant_types.iter().any(|grant| grant == GRANT_CLIENT_CREDENTIALS) {
+        return Err(AdminError::invalid(
+            "grant_type",
+            "a public client cannot use client_credentials",
+        ));
+    }
+    let scopes = if new.scopes.is_empty() {
+        scopes::default_client_scopes()
+    } else {
+        dedup(new.scopes)
+    };
+    if let Some(bad) = scopes.iter().find(|scope| !scopes::is_valid_scope_token(scope)) {
+        return Err(AdminError::invalid(
+            "scope",
+            format!("{bad:?} is not a valid scope"),
+        ));
+    }
+
+    let id_token_alg = match new.id_token_alg.as_deref() {
+        None => SigningAlg::Rs256,
+        Some(name) => SigningAlg::parse(name).ok_or_else(|| {
+            AdminError::invalid(
+                "id_token_alg",
+                format!("{name:?} is not supported: use RS256 or ES256"),
+            )
+        })?,
+    };
+
+    let client_id = random::token::<16>();
+    let client_secret = (!new.public).then(random::token::<32>);
+    let client = Client {
+        client_id: client_id.clone(),
+        name,
+        secret_hash: client_secret
+            .as_deref()
+            .map(|secret| hashing::sha256_hex(secret.as_bytes())),
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        grant_types,
+        scopes,
+        first_party: new.first_party,
+        created_at: now,
+        disabled_at: None,
+        id_token_alg: id_token_alg.name().to_owned(),
+    };
+    clients::insert(conn, &client)?;
+    Ok(CreatedClient {
+        client_id,
+        client_secret,
+    })
+}
+
+/// Gives a confidential client (read by the caller, before any transaction) a new random
+/// 256-bit secret, stored as its SHA-256 like [`create`] does; the old secret no longer
+/// matches. Returns the client id and the new secret (shown this once), or `None` when the
+/// client is gone. Public clients have no secret and disabled ones cannot use one: both are
+/// refused. The first statement is the write, so it may open a transaction.
+///
+/// Announced on the change feed, so every instance forgets authentications it cached with
+/// the old secret; the caller's own instance should forget them at once
+/// ([`crate::domain::oauth::client_auth::ClientAuthenticator::forget`]).
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    client: &Client,
+    now: i64,
+) -> Result<Option<CreatedClient>, AdminError> {
+    if client.is_public() {
+        return Err(AdminError::Conflict(format!(
+            "{} is a public client: it has no secret to rotate",
+            client.name
+        )));
+    }
+    if !client.is_enabled() {
+        return Err(AdminError::Conflict(format!(
+            "{} is disabled: a new secret would not work",
+            client.name
+        )));
+    }
+    let secret = random::token::<32>();
+    if !clients::set_secret_hash(
+        conn,
+        &client.client_id,
+        &hashing::sha256_hex(secret.as_bytes()),
+        now,
+    )? {
+        return Ok(None);
+    }
+    Ok(Some(CreatedClient {
+        client_id: client.client_id.clone(),
+        client_secret: Some(secret),
+    }))
+}
+
+/// Disables a client (read by the caller, before any transaction) from `now` on: it
+/// authenticates nowhere, gets no new tokens, and the refresh tokens it holds are revoked with
+/// their access tokens. A client already disabled is refused. The first statement is the
+/// write. Announced on the change feed, as for [`rotate_secret`].
+pub fn disable(
+    state: &AppState,
+    conn: &mut DbConnection,
+    client: &Client,
+    now: i64,
+) -> Result<(), AdminError> {
+    if !clients::disable(conn, &client.client_id, now)? {
+        return Err(AdminError::Conflict(format!(
+            "{} is already disabled",
+            client.name
+        )));
+    }
+    let issued = crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
+    crate::web::oauth::revocation::revoke_access_tokens(state, conn, issued, now)?;
+    Ok(())
+}
+
+/// Redirect URIs are compared exactly, so they must be absolute and fragment-free
+/// (RFC 6749 §3.1.2).
+fn validate_redirect_uri(uri: &str) -> Result<(), AdminError> {
+    let parsed = url::Url::parse(uri)
+        .map_err(|error| AdminError::invalid("redirect_uri", format!("{uri:?}: {error}")))?;
+    // Schemes a browser would run or read locally instead of handing to an app (RFC 9700
+    // §2.1, §4.1): such a "redirect" would execute the code in Usher's context.
+    if ["javascript", "data", "vbscript", "file", "about", "blob"].contains(&parsed.scheme()) {
+        return Err(AdminError::invalid(
+            "redirect_uri",
+            format!("{uri:?} uses a scheme that cannot receive a redirect"),
+        ));
+    }
+    if parsed.fragment().is_some() {
+        return Err(AdminError::invalid(
+            "redirect_uri",
+            format!("{uri:?} must not contain a fragment"),
+        ));
+    }
+    Ok(())
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_that_a_browser_would_run_are_refused() {
+        for uri in ["javascript:alert(1)", "data:text/html,x", "file:///etc/passwd"] {
+            assert!(validate_redirect_uri(uri).is_err(), "{uri}");
+        }
+        assert!(validate_redirect_uri("https://app.example/cb#frag").is_err());
+        for uri in [
+            "https://app.example/cb",
+            "com.example.app:/oauth",
+            "http://127.0.0.1:8765/cb",
+        ] {
+            assert!(validate_redirect_uri(uri).is_ok(), "{uri}");
+        }
+    }
+}

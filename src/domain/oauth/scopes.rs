@@ -1,0 +1,64 @@
+//! Scope syntax (RFC 6749 §3.3) and which scopes need a person behind the token.
+
+use crate::web::errors::{ErrorCode, OAuthError};
+
+pub const OPENID: &str = "openid";
+pub const PROFILE: &str = "profile";
+pub const EMAIL: &str = "email";
+pub const OFFLINE_ACCESS: &str = "offline_access";
+pub const ENTITLEMENTS: &str = "entitlements";
+pub const ADMIN: &str = "usher:admin";
+pub const ADMIN_ENTITLEMENTS: &str = "usher:entitlements";
+
+/// Scopes that describe a person; meaningless for a client acting on its own behalf.
+pub const USER_SCOPES: [&str; 5] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, ENTITLEMENTS];
+
+/// Scopes a client gets when registered without `--scope`.
+pub fn default_client_scopes() -> Vec<String> {
+    USER_SCOPES.iter().map(|scope| (*scope).to_owned()).collect()
+}
+
+/// Whether `scope` is a valid scope-token: `1*( %x21 / %x23-5B / %x5D-7E )`.
+pub fn is_valid_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|byte| byte == 0x21 || (0x23..=0x5b).contains(&byte) || (0x5d..=0x7e).contains(&byte))
+}
+
+/// Splits a `scope` parameter into its distinct tokens, in order.
+pub fn parse(scope: &str) -> Result<Vec<String>, OAuthError> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in scope.split(' ').filter(|token| !token.is_empty()) {
+        if !is_valid_scope_token(token) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope contains invalid characters",
+            ));
+        }
+        if !scopes.iter().any(|seen| seen == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_split_on_spaces_and_deduplicated() {
+        assert_eq!(
+            parse("a  b a").expect("parses"),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_not_scope_characters() {
+        assert!(parse("a\"b").is_err());
+        assert!(parse("a\\b").is_err());
+        assert!(is_valid_scope_token("usher:admin"));
+    }
+}

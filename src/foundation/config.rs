@@ -1,0 +1,314 @@
+//! Typed configuration, loaded once: defaults, then `usher.toml` (or `USHER_CONFIG`), then
+//! `USHER_*` environment variables. Every setting is documented in `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    pub database_url: String,
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Public base URL; `http://localhost:PORT` of the bound port when unset.
+    pub issuer: Option<String>,
+    /// Directory holding the master key that seals signing keys in the database.
+    pub keys_dir: PathBuf,
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: i64,
+    /// `aud` of access tokens issued without a resource indicator; the issuer when unset.
+    pub access_token_audience: Option<String>,
+    /// Algorithm of access tokens: `ES256` or `RS256`.
+    pub access_token_alg: String,
+    /// Database connections per instance.
+    pub db_pool_size: u32,
+    /// How often an instance reads the change feed written by other instances, in ms.
+    pub sync_interval_ms: u64,
+    /// How many verified access tokens introspection keeps in memory.
+    pub verified_token_cache_size: u64,
+    /// HTTP worker threads; the number of CPUs available when unset.
+    pub workers: Option<usize>,
+    /// Largest accepted request body on OAuth endpoints, in bytes.
+    pub max_form_bytes: usize,
+    /// PEM certificate chain; with `tls_key_file`, the server speaks HTTPS itself.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Lifetime of ID tokens, in seconds.
+    pub id_token_ttl_secs: i64,
+    /// Lifetime of an authorization code, in seconds.
+    pub authorization_code_ttl_secs: i64,
+    /// Lifetime of each refresh token, in seconds; every use rotates it and starts a new one.
+    pub refresh_token_ttl_secs: i64,
+    /// How long after a refresh token was rotated it may still be used once more without
+    /// being treated as stolen: two tabs refreshing at the same moment. At most 60.
+    pub refresh_reuse_grace_secs: i64,
+    /// A browser session unused for this long ends, in seconds.
+    pub session_idle_secs: i64,
+    /// A browser session ends this long after sign-in however active it is, in seconds.
+    pub session_max_secs: i64,
+    /// Whether people may create their own account from the login page.
+    pub allow_signup: bool,
+    /// Wrong passwords allowed per account within `login_throttle_window_secs`.
+    pub login_failures_per_account: u32,
+    /// Wrong passwords allowed per client IP address within `login_throttle_window_secs`.
+    pub login_failures_per_ip: u32,
+    /// The window of the two limits above, in seconds.
+    pub login_throttle_window_secs: i64,
+    /// Most pay-per-view products named in an access token's `ppv` claim; beyond it the
+    /// token says `ppv_overflow` and introspection has the full list.
+    pub ppv_claim_cap: usize,
+    /// How many people's entitlements introspection keeps in memory.
+    pub entitlement_cache_size: usize,
+    // --- Webhooks (src/webhooks) ---
+    /// How often an instance looks for webhook deliveries that are due, in ms.
+    pub webhook_poll_interval_ms: u64,
+    /// How long one webhook delivery may take, connecting included, before it counts as
+    /// failed, in seconds.
+    pub webhook_timeout_secs: u64,
+    /// Sends of one event to one endpoint before it is given up.
+    pub webhook_max_attempts: u32,
+    // --- Passkeys (src/login/passkeys.rs) ---
+    /// WebAuthn relying party ID: passkeys are bound to it. The issuer's host when unset.
+    pub passkey_rp_id: Option<String>,
+    /// The origin pages with passkey sign-in are served from. The issuer's origin when unset.
+    pub passkey_origin: Option<String>,
+    // --- Mail (src/mail) ---
+    /// `smtp://HOST:PORT` (STARTTLS when offered), `smtps://USER:PASS@HOST` (TLS); unset:
+    /// mail goes to `outbox_dir` and sign-in links are logged (development only).
+    pub smtp_url: Option<String>,
+    /// The `From:` of every mail.
+    pub mail_from: String,
+    /// Where mail goes when `smtp_url` is unset.
+    pub outbox_dir: PathBuf,
+    // --- Sign-in links (src/login/links.rs) ---
+    /// How long an emailed sign-in link works, in seconds.
+    pub sign_in_link_ttl_secs: i64,
+    /// Sign-in links sent to one address within `sign_in_link_window_secs`.
+    pub sign_in_links_per_address: u32,
+    /// Sign-in links requested from one IP address within `sign_in_link_window_secs`.
+    pub sign_in_links_per_ip: u32,
+    /// The window of the two limits above, in seconds.
+    pub sign_in_link_window_secs: i64,
+    // --- Device authorization grant (RFC 8628, src/oauth/device.rs) ---
+    /// How long a device code and its user code work, in seconds.
+    pub device_code_ttl_secs: i64,
+    /// The polling interval devices are told to keep, in seconds; it grows by 5 for a device
+    /// that polls faster (`slow_down`).
+    pub device_poll_interval_secs: i64,
+    /// Wrong user codes allowed per IP address within `login_throttle_window_secs`.
+    pub device_code_failures_per_ip: u32,
+    /// Wrong user codes allowed from everywhere together within `login_throttle_window_secs`:
+    /// the bound on guessing spread over many addresses.
+    pub device_code_failures_global: u32,
+    // --- Admin dashboard (src/admin/dashboard) ---
+    /// How long after signing in (with a second factor) an administrator may use the
+    /// dashboard before signing in again, in seconds.
+    pub admin_session_max_secs: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://./data/usher.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            issuer: None,
+            keys_dir: PathBuf::from("./keys"),
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            access_token_ttl_secs: 900,
+            access_token_audience: None,
+            access_token_alg: "ES256".into(),
+            db_pool_size: 8,
+            sync_interval_ms: 250,
+            verified_token_cache_size: 200_000,
+            workers: None,
+            max_form_bytes: 16 * 1024,
+            tls_cert_file: None,
+            tls_key_file: None,
+            id_token_ttl_secs: 3600,
+            authorization_code_ttl_secs: 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_reuse_grace_secs: 10,
+            session_idle_secs: 7 * 24 * 3600,
+            session_max_secs: 30 * 24 * 3600,
+            allow_signup: false,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 50,
+            login_throttle_window_secs: 900,
+            ppv_claim_cap: 16,
+            entitlement_cache_size: 200_000,
+            webhook_poll_interval_ms: 500,
+            webhook_timeout_secs: 10,
+            webhook_max_attempts: 12,
+            passkey_rp_id: None,
+            passkey_origin: None,
+            smtp_url: None,
+            mail_from: "Usher <no-reply@localhost>".into(),
+            outbox_dir: PathBuf::from("./data/outbox"),
+            sign_in_link_ttl_secs: 600,
+            sign_in_links_per_address: 5,
+            sign_in_links_per_ip: 30,
+            sign_in_link_window_secs: 3600,
+            device_code_ttl_secs: 600,
+            device_poll_interval_secs: 5,
+            device_code_failures_per_ip: 10,
+            device_code_failures_global: 1000,
+            admin_session_max_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration from the process environment and the TOML file it names.
+    pub fn load() -> Result<Self, ConfigError> {
+        let explicit = std::env::var_os("USHER_CONFIG").map(PathBuf::from);
+        Self::load_from(explicit.as_deref(), Env::prefixed("USHER_").ignore(&["config"]))
+    }
+
+    fn load_from(explicit_file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        match explicit_file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.display().to_string())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("usher.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("usher.toml"))
+            }
+            None => {}
+        }
+        let config: Self = figment
+            .merge(env)
+            .extract()
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let lifetimes = [
+            ("access_token_ttl_secs", self.access_token_ttl_secs),
+            ("id_token_ttl_secs", self.id_token_ttl_secs),
+            ("authorization_code_ttl_secs", self.authorization_code_ttl_secs),
+            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            ("session_idle_secs", self.session_idle_secs),
+            ("session_max_secs", self.session_max_secs),
+            ("login_throttle_window_secs", self.login_throttle_window_secs),
+            ("sign_in_link_ttl_secs", self.sign_in_link_ttl_secs),
+            ("sign_in_link_window_secs", self.sign_in_link_window_secs),
+            ("device_code_ttl_secs", self.device_code_ttl_secs),
+            ("device_poll_interval_secs", self.device_poll_interval_secs),
+            ("admin_session_max_secs", self.admin_session_max_secs),
+        ];
+        if let Some((name, _)) = lifetimes.iter().find(|(_, secs)| *secs <= 0) {
+            return Err(ConfigError::Invalid(format!("{name} must be positive")));
+        }
+        // Webhooks: a zero timeout would fail every delivery, zero attempts would send none.
+        if !(1..=3600).contains(&self.webhook_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "webhook_timeout_secs must be between 1 and 3600".into(),
+            ));
+        }
+        if self.webhook_max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "webhook_max_attempts must be positive".into(),
+            ));
+        }
+        if !(0..=60).contains(&self.refresh_reuse_grace_secs) {
+            return Err(ConfigError::Invalid(
+                "refresh_reuse_grace_secs must be between 0 and 60".into(),
+            ));
+        }
+        if crate::foundation::crypto::keys::SigningAlg::parse(&self.access_token_alg).is_none() {
+            return Err(ConfigError::Invalid(
+                "access_token_alg must be ES256 or RS256".into(),
+            ));
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert_file and tls_key_file must be set together".into(),
+            ));
+        }
+        if let Some(issuer) = &self.issuer {
+            let parsed = url::Url::parse(issuer)
+                .map_err(|error| ConfigError::Invalid(format!("issuer {issuer:?}: {error}")))?;
+            if !matches!(parsed.scheme(), "http" | "https")
+                || parsed.query().is_some()
+                || parsed.fragment().is_some()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "issuer {issuer:?} must be an http(s) URL without query or fragment"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The issuer identifier for a server bound to `port`, without a trailing slash.
+    pub fn issuer_for_port(&self, port: u16) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None if self.tls_cert_file.is_some() => format!("https://localhost:{port}"),
+            None => format!("http://localhost:{port}"),
+        }
+    }
+
+    /// The longest time a token signed now may stay valid: how long a retired key stays published.
+    pub fn longest_token_lifetime_secs(&self) -> i64 {
+        self.access_token_ttl_secs.max(self.id_token_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_no_configuration_the_embedded_defaults_apply() {
+        let config = Config::load_from(
+            Some(Path::new("/nonexistent/usher.toml")),
+            Env::prefixed("USHER_TEST_NONE_"),
+        );
+        assert!(matches!(config, Err(ConfigError::MissingFile(_))));
+        let config = Config::default();
+        assert_eq!(config.database_url, "sqlite://./data/usher.db");
+        assert_eq!(config.bind, "127.0.0.1:8080");
+        assert_eq!(config.issuer_for_port(8080), "http://localhost:8080");
+    }
+
+    #[test]
+    fn file_values_are_read_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\naccess_token_ttl_secs = 60\n").expect("write");
+        let config = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_")).expect("load");
+        assert_eq!(config.bind, "0.0.0.0:9000");
+        assert_eq!(config.access_token_ttl_secs, 60);
+
+        std::fs::write(&path, "access_token_alg = \"HS256\"\n").expect("write");
+        let refused = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_"));
+        assert!(
+            matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("access_token_alg"))
+        );
+    }
+}

@@ -1,0 +1,660 @@
+//! Outgoing mail: the sign-in link and the notice that a credential changed. Each goes out as
+//! `multipart/alternative` (plain text and HTML) over SMTP, or, when no `smtp_url` is set,
+//! into `outbox_dir` as an `.eml` file with its link logged, so development needs no mail
+//! server.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use askama::Template;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::runtime::Handle;
+
+use crate::foundation::config::Config;
+
+/// Each step of the SMTP conversation, connecting included: a stuck relay must not hold a
+/// pooled connection for lettre's default minute.
+const SMTP_STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole of one send, however many steps it takes.
+const SEND_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One mail, rendered and ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The sign-in link it carries, logged in outbox mode only.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The cause only: the URL may carry a password.
+    #[error("smtp_url is not usable: {0}")]
+    SmtpUrl(String),
+    #[error("{0}")]
+    Address(String),
+    #[error("a link in a mail must be an absolute http(s) URL")]
+    Link,
+    #[error("cannot build the mail: {0}")]
+    Message(#[from] lettre::error::Error),
+    #[error("SMTP: {0}")]
+    Transport(#[from] lettre::transport::smtp::Error),
+    #[error("SMTP: no answer within {} seconds", SEND_DEADLINE.as_secs())]
+    Timeout,
+    #[error("cannot write to the outbox: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot render the mail: {0}")]
+    Template(#[from] askama::Error),
+    #[error("the mail task stopped: {0}")]
+    Task(String),
+}
+
+/// Sends mail. Cheap to clone: every clone shares one SMTP connection pool.
+#[derive(Clone)]
+pub struct Mailer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    from: Mailbox,
+    /// The sender's domain: Message-IDs made from it do not reveal the machine's host name.
+    message_id_domain: String,
+    route: Route,
+    /// The runtime the mailer was built on. Every send runs there: actix runs each worker on
+    /// a runtime of its own, and pooled SMTP connections must stay on the reactor they were
+    /// opened on.
+    runtime: Option<Handle>,
+}
+
+enum Route {
+    Smtp {
+        builder: AsyncSmtpTransportBuilder,
+        /// Built on first use, inside a runtime: building starts the pool's cleanup task.
+        transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    },
+    Outbox(PathBuf),
+}
+
+impl Mailer {
+    /// Built once at start; a bad smtp_url or mail_from fails here with a one-line cause
+    /// (never echoing a password in the URL).
+    pub fn from_config(config: &Config) -> Result<Self, MailError> {
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|error| MailError::Address(format!("mail_from is not a valid mailbox: {error}")))?;
+        let message_id_domain = from.email.domain().to_owned();
+        // An empty USHER_SMTP_URL= is how container setups say "unset".
+        let route = match config.smtp_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Route::Smtp {
+                builder: smtp_builder(url)?,
+                transport: OnceLock::new(),
+            },
+            _ => {
+                tracing::warn!(
+                    outbox = %config.outbox_dir.display(),
+                    "no smtp_url: mail is written to the outbox and not sent (development only)"
+                );
+                Route::Outbox(config.outbox_dir.clone())
+            }
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                from,
+                message_id_domain,
+                route,
+                runtime: Handle::try_current().ok(),
+            }),
+        })
+    }
+
+    /// Sends now (SMTP conversation, or writes an .eml file to outbox_dir and logs `link` at
+    /// info level).
+    pub async fn send(&self, mail: Mail) -> Result<(), MailError> {
+        let inner = Arc::clone(&self.inner);
+        let delivery = async move { inner.deliver(mail).await };
+        match &self.inner.runtime {
+            Some(runtime) => runtime
+                .spawn(delivery)
+                .await
+                .map_err(|error| MailError::Task(error.to_string()))?,
+            None => delivery.await,
+        }
+    }
+
+    /// Sends in a spawned tokio task so the caller's answer does not depend on (or wait for)
+    /// the mail; logs failures (recipient domain only, never the link or body).
+    pub fn dispatch(&self, mail: Mail) {
+        let domain = recipient_domain(&mail.to).to_owned();
+        let Some(runtime) = self.inner.runtime.clone().or_else(|| Handle::try_current().ok()) else {
+            tracing::error!(recipient_domain = %domain, "mail not sent: no async runtime");
+            return;
+        };
+        let inner = Arc::clone(&self.inner);
+        runtime.spawn(async move {
+            if let Err(error) = inner.deliver(mail).await {
+                tracing::warn!(recipient_domain = %domain, %error, "mail not sent");
+            }
+        });
+    }
+
+    #[cfg(test)]
+    fn message(&self, mail: &Mail) -> Result<Message, MailError> {
+        self.inner.message(mail)
+    }
+}
+
+impl Inner {
+    async fn deliver(&self, mail: Mail) -> Result<(), MailError> {
+        let message = self.message(&mail)?;
+        match &self.route {
+            Route::Smtp { builder, transport } => {
+                let transport = transport.get_or_init(|| builder.clone().build());
+                tokio::time::timeout(SEND_DEADLINE, transport.send(message))
+                    .await
+                    .map_err(|_| MailError::Timeout)??;
+            }
+            Route::Outbox(dir) => {
+                let path = write_to_outbox(dir.clone(), message.formatted()).await?;
+                match &mail.link {
+                    Some(link) => tracing::info!(
+                        to = %mail.to, file = %path.display(), %link,
+                        "mail written to the outbox; its sign-in link"
+                    ),
+                    None => {
+                        tracing::info!(to = %mail.to, file = %path.display(), "mail written to the outbox")
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn message(&self, mail: &Mail) -> Result<Message, MailError> {
+        let to = recipient(&mail.to)?;
+        // Only our own subjects go here, but the fields are public: a line break must never
+        // reach the header block.
+        let subject: String = mail
+            .subject
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), self.message_id_domain);
+        Ok(Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(subject)
+            .date_now()
+            .message_id(Some(message_id))
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                mail.html.clone(),
+            ))?)
+    }
+}
+
+/// `smtp://HOST[:PORT]`: plain, upgraded with STARTTLS whenever the server offers it
+/// (`?tls=required` refuses to go on without it); `smtps://HOST[:PORT]`: TLS from the first
+/// byte. `USER:PASSWORD@` (percent-encoded) logs in.
+fn smtp_builder(url: &str) -> Result<AsyncSmtpTransportBuilder, MailError> {
+    let refuse = |cause: &str| MailError::SmtpUrl(cause.to_owned());
+    // url's parse errors name the problem, never the input.
+    let parsed = url::Url::parse(url).map_err(|error| MailError::SmtpUrl(error.to_string()))?;
+    let host = parsed
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| refuse("no host"))?;
+    // lettre connects to (host, port): an IPv6 literal must lose its brackets.
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    if !matches!(parsed.path(), "" | "/") || parsed.fragment().is_some() {
+        return Err(refuse("expected no path or fragment"));
+    }
+    let mut required = false;
+    for (key, value) in parsed.query_pairs() {
+        match (key.as_ref(), value.as_ref()) {
+            ("tls", "required") => required = true,
+            ("tls", "opportunistic") => required = false,
+            _ => {
+                return Err(refuse(
+                    "the only query parameter is tls=required or tls=opportunistic",
+                ));
+            }
+        }
+    }
+    let tls_parameters =
+        || TlsParameters::new(host.clone()).map_err(|error| MailError::SmtpUrl(format!("TLS: {error}")));
+    let (tls, default_port) = match parsed.scheme() {
+        "smtp" if required => (Tls::Required(tls_parameters()?), 587),
+        "smtp" => (Tls::Opportunistic(tls_parameters()?), 25),
+        "smtps" => (Tls::Wrapper(tls_parameters()?), 465),
+        _ => return Err(refuse("the scheme must be smtp:// or smtps://")),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(parsed.port().unwrap_or(default_port))
+        .tls(tls)
+        .timeout(Some(SMTP_STEP_TIMEOUT))
+        .pool_config(
+            PoolConfig::new()
+                .max_size(4)
+                .idle_timeout(Duration::from_secs(30)),
+        );
+    match (parsed.username(), parsed.password()) {
+        ("", None) => {}
+        (_, None) => return Err(refuse("a user name needs a password")),
+        (user, Some(password)) => {
+            builder = builder.credentials(Credentials::new(percent_decode(user)?, percent_decode(password)?));
+        }
+    }
+    Ok(builder)
+}
+
+/// A user or password of the SMTP URL, %-decoded.
+fn percent_decode(part: &str) -> Result<String, MailError> {
+    crate::web::form::percent_decode(part).ok_or_else(|| {
+        MailError::SmtpUrl("a bad %-escape, or text that is not UTF-8, in the user or password".into())
+    })
+}
+
+fn recipient(to: &str) -> Result<Address, MailError> {
+    to.parse()
+        .map_err(|_| MailError::Address("the recipient is not a valid email address".into()))
+}
+
+fn recipient_domain(to: &str) -> &str {
+    to.rsplit_once('@').map_or("", |(_, domain)| domain)
+}
+
+/// Writes beside the final name first, so nothing ever reads half a mail.
+async fn write_to_outbox(dir: PathBuf, bytes: Vec<u8>) -> Result<PathBuf, MailError> {
+    tokio::task::spawn_blocking(move || -> Result<PathBuf, std::io::Error> {
+        std::fs::create_dir_all(&dir)?;
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis());
+        let random: [u8; 6] = crate::foundation::crypto::random::bytes();
+        let random: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+        let name = format!("{millis}-{random}.eml");
+        let partial = dir.join(format!(".{name}.partial"));
+        write_private(&partial, &bytes)?;
+        let path = dir.join(name);
+        std::fs::rename(&partial, &path)?;
+        Ok(path)
+    })
+    .await
+    .map_err(|error| MailError::Task(error.to_string()))?
+    .map_err(MailError::Io)
+}
+
+/// Outbox mail holds live sign-in links: only the server's own user may read it.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn http_url(link: &str) -> Result<(), MailError> {
+    match url::Url::parse(link) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+        _ => Err(MailError::Link),
+    }
+}
+
+/// askama drops a template's final newline; a text mail's last line should still end.
+fn plain_text(template: &impl Template) -> Result<String, MailError> {
+    let mut text = template.render()?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn minutes(count: i64) -> String {
+    if count == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{count} minutes")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/sign_in_link.html")]
+struct SignInLinkHtml<'a> {
+    title: &'a str,
+    button: &'a str,
+    link: &'a str,
+    expiry: &'a str,
+    app_name: Option<&'a str>,
+    new_account: bool,
+}
+
+#[derive(Template)]
+#[template(path = "mail/sign_in_link.txt", escape = "none")]
+struct SignInLinkText<'a> {
+    title: &'a str,
+    link: &'a str,
+    expiry: &'a str,
+    app_name: Option<&'a str>,
+    new_account: bool,
+}
+
+#[derive(Template)]
+#[template(path = "mail/credential_changed.html")]
+struct CredentialChangedHtml<'a> {
+    summary: &'a str,
+    at: &'a str,
+    account_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/credential_changed.txt", escape = "none")]
+struct CredentialChangedText<'a> {
+    summary: &'a str,
+    at: &'a str,
+    account_url: &'a str,
+}
+
+/// The sign-in link mail. `app_name`: the app the person was signing in to, when known.
+/// `new_account`: the link will create the account.
+pub fn sign_in_link(
+    to: &str,
+    link: &str,
+    valid_minutes: i64,
+    app_name: Option<&str>,
+    new_account: bool,
+) -> Result<Mail, MailError> {
+    recipient(to)?;
+    http_url(link)?;
+    let (title, button) = if new_account {
+        ("Finish creating your account", "Create my account")
+    } else {
+        ("Your sign-in link", "Sign in")
+    };
+    let expiry = minutes(valid_minutes);
+    let html = SignInLinkHtml {
+        title,
+        button,
+        link,
+        expiry: &expiry,
+        app_name,
+        new_account,
+    }
+    .render()?;
+    let text = plain_text(&SignInLinkText {
+        title,
+        link,
+        expiry: &expiry,
+        app_name,
+        new_account,
+    })?;
+    Ok(Mail {
+        to: to.to_owned(),
+        subject: title.to_owned(),
+        text,
+        html,
+        link: Some(link.to_owned()),
+    })
+}
+
+/// A notice that a credential changed (passkey added/removed, two-step sign-in on/off,
+/// recovery code used, password changed). `summary` is a full sentence like "A passkey named
+/// “Pixel 8” was added to your account."; `at` a human UTC time string; `account_url` the
+/// account page URL.
+pub fn credential_changed(to: &str, summary: &str, at: &str, account_url: &str) -> Result<Mail, MailError> {
+    recipient(to)?;
+    http_url(account_url)?;
+    let html = CredentialChangedHtml {
+        summary,
+        at,
+        account_url,
+    }
+    .render()?;
+    let text = plain_text(&CredentialChangedText {
+        summary,
+        at,
+        account_url,
+    })?;
+    Ok(Mail {
+        to: to.to_owned(),
+        subject: "Security notice: how you sign in has changed".to_owned(),
+        text,
+        html,
+        link: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    const LINK: &str = "https://id.example.com/login/link?token=abc_DEF-123&request=client_id%3Dtv";
+
+    fn outbox_mailer(dir: &Path) -> Mailer {
+        Mailer::from_config(&Config {
+            outbox_dir: dir.to_owned(),
+            ..Config::default()
+        })
+        .expect("mailer")
+    }
+
+    /// The header block and the body of a formatted message.
+    fn split(message: &Message) -> (String, String) {
+        let formatted = String::from_utf8(message.formatted()).expect("utf-8");
+        let (headers, body) = formatted
+            .split_once("\r\n\r\n")
+            .expect("a blank line after the headers");
+        (headers.to_owned(), body.to_owned())
+    }
+
+    fn header_names(headers: &str) -> Vec<String> {
+        headers
+            .split("\r\n")
+            .filter(|line| !line.starts_with([' ', '\t']))
+            .filter_map(|line| line.split_once(':').map(|(name, _)| name.to_ascii_lowercase()))
+            .collect()
+    }
+
+    #[test]
+    fn the_sign_in_link_mail_carries_the_link_in_both_parts() {
+        let mail = sign_in_link("viewer@example.com", LINK, 10, Some("Living Room TV"), false).expect("mail");
+        assert_eq!(mail.subject, "Your sign-in link");
+        assert_eq!(mail.link.as_deref(), Some(LINK));
+        assert!(mail.text.contains(&format!("\n{LINK}\n")), "{}", mail.text);
+        assert!(mail.text.contains("10 minutes"));
+        assert!(mail.text.contains("Living Room TV"));
+        assert!(mail.text.contains("Didn't ask for this? Ignore this mail"));
+        let escaped = LINK.replace('&', "&#38;");
+        assert!(
+            mail.html.contains(&format!("href=\"{escaped}\"")),
+            "{}",
+            mail.html
+        );
+        assert!(mail.html.contains("<html lang=\"en\">"));
+        assert!(mail.html.contains("<h1"));
+        assert!(mail.html.contains("10 minutes"));
+        assert!(mail.html.contains("Didn't ask for this? Ignore this mail"));
+    }
+
+    #[test]
+    fn a_link_that_creates_the_account_says_so() {
+        let mail = sign_in_link("new@example.com", LINK, 1, None, true).expect("mail");
+        assert_eq!(mail.subject, "Finish creating your account");
+        assert!(mail.text.contains("finish creating your account"));
+        assert!(mail.text.contains("1 minute."));
+        assert!(mail.html.contains("Create my account"));
+    }
+
+    #[test]
+    fn the_app_name_is_escaped_in_html() {
+        let mail = sign_in_link("viewer@example.com", LINK, 10, Some("<b>TV</b>"), false).expect("mail");
+        assert!(!mail.html.contains("<b>TV</b>"));
+        assert!(mail.html.contains("&#60;b&#62;TV"));
+    }
+
+    #[test]
+    fn only_http_links_go_into_mail() {
+        let refused = sign_in_link("viewer@example.com", "javascript:alert(1)", 10, None, false);
+        assert!(matches!(refused, Err(MailError::Link)));
+        let refused = credential_changed("viewer@example.com", "Changed.", "now", "not a url");
+        assert!(matches!(refused, Err(MailError::Link)));
+    }
+
+    #[test]
+    fn a_recipient_with_a_line_break_is_refused() {
+        for to in [
+            "viewer@example.com\r\nBcc: thief@example.net",
+            "viewer@example.com\nBcc: thief@example.net",
+            "Viewer <viewer@example.com>",
+            "",
+        ] {
+            let refused = sign_in_link(to, LINK, 10, None, false);
+            assert!(matches!(refused, Err(MailError::Address(_))), "{to:?}");
+            let refused = credential_changed(to, "Changed.", "now", "https://id.example.com/account");
+            assert!(matches!(refused, Err(MailError::Address(_))), "{to:?}");
+        }
+    }
+
+    #[test]
+    fn a_line_break_in_the_summary_stays_in_the_body() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mail = credential_changed(
+            "viewer@example.com",
+            "A passkey was added.\r\nBcc: thief@example.net",
+            "2026-05-01 12:00 UTC",
+            "https://id.example.com/account",
+        )
+        .expect("mail");
+        assert!(mail.subject.starts_with("Security notice: "));
+        assert!(mail.text.contains("Bcc: thief@example.net"));
+        let message = outbox_mailer(dir.path()).message(&mail).expect("message");
+        let (headers, body) = split(&message);
+        assert!(!header_names(&headers).contains(&"bcc".to_owned()), "{headers}");
+        assert!(!headers.contains("thief"));
+        assert!(body.contains("thief@example.net"));
+        assert_eq!(message.envelope().to().len(), 1);
+    }
+
+    #[test]
+    fn a_line_break_in_a_subject_never_starts_a_header() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut mail = sign_in_link("viewer@example.com", LINK, 10, None, false).expect("mail");
+        mail.subject = "Hello\r\nBcc: thief@example.net".into();
+        let message = outbox_mailer(dir.path()).message(&mail).expect("message");
+        let (headers, _) = split(&message);
+        assert!(!header_names(&headers).contains(&"bcc".to_owned()), "{headers}");
+    }
+
+    #[test]
+    fn a_message_has_the_headers_and_two_alternative_parts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mail = sign_in_link("viewer@example.com", LINK, 10, None, false).expect("mail");
+        let message = outbox_mailer(dir.path()).message(&mail).expect("message");
+        let (headers, body) = split(&message);
+        let names = header_names(&headers);
+        for name in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "mime-version",
+            "content-type",
+        ] {
+            assert!(names.contains(&name.to_owned()), "{name} missing from {headers}");
+        }
+        assert!(headers.contains("From: Usher <no-reply@localhost>"));
+        assert!(headers.contains("To: viewer@example.com"));
+        assert!(
+            headers.contains("@localhost>"),
+            "Message-ID on the sender's domain: {headers}"
+        );
+        assert!(headers.contains("multipart/alternative"));
+        assert!(body.contains("text/plain"));
+        assert!(body.contains("text/html"));
+    }
+
+    #[tokio::test]
+    async fn without_smtp_the_mail_lands_in_the_outbox() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outbox = dir.path().join("nested/outbox");
+        let mailer = outbox_mailer(&outbox);
+        let mail = sign_in_link("viewer@example.com", LINK, 10, None, false).expect("mail");
+        mailer.send(mail).await.expect("sent");
+        let files: Vec<_> = std::fs::read_dir(&outbox)
+            .expect("outbox created")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(".eml"), "{name}");
+        let (millis, _) = name.split_once('-').expect("<unix-ms>-<random>.eml");
+        assert!(millis.parse::<u128>().is_ok(), "{name}");
+        let contents = std::fs::read_to_string(&files[0]).expect("read");
+        assert!(contents.contains("Subject: Your sign-in link"));
+    }
+
+    #[test]
+    fn bad_smtp_urls_are_refused_without_echoing_the_password() {
+        for url in [
+            "smtp://user:hunter2@mail.example.com:notaport",
+            "http://user:hunter2@mail.example.com",
+            "smtp://user:hunter2@",
+            "smtp://user:hunter2@mail.example.com/path",
+            "smtp://user:hunter2@mail.example.com?tls=sometimes",
+            "smtp://user:hunter2%zz@mail.example.com",
+            "smtp://user@mail.example.com",
+            "mail.example.com:25",
+        ] {
+            let config = Config {
+                smtp_url: Some(url.into()),
+                ..Config::default()
+            };
+            let error = Mailer::from_config(&config)
+                .err()
+                .unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(matches!(error, MailError::SmtpUrl(_)), "{url}: {error:?}");
+            let message = error.to_string();
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+    }
+
+    #[test]
+    fn good_smtp_urls_are_accepted() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.com?tls=required",
+            "smtps://user%40example.com:p%40ss%3Aword@mail.example.com",
+            "smtp://[::1]:2525",
+            "",
+        ] {
+            let config = Config {
+                smtp_url: Some(url.into()),
+                ..Config::default()
+            };
+            assert!(Mailer::from_config(&config).is_ok(), "{url}");
+        }
+        assert_eq!(percent_decode("p%40ss%3Aword").expect("decoded"), "p@ss:word");
+    }
+
+    #[test]
+    fn a_bad_sender_is_refused() {
+        let config = Config {
+            mail_from: "Usher <no-reply@localhost>\r\nBcc: thief@example.net".into(),
+            ..Config::default()
+        };
+        assert!(matches!(Mailer::from_config(&config), Err(MailError::Address(_))));
+    }
+}

@@ -1,0 +1,8 @@
+//! What every rule stands on: time, configuration, cryptography, storage and mail. Nothing
+//! here knows about OAuth, people or HTTP.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod mail;
+pub mod store;

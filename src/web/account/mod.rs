@@ -1,0 +1,555 @@
+//! The signed-in person's account page: their profile, the apps they allowed and the
+//! devices they are signed in on, each of which they can take back here.
+//!
+//! Handlers only read the form, check CSRF and the session, and answer; what each action
+//! does lives in plain functions that take the connection and `now`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::Connection;
+
+use crate::domain::identity::session::{self, SignedIn};
+use crate::domain::identity::users as admin_users;
+use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
+use crate::web::csrf;
+use crate::web::form::Form;
+use crate::web::login::pages::with_csrf_cookie;
+use crate::web::oauth::authorize::describe_scope;
+use crate::web::oauth::revocation::revoke_access_tokens;
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+pub mod passkeys;
+pub mod totp;
+
+pub const PATH: &str = "/account";
+
+/// Where a request without a session goes; signing in there comes back here.
+const LOGIN: &str = "/login";
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    csrf: String,
+    notice: Option<&'static str>,
+    name: Option<String>,
+    email: String,
+    overview: Overview,
+    two_step: Option<totp::TwoStep>,
+    passkeys: Vec<passkeys::PasskeyListing>,
+    /// Whether passkeys can be added here (the relying party is set up).
+    passkeys_on: bool,
+    /// This browser's device, the suggested name of a new passkey.
+    device: String,
+    has_password: bool,
+}
+
+/// What the account page lists besides the profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    pub apps: Vec<AppAccess>,
+    pub devices: Vec<Device>,
+}
+
+/// An app the person allowed, in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppAccess {
+    pub client_id: String,
+    pub name: String,
+    pub permissions: Vec<&'static str>,
+    pub granted: String,
+}
+
+/// A live session, in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub sid: String,
+    pub description: String,
+    pub signed_in: String,
+    pub last_active: String,
+    pub current: bool,
+}
+
+/// The person's allowed apps and live sessions; `current_sid` is the session looking.
+pub fn overview(
+    conn: &mut DbConnection,
+    user_id: &str,
+    current_sid: &str,
+    now: i64,
+) -> Result<Overview, StoreError> {
+    let apps = consents::list_for_user(conn, user_id)?
+        .into_iter()
+        .map(|app| AppAccess {
+            permissions: app
+                .scopes
+                .iter()
+                .filter_map(|scope| describe_scope(scope))
+                .collect(),
+            client_id: app.client_id,
+            name: app.client_name,
+            granted: format_utc(app.granted_at),
+        })
+        .collect();
+    let mut devices: Vec<Device> = sessions::list_live_for_user(conn, user_id, now)?
+        .into_iter()
+        .map(|session| Device {
+            description: describe_device(&session.user_agent),
+            signed_in: format_utc(session.created_at),
+            last_active: format_utc(session.last_seen_at),
+            current: session.sid == current_sid,
+            sid: session.sid,
+        })
+        .collect();
+    // TVs and consoles signed in through the device grant: the app's name, as they have no
+    // browser to describe.
+    devices.extend(
+        crate::foundation::store::devices::list_for_user(conn, user_id, now)?
+            .into_iter()
+            .map(|device| Device {
+                description: format!("{} on a TV or other device", device.client_name),
+                signed_in: format_utc(device.signed_in_at),
+                last_active: format_utc(device.last_active_at),
+                current: false,
+                sid: device.sid,
+            }),
+    );
+    // The device in hand first, the others newest first.
+    devices.sort_by_key(|device| !device.current);
+    Ok(Overview { apps, devices })
+}
+
+/// How recently the person must have signed in to change how they sign in (a password, a
+/// passkey, two-step sign-in) without proving it again: someone who signed in with a link
+/// or a passkey may not know the password.
+pub const PASSWORD_CHANGE_WINDOW_SECS: i64 = 15 * 60;
+
+/// Why a signed-in person may not change how they sign in right now, if they may not: the
+/// sign-in is too old, or they had a second factor when they signed in and did not use it (a
+/// stolen password must not be enough to add a way in).
+pub async fn credential_change_refused(
+    state: &Arc<AppState>,
+    signed_in: &SignedIn,
+) -> Result<Option<PageError>, StoreError> {
+    let session = &signed_in.session;
+    if state.clock.now() - session.auth_time > PASSWORD_CHANGE_WINDOW_SECS {
+        return Ok(Some(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign in again first",
+            "To change how you sign in, sign out and sign in again (an emailed sign-in link works), then make the change within 15 minutes.",
+        )));
+    }
+    if session.amr.iter().any(|method| method == "mfa") {
+        return Ok(None);
+    }
+    let (user_id, since) = (signed_in.user.id.clone(), session.auth_time);
+    let had_second_factor = state
+        .store
+        .run(move |conn| {
+            let passkey_before = crate::foundation::store::passkeys::list_for_user(conn, &user_id)?
+                .iter()
+                .any(|passkey| passkey.created_at < since);
+            let totp_before =
+                crate::domain::identity::totp::enabled_since(conn, &user_id)?.is_some_and(|at| at < since);
+            Ok::<_, StoreError>(passkey_before || totp_before)
+        })
+        .await?;
+    Ok(had_second_factor.then(|| {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign in with your second factor first",
+            "Your account has a passkey or two-step sign-in. Sign out, sign in with it, and make the change within 15 minutes.",
+        )
+    }))
+}
+
+/// Sets a new password (already hashed) and signs the person out everywhere but here, with
+/// the tokens of those sessions: whoever knew the old one is out. One transaction.
+pub fn change_password(
+    state: &AppState,
+    conn: &mut DbConnection,
+    signed_in: &SignedIn,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let user_id = signed_in.user.id.as_str();
+    conn.transaction(|conn| {
+        users::set_password_hash(conn, user_id, password_hash)?;
+        crate::foundation::store::entitlements::audit_self(conn, user_id, "password.change", None, now)?;
+        sessions::end_all_for_user_except(conn, user_id, &signed_in.session.sid, now)?;
+        // Every other session's tokens, and those of sessions already replaced and of TVs.
+        let issued =
+            refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
+        revoke_access_tokens(state, conn, issued, now)?;
+        crate::foundation::store::links::forget_pending_for_user(conn, user_id)
+    })
+}
+
+pub fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
+    users::set_name(conn, user_id, admin_users::clean_name(raw_name).as_deref())
+}
+
+/// Withdraws the person's consent to `client_id` and revokes every token the app holds for
+/// them. One transaction: the app must not lose its listing here while keeping its tokens.
+/// Consent goes first so the app cannot quietly get a new code while its tokens are revoked.
+pub fn remove_app(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        consents::revoke(conn, user_id, client_id)?;
+        let issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)
+    })
+}
+
+/// Ends the person's session `sid`; returns whether it was one of their live sessions. A sid
+/// of someone else's session, or of one already over, is ignored.
+pub fn end_session(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if crate::foundation::store::devices::owns_device(conn, user_id, sid)? {
+        return conn.transaction(|conn| {
+            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            revoke_access_tokens(state, conn, issued, now)?;
+            Ok(true)
+        });
+    }
+    let owned = sessions::find_live_by_sid(conn, sid, now)?.is_some_and(|session| session.user_id == user_id);
+    if owned {
+        session::end(state, conn, &[sid.to_owned()], now)?;
+    }
+    Ok(owned)
+}
+
+/// Ends every session of the person and revokes the tokens issued in them. Sessions that
+/// expired without being ended are included: refresh tokens can outlive their session.
+pub fn end_all_sessions(
+    state: &AppState,
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        sessions::end_all_for_user(conn, user_id, now)?;
+        // Every app signed in through any session, ended ones included: a session replaced
+        // by a later sign-in leaves its apps' tokens behind.
+        let issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)
+    })
+}
+
+/// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".
+pub fn describe_device(user_agent: &str) -> String {
+    match (browser(user_agent), platform(user_agent)) {
+        (Some(browser), Some(platform)) => format!("{browser} on {platform}"),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => "Unknown device".to_owned(),
+    }
+}
+
+/// Browsers built on Chrome or Safari name those too, so the specific ones are tried first.
+fn browser(user_agent: &str) -> Option<&'static str> {
+    const BROWSERS: &[(&[&str], &str)] = &[
+        (&["Edg/", "EdgA/", "EdgiOS/"], "Edge"),
+        (&["OPR/", "Opera"], "Opera"),
+        (&["SamsungBrowser/"], "Samsung Internet"),
+        (&["Firefox/", "FxiOS/"], "Firefox"),
+        (&["Chrome/", "CriOS/"], "Chrome"),
+        (&["Safari/"], "Safari"),
+    ];
+    BROWSERS
+        .iter()
+        .find(|(markers, _)| markers.iter().any(|marker| user_agent.contains(marker)))
+        .map(|(_, name)| *name)
+}
+
+/// TVs, consoles and phones also name the desktop system they derive from, so they come first.
+fn platform(user_agent: &str) -> Option<&'static str> {
+    const PLATFORMS: &[(&[&str], &str)] = &[
+        (
+            &["SMART-TV", "SmartTV", "Tizen", "Web0S", "webOS", "Android TV"],
+            "Smart TV",
+        ),
+        (&["PlayStation"], "PlayStation"),
+        (&["Xbox"], "Xbox"),
+        (&["iPhone"], "iPhone"),
+        (&["iPad"], "iPad"),
+        (&["Android"], "Android"),
+        (&["CrOS"], "ChromeOS"),
+        (&["Windows"], "Windows"),
+        (&["Macintosh", "Mac OS X"], "Mac"),
+        (&["Linux"], "Linux"),
+    ];
+    PLATFORMS
+        .iter()
+        .find(|(markers, _)| markers.iter().any(|marker| user_agent.contains(marker)))
+        .map(|(_, name)| *name)
+}
+
+/// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
+pub fn format_utc(unix: i64) -> String {
+    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    let (year, month, day) = crate::foundation::clock::civil_from_days(days);
+    let month = crate::foundation::clock::month_abbreviation(month);
+    format!(
+        "{day} {month} {year}, {:02}:{:02} UTC",
+        seconds / 3600,
+        seconds % 3600 / 60
+    )
+}
+
+/// The line confirming what the action the person came back from did.
+fn notice(request: &HttpRequest) -> Option<&'static str> {
+    let query = Form::from_urlencoded(request.query_string()).ok()?;
+    match query.get("done")? {
+        "name" => Some("Your name was saved."),
+        "app" => Some("The app no longer has access to your account."),
+        "session" => Some("That device was signed out."),
+        "totp-off" => Some("Two-step sign-in is off. Your password alone signs you in now."),
+        "passkey-added" => Some("Your passkey was added. Use it next time you sign in."),
+        "passkey-removed" => Some("The passkey was removed."),
+        "password" => Some("Your password was saved. Your other devices were signed out."),
+        _ => None,
+    }
+}
+
+/// The person a posted form acts for: the CSRF check comes first so that a forged post
+/// learns nothing, not even whether anyone is signed in.
+pub(crate) async fn form_author(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+) -> Result<Option<SignedIn>, PageError> {
+    csrf::verify(request, form.get(csrf::FIELD))?;
+    Ok(session::current(state, request).await?)
+}
+
+fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
+    let mut response = pages::see_other(LOGIN);
+    pages::add_cookie(&mut response, &session::removal_cookie(state))?;
+    Ok(response)
+}
+
+/// `GET /account`.
+pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let Some(signed_in) = session::current(&state, &request).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let now = state.clock.now();
+    let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
+    let (overview, two_step, passkeys) = state
+        .store
+        .run(move |conn| {
+            Ok::<_, StoreError>((
+                overview(conn, &user_id, &sid, now)?,
+                totp::two_step(conn, &user_id)?,
+                passkeys::list(conn, &user_id)?,
+            ))
+        })
+        .await?;
+    let device = describe_device(crate::web::form::user_agent(&request));
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = AccountPage {
+        csrf: token.token.clone(),
+        notice: notice(&request),
+        has_password: signed_in.user.password_hash.is_some(),
+        name: signed_in.user.name,
+        email: signed_in.user.email,
+        overview,
+        two_step,
+        passkeys,
+        passkeys_on: state.passkeys.is_some(),
+        device,
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+}
+
+/// `POST /account/profile`.
+pub async fn save_profile(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let raw_name = form.get("name").unwrap_or_default().to_owned();
+    state
+        .store
+        .run(move |conn| rename(conn, &signed_in.user.id, &raw_name))
+        .await?;
+    Ok(pages::see_other("/account?done=name"))
+}
+
+/// `POST /account/apps/revoke`.
+pub async fn revoke_app(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let client_id = form.require("client_id")?.to_owned();
+    let worker_state = Arc::clone(&state);
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            remove_app(&worker_state, conn, &signed_in.user.id, &client_id, now)
+        })
+        .await?;
+    Ok(pages::see_other("/account?done=app"))
+}
+
+/// `POST /account/sessions/end`: signing out one device, possibly this one.
+pub async fn end_one_session(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let sid = form.require("sid")?.to_owned();
+    let is_current = sid == signed_in.session.sid;
+    let worker_state = Arc::clone(&state);
+    let ended = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            end_session(&worker_state, conn, &signed_in.user.id, &sid, now)
+        })
+        .await?;
+    match (ended, is_current) {
+        (true, true) => signed_out_to_login(&state),
+        (true, false) => Ok(pages::see_other("/account?done=session")),
+        // Already over, or not theirs: nothing to confirm.
+        (false, _) => Ok(pages::see_other(PATH)),
+    }
+}
+
+/// `POST /account/sessions/end-all`.
+pub async fn end_every_session(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let worker_state = Arc::clone(&state);
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            end_all_sessions(&worker_state, conn, &signed_in.user.id, now)
+        })
+        .await?;
+    signed_out_to_login(&state)
+}
+
+/// `POST /account/password`: set or change the password, soon after signing in.
+pub async fn set_password(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let hashed = tokio::task::spawn_blocking(move || admin_users::hash_new_password(&password))
+        .await
+        .map_err(|error| PageError::internal(&error))?;
+    let Ok(password_hash) = hashed else {
+        return Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose a longer password",
+            "A password needs at least 8 characters. Go back and choose another.",
+        ));
+    };
+    let (worker_state, author) = (Arc::clone(&state), signed_in.clone());
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            change_password(&worker_state, conn, &author, &password_hash, now)
+        })
+        .await?;
+    crate::domain::identity::notices::credential_changed(
+        &state,
+        &signed_in.user,
+        "The password of your account was changed.",
+    );
+    Ok(pages::see_other("/account?done=password"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(format_utc(1_795_545_600), "24 Nov 2026, 18:40 UTC");
+        assert_eq!(format_utc(0), "1 Jan 1970, 00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "29 Feb 2000, 00:00 UTC");
+        assert_eq!(format_utc(-1), "31 Dec 1969, 23:59 UTC");
+    }
+
+    #[test]
+    fn devices_are_named_by_browser_and_system() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+                "Chrome on Android",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                "Firefox on Windows",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+                "Safari on iPhone",
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+                "Edge on Mac",
+            ),
+            (
+                "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36",
+                "Samsung Internet on Smart TV",
+            ),
+            ("usher-tests/1.0", "Unknown device"),
+            ("", "Unknown device"),
+        ];
+        for (user_agent, expected) in cases {
+            assert_eq!(describe_device(user_agent), expected, "{user_agent}");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Two-step sign-in on the account page: setting up an authenticator app, seeing the
+//! recovery codes once, and turning it off. The rules live in [`crate::domain::identity::totp`].
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::domain::identity::{notices, session, totp};
+use crate::foundation::store::{DbConnection, StoreError, totp as store};
+use crate::web::account::{LOGIN, PATH, form_author, format_utc};
+use crate::web::csrf;
+use crate::web::form::Form;
+use crate::web::login::pages::with_csrf_cookie;
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+pub const SETUP_PATH: &str = "/account/totp";
+
+/// The account page's two-step card when it is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwoStep {
+    pub since: String,
+    pub recovery_codes_left: i64,
+}
+
+pub fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<TwoStep>, StoreError> {
+    let Some(since) = totp::enabled_since(conn, user_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(TwoStep {
+        since: format_utc(since),
+        recovery_codes_left: store::unused_recovery_codes(conn, user_id)?,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "totp_setup.html")]
+struct SetupPage {
+    csrf: String,
+    error: Option<&'static str>,
+    secret: String,
+    qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage {
+    codes: Vec<String>,
+}
+
+/// A change that asks for a current code first: turning TOTP off, or new recovery codes.
+#[derive(Template)]
+#[template(path = "totp_code_check.html")]
+struct CodeCheckPage {
+    csrf: String,
+    error: Option<&'static str>,
+    title: &'static str,
+    action: &'static str,
+    button: &'static str,
+    /// Whether the button does something to regret (turning protection off).
+    danger: bool,
+}
+
+const DISABLE: (&str, &str, &str, bool) = (
+    "Turn off two-step sign-in",
+    "/account/totp/disable",
+    "Turn off",
+    true,
+);
+const RENEW: (&str, &str, &str, bool) = (
+    "Get new recovery codes",
+    "/account/totp/recovery-codes",
+    "Get new codes",
+    false,
+);
+
+/// `POST /account/totp/start`.
+pub async fn start(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    if let Some(refusal) = crate::web::account::credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
+    let worker_state = Arc::clone(&state);
+    let started = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::begin_enrolment(&worker_state, conn, &signed_in.user.id, now)
+        })
+        .await?;
+    Ok(pages::see_other(if started { SETUP_PATH } else { PATH }))
+}
+
+async fn setup_page(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let Some(signed_in) = session::current(state, request).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let worker_state = Arc::clone(state);
+    let enrolment = state
+        .store
+        .run(move |conn| totp::enrolment(&worker_state, conn, &signed_in.user))
+        .await?;
+    let Some(enrolment) = enrolment else {
+        return Ok(pages::see_other(PATH));
+    };
+    let token = csrf::token(request, state.secure_cookies);
+    let page = SetupPage {
+        csrf: token.token.clone(),
+        error,
+        secret: enrolment.secret_text,
+        qr_svg: enrolment.qr_svg,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// `GET /account/totp`: the QR code and secret of the enrolment in progress.
+pub async fn setup(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    setup_page(&state.into_inner(), &request, StatusCode::OK, None).await
+}
+
+/// `POST /account/totp/confirm`: the first code turns it on; the recovery codes show once.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let codes = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::confirm_enrolment(&worker_state, conn, &user_id, &code, now)
+        })
+        .await?;
+    match codes {
+        Some(codes) => {
+            notices::credential_changed(
+                &state,
+                &signed_in.user,
+                "Two-step sign-in was turned on for your account: signing in with your password now also asks for a code from your authenticator app.",
+            );
+            pages::render(StatusCode::OK, &RecoveryCodesPage { codes })
+        }
+        None => {
+            let error = "That code didn't work. Enter the code your app shows now.";
+            setup_page(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, Some(error)).await
+        }
+    }
+}
+
+fn code_check_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    (title, action, button, danger): (&'static str, &'static str, &'static str, bool),
+    error: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let page = CodeCheckPage {
+        csrf: token.token.clone(),
+        error,
+        title,
+        action,
+        button,
+        danger,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// The page again after a refused code.
+fn refused<T>(
+    state: &AppState,
+    request: &HttpRequest,
+    page: (&'static str, &'static str, &'static str, bool),
+    checked: &totp::CodeChecked<T>,
+) -> Result<HttpResponse, PageError> {
+    match checked {
+        totp::CodeChecked::Throttled => {
+            let error = "Too many wrong codes. Wait a few minutes and try again.";
+            code_check_page(state, request, StatusCode::TOO_MANY_REQUESTS, page, Some(error))
+        }
+        _ => {
+            let error = "That code didn't work. Enter the code your app shows now, or a recovery code.";
+            code_check_page(
+                state,
+                request,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page,
+                Some(error),
+            )
+        }
+    }
+}
+
+/// `POST /account/totp/disable`: a current code (or a recovery code) turns it off.
+pub async fn disable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let disabled = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::disable(&worker_state, conn, &user_id, &code, now)
+        })
+        .await?;
+    match disabled {
+        totp::CodeChecked::Done(()) => {
+            notices::credential_changed(
+                &state,
+                &signed_in.user,
+                "Two-step sign-in was turned off for your account: your password alone signs in now.",
+            );
+            Ok(pages::see_other("/account?done=totp-off"))
+        }
+        refusal => refused(&state, &request, DISABLE, &refusal),
+    }
+}
+
+/// `POST /account/totp/recovery-codes`: ten new recovery codes, shown once, for a current code.
+pub async fn renew_recovery_codes(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(LOGIN));
+    };
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let renewed = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::renew_recovery_codes(&worker_state, conn, &user_id, &code, now)
+        })
+        .await?;
+    match renewed {
+        totp::CodeChecked::Done(codes) => {
+            notices::credential_changed(
+                &state,
+                &signed_in.user,
+                "New recovery codes were made for your account; the old ones no longer work.",
+            );
+            pages::render(StatusCode::OK, &RecoveryCodesPage { codes })
+        }
+        refusal => refused(&state, &request, RENEW, &refusal),
+    }
+}

@@ -1,0 +1,78 @@
+//! Who may call the admin API: a client holding a live client credentials access token (RFC
+//! 6750 `Authorization: Bearer`) with the scope the route needs.
+
+use std::sync::Arc;
+
+use crate::web::form::{self, Bearer};
+use actix_web::HttpRequest;
+
+use crate::domain::entitlements::manage::Actor;
+use crate::domain::oauth::scopes;
+use crate::domain::tokens::access_tokens;
+use crate::web::admin_api::error::ApiError;
+use crate::web::state::AppState;
+
+/// What a route needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `usher:admin`: the catalogue, people's details and the audit log.
+    Admin,
+    /// `usher:admin` or `usher:entitlements`: what a payment service does to one person's
+    /// subscription and grants, and reading their entitlements back.
+    Entitlements,
+}
+
+/// The client behind an authorized request.
+pub struct Caller {
+    pub client_id: String,
+}
+
+impl Caller {
+    /// How the audit log names this caller.
+    pub fn actor(&self) -> Actor {
+        Actor::client(&self.client_id)
+    }
+}
+
+/// Checks the request's bearer token against what the route needs.
+pub async fn authorize(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    access: Access,
+) -> Result<Caller, ApiError> {
+    let token = match form::bearer(request) {
+        Bearer::Token(token) => token,
+        Bearer::Missing => return Err(ApiError::token_required("a bearer access token is required")),
+        Bearer::NotBearer => {
+            return Err(ApiError::token_required(
+                "the Authorization header must be Bearer <token>",
+            ));
+        }
+    };
+    let verified = access_tokens::usable(state, token)
+        .await
+        .map_err(|unusable| ApiError::invalid_token(unusable.description()))?;
+    let claims = &verified.claims;
+    let granted = |scope: &str| claims.scope.split(' ').any(|held| held == scope);
+    // A person's token never carries these scopes (the code flow refuses them); checked all
+    // the same, so the API acts only for clients acting as themselves.
+    let allowed = !verified.person
+        && match access {
+            Access::Admin => granted(scopes::ADMIN),
+            Access::Entitlements => granted(scopes::ADMIN) || granted(scopes::ADMIN_ENTITLEMENTS),
+        };
+    if !allowed {
+        return Err(match access {
+            Access::Admin => {
+                ApiError::insufficient_scope(scopes::ADMIN, "this route needs scope usher:admin")
+            }
+            Access::Entitlements => ApiError::insufficient_scope(
+                scopes::ADMIN_ENTITLEMENTS,
+                "this route needs scope usher:entitlements or usher:admin",
+            ),
+        });
+    }
+    Ok(Caller {
+        client_id: claims.client_id.clone(),
+    })
+}

@@ -1,0 +1,494 @@
+//! Routes and the server: what runs `usher serve` and every in-process test server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, web};
+use tokio::task::JoinHandle;
+
+use crate::app::change_feed;
+use crate::domain::identity::{links, passkeys};
+use crate::foundation::clock::Clock;
+use crate::foundation::config::Config;
+use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
+use crate::foundation::crypto::keys::{KeyError, MasterKey};
+use crate::foundation::store::{Store, StoreError};
+use crate::web::errors::{ErrorCode, OAuthError};
+use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
+use crate::web::state::AppState;
+use crate::web::{account, dashboard, login, oauth};
+use crate::web::{cors, health, metrics, pages};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error("cannot listen on {bind}: {cause}")]
+    Bind { bind: String, cause: String },
+    #[error("cannot use the TLS certificate or key: {0}")]
+    Tls(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+fn method_not_allowed(allow: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+    move || {
+        let mut response = actix_web::ResponseError::error_response(&OAuthError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("this endpoint accepts {allow}"),
+        ));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        std::future::ready(response)
+    }
+}
+
+/// No path or query has a use for an encoded NUL, and PostgreSQL refuses it in text: such a
+/// request gets a 400 here instead of a database error further in.
+async fn refuse_nul_in_uri(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let uri = request.uri();
+    let has_nul = uri
+        .path_and_query()
+        .is_some_and(|target| memchr::memmem::find(target.as_str().as_bytes(), b"%00").is_some());
+    if has_nul {
+        let error = OAuthError::invalid_request("the address must not contain NUL characters");
+        let response = actix_web::ResponseError::error_response(&error);
+        return Ok(request.into_response(response).map_into_right_body());
+    }
+    Ok(next.call(request).await?.map_into_left_body())
+}
+
+async fn not_found() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::new(ErrorCode::NotFound, "no such endpoint"))
+}
+
+/// Every route of the server. actix tries resources in order, so the hot paths come first.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(endpoint(
+            discovery::INTROSPECTION_PATH,
+            "introspection",
+            Method::POST,
+            introspection::introspect,
+        ))
+        .service(endpoint(
+            discovery::TOKEN_PATH,
+            "token",
+            Method::POST,
+            token::token,
+        ))
+        .service(endpoint(
+            discovery::REVOCATION_PATH,
+            "revocation",
+            Method::POST,
+            revocation::revoke,
+        ))
+        .service(endpoint(
+            discovery::JWKS_PATH,
+            "jwks",
+            Method::GET,
+            discovery::jwks,
+        ))
+        .service(endpoint(
+            "/.well-known/openid-configuration",
+            "openid_configuration",
+            Method::GET,
+            discovery::openid_configuration,
+        ))
+        .service(endpoint(
+            "/.well-known/oauth-authorization-server",
+            "authorization_server",
+            Method::GET,
+            discovery::authorization_server,
+        ))
+        .service(get_and_post(
+            discovery::USERINFO_PATH,
+            "userinfo",
+            userinfo::userinfo,
+        ))
+        .service(get_and_post(
+            discovery::AUTHORIZATION_PATH,
+            "authorize",
+            authorize::authorize,
+        ))
+        .service(endpoint(
+            "/oauth/consent",
+            "consent",
+            Method::POST,
+            authorize::consent,
+        ))
+        .service(get_and_post(
+            discovery::END_SESSION_PATH,
+            "end_session",
+            logout::end_session,
+        ))
+        .service(endpoint("/logout", "logout", Method::POST, logout::confirm))
+        .service(page(
+            "/login",
+            "login",
+            login::pages::login_form,
+            login::pages::login,
+        ))
+        .service(endpoint(
+            "/login/code",
+            "login_code",
+            Method::POST,
+            login::pages::login_code,
+        ))
+        .service(endpoint(
+            oauth::device::AUTHORIZATION_PATH,
+            "device_authorization",
+            Method::POST,
+            oauth::device::device_authorization,
+        ))
+        .service(page(
+            oauth::device::VERIFICATION_PATH,
+            "device",
+            oauth::device_pages::show,
+            oauth::device_pages::enter,
+        ))
+        .service(endpoint(
+            "/device/decision",
+            "device_decision",
+            Method::POST,
+            oauth::device_pages::decide,
+        ))
+        .service(endpoint(
+            oauth::device::QR_PATH,
+            "device_qr",
+            Method::GET,
+            oauth::device_pages::qr,
+        ))
+        .service(endpoint(
+            "/login/passkey/options",
+            "login_passkey_options",
+            Method::POST,
+            login::pages::passkey_options,
+        ))
+        .service(endpoint(
+            "/login/passkey",
+            "login_passkey",
+            Method::POST,
+            login::pages::passkey_sign_in,
+        ))
+        .service(endpoint(
+            "/login/link",
+            "login_link",
+            Method::POST,
+            login::link_pages::send_link,
+        ))
+        .service(page(
+            links::CONTINUE_PATH,
+            "login_link_continue",
+            login::link_pages::confirm,
+            login::link_pages::use_link,
+        ))
+        .service(endpoint(
+            "/assets/passkeys.js",
+            "assets",
+            Method::GET,
+            pages::passkeys_script,
+        ))
+        .service(endpoint(
+            "/account/passkeys",
+            "account_passkeys",
+            Method::POST,
+            account::passkeys::add,
+        ))
+        .service(endpoint(
+            "/account/passkeys/options",
+            "account_passkeys_options",
+            Method::POST,
+            account::passkeys::options,
+        ))
+        .service(endpoint(
+            "/account/passkeys/remove",
+            "account_passkeys_remove",
+            Method::POST,
+            account::passkeys::remove,
+        ))
+        .service(endpoint(
+            passkeys::OFFER_PATH,
+            "account_passkey_offer",
+            Method::GET,
+            account::passkeys::offer,
+        ))
+        .service(endpoint(
+            passkeys::SECOND_FACTOR_PATH,
+            "account_second_factor",
+            Method::GET,
+            account::passkeys::second_factor,
+        ))
+        .service(endpoint(
+            "/account/password",
+            "account_password",
+            Method::POST,
+            account::set_password,
+        ))
+        .service(page(
+            "/signup",
+            "signup",
+            login::pages::signup_form,
+            login::pages::signup,
+        ))
+        .service(endpoint("/account", "account", Method::GET, account::show))
+        .service(endpoint(
+            "/account/profile",
+            "account_profile",
+            Method::POST,
+            account::save_profile,
+        ))
+        .service(endpoint(
+            "/account/apps/revoke",
+            "account_apps_revoke",
+            Method::POST,
+            account::revoke_app,
+        ))
+        .service(endpoint(
+            "/account/sessions/end",
+            "account_sessions_end",
+            Method::POST,
+            account::end_one_session,
+        ))
+        .service(endpoint(
+            account::totp::SETUP_PATH,
+            "account_totp",
+            Method::GET,
+            account::totp::setup,
+        ))
+        .service(endpoint(
+            "/account/totp/start",
+            "account_totp_start",
+            Method::POST,
+            account::totp::start,
+        ))
+        .service(endpoint(
+            "/account/totp/confirm",
+            "account_totp_confirm",
+            Method::POST,
+            account::totp::confirm,
+        ))
+        .service(endpoint(
+            "/account/totp/disable",
+            "account_totp_disable",
+            Method::POST,
+            account::totp::disable,
+        ))
+        .service(endpoint(
+            "/account/totp/recovery-codes",
+            "account_totp_recovery_codes",
+            Method::POST,
+            account::totp::renew_recovery_codes,
+        ))
+        .service(endpoint(
+            "/account/sessions/end-all",
+            "account_sessions_end_all",
+            Method::POST,
+            account::end_every_session,
+        ))
+        .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
+        .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))
+        .service(endpoint("/metrics", "metrics", Method::GET, health::metrics));
+}
+
+/// A resource answering one method; others get a JSON 405 with `Allow`. The name labels its
+/// metrics.
+fn endpoint<F, Args>(path: &str, name: &str, method: Method, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    if method == Method::GET {
+        resource(path, name, "GET, HEAD")
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler))
+    } else {
+        resource(path, name, "POST").route(web::method(method).to(handler))
+    }
+}
+
+/// A resource answering `GET` (and `HEAD`) and `POST` with one handler.
+fn get_and_post<F, Args>(path: &str, name: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    page(path, name, handler.clone(), handler)
+}
+
+/// A page whose form posts back to its own address.
+fn page<G, GArgs, P, PArgs>(path: &str, name: &str, show: G, submit: P) -> actix_web::Resource
+where
+    G: Handler<GArgs>,
+    GArgs: FromRequest + 'static,
+    G::Output: Responder + 'static,
+    P: Handler<PArgs>,
+    PArgs: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    resource(path, name, "GET, HEAD, POST")
+        .route(web::get().to(show.clone()))
+        .route(web::head().to(show))
+        .route(web::post().to(submit))
+}
+
+fn resource(path: &str, name: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path)
+        .name(name)
+        .default_service(web::to(method_not_allowed(allow)))
+}
+
+/// A server accepting connections, with the background tasks that keep it in sync and
+/// deliver webhooks.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    handle: ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    sync_task: JoinHandle<()>,
+    webhook_task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// Waits until the server stops (it stops on SIGINT/SIGTERM).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let outcome = self.server_task.await.unwrap_or(Ok(()));
+        self.sync_task.abort();
+        self.webhook_task.abort();
+        outcome
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.sync_task.abort();
+        self.webhook_task.abort();
+        let _ = self.server_task.await;
+    }
+}
+
+/// Opens the database and keys, binds, and starts serving.
+pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartError> {
+    let listener = TcpListener::bind(&config.bind).map_err(|error| StartError::Bind {
+        bind: config.bind.clone(),
+        cause: error.to_string(),
+    })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Bind {
+        bind: config.bind.clone(),
+        cause: error.to_string(),
+    })?;
+    let issuer = config.issuer_for_port(addr.port());
+
+    let (store, master_key, keys) = {
+        let config = config.clone();
+        let now = clock.now();
+        tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+            let store = Store::open(&config.database_url, config.db_pool_size)?;
+            let master_key = MasterKey::load_or_create(&config.keys_dir)?;
+            let keys = store.run_blocking(|conn| {
+                keyring::ensure_keys(conn, &master_key, now)
+                    .and_then(|()| keyring::load(conn, &master_key, now))
+            })?;
+            Ok((store, master_key, keys))
+        })
+        .await
+        .map_err(|error| StartError::Task(error.to_string()))??
+    };
+
+    let workers = config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    let max_form_bytes = config.max_form_bytes;
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        _ => None,
+    };
+    let state = Arc::new(
+        AppState::new(config, issuer, clock, store, master_key, Keyring::new(keys))
+            .map_err(StartError::Config)?,
+    );
+    let follower = change_feed::prime(&state).await?;
+    // Before the sync task, so failing to start it leaves nothing running.
+    let webhook_task = crate::app::webhook_worker::spawn(Arc::clone(&state))
+        .map_err(|error| StartError::Task(error.to_string()))?;
+    let sync_task = change_feed::spawn(Arc::clone(&state), follower);
+    metrics::install();
+
+    let data = web::Data::from(Arc::clone(&state));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(cors::allow))
+            .wrap(from_fn(refuse_nul_in_uri))
+            .wrap(from_fn(metrics::track))
+            .configure(routes)
+            .configure(crate::web::admin_api::routes)
+            .configure(dashboard::routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
+    .map_err(|error| StartError::Bind {
+        bind: addr.to_string(),
+        cause: error.to_string(),
+    })?
+    .run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!(%addr, issuer = %state.issuer, "usher is serving");
+    Ok(RunningServer {
+        addr,
+        state,
+        handle,
+        server_task,
+        sync_task,
+        webhook_task,
+    })
+}
+
+fn tls_config(cert_file: &Path, key_file: &Path) -> Result<rustls::ServerConfig, StartError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let tls_error =
+        |what: &Path, error: &dyn std::fmt::Display| StartError::Tls(format!("{}: {error}", what.display()));
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| tls_error(cert_file, &error))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|error| tls_error(key_file, &error))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|error| tls_error(cert_file, &error))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|error| tls_error(cert_file, &error))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

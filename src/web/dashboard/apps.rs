@@ -1,0 +1,463 @@
+//! Apps (OAuth clients): list, register, rotate a secret, disable. The same service functions
+//! as `usher client create` ([`crate::domain::oauth::clients`]), audited with the administrator as
+//! the actor; a secret is shown once, on the page answering the form, and never logged.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::Connection;
+use serde_json::json;
+
+use crate::admit;
+use crate::domain::AdminError;
+use crate::domain::entitlements::manage::Actor;
+use crate::domain::oauth::clients::{self as service, CreatedClient, NewClient};
+use crate::domain::oauth::scopes;
+use crate::foundation::store::clients::{self as store, Client};
+use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
+use crate::foundation::store::{DbConnection, StoreError};
+use crate::web::account::format_utc;
+use crate::web::dashboard::{Admin, done, gate, notice, posted, render, render_with};
+use crate::web::form::Form;
+use crate::web::pages::PageError;
+use crate::web::state::AppState;
+
+/// A registered client as the list shows it.
+pub struct AppRow {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub first_party: bool,
+    pub grant_types: Vec<String>,
+    pub scopes: String,
+    pub redirect_uris: Vec<String>,
+    pub created: String,
+    pub disabled: Option<String>,
+}
+
+impl From<Client> for AppRow {
+    fn from(client: Client) -> Self {
+        Self {
+            public: client.is_public(),
+            first_party: client.first_party,
+            scopes: client.scopes.join(" "),
+            created: format_utc(client.created_at),
+            disabled: client.disabled_at.map(format_utc),
+            client_id: client.client_id,
+            name: client.name,
+            grant_types: client.grant_types,
+            redirect_uris: client.redirect_uris,
+        }
+    }
+}
+
+/// A grant type the register form offers as a checkbox.
+pub struct GrantChoice {
+    /// The form field: a form may not repeat a name, so each grant type has its own.
+    pub field: String,
+    pub grant_type: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/apps.html")]
+struct ListPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    apps: Vec<AppRow>,
+    draft: Draft,
+    grants: Vec<GrantChoice>,
+    default_scopes: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_secret.html")]
+struct SecretPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    name: String,
+    client_id: String,
+    client_secret: Option<String>,
+    /// Whether the app was just registered (else its secret was replaced).
+    registered: bool,
+}
+
+/// The register form's fields as typed.
+#[derive(Clone, Debug)]
+pub struct Draft {
+    pub name: String,
+    pub redirect_uris: String,
+    pub grant_types: Vec<String>,
+    pub scopes: String,
+    pub public: bool,
+    pub first_party: bool,
+    pub id_token_alg: String,
+}
+
+impl Default for Draft {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            redirect_uris: String::new(),
+            grant_types: vec![
+                service::GRANT_AUTHORIZATION_CODE.to_owned(),
+                service::GRANT_REFRESH_TOKEN.to_owned(),
+            ],
+            scopes: String::new(),
+            public: false,
+            first_party: false,
+            id_token_alg: "RS256".to_owned(),
+        }
+    }
+}
+
+/// The form field of a grant type's checkbox: `grant_` and its last word.
+fn grant_field(grant_type: &str) -> String {
+    let word = grant_type.rsplit(':').next().unwrap_or(grant_type);
+    format!("grant_{word}")
+}
+
+fn grant_label(grant_type: &str) -> &'static str {
+    match grant_type {
+        service::GRANT_AUTHORIZATION_CODE => "Authorization code: people sign in through the browser",
+        service::GRANT_REFRESH_TOKEN => "Refresh token: stay signed in",
+        service::GRANT_CLIENT_CREDENTIALS => {
+            "Client credentials: a service acting for itself (not public apps)"
+        }
+        service::GRANT_DEVICE_CODE => "Device code: TVs and consoles, signed in on another device",
+        _ => "",
+    }
+}
+
+impl Draft {
+    fn from_form(form: &Form<'_>) -> Self {
+        let field = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
+        let checked = |name: &str| form.get(name).is_some();
+        Self {
+            name: field("name"),
+            redirect_uris: field("redirect_uris"),
+            grant_types: service::known_grant_types()
+                .iter()
+                .filter(|grant| checked(&grant_field(grant)))
+                .map(|grant| (*grant).to_owned())
+                .collect(),
+            scopes: field("scopes"),
+            public: checked("public"),
+            first_party: checked("first_party"),
+            id_token_alg: field("id_token_alg"),
+        }
+    }
+
+    fn grant_choices(&self) -> Vec<GrantChoice> {
+        service::known_grant_types()
+            .iter()
+            .map(|grant| GrantChoice {
+                field: grant_field(grant),
+                grant_type: grant,
+                label: grant_label(grant),
+                checked: self.grant_types.iter().any(|chosen| chosen == grant),
+            })
+            .collect()
+    }
+
+    /// The service's input, or what is wrong before asking it.
+    fn input(&self) -> Result<NewClient, String> {
+        if self.grant_types.is_empty() {
+            return Err("grant types: choose at least one".to_owned());
+        }
+        Ok(NewClient {
+            name: self.name.clone(),
+            redirect_uris: self
+                .redirect_uris
+                .lines()
+                .map(str::trim)
+                .filter(|uri| !uri.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: self.grant_types.clone(),
+            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            public: self.public,
+            first_party: self.first_party,
+            id_token_alg: (!self.id_token_alg.is_empty()).then(|| self.id_token_alg.clone()),
+        })
+    }
+}
+
+/// A refusal of the client service as the page says it.
+fn refusal(error: AdminError) -> Result<String, PageError> {
+    match error {
+        AdminError::Invalid { field, message } => Ok(format!("{}: {message}", field.replace('_', " "))),
+        AdminError::Conflict(message) => Ok(message),
+        other => Err(PageError::internal(&other)),
+    }
+}
+
+/// Records a change to a client in the audit log; never a secret.
+fn audit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    client_id: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    now: i64,
+) -> Result<(), StoreError> {
+    audit_log::audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor.0,
+            action,
+            user_id: None,
+            target: client_id,
+            before: before.map(|before| before.to_string()),
+            after: after.map(|after| after.to_string()),
+        },
+    )
+}
+
+async fn list_page(
+    state: &Arc<AppState>,
+    admin: Admin,
+    status: StatusCode,
+    notice: Option<String>,
+    problem: Option<String>,
+    draft: Draft,
+) -> Result<HttpResponse, PageError> {
+    let apps = state.store.run(store::list).await?;
+    let page = ListPage {
+        section: "apps",
+        notice,
+        problem,
+        csrf: admin.csrf_value(),
+        apps: apps.into_iter().map(AppRow::from).collect(),
+        grants: draft.grant_choices(),
+        draft,
+        default_scopes: scopes::default_client_scopes().join(" "),
+    };
+    render_with(admin, status, &page)
+}
+
+fn secret_page(
+    admin: Admin,
+    name: String,
+    created: CreatedClient,
+    registered: bool,
+) -> Result<HttpResponse, PageError> {
+    let page = SecretPage {
+        section: "apps",
+        notice: None,
+        problem: None,
+        name,
+        client_id: created.client_id,
+        client_secret: created.client_secret,
+        registered,
+    };
+    render(admin, &page)
+}
+
+/// `GET /admin/apps`.
+pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    list_page(
+        &state,
+        admin,
+        StatusCode::OK,
+        notice(&request),
+        None,
+        Draft::default(),
+    )
+    .await
+}
+
+/// `POST /admin/apps`: registers an app and shows its secret once.
+pub async fn register(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let draft = Draft::from_form(&form);
+    let new = match draft.input() {
+        Ok(new) => new,
+        Err(message) => {
+            return list_page(
+                &state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+                draft,
+            )
+            .await;
+        }
+    };
+    // What the audit log keeps of the registration, as for `usher client create`: all but
+    // the secret.
+    let after = json!({
+        "name": new.name, "redirect_uris": new.redirect_uris,
+        "post_logout_redirect_uris": new.post_logout_redirect_uris,
+        "grant_types": new.grant_types, "scopes": new.scopes,
+        "public": new.public, "first_party": new.first_party,
+    });
+    let (actor, now) = (admin.actor(), state.clock.now());
+    let created = state
+        .store
+        .run(move |conn| {
+            Ok::<_, StoreError>(conn.transaction(|conn| {
+                let created = service::create(conn, new, now)?;
+                audit(
+                    conn,
+                    &actor,
+                    "client.create",
+                    &created.client_id,
+                    None,
+                    Some(after),
+                    now,
+                )?;
+                Ok::<_, AdminError>(created)
+            }))
+        })
+        .await?;
+    match created {
+        Ok(created) => secret_page(admin, draft.name, created, true),
+        Err(error) => {
+            let message = refusal(error)?;
+            list_page(
+                &state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+                draft,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/apps/{id}/rotate`: replaces a confidential app's secret and shows the new
+/// one once.
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    let client_id = id.into_inner();
+    let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
+    let rotated = state
+        .store
+        .run(move |conn| {
+            // Read first, outside: the transaction starts with the write.
+            let Some(client) = store::find(conn, &target)? else {
+                return Ok(Ok(None));
+            };
+            Ok::<_, StoreError>(conn.transaction(|conn| {
+                let Some(rotated) = service::rotate_secret(conn, &client, now)? else {
+                    return Ok(None);
+                };
+                audit(conn, &actor, "client.rotate_secret", &target, None, None, now)?;
+                Ok::<_, AdminError>(Some((client.name.clone(), rotated)))
+            }))
+        })
+        .await?;
+    // Other instances learn it from the change feed; this one forgets the old secret now.
+    state.clients.forget(&client_id);
+    match rotated {
+        Ok(Some((name, rotated))) => secret_page(admin, name, rotated, false),
+        Ok(None) => not_found(&state, admin).await,
+        Err(error) => {
+            let message = refusal(error)?;
+            list_page(
+                &state,
+                admin,
+                StatusCode::CONFLICT,
+                None,
+                Some(message),
+                Draft::default(),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/apps/{id}/disable`.
+pub async fn disable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    let client_id = id.into_inner();
+    let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
+    let worker_state = Arc::clone(&state);
+    let disabled = state
+        .store
+        .run(move |conn| {
+            // Read first, outside: the transaction starts with the write.
+            let Some(client) = store::find(conn, &target)? else {
+                return Ok(Ok(None));
+            };
+            Ok::<_, StoreError>(conn.transaction(|conn| {
+                service::disable(&worker_state, conn, &client, now)?;
+                let before = json!({ "disabled_at": null });
+                let after = json!({ "disabled_at": now });
+                audit(
+                    conn,
+                    &actor,
+                    "client.disable",
+                    &target,
+                    Some(before),
+                    Some(after),
+                    now,
+                )?;
+                Ok::<_, AdminError>(Some(client))
+            }))
+        })
+        .await?;
+    state.clients.forget(&client_id);
+    match disabled {
+        Ok(Some(client)) => Ok(done("/admin/apps", &format!("{} is disabled.", client.name))),
+        Ok(None) => not_found(&state, admin).await,
+        Err(error) => {
+            let message = refusal(error)?;
+            list_page(
+                &state,
+                admin,
+                StatusCode::CONFLICT,
+                None,
+                Some(message),
+                Draft::default(),
+            )
+            .await
+        }
+    }
+}
+
+async fn not_found(state: &Arc<AppState>, admin: Admin) -> Result<HttpResponse, PageError> {
+    let message = "No such app: it may have been removed.".to_owned();
+    list_page(
+        state,
+        admin,
+        StatusCode::NOT_FOUND,
+        None,
+        Some(message),
+        Draft::default(),
+    )
+    .await
+}

@@ -1,0 +1,153 @@
+//! Signing keys: the active key per algorithm, the retired ones still published in the JWKS,
+//! and rotation, the same as `usher keys rotate`.
+
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use serde_json::json;
+
+use crate::admit;
+use crate::foundation::crypto::keyring::{self, KeyringError, PublishedKey};
+use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
+use crate::web::account::format_utc;
+use crate::web::dashboard::{done, gate, notice, posted, render};
+use crate::web::pages::PageError;
+use crate::web::state::AppState;
+
+/// A published key as the page shows it.
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub created: String,
+    pub retired: String,
+    pub leaves: String,
+    /// Whether this instance signs with it right now.
+    pub signing_here: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/keys.html")]
+struct ListPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    active: Vec<KeyRow>,
+    retired: Vec<KeyRow>,
+    /// How long a replaced key stays published, in words.
+    published_for: String,
+}
+
+fn key_row(state: &AppState, key: PublishedKey) -> KeyRow {
+    let current = state.keyring.current();
+    let signing_here = crate::foundation::crypto::keys::SigningAlg::parse(&key.alg)
+        .and_then(|alg| current.active(alg))
+        .is_some_and(|active| active.kid == key.kid);
+    KeyRow {
+        created: format_utc(key.created_at),
+        retired: key.retired_at.map(format_utc).unwrap_or_default(),
+        leaves: key.publish_until.map(format_utc).unwrap_or_default(),
+        signing_here,
+        kid: key.kid,
+        alg: key.alg,
+    }
+}
+
+/// `seconds` as minutes or hours, rounded up to the minute.
+fn duration(seconds: i64) -> String {
+    let minutes = (seconds + 59) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, 1) => "1 minute".to_owned(),
+        (0, minutes) => format!("{minutes} minutes"),
+        (1, 0) => "1 hour".to_owned(),
+        (hours, 0) => format!("{hours} hours"),
+        (hours, minutes) => format!("{hours} h {minutes} min"),
+    }
+}
+
+/// `GET /admin/keys`.
+pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    let now = state.clock.now();
+    let keys = state
+        .store
+        .run(move |conn| keyring::published(conn, now))
+        .await
+        .map_err(|error| PageError::internal(&error))?;
+    // The newest unretired key of each algorithm signs (as [`keyring::KeySet`] decides).
+    let mut active: Vec<KeyRow> = Vec::new();
+    let mut retired: Vec<KeyRow> = Vec::new();
+    for key in keys.into_iter().rev() {
+        let replaced = active.iter().any(|row| row.alg == key.alg);
+        if key.retired_at.is_none() && !replaced {
+            active.push(key_row(&state, key));
+        } else {
+            retired.push(key_row(&state, key));
+        }
+    }
+    active.sort_by(|a, b| a.alg.cmp(&b.alg));
+    let page = ListPage {
+        section: "keys",
+        notice: notice(&request),
+        problem: None,
+        csrf: admin.csrf_value(),
+        active,
+        retired,
+        published_for: duration(state.config.longest_token_lifetime_secs() + 120),
+    };
+    render(admin, &page)
+}
+
+/// `POST /admin/keys/rotate`: new active keys for every algorithm, used here at once; other
+/// instances follow through the change feed.
+pub async fn rotate(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    let (actor, now) = (admin.actor(), state.clock.now());
+    let publish_for = state.config.longest_token_lifetime_secs();
+    let worker = std::sync::Arc::clone(&state);
+    state
+        .store
+        .run(move |conn| {
+            // As `usher keys rotate`: refuse to add keys sealed under a master key the other
+            // instances may lack, found out by reading the keys there are.
+            let master = &worker.master_key;
+            keyring::load(conn, master, now)?;
+            // The rotation and its audit entry commit together; the rotation writes first.
+            diesel::Connection::transaction(conn, |conn| {
+                let kids = keyring::rotate(conn, master, now, publish_for)?;
+                let after = json!({ "active_kids": kids });
+                audit_log::audit(
+                    conn,
+                    &NewAuditEntry {
+                        at: now,
+                        actor: &actor.0,
+                        action: "keys.rotate",
+                        user_id: None,
+                        target: &kids.join(" "),
+                        before: None,
+                        after: Some(after.to_string()),
+                    },
+                )?;
+                Ok::<_, KeyringError>(())
+            })
+        })
+        .await
+        .map_err(|error| PageError::internal(&error))?;
+    // The keys' ids are in the audit log and on the page; the notice stays short.
+    let notice = match state.reload_keys().await {
+        Ok(()) => {
+            "New signing keys are active. The keys they replace stay published until their tokens expire."
+        }
+        Err(error) => {
+            tracing::warn!(%error, "reloading signing keys after a rotation failed");
+            "New signing keys are active. This server starts using them within a minute."
+        }
+    };
+    Ok(done("/admin/keys", notice))
+}

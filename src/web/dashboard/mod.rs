@@ -1,0 +1,244 @@
+//! The admin dashboard: server-rendered pages under `/admin` for people with the admin role,
+//! signed in with a second factor not long ago. Every page and form checks that on the
+//! server ([`gate`]); forms check CSRF first. Changes go through the same service functions
+//! as the admin API ([`crate::domain::entitlements::manage`], [`crate::domain::oauth::clients`]), with the
+//! administrator as the audit log's actor.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use url::form_urlencoded;
+
+use crate::domain::entitlements::manage::{Actor, EntitlementError};
+use crate::domain::identity::session::{self, SignedIn};
+use crate::web::csrf;
+use crate::web::form::Form;
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+pub mod apps;
+pub mod audit;
+pub mod charts;
+pub mod keys;
+pub mod overview;
+pub mod people;
+pub mod products;
+pub mod tiers;
+
+pub const PREFIX: &str = "/admin";
+
+/// Whether `path` is a dashboard page a sign-in may return to (never another site).
+pub fn is_dashboard_path(path: &str) -> bool {
+    (path == PREFIX || path.starts_with("/admin/") || path.starts_with("/admin?"))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && path.bytes().all(|byte| byte.is_ascii_graphic())
+}
+
+/// An administrator allowed in, and what every page needs from that.
+pub struct Admin {
+    pub signed_in: SignedIn,
+    /// The CSRF token for the page's forms, and the cookie to set when it is new.
+    pub csrf: csrf::CsrfToken,
+}
+
+impl Admin {
+    pub fn actor(&self) -> Actor {
+        Actor::admin(&self.signed_in.user.id)
+    }
+
+    pub fn csrf_value(&self) -> String {
+        self.csrf.token.clone()
+    }
+}
+
+/// Why a request did not get in: a page to show, or a sign-in to go through first.
+pub enum Refusal {
+    SignIn(HttpResponse),
+    Page(PageError),
+}
+
+impl From<PageError> for Refusal {
+    fn from(error: PageError) -> Self {
+        Self::Page(error)
+    }
+}
+
+impl From<crate::foundation::store::StoreError> for Refusal {
+    fn from(error: crate::foundation::store::StoreError) -> Self {
+        Self::Page(error.into())
+    }
+}
+
+/// The sign-in that comes back to `path`.
+fn sign_in_first(path: &str) -> HttpResponse {
+    let carried = form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", path)
+        .finish();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", &carried)
+        .finish();
+    pages::see_other(&format!("/login?{query}"))
+}
+
+fn forbidden() -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Administrators only",
+        "This page is for administrators. If you should have access, ask one to give it to you.",
+    )
+}
+
+/// Lets in an administrator whose sign-in used two factors within `admin_session_max_secs`;
+/// anyone else signs in first (no session, one factor, or too long ago) or gets 403 (not an
+/// administrator). `form`: a posted form, whose CSRF token is checked before anything else.
+pub async fn gate(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: Option<&Form<'_>>,
+) -> Result<Admin, Refusal> {
+    if let Some(form) = form {
+        csrf::verify(request, form.get(csrf::FIELD))?;
+    }
+    let path = match request.query_string() {
+        "" => request.path().to_owned(),
+        query => format!("{}?{query}", request.path()),
+    };
+    let Some(signed_in) = session::current(state, request).await? else {
+        return Err(Refusal::SignIn(sign_in_first(&path)));
+    };
+    if !signed_in.user.is_admin {
+        return Err(Refusal::Page(forbidden()));
+    }
+    let two_factors = signed_in.session.amr.iter().any(|method| method == "mfa");
+    let recent = state.clock.now() - signed_in.session.auth_time <= state.config.admin_session_max_secs;
+    if !two_factors || !recent {
+        // A form's answer would be lost on the way: the page it came from is the way back.
+        let back = if form.is_some() { PREFIX } else { &path };
+        return Err(Refusal::SignIn(sign_in_first(back)));
+    }
+    Ok(Admin {
+        signed_in,
+        csrf: csrf::token(request, state.secure_cookies),
+    })
+}
+
+/// Lets a handler write `let admin = admit!(gate(...).await);`.
+#[macro_export]
+macro_rules! admit {
+    ($gate:expr) => {
+        match $gate {
+            Ok(admin) => admin,
+            Err($crate::web::dashboard::Refusal::SignIn(response)) => return Ok(response),
+            Err($crate::web::dashboard::Refusal::Page(error)) => return Err(error),
+        }
+    };
+}
+
+/// Renders a dashboard page with the gate's CSRF cookie.
+pub fn render(admin: Admin, page: &impl askama::Template) -> Result<HttpResponse, PageError> {
+    render_with(admin, StatusCode::OK, page)
+}
+
+pub fn render_with(
+    admin: Admin,
+    status: StatusCode,
+    page: &impl askama::Template,
+) -> Result<HttpResponse, PageError> {
+    crate::web::login::pages::with_csrf_cookie(pages::render(status, page)?, admin.csrf)
+}
+
+/// Parses a posted form and lets the administrator in; for handlers of forms.
+pub async fn posted<'a>(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    body: &'a Result<Bytes, actix_web::Error>,
+) -> Result<(Admin, Form<'a>), Refusal> {
+    let form = Form::parse(request, body).map_err(PageError::from)?;
+    let admin = gate(state, request, Some(&form)).await?;
+    Ok((admin, form))
+}
+
+/// A service function's refusal as the page says it: which field is wrong and why.
+pub fn problem(error: EntitlementError) -> Result<String, PageError> {
+    match error {
+        EntitlementError::Invalid { field, message } => Ok(format!("{}: {message}", field.replace('_', " "))),
+        EntitlementError::Conflict(message) => Ok(message),
+        EntitlementError::NotFound(what) => Ok(format!("No such {what}.")),
+        other => Err(PageError::internal(&other)),
+    }
+}
+
+/// `/admin/...` with a notice after a change.
+pub fn done(path: &str, notice: &str) -> HttpResponse {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("done", notice)
+        .finish();
+    pages::see_other(&format!("{path}?{query}"))
+}
+
+/// The notice a page shows after a change (`?done=`), limited to something short.
+pub fn notice(request: &HttpRequest) -> Option<String> {
+    Form::from_urlencoded(request.query_string())
+        .ok()?
+        .get("done")
+        .map(|text| text.chars().take(200).collect())
+}
+
+/// A dashboard resource; its metrics label is `admin_dashboard`.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).name(&format!("admin_dashboard_{path}"))
+}
+
+/// The dashboard's routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    let get = web::get;
+    let post = web::post;
+    config
+        .service(resource("/admin").route(get().to(overview::show)))
+        .service(
+            resource("/admin/tiers")
+                .route(get().to(tiers::list))
+                .route(post().to(tiers::create)),
+        )
+        .service(
+            resource("/admin/tiers/{slug}")
+                .route(get().to(tiers::edit))
+                .route(post().to(tiers::update)),
+        )
+        .service(resource("/admin/tiers/{slug}/delete").route(post().to(tiers::delete)))
+        .service(
+            resource("/admin/products")
+                .route(get().to(products::list))
+                .route(post().to(products::create)),
+        )
+        .service(
+            resource("/admin/products/{slug}")
+                .route(get().to(products::edit))
+                .route(post().to(products::update)),
+        )
+        .service(resource("/admin/people").route(get().to(people::list)))
+        .service(resource("/admin/people/{id}").route(get().to(people::show)))
+        .service(resource("/admin/people/{id}/subscription").route(post().to(people::set_tier)))
+        .service(resource("/admin/people/{id}/subscription/end").route(post().to(people::end_subscription)))
+        .service(resource("/admin/people/{id}/grants").route(post().to(people::grant)))
+        .service(resource("/admin/people/{id}/grants/{grant}/revoke").route(post().to(people::revoke_grant)))
+        .service(resource("/admin/people/{id}/sign-out").route(post().to(people::sign_out)))
+        .service(resource("/admin/people/{id}/disable").route(post().to(people::disable)))
+        .service(resource("/admin/people/{id}/enable").route(post().to(people::enable)))
+        .service(
+            resource("/admin/people/{id}/second-factor/reset").route(post().to(people::reset_second_factor)),
+        )
+        .service(
+            resource("/admin/apps")
+                .route(get().to(apps::list))
+                .route(post().to(apps::register)),
+        )
+        .service(resource("/admin/apps/{id}/rotate").route(post().to(apps::rotate_secret)))
+        .service(resource("/admin/apps/{id}/disable").route(post().to(apps::disable)))
+        .service(resource("/admin/keys").route(get().to(keys::list)))
+        .service(resource("/admin/keys/rotate").route(post().to(keys::rotate)))
+        .service(resource("/admin/audit").route(get().to(audit::list)));
+}

@@ -1,0 +1,488 @@
+//! The overview (`GET /admin`): who holds which tier, the subscriptions that count, recent
+//! pay-per-view sales and sign-ins, as charts drawn on the server ([`crate::web::dashboard::charts`]) with
+//! their numbers in tables beside them.
+//!
+//! Every figure is a `GROUP BY` count in the database: a handful of rows come back however
+//! many people there are.
+
+use std::collections::HashMap;
+
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::admit;
+use crate::foundation::clock::civil_from_days;
+use crate::foundation::store::entitlements::{self as store, Product, Tier};
+use crate::foundation::store::{DbConnection, StoreError, sessions, users};
+use crate::web::account::format_utc;
+use crate::web::dashboard::charts::{self, Column};
+use crate::web::dashboard::{gate, notice, render};
+use crate::web::pages::PageError;
+use crate::web::state::AppState;
+
+const DAY: i64 = 86_400;
+/// Sign-ins are shown for this many days, today (UTC) the last.
+pub const SIGN_IN_DAYS: i64 = 14;
+/// Pay-per-view grants are counted over this many days.
+pub const GRANT_DAYS: i64 = 30;
+/// Products shown by name; the rest are summed as one bar.
+const TOP_PRODUCTS: usize = 8;
+/// The subscription statuses that give a tier, in the order shown.
+const CURRENT_STATUSES: [(&str, &str); 3] = [
+    ("active", "Active"),
+    ("trialing", "Trialing"),
+    ("past_due", "Past due"),
+];
+
+/// How a sign-in began: the first value of the session's `amr`. A second step (TOTP, `otp`)
+/// follows the first factor, so such a sign-in counts under that factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Password,
+    Link,
+    Passkey,
+    Other,
+}
+
+impl Method {
+    pub const ALL: [Self; 4] = [Self::Password, Self::Link, Self::Passkey, Self::Other];
+
+    pub fn of(amr: &[String]) -> Self {
+        match amr.first().map(String::as_str) {
+            Some("pwd") => Self::Password,
+            Some("email") => Self::Link,
+            Some("hwk" | "swk") => Self::Passkey,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Password => "Password",
+            Self::Link => "Sign-in link",
+            Self::Passkey => "Passkey",
+            Self::Other => "Other",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Password => 0,
+            Self::Link => 1,
+            Self::Passkey => 2,
+            Self::Other => 3,
+        }
+    }
+}
+
+/// What the page counts, straight from the database.
+pub struct Figures {
+    pub people: i64,
+    pub tiers: Vec<Tier>,
+    /// Current subscriptions: `(tier slug, status, how many)`.
+    pub subscriptions: Vec<(String, String, i64)>,
+    pub products: Vec<Product>,
+    pub grants_per_product: Vec<(String, i64)>,
+    /// `(UTC day, amr, sessions started)`.
+    pub sign_ins: Vec<(i64, Vec<String>, i64)>,
+}
+
+/// The first UTC day shown (days since 1970-01-01) and the end of today.
+fn sign_in_window(now: i64) -> (i64, i64) {
+    let today = now.div_euclid(DAY);
+    (today - (SIGN_IN_DAYS - 1), (today + 1) * DAY)
+}
+
+impl Figures {
+    pub fn load(conn: &mut DbConnection, now: i64) -> Result<Self, StoreError> {
+        let (first_day, end) = sign_in_window(now);
+        Ok(Self {
+            people: users::count(conn)?,
+            tiers: store::list_tiers(conn)?,
+            subscriptions: store::current_subscriptions(conn, now)?,
+            products: store::list_products(conn)?,
+            grants_per_product: store::grants_created_per_product(conn, now - GRANT_DAYS * DAY)?,
+            // The sessions table keeps ended and expired sessions (nothing deletes them), so
+            // every sign-in of the period is there.
+            sign_ins: sessions::started_per_day(conn, first_day * DAY, end)?,
+        })
+    }
+}
+
+/// A labelled count in a table under a chart.
+pub struct Row {
+    pub label: String,
+    pub count: String,
+}
+
+/// One day of the sign-in table.
+pub struct DayRow {
+    pub date: String,
+    pub counts: Vec<String>,
+    pub total: String,
+}
+
+/// A chart (its accessible name summarises the numbers) and the numbers in rows.
+pub struct Chart {
+    pub svg: String,
+    pub rows: Vec<Row>,
+}
+
+fn rows(items: &[(String, i64)]) -> Vec<Row> {
+    items
+        .iter()
+        .map(|(label, count)| Row {
+            label: label.clone(),
+            count: charts::group_digits(*count),
+        })
+        .collect()
+}
+
+fn summary(items: &[(String, i64)]) -> String {
+    items
+        .iter()
+        .map(|(label, count)| format!("{label} {}", charts::group_digits(*count)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bars(title: &str, items: Vec<(String, i64)>) -> Chart {
+    let label = if items.is_empty() {
+        format!("{title}: none.")
+    } else {
+        format!("{title}: {}.", summary(&items))
+    };
+    Chart {
+        svg: charts::horizontal_bars(&items, &label),
+        rows: rows(&items),
+    }
+}
+
+/// People per tier, lowest rank first, then those without a current subscription.
+pub fn tier_items(
+    people: i64,
+    tiers: &[Tier],
+    subscriptions: &[(String, String, i64)],
+) -> Vec<(String, i64)> {
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for (slug, _, count) in subscriptions {
+        *counts.entry(slug.as_str()).or_default() += count;
+    }
+    let mut items: Vec<(String, i64)> = tiers
+        .iter()
+        .map(|tier| {
+            (
+                tier.name.clone(),
+                counts.get(tier.slug.as_str()).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let subscribed: i64 = subscriptions.iter().map(|(_, _, count)| count).sum();
+    items.push(("No tier".to_owned(), (people - subscribed).max(0)));
+    items
+}
+
+/// Current subscriptions per status, every status shown.
+pub fn status_items(subscriptions: &[(String, String, i64)]) -> Vec<(String, i64)> {
+    CURRENT_STATUSES
+        .iter()
+        .map(|(status, name)| {
+            let count = subscriptions
+                .iter()
+                .filter(|(_, found, _)| found == status)
+                .map(|(_, _, count)| count)
+                .sum();
+            ((*name).to_owned(), count)
+        })
+        .collect()
+}
+
+/// Grants per product title, most first; past [`TOP_PRODUCTS`] the rest as one bar.
+pub fn product_items(products: &[Product], per_product: &[(String, i64)]) -> Vec<(String, i64)> {
+    let titles: HashMap<&str, &str> = products
+        .iter()
+        .map(|product| (product.slug.as_str(), product.title.as_str()))
+        .collect();
+    let mut items: Vec<(String, i64)> = per_product
+        .iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(slug, count)| {
+            let title = titles.get(slug.as_str()).map_or(slug.as_str(), |title| title);
+            (title.to_owned(), *count)
+        })
+        .collect();
+    items.sort_by(|(a_title, a), (b_title, b)| b.cmp(a).then_with(|| a_title.cmp(b_title)));
+    if items.len() > TOP_PRODUCTS {
+        let rest: Vec<(String, i64)> = items.split_off(TOP_PRODUCTS);
+        let count = rest.iter().map(|(_, count)| count).sum();
+        items.push((format!("{} other products", rest.len()), count));
+    }
+    items
+}
+
+/// Sign-ins per day and method, every day of the window, zero where none.
+pub fn daily_sign_ins(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> Vec<[i64; 4]> {
+    let mut days = vec![[0_i64; 4]; usize::try_from(SIGN_IN_DAYS).unwrap_or(14)];
+    for (day, amr, count) in sign_ins {
+        if let Some(slot) = usize::try_from(day - first_day)
+            .ok()
+            .and_then(|index| days.get_mut(index))
+        {
+            slot[Method::of(amr).index()] += count;
+        }
+    }
+    days
+}
+
+fn date(day: i64) -> (i64, &'static str) {
+    let (_, month, day_of_month) = civil_from_days(day);
+    (day_of_month, crate::foundation::clock::month_abbreviation(month))
+}
+
+/// The sign-in chart and its table.
+pub struct SignIns {
+    pub svg: String,
+    pub total: i64,
+    pub methods: Vec<&'static str>,
+    pub days: Vec<DayRow>,
+}
+
+pub fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> SignIns {
+    let days = daily_sign_ins(first_day, sign_ins);
+    // "Other" only when some sign-in began some other way.
+    let methods: Vec<Method> = Method::ALL
+        .into_iter()
+        .filter(|method| *method != Method::Other || days.iter().any(|day| day[method.index()] > 0))
+        .collect();
+    let mut columns = Vec::new();
+    let mut table = Vec::new();
+    let mut per_method = vec![0_i64; methods.len()];
+    let mut busiest: Option<(i64, i64)> = None;
+    for (offset, counts) in (0_i64..).zip(&days) {
+        let day = first_day + offset;
+        let (day_of_month, month) = date(day);
+        let values: Vec<i64> = methods.iter().map(|method| counts[method.index()]).collect();
+        let total: i64 = values.iter().sum();
+        for (sum, value) in per_method.iter_mut().zip(&values) {
+            *sum += value;
+        }
+        if total > 0 && busiest.is_none_or(|(_, most)| total > most) {
+            busiest = Some((day, total));
+        }
+        columns.push(Column {
+            label: day_of_month.to_string(),
+            sublabel: (offset == 0 || day_of_month == 1).then(|| month.to_owned()),
+            values: values.clone(),
+        });
+        table.push(DayRow {
+            date: format!("{day_of_month} {month}"),
+            counts: values.iter().map(|value| charts::group_digits(*value)).collect(),
+            total: charts::group_digits(total),
+        });
+    }
+    let total: i64 = per_method.iter().sum();
+    let (first, last) = (date(first_day), date(first_day + SIGN_IN_DAYS - 1));
+    let mut label = format!(
+        "Sign-ins per day by method, {} {} to {} {}: {} in all",
+        first.0,
+        first.1,
+        last.0,
+        last.1,
+        charts::group_digits(total)
+    );
+    if total > 0 {
+        let split: Vec<(String, i64)> = methods
+            .iter()
+            .zip(&per_method)
+            .map(|(method, count)| (method.name().to_owned(), *count))
+            .collect();
+        label.push_str(&format!("; {}", summary(&split)));
+        if let Some((day, most)) = busiest {
+            let (day_of_month, month) = date(day);
+            label.push_str(&format!(
+                "; most on {day_of_month} {month}, {}",
+                charts::group_digits(most)
+            ));
+        }
+    }
+    label.push('.');
+    let names: Vec<&'static str> = methods.iter().map(|method| method.name()).collect();
+    SignIns {
+        svg: charts::stacked_columns(&columns, &names, &label),
+        total,
+        methods: names,
+        days: table,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/overview.html")]
+struct OverviewPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    // No form here, so no CSRF token; `render` still sets the cookie for the next page.
+    people: String,
+    as_of: String,
+    tiers: Chart,
+    current: String,
+    statuses: Chart,
+    grants: Chart,
+    sign_ins: SignIns,
+}
+
+/// `GET /admin`.
+pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    let now = state.clock.now();
+    let figures = state.store.run(move |conn| Figures::load(conn, now)).await?;
+    let statuses = status_items(&figures.subscriptions);
+    let current: i64 = statuses.iter().map(|(_, count)| count).sum();
+    let (first_day, _) = sign_in_window(now);
+    let page = OverviewPage {
+        section: "overview",
+        notice: notice(&request),
+        problem: None,
+        people: charts::group_digits(figures.people),
+        as_of: format_utc(now),
+        tiers: bars(
+            "People by tier",
+            tier_items(figures.people, &figures.tiers, &figures.subscriptions),
+        ),
+        current: charts::group_digits(current),
+        statuses: bars(
+            &format!(
+                "{} current subscriptions by status",
+                charts::group_digits(current)
+            ),
+            statuses,
+        ),
+        grants: bars(
+            &format!("Pay-per-view grants in the last {GRANT_DAYS} days by product"),
+            product_items(&figures.products, &figures.grants_per_product),
+        ),
+        sign_ins: sign_in_chart(first_day, &figures.sign_ins),
+    };
+    render(admin, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amr(values: &[&str]) -> Vec<String> {
+        values.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    fn tier(slug: &str, name: &str) -> Tier {
+        Tier {
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            rank: 0,
+            features: Vec::new(),
+            max_streams: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_first_method_names_the_sign_in() {
+        assert_eq!(Method::of(&amr(&["pwd"])), Method::Password);
+        assert_eq!(Method::of(&amr(&["pwd", "otp", "mfa"])), Method::Password);
+        assert_eq!(Method::of(&amr(&["email", "otp", "mfa"])), Method::Link);
+        assert_eq!(Method::of(&amr(&["hwk", "user", "mfa"])), Method::Passkey);
+        assert_eq!(Method::of(&amr(&["swk", "user", "mfa"])), Method::Passkey);
+        assert_eq!(Method::of(&amr(&[])), Method::Other);
+    }
+
+    #[test]
+    fn everyone_without_a_current_subscription_has_no_tier() {
+        let tiers = [tier("free", "Free"), tier("premium", "Premium")];
+        let subscriptions = [
+            ("premium".to_owned(), "active".to_owned(), 2),
+            ("premium".to_owned(), "past_due".to_owned(), 1),
+        ];
+        let items = tier_items(10, &tiers, &subscriptions);
+        assert_eq!(
+            items,
+            vec![
+                ("Free".to_owned(), 0),
+                ("Premium".to_owned(), 3),
+                ("No tier".to_owned(), 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn statuses_are_all_shown_in_order() {
+        let items = status_items(&[
+            ("free".to_owned(), "past_due".to_owned(), 2),
+            ("free".to_owned(), "active".to_owned(), 4),
+            ("premium".to_owned(), "active".to_owned(), 1),
+        ]);
+        let names: Vec<&str> = items.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["Active", "Trialing", "Past due"]);
+        assert_eq!(
+            items.iter().map(|(_, count)| *count).collect::<Vec<_>>(),
+            [5, 0, 2]
+        );
+    }
+
+    #[test]
+    fn products_are_named_and_the_long_tail_summed() {
+        let products: Vec<Product> = (0..10)
+            .map(|index| Product {
+                slug: format!("p{index}"),
+                title: format!("Product {index}"),
+                starts_at: None,
+                ends_at: None,
+                rental_hours: None,
+                created_at: 0,
+                updated_at: 0,
+            })
+            .collect();
+        let counts: Vec<(String, i64)> = (0..10).map(|index| (format!("p{index}"), index + 1)).collect();
+        let items = product_items(&products, &counts);
+        assert_eq!(items.len(), TOP_PRODUCTS + 1);
+        assert_eq!(items[0], ("Product 9".to_owned(), 10));
+        assert_eq!(items[TOP_PRODUCTS], ("2 other products".to_owned(), 1 + 2));
+    }
+
+    #[test]
+    fn sign_ins_fill_every_day_of_the_window() {
+        // 2026-03-14 12:00 UTC.
+        let now = 1_773_489_600;
+        let (first_day, end) = sign_in_window(now);
+        assert_eq!(end, (now / DAY + 1) * DAY);
+        let rows = vec![
+            (first_day, amr(&["pwd"]), 4),
+            (first_day, amr(&["pwd", "otp", "mfa"]), 1),
+            (first_day + 13, amr(&["hwk", "user", "mfa"]), 2),
+            (first_day + 13, amr(&["email"]), 3),
+            (first_day + 20, amr(&["pwd"]), 9),
+        ];
+        let chart = sign_in_chart(first_day, &rows);
+        assert_eq!(chart.days.len(), 14);
+        assert_eq!(chart.total, 10);
+        assert_eq!(chart.methods, ["Password", "Sign-in link", "Passkey"]);
+        assert_eq!(chart.days[0].counts, ["5", "0", "0"]);
+        assert_eq!(chart.days[13].counts, ["0", "3", "2"]);
+        assert_eq!(chart.days[13].date, "14 Mar");
+        assert_eq!(chart.days[0].date, "1 Mar");
+        assert!(
+            chart
+                .svg
+                .contains("aria-label=\"Sign-ins per day by method, 1 Mar to 14 Mar: 10 in all")
+        );
+        assert!(chart.svg.contains("most on 1 Mar, 5"), "{}", chart.svg);
+    }
+
+    #[test]
+    fn other_methods_show_only_when_there_are_some() {
+        let chart = sign_in_chart(100, &[(100, amr(&["weird"]), 1)]);
+        assert_eq!(chart.methods, ["Password", "Sign-in link", "Passkey", "Other"]);
+    }
+}

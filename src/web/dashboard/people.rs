@@ -1,0 +1,571 @@
+//! People: search by email; a person's subscription, grants, sessions, passkeys and second
+//! factors; and the changes an administrator makes for them, each audited with the
+//! administrator as actor.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::Connection;
+
+use crate::admit;
+use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
+use crate::foundation::store::entitlements::{
+    self as entitlement_store, NewAuditEntry, Product, Tier, audit,
+};
+use crate::foundation::store::users::{self, User};
+use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
+use crate::web::account::{describe_device, end_all_sessions, format_utc};
+use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
+use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render_with};
+use crate::web::form::query_param;
+use crate::web::pages::PageError;
+use crate::web::state::AppState;
+
+const PAGE_SIZE: i64 = 50;
+/// A new subscription's period, when the form leaves it as it is.
+const DEFAULT_PERIOD_DAYS: i64 = 30;
+
+/// A person in the search results.
+pub struct PersonRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/people.html")]
+struct ListPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    search: String,
+    people: Vec<PersonRow>,
+    /// The "next page" link's `after`, when there may be more.
+    next_after: Option<String>,
+}
+
+/// A grant as the person's page lists it.
+pub struct GrantLine {
+    pub id: String,
+    pub product: String,
+    pub valid: String,
+    pub state: &'static str,
+    pub revocable: bool,
+}
+
+/// A session as the person's page lists it.
+pub struct SessionLine {
+    pub device: String,
+    pub signed_in: String,
+    pub methods: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/person.html")]
+struct PersonPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    person: User,
+    created: String,
+    tier: Option<String>,
+    status: String,
+    period_end: String,
+    tiers: Vec<Tier>,
+    statuses: &'static [&'static str],
+    products: Vec<Product>,
+    grants: Vec<GrantLine>,
+    sessions: Vec<SessionLine>,
+    passkeys: Vec<String>,
+    totp_since: Option<String>,
+    ent_ver: i64,
+}
+
+/// `GET /admin/people?email=…&after=…`.
+pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    let search: String = query_param(&request, "email")
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let after = query_param(&request, "after");
+    let (text, from) = (search.clone(), after.clone());
+    let mut found = state
+        .store
+        .run(move |conn| dashboard::search_people(conn, &text, from.as_deref(), PAGE_SIZE + 1))
+        .await?;
+    let more = found.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
+    let next_after = more
+        .then(|| found.last().map(|user| user.email.clone()))
+        .flatten();
+    let page = ListPage {
+        section: "people",
+        notice: notice(&request),
+        problem: None,
+        search,
+        people: found
+            .into_iter()
+            .map(|user| PersonRow {
+                state: if user.disabled_at.is_some() {
+                    "Disabled"
+                } else if user.is_admin {
+                    "Administrator"
+                } else {
+                    ""
+                },
+                name: user.name.unwrap_or_default(),
+                id: user.id,
+                email: user.email,
+            })
+            .collect(),
+        next_after,
+    };
+    render_with(admin, StatusCode::OK, &page)
+}
+
+fn describe_methods(amr: &[String]) -> String {
+    let words: Vec<&str> = amr
+        .iter()
+        .filter_map(|method| match method.as_str() {
+            "pwd" => Some("password"),
+            "email" => Some("sign-in link"),
+            "otp" => Some("authenticator code"),
+            "hwk" | "swk" => Some("passkey"),
+            _ => None,
+        })
+        .collect();
+    words.join(" + ")
+}
+
+async fn person_page(
+    state: &Arc<AppState>,
+    admin: Admin,
+    status: StatusCode,
+    user_id: String,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let loaded = state
+        .store
+        .run(move |conn| {
+            let Some(person) = users::find_by_id(conn, &user_id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            Ok(Some((
+                entitlement_store::find_subscription(conn, &user_id)?,
+                entitlement_store::list_tiers(conn)?,
+                entitlement_store::list_products(conn)?,
+                entitlement_store::list_grants(conn, &user_id)?,
+                sessions::list_live_for_user(conn, &user_id, now)?,
+                passkeys::list_for_user(conn, &user_id)?,
+                totp::find(conn, &user_id)?.and_then(|credential| credential.confirmed_at),
+                entitlement_store::version(conn, &user_id)?,
+                person,
+            )))
+        })
+        .await?;
+    let Some((subscription, tiers, products, grants, live, keys, totp_since, ent_ver, person)) = loaded
+    else {
+        return Err(PageError::not_found());
+    };
+    let page = PersonPage {
+        section: "people",
+        notice,
+        problem,
+        csrf: admin.csrf_value(),
+        created: format_utc(person.created_at),
+        tier: subscription
+            .as_ref()
+            .map(|subscription| subscription.tier_slug.clone()),
+        status: subscription
+            .as_ref()
+            .map_or_else(|| "active".to_owned(), |subscription| subscription.status.clone()),
+        period_end: minute_value(
+            subscription
+                .as_ref()
+                .map_or(now + DEFAULT_PERIOD_DAYS * 86_400, |subscription| {
+                    subscription.current_period_end
+                }),
+        ),
+        tiers,
+        statuses: &crate::domain::entitlements::STATUSES,
+        products: products
+            .into_iter()
+            .filter(|product| product.ends_at.is_none_or(|ends| ends > now))
+            .collect(),
+        grants: grants
+            .iter()
+            .map(|grant| GrantLine {
+                id: grant.id.clone(),
+                product: grant.product_slug.clone(),
+                valid: describe_window(Some(grant.valid_from), grant.valid_until),
+                state: grant_state(grant, now),
+                revocable: grant.revoked_at.is_none(),
+            })
+            .collect(),
+        sessions: live
+            .iter()
+            .map(|session| SessionLine {
+                device: describe_device(&session.user_agent),
+                signed_in: format_utc(session.created_at),
+                methods: describe_methods(&session.amr),
+            })
+            .collect(),
+        passkeys: keys.into_iter().map(|key| key.name).collect(),
+        totp_since: totp_since.map(format_utc),
+        ent_ver,
+        person,
+    };
+    render_with(admin, status, &page)
+}
+
+/// `GET /admin/people/{id}`.
+pub async fn show(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    person_page(
+        &state,
+        admin,
+        StatusCode::OK,
+        user_id.into_inner(),
+        notice(&request),
+        None,
+    )
+    .await
+}
+
+fn person_path(user_id: &str) -> String {
+    format!("/admin/people/{user_id}")
+}
+
+/// Runs an entitlement change for the person and answers: back to their page with `notice`,
+/// or the page again naming what was wrong.
+async fn entitlement_change<T: Send + 'static>(
+    state: &Arc<AppState>,
+    admin: Admin,
+    user_id: String,
+    notice: &str,
+    change: impl FnOnce(&mut DbConnection, &Actor, &str, i64) -> Result<T, EntitlementError> + Send + 'static,
+) -> Result<HttpResponse, PageError> {
+    let (actor, target, now) = (admin.actor(), user_id.clone(), state.clock.now());
+    let outcome = state
+        .store
+        .run(move |conn| Ok::<_, StoreError>(change(conn, &actor, &target, now)))
+        .await?;
+    match outcome {
+        Ok(_) => {
+            state.entitlements.invalidate(&user_id);
+            Ok(done(&person_path(&user_id), notice))
+        }
+        Err(error) => {
+            let message = problem(error)?;
+            person_page(
+                state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                user_id,
+                None,
+                Some(message),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/people/{id}/subscription`: give the person a tier (or change its status).
+pub async fn set_tier(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let user_id = user_id.into_inner();
+    let Some(period_end) = parse_minute(form.get("current_period_end").unwrap_or_default()) else {
+        let message = "current period end: must be a date and time (UTC)".to_owned();
+        return person_page(
+            &state,
+            admin,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            user_id,
+            None,
+            Some(message),
+        )
+        .await;
+    };
+    let input = SubscriptionInput {
+        tier: form.get("tier").unwrap_or_default().to_owned(),
+        status: form.get("status").unwrap_or_default().to_owned(),
+        current_period_end: period_end,
+        external_ref: None,
+    };
+    let notice = format!("Subscription set to {} ({}).", input.tier, input.status);
+    entitlement_change(
+        &state,
+        admin,
+        user_id,
+        &notice,
+        move |conn, actor, user_id, now| manage::put_subscription(conn, actor, user_id, &input, now),
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/subscription/end`.
+pub async fn end_subscription(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    entitlement_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        "Subscription ended.",
+        manage::end_subscription,
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/grants`: give the person a pay-per-view product.
+pub async fn grant(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let user_id = user_id.into_inner();
+    let valid_until = match form.get("valid_until").unwrap_or_default() {
+        "" => None,
+        text => match parse_minute(text) {
+            Some(until) => Some(until),
+            None => {
+                let message = "valid until: must be a date and time (UTC)".to_owned();
+                return person_page(
+                    &state,
+                    admin,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    user_id,
+                    None,
+                    Some(message),
+                )
+                .await;
+            }
+        },
+    };
+    let input = GrantInput {
+        product: form.get("product").unwrap_or_default().to_owned(),
+        valid_from: None,
+        valid_until,
+        external_ref: None,
+    };
+    let notice = format!("{} granted.", input.product);
+    entitlement_change(
+        &state,
+        admin,
+        user_id,
+        &notice,
+        move |conn, actor, user_id, now| manage::grant_product(conn, actor, user_id, &input, now),
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/grants/{grant}/revoke`.
+pub async fn revoke_grant(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    let (user_id, grant_id) = path.into_inner();
+    entitlement_change(
+        &state,
+        admin,
+        user_id,
+        "Grant revoked.",
+        move |conn, actor, user_id, now| manage::revoke_grant(conn, actor, user_id, &grant_id, now),
+    )
+    .await
+}
+
+fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor.0,
+            action,
+            user_id: Some(user_id),
+            target: &format!("user:{user_id}"),
+            before: None,
+            after: None,
+        },
+    )
+}
+
+/// Runs an account change (`change` returns false when there was nothing to do) and its audit
+/// entry in one transaction; mails the person `summary` when it did something.
+async fn account_change(
+    state: &Arc<AppState>,
+    admin: Admin,
+    user_id: String,
+    action: &'static str,
+    notice: &str,
+    summary: Option<&'static str>,
+    change: impl FnOnce(&AppState, &mut DbConnection, &str, i64) -> Result<bool, StoreError> + Send + 'static,
+) -> Result<HttpResponse, PageError> {
+    let (worker_state, actor, target) = (Arc::clone(state), admin.actor(), user_id.clone());
+    let changed = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            let Some(person) = users::find_by_id(conn, &target)? else {
+                return Ok(None);
+            };
+            let changed = conn.transaction(|conn| {
+                let changed = change(&worker_state, conn, &target, now)?;
+                if changed {
+                    record(conn, &actor, action, &target, now)?;
+                }
+                Ok::<_, StoreError>(changed)
+            })?;
+            Ok::<_, StoreError>(Some((person, changed)))
+        })
+        .await?;
+    let Some((person, changed)) = changed else {
+        return Err(PageError::not_found());
+    };
+    if let (true, Some(summary)) = (changed, summary) {
+        crate::domain::identity::notices::credential_changed(state, &person, summary);
+    }
+    Ok(done(&person_path(&user_id), notice))
+}
+
+/// `POST /admin/people/{id}/sign-out`: every session and app token of the person ends.
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        "user.sign_out_everywhere",
+        "Signed out everywhere.",
+        None,
+        |state, conn, user_id, now| end_all_sessions(state, conn, user_id, now).map(|()| true),
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/disable`: the account can no longer sign in, and is signed out.
+pub async fn disable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    let user_id = user_id.into_inner();
+    if user_id == admin.signed_in.user.id {
+        return refuse_self(&state, admin, user_id).await;
+    }
+    account_change(
+        &state,
+        admin,
+        user_id,
+        "user.disable",
+        "Account disabled and signed out everywhere.",
+        None,
+        |state, conn, user_id, now| {
+            if !dashboard::set_disabled(conn, user_id, Some(now))? {
+                return Ok(false);
+            }
+            end_all_sessions(state, conn, user_id, now)?;
+            Ok(true)
+        },
+    )
+    .await
+}
+
+async fn refuse_self(
+    state: &Arc<AppState>,
+    admin: Admin,
+    user_id: String,
+) -> Result<HttpResponse, PageError> {
+    let message = "You cannot disable your own account here.".to_owned();
+    person_page(state, admin, StatusCode::CONFLICT, user_id, None, Some(message)).await
+}
+
+/// `POST /admin/people/{id}/enable`.
+pub async fn enable(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        "user.enable",
+        "Account enabled.",
+        None,
+        |_, conn, user_id, _| dashboard::set_disabled(conn, user_id, None),
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/second-factor/reset`: for a person who lost their authenticator
+/// app: two-step sign-in is turned off and the recovery codes go.
+pub async fn reset_second_factor(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user_id: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        "totp.reset",
+        "Two-step sign-in was reset.",
+        Some("An administrator turned off two-step sign-in for your account. Set it up again on your account page."),
+        |_, conn, user_id, _| totp::delete(conn, user_id),
+    )
+    .await
+}

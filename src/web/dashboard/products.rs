@@ -1,0 +1,354 @@
+//! Pay-per-view products: list, create, edit the window and rental length, see the grants.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::admit;
+use crate::domain::entitlements::manage::{self, ProductInput};
+use crate::foundation::store::StoreError;
+use crate::foundation::store::entitlements::{self as store, Product};
+use crate::web::account::format_utc;
+use crate::web::admin_api::rfc3339;
+use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render_with};
+use crate::web::form::Form;
+use crate::web::pages::PageError;
+use crate::web::state::AppState;
+
+/// How many of a product's grants its page lists.
+const GRANTS_SHOWN: i64 = 100;
+
+/// A product as the list shows it.
+pub struct ProductRow {
+    pub slug: String,
+    pub title: String,
+    pub window: String,
+    pub rental: String,
+}
+
+impl From<&Product> for ProductRow {
+    fn from(product: &Product) -> Self {
+        Self {
+            slug: product.slug.clone(),
+            title: product.title.clone(),
+            window: describe_window(product.starts_at, product.ends_at),
+            rental: product.rental_hours.map_or_else(
+                || "Until the window closes".to_owned(),
+                |hours| format!("{hours} h"),
+            ),
+        }
+    }
+}
+
+/// A time window in words: "Always", "From …", "Until …" or "… – …".
+pub fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
+    match (starts_at, ends_at) {
+        (None, None) => "Always".to_owned(),
+        (Some(starts), None) => format!("From {}", format_utc(starts)),
+        (None, Some(ends)) => format!("Until {}", format_utc(ends)),
+        (Some(starts), Some(ends)) => format!("{} – {}", format_utc(starts), format_utc(ends)),
+    }
+}
+
+/// Where a grant stands at `now`, in a word.
+pub fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
+    match (grant.revoked_at, grant.valid_until) {
+        (Some(_), _) => "Revoked",
+        (None, Some(until)) if until <= now => "Ended",
+        (None, _) if grant.valid_from > now => "Not started",
+        _ => "Active",
+    }
+}
+
+/// A grant of the product, as its page lists it.
+pub struct GrantRow {
+    pub email: String,
+    pub user_id: String,
+    pub valid: String,
+    pub state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/products.html")]
+struct ListPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    products: Vec<ProductRow>,
+    draft: Draft,
+}
+
+#[derive(Template)]
+#[template(path = "admin/product.html")]
+struct EditPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    draft: Draft,
+    grants: Vec<GrantRow>,
+}
+
+/// A product form's fields as typed; times as `YYYY-MM-DDTHH:MM` in UTC.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub slug: String,
+    pub title: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub rental_hours: String,
+}
+
+/// `YYYY-MM-DDTHH:MM` (a `datetime-local` field, read as UTC) to Unix seconds.
+pub fn parse_minute(text: &str) -> Option<i64> {
+    match text.len() {
+        16 => rfc3339::parse(&format!("{text}:00Z")),
+        _ => rfc3339::parse(text),
+    }
+}
+
+/// Unix seconds as a `datetime-local` value in UTC.
+pub fn minute_value(seconds: i64) -> String {
+    rfc3339::format(seconds).chars().take(16).collect()
+}
+
+impl Draft {
+    fn from_form(form: &Form<'_>) -> Self {
+        let field = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
+        Self {
+            slug: field("slug"),
+            title: field("title"),
+            starts_at: field("starts_at"),
+            ends_at: field("ends_at"),
+            rental_hours: field("rental_hours"),
+        }
+    }
+
+    fn from_product(product: &Product) -> Self {
+        Self {
+            slug: product.slug.clone(),
+            title: product.title.clone(),
+            starts_at: product.starts_at.map(minute_value).unwrap_or_default(),
+            ends_at: product.ends_at.map(minute_value).unwrap_or_default(),
+            rental_hours: product
+                .rental_hours
+                .map(|hours| hours.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn input(&self) -> Result<ProductInput, String> {
+        let time = |field: &str, text: &str| match text {
+            "" => Ok(None),
+            text => parse_minute(text)
+                .map(Some)
+                .ok_or_else(|| format!("{field}: must be a date and time (UTC)")),
+        };
+        Ok(ProductInput {
+            title: self.title.clone(),
+            starts_at: time("starts at", &self.starts_at)?,
+            ends_at: time("ends at", &self.ends_at)?,
+            rental_hours: match self.rental_hours.as_str() {
+                "" => None,
+                text => Some(
+                    text.parse()
+                        .map_err(|_| "rental hours: must be a whole number".to_owned())?,
+                ),
+            },
+        })
+    }
+}
+
+async fn list_page(
+    state: &Arc<AppState>,
+    admin: Admin,
+    status: StatusCode,
+    notice: Option<String>,
+    problem: Option<String>,
+    draft: Draft,
+) -> Result<HttpResponse, PageError> {
+    let products = state.store.run(store::list_products).await?;
+    let page = ListPage {
+        section: "products",
+        notice,
+        problem,
+        csrf: admin.csrf_value(),
+        products: products.iter().map(ProductRow::from).collect(),
+        draft,
+    };
+    render_with(admin, status, &page)
+}
+
+/// `GET /admin/products`.
+pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    list_page(
+        &state,
+        admin,
+        StatusCode::OK,
+        notice(&request),
+        None,
+        Draft::default(),
+    )
+    .await
+}
+
+/// `POST /admin/products`.
+pub async fn create(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let draft = Draft::from_form(&form);
+    let input = match draft.input() {
+        Ok(input) => input,
+        Err(message) => {
+            return list_page(
+                &state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+                draft,
+            )
+            .await;
+        }
+    };
+    let (actor, slug, now) = (admin.actor(), draft.slug.clone(), state.clock.now());
+    let created = state
+        .store
+        .run(move |conn| Ok::<_, StoreError>(manage::create_product(conn, &actor, &slug, &input, now)))
+        .await?;
+    match created {
+        Ok(product) => Ok(done("/admin/products", &format!("{} created.", product.title))),
+        Err(error) => {
+            let message = problem(error)?;
+            list_page(
+                &state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+                draft,
+            )
+            .await
+        }
+    }
+}
+
+async fn edit_page(
+    state: &Arc<AppState>,
+    admin: Admin,
+    status: StatusCode,
+    slug: String,
+    draft: Option<Draft>,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let lookup = slug.clone();
+    let now = state.clock.now();
+    let (product, grants) = state
+        .store
+        .run(move |conn| {
+            Ok::<_, StoreError>((
+                store::find_product(conn, &lookup)?,
+                crate::foundation::store::dashboard::product_grants(conn, &lookup, GRANTS_SHOWN)?,
+            ))
+        })
+        .await?;
+    let product = product.ok_or_else(PageError::not_found)?;
+    let grants = grants
+        .into_iter()
+        .map(|(grant, email)| GrantRow {
+            state: grant_state(&grant, now),
+            valid: describe_window(Some(grant.valid_from), grant.valid_until),
+            email,
+            user_id: grant.user_id,
+        })
+        .collect();
+    let page = EditPage {
+        section: "products",
+        notice,
+        problem,
+        csrf: admin.csrf_value(),
+        draft: draft.unwrap_or_else(|| Draft::from_product(&product)),
+        grants,
+    };
+    render_with(admin, status, &page)
+}
+
+/// `GET /admin/products/{slug}`.
+pub async fn edit(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    edit_page(
+        &state,
+        admin,
+        StatusCode::OK,
+        slug.into_inner(),
+        None,
+        notice(&request),
+        None,
+    )
+    .await
+}
+
+/// `POST /admin/products/{slug}`.
+pub async fn update(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    slug: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let slug = slug.into_inner();
+    let draft = Draft {
+        slug: slug.clone(),
+        ..Draft::from_form(&form)
+    };
+    let refused = match draft.input() {
+        Err(message) => message,
+        Ok(input) => {
+            let (actor, target, now) = (admin.actor(), slug.clone(), state.clock.now());
+            let updated = state
+                .store
+                .run(move |conn| {
+                    Ok::<_, StoreError>(manage::update_product(conn, &actor, &target, &input, now))
+                })
+                .await?;
+            match updated {
+                Ok(product) => {
+                    // Its holders' entitlements changed: no cached answer may outlive that.
+                    state.entitlements.clear();
+                    return Ok(done(
+                        &format!("/admin/products/{slug}"),
+                        &format!("{} saved.", product.title),
+                    ));
+                }
+                Err(error) => problem(error)?,
+            }
+        }
+    };
+    edit_page(
+        &state,
+        admin,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        slug,
+        Some(draft),
+        None,
+        Some(refused),
+    )
+    .await
+}

@@ -1,0 +1,273 @@
+//! Tiers: list, create, edit, delete when unused.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::admit;
+use crate::domain::entitlements::manage::{self, TierInput};
+use crate::foundation::store::StoreError;
+use crate::foundation::store::entitlements::{self as store, Tier};
+use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render, render_with};
+use crate::web::form::Form;
+use crate::web::pages::PageError;
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "admin/tiers.html")]
+struct ListPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    tiers: Vec<Tier>,
+    /// What was typed in the create form, kept when it was refused.
+    draft: Draft,
+}
+
+#[derive(Template)]
+#[template(path = "admin/tier.html")]
+struct EditPage {
+    section: &'static str,
+    notice: Option<String>,
+    problem: Option<String>,
+    csrf: String,
+    draft: Draft,
+}
+
+/// A tier form's fields as typed.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub slug: String,
+    pub name: String,
+    pub rank: String,
+    pub features: String,
+    pub max_streams: String,
+}
+
+impl Draft {
+    fn from_form(form: &Form<'_>) -> Self {
+        let field = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
+        Self {
+            slug: field("slug"),
+            name: field("name"),
+            rank: field("rank"),
+            features: field("features"),
+            max_streams: field("max_streams"),
+        }
+    }
+
+    fn from_tier(tier: &Tier) -> Self {
+        Self {
+            slug: tier.slug.clone(),
+            name: tier.name.clone(),
+            rank: tier.rank.to_string(),
+            features: tier.features.join(", "),
+            max_streams: tier.max_streams.to_string(),
+        }
+    }
+
+    /// The service's input, or the field that is not a number.
+    fn input(&self) -> Result<TierInput, String> {
+        let number = |field: &str, text: &str| {
+            text.parse::<i32>()
+                .map_err(|_| format!("{field}: must be a whole number"))
+        };
+        Ok(TierInput {
+            name: self.name.clone(),
+            rank: number("rank", &self.rank)?,
+            features: self
+                .features
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|feature| !feature.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            max_streams: number("max streams", &self.max_streams)?,
+        })
+    }
+}
+
+async fn list_page(
+    state: &Arc<AppState>,
+    admin: Admin,
+    status: StatusCode,
+    notice: Option<String>,
+    problem: Option<String>,
+    draft: Draft,
+) -> Result<HttpResponse, PageError> {
+    let tiers = state.store.run(store::list_tiers).await?;
+    let page = ListPage {
+        section: "tiers",
+        notice,
+        problem,
+        csrf: admin.csrf_value(),
+        tiers,
+        draft,
+    };
+    render_with(admin, status, &page)
+}
+
+/// `GET /admin/tiers`.
+pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    list_page(
+        &state,
+        admin,
+        StatusCode::OK,
+        notice(&request),
+        None,
+        Draft::default(),
+    )
+    .await
+}
+
+/// `POST /admin/tiers`.
+pub async fn create(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let draft = Draft::from_form(&form);
+    let input = match draft.input() {
+        Ok(input) => input,
+        Err(message) => {
+            return list_page(
+                &state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+                draft,
+            )
+            .await;
+        }
+    };
+    let (actor, slug, now) = (admin.actor(), draft.slug.clone(), state.clock.now());
+    let created = state
+        .store
+        .run(move |conn| Ok::<_, StoreError>(manage::create_tier(conn, &actor, &slug, &input, now)))
+        .await?;
+    match created {
+        Ok(tier) => Ok(done("/admin/tiers", &format!("Tier {} created.", tier.name))),
+        Err(error) => {
+            let message = problem(error)?;
+            list_page(
+                &state,
+                admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(message),
+                draft,
+            )
+            .await
+        }
+    }
+}
+
+/// `GET /admin/tiers/{slug}`.
+pub async fn edit(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let admin = admit!(gate(&state, &request, None).await);
+    let lookup = slug.into_inner();
+    let tier = state
+        .store
+        .run(move |conn| store::find_tier(conn, &lookup))
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let page = EditPage {
+        section: "tiers",
+        notice: notice(&request),
+        problem: None,
+        csrf: admin.csrf_value(),
+        draft: Draft::from_tier(&tier),
+    };
+    render(admin, &page)
+}
+
+/// `POST /admin/tiers/{slug}`.
+pub async fn update(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    slug: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, form) = admit!(posted(&state, &request, &body).await);
+    let slug = slug.into_inner();
+    let draft = Draft {
+        slug: slug.clone(),
+        ..Draft::from_form(&form)
+    };
+    let refused = match draft.input() {
+        Err(message) => Some(message),
+        Ok(input) => {
+            let (actor, target, now) = (admin.actor(), slug.clone(), state.clock.now());
+            let updated = state
+                .store
+                .run(move |conn| Ok::<_, StoreError>(manage::update_tier(conn, &actor, &target, &input, now)))
+                .await?;
+            match updated {
+                Ok(tier) => {
+                    // Its holders' entitlements changed: no cached answer may outlive that.
+                    state.entitlements.clear();
+                    return Ok(done(
+                        &format!("/admin/tiers/{slug}"),
+                        &format!("Tier {} saved.", tier.name),
+                    ));
+                }
+                Err(error) => Some(problem(error)?),
+            }
+        }
+    };
+    let page = EditPage {
+        section: "tiers",
+        notice: None,
+        problem: refused,
+        csrf: admin.csrf_value(),
+        draft,
+    };
+    render_with(admin, StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// `POST /admin/tiers/{slug}/delete`.
+pub async fn delete(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    slug: web::Path<String>,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let (admin, _form) = admit!(posted(&state, &request, &body).await);
+    let slug = slug.into_inner();
+    let (actor, target, now) = (admin.actor(), slug.clone(), state.clock.now());
+    let deleted = state
+        .store
+        .run(move |conn| Ok::<_, StoreError>(manage::delete_tier(conn, &actor, &target, now)))
+        .await?;
+    match deleted {
+        Ok(()) => Ok(done("/admin/tiers", &format!("Tier {slug} deleted."))),
+        Err(error) => {
+            let message = problem(error)?;
+            list_page(
+                &state,
+                admin,
+                StatusCode::CONFLICT,
+                None,
+                Some(message),
+                Draft::default(),
+            )
+            .await
+        }
+    }
+}

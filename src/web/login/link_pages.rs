@@ -1,0 +1,181 @@
+//! The pages of emailed sign-in links: asking for one from the login page, and the page the
+//! link opens, whose button spends it. The rules live in [`crate::domain::identity::links`].
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::domain::identity::links::{self, LinkSignIn};
+use crate::domain::identity::users::normalize_email;
+use crate::foundation::store::StoreError;
+use crate::web::csrf;
+use crate::web::form::{Form, query_param};
+use crate::web::login::pages::{
+    LoginPrompt, after_first_factor, app_name, client_ip, login_page, with_csrf_cookie,
+};
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "link_sent.html")]
+struct SentPage {
+    email: String,
+    signup: bool,
+    minutes: i64,
+    request: String,
+}
+
+#[derive(Template)]
+#[template(path = "link_continue.html")]
+struct ContinuePage {
+    csrf: String,
+    email: String,
+    token: String,
+    passkeys: bool,
+}
+
+fn link_gone() -> PageError {
+    PageError::new(
+        StatusCode::GONE,
+        "This sign-in link no longer works",
+        "Each link works once, for a few minutes. Go to the sign-in page and ask for a new one.",
+    )
+}
+
+/// `POST /login/link`: "Email me a sign-in link". The answer is the same whether or not the
+/// address has an account.
+pub async fn send_link(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
+    let refuse = async |status, message: String| {
+        let prompt = LoginPrompt {
+            app_name: app_name(&state, &carried).await,
+            carried: carried.clone(),
+            email: raw_email.clone(),
+            error: Some(message),
+        };
+        login_page(&state, &request, status, prompt)
+    };
+    let Ok(email) = normalize_email(&raw_email) else {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your email address, then choose “Email me a sign-in link”.".to_owned(),
+        )
+        .await;
+    };
+    let now = state.clock.now();
+    let ip_key = format!("link-ip:{}", client_ip(&request));
+    if let Some(wait) = state
+        .link_throttle
+        .blocked_for(&ip_key, state.config.sign_in_links_per_ip, now)
+    {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many sign-in links were asked for from your network. Wait {} minutes and try again.",
+                (wait + 59) / 60
+            ),
+        )
+        .await;
+    }
+    state.link_throttle.record_failure(&ip_key, now);
+    // Whether a mail goes out is decided and done after the answer: the answer's timing must
+    // not tell whether the address has an account.
+    let (worker_state, address, worker_carried) = (Arc::clone(&state), email.clone(), carried.clone());
+    tokio::spawn(async move {
+        if let Err(error) = issue_and_mail(&worker_state, address, worker_carried, now).await {
+            tracing::warn!(%error, "could not send a sign-in link");
+        }
+    });
+    let page = SentPage {
+        email,
+        signup: state.config.allow_signup,
+        minutes: state.config.sign_in_link_ttl_secs / 60,
+        request: carried,
+    };
+    pages::render(StatusCode::OK, &page)
+}
+
+/// `GET /login/link/continue?token=…`: what the mailed link opens. Looking spends nothing.
+pub async fn confirm(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let token = query_param(&request, "token").unwrap_or_default();
+    let (worker_state, lookup) = (state.clone().into_inner(), token.clone());
+    let email = state
+        .store
+        .run(move |conn| links::live_email(conn, &lookup, worker_state.clock.now()))
+        .await?
+        .ok_or_else(link_gone)?;
+    let csrf_token = csrf::token(&request, state.secure_cookies);
+    let page = ContinuePage {
+        csrf: csrf_token.token.clone(),
+        email,
+        token,
+        passkeys: state.passkeys.is_some(),
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, csrf_token)
+}
+
+/// `POST /login/link/continue`: spends the link and signs in, with the second factor first
+/// when the person has one (a link must not skip it).
+pub async fn use_link(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let token = form.get("token").unwrap_or_default().to_owned();
+    let worker_state = Arc::clone(&state);
+    let spent = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            links::spend(conn, &token, worker_state.config.allow_signup, now)
+        })
+        .await?;
+    let Some(LinkSignIn { user, carried }) = spent else {
+        return Err(link_gone());
+    };
+    after_first_factor(&state, &request, &form, user, &carried, "email").await
+}
+
+/// Records a link for `email` when it gets one, and mails it.
+async fn issue_and_mail(
+    state: &Arc<AppState>,
+    email: String,
+    carried: String,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (worker_state, worker_carried) = (Arc::clone(state), carried.clone());
+    let issued = state
+        .store
+        .run(move |conn| links::issue(&worker_state, conn, &email, &worker_carried, now))
+        .await?;
+    let Some(link) = issued else {
+        return Ok(());
+    };
+    let app = app_name(state, &carried).await;
+    let minutes = state.config.sign_in_link_ttl_secs / 60;
+    match crate::foundation::mail::sign_in_link(
+        &link.email,
+        &link.url,
+        minutes,
+        app.as_deref(),
+        link.creates_account,
+    ) {
+        Ok(mail) => state.mailer.dispatch(mail),
+        Err(error) => tracing::warn!(%error, "could not write the sign-in link mail"),
+    }
+    Ok(())
+}

@@ -1,0 +1,592 @@
+//! The login and sign-up pages. Both carry the authorization request they interrupt and
+//! return to it once the person is signed in.
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use url::form_urlencoded;
+
+use crate::domain::AdminError;
+use crate::domain::identity::passkeys::{self, PasskeyError, PasskeySignIn};
+use crate::domain::identity::password::{self, Outcome};
+use crate::domain::identity::users::{self as admin_users, NewUser};
+use crate::domain::identity::{session, totp};
+use crate::foundation::store::StoreError;
+use crate::foundation::store::users::User;
+use crate::web::csrf;
+use crate::web::form::{Form, query_param, user_agent};
+use crate::web::oauth::authorize::continue_url;
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+/// Passkey sign-ins one address may start within `login_throttle_window_secs` (every login
+/// page with autofill starts one).
+const PASSKEY_CEREMONIES_PER_IP: u32 = 300;
+
+/// The message for every failed password sign-in: it must not tell whether the account exists.
+const REFUSED: &str = "That email and password don't match. Check them and try again.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub app_name: Option<String>,
+    pub error: Option<String>,
+    pub csrf: String,
+    /// The interrupted authorization request, form-encoded; empty when signing in directly.
+    pub request: String,
+    pub email: String,
+    pub signup: bool,
+    /// Whether the passkey button and autofill are offered (the relying party is set up).
+    pub passkeys: bool,
+    /// Whether the sign-in is on the way to approving a TV or other device.
+    pub for_device: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignupPage {
+    pub error: Option<String>,
+    pub csrf: String,
+    pub request: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// Adds the CSRF cookie to a rendered page when the browser had none.
+pub fn with_csrf_cookie(
+    mut response: HttpResponse,
+    token: csrf::CsrfToken,
+) -> Result<HttpResponse, PageError> {
+    if let Some(cookie) = token.new_cookie {
+        pages::add_cookie(&mut response, &cookie)?;
+    }
+    Ok(response)
+}
+
+/// The `request` query parameter of the login and sign-up pages.
+fn carried_request(request: &HttpRequest) -> String {
+    query_param(request, "request").unwrap_or_default()
+}
+
+/// What the login page shows besides its form.
+#[derive(Default)]
+pub struct LoginPrompt {
+    /// The app the person is signing in to, when an authorization request is carried.
+    pub app_name: Option<String>,
+    /// The interrupted authorization request, form-encoded.
+    pub carried: String,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+/// Renders the login page with a CSRF token for its form.
+pub fn login_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    prompt: LoginPrompt,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let for_device =
+        Form::from_urlencoded(&prompt.carried).is_ok_and(|carried| carried.get("device_user_code").is_some());
+    let page = LoginPage {
+        app_name: prompt.app_name,
+        error: prompt.error,
+        csrf: token.token.clone(),
+        request: prompt.carried,
+        email: prompt.email,
+        signup: state.config.allow_signup,
+        passkeys: state.passkeys.is_some(),
+        for_device,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// `GET /login`: signing in directly, not on an app's behalf, lands on the account page.
+pub async fn login_form(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let prompt = LoginPrompt {
+        carried: carried_request(&request),
+        ..LoginPrompt::default()
+    };
+    login_page(&state, &request, StatusCode::OK, prompt)
+}
+
+/// The client's name, for the page heading, when the form carries an authorization request.
+pub(crate) async fn app_name(state: &AppState, encoded_request: &str) -> Option<String> {
+    let client_id = Form::from_urlencoded(encoded_request)
+        .ok()?
+        .get("client_id")?
+        .to_owned();
+    state
+        .store
+        .run(move |conn| crate::foundation::store::clients::find(conn, &client_id))
+        .await
+        .ok()
+        .flatten()
+        .map(|client| client.name)
+}
+
+/// The address failures are counted against. Behind a reverse proxy this is the proxy's.
+pub(crate) fn client_ip(request: &HttpRequest) -> String {
+    request
+        .peer_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// `POST /login`.
+pub async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let email = admin_users::normalize_email(form.get("email").unwrap_or_default()).unwrap_or_default();
+    let password = form.get("password").unwrap_or_default().to_owned();
+
+    let outcome = password::authenticate(&state, &email, password, &client_ip(&request)).await?;
+    match outcome {
+        Outcome::SignedIn(user) => after_first_factor(&state, &request, &form, user, &carried, "pwd").await,
+        failure => {
+            let (status, message) = match failure {
+                Outcome::Throttled(wait) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many attempts. Wait {} minutes and try again.",
+                        (wait + 59) / 60
+                    ),
+                ),
+                _ => (StatusCode::UNAUTHORIZED, REFUSED.to_owned()),
+            };
+            let prompt = LoginPrompt {
+                app_name: app_name(&state, &carried).await,
+                carried,
+                email,
+                error: Some(message),
+            };
+            login_page(&state, &request, status, prompt)
+        }
+    }
+}
+
+/// What follows a first factor (`method`, an `amr` value): the code step when the person has
+/// two-step sign-in, else a session and on to [`next_location`].
+pub async fn after_first_factor(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+    user: User,
+    carried: &str,
+    method: &'static str,
+) -> Result<HttpResponse, PageError> {
+    if let Some(challenge) = second_step(state, &user, carried, method).await? {
+        return code_page(state, request, StatusCode::OK, carried, None, Some(challenge));
+    }
+    let location = next_location(state, request, form, &user, carried).await?;
+    let cookie = sign_in(state, request, user, method).await?;
+    let mut response = pages::see_other(&location);
+    pages::add_cookie(&mut response, &cookie)?;
+    Ok(response)
+}
+
+/// Starts a session for someone who just proved who they are by `method` (an `amr` value);
+/// returns the session cookie.
+pub async fn sign_in(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    user: User,
+    method: &str,
+) -> Result<Cookie<'static>, StoreError> {
+    sign_in_with(state, request, user, vec![method.to_owned()]).await
+}
+
+/// [`sign_in`] after more than one proof: `amr` lists them all.
+pub async fn sign_in_with(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    user: User,
+    amr: Vec<String>,
+) -> Result<Cookie<'static>, StoreError> {
+    let (worker_state, agent, previous) = (
+        Arc::clone(state),
+        user_agent(request).to_owned(),
+        session::cookie_token(request),
+    );
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            session::start(&worker_state, conn, &user, amr, &agent, previous.as_deref(), now)
+                .map(|(_, cookie)| cookie)
+        })
+        .await
+}
+
+/// The cookie naming a sign-in that waits for its second factor. Path `/login`: only the
+/// code form needs it.
+pub const CHALLENGE_COOKIE: &str = "usher_2fa";
+
+#[derive(Template)]
+#[template(path = "login_code.html")]
+pub struct CodePage {
+    pub error: Option<String>,
+    pub csrf: String,
+    /// The interrupted authorization request, so a sign-in that must start over returns to it.
+    pub request: String,
+    /// Whether the page's script may look for a built-in authenticator (to offer a passkey).
+    pub passkeys: bool,
+}
+
+fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(CHALLENGE_COOKIE, token)
+        .path("/login")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(totp::CHALLENGE_SECS))
+        .finish()
+}
+
+/// When `user` has a second factor, starts the challenge after `first_factor` (an `amr`
+/// value) and returns its cookie token.
+async fn second_step(
+    state: &Arc<AppState>,
+    user: &User,
+    carried: &str,
+    first_factor: &'static str,
+) -> Result<Option<String>, StoreError> {
+    let (worker_state, user_id, carried) = (Arc::clone(state), user.id.clone(), carried.to_owned());
+    state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            if totp::enabled_since(conn, &user_id)?.is_none() {
+                return Ok(None);
+            }
+            totp::start_challenge(conn, &user_id, &carried, first_factor, now).map(Some)
+        })
+        .await
+}
+
+/// Renders the code form; `new_challenge` is set when the challenge cookie is to be set.
+fn code_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    carried: &str,
+    error: Option<String>,
+    new_challenge: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let page = CodePage {
+        error,
+        csrf: token.token.clone(),
+        request: carried.to_owned(),
+        passkeys: state.passkeys.is_some(),
+    };
+    let mut response = with_csrf_cookie(pages::render(status, &page)?, token)?;
+    if let Some(challenge) = new_challenge {
+        pages::add_cookie(&mut response, &challenge_cookie(state, challenge))?;
+    }
+    Ok(response)
+}
+
+/// `POST /login/code`: the second step of a password sign-in.
+pub async fn login_code(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let code = form.get("code").unwrap_or_default().to_owned();
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let token = request
+        .cookie(CHALLENGE_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .unwrap_or_default();
+    let worker_state = Arc::clone(&state);
+    let outcome = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            totp::answer_challenge(&worker_state, conn, &token, &code, now)
+        })
+        .await?;
+    let mut removal = challenge_cookie(&state, String::new());
+    removal.make_removal();
+    let (status, message) = match outcome {
+        totp::ChallengeOutcome::Passed {
+            user,
+            carried,
+            amr,
+            used_recovery_code,
+        } => {
+            if used_recovery_code {
+                crate::domain::identity::notices::credential_changed(
+                    &state,
+                    &user,
+                    "One of your recovery codes was used to sign in. It won't work again.",
+                );
+            }
+            let location = next_location(&state, &request, &form, &user, &carried).await?;
+            let cookie = sign_in_with(&state, &request, user, amr).await?;
+            let mut response = pages::see_other(&location);
+            for cookie in [cookie, removal] {
+                pages::add_cookie(&mut response, &cookie)?;
+            }
+            return Ok(response);
+        }
+        totp::ChallengeOutcome::Wrong => {
+            let message = "That code didn't work. Check your authenticator app and try again.";
+            return code_page(
+                &state,
+                &request,
+                StatusCode::UNAUTHORIZED,
+                &carried,
+                Some(message.to_owned()),
+                None,
+            );
+        }
+        totp::ChallengeOutcome::Throttled(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many attempts. Wait {} minutes and sign in again.",
+                (wait + 59) / 60
+            ),
+        ),
+        totp::ChallengeOutcome::Gone => (
+            StatusCode::UNAUTHORIZED,
+            "Your sign-in timed out or had too many wrong codes. Sign in again.".to_owned(),
+        ),
+    };
+    // Starting over returns to the app that asked, not to the account page.
+    let prompt = LoginPrompt {
+        app_name: app_name(&state, &carried).await,
+        carried,
+        error: Some(message),
+        ..LoginPrompt::default()
+    };
+    let mut response = login_page(&state, &request, status, prompt)?;
+    pages::add_cookie(&mut response, &removal)?;
+    Ok(response)
+}
+
+/// `GET /signup`, when self-service sign-up is on.
+pub async fn signup_form(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.allow_signup {
+        return Err(PageError::not_found());
+    }
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = SignupPage {
+        error: None,
+        csrf: token.token.clone(),
+        request: carried_request(&request),
+        email: String::new(),
+        name: String::new(),
+    };
+    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+}
+
+/// `POST /signup`: creates the account and signs the person in.
+pub async fn signup(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.allow_signup {
+        return Err(PageError::not_found());
+    }
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let email = form.get("email").unwrap_or_default().trim().to_owned();
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let password = form.get("password").unwrap_or_default().to_owned();
+
+    let problem = {
+        let new = NewUser {
+            email: email.clone(),
+            name: Some(name.clone()),
+            password: Some(password),
+            admin: false,
+        };
+        let created = match tokio::task::spawn_blocking(move || admin_users::prepare(new))
+            .await
+            .map_err(|error| PageError::internal(&error))?
+        {
+            Ok(prepared) => {
+                let worker_state = Arc::clone(&state);
+                state
+                    .store
+                    .run(move |conn| {
+                        Ok::<_, StoreError>(admin_users::insert(conn, prepared, worker_state.clock.now()))
+                    })
+                    .await?
+            }
+            Err(error) => Err(error),
+        };
+        let created = match created {
+            Ok(user) => Ok(sign_in(&state, &request, user, "pwd").await?),
+            Err(error) => Err(error),
+        };
+        match created {
+            Ok(cookie) => {
+                let mut response = pages::see_other(&continue_url(&carried, true));
+                pages::add_cookie(&mut response, &cookie)?;
+                return Ok(response);
+            }
+            Err(AdminError::Invalid { field: "email", .. }) => {
+                Some("Enter a valid email address.".to_owned())
+            }
+            Err(AdminError::Invalid {
+                field: "password", ..
+            }) => Some("Choose a password of at least 8 characters.".to_owned()),
+            Err(AdminError::Conflict(_)) => Some(
+                "An account could not be created with this email. If it is yours, sign in instead."
+                    .to_owned(),
+            ),
+            Err(error) => return Err(PageError::internal(&error)),
+        }
+    };
+    let token = csrf::token(&request, state.secure_cookies);
+    let page = SignupPage {
+        error: problem,
+        csrf: token.token.clone(),
+        request: carried,
+        email,
+        name,
+    };
+    with_csrf_cookie(pages::render(StatusCode::UNPROCESSABLE_ENTITY, &page)?, token)
+}
+
+/// Where a person goes once signed in without a passkey: back to the app, unless this is a
+/// good moment to offer one (the page's script found a built-in authenticator, they have no
+/// passkey yet, and they were not asked lately), or they are an administrator without a
+/// second factor, who must add one first.
+async fn next_location(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+    user: &User,
+    carried: &str,
+) -> Result<String, StoreError> {
+    let offer = state.passkeys.is_some()
+        && form.get("passkey_offer") == Some("1")
+        && request.cookie(passkeys::OFFER_COOKIE).is_none();
+    if !offer && !user.is_admin {
+        return Ok(continue_url(carried, true));
+    }
+    let user_id = user.id.clone();
+    let (has_passkey, has_totp) = state
+        .store
+        .run(move |conn| {
+            Ok::<_, StoreError>((
+                crate::foundation::store::passkeys::count_for_user(conn, &user_id)? > 0,
+                totp::enabled_since(conn, &user_id)?.is_some(),
+            ))
+        })
+        .await?;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", carried)
+        .finish();
+    if user.is_admin && !has_passkey && !has_totp {
+        return Ok(format!("{}?{query}", passkeys::SECOND_FACTOR_PATH));
+    }
+    if offer && !has_passkey {
+        return Ok(format!("{}?{query}", passkeys::OFFER_PATH));
+    }
+    Ok(continue_url(carried, true))
+}
+
+/// `POST /login/passkey/options`: a sign-in ceremony for the login page's script.
+pub async fn passkey_options(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    // Each ceremony is a row until it expires: one address may not start them without end.
+    let (key, now) = (
+        format!("passkey-options:{}", client_ip(&request)),
+        state.clock.now(),
+    );
+    if state
+        .login_throttle
+        .blocked_for(&key, PASSKEY_CEREMONIES_PER_IP, now)
+        .is_some()
+    {
+        return Err(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Too many passkey sign-ins were started from your network. Wait a few minutes and try again.",
+        ));
+    }
+    state.login_throttle.record_failure(&key, now);
+    let worker_state = Arc::clone(&state);
+    let started = state
+        .store
+        .run(move |conn| {
+            let webauthn = worker_state.passkeys.as_ref().ok_or(PasskeyError::Off)?;
+            passkeys::start_sign_in(webauthn, conn, worker_state.clock.now())
+        })
+        .await?;
+    Ok(pages::json(&started))
+}
+
+/// `POST /login/passkey`: the browser's answer to a sign-in ceremony.
+pub async fn passkey_sign_in(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let (ceremony, answer) = (
+        form.get("ceremony").unwrap_or_default().to_owned(),
+        form.get("credential").unwrap_or_default().to_owned(),
+    );
+    let worker_state = Arc::clone(&state);
+    let outcome = state
+        .store
+        .run(move |conn| {
+            let webauthn = worker_state.passkeys.as_ref().ok_or(PasskeyError::Off)?;
+            passkeys::finish_sign_in(webauthn, conn, &ceremony, &answer, worker_state.clock.now())
+        })
+        .await;
+    match outcome {
+        Ok(PasskeySignIn { user, amr }) => {
+            let cookie = sign_in_with(&state, &request, user, amr).await?;
+            let mut response = pages::see_other(&continue_url(&carried, true));
+            pages::add_cookie(&mut response, &cookie)?;
+            Ok(response)
+        }
+        Err(PasskeyError::Refused(cause)) => {
+            tracing::info!(%cause, "passkey sign-in refused");
+            let prompt = LoginPrompt {
+                app_name: app_name(&state, &carried).await,
+                carried,
+                error: Some("That passkey didn't work. Try again, or sign in with your email.".to_owned()),
+                ..LoginPrompt::default()
+            };
+            login_page(&state, &request, StatusCode::UNAUTHORIZED, prompt)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

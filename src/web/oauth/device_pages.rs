@@ -1,0 +1,279 @@
+//! The device verification pages (RFC 8628 §3.3): the person, signed in on their phone,
+//! types the code the TV shows (or arrives with it from the QR code), sees which app asks for
+//! what, and allows or denies. Wrong codes are counted per IP address and in total, and all
+//! look the same: malformed, unknown, expired or already answered.
+
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use url::form_urlencoded;
+
+use crate::domain::identity::session::{self, SignedIn};
+use crate::foundation::store::devices as store;
+use crate::web::csrf;
+use crate::web::form::{Form, query_param};
+use crate::web::login::pages::{client_ip, with_csrf_cookie};
+use crate::web::oauth::authorize::describe_scope;
+use crate::web::oauth::device::{self, PendingRequest};
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+const GLOBAL_KEY: &str = "device-global";
+
+#[derive(Template)]
+#[template(path = "device_enter.html")]
+struct EnterPage {
+    csrf: String,
+    error: Option<&'static str>,
+    user_code: String,
+}
+
+#[derive(Template)]
+#[template(path = "device_confirm.html")]
+struct ConfirmPage {
+    csrf: String,
+    app_name: String,
+    user_code: String,
+    permissions: Vec<&'static str>,
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "device_done.html")]
+struct DonePage {
+    allowed: bool,
+    app_name: String,
+}
+
+fn enter_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    error: Option<&'static str>,
+    user_code: &str,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let page = EnterPage {
+        csrf: token.token.clone(),
+        error,
+        user_code: user_code.chars().take(20).collect(),
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// The login page, returning here with the code once the person is signed in.
+fn sign_in_first(user_code: Option<&str>) -> HttpResponse {
+    let carried = form_urlencoded::Serializer::new(String::new())
+        .append_pair("device_user_code", user_code.unwrap_or_default())
+        .finish();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", &carried)
+        .finish();
+    pages::see_other(&format!("/login?{query}"))
+}
+
+/// How looking up a typed code went.
+enum Lookup {
+    Found(PendingRequest),
+    Wrong,
+    Throttled,
+}
+
+/// Finds the pending request behind a typed code, counting wrong codes against the IP
+/// address and against everyone: a guesser spread over many addresses still meets a limit.
+async fn lookup(state: &Arc<AppState>, request: &HttpRequest, typed: &str) -> Result<Lookup, PageError> {
+    let now = state.clock.now();
+    let ip_key = format!("device-ip:{}", client_ip(request));
+    let config = &state.config;
+    let blocked = state
+        .login_throttle
+        .blocked_for(&ip_key, config.device_code_failures_per_ip, now)
+        .or_else(|| {
+            state
+                .login_throttle
+                .blocked_for(GLOBAL_KEY, config.device_code_failures_global, now)
+        });
+    if blocked.is_some() {
+        return Ok(Lookup::Throttled);
+    }
+    let found = match device::normalize_user_code(typed) {
+        Some(user_code) => {
+            state
+                .store
+                .run(move |conn| device::pending(conn, &user_code, now))
+                .await?
+        }
+        None => None,
+    };
+    match found {
+        Some(pending) => Ok(Lookup::Found(pending)),
+        None => {
+            state.login_throttle.record_failure(&ip_key, now);
+            state.login_throttle.record_failure(GLOBAL_KEY, now);
+            Ok(Lookup::Wrong)
+        }
+    }
+}
+
+async fn answer_code(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    signed_in: SignedIn,
+    typed: &str,
+) -> Result<HttpResponse, PageError> {
+    match lookup(state, request, typed).await? {
+        Lookup::Found(pending) => {
+            let token = csrf::token(request, state.secure_cookies);
+            let page = ConfirmPage {
+                csrf: token.token.clone(),
+                app_name: pending.client_name,
+                user_code: device::display_user_code(&pending.user_code),
+                permissions: pending
+                    .scopes
+                    .iter()
+                    .filter_map(|scope| describe_scope(scope))
+                    .collect(),
+                email: signed_in.user.email,
+            };
+            with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+        }
+        Lookup::Wrong => enter_page(
+            state,
+            request,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("That code didn't work. Check the code on your TV; codes expire after a few minutes."),
+            typed,
+        ),
+        Lookup::Throttled => enter_page(
+            state,
+            request,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many wrong codes. Wait a few minutes and try again."),
+            typed,
+        ),
+    }
+}
+
+/// `GET /device`, with `?user_code=` when the person came from the QR code.
+pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let typed = query_param(&request, "user_code");
+    let Some(signed_in) = session::current(&state, &request).await? else {
+        return Ok(sign_in_first(typed.as_deref()));
+    };
+    match typed {
+        Some(typed) if !typed.is_empty() => answer_code(&state, &request, signed_in, &typed).await,
+        _ => enter_page(&state, &request, StatusCode::OK, None, ""),
+    }
+}
+
+/// `POST /device`: the typed code.
+pub async fn enter(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let typed = form.get("user_code").unwrap_or_default().to_owned();
+    let Some(signed_in) = session::current(&state, &request).await? else {
+        return Ok(sign_in_first(Some(&typed)));
+    };
+    answer_code(&state, &request, signed_in, &typed).await
+}
+
+/// `POST /device/decision`: Allow or Deny.
+pub async fn decide(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let state = state.into_inner();
+    let form = Form::parse(&request, &body)?;
+    csrf::verify(&request, form.get(csrf::FIELD))?;
+    let typed = form.get("user_code").unwrap_or_default().to_owned();
+    let Some(signed_in) = session::current(&state, &request).await? else {
+        return Ok(sign_in_first(Some(&typed)));
+    };
+    let allowed = match form.require("decision")? {
+        "allow" => true,
+        "deny" => false,
+        _ => return Err(PageError::bad_request("decision must be allow or deny")),
+    };
+    // The answer names its code again: it goes through the same limits as typing one.
+    let pending = match lookup(&state, &request, &typed).await? {
+        Lookup::Found(pending) => pending,
+        Lookup::Wrong => {
+            return enter_page(
+                &state,
+                &request,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("That code has expired or was already answered. Start again on your TV."),
+                "",
+            );
+        }
+        Lookup::Throttled => {
+            return enter_page(
+                &state,
+                &request,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many wrong codes. Wait a few minutes and try again."),
+                "",
+            );
+        }
+    };
+    let worker_state = Arc::clone(&state);
+    let session = signed_in.session;
+    let decided = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            let approval = allowed.then_some((
+                session.user_id.as_str(),
+                session.auth_time,
+                session.amr.as_slice(),
+            ));
+            Ok::<_, crate::foundation::store::StoreError>(
+                store::decide(conn, &pending.user_code, approval, now)?.then_some(pending.client_name),
+            )
+        })
+        .await?;
+    let Some(app_name) = decided else {
+        return enter_page(
+            &state,
+            &request,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("That code has expired or was already answered. Start again on your TV."),
+            "",
+        );
+    };
+    pages::render(StatusCode::OK, &DonePage { allowed, app_name })
+}
+
+/// `GET /device/qr?user_code=…`: an SVG QR code of `verification_uri_complete`, for a TV app
+/// to show beside the code.
+pub async fn qr(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let Some(user_code) = query_param(&request, "user_code")
+        .as_deref()
+        .and_then(device::normalize_user_code)
+    else {
+        return Err(PageError::bad_request(
+            "user_code must be a device user code, like BCDF-GHJK",
+        ));
+    };
+    let uri = device::verification_uri_complete(&state.issuer, &user_code);
+    let svg = crate::domain::identity::totp::qr_svg(&uri, "QR code to sign in this device")?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(svg))
+}

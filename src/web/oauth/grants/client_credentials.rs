@@ -1,0 +1,77 @@
+//! The client credentials grant (RFC 6749 §4.4): a service acting on its own behalf gets an
+//! RFC 9068 JWT access token. No database work when the client's authentication is cached.
+
+use actix_web::HttpRequest;
+
+use crate::foundation::crypto::jwt::{self, AccessTokenClaims};
+use crate::foundation::crypto::random;
+use crate::web::errors::{ErrorCode, OAuthError};
+
+use crate::domain::oauth::scopes;
+use crate::foundation::store::clients::Client;
+use crate::web::form::Form;
+use crate::web::oauth::token::TokenResponse;
+use crate::web::state::AppState;
+
+pub const GRANT_TYPE: &str = "client_credentials";
+
+pub async fn grant(
+    state: &AppState,
+    request: &HttpRequest,
+    form: &Form<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let client = state.clients.confidential(&state.store, request, form).await?;
+    if !client.allows_grant(GRANT_TYPE) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the client credentials grant",
+        ));
+    }
+    let scope = granted_scope(&client, form.get("scope"))?;
+    let now = state.clock.now();
+    let claims = AccessTokenClaims {
+        iss: state.issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: state.audience.clone(),
+        exp: now + state.config.access_token_ttl_secs,
+        iat: now,
+        jti: random::token::<16>(),
+        client_id: client.client_id.clone(),
+        scope,
+    };
+    let access_token = jwt::sign_access_token(&state.keyring.current(), state.access_token_alg, &claims)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.config.access_token_ttl_secs,
+        scope: claims.scope,
+        id_token: None,
+        refresh_token: None,
+    })
+}
+
+/// The scope to grant: what was asked if the client may have all of it, else `invalid_scope`;
+/// without a request, every service scope the client is registered for.
+fn granted_scope(client: &Client, requested: Option<&str>) -> Result<String, OAuthError> {
+    let is_service_scope = |scope: &str| !scopes::USER_SCOPES.contains(&scope);
+    let Some(requested) = requested else {
+        let defaults: Vec<&str> = client
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|scope| is_service_scope(scope))
+            .collect();
+        return Ok(defaults.join(" "));
+    };
+    let requested = scopes::parse(requested)?;
+    if let Some(refused) = requested
+        .iter()
+        .find(|scope| !is_service_scope(scope) || !client.allows_scope(scope))
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {refused} is not available to this client with this grant"),
+        ));
+    }
+    Ok(requested.join(" "))
+}

@@ -1,0 +1,139 @@
+//! The refresh token grant (RFC 6749 §6) with rotation: every use returns a new refresh
+//! token and retires the old one. A retired token presented again means two parties hold it,
+//! so the whole family is revoked (RFC 9700 §4.14.2) — unless it comes back within a short,
+//! bounded grace after its rotation, which is two tabs of one browser refreshing together.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use diesel::Connection;
+
+use crate::domain::oauth::scopes;
+use crate::domain::oauth::user_tokens::{self, Authorization, Planned};
+use crate::foundation::crypto::hashing;
+use crate::foundation::store::clients::Client;
+use crate::foundation::store::refresh_tokens;
+use crate::foundation::store::{DbConnection, StoreError, users};
+use crate::web::errors::{ErrorCode, OAuthError};
+use crate::web::form::Form;
+use crate::web::oauth::revocation::revoke_access_tokens;
+use crate::web::oauth::token::TokenResponse;
+use crate::web::state::AppState;
+
+pub const GRANT_TYPE: &str = "refresh_token";
+
+pub async fn grant(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    form: &Form<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let client = state.clients.any(&state.store, request, form).await?;
+    if !client.allows_grant(GRANT_TYPE) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the refresh token grant",
+        ));
+    }
+    let presented = form.require("refresh_token")?.to_owned();
+    let requested_scope = form.get("scope").map(scopes::parse).transpose()?;
+    if requested_scope.as_ref().is_some_and(Vec::is_empty) {
+        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is empty"));
+    }
+
+    let worker_state = Arc::clone(state);
+    let outcome = state
+        .store
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                rotate(
+                    &worker_state,
+                    conn,
+                    &client,
+                    &presented,
+                    requested_scope.as_deref(),
+                )
+            })
+        })
+        .await?;
+    let planned = outcome?;
+    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
+}
+
+/// Rotates the presented token inside one transaction that first takes its family's lock,
+/// so concurrent refreshes of a family and revocations of it happen one after the other.
+/// Refusals are values, not errors, so what they write (a family revoked on reuse) commits.
+fn rotate(
+    state: &AppState,
+    conn: &mut DbConnection,
+    client: &Client,
+    presented: &str,
+    requested_scope: Option<&[String]>,
+) -> Result<Result<Planned, OAuthError>, StoreError> {
+    let now = state.clock.now();
+    let token_hash = hashing::sha256_hex(presented.as_bytes());
+    let invalid = || Ok(Err(OAuthError::invalid_grant("the refresh token is not valid")));
+    if !refresh_tokens::lock_family_of(conn, &token_hash, now)? {
+        return invalid();
+    }
+    let Some(token) = refresh_tokens::find(conn, &token_hash)? else {
+        return invalid();
+    };
+    if token.client_id != client.client_id || token.revoked_at.is_some() || token.expires_at <= now {
+        return invalid();
+    }
+    if let Some(rotated_at) = token.rotated_at
+        && now - rotated_at > state.config.refresh_reuse_grace_secs
+    {
+        let issued = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)?;
+        tracing::warn!(client_id = %client.client_id, "rotated refresh token reused: its family is revoked");
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token was already used",
+        )));
+    }
+    let access_scope = match narrowed_scope(&token.scope, requested_scope) {
+        Ok(scope) => scope,
+        Err(error) => return Ok(Err(error)),
+    };
+    let Some(user) = users::find_by_id(conn, &token.user_id)?.filter(users::User::is_enabled) else {
+        return Ok(Err(OAuthError::invalid_grant("the account is no longer active")));
+    };
+    let authorization = Authorization {
+        user,
+        sid: token.sid.clone(),
+        scope: token.scope.clone(),
+        access_scope,
+        auth_time: token.auth_time,
+        amr: token.amr.clone(),
+        nonce: None,
+        code_hash: token.code_hash.clone(),
+        family_id: Some(token.family_id.clone()),
+        refresh_token: Some(state.master_key.successor_token(presented)),
+    };
+    let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
+    if token.rotated_at.is_none() {
+        refresh_tokens::mark_rotated(conn, &token_hash, now)?;
+    }
+    // Within the grace the successor exists already: the twin request gets the same one.
+    if let Some((_, row)) = &planned.refresh
+        && refresh_tokens::find(conn, &row.token_hash)?.is_none()
+    {
+        refresh_tokens::insert(conn, row)?;
+    }
+    Ok(Ok(planned))
+}
+
+/// RFC 6749 §6: a refresh may ask for fewer scopes than were granted, never more.
+fn narrowed_scope(granted: &str, requested: Option<&[String]>) -> Result<String, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split(' ').collect();
+    if let Some(extra) = requested.iter().find(|scope| !granted.contains(&scope.as_str())) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {extra} was not granted to this refresh token"),
+        ));
+    }
+    Ok(requested.join(" "))
+}

@@ -1,0 +1,128 @@
+//! Token introspection (RFC 7662): the hot path content servers call on every playback
+//! request. A cached client authentication, a cached signature check with its answer already
+//! rendered, an expiry comparison and an in-memory revocation lookup: no database round trip
+//! for a known token and client.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{HttpRequest, HttpResponse};
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::domain::entitlements::cache;
+use crate::domain::tokens::access_tokens;
+use crate::foundation::crypto::hashing;
+use crate::foundation::store::refresh_tokens;
+use crate::web::errors::OAuthError;
+use crate::web::form::Form;
+use crate::web::oauth::revocation::looks_like_jwt;
+use crate::web::state::AppState;
+
+const INACTIVE: &[u8] = br#"{"active":false}"#;
+
+pub async fn introspect(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = Form::parse(&request, &body)?;
+    let client = state.clients.confidential(&state.store, &request, &form).await?;
+    let token = form.require("token")?;
+
+    let state = state.into_inner();
+    if !looks_like_jwt(token) {
+        return Ok(answer(
+            introspect_refresh_token(&state, &client.client_id, token).await?,
+        ));
+    }
+    let verified = access_tokens::verify(&state, token).await;
+    let now = state.clock.now();
+    let (result, body) = match verified {
+        Ok(verified) if access_tokens::is_live(&state, &verified.claims, now) => {
+            if verified.person {
+                let entitlements = cache::current(&state, &verified.claims.sub).await?;
+                (
+                    "active",
+                    with_entitlements(&verified.introspection, &entitlements.introspection_members),
+                )
+            } else {
+                ("active", verified.introspection.clone())
+            }
+        }
+        Ok(_) => ("inactive", Bytes::from_static(INACTIVE)),
+        Err(rejection) => (rejection.label(), Bytes::from_static(INACTIVE)),
+    };
+    crate::web::metrics::introspection(result);
+    Ok(answer(body))
+}
+
+/// A person's token answer followed by their entitlements as they are now (CONTRACT.md).
+fn with_entitlements(token_members: &Bytes, entitlements: &Bytes) -> Bytes {
+    let mut body = BytesMut::with_capacity(token_members.len() + entitlements.len() + 2);
+    body.extend_from_slice(token_members);
+    body.extend_from_slice(b",");
+    body.extend_from_slice(entitlements);
+    body.extend_from_slice(b"}");
+    body.freeze()
+}
+
+fn answer(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json")
+        .body(body)
+}
+
+#[derive(Serialize)]
+struct ActiveRefreshToken<'a> {
+    active: bool,
+    token_type: &'static str,
+    scope: &'a str,
+    client_id: &'a str,
+    sub: &'a str,
+    iss: &'a str,
+    exp: i64,
+    iat: i64,
+}
+
+/// Refresh tokens are opaque and live in the database: off the hot path, which serves access
+/// tokens. A rotated token is inactive even during the reuse grace: it must not be used.
+/// Only the client holding a refresh token learns about it; content servers have no use for
+/// one.
+async fn introspect_refresh_token(
+    state: &Arc<AppState>,
+    client_id: &str,
+    token: &str,
+) -> Result<Bytes, OAuthError> {
+    let token_hash = hashing::sha256_hex(token.as_bytes());
+    let found = state
+        .store
+        .run(move |conn| refresh_tokens::find(conn, &token_hash))
+        .await?;
+    let now = state.clock.now();
+    let live = found.filter(|found| {
+        found.client_id == client_id
+            && found.revoked_at.is_none()
+            && found.rotated_at.is_none()
+            && found.expires_at > now
+    });
+    let result = if live.is_some() { "active" } else { "inactive" };
+    crate::web::metrics::introspection(result);
+    let Some(live) = live else {
+        return Ok(Bytes::from_static(INACTIVE));
+    };
+    let body = serde_json::to_vec(&ActiveRefreshToken {
+        active: true,
+        token_type: "refresh_token",
+        scope: &live.scope,
+        client_id: &live.client_id,
+        sub: &live.user_id,
+        iss: &state.issuer,
+        exp: live.expires_at,
+        iat: live.created_at,
+    })
+    .map_err(|error| OAuthError::server_error(&error))?;
+    Ok(Bytes::from(body))
+}

@@ -1,0 +1,91 @@
+//! The UserInfo endpoint (OIDC Core §5.3): claims about the person behind a bearer access
+//! token (RFC 6750), by `GET` with the `Authorization` header or by `POST` with the token in
+//! the header or the form body.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::domain::entitlements::cache;
+use crate::domain::oauth::scopes;
+use crate::domain::oauth::user_tokens::PersonClaims;
+use crate::domain::tokens::access_tokens;
+use crate::foundation::store::users;
+use crate::web::errors::{ErrorCode, OAuthError};
+use crate::web::form::{self, Bearer, Form};
+use crate::web::state::AppState;
+
+#[derive(Serialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(flatten)]
+    person: PersonClaims,
+}
+
+pub async fn userinfo(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let state = state.into_inner();
+    let posted;
+    let from_body =
+        if request.method() == actix_web::http::Method::POST && !body.as_ref().is_ok_and(Bytes::is_empty) {
+            posted = Form::parse(&request, &body)?;
+            posted.get("access_token")
+        } else {
+            None
+        };
+    let token = bearer_token(&request, from_body)?;
+    let verified = access_tokens::usable(&state, token)
+        .await
+        .map_err(|unusable| invalid_token(unusable.description()))?;
+    let claims = &verified.claims;
+    let granted: Vec<&str> = claims.scope.split(' ').collect();
+    if !granted.contains(&scopes::OPENID) {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "userinfo needs a token with the openid scope",
+        ));
+    }
+    let user_id = claims.sub.clone();
+    let user = state
+        .store
+        .run(move |conn| users::find_by_id(conn, &user_id))
+        .await?
+        .filter(users::User::is_enabled)
+        .ok_or_else(|| invalid_token("the account behind this token is no longer active"))?;
+    let entitlements = if granted.contains(&scopes::ENTITLEMENTS) {
+        Some(cache::current(&state, &user.id).await?)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(UserInfo {
+            person: PersonClaims::for_scopes(
+                &user,
+                &granted,
+                entitlements.as_ref().map(|cached| &cached.entitlements),
+            ),
+            sub: user.id,
+        }))
+}
+
+fn invalid_token(description: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidToken, description)
+}
+
+/// RFC 6750 §2: exactly one of the `Authorization: Bearer` header and the form parameter.
+fn bearer_token<'a>(request: &'a HttpRequest, from_body: Option<&'a str>) -> Result<&'a str, OAuthError> {
+    let required = |description| OAuthError::new(ErrorCode::BearerRequired, description);
+    match (form::bearer(request), from_body) {
+        (Bearer::NotBearer, _) => Err(required("the Authorization header must be Bearer <token>")),
+        (Bearer::Token(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the token was sent in more than one way",
+        )),
+        (Bearer::Token(token), None) | (Bearer::Missing, Some(token)) => Ok(token),
+        (Bearer::Missing, None) => Err(required("a bearer access token is required")),
+    }
+}

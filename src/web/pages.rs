@@ -1,0 +1,185 @@
+//! The HTML boundary: server-rendered pages, their one error type and the headers every page
+//! carries.
+
+use std::borrow::Cow;
+
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use askama::Template;
+
+use crate::foundation::store::StoreError;
+use crate::web::errors::OAuthError;
+
+/// No inline scripts, no frames, nothing from elsewhere: pages are plain forms with inline
+/// CSS, and the one script (passkeys) comes from this server and talks only to it.
+/// `form-action` is left out on purpose: browsers apply it to the redirect that follows a
+/// form, and the consent form's answer redirects to the app.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// The passkey script: small, served from the binary, cached by browsers for a day.
+const PASSKEYS_JS: &str = include_str!("../../templates/assets/passkeys.js");
+
+/// `GET /assets/passkeys.js`.
+pub async fn passkeys_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(PASSKEYS_JS)
+}
+
+/// A JSON answer for the pages' script; never cached.
+pub fn json(value: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(value)
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// An error shown to a person as a page, never as JSON.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: Cow<'static, str>,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, title: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            title,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "This request cannot be completed",
+            message,
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is nothing at this address.",
+        )
+    }
+
+    /// A form posted without (or with a stale) CSRF token.
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form expired or did not come from this site. Go back, reload the page and submit it again.",
+        )
+    }
+
+    /// Logs the internal cause and shows a generic page.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "page failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The server could not complete this request. Please try again in a moment.",
+        )
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.title, self.message)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let page = ErrorPage {
+            title: self.title,
+            message: &self.message,
+        };
+        match page.render() {
+            Ok(body) => page_builder(self.status).body(body),
+            Err(_) => page_builder(self.status).body(self.message.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+/// A malformed form or query on a page: the OAuth layer's description, shown as a page.
+impl From<OAuthError> for PageError {
+    fn from(error: OAuthError) -> Self {
+        Self::bad_request(error.description)
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(error: askama::Error) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<crate::foundation::crypto::jwt::SignError> for PageError {
+    fn from(error: crate::foundation::crypto::jwt::SignError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+/// A response builder with the headers every page carries.
+pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
+    let mut builder = HttpResponse::build(status);
+    builder
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_POLICY),
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .insert_header((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")));
+    builder
+}
+
+/// Adds a cookie to a page's answer (it fails only on a cookie that cannot be a header).
+pub fn add_cookie(response: &mut HttpResponse, cookie: &Cookie<'_>) -> Result<(), PageError> {
+    response
+        .add_cookie(cookie)
+        .map_err(|error| PageError::internal(&error))
+}
+
+/// Renders a page with the given status.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
+    Ok(page_builder(status).body(page.render()?))
+}
+
+/// A `303 See Other` to `location`: after a form, the browser follows it with a GET.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
