@@ -60,20 +60,20 @@ async fn signed_in(server: &TestServer, email: &str, admin: bool, amr: &[&str]) 
     };
     let state = server.state.clone();
     let amr: Vec<String> = amr.iter().map(|method| (*method).to_owned()).collect();
-    let (user_id, cookie) = server
+    let (user_id, session_token) = server
         .state
         .store
         .run(move |conn| {
             let created = create(conn, new, now).unwrap();
             let user = users::find_by_id(conn, &created.id)?.unwrap();
-            let (_, cookie) = session::start(&state, conn, &user, amr, "tests", None, now)?;
-            Ok::<_, usher::foundation::store::StoreError>((created.id, cookie))
+            let (_, token) = session::start(&state, conn, &user, amr, "tests", None, now)?;
+            Ok::<_, usher::foundation::store::StoreError>((created.id, token))
         })
         .await
         .unwrap();
     let jar = reqwest::cookie::Jar::default();
     jar.add_cookie_str(
-        &format!("{}={}", cookie.name(), cookie.value()),
+        &format!("{}={session_token}", usher::web::session_cookie::COOKIE),
         &server.url.parse().unwrap(),
     );
     let client = reqwest::Client::builder()

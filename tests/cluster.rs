@@ -91,7 +91,7 @@ async fn a_key_rotated_through_one_instance_verifies_at_once_on_another() {
         .run(move |conn| usher::foundation::crypto::keyring::rotate(conn, &state.master_key, now, 900))
         .await
         .unwrap();
-    first.state.reload_keys().await.unwrap();
+    first.state.core.reload_keys().await.unwrap();
     let token = common::issue_token(&first, &client, None).await;
     // The second instance has not polled yet; an unknown kid makes it read the keys itself.
     assert_eq!(common::introspect(&second, &client, &token).await["active"], true);

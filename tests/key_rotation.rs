@@ -42,7 +42,7 @@ async fn rotate(server: &TestServer) -> Vec<String> {
         })
         .await
         .unwrap();
-    state.reload_keys().await.unwrap();
+    state.core.reload_keys().await.unwrap();
     kids
 }
 
@@ -78,7 +78,7 @@ async fn a_token_signed_by_a_rotated_key_stays_active_until_it_expires(backend: 
         false,
         "expired"
     );
-    server.state.reload_keys().await.unwrap();
+    server.state.core.reload_keys().await.unwrap();
     assert!(
         published_kids(&server).await.contains(&old_kid),
         "still published: it signed tokens until the rotation, 300 s ago, and a margin follows"
@@ -87,7 +87,7 @@ async fn a_token_signed_by_a_rotated_key_stays_active_until_it_expires(backend: 
     // Retired once the longest-lived token it could have signed (an ID token) has expired,
     // plus a two-minute margin; 300 s of that have passed.
     clock.advance(server.state.config.longest_token_lifetime_secs() + 120 - 300 + 1);
-    server.state.reload_keys().await.unwrap();
+    server.state.core.reload_keys().await.unwrap();
     let kids = published_kids(&server).await;
     assert!(
         !kids.contains(&old_kid),
@@ -139,7 +139,7 @@ async fn a_different_master_key_cannot_open_the_stored_keys(backend: Backend) {
         keys_dir: elsewhere.path().to_path_buf(),
         ..db.config()
     };
-    let refused = usher::web::app::start(config, Clock::System)
+    let refused = usher::app::server::start(config, Clock::System)
         .await
         .err()
         .expect("start refused");

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::domain::core::Core;
 use crate::foundation::crypto::keyring::KeyringError;
 use crate::foundation::store::changes::{self, ChangeEvent, ChangeKind};
 use crate::foundation::store::{StoreError, revocations};
-use crate::web::state::AppState;
 
 /// How far back each poll looks in addition to "after the last id seen": a PostgreSQL row can
 /// become visible after rows with higher ids, within the few milliseconds of its commit.
@@ -57,7 +57,7 @@ impl Follower {
 
 /// Loads what a starting instance needs from the database: the feed position first, then
 /// the revocations, so nothing revoked in between is missed.
-pub async fn prime(state: &Arc<AppState>) -> Result<Follower, StoreError> {
+pub async fn prime(state: &Arc<Core>) -> Result<Follower, StoreError> {
     let now = state.clock.now();
     let (last_id, revoked) = state
         .store
@@ -70,7 +70,7 @@ pub async fn prime(state: &Arc<AppState>) -> Result<Follower, StoreError> {
     Ok(Follower::starting_after(last_id))
 }
 
-pub fn spawn(state: Arc<AppState>, mut follower: Follower) -> JoinHandle<()> {
+pub fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_millis(state.config.sync_interval_ms.max(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -94,7 +94,7 @@ pub fn spawn(state: Arc<AppState>, mut follower: Follower) -> JoinHandle<()> {
 }
 
 /// Applies every change made since the last poll.
-pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), KeyringError> {
+pub async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(), KeyringError> {
     let now = state.clock.now();
     let after_id = follower.last_id;
     let events = state
@@ -123,7 +123,7 @@ pub async fn poll(state: &Arc<AppState>, follower: &mut Follower) -> Result<(), 
     Ok(())
 }
 
-async fn maintain(state: &Arc<AppState>) {
+async fn maintain(state: &Arc<Core>) {
     let now = state.clock.now();
     state.revoked.prune(now);
     state.verified_tokens.prune(now);
@@ -142,7 +142,7 @@ async fn maintain(state: &Arc<AppState>) {
 /// Delivered and given-up webhook deliveries are kept this long for inspection.
 const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
-async fn prune_database(state: &Arc<AppState>) {
+async fn prune_database(state: &Arc<Core>) {
     let now = state.clock.now();
     // A link matters until it expires and while it counts towards its address's limit.
     let link_horizon = state

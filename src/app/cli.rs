@@ -9,6 +9,7 @@ use diesel::Connection;
 use serde::Serialize;
 
 use crate::app::demo;
+use crate::app::server;
 use crate::domain::AdminError;
 use crate::domain::identity::users::{self, NewUser};
 use crate::domain::oauth::clients::{self, NewClient};
@@ -18,7 +19,6 @@ use crate::foundation::config::{Config, LogFormat};
 use crate::foundation::crypto::keyring;
 use crate::foundation::crypto::keys::MasterKey;
 use crate::foundation::store::Store;
-use crate::web::app;
 
 #[derive(Parser)]
 #[command(
@@ -373,7 +373,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let server = app::start(config, clock).await?;
+        let server = server::start(config, clock).await?;
         eprintln!("usher serving {} on http://{}", server.issuer(), server.addr);
         server.wait().await?;
         Ok(())

@@ -3,4 +3,5 @@
 pub mod change_feed;
 pub mod cli;
 pub mod demo;
+pub mod server;
 pub mod webhook_worker;

@@ -9,11 +9,11 @@ use std::time::Duration;
 use diesel::prelude::*;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::domain::core::Core;
 use crate::domain::webhooks::endpoints::{self, WebhookError};
 use crate::domain::webhooks::signing::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use crate::foundation::crypto::random;
 use crate::foundation::store::schema::webhook_deliveries;
-use crate::web::state::AppState;
 
 /// Sends in flight at once per instance.
 const CONCURRENCY: usize = 8;
@@ -27,7 +27,7 @@ const LAST_ERROR_MAX_CHARS: usize = 500;
 
 /// Starts the worker. It runs until its handle is aborted; sends in flight are dropped with it
 /// and made again by whichever instance claims them once their lease has expired.
-pub fn spawn(state: Arc<AppState>) -> Result<JoinHandle<()>, WebhookError> {
+pub fn spawn(state: Arc<Core>) -> Result<JoinHandle<()>, WebhookError> {
     let http = http_client(state.config.webhook_timeout_secs)?;
     Ok(tokio::spawn(run(state, http)))
 }
@@ -45,7 +45,7 @@ fn http_client(timeout_secs: u64) -> Result<reqwest::Client, WebhookError> {
         .map_err(|error| WebhookError::Client(error.to_string()))
 }
 
-async fn run(state: Arc<AppState>, http: reqwest::Client) {
+async fn run(state: Arc<Core>, http: reqwest::Client) {
     let mut ticker = tokio::time::interval(Duration::from_millis(
         state.config.webhook_poll_interval_ms.max(10),
     ));
@@ -117,7 +117,7 @@ enum Secret {
 /// moves its due time to the end of a lease, and only while it still has the attempt count and
 /// due time read a moment before: of two instances reading the same row, the second's UPDATE
 /// matches nothing, so it never sends an attempt the first holds.
-async fn claim(state: &Arc<AppState>, limit: usize) -> Result<Vec<Claimed>, WebhookError> {
+async fn claim(state: &Arc<Core>, limit: usize) -> Result<Vec<Claimed>, WebhookError> {
     let now = state.clock.now();
     let timeout_secs = i64::try_from(state.config.webhook_timeout_secs).unwrap_or(i64::MAX);
     let lease = now.saturating_add(timeout_secs).saturating_add(LEASE_MARGIN_SECS);
@@ -193,7 +193,7 @@ enum Outcome {
     },
 }
 
-async fn deliver(state: Arc<AppState>, http: reqwest::Client, delivery: Claimed) {
+async fn deliver(state: Arc<Core>, http: reqwest::Client, delivery: Claimed) {
     let outcome = match &delivery.secret {
         Secret::Ready(secret) => send(&http, &delivery, secret, state.clock.now()).await,
         Secret::Removed => Outcome::Abandoned {
@@ -263,7 +263,7 @@ fn describe(error: &reqwest::Error) -> String {
     text.chars().take(LAST_ERROR_MAX_CHARS).collect()
 }
 
-async fn record(state: &Arc<AppState>, delivery: &Claimed, outcome: Outcome) -> Result<(), WebhookError> {
+async fn record(state: &Arc<Core>, delivery: &Claimed, outcome: Outcome) -> Result<(), WebhookError> {
     use webhook_deliveries::dsl as d;
     let now = state.clock.now();
     let id = delivery.id;

@@ -6,10 +6,10 @@ use std::borrow::Cow;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 
-use crate::web::errors::{ErrorCode, OAuthError};
+use crate::domain::oauth::client_auth::ClientCredentials;
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::foundation::encoding;
 
 /// No OAuth request needs more; the cap keeps the repeated-parameter check cheap.
 const MAX_PARAMS: usize = 32;
@@ -91,7 +91,7 @@ fn form_decode(raw: &str) -> Result<Cow<'_, str>, OAuthError> {
     let decoded = if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_none() {
         Cow::Borrowed(raw)
     } else {
-        percent_decode(&raw.replace('+', " "))
+        encoding::percent_decode(&raw.replace('+', " "))
             .map(Cow::Owned)
             .ok_or_else(|| OAuthError::invalid_request("the request body has an invalid percent-encoding"))?
     };
@@ -108,21 +108,6 @@ fn body_error(error: &actix_web::Error) -> OAuthError {
         return OAuthError::new(ErrorCode::PayloadTooLarge, "the request body is too large");
     }
     OAuthError::invalid_request(format!("the request body could not be read: {error}"))
-}
-
-/// How a client presented itself.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Presented {
-    /// `client_secret_basic` or `client_secret_post`.
-    Secret {
-        client_id: String,
-        secret: String,
-    },
-    /// Only a `client_id`: a public client.
-    Public {
-        client_id: String,
-    },
-    Nothing,
 }
 
 /// One parameter of a page's query string; None when it is absent or the query is malformed.
@@ -142,105 +127,15 @@ pub fn user_agent(request: &HttpRequest) -> &str {
         .unwrap_or_default()
 }
 
-/// Reads client credentials from the `Authorization` header or the form, refusing requests
-/// that use more than one method (RFC 6749 §2.3).
-pub fn client_credentials(request: &HttpRequest, form: &Form) -> Result<Presented, OAuthError> {
-    let basic = match request.headers().get(header::AUTHORIZATION) {
-        Some(value) => parse_basic(value.as_bytes())?,
-        None => None,
-    };
-    let posted_secret = form.get("client_secret");
-    match (basic, posted_secret) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
-            "client credentials were sent both in the Authorization header and in the body",
-        )),
-        (Some((client_id, secret)), None) => {
-            if form.get("client_id").is_some_and(|posted| posted != client_id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id in the body differs from the Authorization header",
-                ));
-            }
-            Ok(Presented::Secret { client_id, secret })
-        }
-        (None, Some(secret)) => Ok(Presented::Secret {
-            client_id: form.require("client_id")?.to_owned(),
-            secret: secret.to_owned(),
-        }),
-        (None, None) => Ok(form
-            .get("client_id")
-            .map_or(Presented::Nothing, |client_id| Presented::Public {
-                client_id: client_id.to_owned(),
-            })),
-    }
-}
-
-/// Parses `Basic base64(urlencode(id):urlencode(secret))`; any other scheme is refused as
-/// `invalid_client`.
-fn parse_basic(value: &[u8]) -> Result<Option<(String, String)>, OAuthError> {
-    let bad = || OAuthError::invalid_client("malformed Basic credentials");
-    let text = std::str::from_utf8(value).map_err(|_| bad())?;
-    let Some((scheme, encoded)) = text.trim().split_once(' ') else {
-        return Err(bad());
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client(
-            "client authentication must use the Basic scheme",
-        ));
-    }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let unescape = |part: &str| -> Result<String, OAuthError> {
-        let plus_as_space = part.replace('+', " ");
-        percent_decode(&plus_as_space).ok_or_else(bad)
-    };
-    let (id, secret) = (unescape(id)?, unescape(secret)?);
-    if id.is_empty() {
-        return Err(bad());
-    }
-    Ok(Some((id, secret)))
-}
-
-/// `%XX` escapes decoded (a `+` stays a `+`); None for a bad escape or bytes that are not
-/// UTF-8.
-pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = text.get(index + 1..index + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_url_decoded() {
-        let header = format!("Basic {}", STANDARD.encode("my%20client:s%3Acret+x"));
-        let parsed = parse_basic(header.as_bytes()).expect("parses");
-        assert_eq!(parsed, Some(("my client".to_owned(), "s:cret x".to_owned())));
-    }
-
-    #[test]
-    fn bad_base64_in_basic_credentials_is_invalid_client() {
-        let error = parse_basic(b"Basic !!!not-base64").expect_err("refused");
-        assert_eq!(error.code, ErrorCode::InvalidClient);
-    }
-
-    #[test]
-    fn truncated_percent_escapes_are_refused() {
-        assert_eq!(percent_decode("abc%4"), None);
-        assert_eq!(percent_decode("a%41"), Some("aA".to_owned()));
+/// What the request presents to identify its client.
+pub fn client_credentials<'a>(request: &'a HttpRequest, form: &'a Form) -> ClientCredentials<'a> {
+    ClientCredentials {
+        authorization: request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.as_bytes()),
+        client_id: form.get("client_id"),
+        client_secret: form.get("client_secret"),
     }
 }
 

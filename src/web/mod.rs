@@ -3,7 +3,6 @@
 
 pub mod account;
 pub mod admin_api;
-pub mod app;
 pub mod cors;
 pub mod csrf;
 pub mod dashboard;
@@ -14,4 +13,6 @@ pub mod login;
 pub mod metrics;
 pub mod oauth;
 pub mod pages;
+pub mod routes;
+pub mod session_cookie;
 pub mod state;

@@ -9,8 +9,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
 
+use crate::domain::identity::passkeys::PasskeyError;
+use crate::domain::oauth::error::OAuthError;
 use crate::foundation::store::StoreError;
-use crate::web::errors::OAuthError;
 
 /// No inline scripts, no frames, nothing from elsewhere: pages are plain forms with inline
 /// CSS, and the one script (passkeys) comes from this server and talks only to it.
@@ -182,4 +183,16 @@ pub fn see_other(location: &str) -> HttpResponse {
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+impl From<PasskeyError> for PageError {
+    fn from(error: PasskeyError) -> Self {
+        match error {
+            PasskeyError::Refused(_) => {
+                Self::bad_request("The passkey could not be used. Go back and try again.")
+            }
+            PasskeyError::Off => Self::not_found(),
+            PasskeyError::Store(error) => error.into(),
+        }
+    }
 }

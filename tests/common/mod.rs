@@ -11,10 +11,10 @@ use std::sync::Arc;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use usher::app::server::{self, RunningServer};
 use usher::domain::oauth::clients::{self, CreatedClient, NewClient};
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
-use usher::web::app::{self, RunningServer};
 use usher::web::state::AppState;
 
 pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -136,7 +136,7 @@ impl TestServer {
         } else {
             "http"
         };
-        let server = app::start(config, clock).await.expect("server starts");
+        let server = server::start(config, clock).await.expect("server starts");
         // The server's own address: instances of one cluster share an issuer, not a port.
         let url = format!("{scheme}://localhost:{}", server.addr.port());
         let state = Arc::clone(&server.state);

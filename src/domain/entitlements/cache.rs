@@ -7,12 +7,12 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use serde::Serialize;
 
+use crate::domain::core::Core;
 use crate::domain::entitlements::{Entitlements, compute};
 use crate::foundation::store::StoreError;
-use crate::web::state::AppState;
 
 const SHARDS: usize = 16;
 
@@ -126,7 +126,7 @@ impl EntitlementCache {
 }
 
 /// A person's entitlements now: from memory when fresh, else from the database.
-pub async fn current(state: &Arc<AppState>, user_id: &str) -> Result<Arc<Cached>, StoreError> {
+pub async fn current(state: &Arc<Core>, user_id: &str) -> Result<Arc<Cached>, StoreError> {
     let cache = &state.entitlements;
     let now = state.clock.now();
     if let Some(cached) = cache.fresh(user_id, now) {

@@ -9,12 +9,12 @@ use std::sync::{Mutex, PoisonError};
 use diesel::Connection;
 
 use crate::domain::AdminError;
+use crate::domain::core::Core;
 use crate::domain::identity::users::{self as admin_users, NewUser};
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::links::{self as store, SignInLink};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::state::AppState;
 
 /// Where a link leads: a page with a button, so a mail scanner that fetches links does not
 /// spend them.
@@ -34,7 +34,7 @@ pub struct NewLink {
 /// Decides whether `email` gets a link and records it; None when no mail goes out (no such
 /// account and no sign-up, a disabled account, or the address had its share of links).
 pub fn issue(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     email: &str,
     carried: &str,

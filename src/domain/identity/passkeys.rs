@@ -17,7 +17,6 @@ use crate::foundation::store::entitlements::audit_self;
 use crate::foundation::store::passkeys::{self as store, Ceremony, PasskeyRow};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::pages::PageError;
 
 /// How long a page has to answer a ceremony: time to find the phone and unlock it.
 const CEREMONY_SECS: i64 = 300;
@@ -38,18 +37,6 @@ pub enum PasskeyError {
     Off,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<PasskeyError> for PageError {
-    fn from(error: PasskeyError) -> Self {
-        match error {
-            PasskeyError::Refused(_) => {
-                Self::bad_request("The passkey could not be used. Go back and try again.")
-            }
-            PasskeyError::Off => Self::not_found(),
-            PasskeyError::Store(error) => error.into(),
-        }
-    }
 }
 
 /// Where a person is offered to add a passkey right after signing in another way.

@@ -4,10 +4,10 @@
 
 use std::sync::{Arc, LazyLock};
 
+use crate::domain::core::Core;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::{self, User};
-use crate::web::state::AppState;
 
 /// Verified against when there is no real hash, so a miss costs what a hit costs.
 static DUMMY_HASH: LazyLock<Option<String>> =
@@ -24,7 +24,7 @@ pub enum Outcome {
 
 /// Checks an email and password.
 pub async fn authenticate(
-    state: &Arc<AppState>,
+    state: &Arc<Core>,
     email: &str,
     password: String,
     client_ip: &str,

@@ -1,20 +1,17 @@
-//! Browser sessions (SSO): a random token in an `HttpOnly` cookie, stored only as its SHA-256
-//! in the database so any instance can serve the person. Idle and absolute lifetimes end it.
+//! Browser sessions (SSO): a random token the browser keeps (in a cookie, see
+//! `web::session_cookie`), stored only as its SHA-256 in the database so any instance can
+//! serve the person. Idle and absolute lifetimes end it.
 
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use diesel::Connection;
 
+use crate::domain::core::Core;
+use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::sessions::{self, Session};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, refresh_tokens};
-use crate::web::oauth::revocation::revoke_access_tokens;
-use crate::web::state::AppState;
-
-pub const COOKIE: &str = "usher_session";
 
 /// A session is written back at most this often when used, not on every page.
 const TOUCH_EVERY_SECS: i64 = 60;
@@ -26,15 +23,11 @@ pub struct SignedIn {
     pub user: User,
 }
 
-pub async fn current(state: &Arc<AppState>, request: &HttpRequest) -> Result<Option<SignedIn>, StoreError> {
-    let Some(cookie) = request.cookie(COOKIE) else {
-        return Ok(None);
-    };
-    let id_hash = hashing::sha256_hex(cookie.value().as_bytes());
-    let state = Arc::clone(state);
-    state
-        .store
-        .clone()
+/// The person whose live session `token` names, if any; a session in use is marked seen.
+pub async fn resolve(core: &Arc<Core>, token: &str) -> Result<Option<SignedIn>, StoreError> {
+    let id_hash = hashing::sha256_hex(token.as_bytes());
+    let state = Arc::clone(core);
+    core.store
         .run(move |conn| {
             let now = state.clock.now();
             let Some(session) = sessions::find_live(conn, &id_hash, now)? else {
@@ -54,24 +47,19 @@ pub async fn current(state: &Arc<AppState>, request: &HttpRequest) -> Result<Opt
         .await
 }
 
-/// The session token a request's cookie carries, to hand to [`start`] on the blocking pool.
-pub fn cookie_token(request: &HttpRequest) -> Option<String> {
-    request.cookie(COOKIE).map(|cookie| cookie.value().to_owned())
-}
-
-/// Starts a session for `user`, who just proved who they are by `amr`; returns the cookie.
-/// The browser's previous session (`replacing`, its cookie token) ends: every sign-in gets a
+/// Starts a session for `user`, who just proved who they are by `amr`; returns it with the
+/// token the browser is to keep. The browser's previous session (`replacing`, its token) ends: every sign-in gets a
 /// new token, so a token planted before sign-in is worth nothing after it. When the previous
 /// session was someone else's, the apps signed in through it are signed out as well.
 pub fn start(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user: &User,
     amr: Vec<String>,
     user_agent: &str,
     replacing: Option<&str>,
     now: i64,
-) -> Result<(Session, Cookie<'static>), StoreError> {
+) -> Result<(Session, String), StoreError> {
     let previous = match replacing {
         Some(token) => sessions::find_live(conn, &hashing::sha256_hex(token.as_bytes()), now)?,
         None => None,
@@ -104,32 +92,13 @@ pub fn start(
         }
         Ok::<_, StoreError>(())
     })?;
-    let cookie = Cookie::build(COOKIE, token)
-        .path("/")
-        .http_only(true)
-        .secure(state.secure_cookies)
-        .same_site(SameSite::Lax)
-        .max_age(Duration::seconds(state.config.session_max_secs))
-        .finish();
-    Ok((session, cookie))
-}
-
-/// The cookie that makes the browser forget its session.
-pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
-    let mut cookie = Cookie::build(COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .secure(state.secure_cookies)
-        .same_site(SameSite::Lax)
-        .finish();
-    cookie.make_removal();
-    cookie
+    Ok((session, token))
 }
 
 /// Ends sessions and revokes every refresh token issued in them, and the access tokens that
 /// came with those, here and (through the change feed) on every instance. One transaction:
 /// a session never ends with its tokens still live.
-pub fn end(state: &AppState, conn: &mut DbConnection, sids: &[String], now: i64) -> Result<(), StoreError> {
+pub fn end(state: &Core, conn: &mut DbConnection, sids: &[String], now: i64) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         for sid in sids {
             sessions::end(conn, sid, now)?;

@@ -10,12 +10,12 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Builder, Secret, Totp};
 
+use crate::domain::core::Core;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::entitlements::audit_self;
 use crate::foundation::store::totp::{self as store, LoginChallenge, TotpCredential};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::state::AppState;
 
 const ISSUER: &str = "Usher";
 const STEP_SECS: i64 = 30;
@@ -122,7 +122,7 @@ fn kid(user_id: &str) -> String {
     format!("totp:{user_id}")
 }
 
-fn unseal(state: &AppState, credential: &TotpCredential) -> Result<Vec<u8>, StoreError> {
+fn unseal(state: &Core, credential: &TotpCredential) -> Result<Vec<u8>, StoreError> {
     state
         .master_key
         .unseal(&kid(&credential.user_id), &credential.sealed_secret)
@@ -136,7 +136,7 @@ pub fn enabled_since(conn: &mut DbConnection, user_id: &str) -> Result<Option<i6
 
 /// Starts enrolment with a new secret; false when TOTP is already on.
 pub fn begin_enrolment(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,
@@ -165,7 +165,7 @@ pub struct Enrolment {
 
 /// The enrolment in progress, if any.
 pub fn enrolment(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user: &User,
 ) -> Result<Option<Enrolment>, StoreError> {
@@ -185,7 +185,7 @@ pub fn enrolment(
 /// Turns TOTP on when `code` comes from the enrolment's secret; returns the recovery codes,
 /// shown once and stored only as hashes.
 pub fn confirm_enrolment(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
     code: &str,
@@ -218,7 +218,7 @@ pub enum Factor {
 
 /// Checks a code from the authenticator app or a recovery code, and uses it up.
 pub fn verify(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
     code: &str,
@@ -259,7 +259,7 @@ fn throttle_key(user_id: &str) -> String {
 /// Runs `change` once `code` proves the person holds the authenticator (or a recovery code);
 /// wrong codes count towards the account's limit.
 fn with_current_code<T>(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
     code: &str,
@@ -280,7 +280,7 @@ fn with_current_code<T>(
 
 /// Turns TOTP off when `code` is a current code or an unused recovery code.
 pub fn disable(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
     code: &str,
@@ -297,7 +297,7 @@ pub fn disable(
 /// Replaces the recovery codes with ten new ones when `code` is a current code (or a
 /// recovery code): the way to get more without turning two-step sign-in off and on.
 pub fn renew_recovery_codes(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
     code: &str,
@@ -359,7 +359,7 @@ pub enum ChallengeOutcome {
 
 /// Checks `code` against the challenge behind `token`.
 pub fn answer_challenge(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     token: &str,
     code: &str,

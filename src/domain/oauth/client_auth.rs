@@ -6,18 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use crate::domain::oauth::error::OAuthError;
 use crate::foundation::crypto::hashing::secret_matches;
+use crate::foundation::encoding::percent_decode;
 use crate::foundation::store::Store;
 use crate::foundation::store::clients::{self, Client};
-use crate::web::errors::OAuthError;
-use crate::web::form::{self, Form, Presented};
 
 /// How long a successful authentication is reused before the client is read again. A new
 /// secret or a disabled client is announced on the change feed
@@ -37,22 +34,105 @@ pub struct ClientAuthenticator {
 
 type CredentialsHash = [u8; 32];
 
+/// What a request presents to identify its client: the exact `Authorization` header and the
+/// posted `client_id` and `client_secret`, each when sent.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientCredentials<'a> {
+    pub authorization: Option<&'a [u8]>,
+    pub client_id: Option<&'a str>,
+    pub client_secret: Option<&'a str>,
+}
+
+/// How a client presented itself.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret {
+        client_id: String,
+        secret: String,
+    },
+    /// Only a `client_id`: a public client.
+    Public {
+        client_id: String,
+    },
+    Nothing,
+}
+
+/// Reads client credentials from the `Authorization` header or the form, refusing requests
+/// that use more than one method (RFC 6749 §2.3).
+pub fn presented(credentials: &ClientCredentials) -> Result<Presented, OAuthError> {
+    let basic = match credentials.authorization {
+        Some(value) => parse_basic(value)?,
+        None => None,
+    };
+    let posted_secret = credentials.client_secret;
+    match (basic, posted_secret) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "client credentials were sent both in the Authorization header and in the body",
+        )),
+        (Some((client_id, secret)), None) => {
+            if credentials.client_id.is_some_and(|posted| posted != client_id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the Authorization header",
+                ));
+            }
+            Ok(Presented::Secret { client_id, secret })
+        }
+        (None, Some(secret)) => Ok(Presented::Secret {
+            client_id: credentials
+                .client_id
+                .ok_or_else(|| OAuthError::invalid_request("missing client_id"))?
+                .to_owned(),
+            secret: secret.to_owned(),
+        }),
+        (None, None) => Ok(credentials
+            .client_id
+            .map_or(Presented::Nothing, |client_id| Presented::Public {
+                client_id: client_id.to_owned(),
+            })),
+    }
+}
+
+/// Parses `Basic base64(urlencode(id):urlencode(secret))`; any other scheme is refused as
+/// `invalid_client`.
+fn parse_basic(value: &[u8]) -> Result<Option<(String, String)>, OAuthError> {
+    let bad = || OAuthError::invalid_client("malformed Basic credentials");
+    let text = std::str::from_utf8(value).map_err(|_| bad())?;
+    let Some((scheme, encoded)) = text.trim().split_once(' ') else {
+        return Err(bad());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client(
+            "client authentication must use the Basic scheme",
+        ));
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |part: &str| -> Result<String, OAuthError> {
+        let plus_as_space = part.replace('+', " ");
+        percent_decode(&plus_as_space).ok_or_else(bad)
+    };
+    let (id, secret) = (unescape(id)?, unescape(secret)?);
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some((id, secret)))
+}
+
 /// The cache key of what the request presents: the SHA-256 of the exact `Authorization`
 /// header, or of the posted `client_id` and `client_secret`. `None` when it presents no
-/// secret, or both kinds (which [`form::client_credentials`] refuses).
-fn presented_key(request: &HttpRequest, form: &Form) -> Option<CredentialsHash> {
+/// secret, or both kinds (which [`presented`] refuses).
+fn presented_key(credentials: &ClientCredentials) -> Option<CredentialsHash> {
     let mut hasher = Sha256::new();
-    match (
-        request.headers().get(header::AUTHORIZATION),
-        form.get("client_secret"),
-    ) {
+    match (credentials.authorization, credentials.client_secret) {
         (Some(authorization), None) => {
             hasher.update(b"header\0");
-            hasher.update(authorization.as_bytes());
+            hasher.update(authorization);
         }
         (None, Some(secret)) => {
             hasher.update(b"post\0");
-            hasher.update(form.get("client_id")?.as_bytes());
+            hasher.update(credentials.client_id?.as_bytes());
             hasher.update(b"\0");
             hasher.update(secret.as_bytes());
         }
@@ -68,11 +148,10 @@ impl ClientAuthenticator {
     pub async fn any(
         &self,
         store: &Store,
-        request: &HttpRequest,
-        form: &Form<'_>,
+        credentials: &ClientCredentials<'_>,
     ) -> Result<Arc<Client>, OAuthError> {
-        let Presented::Public { client_id } = form::client_credentials(request, form)? else {
-            return self.confidential(store, request, form).await;
+        let Presented::Public { client_id } = presented(credentials)? else {
+            return self.confidential(store, credentials).await;
         };
         let found = store.run(move |conn| clients::find(conn, &client_id)).await?;
         let client = found
@@ -89,18 +168,17 @@ impl ClientAuthenticator {
     pub async fn confidential(
         &self,
         store: &Store,
-        request: &HttpRequest,
-        form: &Form<'_>,
+        credentials: &ClientCredentials<'_>,
     ) -> Result<Arc<Client>, OAuthError> {
-        let key = presented_key(request, form);
+        let key = presented_key(credentials);
         if let Some(client) = key.and_then(|key| self.cached(&key))
-            && form
-                .get("client_id")
+            && credentials
+                .client_id
                 .is_none_or(|posted| posted == client.client_id)
         {
             return Ok(client);
         }
-        let (client_id, secret) = match form::client_credentials(request, form)? {
+        let (client_id, secret) = match presented(credentials)? {
             Presented::Secret { client_id, secret } => (client_id, secret),
             Presented::Public { .. } | Presented::Nothing => {
                 return Err(OAuthError::invalid_client("client authentication is required"));
@@ -119,7 +197,7 @@ impl ClientAuthenticator {
             .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
         let client = Arc::new(client);
         if let Some(key) = key
-            && is_canonical(request, &client_id, &secret)
+            && is_canonical(credentials, &client_id, &secret)
         {
             self.remember(key, Arc::clone(&client));
         }
@@ -155,8 +233,8 @@ impl ClientAuthenticator {
 /// Whether the credentials came in their one canonical form, so each client has one cache
 /// entry however it spells its header (case of `Basic`, spaces, needless `%`-escapes).
 /// Posted credentials are keyed after form decoding and always are.
-fn is_canonical(request: &HttpRequest, client_id: &str, secret: &str) -> bool {
-    let Some(header) = request.headers().get(header::AUTHORIZATION) else {
+fn is_canonical(credentials: &ClientCredentials, client_id: &str, secret: &str) -> bool {
+    let Some(header) = credentials.authorization else {
         return true;
     };
     let plain = |text: &str| {
@@ -166,7 +244,25 @@ fn is_canonical(request: &HttpRequest, client_id: &str, secret: &str) -> bool {
     plain(client_id)
         && plain(secret)
         && header
-            .as_bytes()
             .strip_prefix(b"Basic ")
             .is_some_and(|encoded| encoded == STANDARD.encode(format!("{client_id}:{secret}")).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::oauth::error::ErrorCode;
+
+    #[test]
+    fn basic_credentials_are_form_url_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%20client:s%3Acret+x"));
+        let parsed = parse_basic(header.as_bytes()).expect("parses");
+        assert_eq!(parsed, Some(("my client".to_owned(), "s:cret x".to_owned())));
+    }
+
+    #[test]
+    fn bad_base64_in_basic_credentials_is_invalid_client() {
+        let error = parse_basic(b"Basic !!!not-base64").expect_err("refused");
+        assert_eq!(error.code, ErrorCode::InvalidClient);
+    }
 }

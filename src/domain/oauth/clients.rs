@@ -3,12 +3,12 @@
 use serde::Serialize;
 
 use crate::domain::AdminError;
+use crate::domain::core::Core;
 use crate::domain::oauth::scopes;
 use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::DbConnection;
 use crate::foundation::store::clients::{self, Client};
-use crate::web::state::AppState;
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
@@ -171,12 +171,7 @@ pub fn rotate_secret(
 /// authenticates nowhere, gets no new tokens, and the refresh tokens it holds are revoked with
 /// their access tokens. A client already disabled is refused. The first statement is the
 /// write. Announced on the change feed, as for [`rotate_secret`].
-pub fn disable(
-    state: &AppState,
-    conn: &mut DbConnection,
-    client: &Client,
-    now: i64,
-) -> Result<(), AdminError> {
+pub fn disable(state: &Core, conn: &mut DbConnection, client: &Client, now: i64) -> Result<(), AdminError> {
     if !clients::disable(conn, &client.client_id, now)? {
         return Err(AdminError::Conflict(format!(
             "{} is already disabled",
@@ -184,7 +179,7 @@ pub fn disable(
         )));
     }
     let issued = crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
-    crate::web::oauth::revocation::revoke_access_tokens(state, conn, issued, now)?;
+    crate::domain::tokens::revocation::revoke_access_tokens(state, conn, issued, now)?;
     Ok(())
 }
 

@@ -3,5 +3,7 @@
 
 pub mod client_auth;
 pub mod clients;
+pub mod error;
 pub mod scopes;
+pub mod token_response;
 pub mod user_tokens;

@@ -1,6 +1,6 @@
 //! Scope syntax (RFC 6749 §3.3) and which scopes need a person behind the token.
 
-use crate::web::errors::{ErrorCode, OAuthError};
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
 
 pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";

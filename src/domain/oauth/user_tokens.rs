@@ -6,9 +6,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
+use crate::domain::core::Core;
 use crate::domain::entitlements::{AccessTokenEntitlements, Entitlements, compute};
 use crate::domain::oauth::clients::GRANT_REFRESH_TOKEN;
 use crate::domain::oauth::scopes;
+use crate::domain::oauth::token_response::TokenResponse;
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims, SignError};
 use crate::foundation::crypto::keyring::KeySet;
 use crate::foundation::crypto::keys::SigningAlg;
@@ -17,8 +19,6 @@ use crate::foundation::store::clients::Client;
 use crate::foundation::store::refresh_tokens::RefreshToken;
 use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::oauth::token::TokenResponse;
-use crate::web::state::AppState;
 
 /// Claims about the person, released per scope (CONTRACT.md "Scopes and claims"). The same
 /// set goes into ID tokens and the userinfo response.
@@ -196,7 +196,7 @@ fn scope_list(scope: &str) -> Vec<&str> {
 /// `entitlements`, the person's current entitlements are read here, in the caller's
 /// transaction.
 pub fn plan(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     client: &Client,
     authorization: &Authorization,

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock};
 
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use serde::Serialize;
 
+use crate::domain::core::Core;
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims, Rejection};
-use crate::web::state::AppState;
 
 /// Largest token worth checking; anything longer is not one of ours.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -141,7 +141,7 @@ impl VerifiedTokens {
 
 /// The verified token if this server signed `token` as an access token. Says nothing about
 /// expiry or revocation, which change with time.
-pub async fn verify(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedToken>, Rejection> {
+pub async fn verify(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Rejection::Malformed);
     }
@@ -184,7 +184,7 @@ impl Unusable {
 }
 
 /// A bearer token a resource (userinfo, the admin API) may act on: ours, unexpired, unrevoked.
-pub async fn usable(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedToken>, Unusable> {
+pub async fn usable(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>, Unusable> {
     let verified = verify(state, token).await.map_err(|_| Unusable::Invalid)?;
     if is_live(state, &verified.claims, state.clock.now()) {
         Ok(verified)
@@ -194,6 +194,6 @@ pub async fn usable(state: &Arc<AppState>, token: &str) -> Result<Arc<VerifiedTo
 }
 
 /// Whether a verified token is usable at `now`.
-pub fn is_live(state: &AppState, claims: &AccessTokenClaims, now: i64) -> bool {
+pub fn is_live(state: &Core, claims: &AccessTokenClaims, now: i64) -> bool {
     claims.exp > now && claims.iat <= now + CLOCK_SKEW_SECS && !state.revoked.is_revoked(&claims.jti)
 }

@@ -2,4 +2,5 @@
 //! every instance keeps in memory.
 
 pub mod access_tokens;
+pub mod revocation;
 pub mod revoked;

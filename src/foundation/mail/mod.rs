@@ -258,7 +258,7 @@ fn smtp_builder(url: &str) -> Result<AsyncSmtpTransportBuilder, MailError> {
 
 /// A user or password of the SMTP URL, %-decoded.
 fn percent_decode(part: &str) -> Result<String, MailError> {
-    crate::web::form::percent_decode(part).ok_or_else(|| {
+    crate::foundation::encoding::percent_decode(part).ok_or_else(|| {
         MailError::SmtpUrl("a bad %-escape, or text that is not UTF-8, in the user or password".into())
     })
 }

@@ -14,13 +14,15 @@ use diesel::Connection;
 
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
+use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
+use crate::foundation::time::format_utc;
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::describe_scope;
-use crate::web::oauth::revocation::revoke_access_tokens;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 pub mod passkeys;
@@ -297,18 +299,6 @@ fn platform(user_agent: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
-pub fn format_utc(unix: i64) -> String {
-    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let (year, month, day) = crate::foundation::clock::civil_from_days(days);
-    let month = crate::foundation::clock::month_abbreviation(month);
-    format!(
-        "{day} {month} {year}, {:02}:{:02} UTC",
-        seconds / 3600,
-        seconds % 3600 / 60
-    )
-}
-
 /// The line confirming what the action the person came back from did.
 fn notice(request: &HttpRequest) -> Option<&'static str> {
     let query = Form::from_urlencoded(request.query_string()).ok()?;
@@ -332,19 +322,19 @@ pub(crate) async fn form_author(
     form: &Form<'_>,
 ) -> Result<Option<SignedIn>, PageError> {
     csrf::verify(request, form.get(csrf::FIELD))?;
-    Ok(session::current(state, request).await?)
+    Ok(session_cookie::current(state, request).await?)
 }
 
 fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
     let mut response = pages::see_other(LOGIN);
-    pages::add_cookie(&mut response, &session::removal_cookie(state))?;
+    pages::add_cookie(&mut response, &session_cookie::removal(state))?;
     Ok(response)
 }
 
 /// `GET /account`.
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let Some(signed_in) = session::current(&state, &request).await? else {
+    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let now = state.clock.now();
@@ -513,14 +503,6 @@ pub async fn set_password(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(format_utc(1_795_545_600), "24 Nov 2026, 18:40 UTC");
-        assert_eq!(format_utc(0), "1 Jan 1970, 00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "29 Feb 2000, 00:00 UTC");
-        assert_eq!(format_utc(-1), "31 Dec 1969, 23:59 UTC");
-    }
 
     #[test]
     fn devices_are_named_by_browser_and_system() {

@@ -9,16 +9,18 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::domain::identity::notices;
 use crate::domain::identity::passkeys::{self, OFFER_COOKIE, PasskeyError};
-use crate::domain::identity::{notices, session};
 use crate::foundation::store::passkeys as store;
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::account::{LOGIN, PATH, credential_change_refused, describe_device, form_author, format_utc};
+use crate::foundation::time::format_utc;
+use crate::web::account::{LOGIN, PATH, credential_change_refused, describe_device, form_author};
 use crate::web::csrf;
 use crate::web::form::{Form, query_param, user_agent};
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::continue_url;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 /// How long after signing in a person still counts as just signed in, for the request that
@@ -70,7 +72,7 @@ async fn offer_page(
     request: &HttpRequest,
     required: bool,
 ) -> Result<HttpResponse, PageError> {
-    let Some(signed_in) = session::current(state, request).await? else {
+    let Some(signed_in) = session_cookie::current(state, request).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let carried = query_param(request, "request").unwrap_or_default();

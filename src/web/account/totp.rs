@@ -8,13 +8,15 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::domain::identity::{notices, session, totp};
+use crate::domain::identity::{notices, totp};
 use crate::foundation::store::{DbConnection, StoreError, totp as store};
-use crate::web::account::{LOGIN, PATH, form_author, format_utc};
+use crate::foundation::time::format_utc;
+use crate::web::account::{LOGIN, PATH, form_author};
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 pub const SETUP_PATH: &str = "/account/totp";
@@ -108,7 +110,7 @@ async fn setup_page(
     status: StatusCode,
     error: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(signed_in) = session::current(state, request).await? else {
+    let Some(signed_in) = session_cookie::current(state, request).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let worker_state = Arc::clone(state);

@@ -49,7 +49,7 @@ pub async fn authorize(
             ));
         }
     };
-    let verified = access_tokens::usable(state, token)
+    let verified = access_tokens::usable(&state.core, token)
         .await
         .map_err(|unusable| ApiError::invalid_token(unusable.description()))?;
     let claims = &verified.claims;

@@ -9,8 +9,8 @@ use actix_web::web::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::foundation::time::rfc3339;
 use crate::web::admin_api::error::ApiError;
-use crate::web::admin_api::rfc3339;
 
 /// A JSON object body's fields.
 pub struct Fields(Map<String, Value>);

@@ -13,7 +13,6 @@ mod error;
 mod input;
 mod openapi;
 mod products;
-pub(crate) mod rfc3339;
 mod tiers;
 mod users;
 mod views;

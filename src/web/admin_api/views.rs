@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::entitlements::Entitlements;
 use crate::foundation::store::entitlements::{AuditEntry, Grant, Product, Subscription, Tier};
 use crate::foundation::store::users::User;
-use crate::web::admin_api::rfc3339;
+use crate::foundation::time::rfc3339;
 
 fn time(seconds: Option<i64>) -> Option<String> {
     seconds.map(rfc3339::format)

@@ -19,7 +19,7 @@ use crate::domain::oauth::scopes;
 use crate::foundation::store::clients::{self as store, Client};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::account::format_utc;
+use crate::foundation::time::format_utc;
 use crate::web::dashboard::{Admin, done, gate, notice, posted, render, render_with};
 use crate::web::form::Form;
 use crate::web::pages::PageError;

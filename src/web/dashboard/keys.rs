@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::admit;
 use crate::foundation::crypto::keyring::{self, KeyringError, PublishedKey};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
-use crate::web::account::format_utc;
+use crate::foundation::time::format_utc;
 use crate::web::dashboard::{done, gate, notice, posted, render};
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -140,7 +140,7 @@ pub async fn rotate(
         .await
         .map_err(|error| PageError::internal(&error))?;
     // The keys' ids are in the audit log and on the page; the notice stays short.
-    let notice = match state.reload_keys().await {
+    let notice = match state.core.reload_keys().await {
         Ok(()) => {
             "New signing keys are active. The keys they replace stay published until their tokens expire."
         }

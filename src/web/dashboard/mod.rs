@@ -12,10 +12,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use url::form_urlencoded;
 
 use crate::domain::entitlements::manage::{Actor, EntitlementError};
-use crate::domain::identity::session::{self, SignedIn};
+use crate::domain::identity::session::SignedIn;
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 pub mod apps;
@@ -106,7 +107,7 @@ pub async fn gate(
         "" => request.path().to_owned(),
         query => format!("{}?{query}", request.path()),
     };
-    let Some(signed_in) = session::current(state, request).await? else {
+    let Some(signed_in) = session_cookie::current(state, request).await? else {
         return Err(Refusal::SignIn(sign_in_first(&path)));
     };
     if !signed_in.user.is_admin {

@@ -12,10 +12,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::admit;
-use crate::foundation::clock::civil_from_days;
 use crate::foundation::store::entitlements::{self as store, Product, Tier};
 use crate::foundation::store::{DbConnection, StoreError, sessions, users};
-use crate::web::account::format_utc;
+use crate::foundation::time::civil_from_days;
+use crate::foundation::time::format_utc;
 use crate::web::dashboard::charts::{self, Column};
 use crate::web::dashboard::{gate, notice, render};
 use crate::web::pages::PageError;
@@ -237,7 +237,7 @@ pub fn daily_sign_ins(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> V
 
 fn date(day: i64) -> (i64, &'static str) {
     let (_, month, day_of_month) = civil_from_days(day);
-    (day_of_month, crate::foundation::clock::month_abbreviation(month))
+    (day_of_month, crate::foundation::time::month_abbreviation(month))
 }
 
 /// The sign-in chart and its table.

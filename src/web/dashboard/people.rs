@@ -17,7 +17,8 @@ use crate::foundation::store::entitlements::{
 };
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
-use crate::web::account::{describe_device, end_all_sessions, format_utc};
+use crate::foundation::time::format_utc;
+use crate::web::account::{describe_device, end_all_sessions};
 use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
 use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render_with};
 use crate::web::form::query_param;

@@ -21,6 +21,7 @@ use crate::web::csrf;
 use crate::web::form::{Form, query_param, user_agent};
 use crate::web::oauth::authorize::continue_url;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 /// Passkey sign-ins one address may start within `login_throttle_window_secs` (every login
@@ -151,7 +152,7 @@ pub async fn login(
     let email = admin_users::normalize_email(form.get("email").unwrap_or_default()).unwrap_or_default();
     let password = form.get("password").unwrap_or_default().to_owned();
 
-    let outcome = password::authenticate(&state, &email, password, &client_ip(&request)).await?;
+    let outcome = password::authenticate(&state.core, &email, password, &client_ip(&request)).await?;
     match outcome {
         Outcome::SignedIn(user) => after_first_factor(&state, &request, &form, user, &carried, "pwd").await,
         failure => {
@@ -217,16 +218,17 @@ pub async fn sign_in_with(
     let (worker_state, agent, previous) = (
         Arc::clone(state),
         user_agent(request).to_owned(),
-        session::cookie_token(request),
+        session_cookie::token(request),
     );
-    state
+    let token = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
             session::start(&worker_state, conn, &user, amr, &agent, previous.as_deref(), now)
-                .map(|(_, cookie)| cookie)
+                .map(|(_, token)| token)
         })
-        .await
+        .await?;
+    Ok(session_cookie::issue(state, token))
 }
 
 /// The cookie naming a sign-in that waits for its second factor. Path `/login`: only the

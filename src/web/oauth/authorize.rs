@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
 
-use crate::domain::identity::session::{self, SignedIn};
+use crate::domain::identity::session::SignedIn;
 use crate::domain::oauth::clients::GRANT_AUTHORIZATION_CODE;
 use crate::domain::oauth::scopes;
 use crate::foundation::crypto::{hashing, random};
@@ -27,6 +27,7 @@ use crate::web::form::Form;
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
 use crate::web::oauth::discovery::AUTHORIZATION_PATH;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 /// Longest `state` or `nonce` accepted; they come back in URLs and tokens.
@@ -154,7 +155,7 @@ async fn proceed(
     form: &Form<'_>,
 ) -> Result<HttpResponse, Refusal> {
     let authorization = check(state, form).await?;
-    let signed_in = session::current(state, request).await?;
+    let signed_in = session_cookie::current(state, request).await?;
     decide(state, request, &authorization, signed_in).await
 }
 
@@ -295,7 +296,7 @@ pub async fn consent(
     let outcome = async {
         let request_form = Form::from_urlencoded(encoded).map_err(PageError::from)?;
         let authorization = check(&state, &request_form).await?;
-        let signed_in = session::current(&state, &request).await?;
+        let signed_in = session_cookie::current(&state, &request).await?;
         // The answer must come from the sign-in that saw the page, still fresh enough: a
         // session that ended, or another person signing in from a second tab, starts over.
         let Some(signed_in) = signed_in.filter(|signed_in| {

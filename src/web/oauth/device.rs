@@ -11,7 +11,9 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel::Connection;
 use serde::Serialize;
 
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::scopes;
+use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization};
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::clients::Client;
@@ -19,9 +21,8 @@ use crate::foundation::store::devices::{
     self as store, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization,
 };
 use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, users};
-use crate::web::errors::{ErrorCode, OAuthError};
 use crate::web::form::Form;
-use crate::web::oauth::token::TokenResponse;
+use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -153,7 +154,10 @@ pub async fn device_authorization(
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.into_inner();
     let form = Form::parse(&request, &body)?;
-    let client = state.clients.any(&state.store, &request, &form).await?;
+    let client = state
+        .clients
+        .any(&state.store, &client_credentials(&request, &form))
+        .await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -178,7 +182,10 @@ pub async fn grant(
     request: &HttpRequest,
     form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state.clients.any(&state.store, request, form).await?;
+    let client = state
+        .clients
+        .any(&state.store, &client_credentials(request, form))
+        .await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
 
-use crate::domain::identity::session::{self, SignedIn};
+use crate::domain::identity::session::SignedIn;
 use crate::foundation::store::devices as store;
 use crate::web::csrf;
 use crate::web::form::{Form, query_param};
@@ -19,6 +19,7 @@ use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
 use crate::web::oauth::device::{self, PendingRequest};
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 const GLOBAL_KEY: &str = "device-global";
@@ -161,7 +162,7 @@ async fn answer_code(
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let typed = query_param(&request, "user_code");
-    let Some(signed_in) = session::current(&state, &request).await? else {
+    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(typed.as_deref()));
     };
     match typed {
@@ -180,7 +181,7 @@ pub async fn enter(
     let form = Form::parse(&request, &body)?;
     csrf::verify(&request, form.get(csrf::FIELD))?;
     let typed = form.get("user_code").unwrap_or_default().to_owned();
-    let Some(signed_in) = session::current(&state, &request).await? else {
+    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(Some(&typed)));
     };
     answer_code(&state, &request, signed_in, &typed).await
@@ -196,7 +197,7 @@ pub async fn decide(
     let form = Form::parse(&request, &body)?;
     csrf::verify(&request, form.get(csrf::FIELD))?;
     let typed = form.get("user_code").unwrap_or_default().to_owned();
-    let Some(signed_in) = session::current(&state, &request).await? else {
+    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(Some(&typed)));
     };
     let allowed = match form.require("decision")? {

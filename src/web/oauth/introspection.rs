@@ -12,12 +12,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::domain::entitlements::cache;
+use crate::domain::oauth::error::OAuthError;
 use crate::domain::tokens::access_tokens;
+use crate::domain::tokens::revocation::looks_like_jwt;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::refresh_tokens;
-use crate::web::errors::OAuthError;
 use crate::web::form::Form;
-use crate::web::oauth::revocation::looks_like_jwt;
+use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
@@ -28,7 +29,10 @@ pub async fn introspect(
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = Form::parse(&request, &body)?;
-    let client = state.clients.confidential(&state.store, &request, &form).await?;
+    let client = state
+        .clients
+        .confidential(&state.store, &client_credentials(&request, &form))
+        .await?;
     let token = form.require("token")?;
 
     let state = state.into_inner();
@@ -37,12 +41,12 @@ pub async fn introspect(
             introspect_refresh_token(&state, &client.client_id, token).await?,
         ));
     }
-    let verified = access_tokens::verify(&state, token).await;
+    let verified = access_tokens::verify(&state.core, token).await;
     let now = state.clock.now();
     let (result, body) = match verified {
         Ok(verified) if access_tokens::is_live(&state, &verified.claims, now) => {
             if verified.person {
-                let entitlements = cache::current(&state, &verified.claims.sub).await?;
+                let entitlements = cache::current(&state.core, &verified.claims.sub).await?;
                 (
                     "active",
                     with_entitlements(&verified.introspection, &entitlements.introspection_members),

@@ -18,6 +18,7 @@ use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -72,7 +73,7 @@ pub async fn end_session(
         None => None,
     };
 
-    let signed_in = session::current(&state, &request).await?;
+    let signed_in = session_cookie::current(&state, &request).await?;
     let Some(signed_in) = signed_in else {
         // This browser has no session (another one signed in, or the cookie is gone): the
         // app's ID token still names the session it wants ended.
@@ -104,7 +105,7 @@ pub async fn end_session(
 async fn verify_hint(state: &Arc<AppState>, token: &str) -> Option<jwt::IdTokenHint> {
     let verify = || jwt::verify_id_token_hint(&state.keyring.current(), &state.issuer, token);
     match verify() {
-        Err(jwt::Rejection::UnknownKey) if state.reload_keys_for_unknown_kid().await => verify().ok(),
+        Err(jwt::Rejection::UnknownKey) if state.core.reload_keys_for_unknown_kid().await => verify().ok(),
         outcome => outcome.ok(),
     }
 }
@@ -131,7 +132,7 @@ pub async fn confirm(
         ),
         None => None,
     };
-    let signed_in = session::current(&state, &request).await?;
+    let signed_in = session_cookie::current(&state, &request).await?;
     if let Some(signed_in) = &signed_in {
         end_current(&state, &signed_in.session.sid).await?;
     }
@@ -191,7 +192,7 @@ fn finish(
         None => pages::render(StatusCode::OK, &SignedOutPage)?,
     };
     if clear_cookie {
-        pages::add_cookie(&mut response, &session::removal_cookie(state))?;
+        pages::add_cookie(&mut response, &session_cookie::removal(state))?;
     }
     Ok(response)
 }

@@ -1,19 +1,14 @@
-//! Token revocation (RFC 7009). A revoked access token is recorded in the database, where the
-//! change feed carries it to every other instance, and in this instance's set at once. A
-//! refresh token takes its whole family with it, and the access tokens issued alongside
-//! (§2.1: revoking a refresh token should end the grant's access tokens too).
-
-use std::sync::Arc;
+//! The revocation endpoint (RFC 7009): the client authenticates, names a token, and hears 200
+//! whatever became of it.
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::domain::tokens::access_tokens;
-use crate::foundation::crypto::hashing;
-use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, revocations};
-use crate::web::errors::{ErrorCode, OAuthError};
+use crate::domain::oauth::error::OAuthError;
+use crate::domain::tokens::revocation;
 use crate::web::form::Form;
+use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
 pub async fn revoke(
@@ -22,84 +17,17 @@ pub async fn revoke(
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = Form::parse(&request, &body)?;
-    let client = state.clients.any(&state.store, &request, &form).await?;
-    let token = form.require("token")?.to_owned();
-
-    let state = state.into_inner();
-    if !looks_like_jwt(&token) {
-        revoke_refresh_token(&state, &client.client_id, &token).await?;
-        return Ok(revoked());
-    }
-    // §2.2: an invalid or unknown token needs no action; the answer is the same 200.
-    if let Ok(verified) = access_tokens::verify(&state, &token).await {
-        let claims = &verified.claims;
-        if claims.client_id != client.client_id {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "the token was not issued to this client",
-            ));
-        }
-        let now = state.clock.now();
-        if claims.exp > now {
-            let (jti, expires_at, clock) = (claims.jti.clone(), claims.exp, state.clock.clone());
-            // Stamped once the connection is in hand: other instances look a few seconds back
-            // in the change feed, and waiting for a pooled connection must not eat into that.
-            state
-                .store
-                .run(move |conn| revocations::revoke(conn, &jti, expires_at, clock.now()))
-                .await?;
-            state.revoked.insert(claims.jti.clone(), claims.exp);
-        }
-    }
+    let client = state
+        .clients
+        .any(&state.store, &client_credentials(&request, &form))
+        .await?;
+    let token = form.require("token")?;
+    revocation::revoke(&state.core, &client.client_id, token).await?;
     Ok(revoked())
-}
-
-/// Revokes access tokens in the database, which announces them to every instance, and in
-/// this instance's set at once.
-pub fn revoke_access_tokens(
-    state: &AppState,
-    conn: &mut DbConnection,
-    tokens: Vec<(String, i64)>,
-    now: i64,
-) -> Result<(), StoreError> {
-    for (jti, expires_at) in &tokens {
-        revocations::revoke(conn, jti, *expires_at, now)?;
-    }
-    state.revoked.extend(tokens);
-    Ok(())
 }
 
 fn revoked() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
-}
-
-/// Access tokens are JWS compact serialisations; refresh tokens are opaque base64url.
-pub fn looks_like_jwt(token: &str) -> bool {
-    token.bytes().filter(|byte| *byte == b'.').count() == 2
-}
-
-/// Revokes the family of a refresh token issued to `client_id`; anything else is ignored, as
-/// §2.2 asks for unknown tokens.
-async fn revoke_refresh_token(state: &Arc<AppState>, client_id: &str, token: &str) -> Result<(), OAuthError> {
-    let token_hash = hashing::sha256_hex(token.as_bytes());
-    let (worker_state, client_id) = (Arc::clone(state), client_id.to_owned());
-    state
-        .store
-        .run(move |conn| -> Result<(), OAuthError> {
-            let Some(found) = refresh_tokens::find(conn, &token_hash)? else {
-                return Ok(());
-            };
-            if found.client_id != client_id {
-                return Err(OAuthError::new(
-                    ErrorCode::UnauthorizedClient,
-                    "the token was not issued to this client",
-                ));
-            }
-            let now = worker_state.clock.now();
-            let issued = refresh_tokens::revoke_family(conn, &found.family_id, now)?;
-            Ok(revoke_access_tokens(&worker_state, conn, issued, now)?)
-        })
-        .await
 }

@@ -3,26 +3,11 @@
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use serde::Serialize;
 
-use crate::web::errors::{ErrorCode, OAuthError};
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::web::form::Form;
 use crate::web::oauth::grants;
 use crate::web::state::AppState;
-
-/// RFC 6749 §5.1 successful response.
-#[derive(Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-}
 
 pub async fn token(
     state: web::Data<AppState>,

@@ -8,11 +8,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::domain::entitlements::cache;
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::user_tokens::PersonClaims;
 use crate::domain::tokens::access_tokens;
 use crate::foundation::store::users;
-use crate::web::errors::{ErrorCode, OAuthError};
 use crate::web::form::{self, Bearer, Form};
 use crate::web::state::AppState;
 
@@ -38,7 +38,7 @@ pub async fn userinfo(
             None
         };
     let token = bearer_token(&request, from_body)?;
-    let verified = access_tokens::usable(&state, token)
+    let verified = access_tokens::usable(&state.core, token)
         .await
         .map_err(|unusable| invalid_token(unusable.description()))?;
     let claims = &verified.claims;
@@ -57,7 +57,7 @@ pub async fn userinfo(
         .filter(users::User::is_enabled)
         .ok_or_else(|| invalid_token("the account behind this token is no longer active"))?;
     let entitlements = if granted.contains(&scopes::ENTITLEMENTS) {
-        Some(cache::current(&state, &user.id).await?)
+        Some(cache::current(&state.core, &user.id).await?)
     } else {
         None
     };

@@ -8,15 +8,16 @@ use actix_web::HttpRequest;
 use diesel::Connection;
 use subtle::ConstantTimeEq;
 
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization, Planned};
+use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
 use crate::foundation::store::codes::{self, AuthorizationCode, Redemption};
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
-use crate::web::errors::{ErrorCode, OAuthError};
 use crate::web::form::Form;
-use crate::web::oauth::revocation::revoke_access_tokens;
-use crate::web::oauth::token::TokenResponse;
+use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
 pub const GRANT_TYPE: &str = "authorization_code";
@@ -26,7 +27,10 @@ pub async fn grant(
     request: &HttpRequest,
     form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state.clients.any(&state.store, request, form).await?;
+    let client = state
+        .clients
+        .any(&state.store, &client_credentials(request, form))
+        .await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -3,14 +3,15 @@
 
 use actix_web::HttpRequest;
 
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims};
 use crate::foundation::crypto::random;
-use crate::web::errors::{ErrorCode, OAuthError};
 
 use crate::domain::oauth::scopes;
+use crate::domain::oauth::token_response::TokenResponse;
 use crate::foundation::store::clients::Client;
 use crate::web::form::Form;
-use crate::web::oauth::token::TokenResponse;
+use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
 pub const GRANT_TYPE: &str = "client_credentials";
@@ -20,7 +21,10 @@ pub async fn grant(
     request: &HttpRequest,
     form: &Form<'_>,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state.clients.confidential(&state.store, request, form).await?;
+    let client = state
+        .clients
+        .confidential(&state.store, &client_credentials(request, form))
+        .await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -4,7 +4,7 @@
 //! Written out instead of taking a date crate: the API needs exactly this one format, in UTC
 //! out and with any offset in, at whole seconds.
 
-use crate::foundation::clock;
+use super::civil_from_days;
 
 /// Unix seconds of an RFC 3339 `date-time`; `None` when `text` is not one. Fractions of a
 /// second are dropped: every time Usher keeps is in whole seconds.
@@ -64,7 +64,7 @@ pub fn parse(text: &str) -> Option<i64> {
 pub fn format(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = clock::civil_from_days(days);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         of_day / 3600,
@@ -183,7 +183,7 @@ mod tests {
     fn every_day_of_four_centuries_reads_back() {
         let start = days_from_civil(1900, 1, 1);
         for days in start..start + 146_097 {
-            let (year, month, day) = clock::civil_from_days(days);
+            let (year, month, day) = civil_from_days(days);
             assert!((1..=days_in_month(year, month)).contains(&day));
             assert_eq!(days_from_civil(year, month, day), days);
         }

@@ -1,47 +1,48 @@
-//! Routes and the server: what runs `usher serve` and every in-process test server.
+//! Every route of the server, its middleware, and the answers for unknown paths and methods.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::ServerHandle;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, web};
-use tokio::task::JoinHandle;
 
-use crate::app::change_feed;
 use crate::domain::identity::{links, passkeys};
-use crate::foundation::clock::Clock;
-use crate::foundation::config::Config;
-use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
-use crate::foundation::crypto::keys::{KeyError, MasterKey};
-use crate::foundation::store::{Store, StoreError};
-use crate::web::errors::{ErrorCode, OAuthError};
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
-use crate::web::{account, dashboard, login, oauth};
-use crate::web::{cors, health, metrics, pages};
+use crate::web::{account, admin_api, cors, dashboard, health, login, metrics, oauth, pages};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Keyring(#[from] KeyringError),
-    #[error("cannot listen on {bind}: {cause}")]
-    Bind { bind: String, cause: String },
-    #[error("cannot use the TLS certificate or key: {0}")]
-    Tls(String),
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    #[error("start-up task failed: {0}")]
-    Task(String),
+/// The HTTP server over every route, on an already bound listener.
+pub fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    workers: usize,
+    max_form_bytes: usize,
+) -> std::io::Result<Server> {
+    let data = web::Data::from(Arc::clone(&state));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(cors::allow))
+            .wrap(from_fn(refuse_nul_in_uri))
+            .wrap(from_fn(metrics::track))
+            .configure(routes)
+            .configure(admin_api::routes)
+            .configure(dashboard::routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }?;
+    Ok(server.run())
 }
 
 fn method_not_allowed(allow: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
@@ -355,140 +356,4 @@ fn resource(path: &str, name: &str, allow: &'static str) -> actix_web::Resource 
     web::resource(path)
         .name(name)
         .default_service(web::to(method_not_allowed(allow)))
-}
-
-/// A server accepting connections, with the background tasks that keep it in sync and
-/// deliver webhooks.
-pub struct RunningServer {
-    pub addr: SocketAddr,
-    pub state: Arc<AppState>,
-    handle: ServerHandle,
-    server_task: JoinHandle<std::io::Result<()>>,
-    sync_task: JoinHandle<()>,
-    webhook_task: JoinHandle<()>,
-}
-
-impl RunningServer {
-    pub fn issuer(&self) -> &str {
-        &self.state.issuer
-    }
-
-    /// Waits until the server stops (it stops on SIGINT/SIGTERM).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let outcome = self.server_task.await.unwrap_or(Ok(()));
-        self.sync_task.abort();
-        self.webhook_task.abort();
-        outcome
-    }
-
-    pub async fn stop(self) {
-        self.handle.stop(true).await;
-        self.sync_task.abort();
-        self.webhook_task.abort();
-        let _ = self.server_task.await;
-    }
-}
-
-/// Opens the database and keys, binds, and starts serving.
-pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartError> {
-    let listener = TcpListener::bind(&config.bind).map_err(|error| StartError::Bind {
-        bind: config.bind.clone(),
-        cause: error.to_string(),
-    })?;
-    let addr = listener.local_addr().map_err(|error| StartError::Bind {
-        bind: config.bind.clone(),
-        cause: error.to_string(),
-    })?;
-    let issuer = config.issuer_for_port(addr.port());
-
-    let (store, master_key, keys) = {
-        let config = config.clone();
-        let now = clock.now();
-        tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-            let store = Store::open(&config.database_url, config.db_pool_size)?;
-            let master_key = MasterKey::load_or_create(&config.keys_dir)?;
-            let keys = store.run_blocking(|conn| {
-                keyring::ensure_keys(conn, &master_key, now)
-                    .and_then(|()| keyring::load(conn, &master_key, now))
-            })?;
-            Ok((store, master_key, keys))
-        })
-        .await
-        .map_err(|error| StartError::Task(error.to_string()))??
-    };
-
-    let workers = config
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
-    let max_form_bytes = config.max_form_bytes;
-    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
-        _ => None,
-    };
-    let state = Arc::new(
-        AppState::new(config, issuer, clock, store, master_key, Keyring::new(keys))
-            .map_err(StartError::Config)?,
-    );
-    let follower = change_feed::prime(&state).await?;
-    // Before the sync task, so failing to start it leaves nothing running.
-    let webhook_task = crate::app::webhook_worker::spawn(Arc::clone(&state))
-        .map_err(|error| StartError::Task(error.to_string()))?;
-    let sync_task = change_feed::spawn(Arc::clone(&state), follower);
-    metrics::install();
-
-    let data = web::Data::from(Arc::clone(&state));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .app_data(web::PayloadConfig::new(max_form_bytes))
-            .wrap(from_fn(cors::allow))
-            .wrap(from_fn(refuse_nul_in_uri))
-            .wrap(from_fn(metrics::track))
-            .configure(routes)
-            .configure(crate::web::admin_api::routes)
-            .configure(dashboard::routes)
-            .default_service(web::to(not_found))
-    })
-    .workers(workers);
-    let server = match tls {
-        Some(tls) => server.listen_rustls_0_23(listener, tls),
-        None => server.listen(listener),
-    }
-    .map_err(|error| StartError::Bind {
-        bind: addr.to_string(),
-        cause: error.to_string(),
-    })?
-    .run();
-    let handle = server.handle();
-    let server_task = tokio::spawn(server);
-    tracing::info!(%addr, issuer = %state.issuer, "usher is serving");
-    Ok(RunningServer {
-        addr,
-        state,
-        handle,
-        server_task,
-        sync_task,
-        webhook_task,
-    })
-}
-
-fn tls_config(cert_file: &Path, key_file: &Path) -> Result<rustls::ServerConfig, StartError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-    let tls_error =
-        |what: &Path, error: &dyn std::fmt::Display| StartError::Tls(format!("{}: {error}", what.display()));
-    let certs = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|error| tls_error(cert_file, &error))?;
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|error| tls_error(key_file, &error))?;
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|error| tls_error(cert_file, &error))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|error| tls_error(cert_file, &error))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
 }

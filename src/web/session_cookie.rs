@@ -1,0 +1,48 @@
+//! The browser session's cookie: `HttpOnly`, `SameSite=Lax`, `Secure` over https. The session
+//! itself is the domain's (`domain::identity::session`).
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+
+use crate::domain::identity::session::{self, SignedIn};
+use crate::foundation::store::StoreError;
+use crate::web::state::AppState;
+
+pub const COOKIE: &str = "usher_session";
+
+/// The person behind a request's session cookie.
+pub async fn current(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>, StoreError> {
+    match token(request) {
+        Some(token) => session::resolve(&state.core, &token).await,
+        None => Ok(None),
+    }
+}
+
+/// The session token a request's cookie carries, to hand to `session::start` on the
+/// blocking pool.
+pub fn token(request: &HttpRequest) -> Option<String> {
+    request.cookie(COOKIE).map(|cookie| cookie.value().to_owned())
+}
+
+/// The cookie that keeps a newly started session's token.
+pub fn issue(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(state.config.session_max_secs))
+        .finish()
+}
+
+/// The cookie that makes the browser forget its session.
+pub fn removal(state: &AppState) -> Cookie<'static> {
+    let mut cookie = Cookie::build(COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish();
+    cookie.make_removal();
+    cookie
+}
