@@ -1,4 +1,4 @@
-//! The `usher` command line (see CONTRACT.md): every subcommand reads the same configuration
+//! The `usher` command line (README.md): every subcommand reads the same configuration
 //! as `serve`; `--json` prints exactly one JSON object on stdout, errors go to stderr.
 
 use std::io::Read;

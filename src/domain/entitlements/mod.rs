@@ -112,7 +112,7 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
     })
 }
 
-/// The entitlement claims of an access token (CONTRACT.md): at most `cap` products, with
+/// The entitlement claims of an access token (docs/entitlements.md): at most `cap` products, with
 /// `ppv_overflow` when there are more.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AccessTokenEntitlements {

@@ -20,7 +20,7 @@ use crate::foundation::store::refresh_tokens::RefreshToken;
 use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError};
 
-/// Claims about the person, released per scope (CONTRACT.md "Scopes and claims"). The same
+/// Claims about the person, released per scope (docs/integration.md). The same
 /// set goes into ID tokens and the userinfo response.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PersonClaims {
@@ -178,7 +178,7 @@ impl Planned {
     }
 }
 
-/// RFC 9068 claims, plus CONTRACT.md's entitlement claims when the scope asks for them.
+/// RFC 9068 claims, plus the entitlement claims (docs/entitlements.md) when the scope asks for them.
 #[derive(Serialize)]
 struct AccessTokenWithEntitlements<'a> {
     #[serde(flatten)]

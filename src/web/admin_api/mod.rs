@@ -1,4 +1,4 @@
-//! The admin API under `/admin/api/v1` (CONTRACT.md "Admin API"): the entitlement catalogue,
+//! The admin API under `/admin/api/v1` (docs/admin-api.md): the entitlement catalogue,
 //! people's subscriptions and grants, and the audit log, for operators (`usher:admin`) and
 //! payment services (`usher:entitlements`). `docs/admin-api.md` describes it for callers;
 //! `GET /admin/api/v1/openapi.json` is generated from the handlers here.

@@ -62,7 +62,7 @@ pub async fn introspect(
     Ok(answer(body))
 }
 
-/// A person's token answer followed by their entitlements as they are now (CONTRACT.md).
+/// A person's token answer followed by their entitlements as they are now (docs/entitlements.md).
 fn with_entitlements(token_members: &Bytes, entitlements: &Bytes) -> Bytes {
     let mut body = BytesMut::with_capacity(token_members.len() + entitlements.len() + 2);
     body.extend_from_slice(token_members);
