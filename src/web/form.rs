@@ -43,6 +43,17 @@ impl<'a> Form<'a> {
         Self::from_urlencoded(text)
     }
 
+    /// The same form, owning its text, so it can outlive the body it was read from.
+    pub fn into_owned(self) -> Form<'static> {
+        Form {
+            params: self
+                .params
+                .into_iter()
+                .map(|(name, value)| (Cow::Owned(name.into_owned()), Cow::Owned(value.into_owned())))
+                .collect(),
+        }
+    }
+
     /// Parses `application/x-www-form-urlencoded` text: a body or a query string.
     pub fn from_urlencoded(text: &'a str) -> Result<Self, OAuthError> {
         let mut params: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod csrf;
 pub mod dashboard;
 pub mod errors;
+pub mod extractors;
 pub mod form;
 pub mod health;
 pub mod login;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::Connection;
@@ -18,6 +18,7 @@ use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 use crate::foundation::time::format_utc;
 use crate::web::csrf;
+use crate::web::extractors::PageForm;
 use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::describe_scope;
@@ -314,14 +315,13 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
     }
 }
 
-/// The person a posted form acts for: the CSRF check comes first so that a forged post
-/// learns nothing, not even whether anyone is signed in.
+/// The person a posted form acts for; the form's CSRF token was checked before
+/// ([`PageForm`]), so a forged post learns nothing, not even whether anyone is signed in.
 pub(crate) async fn form_author(
     state: &Arc<AppState>,
     request: &HttpRequest,
-    form: &Form<'_>,
+    _checked: &PageForm,
 ) -> Result<Option<SignedIn>, PageError> {
-    csrf::verify(request, form.get(csrf::FIELD))?;
     Ok(session_cookie::current(state, request).await?)
 }
 
@@ -370,10 +370,9 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 pub async fn save_profile(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -389,10 +388,9 @@ pub async fn save_profile(
 pub async fn revoke_app(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -412,10 +410,9 @@ pub async fn revoke_app(
 pub async fn end_one_session(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -441,10 +438,9 @@ pub async fn end_one_session(
 pub async fn end_every_session(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -463,10 +459,9 @@ pub async fn end_every_session(
 pub async fn set_password(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };

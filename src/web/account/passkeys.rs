@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -16,7 +16,8 @@ use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
 use crate::web::account::{LOGIN, PATH, credential_change_refused, describe_device, form_author};
 use crate::web::csrf;
-use crate::web::form::{Form, query_param, user_agent};
+use crate::web::extractors::PageForm;
+use crate::web::form::{query_param, user_agent};
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::continue_url;
 use crate::web::pages::{self, PageError};
@@ -119,10 +120,9 @@ pub async fn second_factor(
 pub async fn options(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Err(PageError::new(
             StatusCode::UNAUTHORIZED,
@@ -148,10 +148,9 @@ pub async fn options(
 pub async fn add(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -201,10 +200,9 @@ pub async fn add(
 pub async fn remove(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };

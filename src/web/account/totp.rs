@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -13,7 +13,7 @@ use crate::foundation::store::{DbConnection, StoreError, totp as store};
 use crate::foundation::time::format_utc;
 use crate::web::account::{LOGIN, PATH, form_author};
 use crate::web::csrf;
-use crate::web::form::Form;
+use crate::web::extractors::PageForm;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
 use crate::web::session_cookie;
@@ -83,10 +83,9 @@ const RENEW: (&str, &str, &str, bool) = (
 pub async fn start(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -140,10 +139,9 @@ pub async fn setup(state: web::Data<AppState>, request: HttpRequest) -> Result<H
 pub async fn confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -220,10 +218,9 @@ fn refused<T>(
 pub async fn disable(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -253,10 +250,9 @@ pub async fn disable(
 pub async fn renew_recovery_codes(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::Connection;
 use serde_json::json;
 
-use crate::admit;
 use crate::domain::AdminError;
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::oauth::clients::{self as service, CreatedClient, NewClient};
@@ -20,7 +19,8 @@ use crate::foundation::store::clients::{self as store, Client};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
-use crate::web::dashboard::{Admin, done, gate, notice, posted, render, render_with};
+use crate::web::dashboard::{Admin, done, notice, render, render_with};
+use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -265,9 +265,12 @@ fn secret_page(
 }
 
 /// `GET /admin/apps`.
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     list_page(
         &state,
         admin,
@@ -282,11 +285,10 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 /// `POST /admin/apps`: registers an app and shows its secret once.
 pub async fn register(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    _request: HttpRequest,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let draft = Draft::from_form(&form);
     let new = match draft.input() {
         Ok(new) => new,
@@ -350,12 +352,11 @@ pub async fn register(
 /// one once.
 pub async fn rotate_secret(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let client_id = id.into_inner();
     let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
     let rotated = state
@@ -397,12 +398,11 @@ pub async fn rotate_secret(
 /// `POST /admin/apps/{id}/disable`.
 pub async fn disable(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let client_id = id.into_inner();
     let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
     let worker_state = Arc::clone(&state);

@@ -9,12 +9,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
 
-use crate::admit;
 use crate::foundation::store::entitlements::{self as store, AuditEntry, AuditFilter};
 use crate::foundation::store::{StoreError, users};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
-use crate::web::dashboard::{gate, render_with};
+use crate::web::dashboard::Admin;
+use crate::web::dashboard::render_with;
 use crate::web::form::query_param;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -174,9 +174,12 @@ fn actor_label(actor: &str, emails: &HashMap<String, String>) -> String {
 }
 
 /// `GET /admin/audit`.
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     let filters = Filters::from_request(&request);
     let older_text = query_param(&request, "older");
     let older_than = older_text.as_deref().and_then(parse_cursor);

@@ -1,16 +1,17 @@
 //! Signing keys: the active key per algorithm, the retired ones still published in the JWKS,
 //! and rotation, the same as `usher keys rotate`.
 
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::json;
 
-use crate::admit;
 use crate::foundation::crypto::keyring::{self, KeyringError, PublishedKey};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::time::format_utc;
-use crate::web::dashboard::{done, gate, notice, posted, render};
+use crate::web::dashboard::Admin;
+use crate::web::dashboard::{done, notice, render};
+use crate::web::extractors::AdminForm;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -66,9 +67,12 @@ fn duration(seconds: i64) -> String {
 }
 
 /// `GET /admin/keys`.
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     let now = state.clock.now();
     let keys = state
         .store
@@ -103,11 +107,10 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 /// instances follow through the change feed.
 pub async fn rotate(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    _request: HttpRequest,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let (actor, now) = (admin.actor(), state.clock.now());
     let publish_for = state.config.longest_token_lifetime_secs();
     let worker = std::sync::Arc::clone(&state);

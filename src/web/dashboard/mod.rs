@@ -1,14 +1,14 @@
 //! The admin dashboard: server-rendered pages under `/admin` for people with the admin role,
 //! signed in with a second factor not long ago. Every page and form checks that on the
-//! server ([`gate`]); forms check CSRF first. Changes go through the same service functions
+//! server ([`gate`], through the `Admin` and `AdminForm` extractors); forms check CSRF first. Changes go through the same service functions
 //! as the admin API ([`crate::domain::entitlements::manage`], [`crate::domain::oauth::clients`]), with the
 //! administrator as the audit log's actor.
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::web::{self};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use url::form_urlencoded;
 
 use crate::domain::entitlements::manage::{Actor, EntitlementError};
@@ -55,10 +55,37 @@ impl Admin {
     }
 }
 
-/// Why a request did not get in: a page to show, or a sign-in to go through first.
+/// Why a request did not get in: a page to show, or a sign-in to go through first (the
+/// login page's address, which comes back here).
+#[derive(Debug)]
 pub enum Refusal {
-    SignIn(HttpResponse),
+    SignIn(String),
     Page(PageError),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SignIn(location) => write!(f, "sign in first: {location}"),
+            Self::Page(error) => write!(f, "{}", error.message),
+        }
+    }
+}
+
+impl ResponseError for Refusal {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::SignIn(_) => StatusCode::SEE_OTHER,
+            Self::Page(error) => error.status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::SignIn(location) => pages::see_other(location),
+            Self::Page(error) => error.error_response(),
+        }
+    }
 }
 
 impl From<PageError> for Refusal {
@@ -74,14 +101,14 @@ impl From<crate::foundation::store::StoreError> for Refusal {
 }
 
 /// The sign-in that comes back to `path`.
-fn sign_in_first(path: &str) -> HttpResponse {
+fn sign_in_first(path: &str) -> String {
     let carried = form_urlencoded::Serializer::new(String::new())
         .append_pair("return_to", path)
         .finish();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("request", &carried)
         .finish();
-    pages::see_other(&format!("/login?{query}"))
+    format!("/login?{query}")
 }
 
 fn forbidden() -> PageError {
@@ -94,15 +121,9 @@ fn forbidden() -> PageError {
 
 /// Lets in an administrator whose sign-in used two factors within `admin_session_max_secs`;
 /// anyone else signs in first (no session, one factor, or too long ago) or gets 403 (not an
-/// administrator). `form`: a posted form, whose CSRF token is checked before anything else.
-pub async fn gate(
-    state: &Arc<AppState>,
-    request: &HttpRequest,
-    form: Option<&Form<'_>>,
-) -> Result<Admin, Refusal> {
-    if let Some(form) = form {
-        csrf::verify(request, form.get(csrf::FIELD))?;
-    }
+/// administrator). `posted`: the request is a form, already past its CSRF check
+/// ([`crate::web::extractors::AdminForm`]).
+pub async fn gate(state: &Arc<AppState>, request: &HttpRequest, posted: bool) -> Result<Admin, Refusal> {
     let path = match request.query_string() {
         "" => request.path().to_owned(),
         query => format!("{}?{query}", request.path()),
@@ -117,25 +138,13 @@ pub async fn gate(
     let recent = state.clock.now() - signed_in.session.auth_time <= state.config.admin_session_max_secs;
     if !two_factors || !recent {
         // A form's answer would be lost on the way: the page it came from is the way back.
-        let back = if form.is_some() { PREFIX } else { &path };
+        let back = if posted { PREFIX } else { &path };
         return Err(Refusal::SignIn(sign_in_first(back)));
     }
     Ok(Admin {
         signed_in,
         csrf: csrf::token(request, state.secure_cookies),
     })
-}
-
-/// Lets a handler write `let admin = admit!(gate(...).await);`.
-#[macro_export]
-macro_rules! admit {
-    ($gate:expr) => {
-        match $gate {
-            Ok(admin) => admin,
-            Err($crate::web::dashboard::Refusal::SignIn(response)) => return Ok(response),
-            Err($crate::web::dashboard::Refusal::Page(error)) => return Err(error),
-        }
-    };
 }
 
 /// Renders a dashboard page with the gate's CSRF cookie.
@@ -149,17 +158,6 @@ pub fn render_with(
     page: &impl askama::Template,
 ) -> Result<HttpResponse, PageError> {
     crate::web::login::pages::with_csrf_cookie(pages::render(status, page)?, admin.csrf)
-}
-
-/// Parses a posted form and lets the administrator in; for handlers of forms.
-pub async fn posted<'a>(
-    state: &Arc<AppState>,
-    request: &HttpRequest,
-    body: &'a Result<Bytes, actix_web::Error>,
-) -> Result<(Admin, Form<'a>), Refusal> {
-    let form = Form::parse(request, body).map_err(PageError::from)?;
-    let admin = gate(state, request, Some(&form)).await?;
-    Ok((admin, form))
 }
 
 /// A service function's refusal as the page says it: which field is wrong and why.

@@ -11,13 +11,13 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::admit;
 use crate::foundation::store::entitlements::{self as store, Product, Tier};
 use crate::foundation::store::{DbConnection, StoreError, sessions, users};
 use crate::foundation::time::civil_from_days;
 use crate::foundation::time::format_utc;
+use crate::web::dashboard::Admin;
 use crate::web::dashboard::charts::{self, Column};
-use crate::web::dashboard::{gate, notice, render};
+use crate::web::dashboard::{notice, render};
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -333,9 +333,12 @@ struct OverviewPage {
 }
 
 /// `GET /admin`.
-pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     let now = state.clock.now();
     let figures = state.store.run(move |conn| Figures::load(conn, now)).await?;
     let statuses = status_items(&figures.subscriptions);

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::Connection;
 
-use crate::admit;
 use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
 use crate::foundation::store::entitlements::{
     self as entitlement_store, NewAuditEntry, Product, Tier, audit,
@@ -20,7 +19,8 @@ use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, se
 use crate::foundation::time::format_utc;
 use crate::web::account::{describe_device, end_all_sessions};
 use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
-use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render_with};
+use crate::web::dashboard::{Admin, done, notice, problem, render_with};
+use crate::web::extractors::AdminForm;
 use crate::web::form::query_param;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -88,9 +88,12 @@ struct PersonPage {
 }
 
 /// `GET /admin/people?email=…&after=…`.
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     let search: String = query_param(&request, "email")
         .unwrap_or_default()
         .trim()
@@ -232,10 +235,10 @@ async fn person_page(
 pub async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
+    admin: Admin,
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     person_page(
         &state,
         admin,
@@ -288,12 +291,11 @@ async fn entitlement_change<T: Send + 'static>(
 /// `POST /admin/people/{id}/subscription`: give the person a tier (or change its status).
 pub async fn set_tier(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let user_id = user_id.into_inner();
     let Some(period_end) = parse_minute(form.get("current_period_end").unwrap_or_default()) else {
         let message = "current period end: must be a date and time (UTC)".to_owned();
@@ -327,12 +329,11 @@ pub async fn set_tier(
 /// `POST /admin/people/{id}/subscription/end`.
 pub async fn end_subscription(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     entitlement_change(
         &state,
         admin,
@@ -346,12 +347,11 @@ pub async fn end_subscription(
 /// `POST /admin/people/{id}/grants`: give the person a pay-per-view product.
 pub async fn grant(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let user_id = user_id.into_inner();
     let valid_until = match form.get("valid_until").unwrap_or_default() {
         "" => None,
@@ -391,12 +391,11 @@ pub async fn grant(
 /// `POST /admin/people/{id}/grants/{grant}/revoke`.
 pub async fn revoke_grant(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     path: web::Path<(String, String)>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let (user_id, grant_id) = path.into_inner();
     entitlement_change(
         &state,
@@ -470,12 +469,11 @@ async fn account_change(
 /// `POST /admin/people/{id}/sign-out`: every session and app token of the person ends.
 pub async fn sign_out(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     account_change(
         &state,
         admin,
@@ -491,12 +489,11 @@ pub async fn sign_out(
 /// `POST /admin/people/{id}/disable`: the account can no longer sign in, and is signed out.
 pub async fn disable(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let user_id = user_id.into_inner();
     if user_id == admin.signed_in.user.id {
         return refuse_self(&state, admin, user_id).await;
@@ -531,12 +528,11 @@ async fn refuse_self(
 /// `POST /admin/people/{id}/enable`.
 pub async fn enable(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     account_change(
         &state,
         admin,
@@ -553,12 +549,11 @@ pub async fn enable(
 /// app: two-step sign-in is turned off and the recovery codes go.
 pub async fn reset_second_factor(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     user_id: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     account_change(
         &state,
         admin,

@@ -3,17 +3,17 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::admit;
 use crate::domain::entitlements::manage::{self, ProductInput};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Product};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
-use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render_with};
+use crate::web::dashboard::{Admin, done, notice, problem, render_with};
+use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -184,9 +184,12 @@ async fn list_page(
 }
 
 /// `GET /admin/products`.
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     list_page(
         &state,
         admin,
@@ -201,11 +204,10 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 /// `POST /admin/products`.
 pub async fn create(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    _request: HttpRequest,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let draft = Draft::from_form(&form);
     let input = match draft.input() {
         Ok(input) => input,
@@ -288,10 +290,10 @@ async fn edit_page(
 pub async fn edit(
     state: web::Data<AppState>,
     request: HttpRequest,
+    admin: Admin,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     edit_page(
         &state,
         admin,
@@ -307,12 +309,11 @@ pub async fn edit(
 /// `POST /admin/products/{slug}`.
 pub async fn update(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     slug: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let slug = slug.into_inner();
     let draft = Draft {
         slug: slug.clone(),

@@ -3,15 +3,15 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::admit;
 use crate::domain::entitlements::manage::{self, TierInput};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Tier};
-use crate::web::dashboard::{Admin, done, gate, notice, posted, problem, render, render_with};
+use crate::web::dashboard::{Admin, done, notice, problem, render, render_with};
+use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -112,9 +112,12 @@ async fn list_page(
 }
 
 /// `GET /admin/tiers`.
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: Admin,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     list_page(
         &state,
         admin,
@@ -129,11 +132,10 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 /// `POST /admin/tiers`.
 pub async fn create(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    _request: HttpRequest,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let draft = Draft::from_form(&form);
     let input = match draft.input() {
         Ok(input) => input,
@@ -175,10 +177,10 @@ pub async fn create(
 pub async fn edit(
     state: web::Data<AppState>,
     request: HttpRequest,
+    admin: Admin,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let admin = admit!(gate(&state, &request, None).await);
     let lookup = slug.into_inner();
     let tier = state
         .store
@@ -198,12 +200,11 @@ pub async fn edit(
 /// `POST /admin/tiers/{slug}`.
 pub async fn update(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     slug: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, form) = admit!(posted(&state, &request, &body).await);
     let slug = slug.into_inner();
     let draft = Draft {
         slug: slug.clone(),
@@ -243,12 +244,11 @@ pub async fn update(
 /// `POST /admin/tiers/{slug}/delete`.
 pub async fn delete(
     state: web::Data<AppState>,
-    request: HttpRequest,
+    _request: HttpRequest,
     slug: web::Path<String>,
-    body: Result<Bytes, actix_web::Error>,
+    AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let (admin, _form) = admit!(posted(&state, &request, &body).await);
     let slug = slug.into_inner();
     let (actor, target, now) = (admin.actor(), slug.clone(), state.clock.now());
     let deleted = state

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -12,7 +12,8 @@ use crate::domain::identity::links::{self, LinkSignIn};
 use crate::domain::identity::users::normalize_email;
 use crate::foundation::store::StoreError;
 use crate::web::csrf;
-use crate::web::form::{Form, query_param};
+use crate::web::extractors::PageForm;
+use crate::web::form::query_param;
 use crate::web::login::pages::{
     LoginPrompt, after_first_factor, app_name, client_ip, login_page, with_csrf_cookie,
 };
@@ -50,11 +51,9 @@ fn link_gone() -> PageError {
 pub async fn send_link(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let carried = form.get("request").unwrap_or_default().to_owned();
     let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
     let refuse = async |status, message: String| {
@@ -130,11 +129,9 @@ pub async fn confirm(state: web::Data<AppState>, request: HttpRequest) -> Result
 pub async fn use_link(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let token = form.get("token").unwrap_or_default().to_owned();
     let worker_state = Arc::clone(&state);
     let spent = state

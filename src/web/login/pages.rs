@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
@@ -18,6 +18,7 @@ use crate::domain::identity::{session, totp};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::User;
 use crate::web::csrf;
+use crate::web::extractors::PageForm;
 use crate::web::form::{Form, query_param, user_agent};
 use crate::web::oauth::authorize::continue_url;
 use crate::web::pages::{self, PageError};
@@ -143,11 +144,9 @@ pub(crate) fn client_ip(request: &HttpRequest) -> String {
 pub async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let carried = form.get("request").unwrap_or_default().to_owned();
     let email = admin_users::normalize_email(form.get("email").unwrap_or_default()).unwrap_or_default();
     let password = form.get("password").unwrap_or_default().to_owned();
@@ -304,11 +303,9 @@ fn code_page(
 pub async fn login_code(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let code = form.get("code").unwrap_or_default().to_owned();
     let carried = form.get("request").unwrap_or_default().to_owned();
     let token = request
@@ -405,14 +402,12 @@ pub async fn signup_form(
 pub async fn signup(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     if !state.config.allow_signup {
         return Err(PageError::not_found());
     }
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let carried = form.get("request").unwrap_or_default().to_owned();
     let email = form.get("email").unwrap_or_default().trim().to_owned();
     let name = form.get("name").unwrap_or_default().trim().to_owned();
@@ -517,11 +512,9 @@ async fn next_location(
 pub async fn passkey_options(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    _form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     // Each ceremony is a row until it expires: one address may not start them without end.
     let (key, now) = (
         format!("passkey-options:{}", client_ip(&request)),
@@ -554,11 +547,9 @@ pub async fn passkey_options(
 pub async fn passkey_sign_in(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let carried = form.get("request").unwrap_or_default().to_owned();
     let (ceremony, answer) = (
         form.get("ceremony").unwrap_or_default().to_owned(),

@@ -23,6 +23,7 @@ use crate::foundation::store::clients::{self, Client};
 use crate::foundation::store::codes::{self, AuthorizationCode};
 use crate::foundation::store::consents;
 use crate::web::csrf;
+use crate::web::extractors::PageForm;
 use crate::web::form::Form;
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
 use crate::web::oauth::discovery::AUTHORIZATION_PATH;
@@ -282,11 +283,9 @@ fn consent_page(
 pub async fn consent(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let encoded = form.get("request").unwrap_or_default();
     let allowed = match form.get("decision") {
         Some("allow") => true,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
@@ -14,7 +14,8 @@ use url::form_urlencoded;
 use crate::domain::identity::session::SignedIn;
 use crate::foundation::store::devices as store;
 use crate::web::csrf;
-use crate::web::form::{Form, query_param};
+use crate::web::extractors::PageForm;
+use crate::web::form::query_param;
 use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
 use crate::web::oauth::device::{self, PendingRequest};
@@ -175,11 +176,9 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 pub async fn enter(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let typed = form.get("user_code").unwrap_or_default().to_owned();
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(Some(&typed)));
@@ -191,11 +190,9 @@ pub async fn enter(
 pub async fn decide(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     let typed = form.get("user_code").unwrap_or_default().to_owned();
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(Some(&typed)));

@@ -15,6 +15,7 @@ use crate::domain::identity::session;
 use crate::foundation::crypto::jwt;
 use crate::foundation::store::clients;
 use crate::web::csrf;
+use crate::web::extractors::PageForm;
 use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
@@ -114,11 +115,9 @@ async fn verify_hint(state: &Arc<AppState>, token: &str) -> Option<jwt::IdTokenH
 pub async fn confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let form = Form::parse(&request, &body)?;
-    csrf::verify(&request, form.get(csrf::FIELD))?;
     // Checked before the page was shown, and again: the form can be edited.
     let return_to = match form.get("post_logout_redirect_uri") {
         Some(uri) => Some(
