@@ -5,6 +5,7 @@ pub mod links;
 pub mod notices;
 pub mod passkeys;
 pub mod password;
+pub mod people;
 pub mod session;
 pub mod throttle;
 pub mod totp;

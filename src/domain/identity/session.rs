@@ -108,3 +108,15 @@ pub fn end(state: &Core, conn: &mut DbConnection, sids: &[String], now: i64) -> 
         Ok(())
     })
 }
+
+/// Ends every session of the person and revokes the tokens issued in them. Sessions that
+/// expired without being ended are included: refresh tokens can outlive their session.
+pub fn end_all(state: &Core, conn: &mut DbConnection, user_id: &str, now: i64) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        sessions::end_all_for_user(conn, user_id, now)?;
+        // Every app signed in through any session, ended ones included: a session replaced
+        // by a later sign-in leaves its apps' tokens behind.
+        let issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)
+    })
+}

@@ -235,23 +235,6 @@ pub fn end_session(
     Ok(owned)
 }
 
-/// Ends every session of the person and revokes the tokens issued in them. Sessions that
-/// expired without being ended are included: refresh tokens can outlive their session.
-pub fn end_all_sessions(
-    state: &AppState,
-    conn: &mut DbConnection,
-    user_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
-        sessions::end_all_for_user(conn, user_id, now)?;
-        // Every app signed in through any session, ended ones included: a session replaced
-        // by a later sign-in leaves its apps' tokens behind.
-        let issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
-        revoke_access_tokens(state, conn, issued, now)
-    })
-}
-
 /// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".
 pub fn describe_device(user_agent: &str) -> String {
     match (browser(user_agent), platform(user_agent)) {
@@ -449,7 +432,7 @@ pub async fn end_every_session(
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            end_all_sessions(&worker_state, conn, &signed_in.user.id, now)
+            session::end_all(&worker_state, conn, &signed_in.user.id, now)
         })
         .await?;
     signed_out_to_login(&state)

@@ -11,13 +11,12 @@ use askama::Template;
 use diesel::Connection;
 
 use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
-use crate::foundation::store::entitlements::{
-    self as entitlement_store, NewAuditEntry, Product, Tier, audit,
-};
+use crate::domain::identity::people::{self, AccountAction, ActionOutcome};
+use crate::foundation::store::entitlements::{self as entitlement_store, Product, Tier};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
 use crate::foundation::time::format_utc;
-use crate::web::account::{describe_device, end_all_sessions};
+use crate::web::account::describe_device;
 use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
 use crate::web::dashboard::{Admin, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
@@ -407,63 +406,22 @@ pub async fn revoke_grant(
     .await
 }
 
-fn record(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    action: &str,
-    user_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    audit(
-        conn,
-        &NewAuditEntry {
-            at: now,
-            actor: &actor.0,
-            action,
-            user_id: Some(user_id),
-            target: &format!("user:{user_id}"),
-            before: None,
-            after: None,
-        },
-    )
-}
-
-/// Runs an account change (`change` returns false when there was nothing to do) and its audit
-/// entry in one transaction; mails the person `summary` when it did something.
+/// Applies an administrator's action to the person and answers with their page.
 async fn account_change(
     state: &Arc<AppState>,
     admin: Admin,
     user_id: String,
-    action: &'static str,
+    action: AccountAction,
     notice: &str,
-    summary: Option<&'static str>,
-    change: impl FnOnce(&AppState, &mut DbConnection, &str, i64) -> Result<bool, StoreError> + Send + 'static,
 ) -> Result<HttpResponse, PageError> {
-    let (worker_state, actor, target) = (Arc::clone(state), admin.actor(), user_id.clone());
-    let changed = state
-        .store
-        .run(move |conn| {
-            let now = worker_state.clock.now();
-            let Some(person) = users::find_by_id(conn, &target)? else {
-                return Ok(None);
-            };
-            let changed = conn.transaction(|conn| {
-                let changed = change(&worker_state, conn, &target, now)?;
-                if changed {
-                    record(conn, &actor, action, &target, now)?;
-                }
-                Ok::<_, StoreError>(changed)
-            })?;
-            Ok::<_, StoreError>(Some((person, changed)))
-        })
-        .await?;
-    let Some((person, changed)) = changed else {
-        return Err(PageError::not_found());
-    };
-    if let (true, Some(summary)) = (changed, summary) {
-        crate::domain::identity::notices::credential_changed(state, &person, summary);
+    match people::act_on(&state.core, &admin.actor(), &user_id, action).await? {
+        ActionOutcome::Done => Ok(done(&person_path(&user_id), notice)),
+        ActionOutcome::NoSuchPerson => Err(PageError::not_found()),
+        ActionOutcome::OwnAccount => {
+            let message = "You cannot disable your own account here.".to_owned();
+            person_page(state, admin, StatusCode::CONFLICT, user_id, None, Some(message)).await
+        }
     }
-    Ok(done(&person_path(&user_id), notice))
 }
 
 /// `POST /admin/people/{id}/sign-out`: every session and app token of the person ends.
@@ -478,10 +436,8 @@ pub async fn sign_out(
         &state,
         admin,
         user_id.into_inner(),
-        "user.sign_out_everywhere",
+        AccountAction::SignOutEverywhere,
         "Signed out everywhere.",
-        None,
-        |state, conn, user_id, now| end_all_sessions(state, conn, user_id, now).map(|()| true),
     )
     .await
 }
@@ -494,35 +450,14 @@ pub async fn disable(
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
-    let user_id = user_id.into_inner();
-    if user_id == admin.signed_in.user.id {
-        return refuse_self(&state, admin, user_id).await;
-    }
     account_change(
         &state,
         admin,
-        user_id,
-        "user.disable",
+        user_id.into_inner(),
+        AccountAction::Disable,
         "Account disabled and signed out everywhere.",
-        None,
-        |state, conn, user_id, now| {
-            if !dashboard::set_disabled(conn, user_id, Some(now))? {
-                return Ok(false);
-            }
-            end_all_sessions(state, conn, user_id, now)?;
-            Ok(true)
-        },
     )
     .await
-}
-
-async fn refuse_self(
-    state: &Arc<AppState>,
-    admin: Admin,
-    user_id: String,
-) -> Result<HttpResponse, PageError> {
-    let message = "You cannot disable your own account here.".to_owned();
-    person_page(state, admin, StatusCode::CONFLICT, user_id, None, Some(message)).await
 }
 
 /// `POST /admin/people/{id}/enable`.
@@ -537,10 +472,8 @@ pub async fn enable(
         &state,
         admin,
         user_id.into_inner(),
-        "user.enable",
+        AccountAction::Enable,
         "Account enabled.",
-        None,
-        |_, conn, user_id, _| dashboard::set_disabled(conn, user_id, None),
     )
     .await
 }
@@ -558,10 +491,8 @@ pub async fn reset_second_factor(
         &state,
         admin,
         user_id.into_inner(),
-        "totp.reset",
+        AccountAction::ResetSecondFactor,
         "Two-step sign-in was reset.",
-        Some("An administrator turned off two-step sign-in for your account. Set it up again on your account page."),
-        |_, conn, user_id, _| totp::delete(conn, user_id),
     )
     .await
 }

@@ -1,0 +1,135 @@
+//! What an administrator may do to a person's account, for the dashboard and the admin API
+//! alike: each change and its audit entry commit together, and the person hears of a change
+//! to how they sign in.
+
+use std::sync::Arc;
+
+use diesel::Connection;
+
+use crate::domain::core::Core;
+use crate::domain::entitlements::manage::Actor;
+use crate::domain::identity::{notices, session};
+use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::{DbConnection, StoreError, dashboard, totp, users};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountAction {
+    /// Every session and app token of the person ends.
+    SignOutEverywhere,
+    /// The account can no longer sign in, and is signed out everywhere.
+    Disable,
+    Enable,
+    /// For a person who lost their authenticator app: two-step sign-in is turned off and the
+    /// recovery codes go.
+    ResetSecondFactor,
+}
+
+impl AccountAction {
+    /// The audit log's name for the action.
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            Self::SignOutEverywhere => "user.sign_out_everywhere",
+            Self::Disable => "user.disable",
+            Self::Enable => "user.enable",
+            Self::ResetSecondFactor => "totp.reset",
+        }
+    }
+
+    /// What the person is mailed when the action changed their account.
+    fn notice(self) -> Option<&'static str> {
+        match self {
+            Self::ResetSecondFactor => Some(
+                "An administrator turned off two-step sign-in for your account. Set it up again on your account page.",
+            ),
+            Self::SignOutEverywhere | Self::Disable | Self::Enable => None,
+        }
+    }
+
+    /// Applies the action; false when there was nothing to do.
+    fn apply(
+        self,
+        core: &Core,
+        conn: &mut DbConnection,
+        user_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::SignOutEverywhere => session::end_all(core, conn, user_id, now).map(|()| true),
+            Self::Disable => {
+                if !dashboard::set_disabled(conn, user_id, Some(now))? {
+                    return Ok(false);
+                }
+                session::end_all(core, conn, user_id, now)?;
+                Ok(true)
+            }
+            Self::Enable => dashboard::set_disabled(conn, user_id, None),
+            Self::ResetSecondFactor => totp::delete(conn, user_id),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionOutcome {
+    Done,
+    NoSuchPerson,
+    /// An administrator cannot disable their own account: nobody would be left to undo it.
+    OwnAccount,
+}
+
+/// Applies `action` to the person `user_id` as `actor`.
+pub async fn act_on(
+    core: &Arc<Core>,
+    actor: &Actor,
+    user_id: &str,
+    action: AccountAction,
+) -> Result<ActionOutcome, StoreError> {
+    if action == AccountAction::Disable && actor.0 == user_id {
+        return Ok(ActionOutcome::OwnAccount);
+    }
+    let (worker, actor, target) = (Arc::clone(core), actor.clone(), user_id.to_owned());
+    let changed = core
+        .store
+        .run(move |conn| {
+            let now = worker.clock.now();
+            let Some(person) = users::find_by_id(conn, &target)? else {
+                return Ok(None);
+            };
+            let changed = conn.transaction(|conn| {
+                let changed = action.apply(&worker, conn, &target, now)?;
+                if changed {
+                    record(conn, &actor, action.audit_name(), &target, now)?;
+                }
+                Ok::<_, StoreError>(changed)
+            })?;
+            Ok::<_, StoreError>(Some((person, changed)))
+        })
+        .await?;
+    let Some((person, changed)) = changed else {
+        return Ok(ActionOutcome::NoSuchPerson);
+    };
+    if let (true, Some(notice)) = (changed, action.notice()) {
+        notices::credential_changed(core, &person, notice);
+    }
+    Ok(ActionOutcome::Done)
+}
+
+fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor.0,
+            action,
+            user_id: Some(user_id),
+            target: &format!("user:{user_id}"),
+            before: None,
+            after: None,
+        },
+    )
+}
