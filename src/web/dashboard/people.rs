@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::Connection;
 
 use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
 use crate::domain::identity::people::{self, AccountAction, ActionOutcome};
