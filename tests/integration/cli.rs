@@ -2,7 +2,7 @@
 //! a temporary working directory of its own, with only the configuration the test names.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -5,7 +5,7 @@
 //! whose signature verifies against the JWKS and whose `amr` says what happened.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, CallbackServer, Page};
 use common::flow::{self, PASSWORD};

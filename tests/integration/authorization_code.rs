@@ -2,7 +2,7 @@
 //! SSO, consent, codes, PKCE, refresh rotation, userinfo, logout — and every refusal.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

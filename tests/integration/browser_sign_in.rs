@@ -4,7 +4,7 @@
 //! refreshes, introspects, revokes and logs the person out.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, CallbackServer};
 use common::flow::{self, PASSWORD};

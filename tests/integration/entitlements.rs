@@ -2,7 +2,7 @@
 //! with the clock, idempotent grants, and what tokens, userinfo and live introspection say.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -3,7 +3,7 @@
 //! look (screenshots, written to `$USHER_SCREENSHOTS` when set, e.g. `docs/screenshots`).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

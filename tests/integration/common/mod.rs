@@ -214,7 +214,6 @@ pub async fn introspect(server: &TestServer, client: &CreatedClient, token: &str
 }
 
 /// Runs each named `async fn NAME(backend: Backend)` as two tests, one per database.
-#[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

@@ -5,7 +5,7 @@
 //! introspection. (`browser_admin.rs` does the same in Chromium, signing in with a passkey.)
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, hidden_field, location};
 use common::{Backend, TestDb, TestServer};

@@ -5,7 +5,7 @@
 //! the way a passkey would; the browser tests (`browser_passkeys.rs`) run the real thing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, TestServer, flow};
 use serde_json::{Value, json};

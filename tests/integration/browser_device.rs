@@ -6,7 +6,7 @@
 //! accessibility at phone width (screenshots in `$USHER_SCREENSHOTS` when set).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

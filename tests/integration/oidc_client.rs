@@ -2,7 +2,7 @@
 //! discovery, JWKS, client credentials, introspection and revocation.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, TestServer};
 use jsonwebtoken::jwk::JwkSet;

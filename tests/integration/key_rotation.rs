@@ -2,7 +2,7 @@
 //! key keep introspecting active until they expire and its public key stays in the JWKS.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, TestServer};
 use usher::clock::Clock;

@@ -2,7 +2,7 @@
 //! entitlements, the audit log, who may call what, how refusals look, and the OpenAPI document.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, first_party_app, person_tokens};
 use common::{Backend, TestDb, TestServer};

@@ -3,7 +3,7 @@
 //! what a new password ends: every other session, app and TV of the person.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, Browser, PASSWORD, hidden_field};
 use common::{Backend, TestDb, TestServer};

@@ -1,7 +1,7 @@
 //! Several instances on one PostgreSQL database: what one does, the others see within a second.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

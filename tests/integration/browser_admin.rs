@@ -4,7 +4,7 @@
 //! also photographed at desktop and phone widths, on demo data.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
