@@ -13,9 +13,9 @@ use usher::store::{StoreError, consents};
 const EMAIL: &str = "viewer@example.com";
 
 struct Fixture {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn fixture(backend: Backend) -> Fixture {

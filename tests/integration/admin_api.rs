@@ -19,11 +19,11 @@ const PERIOD_END: &str = "2030-04-16T17:46:40Z";
 const EMAIL: &str = "viewer@example.com";
 
 struct Api {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
     /// A `usher:admin` token.
     admin: String,
+    _db: TestDb,
 }
 
 struct Answer {

@@ -97,14 +97,15 @@ async fn csrf_of(server: &TestServer, client: &reqwest::Client, path: &str) -> S
     hidden_field(&page, "csrf")
 }
 
-async fn start(backend: Backend) -> (TestServer, TestDb) {
+/// The database first: bound as `let (_db, server)`, the server is dropped, and stops, before it.
+async fn start(backend: Backend) -> (TestDb, TestServer) {
     let db = TestDb::new(backend);
     let server = TestServer::start_with(db.config(), Clock::manual(START)).await;
-    (server, db)
+    (db, server)
 }
 
 async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let response = common::http()
         .get(server.endpoint("/admin/tiers"))
         .send()
@@ -118,7 +119,7 @@ async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backen
 }
 
 async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "viewer@example.com", false, &["hwk", "user", "mfa"]).await;
     let csrf = csrf_of(&server, &client, "/login").await;
     for (method, path) in EVERY_ROUTE {
@@ -135,7 +136,7 @@ async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backe
 }
 
 async fn an_administrator_signed_in_with_one_factor_signs_in_again(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["pwd"]).await;
     let response = client.get(server.endpoint("/admin")).send().await.unwrap();
     assert_eq!(response.status(), 303);
@@ -144,7 +145,7 @@ async fn an_administrator_signed_in_with_one_factor_signs_in_again(backend: Back
 }
 
 async fn an_administrator_signs_in_again_after_an_hour(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["pwd", "otp", "mfa"]).await;
     let response = client.get(server.endpoint("/admin/tiers")).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -155,7 +156,7 @@ async fn an_administrator_signs_in_again_after_an_hour(backend: Backend) {
 }
 
 async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     for (method, path) in EVERY_ROUTE {
         if method == "GET" && !path.contains("gold") && !path.contains("final") && !path.contains("someone") {
@@ -169,7 +170,7 @@ async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
 }
 
 async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let refused = client
         .post(server.endpoint("/admin/tiers"))
@@ -196,7 +197,7 @@ async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
 }
 
 async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspection(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let app = server.create_client(flow::first_party_app()).await;
     let person_id = flow::create_user(&server, "viewer@example.com").await;
@@ -321,7 +322,7 @@ fn shown_codes(page: &str) -> Vec<String> {
 }
 
 async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let csrf = csrf_of(&server, &admin, "/admin/apps").await;
     let registered = admin
@@ -385,7 +386,7 @@ async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backe
 }
 
 async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let csrf = csrf_of(&server, &admin, "/admin/keys").await;
     let active = || {

@@ -20,10 +20,10 @@ const LOGGED_OUT: &str = "https://app.example/bye";
 const EMAIL: &str = "viewer@example.com";
 
 struct Fixture {
-    _db: TestDb,
     server: TestServer,
     app: CreatedClient,
     user_id: String,
+    _db: TestDb,
 }
 
 fn now() -> i64 {

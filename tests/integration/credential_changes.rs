@@ -15,11 +15,13 @@ use usher::store::passkeys::{self, PasskeyRow};
 const EMAIL: &str = "viewer@example.com";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-async fn start(backend: Backend) -> (TestServer, TestDb, String) {
+/// The database first: bound as `let (_db, server, ..)`, the server is dropped, and stops,
+/// before it.
+async fn start(backend: Backend) -> (TestDb, TestServer, String) {
     let db = TestDb::new(backend);
     let server = TestServer::start_with(db.config(), Clock::manual(1_795_000_000)).await;
     let user_id = flow::create_user(&server, EMAIL).await;
-    (server, db, user_id)
+    (db, server, user_id)
 }
 
 /// A passkey registered an hour ago (its public key is never read on these paths).
@@ -50,7 +52,7 @@ async fn signed_in_with_password(server: &TestServer) -> (Browser, String) {
 }
 
 async fn a_password_alone_cannot_add_a_way_in_to_an_account_with_a_passkey(backend: Backend) {
-    let (server, _db, user_id) = start(backend).await;
+    let (_db, server, user_id) = start(backend).await;
     existing_passkey(&server, &user_id).await;
     let (browser, csrf) = signed_in_with_password(&server).await;
     for path in ["/account/passkeys/options", "/account/totp/start"] {
@@ -75,7 +77,7 @@ async fn a_password_alone_cannot_add_a_way_in_to_an_account_with_a_passkey(backe
 }
 
 async fn a_fresh_sign_in_may_add_the_first_second_factor(backend: Backend) {
-    let (server, _db, _) = start(backend).await;
+    let (_db, server, _) = start(backend).await;
     let (browser, csrf) = signed_in_with_password(&server).await;
     let options = browser
         .post("/account/passkeys/options", &[("csrf", csrf.as_str())])
@@ -96,7 +98,7 @@ async fn a_fresh_sign_in_may_add_the_first_second_factor(backend: Backend) {
 }
 
 async fn a_new_password_signs_out_the_tv_too(backend: Backend) {
-    let (server, _db, _) = start(backend).await;
+    let (_db, server, _) = start(backend).await;
     let tv = server
         .create_client(NewClient {
             name: "Streamly TV".into(),

@@ -23,9 +23,9 @@ const HOUR: i64 = 3600;
 const EMAIL: &str = "viewer@example.com";
 
 struct Site {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Site {

@@ -22,10 +22,10 @@ const LOGIN_PAGE_BUDGET_BYTES: u64 = 30 * 1024;
 const VIEWPORTS: [(&str, u32, u32, bool); 2] = [("phone", 390, 844, true), ("desktop", 1280, 800, false)];
 
 struct Site {
-    _db: TestDb,
     server: TestServer,
     client_id: String,
     callback: CallbackServer,
+    _db: TestDb,
 }
 
 async fn site(configure: impl FnOnce(&mut Config)) -> Site {

@@ -21,9 +21,9 @@ const REDIRECT: &str = "https://app.example/callback";
 const START: i64 = 1_795_545_610;
 
 struct Fixture {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn fixture(backend: Backend) -> Fixture {

@@ -192,10 +192,10 @@ fn webhook_config(db: &TestDb) -> Config {
 }
 
 struct Site {
-    _db: TestDb,
     server: TestServer,
     client_id: String,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Site {

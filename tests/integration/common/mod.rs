@@ -119,6 +119,9 @@ fn uuid_like() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// A running server, stopped when dropped. Whatever holds a server and its [`TestDb`] drops the
+/// server first: fixtures declare the database after the server (struct fields drop first to
+/// last), tests bind it before (local variables drop last to first).
 pub struct TestServer {
     pub server: Option<RunningServer>,
     pub url: String,
@@ -171,9 +174,29 @@ impl TestServer {
             .expect("client created")
     }
 
+    /// Stops the server now, for a test that goes on without it; dropping it does the same.
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    /// Stops the server before returning, as [`TestServer::stop`] does: its database, dropped
+    /// next, is not removed under a running server, and a failed test leaves no server behind.
+    /// Blocking is allowed on the multi-threaded runtime every server test runs on; elsewhere
+    /// the stop is only started.
+    fn drop(&mut self) {
+        let Some(server) = self.server.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        match runtime.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| runtime.block_on(server.stop()));
+            }
+            _ => drop(runtime.spawn(server.stop())),
         }
     }
 }
