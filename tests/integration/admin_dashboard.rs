@@ -115,7 +115,6 @@ async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backen
     let to = location(&response);
     assert!(to.starts_with("/login?request="), "{to}");
     assert!(to.contains("return_to%3D%252Fadmin%252Ftiers"), "{to}");
-    server.stop().await;
 }
 
 async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backend) {
@@ -132,7 +131,6 @@ async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backe
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 403, "{method} {path}");
     }
-    server.stop().await;
 }
 
 async fn an_administrator_signed_in_with_one_factor_signs_in_again(backend: Backend) {
@@ -141,7 +139,6 @@ async fn an_administrator_signed_in_with_one_factor_signs_in_again(backend: Back
     let response = client.get(server.endpoint("/admin")).send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/login?request="));
-    server.stop().await;
 }
 
 async fn an_administrator_signs_in_again_after_an_hour(backend: Backend) {
@@ -152,7 +149,6 @@ async fn an_administrator_signs_in_again_after_an_hour(backend: Backend) {
     server.state.clock.advance(3601);
     let response = client.get(server.endpoint("/admin/tiers")).send().await.unwrap();
     assert_eq!(response.status(), 303, "the admin session is short-lived");
-    server.stop().await;
 }
 
 async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
@@ -166,7 +162,6 @@ async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
             assert_eq!(page.matches("<h1").count(), 1, "{path}");
         }
     }
-    server.stop().await;
 }
 
 async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
@@ -193,7 +188,6 @@ async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
         .await
         .unwrap();
     assert!(!tiers.contains("/admin/tiers/gold"), "nothing was created");
-    server.stop().await;
 }
 
 async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspection(backend: Backend) {
@@ -298,7 +292,6 @@ async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspectio
     ] {
         assert!(audit.contains(action), "{action} is in the audit log");
     }
-    server.stop().await;
 }
 
 async fn token_with(server: &TestServer, id: &str, secret: &str) -> u16 {
@@ -382,7 +375,6 @@ async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backe
         !audit.contains(&secret) && !audit.contains(&new_secret),
         "no secret in the log"
     );
-    server.stop().await;
 }
 
 async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
@@ -417,7 +409,6 @@ async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
         .await
         .unwrap();
     assert!(page.contains(&before), "the old key is still published");
-    server.stop().await;
 }
 
 on_both_backends!(

@@ -155,7 +155,6 @@ async fn an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_produc
 
     drop(page);
     drop(browser);
-    server.stop().await;
 }
 
 on_both_backends!(an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_product);
@@ -241,5 +240,4 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
     }
     drop(page);
     drop(browser);
-    server.stop().await;
 }

@@ -595,7 +595,6 @@ async fn a_running_server_signs_with_keys_rotated_by_the_command_line_within_a_s
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    server.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -73,7 +73,6 @@ async fn a_password_alone_cannot_add_a_way_in_to_an_account_with_a_passkey(backe
         )
         .await;
     assert_eq!(removal.status(), 403, "nor take one away");
-    server.stop().await;
 }
 
 async fn a_fresh_sign_in_may_add_the_first_second_factor(backend: Backend) {
@@ -94,7 +93,6 @@ async fn a_fresh_sign_in_may_add_the_first_second_factor(backend: Backend) {
         403,
         "a sign-in older than 15 minutes signs in again first"
     );
-    server.stop().await;
 }
 
 async fn a_new_password_signs_out_the_tv_too(backend: Backend) {
@@ -184,7 +182,6 @@ async fn a_new_password_signs_out_the_tv_too(backend: Backend) {
         200,
         "the phone that changed it stays"
     );
-    server.stop().await;
 }
 
 on_both_backends!(
