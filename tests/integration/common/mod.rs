@@ -185,19 +185,24 @@ impl TestServer {
 impl Drop for TestServer {
     /// Stops the server before returning, as [`TestServer::stop`] does: its database, dropped
     /// next, is not removed under a running server, and a failed test leaves no server behind.
-    /// Blocking is allowed on the multi-threaded runtime every server test runs on; elsewhere
-    /// the stop is only started.
     fn drop(&mut self) {
-        let Some(server) = self.server.take() else { return };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        match runtime.runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| runtime.block_on(server.stop()));
-            }
-            _ => drop(runtime.spawn(server.stop())),
+        if let Some(server) = self.server.take() {
+            finish_in_drop(server.stop());
         }
+    }
+}
+
+/// Runs `work` to its end from a `drop`: blocking, on the multi-threaded runtime every test that
+/// starts a server runs on; elsewhere only started, on the current runtime if there is one.
+pub(crate) fn finish_in_drop(work: impl Future<Output = ()> + Send + 'static) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    match runtime.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| runtime.block_on(work));
+        }
+        _ => drop(runtime.spawn(work)),
     }
 }
 
