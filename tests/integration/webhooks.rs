@@ -4,7 +4,7 @@
 //! the command line registers and removes endpoints.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -192,10 +192,10 @@ fn webhook_config(db: &TestDb) -> Config {
 }
 
 struct Site {
-    _db: TestDb,
     server: TestServer,
     client_id: String,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Site {
@@ -419,7 +419,6 @@ async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) 
         matches!(bad_url, Err(WebhookError::Invalid { field: "url", .. })),
         "{bad_url:?}"
     );
-    site.server.stop().await;
 }
 
 async fn a_failed_delivery_is_retried_after_the_backoff(backend: Backend) {
@@ -454,7 +453,6 @@ async fn a_failed_delivery_is_retried_after_the_backoff(backend: Backend) {
     assert_eq!(delivered.last_status, Some(200));
     assert_eq!(delivered.next_attempt_at, None);
     receiver.assert_quiet_for(Duration::from_millis(200)).await;
-    site.server.stop().await;
 }
 
 async fn a_delivery_is_given_up_after_the_last_attempt(backend: Backend) {
@@ -480,7 +478,6 @@ async fn a_delivery_is_given_up_after_the_last_attempt(backend: Backend) {
     }
     site.server.state.clock.advance(10 * 3600);
     receiver.assert_quiet_for(Duration::from_millis(300)).await;
-    site.server.stop().await;
 }
 
 async fn an_unreachable_endpoint_is_retried_at_its_new_address(backend: Backend) {
@@ -512,7 +509,6 @@ async fn an_unreachable_endpoint_is_retried_at_its_new_address(backend: Backend)
     assert_eq!(delivered.attempts, 2);
     assert_eq!(delivered.url, receiver.url());
     assert_eq!(delivered.last_error, None);
-    site.server.stop().await;
 }
 
 async fn removing_the_endpoint_gives_up_what_waits(backend: Backend) {
@@ -547,7 +543,6 @@ async fn removing_the_endpoint_gives_up_what_waits(backend: Backend) {
     assert_eq!(site.deliveries().await.len(), 1);
     site.server.state.clock.advance(3600);
     receiver.assert_quiet_for(Duration::from_millis(200)).await;
-    site.server.stop().await;
 }
 
 async fn two_instances_send_each_event_exactly_once(backend: Backend) {
@@ -558,7 +553,7 @@ async fn two_instances_send_each_event_exactly_once(backend: Backend) {
         webhook_poll_interval_ms: 10,
         ..webhook_config(&site._db)
     };
-    let other = TestServer::start_with(config, site.server.state.clock.clone()).await;
+    let _other = TestServer::start_with(config, site.server.state.clock.clone()).await;
     let receiver = Receiver::start(0).await;
     site.register(&receiver.url()).await;
 
@@ -603,8 +598,6 @@ async fn two_instances_send_each_event_exactly_once(backend: Backend) {
         .collect();
     assert_eq!(received.len(), EVENTS, "each event sent once");
     assert_eq!(ids.len(), EVENTS);
-    other.stop().await;
-    site.server.stop().await;
 }
 
 on_both_backends!(

@@ -2,7 +2,7 @@
 //! read them.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,6 @@ async fn healthz_answers_200_while_serving(backend: Backend) {
     let server = TestServer::start(&db).await;
     let response = get(&server, "/healthz").await;
     assert_eq!(response.status(), 200);
-    server.stop().await;
 }
 
 async fn readyz_answers_200_when_the_database_answers(backend: Backend) {
@@ -39,7 +38,6 @@ async fn readyz_answers_200_when_the_database_answers(backend: Backend) {
     let server = TestServer::start(&db).await;
     let response = get(&server, "/readyz").await;
     assert_eq!(response.status(), 200);
-    server.stop().await;
 }
 
 async fn health_endpoints_accept_only_get_and_head(backend: Backend) {
@@ -60,7 +58,6 @@ async fn health_endpoints_accept_only_get_and_head(backend: Backend) {
             .expect("request sent");
         assert_eq!(head.status(), 200, "HEAD {path}");
     }
-    server.stop().await;
 }
 
 /// A PostgreSQL database of this test's own (not a schema: connections to it can be refused),
@@ -161,7 +158,6 @@ async fn readyz_answers_503_while_postgres_refuses_connections_and_200_once_it_a
         200,
         "liveness never depended on it"
     );
-    server.stop().await;
 }
 
 /// One client-credentials token and one introspection of it; returns the metrics text with the
@@ -213,7 +209,6 @@ async fn metrics_count_issued_tokens_introspections_and_requests_per_endpoint(ba
                 .starts_with(r#"usher_http_request_duration_seconds_bucket{endpoint="introspection""#)),
         "{metrics}"
     );
-    server.stop().await;
 }
 
 async fn metrics_never_contain_a_token_or_a_secret(backend: Backend) {
@@ -225,7 +220,6 @@ async fn metrics_never_contain_a_token_or_a_secret(backend: Backend) {
         !metrics.contains(&secret),
         "the client secret leaked into metrics"
     );
-    server.stop().await;
 }
 
 // Under nextest each test runs in a process of its own, so the process-wide metric counts start

@@ -2,7 +2,7 @@
 //! a temporary working directory of its own, with only the configuration the test names.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -596,7 +596,6 @@ async fn a_running_server_signs_with_keys_rotated_by_the_command_line_within_a_s
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    server.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------

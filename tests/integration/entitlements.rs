@@ -2,7 +2,7 @@
 //! with the clock, idempotent grants, and what tokens, userinfo and live introspection say.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,9 +23,9 @@ const HOUR: i64 = 3600;
 const EMAIL: &str = "viewer@example.com";
 
 struct Site {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Site {
@@ -159,7 +159,6 @@ async fn tiers_are_listed_by_rank_with_their_features(backend: Backend) {
     let slugs: Vec<&str> = tiers.iter().map(|tier| tier.slug.as_str()).collect();
     assert_eq!(slugs, ["basic", "premium"]);
     assert_eq!(tiers[1].features, ["hd", "4k", "ad_free"]);
-    site.server.stop().await;
 }
 
 async fn a_subscription_gives_its_tier_until_canceled_or_past_its_period(backend: Backend) {
@@ -179,7 +178,6 @@ async fn a_subscription_gives_its_tier_until_canceled_or_past_its_period(backend
     let after = site.entitlements().await;
     assert_eq!(after.tier, None, "past the period end");
     assert!(after.features.is_empty());
-    site.server.stop().await;
 }
 
 async fn a_rental_starts_is_active_and_expires_as_the_clock_moves(backend: Backend) {
@@ -205,7 +203,6 @@ async fn a_rental_starts_is_active_and_expires_as_the_clock_moves(backend: Backe
 
     site.server.state.clock.advance(48 * HOUR);
     assert!(site.entitlements().await.ppv.is_empty(), "expired");
-    site.server.stop().await;
 }
 
 async fn a_grant_with_the_same_external_ref_is_granted_once(backend: Backend) {
@@ -222,7 +219,6 @@ async fn a_grant_with_the_same_external_ref_is_granted_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(grants.len(), 1);
-    site.server.stop().await;
 }
 
 async fn a_revoked_grant_gives_nothing_and_bumps_the_version(backend: Backend) {
@@ -240,7 +236,6 @@ async fn a_revoked_grant_gives_nothing_and_bumps_the_version(backend: Backend) {
     let after = site.entitlements().await;
     assert!(after.ppv.is_empty());
     assert!(after.ent_ver > granted.ent_ver);
-    site.server.stop().await;
 }
 
 async fn tokens_carry_the_entitlement_claims_of_the_scope(backend: Backend) {
@@ -281,7 +276,6 @@ async fn tokens_carry_the_entitlement_claims_of_the_scope(backend: Backend) {
     let without = person_tokens(&site.server, &app, EMAIL, "openid profile").await;
     let access = claims(without["access_token"].as_str().unwrap());
     assert!(access.get("tier").is_none() && access.get("ent_ver").is_none());
-    site.server.stop().await;
 }
 
 async fn the_ppv_claim_is_capped_and_introspection_has_the_full_list(backend: Backend) {
@@ -304,7 +298,6 @@ async fn the_ppv_claim_is_capped_and_introspection_has_the_full_list(backend: Ba
     );
     let live = site.introspect(access_token).await;
     assert_eq!(live["ppv"].as_array().unwrap().len(), 500);
-    site.server.stop().await;
 }
 
 async fn introspection_reflects_a_change_made_after_the_token_was_issued(backend: Backend) {
@@ -351,7 +344,6 @@ async fn introspection_reflects_a_change_made_after_the_token_was_issued(backend
         serde_json::json!([]),
         "the rental ended by the clock alone"
     );
-    site.server.stop().await;
 }
 
 on_both_backends!(
@@ -387,7 +379,6 @@ mod edges {
             1,
             "watchable once the event opens"
         );
-        site.server.stop().await;
     }
 
     async fn two_grants_of_one_product_last_as_long_as_the_longer(backend: Backend) {
@@ -410,7 +401,6 @@ mod edges {
         let now = site.entitlements().await;
         assert_eq!(now.ppv.len(), 1);
         assert_eq!(now.ppv[0].valid_until, Some(START + 1000 * HOUR));
-        site.server.stop().await;
     }
 
     async fn a_grant_revoked_twice_at_once_is_recorded_once(backend: Backend) {
@@ -443,7 +433,6 @@ mod edges {
             .await
             .unwrap();
         assert_eq!(audited.len(), 1);
-        site.server.stop().await;
     }
 
     async fn the_clock_ending_a_rental_grows_ent_ver_once_and_queues_a_webhook(backend: Backend) {
@@ -496,7 +485,6 @@ mod edges {
             "{}",
             events[0]
         );
-        site.server.stop().await;
     }
 
     async fn editing_a_tier_grows_the_version_of_its_subscribers(backend: Backend) {
@@ -516,7 +504,6 @@ mod edges {
         let after = site.entitlements().await;
         assert_eq!(after.features, ["hd", "4k"]);
         assert_eq!(after.ent_ver, before.ent_ver + 1);
-        site.server.stop().await;
     }
 
     on_both_backends!(

@@ -2,7 +2,7 @@
 //! entitlements, the audit log, who may call what, how refusals look, and the OpenAPI document.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, first_party_app, person_tokens};
 use common::{Backend, TestDb, TestServer};
@@ -19,11 +19,11 @@ const PERIOD_END: &str = "2030-04-16T17:46:40Z";
 const EMAIL: &str = "viewer@example.com";
 
 struct Api {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
     /// A `usher:admin` token.
     admin: String,
+    _db: TestDb,
 }
 
 struct Answer {

@@ -5,7 +5,7 @@
 //! introspection. (`browser_admin.rs` does the same in Chromium, signing in with a passkey.)
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
@@ -97,14 +97,15 @@ async fn csrf_of(server: &TestServer, client: &reqwest::Client, path: &str) -> S
     hidden_field(&page, "csrf")
 }
 
-async fn start(backend: Backend) -> (TestServer, TestDb) {
+/// The database first: bound as `let (_db, server)`, the server is dropped, and stops, before it.
+async fn start(backend: Backend) -> (TestDb, TestServer) {
     let db = TestDb::new(backend);
     let server = TestServer::start_with(db.config(), Clock::manual(START)).await;
-    (server, db)
+    (db, server)
 }
 
 async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let response = common::http()
         .get(server.endpoint("/admin/tiers"))
         .send()
@@ -114,11 +115,10 @@ async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backen
     let to = location(&response);
     assert!(to.starts_with("/login?request="), "{to}");
     assert!(to.contains("return_to%3D%252Fadmin%252Ftiers"), "{to}");
-    server.stop().await;
 }
 
 async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "viewer@example.com", false, &["hwk", "user", "mfa"]).await;
     let csrf = csrf_of(&server, &client, "/login").await;
     for (method, path) in EVERY_ROUTE {
@@ -131,31 +131,28 @@ async fn a_person_who_is_not_an_administrator_gets_403_everywhere(backend: Backe
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 403, "{method} {path}");
     }
-    server.stop().await;
 }
 
 async fn an_administrator_signed_in_with_one_factor_signs_in_again(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["pwd"]).await;
     let response = client.get(server.endpoint("/admin")).send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/login?request="));
-    server.stop().await;
 }
 
 async fn an_administrator_signs_in_again_after_an_hour(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["pwd", "otp", "mfa"]).await;
     let response = client.get(server.endpoint("/admin/tiers")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     server.state.clock.advance(3601);
     let response = client.get(server.endpoint("/admin/tiers")).send().await.unwrap();
     assert_eq!(response.status(), 303, "the admin session is short-lived");
-    server.stop().await;
 }
 
 async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     for (method, path) in EVERY_ROUTE {
         if method == "GET" && !path.contains("gold") && !path.contains("final") && !path.contains("someone") {
@@ -165,11 +162,10 @@ async fn every_dashboard_page_opens_for_an_administrator(backend: Backend) {
             assert_eq!(page.matches("<h1").count(), 1, "{path}");
         }
     }
-    server.stop().await;
 }
 
 async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (client, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let refused = client
         .post(server.endpoint("/admin/tiers"))
@@ -192,11 +188,10 @@ async fn a_form_without_its_csrf_token_is_refused(backend: Backend) {
         .await
         .unwrap();
     assert!(!tiers.contains("/admin/tiers/gold"), "nothing was created");
-    server.stop().await;
 }
 
 async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspection(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let app = server.create_client(flow::first_party_app()).await;
     let person_id = flow::create_user(&server, "viewer@example.com").await;
@@ -297,7 +292,6 @@ async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspectio
     ] {
         assert!(audit.contains(action), "{action} is in the audit log");
     }
-    server.stop().await;
 }
 
 async fn token_with(server: &TestServer, id: &str, secret: &str) -> u16 {
@@ -321,7 +315,7 @@ fn shown_codes(page: &str) -> Vec<String> {
 }
 
 async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let csrf = csrf_of(&server, &admin, "/admin/apps").await;
     let registered = admin
@@ -381,11 +375,10 @@ async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backe
         !audit.contains(&secret) && !audit.contains(&new_secret),
         "no secret in the log"
     );
-    server.stop().await;
 }
 
 async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
-    let (server, _db) = start(backend).await;
+    let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
     let csrf = csrf_of(&server, &admin, "/admin/keys").await;
     let active = || {
@@ -416,7 +409,6 @@ async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
         .await
         .unwrap();
     assert!(page.contains(&before), "the old key is still published");
-    server.stop().await;
 }
 
 on_both_backends!(

@@ -3,7 +3,7 @@
 //! recovery codes, the per-challenge limit, and turning it off.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,9 +21,9 @@ const REDIRECT: &str = "https://app.example/callback";
 const START: i64 = 1_795_545_610;
 
 struct Fixture {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn fixture(backend: Backend) -> Fixture {

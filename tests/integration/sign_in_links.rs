@@ -5,7 +5,7 @@
 //! disabled accounts.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -30,9 +30,9 @@ const START: i64 = 1_795_545_610;
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
 struct Fixture {
-    _db: TestDb,
     smtp: SmtpServer,
     server: TestServer,
+    _db: TestDb,
 }
 
 /// A server mailing through its own aiosmtpd, on a manual clock, with [`EMAIL`] registered

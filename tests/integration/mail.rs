@@ -3,7 +3,7 @@
 //! a bad `smtp_url` refused at start.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::smtp::{self, SmtpServer};
 use mailparse::MailHeaderMap;

@@ -5,7 +5,7 @@
 //! whose signature verifies against the JWKS and whose `amr` says what happened.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, CallbackServer, Page};
 use common::flow::{self, PASSWORD};
@@ -218,7 +218,6 @@ async fn a_passkey_offered_after_a_password_sign_in_then_signs_in_to_an_app_with
     assert_eq!(claims["email"], EMAIL);
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 async fn a_passkey_signs_in_from_the_email_field_autofill(backend: Backend) {
@@ -239,7 +238,6 @@ async fn a_passkey_signs_in_from_the_email_field_autofill(backend: Backend) {
     assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]));
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 async fn a_removed_passkey_no_longer_signs_in(backend: Backend) {
@@ -271,7 +269,6 @@ async fn a_removed_passkey_no_longer_signs_in(backend: Backend) {
     assert!(!has_session(&page).await);
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 async fn a_passkey_without_user_verification_is_refused(backend: Backend) {
@@ -302,7 +299,6 @@ async fn a_passkey_without_user_verification_is_refused(backend: Backend) {
     assert!(!has_session(&page).await, "no session without user verification");
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 on_both_backends!(

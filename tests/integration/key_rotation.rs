@@ -2,7 +2,7 @@
 //! key keep introspecting active until they expire and its public key stays in the JWKS.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, TestServer};
 use usher::foundation::clock::Clock;
@@ -94,7 +94,6 @@ async fn a_token_signed_by_a_rotated_key_stays_active_until_it_expires(backend: 
         "retired once every token it signed has expired"
     );
     assert!(kids.contains(&kid_of(&new_token)));
-    server.stop().await;
 }
 
 async fn rotation_replaces_both_algorithms_and_keeps_private_keys_sealed(backend: Backend) {
@@ -127,7 +126,6 @@ async fn rotation_replaces_both_algorithms_and_keeps_private_keys_sealed(backend
             "private keys are stored sealed, not as PEM"
         );
     }
-    server.stop().await;
 }
 
 async fn a_different_master_key_cannot_open_the_stored_keys(backend: Backend) {

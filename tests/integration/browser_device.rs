@@ -6,7 +6,7 @@
 //! accessibility at phone width (screenshots in `$USHER_SCREENSHOTS` when set).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -415,7 +415,6 @@ async fn a_tv_is_approved_on_a_phone_with_a_passkey(backend: Backend) {
 
     drop(phone);
     drop(browser);
-    site.server.stop().await;
 }
 
 /// Renders `url` in Chromium and reads the QR code in the screenshot.
@@ -471,7 +470,6 @@ async fn the_qr_code_decodes_back_to_the_verification_link(backend: Backend) {
 
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 on_both_backends!(
@@ -610,5 +608,4 @@ async fn device_pages_are_accessible_at_phone_width() {
 
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }

@@ -4,7 +4,7 @@
 //! with the clock under the test's control.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -142,7 +142,6 @@ async fn discovery_advertises_the_device_endpoint_and_grant(backend: Backend) {
             .unwrap()
             .contains(&DEVICE_GRANT.into())
     );
-    living.server.stop().await;
 }
 
 async fn the_device_gets_codes_in_the_rfc_shape(backend: Backend) {
@@ -165,7 +164,6 @@ async fn the_device_gets_codes_in_the_rfc_shape(backend: Backend) {
     );
     assert_eq!(codes["expires_in"], 600);
     assert_eq!(codes["interval"], 5);
-    living.server.stop().await;
 }
 
 async fn polling_waits_then_slows_down_then_gets_tokens_once(backend: Backend) {
@@ -220,7 +218,6 @@ async fn polling_waits_then_slows_down_then_gets_tokens_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(refreshed.status(), 200);
-    living.server.stop().await;
 }
 
 async fn a_denied_request_answers_access_denied(backend: Backend) {
@@ -231,7 +228,6 @@ async fn a_denied_request_answers_access_denied(backend: Backend) {
     assert!(done.contains("Request denied"));
     let (status, body) = living.poll(codes["device_code"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("access_denied")));
-    living.server.stop().await;
 }
 
 async fn an_expired_code_answers_expired_token_and_cannot_be_approved(backend: Backend) {
@@ -244,7 +240,6 @@ async fn an_expired_code_answers_expired_token_and_cannot_be_approved(backend: B
     let answer = enter_code(&phone, codes["user_code"].as_str().unwrap()).await;
     assert_eq!(answer.status(), 422);
     assert!(answer.text().await.unwrap().contains("That code didn"));
-    living.server.stop().await;
 }
 
 async fn the_code_is_forgiving_to_type(backend: Backend) {
@@ -265,7 +260,6 @@ async fn the_code_is_forgiving_to_type(backend: Backend) {
             .unwrap()
             .contains(codes["user_code"].as_str().unwrap())
     );
-    living.server.stop().await;
 }
 
 async fn wrong_and_malformed_codes_get_the_same_answer(backend: Backend) {
@@ -308,7 +302,6 @@ async fn wrong_and_malformed_codes_get_the_same_answer(backend: Backend) {
     assert_eq!(missing.status(), 400);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
-    living.server.stop().await;
 }
 
 async fn another_client_cannot_redeem_the_device_code(backend: Backend) {
@@ -340,7 +333,6 @@ async fn another_client_cannot_redeem_the_device_code(backend: Backend) {
     assert_eq!(body["error"], "invalid_grant");
     let (status, _) = living.poll(codes["device_code"].as_str().unwrap()).await;
     assert_eq!(status, 200, "the right client still gets its tokens");
-    living.server.stop().await;
 }
 
 async fn a_client_without_the_grant_is_refused(backend: Backend) {
@@ -355,7 +347,6 @@ async fn a_client_without_the_grant_is_refused(backend: Backend) {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized_client");
-    living.server.stop().await;
 }
 
 async fn guessing_codes_is_limited_per_address(backend: Backend) {
@@ -376,7 +367,6 @@ async fn guessing_codes_is_limited_per_address(backend: Backend) {
         422,
         "the window passed, and so did the code's ten minutes"
     );
-    living.server.stop().await;
 }
 
 async fn guessing_through_the_answer_form_is_limited_too(backend: Backend) {
@@ -408,7 +398,6 @@ async fn guessing_through_the_answer_form_is_limited_too(backend: Backend) {
     assert_eq!(right_code.status(), 429);
     let (_, body) = living.poll(codes["device_code"].as_str().unwrap()).await;
     assert_eq!(body["error"], "authorization_pending", "nothing was approved");
-    living.server.stop().await;
 }
 
 async fn guessing_codes_is_limited_in_total(backend: Backend) {
@@ -428,7 +417,6 @@ async fn guessing_codes_is_limited_in_total(backend: Backend) {
             .status(),
         429
     );
-    living.server.stop().await;
 }
 
 async fn the_verification_link_signs_in_first_and_comes_back_with_the_code(backend: Backend) {
@@ -447,7 +435,6 @@ async fn the_verification_link_signs_in_first_and_comes_back_with_the_code(backe
     let confirm = phone.follow(signed_in).await;
     assert_eq!(confirm.status(), 200);
     assert!(confirm.text().await.unwrap().contains("Sign in on your device?"));
-    living.server.stop().await;
 }
 
 async fn the_account_page_lists_the_tv_and_signs_it_out(backend: Backend) {
@@ -490,7 +477,6 @@ async fn the_account_page_lists_the_tv_and_signs_it_out(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(refreshed.status(), 400, "the TV is signed out");
-    living.server.stop().await;
 }
 
 on_both_backends!(

@@ -1,7 +1,7 @@
 //! Several instances on one PostgreSQL database: what one does, the others see within a second.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -58,8 +58,6 @@ async fn a_revocation_on_one_instance_is_seen_by_another_within_a_second() {
     })
     .await;
     eprintln!("second instance saw the revocation after {seen_after:?}");
-    first.stop().await;
-    second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,8 +71,6 @@ async fn a_revocation_made_before_an_instance_starts_is_known_to_it() {
 
     let late = TestServer::start_with(cluster_config(&db), Clock::System).await;
     assert_eq!(common::introspect(&late, &client, &token).await["active"], false);
-    first.stop().await;
-    late.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,8 +91,6 @@ async fn a_key_rotated_through_one_instance_verifies_at_once_on_another() {
     let token = common::issue_token(&first, &client, None).await;
     // The second instance has not polled yet; an unknown kid makes it read the keys itself.
     assert_eq!(common::introspect(&second, &client, &token).await["active"], true);
-    first.stop().await;
-    second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,6 +143,4 @@ async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_w
     })
     .await;
     eprintln!("second instance saw the entitlement change after {seen_after:?}");
-    first.stop().await;
-    second.stop().await;
 }

@@ -2,7 +2,7 @@
 //! SSO, consent, codes, PKCE, refresh rotation, userinfo, logout — and every refusal.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
@@ -20,10 +20,10 @@ const LOGGED_OUT: &str = "https://app.example/bye";
 const EMAIL: &str = "viewer@example.com";
 
 struct Fixture {
-    _db: TestDb,
     server: TestServer,
     app: CreatedClient,
     user_id: String,
+    _db: TestDb,
 }
 
 fn now() -> i64 {
@@ -220,7 +220,6 @@ async fn a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claim
     let access = claims(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["sub"], f.user_id);
     assert_eq!(access["client_id"], f.app.client_id);
-    f.server.stop().await;
 }
 
 async fn a_second_app_signs_the_person_in_without_asking_again(backend: Backend) {
@@ -241,7 +240,6 @@ async fn a_second_app_signs_the_person_in_without_asking_again(backend: Backend)
         .await;
     assert_eq!(response.status(), 303, "no login page, no consent page");
     assert!(query_of(&location(&response)).contains_key("code"));
-    f.server.stop().await;
 }
 
 async fn consent_is_remembered_and_prompt_consent_asks_again(backend: Backend) {
@@ -262,7 +260,6 @@ async fn consent_is_remembered_and_prompt_consent_asks_again(backend: Backend) {
         .await;
     assert_eq!(asked.status(), 200);
     assert!(asked.text().await.unwrap().contains("Allow"));
-    f.server.stop().await;
 }
 
 async fn denying_consent_sends_access_denied_to_the_app(backend: Backend) {
@@ -290,7 +287,6 @@ async fn denying_consent_sends_access_denied_to_the_app(backend: Backend) {
     let answer = query_of(&location(&denied));
     assert_eq!(answer["error"], "access_denied");
     assert_eq!(answer["state"], "state-123");
-    f.server.stop().await;
 }
 
 async fn a_replayed_code_is_refused_and_revokes_what_it_issued(backend: Backend) {
@@ -313,7 +309,6 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_issued(backend: Backend)
     );
     let refreshed = refresh(&f, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(refreshed.status(), 400, "the refresh token is revoked");
-    f.server.stop().await;
 }
 
 async fn a_wrong_pkce_verifier_is_refused(backend: Backend) {
@@ -325,7 +320,6 @@ async fn a_wrong_pkce_verifier_is_refused(backend: Backend) {
     let response = exchange(&f, &query_of(&redirect)["code"], &other_verifier).await;
     assert_eq!(response.status(), 400);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
-    f.server.stop().await;
 }
 
 async fn a_public_client_must_send_an_s256_challenge(backend: Backend) {
@@ -360,7 +354,6 @@ async fn a_public_client_must_send_an_s256_challenge(backend: Backend) {
         ))
         .await;
     assert_eq!(query_of(&location(&plain))["error"], "invalid_request");
-    f.server.stop().await;
 }
 
 async fn a_public_client_redeems_its_code_with_the_verifier_and_no_secret(backend: Backend) {
@@ -389,7 +382,6 @@ async fn a_public_client_redeems_its_code_with_the_verifier_and_no_secret(backen
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    f.server.stop().await;
 }
 
 async fn an_unregistered_redirect_uri_is_shown_as_an_error_and_never_redirected_to(backend: Backend) {
@@ -412,7 +404,6 @@ async fn an_unregistered_redirect_uri_is_shown_as_an_error_and_never_redirected_
         assert!(response.headers().get("location").is_none());
         assert!(response.text().await.unwrap().contains("has not registered"));
     }
-    f.server.stop().await;
 }
 
 async fn a_wrong_client_secret_is_refused_at_the_token_endpoint(backend: Backend) {
@@ -435,7 +426,6 @@ async fn a_wrong_client_secret_is_refused_at_the_token_endpoint(backend: Backend
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client");
-    f.server.stop().await;
 }
 
 async fn a_scope_beyond_the_clients_is_refused(backend: Backend) {
@@ -460,7 +450,6 @@ async fn a_scope_beyond_the_clients_is_refused(backend: Backend) {
             "{scope}"
         );
     }
-    f.server.stop().await;
 }
 
 async fn unsupported_response_types_go_back_to_the_app(backend: Backend) {
@@ -477,7 +466,6 @@ async fn unsupported_response_types_go_back_to_the_app(backend: Backend) {
     let answer = query_of(&location(&response));
     assert_eq!(answer["error"], "unsupported_response_type");
     assert_eq!(answer["iss"], f.server.url);
-    f.server.stop().await;
 }
 
 async fn an_oversized_state_is_refused_and_not_echoed(backend: Backend) {
@@ -491,7 +479,6 @@ async fn an_oversized_state_is_refused_and_not_echoed(backend: Backend) {
     let answer = query_of(&location(&response));
     assert_eq!(answer["error"], "invalid_request");
     assert!(!answer.contains_key("state"));
-    f.server.stop().await;
 }
 
 async fn prompt_none_without_a_session_answers_login_required(backend: Backend) {
@@ -509,7 +496,6 @@ async fn prompt_none_without_a_session_answers_login_required(backend: Backend) 
     let answer = query_of(&location(&response));
     assert_eq!(answer["error"], "login_required");
     assert_eq!(answer["state"], "state-123");
-    f.server.stop().await;
 }
 
 async fn prompt_login_and_an_exceeded_max_age_show_the_login_page_despite_a_session(backend: Backend) {
@@ -550,7 +536,6 @@ async fn prompt_login_and_an_exceeded_max_age_show_the_login_page_despite_a_sess
         ))
         .await;
     assert_eq!(fresh.status(), 303);
-    f.server.stop().await;
 }
 
 async fn form_post_response_mode_answers_with_a_self_posting_form(backend: Backend) {
@@ -575,7 +560,6 @@ async fn form_post_response_mode_answers_with_a_self_posting_form(backend: Backe
     assert!(html.contains("name=\"code\""));
     assert_eq!(hidden_field(&html, "state"), "state-123");
     assert!(policy.contains("script-src 'nonce-"));
-    f.server.stop().await;
 }
 
 async fn the_login_form_without_its_csrf_token_is_refused(backend: Backend) {
@@ -593,7 +577,6 @@ async fn the_login_form_without_its_csrf_token_is_refused(backend: Backend) {
         response.headers().get("set-cookie").is_none(),
         "no session was started"
     );
-    f.server.stop().await;
 }
 
 async fn wrong_passwords_and_unknown_accounts_get_the_same_answer(backend: Backend) {
@@ -612,7 +595,6 @@ async fn wrong_passwords_and_unknown_accounts_get_the_same_answer(backend: Backe
         html[start..start + 120].to_owned()
     };
     assert_eq!(message(&wrong), message(&unknown));
-    f.server.stop().await;
 }
 
 async fn wrong_passwords_are_rate_limited_per_account(backend: Backend) {
@@ -629,7 +611,6 @@ async fn wrong_passwords_are_rate_limited_per_account(backend: Backend) {
         .clock
         .advance(f.server.state.config.login_throttle_window_secs);
     assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
-    f.server.stop().await;
 }
 
 async fn wrong_passwords_are_rate_limited_per_address(backend: Backend) {
@@ -640,7 +621,6 @@ async fn wrong_passwords_are_rate_limited_per_address(backend: Backend) {
         assert_eq!(browser.sign_in(None, &email, "guess").await.status(), 401);
     }
     assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 429);
-    f.server.stop().await;
 }
 
 async fn a_refresh_rotates_the_token_and_reuse_revokes_the_family(backend: Backend) {
@@ -672,7 +652,6 @@ async fn a_refresh_rotates_the_token_and_reuse_revokes_the_family(backend: Backe
     );
     let access_token = rotated["access_token"].as_str().unwrap();
     assert_eq!(introspect(&f, access_token).await["active"], false);
-    f.server.stop().await;
 }
 
 async fn two_tabs_refreshing_at_once_both_stay_signed_in(backend: Backend) {
@@ -690,7 +669,6 @@ async fn two_tabs_refreshing_at_once_both_stay_signed_in(backend: Backend) {
     );
     let again = refresh(&f, one["refresh_token"].as_str().unwrap()).await;
     assert_eq!(again.status(), 200, "the successor works");
-    f.server.stop().await;
 }
 
 async fn a_rotated_token_reused_within_the_grace_gets_the_same_successor_not_a_new_branch(backend: Backend) {
@@ -715,7 +693,6 @@ async fn a_rotated_token_reused_within_the_grace_gets_the_same_successor_not_a_n
         400,
         "and it revoked the newest token of the family too"
     );
-    f.server.stop().await;
 }
 
 async fn a_refused_refresh_does_not_spend_the_token(backend: Backend) {
@@ -739,7 +716,6 @@ async fn a_refused_refresh_does_not_spend_the_token(backend: Backend) {
         .clock
         .advance(f.server.state.config.refresh_reuse_grace_secs + 1);
     assert_eq!(refresh(&f, token).await.status(), 200, "still the current token");
-    f.server.stop().await;
 }
 
 async fn a_refresh_may_narrow_the_access_token_scope_but_keeps_the_grant(backend: Backend) {
@@ -776,7 +752,6 @@ async fn a_refresh_may_narrow_the_access_token_scope_but_keeps_the_grant(backend
         full["scope"], "openid email profile offline_access",
         "RFC 6749 §6: the refresh token keeps the scope granted"
     );
-    f.server.stop().await;
 }
 
 async fn a_code_is_refused_once_the_person_signed_out(backend: Backend) {
@@ -791,7 +766,6 @@ async fn a_code_is_refused_once_the_person_signed_out(backend: Backend) {
     let response = exchange(&f, &query_of(&redirect)["code"], &verifier).await;
     assert_eq!(response.status(), 400);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
-    f.server.stop().await;
 }
 
 async fn signing_out_after_signing_in_again_reaches_the_apps_of_the_earlier_session(backend: Backend) {
@@ -809,7 +783,6 @@ async fn signing_out_after_signing_in_again_reaches_the_apps_of_the_earlier_sess
             .status(),
         400
     );
-    f.server.stop().await;
 }
 
 async fn userinfo_returns_the_claims_of_the_granted_scopes(backend: Backend) {
@@ -853,7 +826,6 @@ async fn userinfo_returns_the_claims_of_the_granted_scopes(backend: Backend) {
         challenge.starts_with("Bearer") && challenge.contains("invalid_token"),
         "{challenge}"
     );
-    f.server.stop().await;
 }
 
 async fn logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens(backend: Backend) {
@@ -880,7 +852,6 @@ async fn logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens(ba
         .get(&authorize_path(&f.app.client_id, &challenge, &[]))
         .await;
     assert_eq!(again.status(), 200, "signed out: the login page is shown again");
-    f.server.stop().await;
 }
 
 async fn logout_refuses_an_unregistered_post_logout_redirect_uri(backend: Backend) {
@@ -901,7 +872,6 @@ async fn logout_refuses_an_unregistered_post_logout_redirect_uri(backend: Backen
         200,
         "still signed in"
     );
-    f.server.stop().await;
 }
 
 async fn logout_without_a_hint_asks_the_person_first(backend: Backend) {
@@ -932,7 +902,6 @@ async fn logout_without_a_hint_asks_the_person_first(backend: Backend) {
             .status(),
         200
     );
-    f.server.stop().await;
 }
 
 async fn the_session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
@@ -949,7 +918,6 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http issuer: {cookie}");
-    f.server.stop().await;
 }
 
 async fn an_idle_session_ends(backend: Backend) {
@@ -965,7 +933,6 @@ async fn an_idle_session_ends(backend: Backend) {
         .get(&authorize_path(&f.app.client_id, &challenge, &[]))
         .await;
     assert_eq!(response.status(), 200, "the login page again");
-    f.server.stop().await;
 }
 
 async fn revoking_a_refresh_token_ends_its_family_and_access_token(backend: Backend) {
@@ -1002,7 +969,6 @@ async fn revoking_a_refresh_token_ends_its_family_and_access_token(backend: Back
         introspect(&f, tokens["access_token"].as_str().unwrap()).await["active"],
         false
     );
-    f.server.stop().await;
 }
 
 async fn signup_is_off_by_default_and_creates_a_signed_in_account_when_on(backend: Backend) {
@@ -1041,7 +1007,6 @@ async fn signup_is_off_by_default_and_creates_a_signed_in_account_when_on(backen
         )
         .await;
     assert_eq!(taken.status(), 422);
-    f.server.stop().await;
 }
 
 async fn a_client_that_chose_es256_gets_es256_id_tokens(backend: Backend) {
@@ -1065,7 +1030,6 @@ async fn a_client_that_chose_es256_gets_es256_id_tokens(backend: Backend) {
     .unwrap();
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["typ"], "JWT");
-    f.server.stop().await;
 }
 
 fn session_cookie(response: &reqwest::Response) -> String {
@@ -1100,7 +1064,6 @@ async fn signing_in_again_replaces_the_previous_session(backend: Backend) {
         "the earlier token no longer signs anyone in"
     );
     assert_eq!(location(&with_first), "/login");
-    f.server.stop().await;
 }
 
 async fn an_authorization_request_sent_by_post_continues_as_a_get(backend: Backend) {
@@ -1123,7 +1086,6 @@ async fn an_authorization_request_sent_by_post_continues_as_a_get(backend: Backe
     let next = location(&response);
     assert!(next.starts_with("/oauth/authorize?"), "{next}");
     assert_eq!(Browser::new(&f.server).get(&next).await.status(), 200);
-    f.server.stop().await;
 }
 
 async fn userinfo_without_a_token_challenges_without_an_error_code(backend: Backend) {
@@ -1137,7 +1099,6 @@ async fn userinfo_without_a_token_challenges_without_an_error_code(backend: Back
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"usher\"");
     }
-    f.server.stop().await;
 }
 
 async fn prompt_consent_asks_even_for_a_first_party_app(backend: Backend) {
@@ -1172,7 +1133,6 @@ async fn prompt_consent_asks_even_for_a_first_party_app(backend: Backend) {
         .await;
     assert_eq!(asked.status(), 200);
     assert!(asked.text().await.unwrap().contains("Allow"));
-    f.server.stop().await;
 }
 
 async fn a_consent_answer_from_another_sign_in_starts_over(backend: Backend) {
@@ -1206,7 +1166,6 @@ async fn a_consent_answer_from_another_sign_in_starts_over(backend: Backend) {
         location(&answer).starts_with("/oauth/authorize?"),
         "no code: the request starts over for whoever is signed in now"
     );
-    f.server.stop().await;
 }
 
 async fn an_unknown_account_costs_the_same_password_work_as_a_known_one(backend: Backend) {
@@ -1238,7 +1197,6 @@ async fn an_unknown_account_costs_the_same_password_work_as_a_known_one(backend:
         unknown * 2 > known && known * 2 > unknown,
         "known {known:?} vs unknown {unknown:?}"
     );
-    f.server.stop().await;
 }
 
 async fn a_session_ends_at_its_absolute_lifetime_however_active(backend: Backend) {
@@ -1266,7 +1224,6 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active(backend: Backend
         .get(&authorize_path(&f.app.client_id, &challenge, &[]))
         .await;
     assert_eq!(over.status(), 200, "270 s after sign-in: the login page");
-    f.server.stop().await;
 }
 
 async fn a_browser_app_may_call_the_token_and_userinfo_endpoints_from_its_own_origin(backend: Backend) {
@@ -1314,7 +1271,6 @@ async fn a_browser_app_may_call_the_token_and_userinfo_endpoints_from_its_own_or
         page.headers().get("access-control-allow-origin").is_none(),
         "pages stay same-origin"
     );
-    f.server.stop().await;
 }
 
 on_both_backends!(

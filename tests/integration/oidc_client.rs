@@ -2,7 +2,7 @@
 //! discovery, JWKS, client credentials, introspection and revocation.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, TestServer};
 use jsonwebtoken::jwk::JwkSet;
@@ -86,7 +86,6 @@ async fn discovery_is_read_by_a_standard_client(backend: Backend) {
         metadata.userinfo_endpoint().map(|url| url.as_str()),
         Some(server.endpoint("/oauth/userinfo").as_str())
     );
-    server.stop().await;
 }
 
 async fn rfc8414_metadata_lists_the_oauth_endpoints_and_no_oidc_ones(backend: Backend) {
@@ -119,7 +118,6 @@ async fn rfc8414_metadata_lists_the_oauth_endpoints_and_no_oidc_ones(backend: Ba
         metadata.get("userinfo_endpoint").is_none(),
         "OIDC members stay in the OIDC document"
     );
-    server.stop().await;
 }
 
 async fn jwks_publishes_an_es256_and_an_rs256_key_with_kids(backend: Backend) {
@@ -157,7 +155,6 @@ async fn jwks_publishes_an_es256_and_an_rs256_key_with_kids(backend: Backend) {
             "no private material is published"
         );
     }
-    server.stop().await;
 }
 
 async fn client_credentials_introspection_and_revocation_through_the_client_library(backend: Backend) {
@@ -219,7 +216,6 @@ async fn client_credentials_introspection_and_revocation_through_the_client_libr
         .await
         .expect("introspection");
     assert!(!after.active());
-    server.stop().await;
 }
 
 async fn access_tokens_are_rfc9068_jwts_verifiable_against_the_jwks(backend: Backend) {
@@ -261,7 +257,6 @@ async fn access_tokens_are_rfc9068_jwts_verifiable_against_the_jwks(backend: Bac
         claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
         900
     );
-    server.stop().await;
 }
 
 async fn client_secret_post_authenticates_like_basic(backend: Backend) {
@@ -286,7 +281,6 @@ async fn client_secret_post_authenticates_like_basic(backend: Backend) {
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
-    server.stop().await;
 }
 
 on_both_backends!(

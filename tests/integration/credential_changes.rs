@@ -3,7 +3,7 @@
 //! what a new password ends: every other session, app and TV of the person.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, Browser, PASSWORD, hidden_field};
 use common::{Backend, TestDb, TestServer};
@@ -15,11 +15,13 @@ use usher::foundation::store::passkeys::{self, PasskeyRow};
 const EMAIL: &str = "viewer@example.com";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-async fn start(backend: Backend) -> (TestServer, TestDb, String) {
+/// The database first: bound as `let (_db, server, ..)`, the server is dropped, and stops,
+/// before it.
+async fn start(backend: Backend) -> (TestDb, TestServer, String) {
     let db = TestDb::new(backend);
     let server = TestServer::start_with(db.config(), Clock::manual(1_795_000_000)).await;
     let user_id = flow::create_user(&server, EMAIL).await;
-    (server, db, user_id)
+    (db, server, user_id)
 }
 
 /// A passkey registered an hour ago (its public key is never read on these paths).
@@ -50,7 +52,7 @@ async fn signed_in_with_password(server: &TestServer) -> (Browser, String) {
 }
 
 async fn a_password_alone_cannot_add_a_way_in_to_an_account_with_a_passkey(backend: Backend) {
-    let (server, _db, user_id) = start(backend).await;
+    let (_db, server, user_id) = start(backend).await;
     existing_passkey(&server, &user_id).await;
     let (browser, csrf) = signed_in_with_password(&server).await;
     for path in ["/account/passkeys/options", "/account/totp/start"] {
@@ -71,11 +73,10 @@ async fn a_password_alone_cannot_add_a_way_in_to_an_account_with_a_passkey(backe
         )
         .await;
     assert_eq!(removal.status(), 403, "nor take one away");
-    server.stop().await;
 }
 
 async fn a_fresh_sign_in_may_add_the_first_second_factor(backend: Backend) {
-    let (server, _db, _) = start(backend).await;
+    let (_db, server, _) = start(backend).await;
     let (browser, csrf) = signed_in_with_password(&server).await;
     let options = browser
         .post("/account/passkeys/options", &[("csrf", csrf.as_str())])
@@ -92,11 +93,10 @@ async fn a_fresh_sign_in_may_add_the_first_second_factor(backend: Backend) {
         403,
         "a sign-in older than 15 minutes signs in again first"
     );
-    server.stop().await;
 }
 
 async fn a_new_password_signs_out_the_tv_too(backend: Backend) {
-    let (server, _db, _) = start(backend).await;
+    let (_db, server, _) = start(backend).await;
     let tv = server
         .create_client(NewClient {
             name: "Streamly TV".into(),
@@ -182,7 +182,6 @@ async fn a_new_password_signs_out_the_tv_too(backend: Backend) {
         200,
         "the phone that changed it stays"
     );
-    server.stop().await;
 }
 
 on_both_backends!(

@@ -2,7 +2,7 @@
 //! codes, refresh-token families and consents.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb};
 use usher::domain::identity::users::{self, NewUser};

@@ -3,7 +3,7 @@
 //! look (screenshots, written to `$USHER_SCREENSHOTS` when set, e.g. `docs/screenshots`).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
@@ -22,10 +22,10 @@ const LOGIN_PAGE_BUDGET_BYTES: u64 = 30 * 1024;
 const VIEWPORTS: [(&str, u32, u32, bool); 2] = [("phone", 390, 844, true), ("desktop", 1280, 800, false)];
 
 struct Site {
-    _db: TestDb,
     server: TestServer,
     client_id: String,
     callback: CallbackServer,
+    _db: TestDb,
 }
 
 async fn site(configure: impl FnOnce(&mut Config)) -> Site {
@@ -175,7 +175,6 @@ async fn the_login_page_weighs_less_than_30_kb_on_the_wire() {
     );
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,7 +251,6 @@ async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths()
 
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 /// The code an authenticator app shows for the secret the setup page shows.
@@ -327,7 +325,6 @@ async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths(
 
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,5 +417,4 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
 
     drop(page);
     drop(browser);
-    site.server.stop().await;
 }

@@ -2,7 +2,7 @@
 //! bad tokens introspect as `{"active": false}`.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -37,7 +37,6 @@ async fn a_json_body_is_refused_as_invalid_request(backend: Backend) {
         .await
         .unwrap();
     assert_oauth_error(response, 400, "invalid_request").await;
-    server.stop().await;
 }
 
 async fn broken_json_sent_as_a_form_is_a_missing_grant_type(backend: Backend) {
@@ -54,7 +53,6 @@ async fn broken_json_sent_as_a_form_is_a_missing_grant_type(backend: Backend) {
         .unwrap();
     let body = assert_oauth_error(response, 400, "invalid_request").await;
     assert!(body["error_description"].as_str().unwrap().contains("grant_type"));
-    server.stop().await;
 }
 
 async fn a_huge_body_is_refused_with_413(backend: Backend) {
@@ -71,7 +69,6 @@ async fn a_huge_body_is_refused_with_413(backend: Backend) {
         .await
         .unwrap();
     assert_oauth_error(response, 413, "invalid_request").await;
-    server.stop().await;
 }
 
 async fn a_truncated_body_is_a_400(backend: Backend) {
@@ -93,7 +90,6 @@ async fn a_truncated_body_is_a_400(backend: Backend) {
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
-    server.stop().await;
 }
 
 async fn a_body_that_is_not_utf8_is_refused(backend: Backend) {
@@ -109,7 +105,6 @@ async fn a_body_that_is_not_utf8_is_refused(backend: Backend) {
         .await
         .unwrap();
     assert_oauth_error(response, 400, "invalid_request").await;
-    server.stop().await;
 }
 
 async fn bad_base64_in_basic_credentials_is_invalid_client_with_a_challenge(backend: Backend) {
@@ -124,7 +119,6 @@ async fn bad_base64_in_basic_credentials_is_invalid_client_with_a_challenge(back
         .unwrap();
     assert_eq!(response.headers()["www-authenticate"], "Basic realm=\"usher\"");
     assert_oauth_error(response, 401, "invalid_client").await;
-    server.stop().await;
 }
 
 async fn an_unknown_grant_type_is_unsupported_grant_type(backend: Backend) {
@@ -138,7 +132,6 @@ async fn an_unknown_grant_type_is_unsupported_grant_type(backend: Backend) {
     )
     .await;
     assert_oauth_error(response, 400, "unsupported_grant_type").await;
-    server.stop().await;
 }
 
 async fn a_repeated_parameter_is_invalid_request(backend: Backend) {
@@ -155,7 +148,6 @@ async fn a_repeated_parameter_is_invalid_request(backend: Backend) {
     )
     .await;
     assert_oauth_error(response, 400, "invalid_request").await;
-    server.stop().await;
 }
 
 async fn requests_without_client_authentication_get_401_and_a_challenge(backend: Backend) {
@@ -175,7 +167,6 @@ async fn requests_without_client_authentication_get_401_and_a_challenge(backend:
         );
         assert_oauth_error(response, 401, "invalid_client").await;
     }
-    server.stop().await;
 }
 
 async fn a_wrong_secret_is_invalid_client(backend: Backend) {
@@ -190,7 +181,6 @@ async fn a_wrong_secret_is_invalid_client(backend: Backend) {
     )
     .await;
     assert_oauth_error(response, 401, "invalid_client").await;
-    server.stop().await;
 }
 
 async fn credentials_in_both_header_and_body_are_invalid_request(backend: Backend) {
@@ -209,7 +199,6 @@ async fn credentials_in_both_header_and_body_are_invalid_request(backend: Backen
     )
     .await;
     assert_oauth_error(response, 400, "invalid_request").await;
-    server.stop().await;
 }
 
 async fn public_clients_cannot_use_client_credentials_or_introspect(backend: Backend) {
@@ -241,7 +230,6 @@ async fn public_clients_cannot_use_client_credentials_or_introspect(backend: Bac
         .await
         .unwrap();
     assert_oauth_error(introspection, 401, "invalid_client").await;
-    server.stop().await;
 }
 
 async fn a_client_without_the_grant_is_unauthorized_client(backend: Backend) {
@@ -261,7 +249,6 @@ async fn a_client_without_the_grant_is_unauthorized_client(backend: Backend) {
     )
     .await;
     assert_oauth_error(response, 400, "unauthorized_client").await;
-    server.stop().await;
 }
 
 async fn scopes_beyond_the_clients_or_about_people_are_invalid_scope(backend: Backend) {
@@ -277,7 +264,6 @@ async fn scopes_beyond_the_clients_or_about_people_are_invalid_scope(backend: Ba
         .await;
         assert_oauth_error(response, 400, "invalid_scope").await;
     }
-    server.stop().await;
 }
 
 async fn introspection_without_a_token_is_invalid_request(backend: Backend) {
@@ -291,7 +277,6 @@ async fn introspection_without_a_token_is_invalid_request(backend: Backend) {
     )
     .await;
     assert_oauth_error(response, 400, "invalid_request").await;
-    server.stop().await;
 }
 
 fn forged_jwt(header: &serde_json::Value, claims: &serde_json::Value) -> String {
@@ -351,7 +336,6 @@ async fn malformed_unknown_and_forged_tokens_are_inactive(backend: Backend) {
         assert_eq!(answer, serde_json::json!({"active": false}), "{token}");
     }
     assert_eq!(common::introspect(&server, &client, &real).await["active"], true);
-    server.stop().await;
 }
 
 async fn an_expired_token_is_inactive(backend: Backend) {
@@ -367,7 +351,6 @@ async fn an_expired_token_is_inactive(backend: Backend) {
         common::introspect(&server, &client, &token).await,
         serde_json::json!({"active": false})
     );
-    server.stop().await;
 }
 
 async fn revoking_another_clients_token_is_refused_and_garbage_is_accepted(backend: Backend) {
@@ -382,7 +365,6 @@ async fn revoking_another_clients_token_is_refused_and_garbage_is_accepted(backe
 
     let garbage = post_form(&server.endpoint("/oauth/revoke"), &other, &[("token", "garbage")]).await;
     assert_eq!(garbage.status(), 200);
-    server.stop().await;
 }
 
 async fn unknown_paths_and_wrong_methods_get_json_errors(backend: Backend) {
@@ -393,7 +375,6 @@ async fn unknown_paths_and_wrong_methods_get_json_errors(backend: Backend) {
     let wrong_method = http().get(server.endpoint("/oauth/token")).send().await.unwrap();
     assert_eq!(wrong_method.headers()["allow"], "POST");
     assert_oauth_error(wrong_method, 405, "method_not_allowed").await;
-    server.stop().await;
 }
 
 async fn concurrent_revocations_all_succeed(backend: Backend) {
@@ -420,7 +401,6 @@ async fn concurrent_revocations_all_succeed(backend: Backend) {
     for token in &tokens {
         assert_eq!(common::introspect(&server, &client, token).await["active"], false);
     }
-    server.stop().await;
 }
 
 async fn a_form_with_too_many_parameters_is_refused_quickly(backend: Backend) {
@@ -437,7 +417,6 @@ async fn a_form_with_too_many_parameters_is_refused_quickly(backend: Backend) {
         .await
         .unwrap();
     assert_oauth_error(response, 400, "invalid_request").await;
-    server.stop().await;
 }
 
 /// A small fuzz: random bytes as bodies, headers and tokens never produce a 5xx.
@@ -467,7 +446,6 @@ async fn random_bytes_never_cause_a_server_error(backend: Backend) {
             "round {round}"
         );
     }
-    server.stop().await;
 }
 
 /// A random value: empty, long, percent-escapes, odd Unicode, numbers, or plausible text.
@@ -630,7 +608,6 @@ async fn random_forms_and_json_on_pages_and_the_admin_api_never_cause_a_server_e
             );
         }
     }
-    server.stop().await;
 }
 
 async fn nul_characters_are_refused_before_they_reach_the_database(backend: Backend) {
@@ -669,7 +646,6 @@ async fn nul_characters_are_refused_before_they_reach_the_database(backend: Back
         .unwrap();
     assert_eq!(body.status(), 422);
     assert!(body.text().await.unwrap().contains("name"));
-    server.stop().await;
 }
 
 on_both_backends!(

@@ -4,7 +4,7 @@
 //! also photographed at desktop and phone widths, on demo data.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
@@ -155,7 +155,6 @@ async fn an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_produc
 
     drop(page);
     drop(browser);
-    server.stop().await;
 }
 
 on_both_backends!(an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_product);
@@ -244,5 +243,4 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
     }
     drop(page);
     drop(browser);
-    server.stop().await;
 }

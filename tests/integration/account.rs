@@ -2,7 +2,7 @@
 //! with access and the signed-in devices, and what taking each of them back ends.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
@@ -13,9 +13,9 @@ use usher::foundation::store::{StoreError, consents};
 const EMAIL: &str = "viewer@example.com";
 
 struct Fixture {
-    _db: TestDb,
     server: TestServer,
     user_id: String,
+    _db: TestDb,
 }
 
 async fn fixture(backend: Backend) -> Fixture {

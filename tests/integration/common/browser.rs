@@ -9,12 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::dev::ServerHandle;
+use actix_web::http::KeepAlive;
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -501,30 +504,47 @@ impl Received {
     }
 }
 
-/// A client application's redirect URI: an HTTP/1.1 server on a free port of 127.0.0.1 that
-/// records every request (but `/favicon.ico`) and answers it with a small page.
+/// A client application's redirect URI: an actix-web server on a free port of 127.0.0.1 that
+/// records every request (but `/favicon.ico`) and answers it with a small page, one request per
+/// connection. Dropping it stops the server.
 pub struct CallbackServer {
     port: u16,
     received: tokio::sync::Mutex<mpsc::UnboundedReceiver<Received>>,
-    accept: tokio::task::JoinHandle<()>,
+    server: ServerHandle,
 }
 
 const CALLBACK_PAGE: &str = "<p>callback received</p>";
 
 impl CallbackServer {
     pub async fn start() -> CallbackServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = mpsc::unbounded_channel();
-        let accept = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(answer(stream, port, tx.clone()));
-            }
-        });
+        let recorder = web::Data::new(Recorder { port, received: tx });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(recorder.clone())
+                .route(
+                    "/favicon.ico",
+                    web::to(|| async { HttpResponse::NotFound().finish() }),
+                )
+                .default_service(web::to(record))
+        })
+        .workers(1)
+        .disable_signals()
+        // Connection: close, and no deadline for a request on a connection Chromium opened
+        // ahead of time.
+        .keep_alive(KeepAlive::Disabled)
+        .client_request_timeout(Duration::ZERO)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
         CallbackServer {
             port,
             received: tokio::sync::Mutex::new(rx),
-            accept,
+            server: handle,
         }
     }
 
@@ -548,52 +568,29 @@ impl CallbackServer {
 
 impl Drop for CallbackServer {
     fn drop(&mut self) {
-        self.accept.abort();
+        crate::common::finish_in_drop(self.server.stop(false));
     }
 }
 
-/// Reads one request, records it, answers, and closes the connection.
-async fn answer(stream: TcpStream, port: u16, received: mpsc::UnboundedSender<Received>) {
-    let mut stream = BufReader::new(stream);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return; // closed, as a speculative connection is
-        }
-        if line.trim_end().is_empty() {
-            break;
-        }
-        head.push(line.trim_end().to_owned());
-    }
-    let Some(request_line) = head.first() else { return };
-    let mut parts = request_line.split(' ');
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or("/"));
-    let length = head[1..]
-        .iter()
-        .filter_map(|h| h.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    if stream.read_exact(&mut body).await.is_err() {
-        return;
-    }
-    let (status, page) = if target == "/favicon.ico" {
-        ("404 Not Found", "")
-    } else {
-        let _ = received.send(Received {
-            method: method.to_owned(),
-            url: Url::parse(&format!("http://localhost:{port}{target}")).unwrap(),
-            body: String::from_utf8_lossy(&body).into_owned(),
-        });
-        ("200 OK", CALLBACK_PAGE)
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n{page}",
-        page.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
+/// Where the callback server's workers send what they receive.
+struct Recorder {
+    port: u16,
+    received: mpsc::UnboundedSender<Received>,
+}
+
+/// Records a request and answers it with [`CALLBACK_PAGE`].
+async fn record(request: HttpRequest, body: web::Bytes, recorder: web::Data<Recorder>) -> HttpResponse {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |target| target.as_str());
+    let _ = recorder.received.send(Received {
+        method: request.method().as_str().to_owned(),
+        url: Url::parse(&format!("http://localhost:{}{target}", recorder.port)).unwrap(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(CALLBACK_PAGE)
 }

@@ -119,6 +119,9 @@ fn uuid_like() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// A running server, stopped when dropped. Whatever holds a server and its [`TestDb`] drops the
+/// server first: fixtures declare the database after the server (struct fields drop first to
+/// last), tests bind it before (local variables drop last to first).
 pub struct TestServer {
     pub server: Option<RunningServer>,
     pub url: String,
@@ -171,10 +174,35 @@ impl TestServer {
             .expect("client created")
     }
 
+    /// Stops the server now, for a test that goes on without it; dropping it does the same.
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+}
+
+impl Drop for TestServer {
+    /// Stops the server before returning, as [`TestServer::stop`] does: its database, dropped
+    /// next, is not removed under a running server, and a failed test leaves no server behind.
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            finish_in_drop(server.stop());
+        }
+    }
+}
+
+/// Runs `work` to its end from a `drop`: blocking, on the multi-threaded runtime every test that
+/// starts a server runs on; elsewhere only started, on the current runtime if there is one.
+pub(crate) fn finish_in_drop(work: impl Future<Output = ()> + Send + 'static) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    match runtime.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| runtime.block_on(work));
+        }
+        _ => drop(runtime.spawn(work)),
     }
 }
 
@@ -214,7 +242,6 @@ pub async fn introspect(server: &TestServer, client: &CreatedClient, token: &str
 }
 
 /// Runs each named `async fn NAME(backend: Backend)` as two tests, one per database.
-#[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

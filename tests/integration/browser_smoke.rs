@@ -2,7 +2,7 @@
 //! form to the callback server, keeps a cookie, follows a viewport change and takes screenshots.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, CallbackServer};
 

@@ -5,7 +5,7 @@
 //! the way a passkey would; the browser tests (`browser_passkeys.rs`) run the real thing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, TestServer, flow};
 use serde_json::{Value, json};
@@ -162,7 +162,6 @@ async fn registration_asks_for_a_discoverable_credential_with_user_verification(
     assert_eq!(selection["requireResidentKey"], true);
     assert_eq!(selection["userVerification"], "required");
     assert_eq!(started.public_key["rp"]["id"], "localhost");
-    setup.server.stop().await;
 }
 
 async fn a_registered_passkey_signs_in_as_multi_factor(backend: Backend) {
@@ -184,7 +183,6 @@ async fn a_registered_passkey_signs_in_as_multi_factor(backend: Backend) {
         .expect("signed in");
     assert_eq!(user_id, setup.user.id);
     assert_eq!(amr, ["hwk", "user", "mfa"]);
-    setup.server.stop().await;
 }
 
 async fn a_sign_in_answer_works_once(backend: Backend) {
@@ -205,7 +203,6 @@ async fn a_sign_in_answer_works_once(backend: Backend) {
         .expect("first use");
     let replay = setup.finish_sign_in(&started.ceremony, answer).await;
     assert!(matches!(replay, Err(PasskeyError::Refused(_))), "{replay:?}");
-    setup.server.stop().await;
 }
 
 async fn an_answer_without_user_verification_is_refused(backend: Backend) {
@@ -224,7 +221,6 @@ async fn an_answer_without_user_verification_is_refused(backend: Backend) {
     );
     let refused = setup.finish_sign_in(&started.ceremony, answer).await;
     assert!(matches!(refused, Err(PasskeyError::Refused(_))), "{refused:?}");
-    setup.server.stop().await;
 }
 
 async fn a_passkey_cannot_sign_in_as_someone_else(backend: Backend) {
@@ -236,7 +232,6 @@ async fn a_passkey_cannot_sign_in_as_someone_else(backend: Backend) {
     let answer = setup.assertion(&mut authenticator, &started, &credential_id, &other, "required");
     let refused = setup.finish_sign_in(&started.ceremony, answer).await;
     assert!(matches!(refused, Err(PasskeyError::Refused(_))), "{refused:?}");
-    setup.server.stop().await;
 }
 
 async fn a_removed_passkey_no_longer_signs_in(backend: Backend) {
@@ -267,7 +262,6 @@ async fn a_removed_passkey_no_longer_signs_in(backend: Backend) {
     );
     let refused = setup.finish_sign_in(&started.ceremony, answer).await;
     assert!(matches!(refused, Err(PasskeyError::Refused(_))), "{refused:?}");
-    setup.server.stop().await;
 }
 
 async fn a_ceremony_expires_after_five_minutes(backend: Backend) {
@@ -282,7 +276,6 @@ async fn a_ceremony_expires_after_five_minutes(backend: Backend) {
         .finish_registration(&started.ceremony, serde_json::to_string(&answer).unwrap())
         .await;
     assert!(matches!(refused, Err(PasskeyError::Refused(_))), "{refused:?}");
-    setup.server.stop().await;
 }
 
 async fn a_registration_answer_for_another_ceremony_is_refused(backend: Backend) {
@@ -298,7 +291,6 @@ async fn a_registration_answer_for_another_ceremony_is_refused(backend: Backend)
         .finish_registration(&second.ceremony, serde_json::to_string(&answer).unwrap())
         .await;
     assert!(matches!(refused, Err(PasskeyError::Refused(_))), "{refused:?}");
-    setup.server.stop().await;
 }
 
 async fn the_same_authenticator_cannot_be_registered_twice(backend: Backend) {
@@ -316,7 +308,6 @@ async fn the_same_authenticator_cannot_be_registered_twice(backend: Backend) {
         "the browser is told which authenticators to skip"
     );
     assert_eq!(excluded[0]["id"], credential_id);
-    setup.server.stop().await;
 }
 
 on_both_backends!(

@@ -1,0 +1,34 @@
+//! The integration tests, one module per area, built as one test binary: the `usher` crate is
+//! linked once instead of once per file. Each test runs a real server on a free port
+//! ([`common::TestServer`]); tests/run runs them all, `tests/run --test integration totp::`
+//! those of one module.
+
+// First, so that `on_both_backends!` is in scope in every module below.
+#[macro_use]
+mod common;
+
+mod account;
+mod admin_api;
+mod admin_dashboard;
+mod authorization_code;
+mod bad_input;
+mod browser_admin;
+mod browser_device;
+mod browser_passkeys;
+mod browser_sign_in;
+mod browser_smoke;
+mod cli;
+mod cluster;
+mod credential_changes;
+mod device_grant;
+mod entitlements;
+mod health;
+mod key_rotation;
+mod mail;
+mod oidc_client;
+mod pages;
+mod passkey_ceremonies;
+mod sign_in_links;
+mod sign_in_store;
+mod totp;
+mod webhooks;
