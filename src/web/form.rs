@@ -9,6 +9,7 @@ use actix_web::web::Bytes;
 
 use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::encoding;
 
 /// No OAuth request needs more; the cap keeps the repeated-parameter check cheap.
@@ -87,10 +88,11 @@ impl<'a> Form<'a> {
             .find(|(key, value)| key == name && !value.is_empty())
             .map(|(_, value)| value.as_ref())
     }
+}
 
-    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+impl Parameters for Form<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        Form::get(self, name)
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod client_auth;
 pub mod clients;
 pub mod error;
+pub mod grants;
+pub mod parameters;
 pub mod scopes;
 pub mod token_response;
 pub mod user_tokens;

@@ -14,6 +14,7 @@ use diesel::Connection;
 
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 use crate::foundation::time::format_utc;

@@ -11,6 +11,7 @@ use askama::Template;
 
 use crate::domain::identity::notices;
 use crate::domain::identity::passkeys::{self, OFFER_COOKIE, PasskeyError};
+use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::passkeys as store;
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;

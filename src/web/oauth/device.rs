@@ -12,6 +12,7 @@ use diesel::Connection;
 use serde::Serialize;
 
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization};

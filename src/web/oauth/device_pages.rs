@@ -12,6 +12,7 @@ use askama::Template;
 use url::form_urlencoded;
 
 use crate::domain::identity::session::SignedIn;
+use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::devices as store;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;

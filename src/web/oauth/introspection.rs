@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::domain::entitlements::cache;
 use crate::domain::oauth::error::OAuthError;
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::tokens::access_tokens;
 use crate::domain::tokens::revocation::looks_like_jwt;
 use crate::foundation::crypto::hashing;

@@ -4,7 +4,6 @@ pub mod authorize;
 pub mod device;
 pub mod device_pages;
 pub mod discovery;
-pub mod grants;
 pub mod introspection;
 pub mod logout;
 pub mod revocation;

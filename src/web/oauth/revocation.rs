@@ -6,6 +6,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::domain::oauth::error::OAuthError;
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::tokens::revocation;
 use crate::web::form::Form;
 use crate::web::form::client_credentials;

@@ -5,8 +5,10 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::grants;
+use crate::domain::oauth::parameters::Parameters;
 use crate::web::form::Form;
-use crate::web::oauth::grants;
+use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
 pub async fn token(
@@ -16,15 +18,16 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let form = Form::parse(&request, &body)?;
     let grant_type = form.require("grant_type")?;
+    let credentials = client_credentials(&request, &form);
     let response = match grant_type {
         grants::client_credentials::GRANT_TYPE => {
-            grants::client_credentials::grant(&state, &request, &form).await?
+            grants::client_credentials::grant(&state, &credentials, &form).await?
         }
         grants::authorization_code::GRANT_TYPE => {
-            grants::authorization_code::grant(&state.into_inner(), &request, &form).await?
+            grants::authorization_code::grant(&state.core, &credentials, &form).await?
         }
         grants::refresh_token::GRANT_TYPE => {
-            grants::refresh_token::grant(&state.into_inner(), &request, &form).await?
+            grants::refresh_token::grant(&state.core, &credentials, &form).await?
         }
         crate::web::oauth::device::GRANT_TYPE => {
             crate::web::oauth::device::grant(&state.into_inner(), &request, &form).await?

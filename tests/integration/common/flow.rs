@@ -29,7 +29,7 @@ pub async fn create_user(server: &TestServer, email: &str) -> String {
 /// A PKCE verifier and its S256 challenge.
 pub fn pkce() -> (String, String) {
     let verifier = usher::foundation::crypto::random::token::<32>();
-    let challenge = usher::web::oauth::grants::authorization_code::s256(&verifier);
+    let challenge = usher::domain::oauth::grants::authorization_code::s256(&verifier);
     (verifier, challenge)
 }
 

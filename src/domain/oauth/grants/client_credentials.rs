@@ -1,30 +1,25 @@
 //! The client credentials grant (RFC 6749 §4.4): a service acting on its own behalf gets an
 //! RFC 9068 JWT access token. No database work when the client's authentication is cached.
 
-use actix_web::HttpRequest;
-
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims};
 use crate::foundation::crypto::random;
 
+use crate::domain::core::Core;
+use crate::domain::oauth::client_auth::ClientCredentials;
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::foundation::store::clients::Client;
-use crate::web::form::Form;
-use crate::web::form::client_credentials;
-use crate::web::state::AppState;
 
 pub const GRANT_TYPE: &str = "client_credentials";
 
 pub async fn grant(
-    state: &AppState,
-    request: &HttpRequest,
-    form: &Form<'_>,
+    state: &Core,
+    credentials: &ClientCredentials<'_>,
+    form: &impl Parameters,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state
-        .clients
-        .confidential(&state.store, &client_credentials(request, form))
-        .await?;
+    let client = state.clients.confidential(&state.store, credentials).await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

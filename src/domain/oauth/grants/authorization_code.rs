@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
 use diesel::Connection;
 use subtle::ConstantTimeEq;
 
+use crate::domain::core::Core;
+use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization, Planned};
 use crate::domain::tokens::revocation::revoke_access_tokens;
@@ -16,21 +18,15 @@ use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
 use crate::foundation::store::codes::{self, AuthorizationCode, Redemption};
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
-use crate::web::form::Form;
-use crate::web::form::client_credentials;
-use crate::web::state::AppState;
 
 pub const GRANT_TYPE: &str = "authorization_code";
 
 pub async fn grant(
-    state: &Arc<AppState>,
-    request: &HttpRequest,
-    form: &Form<'_>,
+    state: &Arc<Core>,
+    credentials: &ClientCredentials<'_>,
+    form: &impl Parameters,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state
-        .clients
-        .any(&state.store, &client_credentials(request, form))
-        .await?;
+    let client = state.clients.any(&state.store, credentials).await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -83,7 +79,7 @@ impl Refusal {
 }
 
 fn redeem(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     client: &Client,
     code_hash: &str,

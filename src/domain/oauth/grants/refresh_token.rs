@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
 use diesel::Connection;
 
+use crate::domain::core::Core;
+use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization, Planned};
@@ -17,21 +19,15 @@ use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
 use crate::foundation::store::refresh_tokens;
 use crate::foundation::store::{DbConnection, StoreError, users};
-use crate::web::form::Form;
-use crate::web::form::client_credentials;
-use crate::web::state::AppState;
 
 pub const GRANT_TYPE: &str = "refresh_token";
 
 pub async fn grant(
-    state: &Arc<AppState>,
-    request: &HttpRequest,
-    form: &Form<'_>,
+    state: &Arc<Core>,
+    credentials: &ClientCredentials<'_>,
+    form: &impl Parameters,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state
-        .clients
-        .any(&state.store, &client_credentials(request, form))
-        .await?;
+    let client = state.clients.any(&state.store, credentials).await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -67,7 +63,7 @@ pub async fn grant(
 /// so concurrent refreshes of a family and revocations of it happen one after the other.
 /// Refusals are values, not errors, so what they write (a family revoked on reuse) commits.
 fn rotate(
-    state: &AppState,
+    state: &Core,
     conn: &mut DbConnection,
     client: &Client,
     presented: &str,
