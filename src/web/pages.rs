@@ -2,22 +2,37 @@
 //! carries.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 use crate::domain::identity::passkeys::PasskeyError;
 use crate::domain::oauth::error::OAuthError;
 use crate::foundation::store::StoreError;
 
-/// No inline scripts, no frames, nothing from elsewhere: pages are plain forms with inline
-/// CSS, and the one script (passkeys) comes from this server and talks only to it.
+/// No inline scripts, no frames, nothing from elsewhere: pages are plain forms styled by
+/// one `<style>` block, allowed by its hash (no `style` attributes, no other stylesheet), and
+/// the one script (passkeys) comes from this server and talks only to it.
 /// `form-action` is left out on purpose: browsers apply it to the redirect that follows a
 /// form, and the consent form's answer redirects to the app.
-const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+static PAGE_POLICY: LazyLock<String> = LazyLock::new(|| {
+    // `base.html` includes the file into its `<style>` block, less its final newline: askama
+    // drops that from every template file. (A test checks the hash against a rendered page.)
+    let served = STYLESHEET.strip_suffix('\n').unwrap_or(STYLESHEET);
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(served));
+    format!(
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'sha256-{hash}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    )
+});
+
+/// The pages' stylesheet, inline in every page (`base.html`).
+const STYLESHEET: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/assets/pages.css"));
 
 /// The passkey script: small, served from the binary, cached by browsers for a day.
 const PASSKEYS_JS: &str = include_str!("../../templates/assets/passkeys.js");
@@ -154,7 +169,7 @@ pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_POLICY),
+            HeaderValue::from_static(PAGE_POLICY.as_str()),
         ))
         .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .insert_header((
@@ -194,5 +209,35 @@ impl From<PasskeyError> for PageError {
             PasskeyError::Off => Self::not_found(),
             PasskeyError::Store(error) => error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy allows the `<style>` block exactly as a page serves it.
+    #[test]
+    fn the_policy_allows_the_served_style_block_by_its_hash() -> Result<(), askama::Error> {
+        let page = ErrorPage {
+            title: "Title",
+            message: "Message",
+        }
+        .render()?;
+        let block = page
+            .split_once("<style>")
+            .and_then(|(_, rest)| rest.split_once("</style>"))
+            .map(|(block, _)| block)
+            .unwrap_or_default();
+        assert!(block.contains(":root{"), "{page}");
+        assert_eq!(page.matches("<style").count(), 1, "one style block");
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(block));
+        assert!(
+            PAGE_POLICY.contains(&format!("style-src 'sha256-{hash}';")),
+            "{}",
+            *PAGE_POLICY
+        );
+        assert!(!PAGE_POLICY.contains("unsafe-inline"));
+        Ok(())
     }
 }

@@ -481,7 +481,7 @@ fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("USHER_SCREENSHOTS").map(PathBuf::from)
 }
 
-/// Checks what makes a page usable by everyone at the current viewport (as tests/pages.rs),
+/// Checks what makes a page usable by everyone at the current viewport (as tests/integration/pages.rs),
 /// and keeps a screenshot named `{name}-phone.png` when `$USHER_SCREENSHOTS` is set.
 async fn inspect_at_phone_width(page: &Page, name: &str) {
     let report = page

@@ -13,6 +13,7 @@ mod admin_dashboard;
 mod authorization_code;
 mod bad_input;
 mod browser_admin;
+mod browser_csp;
 mod browser_device;
 mod browser_passkeys;
 mod browser_sign_in;

@@ -6,26 +6,24 @@
 //! 1.4.11, graphical objects) against the card in both the light (`#fff`) and the dark
 //! (`#1d1d2b`) scheme, and distinguishable with the common colour-vision deficiencies
 //! (Okabe–Ito). The `viewBox` is as wide as a phone's card (about 310 px at a 390 px
-//! viewport), the SVG scales to its container, and it grows no larger than `MAX_WIDTH` so
-//! its text stays a reading size on wide screens.
+//! viewport), the SVG scales to its container, and the stylesheet (`.chart svg` in
+//! `templates/assets/pages.css`) lets it grow no wider than 28rem, so 13-unit text stays
+//! under about 18 px on wide screens. No `style` attributes: the pages' Content Security
+//! Policy allows none.
 
 use std::fmt::Write;
 
 /// Bar colours, in series order: blue, vermillion, bluish green, reddish purple.
 pub const PALETTE: [&str; 4] = ["#0072b2", "#d55e00", "#009e73", "#b8569a"];
 
-/// The card backgrounds of `templates/base.html`, light and dark.
+/// The card backgrounds of `templates/assets/pages.css`, light and dark.
 #[cfg(test)]
 const CARD_BACKGROUNDS: [&str; 2] = ["#ffffff", "#1d1d2b"];
 
 /// Width of the drawing in user units.
 const WIDTH: f64 = 320.0;
-/// Widest a chart is shown, so 13-unit text stays under about 18 px.
-const MAX_WIDTH: &str = "28rem";
 /// Rough width of a character of system-ui, as a share of the font size.
 const CHAR_WIDTH: f64 = 0.6;
-/// Separates stacked segments: the card's own colour.
-const SEPARATOR: &str = "var(--card,#fff)";
 
 /// Escapes text for an HTML or SVG text node or a quoted attribute.
 pub fn escape(text: &str) -> String {
@@ -77,7 +75,7 @@ fn text_width(text: &str, size: f64) -> f64 {
 fn open_svg(height: f64, label: &str) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"100%\" \
-         style=\"max-width:{MAX_WIDTH}\" role=\"img\" aria-label=\"{}\" fill=\"currentColor\" \
+         role=\"img\" aria-label=\"{}\" fill=\"currentColor\" \
          font-family=\"system-ui,-apple-system,'Segoe UI',Roboto,sans-serif\">",
         escape(label)
     )
@@ -136,6 +134,8 @@ pub struct Column {
 
 /// Vertical columns of stacked segments, one colour per series (in [`PALETTE`] order), the
 /// tallest column as high as the plot, with a legend above. `label`: the accessible name.
+/// The stylesheet strokes the segments in the card's colour (`.chart .column rect`), which
+/// separates them.
 pub fn stacked_columns(columns: &[Column], series: &[&str], label: &str) -> String {
     const LEGEND_SIZE: f64 = 12.0;
     const LEGEND_ROW: f64 = 18.0;
@@ -213,7 +213,7 @@ pub fn stacked_columns(columns: &[Column], series: &[&str], label: &str) -> Stri
             let _ = write!(
                 svg,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{segment:.1}\" fill=\"{}\" \
-                 stroke-width=\"1\" style=\"stroke:{SEPARATOR}\"/>",
+                 stroke-width=\"1\"/>",
                 PALETTE[series_index % PALETTE.len()],
             );
         }
@@ -301,6 +301,21 @@ mod tests {
             stacked.contains("&lt;Password&gt;") && stacked.contains("&lt;Mar&gt;"),
             "{stacked}"
         );
+    }
+
+    #[test]
+    fn charts_carry_no_style_attributes() {
+        // The pages' Content Security Policy allows the one stylesheet and no `style="…"`.
+        let column = Column {
+            label: "1".to_owned(),
+            sublabel: Some("Mar".to_owned()),
+            values: vec![2, 3],
+        };
+        let bars = horizontal_bars(&items(&[("Free", 5)]), "People");
+        let stacked = stacked_columns(&[column], &["A", "B"], "Sign-ins");
+        for svg in [bars, stacked] {
+            assert!(!svg.contains("style="), "{svg}");
+        }
     }
 
     #[test]

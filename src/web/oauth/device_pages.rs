@@ -270,9 +270,6 @@ pub async fn qr(state: web::Data<AppState>, request: HttpRequest) -> Result<Http
         .content_type("image/svg+xml")
         .insert_header((header::CACHE_CONTROL, "public, max-age=600"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
         .body(svg))
 }
