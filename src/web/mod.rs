@@ -14,6 +14,7 @@ pub mod login;
 pub mod metrics;
 pub mod oauth;
 pub mod pages;
+pub mod return_to;
 pub mod routes;
 pub mod session_cookie;
 pub mod state;

@@ -20,8 +20,8 @@ use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::{query_param, user_agent};
 use crate::web::login::pages::with_csrf_cookie;
-use crate::web::oauth::authorize::continue_url;
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
@@ -84,7 +84,7 @@ async fn offer_page(
     let token = csrf::token(request, state.secure_cookies);
     let page = OfferPage {
         csrf: token.token.clone(),
-        continue_url: continue_url(&carried, just_signed_in),
+        continue_url: ReturnTo::parse(&carried).location(just_signed_in),
         request: carried,
         device: describe_device(user_agent(request)),
         required,
@@ -192,7 +192,9 @@ pub async fn add(
     );
     let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
     match form.get("request") {
-        Some(carried) => Ok(pages::see_other(&continue_url(carried, just_signed_in))),
+        Some(carried) => Ok(pages::see_other(
+            &ReturnTo::parse(carried).location(just_signed_in),
+        )),
         None => Ok(pages::see_other("/account?done=passkey-added")),
     }
 }

@@ -16,6 +16,7 @@ use crate::domain::identity::session::SignedIn;
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
@@ -29,14 +30,6 @@ pub mod products;
 pub mod tiers;
 
 pub const PREFIX: &str = "/admin";
-
-/// Whether `path` is a dashboard page a sign-in may return to (never another site).
-pub fn is_dashboard_path(path: &str) -> bool {
-    (path == PREFIX || path.starts_with("/admin/") || path.starts_with("/admin?"))
-        && !path.contains("//")
-        && !path.contains('\\')
-        && path.bytes().all(|byte| byte.is_ascii_graphic())
-}
 
 /// An administrator allowed in, and what every page needs from that.
 pub struct Admin {
@@ -100,17 +93,6 @@ impl From<crate::foundation::store::StoreError> for Refusal {
     }
 }
 
-/// The sign-in that comes back to `path`.
-fn sign_in_first(path: &str) -> String {
-    let carried = form_urlencoded::Serializer::new(String::new())
-        .append_pair("return_to", path)
-        .finish();
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("request", &carried)
-        .finish();
-    format!("/login?{query}")
-}
-
 fn forbidden() -> PageError {
     PageError::new(
         StatusCode::FORBIDDEN,
@@ -129,7 +111,7 @@ pub async fn gate(state: &Arc<AppState>, request: &HttpRequest, posted: bool) ->
         query => format!("{}?{query}", request.path()),
     };
     let Some(signed_in) = session_cookie::current(state, request).await? else {
-        return Err(Refusal::SignIn(sign_in_first(&path)));
+        return Err(Refusal::SignIn(ReturnTo::Dashboard(path).sign_in_url()));
     };
     if !signed_in.user.is_admin {
         return Err(Refusal::Page(forbidden()));
@@ -138,8 +120,8 @@ pub async fn gate(state: &Arc<AppState>, request: &HttpRequest, posted: bool) ->
     let recent = state.clock.now() - signed_in.session.auth_time <= state.config.admin_session_max_secs;
     if !two_factors || !recent {
         // A form's answer would be lost on the way: the page it came from is the way back.
-        let back = if posted { PREFIX } else { &path };
-        return Err(Refusal::SignIn(sign_in_first(back)));
+        let back = if posted { PREFIX.to_owned() } else { path };
+        return Err(Refusal::SignIn(ReturnTo::Dashboard(back).sign_in_url()));
     }
     Ok(Admin {
         signed_in,

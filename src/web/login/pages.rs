@@ -20,8 +20,8 @@ use crate::foundation::store::users::User;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::{Form, query_param, user_agent};
-use crate::web::oauth::authorize::continue_url;
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
@@ -93,8 +93,7 @@ pub fn login_page(
     prompt: LoginPrompt,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(request, state.secure_cookies);
-    let for_device =
-        Form::from_urlencoded(&prompt.carried).is_ok_and(|carried| carried.get("device_user_code").is_some());
+    let for_device = matches!(ReturnTo::parse(&prompt.carried), ReturnTo::DeviceVerification(_));
     let page = LoginPage {
         app_name: prompt.app_name,
         error: prompt.error,
@@ -441,7 +440,7 @@ pub async fn signup(
         };
         match created {
             Ok(cookie) => {
-                let mut response = pages::see_other(&continue_url(&carried, true));
+                let mut response = pages::see_other(&ReturnTo::parse(&carried).location(true));
                 pages::add_cookie(&mut response, &cookie)?;
                 return Ok(response);
             }
@@ -484,7 +483,7 @@ async fn next_location(
         && form.get("passkey_offer") == Some("1")
         && request.cookie(passkeys::OFFER_COOKIE).is_none();
     if !offer && !user.is_admin {
-        return Ok(continue_url(carried, true));
+        return Ok(ReturnTo::parse(carried).location(true));
     }
     let user_id = user.id.clone();
     let (has_passkey, has_totp) = state
@@ -505,7 +504,7 @@ async fn next_location(
     if offer && !has_passkey {
         return Ok(format!("{}?{query}", passkeys::OFFER_PATH));
     }
-    Ok(continue_url(carried, true))
+    Ok(ReturnTo::parse(carried).location(true))
 }
 
 /// `POST /login/passkey/options`: a sign-in ceremony for the login page's script.
@@ -566,7 +565,7 @@ pub async fn passkey_sign_in(
     match outcome {
         Ok(PasskeySignIn { user, amr }) => {
             let cookie = sign_in_with(&state, &request, user, amr).await?;
-            let mut response = pages::see_other(&continue_url(&carried, true));
+            let mut response = pages::see_other(&ReturnTo::parse(&carried).location(true));
             pages::add_cookie(&mut response, &cookie)?;
             Ok(response)
         }

@@ -28,6 +28,7 @@ use crate::web::form::Form;
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
 use crate::web::oauth::discovery::AUTHORIZATION_PATH;
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
@@ -302,7 +303,9 @@ pub async fn consent(
             form.get("session") == Some(signed_in.session.sid.as_str())
                 && is_fresh(&authorization, signed_in, state.clock.now())
         }) else {
-            return Ok(pages::see_other(&continue_url(&authorization.encoded, false)));
+            return Ok(pages::see_other(
+                &ReturnTo::parse(&authorization.encoded).location(false),
+            ));
         };
         if !allowed {
             return Err(Refusal::redirect(
@@ -575,69 +578,9 @@ fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, &'static str> {
     Ok(parsed)
 }
 
-/// Where a person goes after signing in: back to the authorization request (without the
-/// `prompt` values that asked for the sign-in just done), or to their account page.
-pub fn continue_url(encoded_request: &str, just_signed_in: bool) -> String {
-    let Ok(request) = Form::from_urlencoded(encoded_request) else {
-        return "/account".into();
-    };
-    if request.get("client_id").is_none() {
-        // A sign-in that interrupted the dashboard returns to the page asked for.
-        if let Some(path) = request.get("return_to")
-            && crate::web::dashboard::is_dashboard_path(path)
-        {
-            return path.to_owned();
-        }
-        // A sign-in that interrupted the device verification page returns to it.
-        return match request.get("device_user_code") {
-            Some(user_code) => format!(
-                "{}?{}",
-                crate::web::oauth::device::VERIFICATION_PATH,
-                form_urlencoded::Serializer::new(String::new())
-                    .append_pair("user_code", user_code)
-                    .finish()
-            ),
-            None => "/account".into(),
-        };
-    }
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in request.pairs() {
-        // A sign-in that just happened satisfies any max_age; checked again, a small one
-        // would send the person back to the login page.
-        if name == "max_age" && just_signed_in {
-            continue;
-        }
-        if name == "prompt" && just_signed_in {
-            let kept: Vec<&str> = value
-                .split(' ')
-                .filter(|prompt| !prompt.is_empty() && *prompt != "login" && *prompt != "select_account")
-                .collect();
-            if !kept.is_empty() {
-                query.append_pair(name, &kept.join(" "));
-            }
-        } else {
-            query.append_pair(name, value);
-        }
-    }
-    format!("{AUTHORIZATION_PATH}?{}", query.finish())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signing_in_drops_the_prompt_values_it_satisfied() {
-        assert_eq!(
-            continue_url("client_id=app&prompt=login+consent&max_age=0&state=x", true),
-            "/oauth/authorize?client_id=app&prompt=consent&state=x"
-        );
-        assert_eq!(
-            continue_url("client_id=app&prompt=login", true),
-            "/oauth/authorize?client_id=app"
-        );
-        assert_eq!(continue_url("", true), "/account");
-    }
 
     #[test]
     fn prompt_none_stands_alone() {

@@ -9,7 +9,6 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use url::form_urlencoded;
 
 use crate::domain::identity::session::SignedIn;
 use crate::domain::oauth::parameters::Parameters;
@@ -21,6 +20,7 @@ use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
 use crate::web::oauth::device::{self, PendingRequest};
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
@@ -69,13 +69,7 @@ fn enter_page(
 
 /// The login page, returning here with the code once the person is signed in.
 fn sign_in_first(user_code: Option<&str>) -> HttpResponse {
-    let carried = form_urlencoded::Serializer::new(String::new())
-        .append_pair("device_user_code", user_code.unwrap_or_default())
-        .finish();
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("request", &carried)
-        .finish();
-    pages::see_other(&format!("/login?{query}"))
+    pages::see_other(&ReturnTo::DeviceVerification(user_code.unwrap_or_default().to_owned()).sign_in_url())
 }
 
 /// How looking up a typed code went.

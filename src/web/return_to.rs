@@ -1,0 +1,163 @@
+//! Where a sign-in returns to. The login pages carry it from page to page (and through a
+//! sign-in link) as one form-encoded `request` parameter; this is the one place that writes
+//! and reads it.
+
+use url::form_urlencoded;
+
+use crate::web::account::PATH as ACCOUNT_PATH;
+use crate::web::dashboard::PREFIX as DASHBOARD_PREFIX;
+use crate::web::form::Form;
+use crate::web::oauth::device::VERIFICATION_PATH;
+use crate::web::oauth::discovery::AUTHORIZATION_PATH;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReturnTo {
+    /// An app's authorization request, form-encoded as it arrived.
+    Authorization(String),
+    /// A dashboard page the sign-in interrupted.
+    Dashboard(String),
+    /// The TV code page, with the code typed before the sign-in.
+    DeviceVerification(String),
+    Account,
+}
+
+impl ReturnTo {
+    /// Reads a carried `request` parameter; anything unrecognised returns to the account.
+    pub fn parse(carried: &str) -> Self {
+        let Ok(request) = Form::from_urlencoded(carried) else {
+            return Self::Account;
+        };
+        if request.get("client_id").is_some() {
+            return Self::Authorization(carried.to_owned());
+        }
+        if let Some(path) = request.get("return_to")
+            && is_dashboard_path(path)
+        {
+            return Self::Dashboard(path.to_owned());
+        }
+        match request.get("device_user_code") {
+            Some(user_code) => Self::DeviceVerification(user_code.to_owned()),
+            None => Self::Account,
+        }
+    }
+
+    /// The value of the `request` parameter that carries this.
+    pub fn carried(&self) -> String {
+        let pair = |name: &str, value: &str| {
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair(name, value)
+                .finish()
+        };
+        match self {
+            Self::Authorization(encoded) => encoded.clone(),
+            Self::Dashboard(path) => pair("return_to", path),
+            Self::DeviceVerification(user_code) => pair("device_user_code", user_code),
+            Self::Account => String::new(),
+        }
+    }
+
+    /// The login page that comes back here.
+    pub fn sign_in_url(&self) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("request", &self.carried())
+            .finish();
+        format!("/login?{query}")
+    }
+
+    /// Where to go once signed in: back to the authorization request (without the `prompt`
+    /// values that asked for the sign-in just done), the dashboard page, the TV code page, or
+    /// the account page.
+    pub fn location(&self, just_signed_in: bool) -> String {
+        match self {
+            Self::Authorization(encoded) => authorization_location(encoded, just_signed_in),
+            Self::Dashboard(path) => path.clone(),
+            Self::DeviceVerification(user_code) => format!(
+                "{VERIFICATION_PATH}?{}",
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("user_code", user_code)
+                    .finish()
+            ),
+            Self::Account => ACCOUNT_PATH.to_owned(),
+        }
+    }
+}
+
+/// Whether `path` is a dashboard page a sign-in may return to (never another site).
+fn is_dashboard_path(path: &str) -> bool {
+    (path == DASHBOARD_PREFIX || path.starts_with("/admin/") || path.starts_with("/admin?"))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && path.bytes().all(|byte| byte.is_ascii_graphic())
+}
+
+fn authorization_location(encoded: &str, just_signed_in: bool) -> String {
+    let Ok(request) = Form::from_urlencoded(encoded) else {
+        return ACCOUNT_PATH.to_owned();
+    };
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in request.pairs() {
+        // A sign-in that just happened satisfies any max_age; checked again, a small one
+        // would send the person back to the login page.
+        if name == "max_age" && just_signed_in {
+            continue;
+        }
+        if name == "prompt" && just_signed_in {
+            let kept: Vec<&str> = value
+                .split(' ')
+                .filter(|prompt| !prompt.is_empty() && *prompt != "login" && *prompt != "select_account")
+                .collect();
+            if !kept.is_empty() {
+                query.append_pair(name, &kept.join(" "));
+            }
+        } else {
+            query.append_pair(name, value);
+        }
+    }
+    format!("{AUTHORIZATION_PATH}?{}", query.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(carried: &str, just_signed_in: bool) -> String {
+        ReturnTo::parse(carried).location(just_signed_in)
+    }
+
+    #[test]
+    fn signing_in_drops_the_prompt_values_it_satisfied() {
+        assert_eq!(
+            location("client_id=app&prompt=login+consent&max_age=0&state=x", true),
+            "/oauth/authorize?client_id=app&prompt=consent&state=x"
+        );
+        assert_eq!(
+            location("client_id=app&prompt=login", true),
+            "/oauth/authorize?client_id=app"
+        );
+        assert_eq!(location("", true), "/account");
+    }
+
+    #[test]
+    fn each_return_survives_being_carried() {
+        for return_to in [
+            ReturnTo::Authorization("client_id=app&state=x".to_owned()),
+            ReturnTo::Dashboard("/admin/people?q=a".to_owned()),
+            ReturnTo::DeviceVerification("BCDF-GHJK".to_owned()),
+            ReturnTo::Account,
+        ] {
+            assert_eq!(ReturnTo::parse(&return_to.carried()), return_to);
+        }
+    }
+
+    #[test]
+    fn a_sign_in_never_returns_to_another_site() {
+        assert_eq!(
+            ReturnTo::parse("return_to=//evil.example/admin"),
+            ReturnTo::Account
+        );
+        assert_eq!(
+            ReturnTo::parse("return_to=https://evil.example/admin"),
+            ReturnTo::Account
+        );
+    }
+}
