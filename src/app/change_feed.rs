@@ -23,7 +23,7 @@ const DATABASE_PRUNE_EVERY: Duration = Duration::from_secs(600);
 const EVENT_RETENTION_SECS: i64 = 3600;
 
 /// Where an instance is in the change feed.
-pub struct Follower {
+pub(crate) struct Follower {
     last_id: i64,
     applied: HashMap<i64, i64>,
     /// A key change was seen and the reload it needs has not succeeded yet.
@@ -31,7 +31,7 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn starting_after(last_id: i64) -> Self {
+    pub(crate) fn starting_after(last_id: i64) -> Self {
         Self {
             last_id,
             applied: HashMap::new(),
@@ -57,7 +57,7 @@ impl Follower {
 
 /// Loads what a starting instance needs from the database: the feed position first, then
 /// the revocations, so nothing revoked in between is missed.
-pub async fn prime(state: &Arc<Core>) -> Result<Follower, StoreError> {
+pub(crate) async fn prime(state: &Arc<Core>) -> Result<Follower, StoreError> {
     let now = state.clock.now();
     let (last_id, revoked) = state
         .store
@@ -70,7 +70,7 @@ pub async fn prime(state: &Arc<Core>) -> Result<Follower, StoreError> {
     Ok(Follower::starting_after(last_id))
 }
 
-pub fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> {
+pub(crate) fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_millis(state.config.sync_interval_ms.max(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -94,7 +94,7 @@ pub fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> {
 }
 
 /// Applies every change made since the last poll.
-pub async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(), KeyringError> {
+pub(crate) async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(), KeyringError> {
     let now = state.clock.now();
     let after_id = follower.last_id;
     let events = state

@@ -26,7 +26,7 @@ use crate::foundation::store::Store;
     version,
     about = "OAuth 2.0 / OpenID Connect identity and entitlement server"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }

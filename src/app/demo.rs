@@ -31,7 +31,7 @@ use crate::foundation::store::{DbConnection, Store};
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 /// How many people `usher demo seed` creates unless told.
-pub const DEFAULT_PEOPLE: u32 = 200;
+pub(crate) const DEFAULT_PEOPLE: u32 = 200;
 /// People written per transaction.
 const CHUNK: u32 = 1000;
 /// Sessions per insert statement (10 parameters each).
@@ -70,7 +70,7 @@ pub struct Seeded {
 
 impl Seeded {
     /// One line for people.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let admin = match (&self.admin_password, self.admin_created) {
             (Some(password), _) => format!(
                 "{} created with password {password} (shown once)",
@@ -208,7 +208,7 @@ const USER_AGENTS: [&str; 6] = [
 ];
 
 /// The email of demo person `number`: `person0001@example.com`, …, `person100000@example.com`.
-pub fn email(number: u32) -> String {
+pub(crate) fn email(number: u32) -> String {
     format!("person{number:04}@example.com")
 }
 
@@ -227,7 +227,7 @@ fn weighted<'a, T>(rng: &mut StdRng, choices: &'a [(T, u32)]) -> &'a T {
 
 /// One demo person's subscription, grants and sign-ins, drawn from their own generator.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Person {
+pub(crate) struct Person {
     pub name: String,
     pub created_at: i64,
     pub email_verified: bool,
@@ -240,7 +240,7 @@ pub struct Person {
 }
 
 impl Person {
-    pub fn draw(number: u32, now: i64) -> Self {
+    pub(crate) fn draw(number: u32, now: i64) -> Self {
         let mut rng = StdRng::seed_from_u64(0x5eed_0000_0000 + u64::from(number));
         let first = FIRST_NAMES[rng.gen_range(0..FIRST_NAMES.len())];
         let last = LAST_NAMES[rng.gen_range(0..LAST_NAMES.len())];

@@ -1,7 +1,7 @@
 //! The program: the command line, and the background tasks that run beside the server.
 
-pub mod change_feed;
+pub(crate) mod change_feed;
 pub mod cli;
 pub mod demo;
 pub mod server;
-pub mod webhook_worker;
+pub(crate) mod webhook_worker;

@@ -49,12 +49,12 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    pub fn issuer(&self) -> &str {
+    pub(crate) fn issuer(&self) -> &str {
         &self.state.issuer
     }
 
     /// Waits until the server stops (it stops on SIGINT/SIGTERM).
-    pub async fn wait(self) -> std::io::Result<()> {
+    pub(crate) async fn wait(self) -> std::io::Result<()> {
         let outcome = self.server_task.await.unwrap_or(Ok(()));
         self.sync_task.abort();
         self.webhook_task.abort();

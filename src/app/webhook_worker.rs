@@ -27,7 +27,7 @@ const LAST_ERROR_MAX_CHARS: usize = 500;
 
 /// Starts the worker. It runs until its handle is aborted; sends in flight are dropped with it
 /// and made again by whichever instance claims them once their lease has expired.
-pub fn spawn(state: Arc<Core>) -> Result<JoinHandle<()>, WebhookError> {
+pub(crate) fn spawn(state: Arc<Core>) -> Result<JoinHandle<()>, WebhookError> {
     let http = http_client(state.config.webhook_timeout_secs)?;
     Ok(tokio::spawn(run(state, http)))
 }

@@ -44,7 +44,7 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         issuer: String,
         clock: Clock,
@@ -105,7 +105,7 @@ impl Core {
 
     /// Reloads keys when a token names a key this instance does not know, at most once a
     /// second: another instance may have rotated moments ago.
-    pub async fn reload_keys_for_unknown_kid(self: &Arc<Self>) -> bool {
+    pub(crate) async fn reload_keys_for_unknown_kid(self: &Arc<Self>) -> bool {
         let now = self.clock.now();
         let last = self.last_key_reload.load(Ordering::Relaxed);
         if now <= last

@@ -1,11 +1,11 @@
 //! The rules of Usher, with no HTTP: identity, OAuth, tokens, entitlements and webhooks.
 //! The command line, the admin API and the dashboard all call the same functions here.
 
-pub mod core;
+pub(crate) mod core;
 pub mod entitlements;
 pub mod identity;
 pub mod oauth;
-pub mod tokens;
+pub(crate) mod tokens;
 pub mod webhooks;
 
 use crate::foundation::store::StoreError;

@@ -173,7 +173,7 @@ impl Default for Config {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("configuration file {0} does not exist")]
     MissingFile(String),
     #[error("invalid configuration: {0}")]
@@ -182,7 +182,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Loads the configuration from the process environment and the TOML file it names.
-    pub fn load() -> Result<Self, ConfigError> {
+    pub(crate) fn load() -> Result<Self, ConfigError> {
         let explicit = std::env::var_os("USHER_CONFIG").map(PathBuf::from);
         Self::load_from(explicit.as_deref(), Env::prefixed("USHER_").ignore(&["config"]))
     }
@@ -265,7 +265,7 @@ impl Config {
     }
 
     /// The issuer identifier for a server bound to `port`, without a trailing slash.
-    pub fn issuer_for_port(&self, port: u16) -> String {
+    pub(crate) fn issuer_for_port(&self, port: u16) -> String {
         match &self.issuer {
             Some(issuer) => issuer.trim_end_matches('/').to_owned(),
             None if self.tls_cert_file.is_some() => format!("https://localhost:{port}"),

@@ -2,7 +2,7 @@
 
 /// `%XX` escapes decoded (a `+` stays a `+`); None for a bad escape or bytes that are not
 /// UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

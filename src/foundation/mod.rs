@@ -4,7 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod encoding;
+pub(crate) mod encoding;
 pub mod mail;
 pub mod store;
-pub mod time;
+pub(crate) mod time;

@@ -29,7 +29,7 @@ fn is_cross_origin_path(path: &str) -> bool {
 }
 
 /// Answers preflights and marks answers of the cross-origin paths as readable by any origin.
-pub async fn allow(
+pub(crate) async fn allow(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {

@@ -9,16 +9,16 @@ use subtle::ConstantTimeEq;
 use crate::foundation::crypto::random;
 use crate::web::pages::PageError;
 
-pub const COOKIE: &str = "usher_csrf";
-pub const FIELD: &str = "csrf";
+pub(crate) const COOKIE: &str = "usher_csrf";
+pub(crate) const FIELD: &str = "csrf";
 
 /// The token a page embeds in its forms, and the cookie to set when the browser had none.
-pub struct CsrfToken {
+pub(crate) struct CsrfToken {
     pub token: String,
     pub new_cookie: Option<Cookie<'static>>,
 }
 
-pub fn token(request: &HttpRequest, secure: bool) -> CsrfToken {
+pub(crate) fn token(request: &HttpRequest, secure: bool) -> CsrfToken {
     if let Some(existing) = request
         .cookie(COOKIE)
         .filter(|cookie| random::is_base64url_of_32_bytes(cookie.value()))
@@ -44,7 +44,7 @@ pub fn token(request: &HttpRequest, secure: bool) -> CsrfToken {
 }
 
 /// Checks that a posted form echoes the browser's CSRF cookie.
-pub fn verify(request: &HttpRequest, submitted: Option<&str>) -> Result<(), PageError> {
+pub(crate) fn verify(request: &HttpRequest, submitted: Option<&str>) -> Result<(), PageError> {
     let cookie = request.cookie(COOKIE).ok_or_else(PageError::csrf)?;
     let submitted = submitted.ok_or_else(PageError::csrf)?;
     if random::is_base64url_of_32_bytes(submitted)

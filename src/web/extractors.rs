@@ -20,7 +20,7 @@ type Extracted<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
 /// A posted page form whose CSRF field matched the browser's cookie. Taking one is the only
 /// way a page handler gets its form, so none can skip the check, and the check comes before
 /// anything else: a forged post learns nothing, not even whether anyone is signed in.
-pub struct PageForm(Form<'static>);
+pub(crate) struct PageForm(Form<'static>);
 
 impl Deref for PageForm {
     type Target = Form<'static>;
@@ -69,7 +69,7 @@ impl FromRequest for Admin {
 }
 
 /// A dashboard form: its CSRF token checked first, then the administrator let in.
-pub struct AdminForm {
+pub(crate) struct AdminForm {
     pub admin: Admin,
     pub form: PageForm,
 }

@@ -17,13 +17,13 @@ const MAX_PARAMS: usize = 32;
 
 /// The parameters of a form body, borrowed from it where nothing needed decoding.
 /// RFC 6749 §3.1: a parameter sent twice is an error.
-pub struct Form<'a> {
+pub(crate) struct Form<'a> {
     params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 impl<'a> Form<'a> {
     /// Parses the body of `request`; `body` is what actix read (or why it could not).
-    pub fn parse(
+    pub(crate) fn parse(
         request: &HttpRequest,
         body: &'a Result<Bytes, actix_web::Error>,
     ) -> Result<Self, OAuthError> {
@@ -45,7 +45,7 @@ impl<'a> Form<'a> {
     }
 
     /// The same form, owning its text, so it can outlive the body it was read from.
-    pub fn into_owned(self) -> Form<'static> {
+    pub(crate) fn into_owned(self) -> Form<'static> {
         Form {
             params: self
                 .params
@@ -56,7 +56,7 @@ impl<'a> Form<'a> {
     }
 
     /// Parses `application/x-www-form-urlencoded` text: a body or a query string.
-    pub fn from_urlencoded(text: &'a str) -> Result<Self, OAuthError> {
+    pub(crate) fn from_urlencoded(text: &'a str) -> Result<Self, OAuthError> {
         let mut params: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
         for pair in text.split('&').filter(|pair| !pair.is_empty()) {
             if params.len() == MAX_PARAMS {
@@ -75,14 +75,14 @@ impl<'a> Form<'a> {
     }
 
     /// Every parameter, in order.
-    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.params
             .iter()
             .map(|(name, value)| (name.as_ref(), value.as_ref()))
     }
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(key, value)| key == name && !value.is_empty())
@@ -124,7 +124,7 @@ fn body_error(error: &actix_web::Error) -> OAuthError {
 }
 
 /// One parameter of a page's query string; None when it is absent or the query is malformed.
-pub fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
+pub(crate) fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
     Form::from_urlencoded(request.query_string())
         .ok()?
         .get(name)
@@ -132,7 +132,7 @@ pub fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
 }
 
 /// The request's `User-Agent`, empty when absent or not text.
-pub fn user_agent(request: &HttpRequest) -> &str {
+pub(crate) fn user_agent(request: &HttpRequest) -> &str {
     request
         .headers()
         .get(header::USER_AGENT)
@@ -141,7 +141,7 @@ pub fn user_agent(request: &HttpRequest) -> &str {
 }
 
 /// What the request presents to identify its client.
-pub fn client_credentials<'a>(request: &'a HttpRequest, form: &'a Form) -> ClientCredentials<'a> {
+pub(crate) fn client_credentials<'a>(request: &'a HttpRequest, form: &'a Form) -> ClientCredentials<'a> {
     ClientCredentials {
         authorization: request
             .headers()
@@ -154,15 +154,15 @@ pub fn client_credentials<'a>(request: &'a HttpRequest, form: &'a Form) -> Clien
 
 /// What a request's `Authorization` header says about a bearer token (RFC 6750 §2.1).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Bearer<'a> {
+pub(crate) enum Bearer<'a> {
     /// No `Authorization` header.
     Missing,
     /// A header that is not `Bearer <token>` (another scheme, or no token).
-    NotBearer,
+    OtherScheme,
     Token(&'a str),
 }
 
-pub fn bearer(request: &HttpRequest) -> Bearer<'_> {
+pub(crate) fn bearer(request: &HttpRequest) -> Bearer<'_> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Bearer::Missing;
     };
@@ -171,5 +171,5 @@ pub fn bearer(request: &HttpRequest) -> Bearer<'_> {
         .ok()
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-        .map_or(Bearer::NotBearer, |(_, token)| Bearer::Token(token.trim()))
+        .map_or(Bearer::OtherScheme, |(_, token)| Bearer::Token(token.trim()))
 }

@@ -4,11 +4,11 @@ use actix_web::{HttpResponse, web};
 
 use crate::web::state::AppState;
 
-pub async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.store.ping().await {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {
@@ -18,7 +18,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub async fn metrics() -> HttpResponse {
+pub(crate) async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::web::metrics::render())

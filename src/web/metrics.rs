@@ -126,12 +126,12 @@ fn series() -> &'static Series {
 }
 
 /// Registers the metrics; called once at start so `/metrics` lists every series from zero.
-pub fn install() {
+pub(crate) fn install() {
     series();
 }
 
 /// The Prometheus text exposition.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     series()
         .prometheus
         .as_ref()
@@ -143,7 +143,7 @@ fn position(names: &[&str], name: &str) -> Option<usize> {
     names.iter().position(|known| *known == name)
 }
 
-pub fn introspection(result: &str) {
+pub(crate) fn introspection(result: &str) {
     let series = series();
     if let Some(counter) =
         position(&INTROSPECTION_RESULTS, result).and_then(|index| series.introspections.get(index))
@@ -152,7 +152,7 @@ pub fn introspection(result: &str) {
     }
 }
 
-pub fn token_issued(grant_type: &str) {
+pub(crate) fn token_issued(grant_type: &str) {
     let series = series();
     if let Some(counter) =
         position(&GRANT_TYPES, grant_type).and_then(|index| series.tokens_issued.get(index))
@@ -161,7 +161,7 @@ pub fn token_issued(grant_type: &str) {
     }
 }
 
-pub async fn track(
+pub(crate) async fn track(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {

@@ -38,7 +38,7 @@ const STYLESHEET: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/temp
 const PASSKEYS_JS: &str = include_str!("../../templates/assets/passkeys.js");
 
 /// `GET /assets/passkeys.js`.
-pub async fn passkeys_script() -> HttpResponse {
+pub(crate) async fn passkeys_script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
@@ -47,7 +47,7 @@ pub async fn passkeys_script() -> HttpResponse {
 }
 
 /// A JSON answer for the pages' script; never cached.
-pub fn json(value: &impl serde::Serialize) -> HttpResponse {
+pub(crate) fn json(value: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(value)
@@ -62,14 +62,18 @@ struct ErrorPage<'a> {
 
 /// An error shown to a person as a page, never as JSON.
 #[derive(Debug)]
-pub struct PageError {
+pub(crate) struct PageError {
     pub status: StatusCode,
     pub title: &'static str,
     pub message: Cow<'static, str>,
 }
 
 impl PageError {
-    pub fn new(status: StatusCode, title: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        title: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             status,
             title,
@@ -77,7 +81,7 @@ impl PageError {
         }
     }
 
-    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "This request cannot be completed",
@@ -85,7 +89,7 @@ impl PageError {
         )
     }
 
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "Page not found",
@@ -94,7 +98,7 @@ impl PageError {
     }
 
     /// A form posted without (or with a stale) CSRF token.
-    pub fn csrf() -> Self {
+    pub(crate) fn csrf() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "Please try again",
@@ -103,7 +107,7 @@ impl PageError {
     }
 
     /// Logs the internal cause and shows a generic page.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "page failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -162,7 +166,7 @@ impl From<crate::foundation::crypto::jwt::SignError> for PageError {
 }
 
 /// A response builder with the headers every page carries.
-pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
+pub(crate) fn page_builder(status: StatusCode) -> HttpResponseBuilder {
     let mut builder = HttpResponse::build(status);
     builder
         .content_type("text/html; charset=utf-8")
@@ -181,19 +185,19 @@ pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
 }
 
 /// Adds a cookie to a page's answer (it fails only on a cookie that cannot be a header).
-pub fn add_cookie(response: &mut HttpResponse, cookie: &Cookie<'_>) -> Result<(), PageError> {
+pub(crate) fn add_cookie(response: &mut HttpResponse, cookie: &Cookie<'_>) -> Result<(), PageError> {
     response
         .add_cookie(cookie)
         .map_err(|error| PageError::internal(&error))
 }
 
 /// Renders a page with the given status.
-pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
     Ok(page_builder(status).body(page.render()?))
 }
 
 /// A `303 See Other` to `location`: after a form, the browser follows it with a GET.
-pub fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))

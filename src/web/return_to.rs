@@ -11,7 +11,7 @@ use crate::web::oauth::device::VERIFICATION_PATH;
 use crate::web::oauth::discovery::AUTHORIZATION_PATH;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReturnTo {
+pub(crate) enum ReturnTo {
     /// An app's authorization request, form-encoded as it arrived.
     Authorization(String),
     /// A dashboard page the sign-in interrupted.
@@ -23,7 +23,7 @@ pub enum ReturnTo {
 
 impl ReturnTo {
     /// Reads a carried `request` parameter; anything unrecognised returns to the account.
-    pub fn parse(carried: &str) -> Self {
+    pub(crate) fn parse(carried: &str) -> Self {
         let Ok(request) = Form::from_urlencoded(carried) else {
             return Self::Account;
         };
@@ -42,7 +42,7 @@ impl ReturnTo {
     }
 
     /// The value of the `request` parameter that carries this.
-    pub fn carried(&self) -> String {
+    pub(crate) fn carried(&self) -> String {
         let pair = |name: &str, value: &str| {
             form_urlencoded::Serializer::new(String::new())
                 .append_pair(name, value)
@@ -57,7 +57,7 @@ impl ReturnTo {
     }
 
     /// The login page that comes back here.
-    pub fn sign_in_url(&self) -> String {
+    pub(crate) fn sign_in_url(&self) -> String {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("request", &self.carried())
             .finish();
@@ -67,7 +67,7 @@ impl ReturnTo {
     /// Where to go once signed in: back to the authorization request (without the `prompt`
     /// values that asked for the sign-in just done), the dashboard page, the TV code page, or
     /// the account page.
-    pub fn location(&self, just_signed_in: bool) -> String {
+    pub(crate) fn location(&self, just_signed_in: bool) -> String {
         match self {
             Self::Authorization(encoded) => authorization_location(encoded, just_signed_in),
             Self::Dashboard(path) => path.clone(),

@@ -17,7 +17,7 @@ use crate::web::state::AppState;
 use crate::web::{account, admin_api, cors, dashboard, health, login, metrics, oauth, pages};
 
 /// The HTTP server over every route, on an already bound listener.
-pub fn serve(
+pub(crate) fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
     tls: Option<rustls::ServerConfig>,
@@ -81,7 +81,7 @@ async fn not_found() -> Result<HttpResponse, OAuthError> {
 }
 
 /// Every route of the server. actix tries resources in order, so the hot paths come first.
-pub fn routes(config: &mut web::ServiceConfig) {
+pub(crate) fn routes(config: &mut web::ServiceConfig) {
     config
         .service(endpoint(
             discovery::INTROSPECTION_PATH,

@@ -11,7 +11,7 @@ use crate::web::state::AppState;
 pub const COOKIE: &str = "usher_session";
 
 /// The person behind a request's session cookie.
-pub async fn current(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>, StoreError> {
+pub(crate) async fn current(state: &AppState, request: &HttpRequest) -> Result<Option<SignedIn>, StoreError> {
     match token(request) {
         Some(token) => session::resolve(&state.core, &token).await,
         None => Ok(None),
@@ -20,12 +20,12 @@ pub async fn current(state: &AppState, request: &HttpRequest) -> Result<Option<S
 
 /// The session token a request's cookie carries, to hand to `session::start` on the
 /// blocking pool.
-pub fn token(request: &HttpRequest) -> Option<String> {
+pub(crate) fn token(request: &HttpRequest) -> Option<String> {
     request.cookie(COOKIE).map(|cookie| cookie.value().to_owned())
 }
 
 /// The cookie that keeps a newly started session's token.
-pub fn issue(state: &AppState, token: String) -> Cookie<'static> {
+pub(crate) fn issue(state: &AppState, token: String) -> Cookie<'static> {
     Cookie::build(COOKIE, token)
         .path("/")
         .http_only(true)
@@ -36,7 +36,7 @@ pub fn issue(state: &AppState, token: String) -> Cookie<'static> {
 }
 
 /// The cookie that makes the browser forget its session.
-pub fn removal(state: &AppState) -> Cookie<'static> {
+pub(crate) fn removal(state: &AppState) -> Cookie<'static> {
     let mut cookie = Cookie::build(COOKIE, "")
         .path("/")
         .http_only(true)

@@ -14,7 +14,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(core: Arc<Core>) -> Self {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
         let discovery = Discovery::new(&core.issuer);
         let secure_cookies = core.issuer.starts_with("https://");
         Self {

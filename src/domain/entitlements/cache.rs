@@ -17,7 +17,7 @@ use crate::foundation::store::StoreError;
 const SHARDS: usize = 16;
 
 /// A person's entitlements and the members they add to an introspection answer.
-pub struct Cached {
+pub(crate) struct Cached {
     pub entitlements: Entitlements,
     /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N` — no braces, to splice into an answer.
     pub introspection_members: Bytes,
@@ -74,7 +74,7 @@ pub struct EntitlementCache {
 }
 
 impl EntitlementCache {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             hasher: foldhash::fast::FixedState::default(),
@@ -108,7 +108,7 @@ impl EntitlementCache {
     }
 
     /// Forgets one person's entitlements.
-    pub fn invalidate(&self, user_id: &str) {
+    pub(crate) fn invalidate(&self, user_id: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.shard(user_id)
             .write()
@@ -117,7 +117,7 @@ impl EntitlementCache {
     }
 
     /// Forgets everyone's: a tier or product changed.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for shard in &self.shards {
             shard.write().unwrap_or_else(PoisonError::into_inner).clear();
@@ -126,7 +126,7 @@ impl EntitlementCache {
 }
 
 /// A person's entitlements now: from memory when fresh, else from the database.
-pub async fn current(state: &Arc<Core>, user_id: &str) -> Result<Arc<Cached>, StoreError> {
+pub(crate) async fn current(state: &Arc<Core>, user_id: &str) -> Result<Arc<Cached>, StoreError> {
     let cache = &state.entitlements;
     let now = state.clock.now();
     if let Some(cached) = cache.fresh(user_id, now) {

@@ -76,7 +76,7 @@ impl Actor {
         Self(format!("client:{client_id}"))
     }
 
-    pub fn admin(user_id: &str) -> Self {
+    pub(crate) fn admin(user_id: &str) -> Self {
         Self(format!("admin:{user_id}"))
     }
 }
@@ -216,7 +216,7 @@ pub fn update_tier(
 }
 
 /// Deletes a tier no subscription names.
-pub fn delete_tier(
+pub(crate) fn delete_tier(
     conn: &mut DbConnection,
     actor: &Actor,
     slug: &str,
@@ -235,7 +235,7 @@ pub fn delete_tier(
     or_conflict(deleted, || format!("tier {slug} is in use by subscriptions"))
 }
 
-pub fn tier_json(tier: &Tier) -> Value {
+pub(crate) fn tier_json(tier: &Tier) -> Value {
     json!({
         "slug": tier.slug,
         "name": tier.name,
@@ -301,7 +301,7 @@ pub fn create_product(
     Ok(product)
 }
 
-pub fn update_product(
+pub(crate) fn update_product(
     conn: &mut DbConnection,
     actor: &Actor,
     slug: &str,
@@ -338,7 +338,7 @@ pub fn update_product(
 }
 
 /// Deletes a product that was never granted.
-pub fn delete_product(
+pub(crate) fn delete_product(
     conn: &mut DbConnection,
     actor: &Actor,
     slug: &str,
@@ -355,7 +355,7 @@ pub fn delete_product(
     or_conflict(deleted, || format!("product {slug} has grants"))
 }
 
-pub fn product_json(product: &Product) -> Value {
+pub(crate) fn product_json(product: &Product) -> Value {
     json!({
         "slug": product.slug,
         "title": product.title,
@@ -434,7 +434,7 @@ pub fn put_subscription(
 }
 
 /// Ends the person's subscription; `false` when there was none.
-pub fn end_subscription(
+pub(crate) fn end_subscription(
     conn: &mut DbConnection,
     actor: &Actor,
     user_id: &str,
@@ -459,7 +459,7 @@ pub fn end_subscription(
     })
 }
 
-pub fn subscription_json(subscription: &Subscription) -> Value {
+pub(crate) fn subscription_json(subscription: &Subscription) -> Value {
     json!({
         "tier": subscription.tier_slug,
         "status": subscription.status,
@@ -609,7 +609,7 @@ pub fn revoke_grant(
     })
 }
 
-pub fn grant_json(grant: &Grant) -> Value {
+pub(crate) fn grant_json(grant: &Grant) -> Value {
     json!({
         "id": grant.id,
         "product": grant.product_slug,
@@ -621,7 +621,7 @@ pub fn grant_json(grant: &Grant) -> Value {
 }
 
 /// A person's entitlements now.
-pub fn entitlements_of(
+pub(crate) fn entitlements_of(
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,

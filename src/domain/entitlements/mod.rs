@@ -5,7 +5,7 @@
 //! memory for the introspection hot path until a change (announced on the change feed) or
 //! the clock (a period ending, a rental starting or expiring) makes it stale.
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod manage;
 
 use serde::Serialize;
@@ -15,7 +15,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 /// Subscription statuses; `canceled` gives nothing, the others give the tier until the end of
 /// the current period.
-pub const STATUSES: [&str; 4] = ["active", "trialing", "past_due", "canceled"];
+pub(crate) const STATUSES: [&str; 4] = ["active", "trialing", "past_due", "canceled"];
 
 /// A product the person may watch now, and until when (`None`: no end).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -36,7 +36,7 @@ pub struct Entitlements {
 }
 
 /// Whether a subscription gives its tier at `now`.
-pub fn subscription_is_current(subscription: &Subscription, now: i64) -> bool {
+pub(crate) fn subscription_is_current(subscription: &Subscription, now: i64) -> bool {
     subscription.status != "canceled" && subscription.current_period_end > now
 }
 
@@ -115,7 +115,7 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
 /// The entitlement claims of an access token (docs/entitlements.md): at most `cap` products, with
 /// `ppv_overflow` when there are more.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct AccessTokenEntitlements {
+pub(crate) struct AccessTokenEntitlements {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
     pub features: Vec<String>,
@@ -126,7 +126,7 @@ pub struct AccessTokenEntitlements {
 }
 
 impl AccessTokenEntitlements {
-    pub fn new(entitlements: &Entitlements, cap: usize) -> Self {
+    pub(crate) fn new(entitlements: &Entitlements, cap: usize) -> Self {
         Self {
             tier: entitlements.tier.clone(),
             features: entitlements.features.clone(),

@@ -18,7 +18,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 /// Where a link leads: a page with a button, so a mail scanner that fetches links does not
 /// spend them.
-pub const CONTINUE_PATH: &str = "/login/link/continue";
+pub(crate) const CONTINUE_PATH: &str = "/login/link/continue";
 
 static ISSUING: Mutex<()> = Mutex::new(());
 
@@ -81,7 +81,11 @@ fn token_hash(token: &str) -> Option<String> {
 }
 
 /// Whether `token` is a link that still works (the confirmation page), and for which address.
-pub fn live_email(conn: &mut DbConnection, token: &str, now: i64) -> Result<Option<String>, StoreError> {
+pub(crate) fn live_email(
+    conn: &mut DbConnection,
+    token: &str,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
     let Some(hash) = token_hash(token) else {
         return Ok(None);
     };
@@ -90,7 +94,7 @@ pub fn live_email(conn: &mut DbConnection, token: &str, now: i64) -> Result<Opti
 
 /// The person a used link signs in, and the request it was asked for from.
 #[derive(Debug)]
-pub struct LinkSignIn {
+pub(crate) struct LinkSignIn {
     pub user: User,
     pub carried: String,
 }
@@ -100,7 +104,7 @@ pub struct LinkSignIn {
 /// account meanwhile, the link signs in to that one (it proves the same thing). One
 /// transaction, spending first: two clicks racing sign in once.
 /// A sign-up link stops working when sign-up is turned off (`allow_signup`).
-pub fn spend(
+pub(crate) fn spend(
     conn: &mut DbConnection,
     token: &str,
     allow_signup: bool,

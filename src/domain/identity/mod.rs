@@ -2,11 +2,11 @@
 //! passkeys, sign-in links, throttles and the notices mailed when credentials change.
 
 pub mod links;
-pub mod notices;
+pub(crate) mod notices;
 pub mod passkeys;
-pub mod password;
-pub mod people;
+pub(crate) mod password;
+pub(crate) mod people;
 pub mod session;
-pub mod throttle;
-pub mod totp;
+pub(crate) mod throttle;
+pub(crate) mod totp;
 pub mod users;

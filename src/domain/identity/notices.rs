@@ -7,7 +7,7 @@ use crate::foundation::time::format_utc;
 
 /// Mails `user` that `summary` happened now. Sent in the background: the change is done
 /// and recorded whether or not the mail goes out.
-pub fn credential_changed(state: &Core, user: &User, summary: &str) {
+pub(crate) fn credential_changed(state: &Core, user: &User, summary: &str) {
     let account_url = format!("{}/account", state.issuer);
     let at = format_utc(state.clock.now());
     match crate::foundation::mail::credential_changed(&user.email, summary, &at, &account_url) {

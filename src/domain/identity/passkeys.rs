@@ -40,11 +40,11 @@ pub enum PasskeyError {
 }
 
 /// Where a person is offered to add a passkey right after signing in another way.
-pub const OFFER_PATH: &str = "/account/passkeys/offer";
+pub(crate) const OFFER_PATH: &str = "/account/passkeys/offer";
 /// Where an administrator without a second factor must add one before going on.
-pub const SECOND_FACTOR_PATH: &str = "/account/second-factor";
+pub(crate) const SECOND_FACTOR_PATH: &str = "/account/second-factor";
 /// Set when the offer was shown, so it is not shown again for a while.
-pub const OFFER_COOKIE: &str = "usher_passkey_offered";
+pub(crate) const OFFER_COOKIE: &str = "usher_passkey_offered";
 
 fn refused(cause: impl std::fmt::Display) -> PasskeyError {
     PasskeyError::Refused(cause.to_string())
@@ -53,7 +53,7 @@ fn refused(cause: impl std::fmt::Display) -> PasskeyError {
 /// The relying party, from `passkey_rp_id`/`passkey_origin` or else the issuer. None when
 /// passkeys cannot work here: WebAuthn needs a domain name, and an issuer on an IP address
 /// has none. A setting that is wrong is an error, so a typo does not quietly turn them off.
-pub fn relying_party(config: &Config, issuer: &str) -> Result<Option<Webauthn>, String> {
+pub(crate) fn relying_party(config: &Config, issuer: &str) -> Result<Option<Webauthn>, String> {
     let origin_text = config.passkey_origin.as_deref().unwrap_or(issuer);
     let origin =
         Url::parse(origin_text).map_err(|error| format!("passkey_origin {origin_text:?}: {error}"))?;
@@ -221,7 +221,7 @@ pub fn start_registration(
 
 /// A passkey name as shown on the account page: trimmed, one line, not too long; the
 /// device's description when empty.
-pub fn clean_name(raw: &str, fallback: &str) -> String {
+pub(crate) fn clean_name(raw: &str, fallback: &str) -> String {
     let name: String = raw
         .split_whitespace()
         .collect::<Vec<_>>()

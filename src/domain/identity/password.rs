@@ -14,7 +14,7 @@ static DUMMY_HASH: LazyLock<Option<String>> =
     LazyLock::new(|| hashing::hash_password("usher-dummy-password-for-timing").ok());
 
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     SignedIn(User),
     /// Wrong email or password; deliberately not told apart.
     Refused,
@@ -23,7 +23,7 @@ pub enum Outcome {
 }
 
 /// Checks an email and password.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     state: &Arc<Core>,
     email: &str,
     password: String,

@@ -13,7 +13,7 @@ use crate::foundation::store::entitlements::{NewAuditEntry, audit};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, totp, users};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountAction {
+pub(crate) enum AccountAction {
     /// Every session and app token of the person ends.
     SignOutEverywhere,
     /// The account can no longer sign in, and is signed out everywhere.
@@ -26,7 +26,7 @@ pub enum AccountAction {
 
 impl AccountAction {
     /// The audit log's name for the action.
-    pub fn audit_name(self) -> &'static str {
+    pub(crate) fn audit_name(self) -> &'static str {
         match self {
             Self::SignOutEverywhere => "user.sign_out_everywhere",
             Self::Disable => "user.disable",
@@ -69,7 +69,7 @@ impl AccountAction {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActionOutcome {
+pub(crate) enum ActionOutcome {
     Done,
     NoSuchPerson,
     /// An administrator cannot disable their own account: nobody would be left to undo it.
@@ -77,7 +77,7 @@ pub enum ActionOutcome {
 }
 
 /// Applies `action` to the person `user_id` as `actor`.
-pub async fn act_on(
+pub(crate) async fn act_on(
     core: &Arc<Core>,
     actor: &Actor,
     user_id: &str,

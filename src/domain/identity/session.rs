@@ -18,13 +18,13 @@ const TOUCH_EVERY_SECS: i64 = 60;
 
 /// The person behind a request's session cookie.
 #[derive(Clone, Debug)]
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     pub session: Session,
     pub user: User,
 }
 
 /// The person whose live session `token` names, if any; a session in use is marked seen.
-pub async fn resolve(core: &Arc<Core>, token: &str) -> Result<Option<SignedIn>, StoreError> {
+pub(crate) async fn resolve(core: &Arc<Core>, token: &str) -> Result<Option<SignedIn>, StoreError> {
     let id_hash = hashing::sha256_hex(token.as_bytes());
     let state = Arc::clone(core);
     core.store
@@ -98,7 +98,12 @@ pub fn start(
 /// Ends sessions and revokes every refresh token issued in them, and the access tokens that
 /// came with those, here and (through the change feed) on every instance. One transaction:
 /// a session never ends with its tokens still live.
-pub fn end(state: &Core, conn: &mut DbConnection, sids: &[String], now: i64) -> Result<(), StoreError> {
+pub(crate) fn end(
+    state: &Core,
+    conn: &mut DbConnection,
+    sids: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         for sid in sids {
             sessions::end(conn, sid, now)?;
@@ -111,7 +116,12 @@ pub fn end(state: &Core, conn: &mut DbConnection, sids: &[String], now: i64) -> 
 
 /// Ends every session of the person and revokes the tokens issued in them. Sessions that
 /// expired without being ended are included: refresh tokens can outlive their session.
-pub fn end_all(state: &Core, conn: &mut DbConnection, user_id: &str, now: i64) -> Result<(), StoreError> {
+pub(crate) fn end_all(
+    state: &Core,
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         sessions::end_all_for_user(conn, user_id, now)?;
         // Every app signed in through any session, ended ones included: a session replaced

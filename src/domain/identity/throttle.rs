@@ -20,7 +20,7 @@ struct Window {
 }
 
 impl Throttle {
-    pub fn new(window_secs: i64) -> Self {
+    pub(crate) fn new(window_secs: i64) -> Self {
         Self {
             window_secs,
             failures: Mutex::default(),
@@ -28,14 +28,14 @@ impl Throttle {
     }
 
     /// Seconds until `key` may try again, when it has reached `limit` failures.
-    pub fn blocked_for(&self, key: &str, limit: u32, now: i64) -> Option<i64> {
+    pub(crate) fn blocked_for(&self, key: &str, limit: u32, now: i64) -> Option<i64> {
         let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let window = failures.get(key)?;
         let ends_at = window.started_at + self.window_secs;
         (window.count >= limit && ends_at > now).then_some(ends_at - now)
     }
 
-    pub fn record_failure(&self, key: &str, now: i64) {
+    pub(crate) fn record_failure(&self, key: &str, now: i64) {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         if failures.len() >= SWEEP_AT {
             failures.retain(|_, window| window.started_at + self.window_secs > now);
@@ -53,7 +53,7 @@ impl Throttle {
         window.count = window.count.saturating_add(1);
     }
 
-    pub fn clear(&self, key: &str) {
+    pub(crate) fn clear(&self, key: &str) {
         self.failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -19,14 +19,14 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 const ISSUER: &str = "Usher";
 const STEP_SECS: i64 = 30;
-pub const RECOVERY_CODES: usize = 10;
+pub(crate) const RECOVERY_CODES: usize = 10;
 /// How long a sign-in waits for its code.
-pub const CHALLENGE_SECS: i64 = 300;
+pub(crate) const CHALLENGE_SECS: i64 = 300;
 /// Wrong codes one challenge takes before it ends; the per-account throttle covers retries.
-pub const CHALLENGE_ATTEMPTS: i32 = 5;
+pub(crate) const CHALLENGE_ATTEMPTS: i32 = 5;
 
 /// A new 160-bit secret (RFC 4226 section 4 recommends 160 bits).
-pub fn new_secret() -> [u8; 20] {
+pub(crate) fn new_secret() -> [u8; 20] {
     random::bytes::<20>()
 }
 
@@ -42,7 +42,7 @@ fn totp(secret: &[u8], account: &str) -> Result<Totp, StoreError> {
 }
 
 /// The secret in base32, in groups of four, for typing into an app by hand.
-pub fn secret_text(secret: &[u8]) -> String {
+pub(crate) fn secret_text(secret: &[u8]) -> String {
     let encoded = Secret::from(secret.to_vec()).to_base32();
     encoded
         .as_bytes()
@@ -53,7 +53,7 @@ pub fn secret_text(secret: &[u8]) -> String {
 }
 
 /// The `otpauth://` URI an authenticator app scans.
-pub fn otpauth_uri(secret: &[u8], email: &str) -> Result<String, StoreError> {
+pub(crate) fn otpauth_uri(secret: &[u8], email: &str) -> Result<String, StoreError> {
     totp(secret, email)?
         .to_url()
         .map_err(|error| StoreError::Corrupt(format!("TOTP URI: {error}")))
@@ -61,7 +61,7 @@ pub fn otpauth_uri(secret: &[u8], email: &str) -> Result<String, StoreError> {
 
 /// `uri` as an inline SVG QR code (no image request, no script); `label` is what a screen
 /// reader says.
-pub fn qr_svg(uri: &str, label: &str) -> Result<String, StoreError> {
+pub(crate) fn qr_svg(uri: &str, label: &str) -> Result<String, StoreError> {
     let code =
         QrCode::new(uri.as_bytes()).map_err(|error| StoreError::Corrupt(format!("QR code: {error}")))?;
     let rendered = code.render::<svg::Color<'_>>().min_dimensions(200, 200).build();
@@ -76,7 +76,7 @@ pub fn qr_svg(uri: &str, label: &str) -> Result<String, StoreError> {
 }
 
 /// The step a 6-digit `code` belongs to, among the steps around `now`.
-pub fn matching_step(secret: &[u8], code: &str, now: i64) -> Result<Option<i64>, StoreError> {
+pub(crate) fn matching_step(secret: &[u8], code: &str, now: i64) -> Result<Option<i64>, StoreError> {
     if code.len() != 6 || !code.bytes().all(|byte| byte.is_ascii_digit()) {
         return Ok(None);
     }
@@ -100,7 +100,7 @@ fn recovery_hash(code: &str) -> String {
 
 /// Ten new recovery codes like `k3m7-x2pq`: 40 random bits each in RFC 4648 base32, which
 /// has no 0, 1, 8 or 9 to confuse with letters.
-pub fn new_recovery_codes() -> Vec<String> {
+pub(crate) fn new_recovery_codes() -> Vec<String> {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     (0..RECOVERY_CODES)
         .map(|_| {
@@ -130,12 +130,12 @@ fn unseal(state: &Core, credential: &TotpCredential) -> Result<Vec<u8>, StoreErr
 }
 
 /// Whether the person signs in with a second factor, and since when.
-pub fn enabled_since(conn: &mut DbConnection, user_id: &str) -> Result<Option<i64>, StoreError> {
+pub(crate) fn enabled_since(conn: &mut DbConnection, user_id: &str) -> Result<Option<i64>, StoreError> {
     Ok(store::find(conn, user_id)?.and_then(|credential| credential.confirmed_at))
 }
 
 /// Starts enrolment with a new secret; false when TOTP is already on.
-pub fn begin_enrolment(
+pub(crate) fn begin_enrolment(
     state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
@@ -158,13 +158,13 @@ pub fn begin_enrolment(
 }
 
 /// What the setup page shows: the secret as text and as a QR code.
-pub struct Enrolment {
+pub(crate) struct Enrolment {
     pub secret_text: String,
     pub qr_svg: String,
 }
 
 /// The enrolment in progress, if any.
-pub fn enrolment(
+pub(crate) fn enrolment(
     state: &Core,
     conn: &mut DbConnection,
     user: &User,
@@ -184,7 +184,7 @@ pub fn enrolment(
 
 /// Turns TOTP on when `code` comes from the enrolment's secret; returns the recovery codes,
 /// shown once and stored only as hashes.
-pub fn confirm_enrolment(
+pub(crate) fn confirm_enrolment(
     state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
@@ -211,13 +211,13 @@ pub fn confirm_enrolment(
 
 /// Which second factor a code proved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Factor {
+pub(crate) enum Factor {
     Totp,
     RecoveryCode,
 }
 
 /// Checks a code from the authenticator app or a recovery code, and uses it up.
-pub fn verify(
+pub(crate) fn verify(
     state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
@@ -245,7 +245,7 @@ pub fn verify(
 
 /// How a change that needs a current code ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CodeChecked<T> {
+pub(crate) enum CodeChecked<T> {
     Done(T),
     WrongCode,
     /// Too many wrong codes for the account lately: a stolen session cannot guess its way.
@@ -279,7 +279,7 @@ fn with_current_code<T>(
 }
 
 /// Turns TOTP off when `code` is a current code or an unused recovery code.
-pub fn disable(
+pub(crate) fn disable(
     state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
@@ -296,7 +296,7 @@ pub fn disable(
 
 /// Replaces the recovery codes with ten new ones when `code` is a current code (or a
 /// recovery code): the way to get more without turning two-step sign-in off and on.
-pub fn renew_recovery_codes(
+pub(crate) fn renew_recovery_codes(
     state: &Core,
     conn: &mut DbConnection,
     user_id: &str,
@@ -315,7 +315,7 @@ pub fn renew_recovery_codes(
 }
 
 /// Starts the second step of a sign-in; returns the token for the browser's cookie.
-pub fn start_challenge(
+pub(crate) fn start_challenge(
     conn: &mut DbConnection,
     user_id: &str,
     carried: &str,
@@ -340,7 +340,7 @@ pub fn start_challenge(
 
 /// How the second step of a sign-in ended.
 #[derive(Debug)]
-pub enum ChallengeOutcome {
+pub(crate) enum ChallengeOutcome {
     /// The code was right: sign `User` in and return to the carried request.
     Passed {
         user: User,
@@ -358,7 +358,7 @@ pub enum ChallengeOutcome {
 }
 
 /// Checks `code` against the challenge behind `token`.
-pub fn answer_challenge(
+pub(crate) fn answer_challenge(
     state: &Core,
     conn: &mut DbConnection,
     token: &str,

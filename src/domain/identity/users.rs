@@ -22,7 +22,7 @@ pub struct CreatedUser {
 }
 
 /// Emails are compared case-insensitively: stored trimmed and lowercased.
-pub fn normalize_email(email: &str) -> Result<String, AdminError> {
+pub(crate) fn normalize_email(email: &str) -> Result<String, AdminError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
@@ -37,11 +37,11 @@ pub fn normalize_email(email: &str) -> Result<String, AdminError> {
 }
 
 /// Longest display name kept; longer ones are cut.
-pub const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
 
 /// A display name as people see it in apps: control characters removed, trimmed, at most
 /// [`MAX_NAME_CHARS`]; `None` when nothing is left.
-pub fn clean_name(raw: &str) -> Option<String> {
+pub(crate) fn clean_name(raw: &str) -> Option<String> {
     let visible: String = raw.chars().filter(|ch| !ch.is_control()).collect();
     let name: String = visible.trim().chars().take(MAX_NAME_CHARS).collect();
     let name = name.trim_end();
@@ -49,7 +49,7 @@ pub fn clean_name(raw: &str) -> Option<String> {
 }
 
 /// An account checked and its password hashed, ready to be written.
-pub struct PreparedUser {
+pub(crate) struct PreparedUser {
     email: String,
     name: Option<String>,
     password_hash: Option<String>,
@@ -58,7 +58,7 @@ pub struct PreparedUser {
 
 /// Checks a new password's length and hashes it (argon2id: CPU-bound, call it off the async
 /// executor).
-pub fn hash_new_password(password: &str) -> Result<String, AdminError> {
+pub(crate) fn hash_new_password(password: &str) -> Result<String, AdminError> {
     if password.chars().count() < 8 {
         return Err(AdminError::invalid("password", "must be at least 8 characters"));
     }
@@ -67,7 +67,7 @@ pub fn hash_new_password(password: &str) -> Result<String, AdminError> {
 
 /// Checks the account and hashes its password (argon2id: CPU-bound, call it off the async
 /// executor and without holding a database connection).
-pub fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
+pub(crate) fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
     let email = normalize_email(&new.email)?;
     let password_hash = new.password.as_deref().map(hash_new_password).transpose()?;
     Ok(PreparedUser {
@@ -80,7 +80,7 @@ pub fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
 
 /// Writes a prepared account; an email already taken is a conflict, also when another
 /// request takes it at the same moment.
-pub fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) -> Result<User, AdminError> {
+pub(crate) fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) -> Result<User, AdminError> {
     // No look-up first: the unique index answers, and the insert is then the first statement
     // of any transaction it runs in (SQLite takes the write lock at once).
     let taken = || AdminError::Conflict(format!("a user with email {} already exists", prepared.email));

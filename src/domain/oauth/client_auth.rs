@@ -37,7 +37,7 @@ type CredentialsHash = [u8; 32];
 /// What a request presents to identify its client: the exact `Authorization` header and the
 /// posted `client_id` and `client_secret`, each when sent.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ClientCredentials<'a> {
+pub(crate) struct ClientCredentials<'a> {
     pub authorization: Option<&'a [u8]>,
     pub client_id: Option<&'a str>,
     pub client_secret: Option<&'a str>,
@@ -45,7 +45,7 @@ pub struct ClientCredentials<'a> {
 
 /// How a client presented itself.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Presented {
+pub(crate) enum Presented {
     /// `client_secret_basic` or `client_secret_post`.
     Secret {
         client_id: String,
@@ -60,7 +60,7 @@ pub enum Presented {
 
 /// Reads client credentials from the `Authorization` header or the form, refusing requests
 /// that use more than one method (RFC 6749 §2.3).
-pub fn presented(credentials: &ClientCredentials) -> Result<Presented, OAuthError> {
+pub(crate) fn presented(credentials: &ClientCredentials) -> Result<Presented, OAuthError> {
     let basic = match credentials.authorization {
         Some(value) => parse_basic(value)?,
         None => None,
@@ -145,7 +145,7 @@ impl ClientAuthenticator {
     /// Identifies the client of a request that public clients may make too (authorization
     /// code and refresh token grants, revocation): a public client by its `client_id` alone,
     /// a confidential one by its secret.
-    pub async fn any(
+    pub(crate) async fn any(
         &self,
         store: &Store,
         credentials: &ClientCredentials<'_>,
@@ -165,7 +165,7 @@ impl ClientAuthenticator {
 
     /// Authenticates a confidential client. Public clients and unauthenticated requests are
     /// refused with `invalid_client`.
-    pub async fn confidential(
+    pub(crate) async fn confidential(
         &self,
         store: &Store,
         credentials: &ClientCredentials<'_>,
@@ -206,7 +206,7 @@ impl ClientAuthenticator {
 
     /// Drops every cached authentication of `client_id`: its secret changed or it was
     /// disabled, so its next request reads it again.
-    pub fn forget(&self, client_id: &str) {
+    pub(crate) fn forget(&self, client_id: &str) {
         let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
         verified.retain(|_, (client, _)| client.client_id != client_id);
     }

@@ -10,9 +10,9 @@ use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::DbConnection;
 use crate::foundation::store::clients::{self, Client};
 
-pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub(crate) const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
-pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub(crate) const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const KNOWN_GRANTS: [&str; 4] = [
     GRANT_AUTHORIZATION_CODE,
@@ -22,7 +22,7 @@ const KNOWN_GRANTS: [&str; 4] = [
 ];
 
 /// The grant types a client may be registered with.
-pub fn known_grant_types() -> &'static [&'static str] {
+pub(crate) fn known_grant_types() -> &'static [&'static str] {
     &KNOWN_GRANTS
 }
 
@@ -135,7 +135,7 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
 /// Announced on the change feed, so every instance forgets authentications it cached with
 /// the old secret; the caller's own instance should forget them at once
 /// ([`crate::domain::oauth::client_auth::ClientAuthenticator::forget`]).
-pub fn rotate_secret(
+pub(crate) fn rotate_secret(
     conn: &mut DbConnection,
     client: &Client,
     now: i64,
@@ -171,7 +171,12 @@ pub fn rotate_secret(
 /// authenticates nowhere, gets no new tokens, and the refresh tokens it holds are revoked with
 /// their access tokens. A client already disabled is refused. The first statement is the
 /// write. Announced on the change feed, as for [`rotate_secret`].
-pub fn disable(state: &Core, conn: &mut DbConnection, client: &Client, now: i64) -> Result<(), AdminError> {
+pub(crate) fn disable(
+    state: &Core,
+    conn: &mut DbConnection,
+    client: &Client,
+    now: i64,
+) -> Result<(), AdminError> {
     if !clients::disable(conn, &client.client_id, now)? {
         return Err(AdminError::Conflict(format!(
             "{} is already disabled",

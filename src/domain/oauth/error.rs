@@ -10,7 +10,7 @@ use crate::foundation::store::StoreError;
 
 /// Error codes of RFC 6749 §5.2, RFC 7009 §2.2.1 and the admin API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     InvalidRequest,
     InvalidClient,
     UnauthorizedClient,
@@ -38,7 +38,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::InvalidRequest | Self::PayloadTooLarge => "invalid_request",
             Self::InvalidClient => "invalid_client",
@@ -61,33 +61,33 @@ impl ErrorCode {
 }
 
 #[derive(Debug)]
-pub struct OAuthError {
+pub(crate) struct OAuthError {
     pub code: ErrorCode,
     pub description: Cow<'static, str>,
 }
 
 impl OAuthError {
-    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
             description: description.into(),
         }
     }
 
-    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidRequest, description)
     }
 
-    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidGrant, description)
     }
 
-    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidClient, description)
     }
 
     /// Logs the internal cause and hides it from the caller.
-    pub fn server_error(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn server_error(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "request failed");
         Self::new(
             ErrorCode::ServerError,

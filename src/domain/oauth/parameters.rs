@@ -2,7 +2,7 @@
 
 use crate::domain::oauth::error::OAuthError;
 
-pub trait Parameters {
+pub(crate) trait Parameters {
     /// The parameter's value; None when it is absent or empty (RFC 6749 §3.1: a parameter
     /// sent without a value is treated as omitted).
     fn get(&self, name: &str) -> Option<&str>;

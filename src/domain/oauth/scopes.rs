@@ -2,24 +2,24 @@
 
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 
-pub const OPENID: &str = "openid";
-pub const PROFILE: &str = "profile";
-pub const EMAIL: &str = "email";
-pub const OFFLINE_ACCESS: &str = "offline_access";
-pub const ENTITLEMENTS: &str = "entitlements";
-pub const ADMIN: &str = "usher:admin";
-pub const ADMIN_ENTITLEMENTS: &str = "usher:entitlements";
+pub(crate) const OPENID: &str = "openid";
+pub(crate) const PROFILE: &str = "profile";
+pub(crate) const EMAIL: &str = "email";
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
+pub(crate) const ENTITLEMENTS: &str = "entitlements";
+pub(crate) const ADMIN: &str = "usher:admin";
+pub(crate) const ADMIN_ENTITLEMENTS: &str = "usher:entitlements";
 
 /// Scopes that describe a person; meaningless for a client acting on its own behalf.
-pub const USER_SCOPES: [&str; 5] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, ENTITLEMENTS];
+pub(crate) const USER_SCOPES: [&str; 5] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, ENTITLEMENTS];
 
 /// Scopes a client gets when registered without `--scope`.
-pub fn default_client_scopes() -> Vec<String> {
+pub(crate) fn default_client_scopes() -> Vec<String> {
     USER_SCOPES.iter().map(|scope| (*scope).to_owned()).collect()
 }
 
 /// Whether `scope` is a valid scope-token: `1*( %x21 / %x23-5B / %x5D-7E )`.
-pub fn is_valid_scope_token(scope: &str) -> bool {
+pub(crate) fn is_valid_scope_token(scope: &str) -> bool {
     !scope.is_empty()
         && scope
             .bytes()
@@ -27,7 +27,7 @@ pub fn is_valid_scope_token(scope: &str) -> bool {
 }
 
 /// Splits a `scope` parameter into its distinct tokens, in order.
-pub fn parse(scope: &str) -> Result<Vec<String>, OAuthError> {
+pub(crate) fn parse(scope: &str) -> Result<Vec<String>, OAuthError> {
     let mut scopes: Vec<String> = Vec::new();
     for token in scope.split(' ').filter(|token| !token.is_empty()) {
         if !is_valid_scope_token(token) {

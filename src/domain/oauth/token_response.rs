@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// RFC 6749 §5.1 successful response.
 #[derive(Serialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,

@@ -23,7 +23,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 /// Claims about the person, released per scope (docs/integration.md). The same
 /// set goes into ID tokens and the userinfo response.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PersonClaims {
+pub(crate) struct PersonClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,7 +38,7 @@ pub struct PersonClaims {
 
 impl PersonClaims {
     /// `entitlements` are the person's current ones, needed with scope `entitlements`.
-    pub fn for_scopes(user: &User, scopes: &[&str], entitlements: Option<&Entitlements>) -> Self {
+    pub(crate) fn for_scopes(user: &User, scopes: &[&str], entitlements: Option<&Entitlements>) -> Self {
         let mut claims = Self::default();
         if scopes.contains(&scopes::ENTITLEMENTS)
             && let Some(entitlements) = entitlements
@@ -83,7 +83,7 @@ pub fn at_hash(access_token: &str) -> String {
 
 /// What the person authorized, carried from the authorization code to each refresh.
 #[derive(Clone, Debug)]
-pub struct Authorization {
+pub(crate) struct Authorization {
     pub user: User,
     pub sid: String,
     /// Everything granted: what the refresh token keeps.
@@ -105,7 +105,7 @@ pub struct Authorization {
 
 /// Tokens decided but not yet signed: the rows to store come from here, in the same
 /// transaction as the decision, and signing follows once it committed.
-pub struct Planned {
+pub(crate) struct Planned {
     access_claims: AccessTokenClaims,
     /// With scope `entitlements`: what the access token says the person may watch.
     access_entitlements: Option<AccessTokenEntitlements>,
@@ -129,16 +129,20 @@ struct IdTokenPlan {
 }
 
 impl Planned {
-    pub fn access_token_jti(&self) -> &str {
+    pub(crate) fn access_token_jti(&self) -> &str {
         &self.access_claims.jti
     }
 
-    pub fn access_token_expires_at(&self) -> i64 {
+    pub(crate) fn access_token_expires_at(&self) -> i64 {
         self.access_claims.exp
     }
 
     /// Signs the tokens: the access token, then the ID token bound to it by `at_hash`.
-    pub fn sign(self, keys: &KeySet, access_token_alg: SigningAlg) -> Result<TokenResponse, SignError> {
+    pub(crate) fn sign(
+        self,
+        keys: &KeySet,
+        access_token_alg: SigningAlg,
+    ) -> Result<TokenResponse, SignError> {
         let access_token = jwt::sign(
             keys,
             access_token_alg,
@@ -195,7 +199,7 @@ fn scope_list(scope: &str) -> Vec<&str> {
 /// granted and the client may refresh, the refresh token and its row. With the scope
 /// `entitlements`, the person's current entitlements are read here, in the caller's
 /// transaction.
-pub fn plan(
+pub(crate) fn plan(
     state: &Core,
     conn: &mut DbConnection,
     client: &Client,

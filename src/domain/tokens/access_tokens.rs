@@ -19,7 +19,7 @@ const SHARDS: usize = 16;
 
 /// A token whose signature, type and issuer were checked, with its introspection answer
 /// rendered once.
-pub struct VerifiedToken {
+pub(crate) struct VerifiedToken {
     /// The key that signed it: the answer holds only while that key is published.
     pub kid: String,
     pub claims: AccessTokenClaims,
@@ -90,7 +90,7 @@ pub struct VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    pub fn new(capacity: u64) -> Self {
+    pub(crate) fn new(capacity: u64) -> Self {
         let per_shard = (usize::try_from(capacity).unwrap_or(usize::MAX) / SHARDS).max(1);
         let hasher = foldhash::fast::FixedState::with_seed(u64::from_le_bytes(
             crate::foundation::crypto::random::bytes(),
@@ -109,7 +109,7 @@ impl VerifiedTokens {
         self.shards.get(index)
     }
 
-    pub fn get(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+    pub(crate) fn get(&self, token: &str) -> Option<Arc<VerifiedToken>> {
         let shard = self
             .shard(token)?
             .read()
@@ -129,7 +129,7 @@ impl VerifiedTokens {
     }
 
     /// Forgets tokens that have expired by `now`.
-    pub fn prune(&self, now: i64) {
+    pub(crate) fn prune(&self, now: i64) {
         for shard in &self.shards {
             shard
                 .write()
@@ -141,7 +141,7 @@ impl VerifiedTokens {
 
 /// The verified token if this server signed `token` as an access token. Says nothing about
 /// expiry or revocation, which change with time.
-pub async fn verify(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>, Rejection> {
+pub(crate) async fn verify(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Rejection::Malformed);
     }
@@ -169,13 +169,13 @@ pub async fn verify(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>
 
 /// Why a presented bearer token cannot be used; resources answer both with `invalid_token`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unusable {
+pub(crate) enum Unusable {
     Invalid,
     ExpiredOrRevoked,
 }
 
 impl Unusable {
-    pub fn description(self) -> &'static str {
+    pub(crate) fn description(self) -> &'static str {
         match self {
             Self::Invalid => "the access token is not valid",
             Self::ExpiredOrRevoked => "the access token has expired or was revoked",
@@ -184,7 +184,7 @@ impl Unusable {
 }
 
 /// A bearer token a resource (userinfo, the admin API) may act on: ours, unexpired, unrevoked.
-pub async fn usable(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>, Unusable> {
+pub(crate) async fn usable(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>, Unusable> {
     let verified = verify(state, token).await.map_err(|_| Unusable::Invalid)?;
     if is_live(state, &verified.claims, state.clock.now()) {
         Ok(verified)
@@ -194,6 +194,6 @@ pub async fn usable(state: &Arc<Core>, token: &str) -> Result<Arc<VerifiedToken>
 }
 
 /// Whether a verified token is usable at `now`.
-pub fn is_live(state: &Core, claims: &AccessTokenClaims, now: i64) -> bool {
+pub(crate) fn is_live(state: &Core, claims: &AccessTokenClaims, now: i64) -> bool {
     claims.exp > now && claims.iat <= now + CLOCK_SKEW_SECS && !state.revoked.is_revoked(&claims.jti)
 }

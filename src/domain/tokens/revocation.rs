@@ -13,7 +13,7 @@ use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, revocat
 
 /// Revokes `token` for the client `client_id` that presents it. §2.2: an invalid or unknown
 /// token needs no action and is no error; another client's token is.
-pub async fn revoke(state: &Arc<Core>, client_id: &str, token: &str) -> Result<(), OAuthError> {
+pub(crate) async fn revoke(state: &Arc<Core>, client_id: &str, token: &str) -> Result<(), OAuthError> {
     if !looks_like_jwt(token) {
         revoke_refresh_token(state, client_id, token).await?;
         return Ok(());
@@ -44,7 +44,7 @@ pub async fn revoke(state: &Arc<Core>, client_id: &str, token: &str) -> Result<(
 
 /// Revokes access tokens in the database, which announces them to every instance, and in
 /// this instance's set at once.
-pub fn revoke_access_tokens(
+pub(crate) fn revoke_access_tokens(
     state: &Core,
     conn: &mut DbConnection,
     tokens: Vec<(String, i64)>,
@@ -58,7 +58,7 @@ pub fn revoke_access_tokens(
 }
 
 /// Access tokens are JWS compact serialisations; refresh tokens are opaque base64url.
-pub fn looks_like_jwt(token: &str) -> bool {
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|byte| *byte == b'.').count() == 2
 }
 

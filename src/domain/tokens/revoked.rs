@@ -18,18 +18,18 @@ impl RevokedTokens {
     }
 
     /// Remembers `jti` as revoked until `expires_at`, when the token is dead anyway.
-    pub fn insert(&self, jti: String, expires_at: i64) {
+    pub(crate) fn insert(&self, jti: String, expires_at: i64) {
         self.with_write(|set| {
             set.insert(jti, expires_at);
         });
     }
 
-    pub fn extend(&self, entries: impl IntoIterator<Item = (String, i64)>) {
+    pub(crate) fn extend(&self, entries: impl IntoIterator<Item = (String, i64)>) {
         self.with_write(|set| set.extend(entries));
     }
 
     /// Forgets revocations of tokens that have expired by `now`.
-    pub fn prune(&self, now: i64) {
+    pub(crate) fn prune(&self, now: i64) {
         self.with_write(|set| set.retain(|_, expires_at| *expires_at > now));
     }
 

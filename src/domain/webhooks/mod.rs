@@ -40,7 +40,7 @@ use crate::foundation::store::schema::{webhook_deliveries, webhook_endpoints};
 use crate::foundation::store::{DbConnection, StoreError};
 
 /// A change as its webhook tells it.
-pub struct Notice<'a> {
+pub(crate) struct Notice<'a> {
     /// What happened, e.g. `grant.create`, `subscription.put`, `tier.update`.
     pub event: &'a str,
     /// The person it concerns, for changes to one person.
@@ -71,7 +71,7 @@ struct Body<'a> {
 }
 
 /// Queues the notice for every registered endpoint; due at once.
-pub fn enqueue(conn: &mut DbConnection, notice: &Notice<'_>, now: i64) -> Result<(), StoreError> {
+pub(crate) fn enqueue(conn: &mut DbConnection, notice: &Notice<'_>, now: i64) -> Result<(), StoreError> {
     let endpoints: Vec<(String, String)> = webhook_endpoints::table
         .select((webhook_endpoints::client_id, webhook_endpoints::url))
         .load(conn)?;
@@ -107,7 +107,7 @@ pub fn enqueue(conn: &mut DbConnection, notice: &Notice<'_>, now: i64) -> Result
 }
 
 /// Deletes deliveries that finished (delivered or given up) before `before`.
-pub fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
+pub(crate) fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
     Ok(diesel::delete(
         webhook_deliveries::table
             .filter(webhook_deliveries::created_at.lt(before))

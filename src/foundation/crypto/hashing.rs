@@ -5,7 +5,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVe
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub fn sha256(data: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
@@ -14,7 +14,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// Lower-case hex.
-pub fn hex_encode(bytes: &[u8]) -> String {
+pub(crate) fn hex_encode(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
@@ -25,7 +25,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 }
 
 /// Whether `secret` hashes to `expected_hex`, compared in constant time.
-pub fn secret_matches(secret: &str, expected_hex: &str) -> bool {
+pub(crate) fn secret_matches(secret: &str, expected_hex: &str) -> bool {
     let actual = sha256_hex(secret.as_bytes());
     actual.as_bytes().ct_eq(expected_hex.as_bytes()).into()
 }
@@ -43,7 +43,7 @@ fn argon2() -> Result<Argon2<'static>, argon2::Error> {
 #[error("password hashing failed: {0}")]
 pub struct PasswordHashError(String);
 
-pub fn hash_password(password: &str) -> Result<String, PasswordHashError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, PasswordHashError> {
     let hasher = argon2().map_err(|error| PasswordHashError(error.to_string()))?;
     hasher
         .hash_password(password.as_bytes())
@@ -51,7 +51,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordHashError> {
         .map_err(|error| PasswordHashError(error.to_string()))
 }
 
-pub fn verify_password(password: &str, stored: &str) -> bool {
+pub(crate) fn verify_password(password: &str, stored: &str) -> bool {
     let (Ok(hasher), Ok(parsed)) = (argon2(), PasswordHash::new(stored)) else {
         return false;
     };

@@ -9,12 +9,12 @@ use crate::foundation::crypto::keyring::KeySet;
 use crate::foundation::crypto::keys::{SigningAlg, SigningFailed};
 
 /// RFC 9068's media type for access tokens, as the `typ` header carries it.
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+pub(crate) const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The `typ` of ID tokens: the plain JWT type every OIDC library accepts.
-pub const ID_TOKEN_TYP: &str = "JWT";
+pub(crate) const ID_TOKEN_TYP: &str = "JWT";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessTokenClaims {
+pub(crate) struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
@@ -38,7 +38,7 @@ struct JoseHeader {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SignError {
+pub(crate) enum SignError {
     #[error("no active {0} signing key")]
     NoActiveKey(&'static str),
     #[error("claims cannot be serialised: {0}")]
@@ -50,7 +50,7 @@ pub enum SignError {
 /// Why a presented token was not accepted. Callers answer all of them the same way
 /// (`active: false`); the distinction is for metrics and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     Malformed,
     /// The `typ` header is not the one expected (an ID token presented as an access token).
     NotAnAccessToken,
@@ -60,7 +60,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Malformed => "malformed",
             Self::NotAnAccessToken => "wrong_type",
@@ -72,7 +72,7 @@ impl Rejection {
 }
 
 /// Signs `claims` as a JWS with the active key for `alg` and the given `typ` header.
-pub fn sign<T: Serialize>(
+pub(crate) fn sign<T: Serialize>(
     keys: &KeySet,
     alg: SigningAlg,
     typ: &str,
@@ -94,7 +94,7 @@ pub fn sign<T: Serialize>(
     Ok(token)
 }
 
-pub fn sign_access_token(
+pub(crate) fn sign_access_token(
     keys: &KeySet,
     alg: SigningAlg,
     claims: &AccessTokenClaims,
@@ -103,14 +103,14 @@ pub fn sign_access_token(
 }
 
 /// Claims whose signature checked out, with the key that signed them.
-pub struct Verified<C> {
+pub(crate) struct Verified<C> {
     pub kid: String,
     pub claims: C,
 }
 
 /// Checks the signature, type and issuer of an access token. Expiry and revocation are the
 /// caller's: they change with time, this answer does not.
-pub fn verify_access_token(
+pub(crate) fn verify_access_token(
     keys: &KeySet,
     issuer: &str,
     token: &str,
@@ -127,7 +127,7 @@ pub fn verify_access_token(
 
 /// Claims of an ID token this server issued, as far as logout needs them.
 #[derive(Clone, Debug, Deserialize)]
-pub struct IdTokenHint {
+pub(crate) struct IdTokenHint {
     pub iss: String,
     pub sub: String,
     pub aud: String,
@@ -136,7 +136,11 @@ pub struct IdTokenHint {
 
 /// Checks an ID token this server signed, whatever its age: RP-initiated logout accepts
 /// expired ID tokens as hints (OpenID Connect RP-Initiated Logout §2).
-pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Result<IdTokenHint, Rejection> {
+pub(crate) fn verify_id_token_hint(
+    keys: &KeySet,
+    issuer: &str,
+    token: &str,
+) -> Result<IdTokenHint, Rejection> {
     let verified: Verified<IdTokenHint> =
         verify_signed(keys, token, |typ| typ.eq_ignore_ascii_case(ID_TOKEN_TYP))?;
     if verified.claims.iss != issuer {

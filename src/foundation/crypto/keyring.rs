@@ -35,7 +35,7 @@ pub struct KeySet {
 impl KeySet {
     /// Builds the set from keys ordered oldest first: the newest unretired key of each
     /// algorithm is the active one.
-    pub fn new(keys: Vec<SigningKey>) -> Self {
+    pub(crate) fn new(keys: Vec<SigningKey>) -> Self {
         let mut by_kid = HashMap::new();
         let mut active = HashMap::new();
         let mut published = Vec::new();
@@ -55,7 +55,7 @@ impl KeySet {
         }
     }
 
-    pub fn get(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+    pub(crate) fn get(&self, kid: &str) -> Option<&Arc<SigningKey>> {
         self.keys.get(kid)
     }
 
@@ -63,7 +63,7 @@ impl KeySet {
         self.active.get(&alg)
     }
 
-    pub fn jwks(&self) -> Arc<str> {
+    pub(crate) fn jwks(&self) -> Arc<str> {
         Arc::clone(&self.jwks)
     }
 }
@@ -75,7 +75,7 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    pub fn new(set: KeySet) -> Self {
+    pub(crate) fn new(set: KeySet) -> Self {
         Self {
             current: RwLock::new((0, Arc::new(set))),
             next_load: AtomicU64::new(1),
@@ -92,11 +92,11 @@ impl Keyring {
     /// A ticket to take before reading keys from the database. Loads may finish out of order
     /// (the change feed and a maintenance tick can reload together); [`Keyring::replace`]
     /// keeps the set of the load that took its ticket last.
-    pub fn begin_load(&self) -> u64 {
+    pub(crate) fn begin_load(&self) -> u64 {
         self.next_load.fetch_add(1, Ordering::SeqCst)
     }
 
-    pub fn replace(&self, ticket: u64, set: KeySet) {
+    pub(crate) fn replace(&self, ticket: u64, set: KeySet) {
         let install = |current: &mut (u64, Arc<KeySet>)| {
             if ticket > current.0 {
                 *current = (ticket, Arc::new(set));
@@ -122,7 +122,7 @@ fn generate_all(master: &MasterKey, now: i64) -> Result<Vec<store::keys::StoredK
 }
 
 /// On first start, generates one key per algorithm. Keys already there are kept.
-pub fn ensure_keys(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Result<(), KeyringError> {
+pub(crate) fn ensure_keys(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Result<(), KeyringError> {
     if store::keys::count_all(conn)? > 0 {
         return Ok(());
     }
@@ -132,7 +132,7 @@ pub fn ensure_keys(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Res
 }
 
 /// Loads every key still published at `now`.
-pub fn load(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Result<KeySet, KeyringError> {
+pub(crate) fn load(conn: &mut DbConnection, master: &MasterKey, now: i64) -> Result<KeySet, KeyringError> {
     let stored = store::keys::published(conn, now)?;
     let keys = stored
         .iter()
@@ -160,7 +160,7 @@ pub fn rotate(
 
 /// A published key as administrators see it: no private part.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishedKey {
+pub(crate) struct PublishedKey {
     pub kid: String,
     pub alg: String,
     pub created_at: i64,
@@ -171,7 +171,7 @@ pub struct PublishedKey {
 }
 
 /// Every key published at `now`, oldest first, as [`load`] reads them but without unsealing.
-pub fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<PublishedKey>, KeyringError> {
+pub(crate) fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<PublishedKey>, KeyringError> {
     Ok(store::keys::published(conn, now)?
         .into_iter()
         .map(|key| PublishedKey {

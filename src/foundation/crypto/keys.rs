@@ -85,7 +85,7 @@ impl MasterKey {
     /// The refresh token that replaces `token` when it is rotated. Derived, not random, so a
     /// token presented twice within the reuse grace yields the same successor instead of a
     /// second live branch; only the server can compute it.
-    pub fn successor_token(&self, token: &str) -> String {
+    pub(crate) fn successor_token(&self, token: &str) -> String {
         URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.successors, token.as_bytes()))
     }
 
@@ -123,7 +123,7 @@ impl MasterKey {
 
     /// Encrypts `plaintext` bound to `kid` (the associated data: a sealed value only opens
     /// under the name it was sealed for).
-    pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<String, KeyError> {
+    pub(crate) fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<String, KeyError> {
         let nonce_bytes = random::bytes::<12>();
         let sealed = self
             .sealing
@@ -174,16 +174,16 @@ pub enum SigningAlg {
 }
 
 impl SigningAlg {
-    pub const ALL: [Self; 2] = [Self::Es256, Self::Rs256];
+    pub(crate) const ALL: [Self; 2] = [Self::Es256, Self::Rs256];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Es256 => "ES256",
             Self::Rs256 => "RS256",
         }
     }
 
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|alg| alg.name() == name)
     }
 }
@@ -212,11 +212,15 @@ pub struct SigningKey {
 
 #[derive(Debug, thiserror::Error)]
 #[error("signing with key {0} failed")]
-pub struct SigningFailed(String);
+pub(crate) struct SigningFailed(String);
 
 impl SigningKey {
     /// Generates a key pair, returning it with the row that stores it sealed.
-    pub fn generate(alg: SigningAlg, master: &MasterKey, now: i64) -> Result<(Self, StoredKey), KeyError> {
+    pub(crate) fn generate(
+        alg: SigningAlg,
+        master: &MasterKey,
+        now: i64,
+    ) -> Result<(Self, StoredKey), KeyError> {
         let generate_error = |error: &dyn std::fmt::Display| KeyError::Generate(error.to_string());
         let (private_der, mut public_jwk) = match alg {
             SigningAlg::Es256 => {
@@ -269,7 +273,7 @@ impl SigningKey {
         Ok((Self::assemble(kid, alg, &private_der, public_jwk, None)?, stored))
     }
 
-    pub fn from_stored(stored: &StoredKey, master: &MasterKey) -> Result<Self, KeyError> {
+    pub(crate) fn from_stored(stored: &StoredKey, master: &MasterKey) -> Result<Self, KeyError> {
         let invalid = |cause: &str| KeyError::Invalid {
             kid: stored.kid.clone(),
             cause: cause.to_owned(),
@@ -352,7 +356,7 @@ impl SigningKey {
     }
 
     /// The JWS signature over `signing_input` (`BASE64URL(header) || '.' || BASE64URL(payload)`).
-    pub fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SigningFailed> {
+    pub(crate) fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SigningFailed> {
         let failed = |_| SigningFailed(self.kid.clone());
         let rng = SystemRandom::new();
         match &self.private {
@@ -369,7 +373,7 @@ impl SigningKey {
         }
     }
 
-    pub fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+    pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
         match &self.public {
             PublicKey::Ecdsa(key) => key.verify(signing_input, signature).is_ok(),
             PublicKey::Rsa(key) => key

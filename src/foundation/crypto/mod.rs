@@ -1,7 +1,7 @@
 //! Keys, tokens and hashing.
 
 pub mod hashing;
-pub mod jwt;
+pub(crate) mod jwt;
 pub mod keyring;
 pub mod keys;
 pub mod random;

@@ -17,7 +17,7 @@ pub fn token<const N: usize>() -> String {
 
 /// Whether `text` has the shape of 32 bytes in unpadded base64url: a [`token::<32>`] or a
 /// SHA-256 digest.
-pub fn is_base64url_of_32_bytes(text: &str) -> bool {
+pub(crate) fn is_base64url_of_32_bytes(text: &str) -> bool {
     text.len() == 43
         && text
             .bytes()

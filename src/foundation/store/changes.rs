@@ -8,7 +8,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 /// What changed. Stored as text so new kinds need no migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChangeKind {
+pub(crate) enum ChangeKind {
     TokenRevoked,
     KeysChanged,
     /// One person's entitlements changed; the subject is their user id.
@@ -43,7 +43,7 @@ impl ChangeKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangeEvent {
+pub(crate) struct ChangeEvent {
     pub id: i64,
     pub kind: ChangeKind,
     pub subject: String,
@@ -60,7 +60,7 @@ struct NewChangeEvent<'a> {
     created_at: i64,
 }
 
-pub fn record(
+pub(crate) fn record(
     conn: &mut DbConnection,
     kind: ChangeKind,
     subject: &str,
@@ -81,7 +81,11 @@ pub fn record(
 /// Events with an id above `after_id` or created at or after `since`. The time window catches
 /// PostgreSQL rows whose sequence number was taken before a row already seen but committed
 /// after it; callers skip ids they have already applied.
-pub fn since(conn: &mut DbConnection, after_id: i64, since: i64) -> Result<Vec<ChangeEvent>, StoreError> {
+pub(crate) fn since(
+    conn: &mut DbConnection,
+    after_id: i64,
+    since: i64,
+) -> Result<Vec<ChangeEvent>, StoreError> {
     let rows: Vec<(i64, String, String, Option<i64>, i64)> = change_events::table
         .filter(
             change_events::id
@@ -112,7 +116,7 @@ pub fn since(conn: &mut DbConnection, after_id: i64, since: i64) -> Result<Vec<C
 }
 
 /// The highest event id, so a starting instance only follows what happens after it loaded.
-pub fn latest_id(conn: &mut DbConnection) -> Result<i64, StoreError> {
+pub(crate) fn latest_id(conn: &mut DbConnection) -> Result<i64, StoreError> {
     let latest: Option<i64> = change_events::table
         .select(diesel::dsl::max(change_events::id))
         .first(conn)?;
@@ -120,6 +124,6 @@ pub fn latest_id(conn: &mut DbConnection) -> Result<i64, StoreError> {
 }
 
 /// Drops events older than `before`; instances only ever look a few seconds back.
-pub fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
+pub(crate) fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
     Ok(diesel::delete(change_events::table.filter(change_events::created_at.lt(before))).execute(conn)?)
 }

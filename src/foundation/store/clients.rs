@@ -24,7 +24,7 @@ struct ClientRow {
 
 /// A registered client. `secret_hash` is the hex SHA-256 of the secret; `None` for public clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Client {
+pub(crate) struct Client {
     pub client_id: String,
     pub name: String,
     pub secret_hash: Option<String>,
@@ -40,20 +40,20 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
+    pub(crate) fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|allowed| allowed == grant_type)
     }
 
-    pub fn allows_scope(&self, scope: &str) -> bool {
+    pub(crate) fn allows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|allowed| allowed == scope)
     }
 
     /// Public clients (apps on people's devices) cannot keep a secret.
-    pub fn is_public(&self) -> bool {
+    pub(crate) fn is_public(&self) -> bool {
         self.secret_hash.is_none()
     }
 
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.disabled_at.is_none()
     }
 }
@@ -81,7 +81,7 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-pub fn insert(conn: &mut DbConnection, client: &Client) -> Result<(), StoreError> {
+pub(crate) fn insert(conn: &mut DbConnection, client: &Client) -> Result<(), StoreError> {
     let row = ClientRow {
         client_id: client.client_id.clone(),
         name: client.name.clone(),
@@ -99,7 +99,7 @@ pub fn insert(conn: &mut DbConnection, client: &Client) -> Result<(), StoreError
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, StoreError> {
+pub(crate) fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, StoreError> {
     clients::table
         .filter(clients::client_id.eq(client_id))
         .select(ClientRow::as_select())
@@ -110,7 +110,7 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, 
 }
 
 /// Every registered client, newest first.
-pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StoreError> {
+pub(crate) fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StoreError> {
     clients::table
         .order((clients::created_at.desc(), clients::client_id.asc()))
         .select(ClientRow::as_select())
@@ -122,7 +122,7 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StoreError> {
 
 /// Replaces the secret hash of a confidential client (a public one never gets a secret),
 /// announced on the change feed. Returns whether such a client exists.
-pub fn set_secret_hash(
+pub(crate) fn set_secret_hash(
     conn: &mut DbConnection,
     client_id: &str,
     secret_hash: &str,
@@ -143,7 +143,7 @@ pub fn set_secret_hash(
 
 /// Disables an enabled client from `now` on, announced on the change feed. Returns whether
 /// it was enabled.
-pub fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<bool, StoreError> {
+pub(crate) fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Result<bool, StoreError> {
     let updated = diesel::update(
         clients::table
             .filter(clients::client_id.eq(client_id))

@@ -47,14 +47,14 @@ pub fn grant(
 
 /// An app a person has allowed, for the account page.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GrantedApp {
+pub(crate) struct GrantedApp {
     pub client_id: String,
     pub client_name: String,
     pub scopes: Vec<String>,
     pub granted_at: i64,
 }
 
-pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<GrantedApp>, StoreError> {
+pub(crate) fn list_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<GrantedApp>, StoreError> {
     let rows: Vec<(String, String, String, i64)> = consents::table
         .inner_join(clients::table)
         .filter(consents::user_id.eq(user_id))
@@ -79,7 +79,7 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Grant
 }
 
 /// Withdraws consent; returns whether there was any.
-pub fn revoke(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+pub(crate) fn revoke(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
     let removed = diesel::delete(
         consents::table
             .filter(consents::user_id.eq(user_id))

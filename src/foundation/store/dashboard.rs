@@ -10,7 +10,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 /// People whose email contains `text`, in email order after `after` (keyset pagination: no
 /// OFFSET to walk through), at most `limit`.
-pub fn search_people(
+pub(crate) fn search_people(
     conn: &mut DbConnection,
     text: &str,
     after: Option<&str>,
@@ -36,7 +36,7 @@ pub fn search_people(
 }
 
 /// A product's most recent grants, with the email of the person each went to.
-pub fn product_grants(
+pub(crate) fn product_grants(
     conn: &mut DbConnection,
     slug: &str,
     limit: i64,
@@ -52,7 +52,7 @@ pub fn product_grants(
 
 /// Turns an account off (`Some(when)`) or back on (`None`); false when there is no such
 /// account or it already was.
-pub fn set_disabled(
+pub(crate) fn set_disabled(
     conn: &mut DbConnection,
     user_id: &str,
     disabled_at: Option<i64>,

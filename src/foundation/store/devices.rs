@@ -6,14 +6,14 @@ use diesel::prelude::*;
 use crate::foundation::store::schema::{clients, device_authorizations, refresh_tokens};
 use crate::foundation::store::{DbConnection, StoreError, decode_list, encode_list};
 
-pub const PENDING: &str = "pending";
-pub const APPROVED: &str = "approved";
-pub const DENIED: &str = "denied";
-pub const ISSUED: &str = "issued";
+pub(crate) const PENDING: &str = "pending";
+pub(crate) const APPROVED: &str = "approved";
+pub(crate) const DENIED: &str = "denied";
+pub(crate) const ISSUED: &str = "issued";
 
 /// Refresh tokens issued through the device grant carry a session id of this form: the
 /// device has no browser session, and the id names it on the account page.
-pub const DEVICE_SID_PREFIX: &str = "device-";
+pub(crate) const DEVICE_SID_PREFIX: &str = "device-";
 
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = device_authorizations)]
@@ -35,7 +35,7 @@ struct Row {
 
 /// A device authorization request and where it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceAuthorization {
+pub(crate) struct DeviceAuthorization {
     pub device_code_hash: String,
     pub user_code: String,
     pub client_id: String,
@@ -73,7 +73,7 @@ impl TryFrom<Row> for DeviceAuthorization {
 }
 
 /// A new request, pending until the person answers.
-pub struct NewDeviceAuthorization<'a> {
+pub(crate) struct NewDeviceAuthorization<'a> {
     pub device_code_hash: &'a str,
     pub user_code: &'a str,
     pub client_id: &'a str,
@@ -87,7 +87,7 @@ const KEPT_AFTER_EXPIRY_SECS: i64 = 86_400;
 
 /// Adds a pending request; false when its user code is taken (the caller draws another).
 /// Requests a day past their expiry are swept first.
-pub fn insert(
+pub(crate) fn insert(
     conn: &mut DbConnection,
     request: &NewDeviceAuthorization<'_>,
     now: i64,
@@ -124,7 +124,7 @@ pub fn insert(
     }
 }
 
-pub fn find_by_device_code(
+pub(crate) fn find_by_device_code(
     conn: &mut DbConnection,
     device_code_hash: &str,
 ) -> Result<Option<DeviceAuthorization>, StoreError> {
@@ -138,7 +138,7 @@ pub fn find_by_device_code(
 }
 
 /// A live request waiting for a person's decision, by its user code.
-pub fn find_pending_by_user_code(
+pub(crate) fn find_pending_by_user_code(
     conn: &mut DbConnection,
     user_code: &str,
     now: i64,
@@ -156,7 +156,7 @@ pub fn find_pending_by_user_code(
 
 /// Records the person's answer to a pending, live request; false when it was no longer
 /// pending (answered in another tab, or expired).
-pub fn decide(
+pub(crate) fn decide(
     conn: &mut DbConnection,
     user_code: &str,
     approval: Option<(&str, i64, &[String])>,
@@ -187,7 +187,7 @@ pub fn decide(
 }
 
 /// Records a poll; with `slower`, the device must now wait that many seconds between polls.
-pub fn record_poll(
+pub(crate) fn record_poll(
     conn: &mut DbConnection,
     device_code_hash: &str,
     poll_interval: i64,
@@ -204,7 +204,7 @@ pub fn record_poll(
 
 /// Marks an approved request as having given its tokens; false when it already had (or was
 /// not approved): the one update decides, so the tokens go out once.
-pub fn mark_issued(conn: &mut DbConnection, device_code_hash: &str) -> Result<bool, StoreError> {
+pub(crate) fn mark_issued(conn: &mut DbConnection, device_code_hash: &str) -> Result<bool, StoreError> {
     let updated = diesel::update(
         device_authorizations::table
             .find(device_code_hash)
@@ -217,7 +217,7 @@ pub fn mark_issued(conn: &mut DbConnection, device_code_hash: &str) -> Result<bo
 
 /// A device signed in through the device grant, as the account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedInDevice {
+pub(crate) struct SignedInDevice {
     pub sid: String,
     pub client_name: String,
     pub signed_in_at: i64,
@@ -225,7 +225,7 @@ pub struct SignedInDevice {
 }
 
 /// The person's devices with a live refresh token from the device grant, newest first.
-pub fn list_for_user(
+pub(crate) fn list_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,
@@ -267,7 +267,7 @@ pub fn list_for_user(
 }
 
 /// Whether `sid` is one of the person's device sign-ins.
-pub fn owns_device(conn: &mut DbConnection, user_id: &str, sid: &str) -> Result<bool, StoreError> {
+pub(crate) fn owns_device(conn: &mut DbConnection, user_id: &str, sid: &str) -> Result<bool, StoreError> {
     let found: i64 = refresh_tokens::table
         .filter(refresh_tokens::user_id.eq(user_id))
         .filter(refresh_tokens::sid.eq(sid))

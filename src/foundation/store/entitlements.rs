@@ -73,7 +73,7 @@ pub fn list_tiers(conn: &mut DbConnection) -> Result<Vec<Tier>, StoreError> {
         .collect()
 }
 
-pub fn find_tier(conn: &mut DbConnection, slug: &str) -> Result<Option<Tier>, StoreError> {
+pub(crate) fn find_tier(conn: &mut DbConnection, slug: &str) -> Result<Option<Tier>, StoreError> {
     tiers::table
         .filter(tiers::slug.eq(slug))
         .select(TierRow::as_select())
@@ -83,14 +83,14 @@ pub fn find_tier(conn: &mut DbConnection, slug: &str) -> Result<Option<Tier>, St
         .transpose()
 }
 
-pub fn insert_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreError> {
+pub(crate) fn insert_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreError> {
     diesel::insert_into(tiers::table)
         .values(TierRow::from(tier))
         .execute(conn)?;
     Ok(())
 }
 
-pub fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreError> {
+pub(crate) fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreError> {
     diesel::update(tiers::table.filter(tiers::slug.eq(&tier.slug)))
         .set((
             tiers::name.eq(&tier.name),
@@ -103,12 +103,12 @@ pub fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), StoreErro
     Ok(())
 }
 
-pub fn delete_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+pub(crate) fn delete_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(tiers::table.filter(tiers::slug.eq(slug))).execute(conn)? > 0)
 }
 
 /// How many subscriptions name the tier, whatever their status.
-pub fn tier_subscribers(conn: &mut DbConnection, slug: &str) -> Result<Vec<String>, StoreError> {
+pub(crate) fn tier_subscribers(conn: &mut DbConnection, slug: &str) -> Result<Vec<String>, StoreError> {
     Ok(subscriptions::table
         .filter(subscriptions::tier_slug.eq(slug))
         .select(subscriptions::user_id)
@@ -127,14 +127,14 @@ pub struct Product {
     pub updated_at: i64,
 }
 
-pub fn list_products(conn: &mut DbConnection) -> Result<Vec<Product>, StoreError> {
+pub(crate) fn list_products(conn: &mut DbConnection) -> Result<Vec<Product>, StoreError> {
     Ok(products::table
         .order(products::slug.asc())
         .select(Product::as_select())
         .load(conn)?)
 }
 
-pub fn find_product(conn: &mut DbConnection, slug: &str) -> Result<Option<Product>, StoreError> {
+pub(crate) fn find_product(conn: &mut DbConnection, slug: &str) -> Result<Option<Product>, StoreError> {
     Ok(products::table
         .filter(products::slug.eq(slug))
         .select(Product::as_select())
@@ -142,14 +142,14 @@ pub fn find_product(conn: &mut DbConnection, slug: &str) -> Result<Option<Produc
         .optional()?)
 }
 
-pub fn insert_product(conn: &mut DbConnection, product: &Product) -> Result<(), StoreError> {
+pub(crate) fn insert_product(conn: &mut DbConnection, product: &Product) -> Result<(), StoreError> {
     diesel::insert_into(products::table)
         .values(product)
         .execute(conn)?;
     Ok(())
 }
 
-pub fn update_product(conn: &mut DbConnection, product: &Product) -> Result<(), StoreError> {
+pub(crate) fn update_product(conn: &mut DbConnection, product: &Product) -> Result<(), StoreError> {
     diesel::update(products::table.filter(products::slug.eq(&product.slug)))
         .set((
             products::title.eq(&product.title),
@@ -162,7 +162,7 @@ pub fn update_product(conn: &mut DbConnection, product: &Product) -> Result<(), 
     Ok(())
 }
 
-pub fn delete_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+pub(crate) fn delete_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(products::table.filter(products::slug.eq(slug))).execute(conn)? > 0)
 }
 
@@ -186,7 +186,10 @@ pub fn find_subscription(conn: &mut DbConnection, user_id: &str) -> Result<Optio
 }
 
 /// Sets the person's one subscription, replacing any earlier one.
-pub fn put_subscription(conn: &mut DbConnection, subscription: &Subscription) -> Result<(), StoreError> {
+pub(crate) fn put_subscription(
+    conn: &mut DbConnection,
+    subscription: &Subscription,
+) -> Result<(), StoreError> {
     // MultiConnection has no upsert builder; both databases accept this SQL.
     diesel::sql_query(
         "INSERT INTO subscriptions (user_id, tier_slug, status, current_period_end, external_ref, updated_at) \
@@ -204,7 +207,7 @@ pub fn put_subscription(conn: &mut DbConnection, subscription: &Subscription) ->
     Ok(())
 }
 
-pub fn delete_subscription(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
+pub(crate) fn delete_subscription(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(subscriptions::table.filter(subscriptions::user_id.eq(user_id))).execute(conn)? > 0)
 }
 
@@ -231,7 +234,7 @@ pub fn list_grants(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Grant>,
 }
 
 /// A person's unrevoked grants with their products: what entitlements are computed from.
-pub fn live_grants_with_products(
+pub(crate) fn live_grants_with_products(
     conn: &mut DbConnection,
     user_id: &str,
 ) -> Result<Vec<(Grant, Product)>, StoreError> {
@@ -244,7 +247,7 @@ pub fn live_grants_with_products(
         .load(conn)?)
 }
 
-pub fn find_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
+pub(crate) fn find_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
     Ok(product_grants::table
         .filter(product_grants::id.eq(id))
         .select(Grant::as_select())
@@ -252,7 +255,7 @@ pub fn find_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, St
         .optional()?)
 }
 
-pub fn find_grant_by_external_ref(
+pub(crate) fn find_grant_by_external_ref(
     conn: &mut DbConnection,
     external_ref: &str,
 ) -> Result<Option<Grant>, StoreError> {
@@ -263,14 +266,14 @@ pub fn find_grant_by_external_ref(
         .optional()?)
 }
 
-pub fn insert_grant(conn: &mut DbConnection, grant: &Grant) -> Result<(), StoreError> {
+pub(crate) fn insert_grant(conn: &mut DbConnection, grant: &Grant) -> Result<(), StoreError> {
     diesel::insert_into(product_grants::table)
         .values(grant)
         .execute(conn)?;
     Ok(())
 }
 
-pub fn revoke_grant(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+pub(crate) fn revoke_grant(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
     Ok(diesel::update(
         product_grants::table
             .filter(product_grants::id.eq(id))
@@ -282,7 +285,7 @@ pub fn revoke_grant(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool,
 }
 
 /// Whether any grant names the product.
-pub fn product_has_grants(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+pub(crate) fn product_has_grants(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
     let count: i64 = product_grants::table
         .filter(product_grants::product_slug.eq(slug))
         .count()
@@ -291,7 +294,7 @@ pub fn product_has_grants(conn: &mut DbConnection, slug: &str) -> Result<bool, S
 }
 
 /// The person's entitlement version: 0 until something changes.
-pub fn version(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
+pub(crate) fn version(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
     Ok(entitlement_versions::table
         .filter(entitlement_versions::user_id.eq(user_id))
         .select(entitlement_versions::version)
@@ -301,7 +304,7 @@ pub fn version(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError
 }
 
 /// Bumps the version of each person; the first statement is a write.
-pub fn bump_versions(conn: &mut DbConnection, user_ids: &[String]) -> Result<(), StoreError> {
+pub(crate) fn bump_versions(conn: &mut DbConnection, user_ids: &[String]) -> Result<(), StoreError> {
     for user_id in user_ids {
         diesel::sql_query(
             "INSERT INTO entitlement_versions (user_id, version) VALUES ($1, 1) \
@@ -329,7 +332,7 @@ pub struct AuditEntry {
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_log)]
-pub struct NewAuditEntry<'a> {
+pub(crate) struct NewAuditEntry<'a> {
     pub at: i64,
     pub actor: &'a str,
     pub action: &'a str,
@@ -341,7 +344,7 @@ pub struct NewAuditEntry<'a> {
 
 /// Audits a change a person made to their own account (actor and target `user:ID`), such as
 /// a credential added or removed; `after` describes it when there is more than the action.
-pub fn audit_self(
+pub(crate) fn audit_self(
     conn: &mut DbConnection,
     user_id: &str,
     action: &str,
@@ -363,7 +366,7 @@ pub fn audit_self(
     )
 }
 
-pub fn audit(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> Result<(), StoreError> {
+pub(crate) fn audit(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> Result<(), StoreError> {
     diesel::insert_into(audit_log::table)
         .values(entry)
         .execute(conn)?;
@@ -415,7 +418,7 @@ pub fn list_audit(conn: &mut DbConnection, filter: &AuditFilter) -> Result<Vec<A
 /// and with `older_than` only entries before that `(at, id)`, the last entry of the page
 /// before. Times from several instances can be out of id order; this keeps pages in the
 /// order a reader expects and never skips or repeats an entry.
-pub fn list_audit_page(
+pub(crate) fn list_audit_page(
     conn: &mut DbConnection,
     filter: &AuditFilter,
     older_than: Option<(i64, i64)>,
@@ -455,7 +458,7 @@ pub fn list_audit_page(
 
 /// The email addresses of the people among `user_ids` who have an account, by user id: how
 /// the audit log names people.
-pub fn emails_of(
+pub(crate) fn emails_of(
     conn: &mut DbConnection,
     user_ids: &[String],
 ) -> Result<std::collections::HashMap<String, String>, StoreError> {
@@ -471,7 +474,7 @@ pub fn emails_of(
 }
 
 /// Up to when scheduled entitlement changes have been announced.
-pub fn swept_until(conn: &mut DbConnection) -> Result<i64, StoreError> {
+pub(crate) fn swept_until(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(entitlement_sweep::table
         .filter(entitlement_sweep::id.eq(1))
         .select(entitlement_sweep::swept_until)
@@ -479,7 +482,7 @@ pub fn swept_until(conn: &mut DbConnection) -> Result<i64, StoreError> {
 }
 
 /// Claims the sweep of `(from, to]`: `false` when another instance moved it first.
-pub fn claim_sweep(conn: &mut DbConnection, from: i64, to: i64) -> Result<bool, StoreError> {
+pub(crate) fn claim_sweep(conn: &mut DbConnection, from: i64, to: i64) -> Result<bool, StoreError> {
     Ok(diesel::update(
         entitlement_sweep::table
             .filter(entitlement_sweep::id.eq(1))
@@ -493,7 +496,7 @@ pub fn claim_sweep(conn: &mut DbConnection, from: i64, to: i64) -> Result<bool, 
 /// People whose entitlements the clock may have changed in `(from, to]`: a current period
 /// that ended, a grant or product window that opened or closed. Generous on purpose (a
 /// grant starting before its product opens is counted twice); an extra version costs nothing.
-pub fn people_with_boundaries(
+pub(crate) fn people_with_boundaries(
     conn: &mut DbConnection,
     from: i64,
     to: i64,
@@ -526,7 +529,7 @@ pub fn people_with_boundaries(
 }
 
 /// Bumps the version of everyone subscribed to the tier, in one statement however many.
-pub fn bump_versions_of_tier(conn: &mut DbConnection, slug: &str) -> Result<usize, StoreError> {
+pub(crate) fn bump_versions_of_tier(conn: &mut DbConnection, slug: &str) -> Result<usize, StoreError> {
     Ok(diesel::sql_query(
         "INSERT INTO entitlement_versions (user_id, version) \
          SELECT DISTINCT user_id, 1 FROM subscriptions WHERE tier_slug = $1 \
@@ -537,7 +540,7 @@ pub fn bump_versions_of_tier(conn: &mut DbConnection, slug: &str) -> Result<usiz
 }
 
 /// Bumps the version of everyone holding an unrevoked grant of the product.
-pub fn bump_versions_of_product(conn: &mut DbConnection, slug: &str) -> Result<usize, StoreError> {
+pub(crate) fn bump_versions_of_product(conn: &mut DbConnection, slug: &str) -> Result<usize, StoreError> {
     Ok(diesel::sql_query(
         "INSERT INTO entitlement_versions (user_id, version) \
          SELECT DISTINCT user_id, 1 FROM product_grants WHERE product_slug = $1 AND revoked_at IS NULL \
@@ -549,7 +552,7 @@ pub fn bump_versions_of_product(conn: &mut DbConnection, slug: &str) -> Result<u
 
 /// Locks a tier's row for the rest of the transaction (a write that changes nothing);
 /// `false` when there is no such tier.
-pub fn lock_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+pub(crate) fn lock_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
     Ok(diesel::update(tiers::table.filter(tiers::slug.eq(slug)))
         .set(tiers::updated_at.eq(tiers::updated_at))
         .execute(conn)?
@@ -557,7 +560,7 @@ pub fn lock_tier(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError
 }
 
 /// Locks a product's row for the rest of the transaction; `false` when there is none.
-pub fn lock_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
+pub(crate) fn lock_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreError> {
     Ok(diesel::update(products::table.filter(products::slug.eq(slug)))
         .set(products::updated_at.eq(products::updated_at))
         .execute(conn)?
@@ -566,7 +569,7 @@ pub fn lock_product(conn: &mut DbConnection, slug: &str) -> Result<bool, StoreEr
 
 /// Locks the person's entitlement version row for the rest of the transaction, creating it
 /// at 0 when missing: every change to one person's entitlements starts here.
-pub fn lock_person(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+pub(crate) fn lock_person(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
     diesel::sql_query(
         "INSERT INTO entitlement_versions (user_id, version) VALUES ($1, 0) \
          ON CONFLICT (user_id) DO UPDATE SET version = entitlement_versions.version",
@@ -578,7 +581,7 @@ pub fn lock_person(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreEr
 
 /// How many subscriptions give their tier at `now` (not canceled, period not over), per tier
 /// slug and status: one scan, a few rows back however many people.
-pub fn current_subscriptions(
+pub(crate) fn current_subscriptions(
     conn: &mut DbConnection,
     now: i64,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
@@ -596,7 +599,7 @@ pub fn current_subscriptions(
 
 /// How many grants were created at or after `since`, per product slug, revoked ones
 /// included (each was a purchase); products without any are missing.
-pub fn grants_created_per_product(
+pub(crate) fn grants_created_per_product(
     conn: &mut DbConnection,
     since: i64,
 ) -> Result<Vec<(String, i64)>, StoreError> {

@@ -8,7 +8,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
-pub struct StoredKey {
+pub(crate) struct StoredKey {
     pub kid: String,
     pub alg: String,
     pub public_jwk: String,
@@ -19,7 +19,7 @@ pub struct StoredKey {
 }
 
 /// Keys still published at `now`: the active ones and retired ones whose tokens may live on.
-pub fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<StoredKey>, StoreError> {
+pub(crate) fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<StoredKey>, StoreError> {
     Ok(signing_keys::table
         .filter(
             signing_keys::publish_until
@@ -31,13 +31,13 @@ pub fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<StoredKey>, St
         .load(conn)?)
 }
 
-pub fn count_all(conn: &mut DbConnection) -> Result<i64, StoreError> {
+pub(crate) fn count_all(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(signing_keys::table.count().get_result(conn)?)
 }
 
 /// Makes `new_keys` the active keys: every key active before is retired now and stays
 /// published until `publish_until`. One transaction, announced on the change feed.
-pub fn activate(
+pub(crate) fn activate(
     conn: &mut DbConnection,
     new_keys: &[StoredKey],
     now: i64,
@@ -57,7 +57,7 @@ pub fn activate(
 
 /// Inserts `new_keys` only when the database holds no key at all: first start.
 /// Returns whether they were inserted.
-pub fn insert_if_empty(
+pub(crate) fn insert_if_empty(
     conn: &mut DbConnection,
     new_keys: &[StoredKey],
     now: i64,

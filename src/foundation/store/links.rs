@@ -8,7 +8,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 /// An emailed sign-in link.
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sign_in_links)]
-pub struct SignInLink {
+pub(crate) struct SignInLink {
     pub token_hash: String,
     pub email: String,
     pub user_id: Option<String>,
@@ -18,7 +18,7 @@ pub struct SignInLink {
     pub used_at: Option<i64>,
 }
 
-pub fn insert_link(conn: &mut DbConnection, link: &SignInLink) -> Result<(), StoreError> {
+pub(crate) fn insert_link(conn: &mut DbConnection, link: &SignInLink) -> Result<(), StoreError> {
     diesel::insert_into(sign_in_links::table)
         .values(link)
         .execute(conn)?;
@@ -26,7 +26,7 @@ pub fn insert_link(conn: &mut DbConnection, link: &SignInLink) -> Result<(), Sto
 }
 
 /// Links sent to `email` since `since`: the per-address limit, shared by every instance.
-pub fn links_sent_since(conn: &mut DbConnection, email: &str, since: i64) -> Result<i64, StoreError> {
+pub(crate) fn links_sent_since(conn: &mut DbConnection, email: &str, since: i64) -> Result<i64, StoreError> {
     Ok(sign_in_links::table
         .filter(sign_in_links::email.eq(email))
         .filter(sign_in_links::created_at.gt(since))
@@ -34,7 +34,7 @@ pub fn links_sent_since(conn: &mut DbConnection, email: &str, since: i64) -> Res
         .get_result(conn)?)
 }
 
-pub fn find_live_link(
+pub(crate) fn find_live_link(
     conn: &mut DbConnection,
     token_hash: &str,
     now: i64,
@@ -50,7 +50,7 @@ pub fn find_live_link(
 
 /// Spends a live link; returns it when this call spent it. One conditional update decides,
 /// so two clicks racing each other sign in once.
-pub fn use_link(
+pub(crate) fn use_link(
     conn: &mut DbConnection,
     token_hash: &str,
     now: i64,
@@ -85,14 +85,14 @@ pub fn use_link(
 }
 
 /// Forgets links past their window: both expiry and the rate limit are over for them.
-pub fn prune_links(conn: &mut DbConnection, before: i64) -> Result<(), StoreError> {
+pub(crate) fn prune_links(conn: &mut DbConnection, before: i64) -> Result<(), StoreError> {
     diesel::delete(sign_in_links::table.filter(sign_in_links::created_at.lt(before))).execute(conn)?;
     Ok(())
 }
 
 /// Forgets the person's unused sign-in links and sign-ins waiting for a code: after a new
 /// password, nothing started before it may finish.
-pub fn forget_pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+pub(crate) fn forget_pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
     diesel::delete(
         sign_in_links::table
             .filter(sign_in_links::user_id.eq(user_id))

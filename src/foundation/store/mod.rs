@@ -4,21 +4,21 @@
 //! user sees the real cause of a connection failure. Every query runs on tokio's blocking pool
 //! through [`Store::run`], never on an async executor thread.
 
-pub mod changes;
-pub mod clients;
+pub(crate) mod changes;
+pub(crate) mod clients;
 pub mod codes;
 pub mod consents;
-pub mod dashboard;
-pub mod devices;
+pub(crate) mod dashboard;
+pub(crate) mod devices;
 pub mod entitlements;
-pub mod keys;
-pub mod links;
+pub(crate) mod keys;
+pub(crate) mod links;
 pub mod passkeys;
 pub mod refresh_tokens;
-pub mod revocations;
+pub(crate) mod revocations;
 pub mod schema;
 pub mod sessions;
-pub mod totp;
+pub(crate) mod totp;
 pub mod users;
 
 use std::path::PathBuf;
@@ -262,7 +262,7 @@ impl Store {
 
     /// Whether the database answers a trivial query right now. Waits at most a second for a
     /// connection, so a readiness probe gets its answer before its own timeout.
-    pub async fn ping(&self) -> bool {
+    pub(crate) async fn ping(&self) -> bool {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             pool.get_timeout(Duration::from_secs(1))

@@ -37,14 +37,14 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Passk
         .load(conn)?)
 }
 
-pub fn count_for_user(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
+pub(crate) fn count_for_user(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
     Ok(passkeys::table
         .filter(passkeys::user_id.eq(user_id))
         .count()
         .get_result(conn)?)
 }
 
-pub fn find_by_credential_id(
+pub(crate) fn find_by_credential_id(
     conn: &mut DbConnection,
     credential_id: &str,
 ) -> Result<Option<PasskeyRow>, StoreError> {
@@ -58,7 +58,7 @@ pub fn find_by_credential_id(
 /// Records a sign-in with the passkey and its updated record (counter, backup state), only if
 /// the record is still `previous`: two sign-ins racing with the same counter (a cloned
 /// authenticator) cannot both pass. Returns whether this one did.
-pub fn record_use(
+pub(crate) fn record_use(
     conn: &mut DbConnection,
     id: &str,
     previous: &str,
@@ -79,7 +79,7 @@ pub fn record_use(
 }
 
 /// Removes one of the person's passkeys; returns its name, None when it was not theirs.
-pub fn delete_for_user(
+pub(crate) fn delete_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     id: &str,
@@ -97,7 +97,7 @@ pub fn delete_for_user(
 /// A WebAuthn ceremony waiting for the browser's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webauthn_ceremonies)]
-pub struct Ceremony {
+pub(crate) struct Ceremony {
     pub id_hash: String,
     pub purpose: String,
     pub user_id: Option<String>,
@@ -105,7 +105,11 @@ pub struct Ceremony {
     pub expires_at: i64,
 }
 
-pub fn insert_ceremony(conn: &mut DbConnection, ceremony: &Ceremony, now: i64) -> Result<(), StoreError> {
+pub(crate) fn insert_ceremony(
+    conn: &mut DbConnection,
+    ceremony: &Ceremony,
+    now: i64,
+) -> Result<(), StoreError> {
     // Abandoned ceremonies are swept here: every sign-in page may start one.
     diesel::delete(webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(now)))
         .execute(conn)?;
@@ -116,7 +120,7 @@ pub fn insert_ceremony(conn: &mut DbConnection, ceremony: &Ceremony, now: i64) -
 }
 
 /// Takes a live ceremony out of the table: whoever deletes it finishes it, so it works once.
-pub fn take_ceremony(
+pub(crate) fn take_ceremony(
     conn: &mut DbConnection,
     id_hash: &str,
     purpose: &str,

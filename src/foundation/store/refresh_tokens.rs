@@ -115,7 +115,11 @@ pub fn find(conn: &mut DbConnection, token_hash: &str) -> Result<Option<RefreshT
 /// Takes the lock of the family of the token with `token_hash` for the rest of the
 /// transaction: the first statement of a rotation. `false` when the token is unknown or its
 /// family was revoked — a revocation holding the lock has then finished first.
-pub fn lock_family_of(conn: &mut DbConnection, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+pub(crate) fn lock_family_of(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let locked = diesel::update(
         refresh_families::table
             .filter(
@@ -175,7 +179,7 @@ macro_rules! revoke_where {
 }
 
 /// Access tokens still to revoke after revoking refresh tokens: (`jti`, expiry).
-pub type IssuedAccessTokens = Vec<(String, i64)>;
+pub(crate) type IssuedAccessTokens = Vec<(String, i64)>;
 
 pub fn revoke_family(
     conn: &mut DbConnection,
@@ -202,7 +206,7 @@ pub fn revoke_for_session(
 }
 
 /// What disabling an app ends: every refresh token it holds.
-pub fn revoke_for_client(
+pub(crate) fn revoke_for_client(
     conn: &mut DbConnection,
     client_id: &str,
     now: i64,
@@ -212,7 +216,7 @@ pub fn revoke_for_client(
 
 /// What changing a password ends: every refresh token of the person but those of the
 /// session that changed it.
-pub fn revoke_for_user_except_session(
+pub(crate) fn revoke_for_user_except_session(
     conn: &mut DbConnection,
     user_id: &str,
     sid: &str,
@@ -227,7 +231,7 @@ pub fn revoke_for_user_except_session(
 }
 
 /// What withdrawing consent from an app ends.
-pub fn revoke_for_user_and_client(
+pub(crate) fn revoke_for_user_and_client(
     conn: &mut DbConnection,
     user_id: &str,
     client_id: &str,
@@ -241,7 +245,7 @@ pub fn revoke_for_user_and_client(
     )
 }
 
-pub fn revoke_for_user(
+pub(crate) fn revoke_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,
@@ -250,7 +254,7 @@ pub fn revoke_for_user(
 }
 
 /// Moves the live refresh tokens of session `from` to session `to`.
-pub fn move_to_session(conn: &mut DbConnection, from: &str, to: &str) -> Result<usize, StoreError> {
+pub(crate) fn move_to_session(conn: &mut DbConnection, from: &str, to: &str) -> Result<usize, StoreError> {
     Ok(diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::sid.eq(from))

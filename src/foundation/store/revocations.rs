@@ -10,7 +10,12 @@ use crate::foundation::store::{DbConnection, StoreError};
 /// Records a revocation and announces it on the change feed, atomically. The first statement
 /// writes, so on SQLite the transaction takes the write lock at once (waiting out the busy
 /// timeout) instead of failing to upgrade a read snapshot another writer has moved past.
-pub fn revoke(conn: &mut DbConnection, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+pub(crate) fn revoke(
+    conn: &mut DbConnection,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         // diesel's MultiConnection has no upsert builder; both databases accept this SQL and
         // both bind `$n` parameters by position.
@@ -31,13 +36,13 @@ pub fn revoke(conn: &mut DbConnection, jti: &str, expires_at: i64, now: i64) -> 
 }
 
 /// Every revocation whose token has not expired yet: what a starting instance loads.
-pub fn unexpired(conn: &mut DbConnection, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+pub(crate) fn unexpired(conn: &mut DbConnection, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(revoked_tokens::table
         .filter(revoked_tokens::expires_at.gt(now))
         .select((revoked_tokens::jti, revoked_tokens::expires_at))
         .load(conn)?)
 }
 
-pub fn prune(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {
+pub(crate) fn prune(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {
     Ok(diesel::delete(revoked_tokens::table.filter(revoked_tokens::expires_at.le(now))).execute(conn)?)
 }

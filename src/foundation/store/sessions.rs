@@ -120,7 +120,11 @@ pub fn list_live_for_user(
 }
 
 /// Ends every live session of a person; returns how many.
-pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<usize, StoreError> {
+pub(crate) fn end_all_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
     Ok(diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
@@ -131,7 +135,7 @@ pub fn end_all_for_user(conn: &mut DbConnection, user_id: &str, now: i64) -> Res
 }
 
 /// Ends every session of the person but `sid`.
-pub fn end_all_for_user_except(
+pub(crate) fn end_all_for_user_except(
     conn: &mut DbConnection,
     user_id: &str,
     sid: &str,
@@ -148,7 +152,11 @@ pub fn end_all_for_user_except(
 }
 
 /// The live session with public id `sid`.
-pub fn find_live_by_sid(conn: &mut DbConnection, sid: &str, now: i64) -> Result<Option<Session>, StoreError> {
+pub(crate) fn find_live_by_sid(
+    conn: &mut DbConnection,
+    sid: &str,
+    now: i64,
+) -> Result<Option<Session>, StoreError> {
     sessions::table
         .filter(sessions::sid.eq(sid))
         .filter(sessions::ended_at.is_null())
@@ -164,7 +172,7 @@ pub fn find_live_by_sid(conn: &mut DbConnection, sid: &str, now: i64) -> Result<
 /// `amr` (as stored): one row per day and combination of methods, however many sessions.
 /// Sessions are never deleted, only ended, so these are all the sign-ins of the period.
 /// Scans the period's rows in the database; only the counts come back.
-pub fn started_per_day(
+pub(crate) fn started_per_day(
     conn: &mut DbConnection,
     since: i64,
     until: i64,
@@ -193,7 +201,7 @@ pub fn started_per_day(
 /// Writes sessions that ended at the time given with each (demo data): they count as
 /// sign-ins but let nobody in. Each takes 10 bound parameters: keep batches to a few
 /// thousand.
-pub fn insert_ended(conn: &mut DbConnection, batch: &[(Session, i64)]) -> Result<(), StoreError> {
+pub(crate) fn insert_ended(conn: &mut DbConnection, batch: &[(Session, i64)]) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }

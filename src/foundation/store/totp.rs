@@ -9,7 +9,7 @@ use crate::foundation::store::{DbConnection, StoreError};
 /// A TOTP credential; unconfirmed until the person types a first code from it.
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = totp_credentials)]
-pub struct TotpCredential {
+pub(crate) struct TotpCredential {
     pub user_id: String,
     pub sealed_secret: String,
     pub confirmed_at: Option<i64>,
@@ -17,7 +17,7 @@ pub struct TotpCredential {
     pub created_at: i64,
 }
 
-pub fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<TotpCredential>, StoreError> {
+pub(crate) fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<TotpCredential>, StoreError> {
     Ok(totp_credentials::table
         .find(user_id)
         .select(TotpCredential::as_select())
@@ -27,7 +27,7 @@ pub fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<TotpCredent
 
 /// Replaces any unconfirmed credential of the person; a confirmed one is left alone
 /// (returns false), so a stale setup page cannot overwrite a working authenticator.
-pub fn start(conn: &mut DbConnection, credential: &TotpCredential) -> Result<bool, StoreError> {
+pub(crate) fn start(conn: &mut DbConnection, credential: &TotpCredential) -> Result<bool, StoreError> {
     conn.transaction(|conn| {
         // The write first, so a SQLite transaction takes the write lock at once.
         diesel::delete(
@@ -48,7 +48,7 @@ pub fn start(conn: &mut DbConnection, credential: &TotpCredential) -> Result<boo
 
 /// Records that `step` was used, only if it is later than the last one used; returns whether
 /// it was. One conditional update, so two requests with the same code cannot both win.
-pub fn use_step(conn: &mut DbConnection, user_id: &str, step: i64) -> Result<bool, StoreError> {
+pub(crate) fn use_step(conn: &mut DbConnection, user_id: &str, step: i64) -> Result<bool, StoreError> {
     let updated = diesel::update(
         totp_credentials::table
             .find(user_id)
@@ -59,7 +59,7 @@ pub fn use_step(conn: &mut DbConnection, user_id: &str, step: i64) -> Result<boo
     Ok(updated == 1)
 }
 
-pub fn confirm(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<bool, StoreError> {
+pub(crate) fn confirm(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<bool, StoreError> {
     let updated = diesel::update(
         totp_credentials::table
             .find(user_id)
@@ -71,14 +71,14 @@ pub fn confirm(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<bool,
 }
 
 /// Removes the credential and the recovery codes that came with it; whether there was one.
-pub fn delete(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
+pub(crate) fn delete(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
     let deleted = diesel::delete(totp_credentials::table.find(user_id)).execute(conn)?;
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(conn)?;
     Ok(deleted == 1)
 }
 
 /// Replaces the person's recovery codes with these hashes.
-pub fn replace_recovery_codes(
+pub(crate) fn replace_recovery_codes(
     conn: &mut DbConnection,
     user_id: &str,
     hashes: &[String],
@@ -99,7 +99,7 @@ pub fn replace_recovery_codes(
 
 /// Marks an unused recovery code used; returns whether there was one. The update decides,
 /// so a code raced from two browsers works once.
-pub fn use_recovery_code(
+pub(crate) fn use_recovery_code(
     conn: &mut DbConnection,
     user_id: &str,
     hash: &str,
@@ -115,7 +115,7 @@ pub fn use_recovery_code(
     Ok(updated == 1)
 }
 
-pub fn unused_recovery_codes(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
+pub(crate) fn unused_recovery_codes(conn: &mut DbConnection, user_id: &str) -> Result<i64, StoreError> {
     Ok(recovery_codes::table
         .filter(recovery_codes::user_id.eq(user_id))
         .filter(recovery_codes::used_at.is_null())
@@ -126,7 +126,7 @@ pub fn unused_recovery_codes(conn: &mut DbConnection, user_id: &str) -> Result<i
 /// A password sign-in waiting for its second factor.
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_challenges)]
-pub struct LoginChallenge {
+pub(crate) struct LoginChallenge {
     pub id_hash: String,
     pub user_id: String,
     pub carried_request: String,
@@ -137,7 +137,10 @@ pub struct LoginChallenge {
     pub first_factor: String,
 }
 
-pub fn insert_challenge(conn: &mut DbConnection, challenge: &LoginChallenge) -> Result<(), StoreError> {
+pub(crate) fn insert_challenge(
+    conn: &mut DbConnection,
+    challenge: &LoginChallenge,
+) -> Result<(), StoreError> {
     // Expired challenges are swept here: they are useless and few.
     diesel::delete(login_challenges::table.filter(login_challenges::expires_at.le(challenge.created_at)))
         .execute(conn)?;
@@ -147,7 +150,7 @@ pub fn insert_challenge(conn: &mut DbConnection, challenge: &LoginChallenge) -> 
     Ok(())
 }
 
-pub fn find_live_challenge(
+pub(crate) fn find_live_challenge(
     conn: &mut DbConnection,
     id_hash: &str,
     now: i64,
@@ -161,7 +164,7 @@ pub fn find_live_challenge(
 }
 
 /// Counts a wrong code against the challenge; returns the attempts made so far.
-pub fn count_failure(conn: &mut DbConnection, id_hash: &str) -> Result<i32, StoreError> {
+pub(crate) fn count_failure(conn: &mut DbConnection, id_hash: &str) -> Result<i32, StoreError> {
     let attempts: Option<i32> = diesel::update(login_challenges::table.find(id_hash))
         .set(login_challenges::attempts.eq(login_challenges::attempts + 1))
         .returning(login_challenges::attempts)
@@ -171,6 +174,6 @@ pub fn count_failure(conn: &mut DbConnection, id_hash: &str) -> Result<i32, Stor
 }
 
 /// Ends a challenge; returns whether it was still there, so only one request finishes it.
-pub fn delete_challenge(conn: &mut DbConnection, id_hash: &str) -> Result<bool, StoreError> {
+pub(crate) fn delete_challenge(conn: &mut DbConnection, id_hash: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(login_challenges::table.find(id_hash)).execute(conn)? == 1)
 }

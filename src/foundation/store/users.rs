@@ -25,7 +25,7 @@ impl User {
     }
 }
 
-pub fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
+pub(crate) fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
     diesel::insert_into(users::table).values(user).execute(conn)?;
     Ok(())
 }
@@ -47,14 +47,18 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, Sto
 }
 
 /// Sets the display name, or clears it with `None`.
-pub fn set_name(conn: &mut DbConnection, user_id: &str, name: Option<&str>) -> Result<(), StoreError> {
+pub(crate) fn set_name(conn: &mut DbConnection, user_id: &str, name: Option<&str>) -> Result<(), StoreError> {
     diesel::update(users::table.filter(users::id.eq(user_id)))
         .set(users::name.eq(name))
         .execute(conn)?;
     Ok(())
 }
 
-pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str) -> Result<(), StoreError> {
+pub(crate) fn set_password_hash(
+    conn: &mut DbConnection,
+    user_id: &str,
+    hash: &str,
+) -> Result<(), StoreError> {
     diesel::update(users::table.filter(users::id.eq(user_id)))
         .set(users::password_hash.eq(hash))
         .execute(conn)?;
@@ -62,7 +66,7 @@ pub fn set_password_hash(conn: &mut DbConnection, user_id: &str, hash: &str) -> 
 }
 
 /// Records that the person showed they read mail at their address (a sign-in link worked).
-pub fn mark_email_verified(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+pub(crate) fn mark_email_verified(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
     diesel::update(
         users::table
             .filter(users::id.eq(user_id))
@@ -74,12 +78,12 @@ pub fn mark_email_verified(conn: &mut DbConnection, user_id: &str) -> Result<(),
 }
 
 /// How many accounts there are, disabled ones included.
-pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
+pub(crate) fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(users::table.count().get_result(conn)?)
 }
 
 /// Which of `emails` (normalised) have an account.
-pub fn existing_emails(conn: &mut DbConnection, emails: &[String]) -> Result<Vec<String>, StoreError> {
+pub(crate) fn existing_emails(conn: &mut DbConnection, emails: &[String]) -> Result<Vec<String>, StoreError> {
     Ok(users::table
         .filter(users::email.eq_any(emails))
         .select(users::email)
@@ -88,7 +92,7 @@ pub fn existing_emails(conn: &mut DbConnection, emails: &[String]) -> Result<Vec
 
 /// Writes many accounts in one statement (demo data). Each takes 8 bound parameters: keep
 /// batches to a few thousand, under both databases' limits.
-pub fn insert_many(conn: &mut DbConnection, batch: &[User]) -> Result<(), StoreError> {
+pub(crate) fn insert_many(conn: &mut DbConnection, batch: &[User]) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }

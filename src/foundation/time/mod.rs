@@ -1,10 +1,10 @@
 //! One place for calendar arithmetic, RFC 3339 and the display of instants. Instants are
 //! Unix seconds everywhere else.
 
-pub mod rfc3339;
+pub(crate) mod rfc3339;
 
 /// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
-pub fn format_utc(unix: i64) -> String {
+pub(crate) fn format_utc(unix: i64) -> String {
     let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
     let month = month_abbreviation(month);
@@ -16,7 +16,7 @@ pub fn format_utc(unix: i64) -> String {
 }
 
 /// The English abbreviation of a month numbered 1 to 12, as `civil_from_days` gives it.
-pub fn month_abbreviation(month: i64) -> &'static str {
+pub(crate) fn month_abbreviation(month: i64) -> &'static str {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -30,7 +30,7 @@ pub fn month_abbreviation(month: i64) -> &'static str {
 /// Days since 1970-01-01 to the proleptic Gregorian (year, month 1–12, day): Howard
 /// Hinnant's `civil_from_days`. Months are counted from March inside, so the leap day falls
 /// at the end of the year.
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let days = days + 719_468;
     let era = days.div_euclid(146_097);
     let day_of_era = days - era * 146_097;

@@ -8,7 +8,7 @@ use super::civil_from_days;
 
 /// Unix seconds of an RFC 3339 `date-time`; `None` when `text` is not one. Fractions of a
 /// second are dropped: every time Usher keeps is in whole seconds.
-pub fn parse(text: &str) -> Option<i64> {
+pub(crate) fn parse(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     // The fixed part: `YYYY-MM-DDTHH:MM:SS`.
     let fixed = bytes.get(..19)?;
@@ -61,7 +61,7 @@ pub fn parse(text: &str) -> Option<i64> {
 }
 
 /// `seconds` as an RFC 3339 timestamp in UTC, e.g. `2026-07-01T20:00:00Z`.
-pub fn format(seconds: i64) -> String {
+pub(crate) fn format(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let of_day = seconds.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);

@@ -27,10 +27,10 @@ use crate::web::pages::{self, PageError};
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
-pub mod passkeys;
-pub mod totp;
+pub(crate) mod passkeys;
+pub(crate) mod totp;
 
-pub const PATH: &str = "/account";
+pub(crate) const PATH: &str = "/account";
 
 /// Where a request without a session goes; signing in there comes back here.
 const LOGIN: &str = "/login";
@@ -54,14 +54,14 @@ struct AccountPage {
 
 /// What the account page lists besides the profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Overview {
+pub(crate) struct Overview {
     pub apps: Vec<AppAccess>,
     pub devices: Vec<Device>,
 }
 
 /// An app the person allowed, in words.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppAccess {
+pub(crate) struct AppAccess {
     pub client_id: String,
     pub name: String,
     pub permissions: Vec<&'static str>,
@@ -70,7 +70,7 @@ pub struct AppAccess {
 
 /// A live session, in words.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Device {
+pub(crate) struct Device {
     pub sid: String,
     pub description: String,
     pub signed_in: String,
@@ -79,7 +79,7 @@ pub struct Device {
 }
 
 /// The person's allowed apps and live sessions; `current_sid` is the session looking.
-pub fn overview(
+pub(crate) fn overview(
     conn: &mut DbConnection,
     user_id: &str,
     current_sid: &str,
@@ -129,12 +129,12 @@ pub fn overview(
 /// How recently the person must have signed in to change how they sign in (a password, a
 /// passkey, two-step sign-in) without proving it again: someone who signed in with a link
 /// or a passkey may not know the password.
-pub const PASSWORD_CHANGE_WINDOW_SECS: i64 = 15 * 60;
+pub(crate) const PASSWORD_CHANGE_WINDOW_SECS: i64 = 15 * 60;
 
 /// Why a signed-in person may not change how they sign in right now, if they may not: the
 /// sign-in is too old, or they had a second factor when they signed in and did not use it (a
 /// stolen password must not be enough to add a way in).
-pub async fn credential_change_refused(
+pub(crate) async fn credential_change_refused(
     state: &Arc<AppState>,
     signed_in: &SignedIn,
 ) -> Result<Option<PageError>, StoreError> {
@@ -172,7 +172,7 @@ pub async fn credential_change_refused(
 
 /// Sets a new password (already hashed) and signs the person out everywhere but here, with
 /// the tokens of those sessions: whoever knew the old one is out. One transaction.
-pub fn change_password(
+pub(crate) fn change_password(
     state: &AppState,
     conn: &mut DbConnection,
     signed_in: &SignedIn,
@@ -192,14 +192,14 @@ pub fn change_password(
     })
 }
 
-pub fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
+pub(crate) fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
     users::set_name(conn, user_id, admin_users::clean_name(raw_name).as_deref())
 }
 
 /// Withdraws the person's consent to `client_id` and revokes every token the app holds for
 /// them. One transaction: the app must not lose its listing here while keeping its tokens.
 /// Consent goes first so the app cannot quietly get a new code while its tokens are revoked.
-pub fn remove_app(
+pub(crate) fn remove_app(
     state: &AppState,
     conn: &mut DbConnection,
     user_id: &str,
@@ -215,7 +215,7 @@ pub fn remove_app(
 
 /// Ends the person's session `sid`; returns whether it was one of their live sessions. A sid
 /// of someone else's session, or of one already over, is ignored.
-pub fn end_session(
+pub(crate) fn end_session(
     state: &AppState,
     conn: &mut DbConnection,
     user_id: &str,
@@ -237,7 +237,7 @@ pub fn end_session(
 }
 
 /// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".
-pub fn describe_device(user_agent: &str) -> String {
+pub(crate) fn describe_device(user_agent: &str) -> String {
     match (browser(user_agent), platform(user_agent)) {
         (Some(browser), Some(platform)) => format!("{browser} on {platform}"),
         (Some(name), None) | (None, Some(name)) => name.to_owned(),
@@ -316,7 +316,10 @@ fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
 }
 
 /// `GET /account`.
-pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn show(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(pages::see_other(LOGIN));
@@ -351,7 +354,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 }
 
 /// `POST /account/profile`.
-pub async fn save_profile(
+pub(crate) async fn save_profile(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -369,7 +372,7 @@ pub async fn save_profile(
 }
 
 /// `POST /account/apps/revoke`.
-pub async fn revoke_app(
+pub(crate) async fn revoke_app(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -391,7 +394,7 @@ pub async fn revoke_app(
 }
 
 /// `POST /account/sessions/end`: signing out one device, possibly this one.
-pub async fn end_one_session(
+pub(crate) async fn end_one_session(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -419,7 +422,7 @@ pub async fn end_one_session(
 }
 
 /// `POST /account/sessions/end-all`.
-pub async fn end_every_session(
+pub(crate) async fn end_every_session(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -440,7 +443,7 @@ pub async fn end_every_session(
 }
 
 /// `POST /account/password`: set or change the password, soon after signing in.
-pub async fn set_password(
+pub(crate) async fn set_password(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,

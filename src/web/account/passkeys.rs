@@ -34,14 +34,14 @@ const OFFER_QUIET_DAYS: i64 = 30;
 
 /// A passkey as the account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasskeyListing {
+pub(crate) struct PasskeyListing {
     pub id: String,
     pub name: String,
     pub added: String,
     pub last_used: Option<String>,
 }
 
-pub fn list(conn: &mut DbConnection, user_id: &str) -> Result<Vec<PasskeyListing>, StoreError> {
+pub(crate) fn list(conn: &mut DbConnection, user_id: &str) -> Result<Vec<PasskeyListing>, StoreError> {
     Ok(store::list_for_user(conn, user_id)?
         .into_iter()
         .map(|row| PasskeyListing {
@@ -105,12 +105,15 @@ async fn offer_page(
 }
 
 /// `GET /account/passkeys/offer`: "sign in faster next time", right after a sign-in.
-pub async fn offer(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn offer(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     offer_page(&state.into_inner(), &request, false).await
 }
 
 /// `GET /account/second-factor`: an administrator must add a passkey or an authenticator app.
-pub async fn second_factor(
+pub(crate) async fn second_factor(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
@@ -118,7 +121,7 @@ pub async fn second_factor(
 }
 
 /// `POST /account/passkeys/options`: a registration ceremony for the page's script.
-pub async fn options(
+pub(crate) async fn options(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -146,7 +149,7 @@ pub async fn options(
 }
 
 /// `POST /account/passkeys`: the browser's answer to a registration ceremony.
-pub async fn add(
+pub(crate) async fn add(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -200,7 +203,7 @@ pub async fn add(
 }
 
 /// `POST /account/passkeys/remove`.
-pub async fn remove(
+pub(crate) async fn remove(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,

@@ -19,16 +19,16 @@ use crate::web::pages::{self, PageError};
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
-pub const SETUP_PATH: &str = "/account/totp";
+pub(crate) const SETUP_PATH: &str = "/account/totp";
 
 /// The account page's two-step card when it is on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TwoStep {
+pub(crate) struct TwoStep {
     pub since: String,
     pub recovery_codes_left: i64,
 }
 
-pub fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<TwoStep>, StoreError> {
+pub(crate) fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<TwoStep>, StoreError> {
     let Some(since) = totp::enabled_since(conn, user_id)? else {
         return Ok(None);
     };
@@ -80,7 +80,7 @@ const RENEW: (&str, &str, &str, bool) = (
 );
 
 /// `POST /account/totp/start`.
-pub async fn start(
+pub(crate) async fn start(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -131,12 +131,15 @@ async fn setup_page(
 }
 
 /// `GET /account/totp`: the QR code and secret of the enrolment in progress.
-pub async fn setup(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn setup(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     setup_page(&state.into_inner(), &request, StatusCode::OK, None).await
 }
 
 /// `POST /account/totp/confirm`: the first code turns it on; the recovery codes show once.
-pub async fn confirm(
+pub(crate) async fn confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -215,7 +218,7 @@ fn refused<T>(
 }
 
 /// `POST /account/totp/disable`: a current code (or a recovery code) turns it off.
-pub async fn disable(
+pub(crate) async fn disable(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -247,7 +250,7 @@ pub async fn disable(
 }
 
 /// `POST /account/totp/recovery-codes`: ten new recovery codes, shown once, for a current code.
-pub async fn renew_recovery_codes(
+pub(crate) async fn renew_recovery_codes(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,

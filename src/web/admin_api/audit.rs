@@ -41,7 +41,7 @@ const MAX_LIMIT: i64 = 500;
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     authorize(&state, &request, Access::Admin).await?;
     let query = Query::parse(request.query_string())?;

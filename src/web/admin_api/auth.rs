@@ -14,7 +14,7 @@ use crate::web::state::AppState;
 
 /// What a route needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// `usher:admin`: the catalogue, people's details and the audit log.
     Admin,
     /// `usher:admin` or `usher:entitlements`: what a payment service does to one person's
@@ -23,19 +23,19 @@ pub enum Access {
 }
 
 /// The client behind an authorized request.
-pub struct Caller {
+pub(crate) struct Caller {
     pub client_id: String,
 }
 
 impl Caller {
     /// How the audit log names this caller.
-    pub fn actor(&self) -> Actor {
+    pub(crate) fn actor(&self) -> Actor {
         Actor::client(&self.client_id)
     }
 }
 
 /// Checks the request's bearer token against what the route needs.
-pub async fn authorize(
+pub(crate) async fn authorize(
     state: &Arc<AppState>,
     request: &HttpRequest,
     access: Access,
@@ -43,7 +43,7 @@ pub async fn authorize(
     let token = match form::bearer(request) {
         Bearer::Token(token) => token,
         Bearer::Missing => return Err(ApiError::token_required("a bearer access token is required")),
-        Bearer::NotBearer => {
+        Bearer::OtherScheme => {
             return Err(ApiError::token_required(
                 "the Authorization header must be Bearer <token>",
             ));

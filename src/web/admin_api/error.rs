@@ -25,7 +25,7 @@ enum Challenge {
 }
 
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     description: Cow<'static, str>,
@@ -36,7 +36,7 @@ pub struct ApiError {
 
 /// The body of every error answer.
 #[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// A machine-readable code: `invalid_request` (400, and 401 without a token),
     /// `invalid_token` (401), `insufficient_scope` (403), `not_found` (404),
     /// `method_not_allowed` (405), `conflict` (409), `invalid_field` (422), `server_error`
@@ -60,12 +60,12 @@ impl ApiError {
     }
 
     /// 400: the request itself could not be read (malformed JSON, a repeated parameter).
-    pub fn bad_request(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn bad_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
     /// 422: a field was read but is wrong; the description starts with its name.
-    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+    pub(crate) fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
@@ -73,15 +73,15 @@ impl ApiError {
         )
     }
 
-    pub fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
-    pub fn conflict(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn conflict(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", description)
     }
 
-    pub fn payload_too_large() -> Self {
+    pub(crate) fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",
@@ -90,7 +90,7 @@ impl ApiError {
     }
 
     /// 401 for a request without a bearer token.
-    pub fn token_required(description: &'static str) -> Self {
+    pub(crate) fn token_required(description: &'static str) -> Self {
         Self {
             challenge: Some(Challenge::TokenRequired),
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_request", description)
@@ -98,7 +98,7 @@ impl ApiError {
     }
 
     /// 401 for a token that is not ours, has expired or was revoked.
-    pub fn invalid_token(description: &'static str) -> Self {
+    pub(crate) fn invalid_token(description: &'static str) -> Self {
         Self {
             challenge: Some(Challenge::InvalidToken),
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
@@ -106,14 +106,14 @@ impl ApiError {
     }
 
     /// 403 for a good token without the scope the route needs.
-    pub fn insufficient_scope(scope: &'static str, description: &'static str) -> Self {
+    pub(crate) fn insufficient_scope(scope: &'static str, description: &'static str) -> Self {
         Self {
             challenge: Some(Challenge::InsufficientScope(scope)),
             ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", description)
         }
     }
 
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
             ..Self::new(
@@ -125,7 +125,7 @@ impl ApiError {
     }
 
     /// Logs the internal cause and hides it from the caller.
-    pub fn server_error(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn server_error(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "admin API request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,11 +13,11 @@ use crate::foundation::time::rfc3339;
 use crate::web::admin_api::error::ApiError;
 
 /// A JSON object body's fields.
-pub struct Fields(Map<String, Value>);
+pub(crate) struct Fields(Map<String, Value>);
 
 impl Fields {
     /// Parses the body of a request as a JSON object.
-    pub fn parse(body: Result<Bytes, actix_web::Error>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(body: Result<Bytes, actix_web::Error>) -> Result<Self, ApiError> {
         let body = body.map_err(|error| {
             if error.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large()
@@ -41,7 +41,11 @@ impl Fields {
     }
 
     /// A field that may be absent or `null`.
-    pub fn optional<T: DeserializeOwned>(&self, field: &str, expected: &str) -> Result<Option<T>, ApiError> {
+    pub(crate) fn optional<T: DeserializeOwned>(
+        &self,
+        field: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => T::deserialize(value)
@@ -50,19 +54,19 @@ impl Fields {
         }
     }
 
-    pub fn required<T: DeserializeOwned>(&self, field: &str, expected: &str) -> Result<T, ApiError> {
+    pub(crate) fn required<T: DeserializeOwned>(&self, field: &str, expected: &str) -> Result<T, ApiError> {
         self.optional(field, expected)?
             .ok_or_else(|| ApiError::invalid(field, "is required"))
     }
 
     /// An RFC 3339 timestamp as Unix seconds, or `None` when absent or `null`.
-    pub fn optional_time(&self, field: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn optional_time(&self, field: &str) -> Result<Option<i64>, ApiError> {
         self.optional::<String>(field, "an RFC 3339 timestamp")?
             .map(|text| rfc3339::parse(&text).ok_or_else(|| not_a_timestamp(field)))
             .transpose()
     }
 
-    pub fn required_time(&self, field: &str) -> Result<i64, ApiError> {
+    pub(crate) fn required_time(&self, field: &str) -> Result<i64, ApiError> {
         self.optional_time(field)?
             .ok_or_else(|| ApiError::invalid(field, "is required"))
     }
@@ -87,10 +91,10 @@ fn not_a_timestamp(field: &str) -> ApiError {
 }
 
 /// A query string's parameters; a parameter given twice is refused rather than guessed at.
-pub struct Query(HashMap<String, String>);
+pub(crate) struct Query(HashMap<String, String>);
 
 impl Query {
-    pub fn parse(query_string: &str) -> Result<Self, ApiError> {
+    pub(crate) fn parse(query_string: &str) -> Result<Self, ApiError> {
         let mut parameters = HashMap::new();
         for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
             let name = name.into_owned();
@@ -105,20 +109,20 @@ impl Query {
     }
 
     /// A parameter's value; an empty one counts as absent (`?actor=` filters nothing).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
             .map(String::as_str)
             .filter(|value| !value.is_empty())
     }
 
-    pub fn time(&self, name: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn time(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.get(name)
             .map(|text| rfc3339::parse(text).ok_or_else(|| not_a_timestamp(name)))
             .transpose()
     }
 
-    pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.get(name)
             .map(|text| {
                 text.parse::<i64>()

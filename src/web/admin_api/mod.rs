@@ -22,13 +22,13 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 use serde::Serialize;
 
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 /// Where the API lives; every path of the OpenAPI document starts with it.
-pub const PREFIX: &str = "/admin/api/v1";
+pub(crate) const PREFIX: &str = "/admin/api/v1";
 
 /// The admin API's routes.
-pub fn routes(config: &mut web::ServiceConfig) {
+pub(crate) fn routes(config: &mut web::ServiceConfig) {
     config
         .service(get(
             resource("/openapi.json", "openapi", "GET, HEAD"),

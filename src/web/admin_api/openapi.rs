@@ -142,7 +142,7 @@ impl Modify for Authorization {
 }
 
 /// The document, with this server as the base of every path.
-pub async fn document(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn document(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut document = ApiDoc::openapi();
     document.servers = Some(vec![Server::new(state.issuer.clone())]);
     let body = document

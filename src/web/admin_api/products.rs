@@ -35,7 +35,7 @@ fn input(fields: &Fields) -> Result<ProductInput, ApiError> {
     responses((status = 200, description = "Every product, by slug", body = [ProductView])),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     authorize(&state, &request, Access::Admin).await?;
     let products = state.store.run(store::list_products).await?;
@@ -63,7 +63,7 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn create(
+pub(crate) async fn create(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
@@ -100,7 +100,7 @@ pub async fn create(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn show(
+pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
     slug: web::Path<String>,
@@ -135,7 +135,7 @@ pub async fn show(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn update(
+pub(crate) async fn update(
     state: web::Data<AppState>,
     request: HttpRequest,
     slug: web::Path<String>,
@@ -172,7 +172,7 @@ pub async fn update(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn delete(
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     request: HttpRequest,
     slug: web::Path<String>,

@@ -44,7 +44,7 @@ pub(super) fn path_slug(fields: &Fields, slug: String) -> Result<String, ApiErro
     responses((status = 200, description = "Every tier, lowest rank first", body = [TierView])),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     authorize(&state, &request, Access::Admin).await?;
     let tiers = state.store.run(store::list_tiers).await?;
@@ -72,7 +72,7 @@ pub async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn create(
+pub(crate) async fn create(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
@@ -109,7 +109,7 @@ pub async fn create(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn show(
+pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
     slug: web::Path<String>,
@@ -144,7 +144,7 @@ pub async fn show(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn update(
+pub(crate) async fn update(
     state: web::Data<AppState>,
     request: HttpRequest,
     slug: web::Path<String>,
@@ -180,7 +180,7 @@ pub async fn update(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn delete(
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     request: HttpRequest,
     slug: web::Path<String>,

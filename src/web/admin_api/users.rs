@@ -42,7 +42,7 @@ fn user_view(conn: &mut DbConnection, user: User) -> Result<UserView, StoreError
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn find(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn find(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
     authorize(&state, &request, Access::Admin).await?;
     let query = Query::parse(request.query_string())?;
@@ -79,7 +79,7 @@ pub async fn find(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn show(
+pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
     user_id: web::Path<String>,
@@ -118,7 +118,7 @@ pub async fn show(
     ),
     security(("bearer" = ["usher:entitlements"]), ("bearer" = ["usher:admin"]))
 )]
-pub async fn put_subscription(
+pub(crate) async fn put_subscription(
     state: web::Data<AppState>,
     request: HttpRequest,
     user_id: web::Path<String>,
@@ -159,7 +159,7 @@ pub async fn put_subscription(
     ),
     security(("bearer" = ["usher:entitlements"]), ("bearer" = ["usher:admin"]))
 )]
-pub async fn end_subscription(
+pub(crate) async fn end_subscription(
     state: web::Data<AppState>,
     request: HttpRequest,
     user_id: web::Path<String>,
@@ -203,7 +203,7 @@ pub async fn end_subscription(
     ),
     security(("bearer" = ["usher:entitlements"]), ("bearer" = ["usher:admin"]))
 )]
-pub async fn grant(
+pub(crate) async fn grant(
     state: web::Data<AppState>,
     request: HttpRequest,
     user_id: web::Path<String>,
@@ -251,7 +251,7 @@ pub async fn grant(
     ),
     security(("bearer" = ["usher:entitlements"]), ("bearer" = ["usher:admin"]))
 )]
-pub async fn revoke_grant(
+pub(crate) async fn revoke_grant(
     state: web::Data<AppState>,
     request: HttpRequest,
     ids: web::Path<(String, String)>,
@@ -287,7 +287,7 @@ pub async fn revoke_grant(
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub async fn entitlements(
+pub(crate) async fn entitlements(
     state: web::Data<AppState>,
     request: HttpRequest,
     user_id: web::Path<String>,

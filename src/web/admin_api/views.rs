@@ -16,7 +16,7 @@ fn time(seconds: Option<i64>) -> Option<String> {
 
 /// A subscription tier.
 #[derive(Serialize, ToSchema)]
-pub struct TierView {
+pub(crate) struct TierView {
     #[schema(example = "premium")]
     pub slug: String,
     #[schema(example = "Premium")]
@@ -48,7 +48,7 @@ impl From<&Tier> for TierView {
     reason = "only describes the body in the OpenAPI document: input.rs reads it"
 )]
 #[derive(ToSchema)]
-pub struct TierBody {
+pub(crate) struct TierBody {
     /// Required by `POST`: 1 to 64 lower-case letters, digits or dashes. `PUT` takes the slug
     /// from the path; one sent in the body must match it.
     #[schema(example = "premium")]
@@ -68,7 +68,7 @@ pub struct TierBody {
 
 /// A pay-per-view product.
 #[derive(Serialize, ToSchema)]
-pub struct ProductView {
+pub(crate) struct ProductView {
     #[schema(example = "final-match-2026")]
     pub slug: String,
     #[schema(example = "The Final, live")]
@@ -103,7 +103,7 @@ impl From<&Product> for ProductView {
     reason = "only describes the body in the OpenAPI document: input.rs reads it"
 )]
 #[derive(ToSchema)]
-pub struct ProductBody {
+pub(crate) struct ProductBody {
     /// Required by `POST`; `PUT` takes it from the path (one sent must match).
     #[schema(example = "final-match-2026")]
     pub slug: Option<String>,
@@ -127,7 +127,7 @@ pub struct ProductBody {
 )]
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
-pub enum SubscriptionStatus {
+pub(crate) enum SubscriptionStatus {
     Active,
     Trialing,
     PastDue,
@@ -136,7 +136,7 @@ pub enum SubscriptionStatus {
 
 /// A person's subscription.
 #[derive(Serialize, ToSchema)]
-pub struct SubscriptionView {
+pub(crate) struct SubscriptionView {
     #[schema(example = "premium")]
     pub tier: String,
     #[schema(value_type = SubscriptionStatus, example = "active")]
@@ -165,7 +165,7 @@ impl From<&Subscription> for SubscriptionView {
     reason = "only describes the body in the OpenAPI document: input.rs reads it"
 )]
 #[derive(ToSchema)]
-pub struct SubscriptionBody {
+pub(crate) struct SubscriptionBody {
     /// The slug of an existing tier.
     #[schema(example = "premium")]
     pub tier: String,
@@ -180,7 +180,7 @@ pub struct SubscriptionBody {
 
 /// A product granted to a person.
 #[derive(Serialize, ToSchema)]
-pub struct GrantView {
+pub(crate) struct GrantView {
     #[schema(example = "0b6d1c9e-3f3a-4a57-9d53-2f0a6c1d8e11")]
     pub id: String,
     #[schema(example = "final-match-2026")]
@@ -217,7 +217,7 @@ impl From<&Grant> for GrantView {
     reason = "only describes the body in the OpenAPI document: input.rs reads it"
 )]
 #[derive(ToSchema)]
-pub struct GrantBody {
+pub(crate) struct GrantBody {
     /// The slug of an existing product.
     #[schema(example = "final-match-2026")]
     pub product: String,
@@ -234,7 +234,7 @@ pub struct GrantBody {
 
 /// A person with their subscription and every grant (newest first, revoked ones included).
 #[derive(Serialize, ToSchema)]
-pub struct UserView {
+pub(crate) struct UserView {
     #[schema(example = "6f0c2a52-8a8e-4f4e-9a53-0b1d7c9e2f10")]
     pub id: String,
     #[schema(example = "viewer@example.com")]
@@ -245,7 +245,7 @@ pub struct UserView {
 }
 
 impl UserView {
-    pub fn new(user: User, subscription: Option<&Subscription>, grants: &[Grant]) -> Self {
+    pub(crate) fn new(user: User, subscription: Option<&Subscription>, grants: &[Grant]) -> Self {
         Self {
             id: user.id,
             email: user.email,
@@ -258,7 +258,7 @@ impl UserView {
 
 /// A product a person may watch now.
 #[derive(Serialize, ToSchema)]
-pub struct ActiveProductView {
+pub(crate) struct ActiveProductView {
     #[schema(example = "final-match-2026")]
     pub product: String,
     /// `null`: no end.
@@ -268,7 +268,7 @@ pub struct ActiveProductView {
 
 /// A person's entitlements now: what introspection of their tokens says.
 #[derive(Serialize, ToSchema)]
-pub struct EntitlementsView {
+pub(crate) struct EntitlementsView {
     /// `null` without a current subscription.
     #[schema(example = "premium")]
     pub tier: Option<String>,
@@ -300,7 +300,7 @@ impl From<&Entitlements> for EntitlementsView {
 
 /// One change in the audit log.
 #[derive(Serialize, ToSchema)]
-pub struct AuditEntryView {
+pub(crate) struct AuditEntryView {
     /// Grows with every entry; pass the last one seen as `before_id` for the next page.
     #[schema(example = 42)]
     pub id: i64,

@@ -26,7 +26,7 @@ use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
 /// A registered client as the list shows it.
-pub struct AppRow {
+pub(crate) struct AppRow {
     pub client_id: String,
     pub name: String,
     pub public: bool,
@@ -55,7 +55,7 @@ impl From<Client> for AppRow {
 }
 
 /// A grant type the register form offers as a checkbox.
-pub struct GrantChoice {
+pub(crate) struct GrantChoice {
     /// The form field: a form may not repeat a name, so each grant type has its own.
     pub field: String,
     pub grant_type: &'static str,
@@ -91,7 +91,7 @@ struct SecretPage {
 
 /// The register form's fields as typed.
 #[derive(Clone, Debug)]
-pub struct Draft {
+pub(crate) struct Draft {
     pub name: String,
     pub redirect_uris: String,
     pub grant_types: Vec<String>,
@@ -265,7 +265,7 @@ fn secret_page(
 }
 
 /// `GET /admin/apps`.
-pub async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -283,7 +283,7 @@ pub async fn list(
 }
 
 /// `POST /admin/apps`: registers an app and shows its secret once.
-pub async fn register(
+pub(crate) async fn register(
     state: web::Data<AppState>,
     _request: HttpRequest,
     AdminForm { admin, form }: AdminForm,
@@ -350,7 +350,7 @@ pub async fn register(
 
 /// `POST /admin/apps/{id}/rotate`: replaces a confidential app's secret and shows the new
 /// one once.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     state: web::Data<AppState>,
     _request: HttpRequest,
     id: web::Path<String>,
@@ -396,7 +396,7 @@ pub async fn rotate_secret(
 }
 
 /// `POST /admin/apps/{id}/disable`.
-pub async fn disable(
+pub(crate) async fn disable(
     state: web::Data<AppState>,
     _request: HttpRequest,
     id: web::Path<String>,

@@ -23,7 +23,7 @@ const PAGE_SIZE: i64 = 50;
 
 /// The filter form as typed.
 #[derive(Clone, Debug, Default)]
-pub struct Filters {
+pub(crate) struct Filters {
     pub actor: String,
     pub person: String,
     pub action: String,
@@ -71,7 +71,7 @@ impl Filters {
 }
 
 /// One entry as the table shows it.
-pub struct Row {
+pub(crate) struct Row {
     pub when: String,
     pub iso: String,
     pub actor: String,
@@ -174,7 +174,7 @@ fn actor_label(actor: &str, emails: &HashMap<String, String>) -> String {
 }
 
 /// `GET /admin/audit`.
-pub async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,

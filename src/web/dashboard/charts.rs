@@ -14,7 +14,7 @@
 use std::fmt::Write;
 
 /// Bar colours, in series order: blue, vermillion, bluish green, reddish purple.
-pub const PALETTE: [&str; 4] = ["#0072b2", "#d55e00", "#009e73", "#b8569a"];
+pub(crate) const PALETTE: [&str; 4] = ["#0072b2", "#d55e00", "#009e73", "#b8569a"];
 
 /// The card backgrounds of `templates/assets/pages.css`, light and dark.
 #[cfg(test)]
@@ -26,7 +26,7 @@ const WIDTH: f64 = 320.0;
 const CHAR_WIDTH: f64 = 0.6;
 
 /// Escapes text for an HTML or SVG text node or a quoted attribute.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {
@@ -42,7 +42,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// A count as people read it: `12,345`.
-pub fn group_digits(number: i64) -> String {
+pub(crate) fn group_digits(number: i64) -> String {
     let digits = number.unsigned_abs().to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
     if number < 0 {
@@ -83,7 +83,7 @@ fn open_svg(height: f64, label: &str) -> String {
 
 /// One bar per item, longest for the largest value, each with its label above and its value
 /// after it. `label`: the chart's accessible name.
-pub fn horizontal_bars(items: &[(String, i64)], label: &str) -> String {
+pub(crate) fn horizontal_bars(items: &[(String, i64)], label: &str) -> String {
     const SIZE: f64 = 13.0;
     const ROW: f64 = 40.0;
     const BAR: f64 = 14.0;
@@ -126,7 +126,7 @@ pub fn horizontal_bars(items: &[(String, i64)], label: &str) -> String {
 /// One column of a stacked chart: its label under it, an optional second line (the month
 /// where it changes), and one value per series.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Column {
+pub(crate) struct Column {
     pub label: String,
     pub sublabel: Option<String>,
     pub values: Vec<i64>,
@@ -136,7 +136,7 @@ pub struct Column {
 /// tallest column as high as the plot, with a legend above. `label`: the accessible name.
 /// The stylesheet strokes the segments in the card's colour (`.chart .column rect`), which
 /// separates them.
-pub fn stacked_columns(columns: &[Column], series: &[&str], label: &str) -> String {
+pub(crate) fn stacked_columns(columns: &[Column], series: &[&str], label: &str) -> String {
     const LEGEND_SIZE: f64 = 12.0;
     const LEGEND_ROW: f64 = 18.0;
     const SWATCH: f64 = 11.0;

@@ -16,7 +16,7 @@ use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
 /// A published key as the page shows it.
-pub struct KeyRow {
+pub(crate) struct KeyRow {
     pub kid: String,
     pub alg: String,
     pub created: String,
@@ -67,7 +67,7 @@ fn duration(seconds: i64) -> String {
 }
 
 /// `GET /admin/keys`.
-pub async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -105,7 +105,7 @@ pub async fn list(
 
 /// `POST /admin/keys/rotate`: new active keys for every algorithm, used here at once; other
 /// instances follow through the change feed.
-pub async fn rotate(
+pub(crate) async fn rotate(
     state: web::Data<AppState>,
     _request: HttpRequest,
     AdminForm { admin, .. }: AdminForm,

@@ -20,30 +20,30 @@ use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
-pub mod apps;
-pub mod audit;
-pub mod charts;
-pub mod keys;
-pub mod overview;
-pub mod people;
-pub mod products;
-pub mod tiers;
+pub(crate) mod apps;
+pub(crate) mod audit;
+pub(crate) mod charts;
+pub(crate) mod keys;
+pub(crate) mod overview;
+pub(crate) mod people;
+pub(crate) mod products;
+pub(crate) mod tiers;
 
-pub const PREFIX: &str = "/admin";
+pub(crate) const PREFIX: &str = "/admin";
 
 /// An administrator allowed in, and what every page needs from that.
-pub struct Admin {
+pub(crate) struct Admin {
     pub signed_in: SignedIn,
     /// The CSRF token for the page's forms, and the cookie to set when it is new.
     pub csrf: csrf::CsrfToken,
 }
 
 impl Admin {
-    pub fn actor(&self) -> Actor {
+    pub(crate) fn actor(&self) -> Actor {
         Actor::admin(&self.signed_in.user.id)
     }
 
-    pub fn csrf_value(&self) -> String {
+    pub(crate) fn csrf_value(&self) -> String {
         self.csrf.token.clone()
     }
 }
@@ -51,7 +51,7 @@ impl Admin {
 /// Why a request did not get in: a page to show, or a sign-in to go through first (the
 /// login page's address, which comes back here).
 #[derive(Debug)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     SignIn(String),
     Page(PageError),
 }
@@ -105,7 +105,11 @@ fn forbidden() -> PageError {
 /// anyone else signs in first (no session, one factor, or too long ago) or gets 403 (not an
 /// administrator). `posted`: the request is a form, already past its CSRF check
 /// ([`crate::web::extractors::AdminForm`]).
-pub async fn gate(state: &Arc<AppState>, request: &HttpRequest, posted: bool) -> Result<Admin, Refusal> {
+pub(crate) async fn gate(
+    state: &Arc<AppState>,
+    request: &HttpRequest,
+    posted: bool,
+) -> Result<Admin, Refusal> {
     let path = match request.query_string() {
         "" => request.path().to_owned(),
         query => format!("{}?{query}", request.path()),
@@ -130,11 +134,11 @@ pub async fn gate(state: &Arc<AppState>, request: &HttpRequest, posted: bool) ->
 }
 
 /// Renders a dashboard page with the gate's CSRF cookie.
-pub fn render(admin: Admin, page: &impl askama::Template) -> Result<HttpResponse, PageError> {
+pub(crate) fn render(admin: Admin, page: &impl askama::Template) -> Result<HttpResponse, PageError> {
     render_with(admin, StatusCode::OK, page)
 }
 
-pub fn render_with(
+pub(crate) fn render_with(
     admin: Admin,
     status: StatusCode,
     page: &impl askama::Template,
@@ -143,7 +147,7 @@ pub fn render_with(
 }
 
 /// A service function's refusal as the page says it: which field is wrong and why.
-pub fn problem(error: EntitlementError) -> Result<String, PageError> {
+pub(crate) fn problem(error: EntitlementError) -> Result<String, PageError> {
     match error {
         EntitlementError::Invalid { field, message } => Ok(format!("{}: {message}", field.replace('_', " "))),
         EntitlementError::Conflict(message) => Ok(message),
@@ -153,7 +157,7 @@ pub fn problem(error: EntitlementError) -> Result<String, PageError> {
 }
 
 /// `/admin/...` with a notice after a change.
-pub fn done(path: &str, notice: &str) -> HttpResponse {
+pub(crate) fn done(path: &str, notice: &str) -> HttpResponse {
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("done", notice)
         .finish();
@@ -161,7 +165,7 @@ pub fn done(path: &str, notice: &str) -> HttpResponse {
 }
 
 /// The notice a page shows after a change (`?done=`), limited to something short.
-pub fn notice(request: &HttpRequest) -> Option<String> {
+pub(crate) fn notice(request: &HttpRequest) -> Option<String> {
     Form::from_urlencoded(request.query_string())
         .ok()?
         .get("done")
@@ -174,7 +178,7 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 /// The dashboard's routes.
-pub fn routes(config: &mut web::ServiceConfig) {
+pub(crate) fn routes(config: &mut web::ServiceConfig) {
     let get = web::get;
     let post = web::post;
     config

@@ -23,9 +23,9 @@ use crate::web::state::AppState;
 
 const DAY: i64 = 86_400;
 /// Sign-ins are shown for this many days, today (UTC) the last.
-pub const SIGN_IN_DAYS: i64 = 14;
+pub(crate) const SIGN_IN_DAYS: i64 = 14;
 /// Pay-per-view grants are counted over this many days.
-pub const GRANT_DAYS: i64 = 30;
+pub(crate) const GRANT_DAYS: i64 = 30;
 /// Products shown by name; the rest are summed as one bar.
 const TOP_PRODUCTS: usize = 8;
 /// The subscription statuses that give a tier, in the order shown.
@@ -38,7 +38,7 @@ const CURRENT_STATUSES: [(&str, &str); 3] = [
 /// How a sign-in began: the first value of the session's `amr`. A second step (TOTP, `otp`)
 /// follows the first factor, so such a sign-in counts under that factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Password,
     Link,
     Passkey,
@@ -46,9 +46,9 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Self; 4] = [Self::Password, Self::Link, Self::Passkey, Self::Other];
+    pub(crate) const ALL: [Self; 4] = [Self::Password, Self::Link, Self::Passkey, Self::Other];
 
-    pub fn of(amr: &[String]) -> Self {
+    pub(crate) fn of(amr: &[String]) -> Self {
         match amr.first().map(String::as_str) {
             Some("pwd") => Self::Password,
             Some("email") => Self::Link,
@@ -57,7 +57,7 @@ impl Method {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Password => "Password",
             Self::Link => "Sign-in link",
@@ -77,7 +77,7 @@ impl Method {
 }
 
 /// What the page counts, straight from the database.
-pub struct Figures {
+pub(crate) struct Figures {
     pub people: i64,
     pub tiers: Vec<Tier>,
     /// Current subscriptions: `(tier slug, status, how many)`.
@@ -95,7 +95,7 @@ fn sign_in_window(now: i64) -> (i64, i64) {
 }
 
 impl Figures {
-    pub fn load(conn: &mut DbConnection, now: i64) -> Result<Self, StoreError> {
+    pub(crate) fn load(conn: &mut DbConnection, now: i64) -> Result<Self, StoreError> {
         let (first_day, end) = sign_in_window(now);
         Ok(Self {
             people: users::count(conn)?,
@@ -111,20 +111,20 @@ impl Figures {
 }
 
 /// A labelled count in a table under a chart.
-pub struct Row {
+pub(crate) struct Row {
     pub label: String,
     pub count: String,
 }
 
 /// One day of the sign-in table.
-pub struct DayRow {
+pub(crate) struct DayRow {
     pub date: String,
     pub counts: Vec<String>,
     pub total: String,
 }
 
 /// A chart (its accessible name summarises the numbers) and the numbers in rows.
-pub struct Chart {
+pub(crate) struct Chart {
     pub svg: String,
     pub rows: Vec<Row>,
 }
@@ -160,7 +160,7 @@ fn bars(title: &str, items: Vec<(String, i64)>) -> Chart {
 }
 
 /// People per tier, lowest rank first, then those without a current subscription.
-pub fn tier_items(
+pub(crate) fn tier_items(
     people: i64,
     tiers: &[Tier],
     subscriptions: &[(String, String, i64)],
@@ -184,7 +184,7 @@ pub fn tier_items(
 }
 
 /// Current subscriptions per status, every status shown.
-pub fn status_items(subscriptions: &[(String, String, i64)]) -> Vec<(String, i64)> {
+pub(crate) fn status_items(subscriptions: &[(String, String, i64)]) -> Vec<(String, i64)> {
     CURRENT_STATUSES
         .iter()
         .map(|(status, name)| {
@@ -199,7 +199,7 @@ pub fn status_items(subscriptions: &[(String, String, i64)]) -> Vec<(String, i64
 }
 
 /// Grants per product title, most first; past [`TOP_PRODUCTS`] the rest as one bar.
-pub fn product_items(products: &[Product], per_product: &[(String, i64)]) -> Vec<(String, i64)> {
+pub(crate) fn product_items(products: &[Product], per_product: &[(String, i64)]) -> Vec<(String, i64)> {
     let titles: HashMap<&str, &str> = products
         .iter()
         .map(|product| (product.slug.as_str(), product.title.as_str()))
@@ -222,7 +222,7 @@ pub fn product_items(products: &[Product], per_product: &[(String, i64)]) -> Vec
 }
 
 /// Sign-ins per day and method, every day of the window, zero where none.
-pub fn daily_sign_ins(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> Vec<[i64; 4]> {
+pub(crate) fn daily_sign_ins(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> Vec<[i64; 4]> {
     let mut days = vec![[0_i64; 4]; usize::try_from(SIGN_IN_DAYS).unwrap_or(14)];
     for (day, amr, count) in sign_ins {
         if let Some(slot) = usize::try_from(day - first_day)
@@ -241,14 +241,14 @@ fn date(day: i64) -> (i64, &'static str) {
 }
 
 /// The sign-in chart and its table.
-pub struct SignIns {
+pub(crate) struct SignIns {
     pub svg: String,
     pub total: i64,
     pub methods: Vec<&'static str>,
     pub days: Vec<DayRow>,
 }
 
-pub fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> SignIns {
+pub(crate) fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> SignIns {
     let days = daily_sign_ins(first_day, sign_ins);
     // "Other" only when some sign-in began some other way.
     let methods: Vec<Method> = Method::ALL
@@ -333,7 +333,7 @@ struct OverviewPage {
 }
 
 /// `GET /admin`.
-pub async fn show(
+pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,

@@ -28,7 +28,7 @@ const PAGE_SIZE: i64 = 50;
 const DEFAULT_PERIOD_DAYS: i64 = 30;
 
 /// A person in the search results.
-pub struct PersonRow {
+pub(crate) struct PersonRow {
     pub id: String,
     pub email: String,
     pub name: String,
@@ -48,7 +48,7 @@ struct ListPage {
 }
 
 /// A grant as the person's page lists it.
-pub struct GrantLine {
+pub(crate) struct GrantLine {
     pub id: String,
     pub product: String,
     pub valid: String,
@@ -57,7 +57,7 @@ pub struct GrantLine {
 }
 
 /// A session as the person's page lists it.
-pub struct SessionLine {
+pub(crate) struct SessionLine {
     pub device: String,
     pub signed_in: String,
     pub methods: String,
@@ -86,7 +86,7 @@ struct PersonPage {
 }
 
 /// `GET /admin/people?email=…&after=…`.
-pub async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -230,7 +230,7 @@ async fn person_page(
 }
 
 /// `GET /admin/people/{id}`.
-pub async fn show(
+pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -287,7 +287,7 @@ async fn entitlement_change<T: Send + 'static>(
 }
 
 /// `POST /admin/people/{id}/subscription`: give the person a tier (or change its status).
-pub async fn set_tier(
+pub(crate) async fn set_tier(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,
@@ -325,7 +325,7 @@ pub async fn set_tier(
 }
 
 /// `POST /admin/people/{id}/subscription/end`.
-pub async fn end_subscription(
+pub(crate) async fn end_subscription(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,
@@ -343,7 +343,7 @@ pub async fn end_subscription(
 }
 
 /// `POST /admin/people/{id}/grants`: give the person a pay-per-view product.
-pub async fn grant(
+pub(crate) async fn grant(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,
@@ -387,7 +387,7 @@ pub async fn grant(
 }
 
 /// `POST /admin/people/{id}/grants/{grant}/revoke`.
-pub async fn revoke_grant(
+pub(crate) async fn revoke_grant(
     state: web::Data<AppState>,
     _request: HttpRequest,
     path: web::Path<(String, String)>,
@@ -424,7 +424,7 @@ async fn account_change(
 }
 
 /// `POST /admin/people/{id}/sign-out`: every session and app token of the person ends.
-pub async fn sign_out(
+pub(crate) async fn sign_out(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,
@@ -442,7 +442,7 @@ pub async fn sign_out(
 }
 
 /// `POST /admin/people/{id}/disable`: the account can no longer sign in, and is signed out.
-pub async fn disable(
+pub(crate) async fn disable(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,
@@ -460,7 +460,7 @@ pub async fn disable(
 }
 
 /// `POST /admin/people/{id}/enable`.
-pub async fn enable(
+pub(crate) async fn enable(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,
@@ -479,7 +479,7 @@ pub async fn enable(
 
 /// `POST /admin/people/{id}/second-factor/reset`: for a person who lost their authenticator
 /// app: two-step sign-in is turned off and the recovery codes go.
-pub async fn reset_second_factor(
+pub(crate) async fn reset_second_factor(
     state: web::Data<AppState>,
     _request: HttpRequest,
     user_id: web::Path<String>,

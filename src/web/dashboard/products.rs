@@ -22,7 +22,7 @@ use crate::web::state::AppState;
 const GRANTS_SHOWN: i64 = 100;
 
 /// A product as the list shows it.
-pub struct ProductRow {
+pub(crate) struct ProductRow {
     pub slug: String,
     pub title: String,
     pub window: String,
@@ -44,7 +44,7 @@ impl From<&Product> for ProductRow {
 }
 
 /// A time window in words: "Always", "From …", "Until …" or "… – …".
-pub fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
+pub(crate) fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
     match (starts_at, ends_at) {
         (None, None) => "Always".to_owned(),
         (Some(starts), None) => format!("From {}", format_utc(starts)),
@@ -54,7 +54,7 @@ pub fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
 }
 
 /// Where a grant stands at `now`, in a word.
-pub fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
+pub(crate) fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
     match (grant.revoked_at, grant.valid_until) {
         (Some(_), _) => "Revoked",
         (None, Some(until)) if until <= now => "Ended",
@@ -64,7 +64,7 @@ pub fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
 }
 
 /// A grant of the product, as its page lists it.
-pub struct GrantRow {
+pub(crate) struct GrantRow {
     pub email: String,
     pub user_id: String,
     pub valid: String,
@@ -95,7 +95,7 @@ struct EditPage {
 
 /// A product form's fields as typed; times as `YYYY-MM-DDTHH:MM` in UTC.
 #[derive(Clone, Debug, Default)]
-pub struct Draft {
+pub(crate) struct Draft {
     pub slug: String,
     pub title: String,
     pub starts_at: String,
@@ -104,7 +104,7 @@ pub struct Draft {
 }
 
 /// `YYYY-MM-DDTHH:MM` (a `datetime-local` field, read as UTC) to Unix seconds.
-pub fn parse_minute(text: &str) -> Option<i64> {
+pub(crate) fn parse_minute(text: &str) -> Option<i64> {
     match text.len() {
         16 => rfc3339::parse(&format!("{text}:00Z")),
         _ => rfc3339::parse(text),
@@ -112,7 +112,7 @@ pub fn parse_minute(text: &str) -> Option<i64> {
 }
 
 /// Unix seconds as a `datetime-local` value in UTC.
-pub fn minute_value(seconds: i64) -> String {
+pub(crate) fn minute_value(seconds: i64) -> String {
     rfc3339::format(seconds).chars().take(16).collect()
 }
 
@@ -184,7 +184,7 @@ async fn list_page(
 }
 
 /// `GET /admin/products`.
-pub async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -202,7 +202,7 @@ pub async fn list(
 }
 
 /// `POST /admin/products`.
-pub async fn create(
+pub(crate) async fn create(
     state: web::Data<AppState>,
     _request: HttpRequest,
     AdminForm { admin, form }: AdminForm,
@@ -287,7 +287,7 @@ async fn edit_page(
 }
 
 /// `GET /admin/products/{slug}`.
-pub async fn edit(
+pub(crate) async fn edit(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -307,7 +307,7 @@ pub async fn edit(
 }
 
 /// `POST /admin/products/{slug}`.
-pub async fn update(
+pub(crate) async fn update(
     state: web::Data<AppState>,
     _request: HttpRequest,
     slug: web::Path<String>,

@@ -40,7 +40,7 @@ struct EditPage {
 
 /// A tier form's fields as typed.
 #[derive(Clone, Debug, Default)]
-pub struct Draft {
+pub(crate) struct Draft {
     pub slug: String,
     pub name: String,
     pub rank: String,
@@ -112,7 +112,7 @@ async fn list_page(
 }
 
 /// `GET /admin/tiers`.
-pub async fn list(
+pub(crate) async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -130,7 +130,7 @@ pub async fn list(
 }
 
 /// `POST /admin/tiers`.
-pub async fn create(
+pub(crate) async fn create(
     state: web::Data<AppState>,
     _request: HttpRequest,
     AdminForm { admin, form }: AdminForm,
@@ -174,7 +174,7 @@ pub async fn create(
 }
 
 /// `GET /admin/tiers/{slug}`.
-pub async fn edit(
+pub(crate) async fn edit(
     state: web::Data<AppState>,
     request: HttpRequest,
     admin: Admin,
@@ -198,7 +198,7 @@ pub async fn edit(
 }
 
 /// `POST /admin/tiers/{slug}`.
-pub async fn update(
+pub(crate) async fn update(
     state: web::Data<AppState>,
     _request: HttpRequest,
     slug: web::Path<String>,
@@ -242,7 +242,7 @@ pub async fn update(
 }
 
 /// `POST /admin/tiers/{slug}/delete`.
-pub async fn delete(
+pub(crate) async fn delete(
     state: web::Data<AppState>,
     _request: HttpRequest,
     slug: web::Path<String>,

@@ -48,7 +48,7 @@ fn link_gone() -> PageError {
 
 /// `POST /login/link`: "Email me a sign-in link". The answer is the same whether or not the
 /// address has an account.
-pub async fn send_link(
+pub(crate) async fn send_link(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -106,7 +106,10 @@ pub async fn send_link(
 }
 
 /// `GET /login/link/continue?token=…`: what the mailed link opens. Looking spends nothing.
-pub async fn confirm(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn confirm(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let token = query_param(&request, "token").unwrap_or_default();
     let (worker_state, lookup) = (state.clone().into_inner(), token.clone());
     let email = state
@@ -126,7 +129,7 @@ pub async fn confirm(state: web::Data<AppState>, request: HttpRequest) -> Result
 
 /// `POST /login/link/continue`: spends the link and signs in, with the second factor first
 /// when the person has one (a link must not skip it).
-pub async fn use_link(
+pub(crate) async fn use_link(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,

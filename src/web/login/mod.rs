@@ -1,4 +1,4 @@
 //! The sign-in and sign-up pages and the sign-in link pages.
 
-pub mod link_pages;
-pub mod pages;
+pub(crate) mod link_pages;
+pub(crate) mod pages;

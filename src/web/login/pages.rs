@@ -34,7 +34,7 @@ const REFUSED: &str = "That email and password don't match. Check them and try a
 
 #[derive(Template)]
 #[template(path = "login.html")]
-pub struct LoginPage {
+pub(crate) struct LoginPage {
     pub app_name: Option<String>,
     pub error: Option<String>,
     pub csrf: String,
@@ -50,7 +50,7 @@ pub struct LoginPage {
 
 #[derive(Template)]
 #[template(path = "signup.html")]
-pub struct SignupPage {
+pub(crate) struct SignupPage {
     pub error: Option<String>,
     pub csrf: String,
     pub request: String,
@@ -59,7 +59,7 @@ pub struct SignupPage {
 }
 
 /// Adds the CSRF cookie to a rendered page when the browser had none.
-pub fn with_csrf_cookie(
+pub(crate) fn with_csrf_cookie(
     mut response: HttpResponse,
     token: csrf::CsrfToken,
 ) -> Result<HttpResponse, PageError> {
@@ -76,7 +76,7 @@ fn carried_request(request: &HttpRequest) -> String {
 
 /// What the login page shows besides its form.
 #[derive(Default)]
-pub struct LoginPrompt {
+pub(crate) struct LoginPrompt {
     /// The app the person is signing in to, when an authorization request is carried.
     pub app_name: Option<String>,
     /// The interrupted authorization request, form-encoded.
@@ -86,7 +86,7 @@ pub struct LoginPrompt {
 }
 
 /// Renders the login page with a CSRF token for its form.
-pub fn login_page(
+pub(crate) fn login_page(
     state: &AppState,
     request: &HttpRequest,
     status: StatusCode,
@@ -108,7 +108,10 @@ pub fn login_page(
 }
 
 /// `GET /login`: signing in directly, not on an app's behalf, lands on the account page.
-pub async fn login_form(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn login_form(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let prompt = LoginPrompt {
         carried: carried_request(&request),
         ..LoginPrompt::default()
@@ -140,7 +143,7 @@ pub(crate) fn client_ip(request: &HttpRequest) -> String {
 }
 
 /// `POST /login`.
-pub async fn login(
+pub(crate) async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -177,7 +180,7 @@ pub async fn login(
 
 /// What follows a first factor (`method`, an `amr` value): the code step when the person has
 /// two-step sign-in, else a session and on to [`next_location`].
-pub async fn after_first_factor(
+pub(crate) async fn after_first_factor(
     state: &Arc<AppState>,
     request: &HttpRequest,
     form: &Form<'_>,
@@ -197,7 +200,7 @@ pub async fn after_first_factor(
 
 /// Starts a session for someone who just proved who they are by `method` (an `amr` value);
 /// returns the session cookie.
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     state: &Arc<AppState>,
     request: &HttpRequest,
     user: User,
@@ -207,7 +210,7 @@ pub async fn sign_in(
 }
 
 /// [`sign_in`] after more than one proof: `amr` lists them all.
-pub async fn sign_in_with(
+pub(crate) async fn sign_in_with(
     state: &Arc<AppState>,
     request: &HttpRequest,
     user: User,
@@ -231,11 +234,11 @@ pub async fn sign_in_with(
 
 /// The cookie naming a sign-in that waits for its second factor. Path `/login`: only the
 /// code form needs it.
-pub const CHALLENGE_COOKIE: &str = "usher_2fa";
+pub(crate) const CHALLENGE_COOKIE: &str = "usher_2fa";
 
 #[derive(Template)]
 #[template(path = "login_code.html")]
-pub struct CodePage {
+pub(crate) struct CodePage {
     pub error: Option<String>,
     pub csrf: String,
     /// The interrupted authorization request, so a sign-in that must start over returns to it.
@@ -299,7 +302,7 @@ fn code_page(
 }
 
 /// `POST /login/code`: the second step of a password sign-in.
-pub async fn login_code(
+pub(crate) async fn login_code(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -379,7 +382,7 @@ pub async fn login_code(
 }
 
 /// `GET /signup`, when self-service sign-up is on.
-pub async fn signup_form(
+pub(crate) async fn signup_form(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
@@ -398,7 +401,7 @@ pub async fn signup_form(
 }
 
 /// `POST /signup`: creates the account and signs the person in.
-pub async fn signup(
+pub(crate) async fn signup(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -508,7 +511,7 @@ async fn next_location(
 }
 
 /// `POST /login/passkey/options`: a sign-in ceremony for the login page's script.
-pub async fn passkey_options(
+pub(crate) async fn passkey_options(
     state: web::Data<AppState>,
     request: HttpRequest,
     _form: PageForm,
@@ -543,7 +546,7 @@ pub async fn passkey_options(
 }
 
 /// `POST /login/passkey`: the browser's answer to a sign-in ceremony.
-pub async fn passkey_sign_in(
+pub(crate) async fn passkey_sign_in(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,

@@ -36,14 +36,14 @@ use crate::web::state::AppState;
 const MAX_ECHOED_VALUE: usize = 512;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResponseMode {
+pub(crate) enum ResponseMode {
     Query,
     FormPost,
 }
 
 /// Where and how the answer goes: known good once the redirect URI matched the client.
 #[derive(Clone, Debug)]
-pub struct ReplyTo {
+pub(crate) struct ReplyTo {
     pub redirect_uri: String,
     pub mode: ResponseMode,
     pub state: Option<String>,
@@ -51,7 +51,7 @@ pub struct ReplyTo {
 
 /// OIDC Core §3.1.2.1 `prompt`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Prompt {
+pub(crate) struct Prompt {
     pub none: bool,
     pub login: bool,
     pub consent: bool,
@@ -60,7 +60,7 @@ pub struct Prompt {
 
 /// A checked authorization request.
 #[derive(Clone, Debug)]
-pub struct AuthorizationRequest {
+pub(crate) struct AuthorizationRequest {
     pub client: Client,
     pub reply_to: ReplyTo,
     pub scopes: Vec<String>,
@@ -75,7 +75,7 @@ pub struct AuthorizationRequest {
 
 /// Why a request cannot proceed.
 #[derive(Debug)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The client or redirect URI is not trusted: the person sees a page.
     Page(PageError),
     /// RFC 6749 §4.1.2.1: the app hears about it at its redirect URI.
@@ -107,7 +107,7 @@ impl Refusal {
         }
     }
 
-    pub fn into_response(self, issuer: &str) -> Result<HttpResponse, PageError> {
+    pub(crate) fn into_response(self, issuer: &str) -> Result<HttpResponse, PageError> {
         match self {
             Self::Page(error) => Err(error),
             Self::Redirect {
@@ -124,7 +124,7 @@ impl Refusal {
 }
 
 /// `GET` and `POST /oauth/authorize`.
-pub async fn authorize(
+pub(crate) async fn authorize(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
@@ -247,7 +247,7 @@ struct ConsentPage {
 }
 
 /// What each scope lets the app do, in plain words.
-pub fn describe_scope(scope: &str) -> Option<&'static str> {
+pub(crate) fn describe_scope(scope: &str) -> Option<&'static str> {
     match scope {
         scopes::OPENID => Some("Know who you are when you sign in"),
         scopes::PROFILE => Some("See your name"),
@@ -281,7 +281,7 @@ fn consent_page(
 }
 
 /// `POST /oauth/consent`: the person's answer on the consent page.
-pub async fn consent(
+pub(crate) async fn consent(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -402,7 +402,7 @@ fn form_post(action: &str, fields: Vec<(String, String)>) -> Result<HttpResponse
 }
 
 /// Checks an authorization request, in the order that decides where its errors go.
-pub async fn check(state: &AppState, form: &Form<'_>) -> Result<AuthorizationRequest, Refusal> {
+pub(crate) async fn check(state: &AppState, form: &Form<'_>) -> Result<AuthorizationRequest, Refusal> {
     let client_id = form
         .get("client_id")
         .ok_or_else(|| PageError::bad_request("The app did not say who it is (client_id is missing)."))?

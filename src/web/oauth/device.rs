@@ -26,10 +26,10 @@ use crate::web::form::Form;
 use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-pub const AUTHORIZATION_PATH: &str = "/oauth/device_authorization";
-pub const VERIFICATION_PATH: &str = "/device";
-pub const QR_PATH: &str = "/device/qr";
+pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(crate) const AUTHORIZATION_PATH: &str = "/oauth/device_authorization";
+pub(crate) const VERIFICATION_PATH: &str = "/device";
+pub(crate) const QR_PATH: &str = "/device/qr";
 
 /// RFC 8628 §6.1: consonants only, so no word can be spelled, and none of the letters that
 /// look alike (no vowels means no O/0 or I/1 either). 20^8 codes: about 34 bits.
@@ -39,7 +39,7 @@ const USER_CODE_LENGTH: usize = 8;
 const SLOW_DOWN_SECS: i64 = 5;
 
 /// A new user code, 8 characters of [`ALPHABET`], drawn without bias.
-pub fn new_user_code() -> String {
+pub(crate) fn new_user_code() -> String {
     let mut code = String::with_capacity(USER_CODE_LENGTH);
     while code.len() < USER_CODE_LENGTH {
         for byte in random::bytes::<16>() {
@@ -54,7 +54,7 @@ pub fn new_user_code() -> String {
 
 /// A user code as people type it: any case, with or without the dash or spaces. None when it
 /// cannot be one.
-pub fn normalize_user_code(typed: &str) -> Option<String> {
+pub(crate) fn normalize_user_code(typed: &str) -> Option<String> {
     let code: String = typed
         .chars()
         .filter(|character| !matches!(character, '-' | ' ' | '\u{2010}'..='\u{2015}'))
@@ -64,7 +64,7 @@ pub fn normalize_user_code(typed: &str) -> Option<String> {
 }
 
 /// `BCDFGHJK` as people read it: `BCDF-GHJK`.
-pub fn display_user_code(code: &str) -> String {
+pub(crate) fn display_user_code(code: &str) -> String {
     match (code.get(..4), code.get(4..)) {
         (Some(head), Some(tail)) => format!("{head}-{tail}"),
         _ => code.to_owned(),
@@ -73,7 +73,7 @@ pub fn display_user_code(code: &str) -> String {
 
 /// RFC 8628 §3.2 device authorization response.
 #[derive(Debug, Serialize)]
-pub struct DeviceAuthorizationResponse {
+pub(crate) struct DeviceAuthorizationResponse {
     pub device_code: String,
     pub user_code: String,
     pub verification_uri: String,
@@ -83,7 +83,7 @@ pub struct DeviceAuthorizationResponse {
 }
 
 /// The link the QR code and `verification_uri_complete` carry.
-pub fn verification_uri_complete(issuer: &str, user_code: &str) -> String {
+pub(crate) fn verification_uri_complete(issuer: &str, user_code: &str) -> String {
     format!(
         "{issuer}{VERIFICATION_PATH}?user_code={}",
         display_user_code(user_code)
@@ -115,7 +115,7 @@ fn device_scope(client: &Client, requested: Option<&str>) -> Result<String, OAut
 }
 
 /// Records a new device authorization for `client`; draws user codes until one is free.
-pub fn start(
+pub(crate) fn start(
     state: &AppState,
     conn: &mut DbConnection,
     client: &Client,
@@ -148,7 +148,7 @@ pub fn start(
 }
 
 /// `POST /oauth/device_authorization` (RFC 8628 §3.1).
-pub async fn device_authorization(
+pub(crate) async fn device_authorization(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
@@ -178,7 +178,7 @@ pub async fn device_authorization(
 }
 
 /// The token endpoint's answer to a device polling (RFC 8628 §3.4, §3.5).
-pub async fn grant(
+pub(crate) async fn grant(
     state: &Arc<AppState>,
     request: &HttpRequest,
     form: &Form<'_>,
@@ -300,14 +300,14 @@ fn issue(
 
 /// A pending request as the verification page shows it.
 #[derive(Clone, Debug)]
-pub struct PendingRequest {
+pub(crate) struct PendingRequest {
     pub user_code: String,
     pub client_name: String,
     pub scopes: Vec<String>,
 }
 
 /// The live, pending request behind a typed user code.
-pub fn pending(
+pub(crate) fn pending(
     conn: &mut DbConnection,
     user_code: &str,
     now: i64,

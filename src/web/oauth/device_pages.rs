@@ -155,7 +155,10 @@ async fn answer_code(
 }
 
 /// `GET /device`, with `?user_code=` when the person came from the QR code.
-pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn show(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let state = state.into_inner();
     let typed = query_param(&request, "user_code");
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
@@ -168,7 +171,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> Result<Ht
 }
 
 /// `POST /device`: the typed code.
-pub async fn enter(
+pub(crate) async fn enter(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -182,7 +185,7 @@ pub async fn enter(
 }
 
 /// `POST /device/decision`: Allow or Deny.
-pub async fn decide(
+pub(crate) async fn decide(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,
@@ -249,7 +252,7 @@ pub async fn decide(
 
 /// `GET /device/qr?user_code=…`: an SVG QR code of `verification_uri_complete`, for a TV app
 /// to show beside the code.
-pub async fn qr(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
+pub(crate) async fn qr(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let Some(user_code) = query_param(&request, "user_code")
         .as_deref()
         .and_then(device::normalize_user_code)

@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 use crate::domain::oauth::scopes::USER_SCOPES;
 use crate::web::state::AppState;
 
-pub const TOKEN_PATH: &str = "/oauth/token";
-pub const INTROSPECTION_PATH: &str = "/oauth/introspect";
-pub const REVOCATION_PATH: &str = "/oauth/revoke";
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-pub const AUTHORIZATION_PATH: &str = "/oauth/authorize";
-pub const USERINFO_PATH: &str = "/oauth/userinfo";
-pub const END_SESSION_PATH: &str = "/oauth/logout";
+pub(crate) const TOKEN_PATH: &str = "/oauth/token";
+pub(crate) const INTROSPECTION_PATH: &str = "/oauth/introspect";
+pub(crate) const REVOCATION_PATH: &str = "/oauth/revoke";
+pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub(crate) const AUTHORIZATION_PATH: &str = "/oauth/authorize";
+pub(crate) const USERINFO_PATH: &str = "/oauth/userinfo";
+pub(crate) const END_SESSION_PATH: &str = "/oauth/logout";
 
 pub struct Discovery {
     openid_configuration: String,
@@ -22,7 +22,7 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    pub fn new(issuer: &str) -> Self {
+    pub(crate) fn new(issuer: &str) -> Self {
         let client_auth = json!(["client_secret_basic", "client_secret_post"]);
         let token_auth = json!(["client_secret_basic", "client_secret_post", "none"]);
         let oauth = json!({
@@ -96,15 +96,15 @@ fn metadata(body: &str) -> HttpResponse {
         .body(body.to_owned())
 }
 
-pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     metadata(&state.discovery.openid_configuration)
 }
 
-pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
     metadata(&state.discovery.authorization_server)
 }
 
-pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))

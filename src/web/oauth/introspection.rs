@@ -24,7 +24,7 @@ use crate::web::state::AppState;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
 
-pub async fn introspect(
+pub(crate) async fn introspect(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,

@@ -43,7 +43,7 @@ struct Return {
 }
 
 /// `GET` and `POST /oauth/logout`.
-pub async fn end_session(
+pub(crate) async fn end_session(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
@@ -112,7 +112,7 @@ async fn verify_hint(state: &Arc<AppState>, token: &str) -> Option<jwt::IdTokenH
 }
 
 /// `POST /logout`: the person confirmed, on the page above or the account page.
-pub async fn confirm(
+pub(crate) async fn confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: PageForm,

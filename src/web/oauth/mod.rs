@@ -1,11 +1,11 @@
 //! OAuth 2.0 and OpenID Connect protocol endpoints.
 
-pub mod authorize;
-pub mod device;
-pub mod device_pages;
-pub mod discovery;
-pub mod introspection;
-pub mod logout;
-pub mod revocation;
-pub mod token;
-pub mod userinfo;
+pub(crate) mod authorize;
+pub(crate) mod device;
+pub(crate) mod device_pages;
+pub(crate) mod discovery;
+pub(crate) mod introspection;
+pub(crate) mod logout;
+pub(crate) mod revocation;
+pub(crate) mod token;
+pub(crate) mod userinfo;

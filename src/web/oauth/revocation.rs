@@ -12,7 +12,7 @@ use crate::web::form::Form;
 use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
-pub async fn revoke(
+pub(crate) async fn revoke(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,

@@ -11,7 +11,7 @@ use crate::web::form::Form;
 use crate::web::form::client_credentials;
 use crate::web::state::AppState;
 
-pub async fn token(
+pub(crate) async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,

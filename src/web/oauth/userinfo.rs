@@ -23,7 +23,7 @@ struct UserInfo {
     person: PersonClaims,
 }
 
-pub async fn userinfo(
+pub(crate) async fn userinfo(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
@@ -81,7 +81,7 @@ fn invalid_token(description: &'static str) -> OAuthError {
 fn bearer_token<'a>(request: &'a HttpRequest, from_body: Option<&'a str>) -> Result<&'a str, OAuthError> {
     let required = |description| OAuthError::new(ErrorCode::BearerRequired, description);
     match (form::bearer(request), from_body) {
-        (Bearer::NotBearer, _) => Err(required("the Authorization header must be Bearer <token>")),
+        (Bearer::OtherScheme, _) => Err(required("the Authorization header must be Bearer <token>")),
         (Bearer::Token(_), Some(_)) => Err(OAuthError::invalid_request(
             "the token was sent in more than one way",
         )),

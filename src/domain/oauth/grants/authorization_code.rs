@@ -19,9 +19,9 @@ use crate::foundation::store::clients::Client;
 use crate::foundation::store::codes::{self, AuthorizationCode, Redemption};
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 
-pub const GRANT_TYPE: &str = "authorization_code";
+pub(crate) const GRANT_TYPE: &str = "authorization_code";
 
-pub async fn grant(
+pub(crate) async fn grant(
     state: &Arc<Core>,
     credentials: &ClientCredentials<'_>,
     form: &impl Parameters,

@@ -12,9 +12,9 @@ use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::foundation::store::clients::Client;
 
-pub const GRANT_TYPE: &str = "client_credentials";
+pub(crate) const GRANT_TYPE: &str = "client_credentials";
 
-pub async fn grant(
+pub(crate) async fn grant(
     state: &Core,
     credentials: &ClientCredentials<'_>,
     form: &impl Parameters,

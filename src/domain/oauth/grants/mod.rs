@@ -1,5 +1,5 @@
 //! One module per grant type.
 
 pub mod authorization_code;
-pub mod client_credentials;
-pub mod refresh_token;
+pub(crate) mod client_credentials;
+pub(crate) mod refresh_token;

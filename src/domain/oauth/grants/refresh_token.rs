@@ -20,9 +20,9 @@ use crate::foundation::store::clients::Client;
 use crate::foundation::store::refresh_tokens;
 use crate::foundation::store::{DbConnection, StoreError, users};
 
-pub const GRANT_TYPE: &str = "refresh_token";
+pub(crate) const GRANT_TYPE: &str = "refresh_token";
 
-pub async fn grant(
+pub(crate) async fn grant(
     state: &Arc<Core>,
     credentials: &ClientCredentials<'_>,
     form: &impl Parameters,
