@@ -11,14 +11,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 
-use crate::web::oauth::discovery::{REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
+use crate::domain::oauth::metadata::{REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
 
 /// The paths browser apps call across origins.
 const CROSS_ORIGIN_PATHS: [&str; 4] = [
     TOKEN_PATH,
     USERINFO_PATH,
     REVOCATION_PATH,
-    crate::web::oauth::device::AUTHORIZATION_PATH,
+    crate::domain::oauth::device::AUTHORIZATION_PATH,
 ];
 
 /// How long a browser may reuse a preflight answer, in seconds.

@@ -77,7 +77,7 @@ const GRANT_TYPES: [&str; 4] = [
     "client_credentials",
     "authorization_code",
     "refresh_token",
-    crate::web::oauth::device::GRANT_TYPE,
+    crate::domain::oauth::device::GRANT_TYPE,
 ];
 
 struct Series {

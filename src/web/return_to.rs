@@ -4,11 +4,11 @@
 
 use url::form_urlencoded;
 
+use crate::domain::oauth::device::VERIFICATION_PATH;
+use crate::domain::oauth::metadata::AUTHORIZATION_PATH;
 use crate::web::account::PATH as ACCOUNT_PATH;
 use crate::web::dashboard::PREFIX as DASHBOARD_PREFIX;
 use crate::web::form::Form;
-use crate::web::oauth::device::VERIFICATION_PATH;
-use crate::web::oauth::discovery::AUTHORIZATION_PATH;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ReturnTo {

@@ -12,6 +12,7 @@ use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, 
 
 use crate::domain::identity::{links, passkeys};
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::metadata;
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
 use crate::web::{account, admin_api, cors, dashboard, health, login, metrics, oauth, pages};
@@ -84,25 +85,25 @@ async fn not_found() -> Result<HttpResponse, OAuthError> {
 pub(crate) fn routes(config: &mut web::ServiceConfig) {
     config
         .service(endpoint(
-            discovery::INTROSPECTION_PATH,
+            metadata::INTROSPECTION_PATH,
             "introspection",
             Method::POST,
             introspection::introspect,
         ))
         .service(endpoint(
-            discovery::TOKEN_PATH,
+            metadata::TOKEN_PATH,
             "token",
             Method::POST,
             token::token,
         ))
         .service(endpoint(
-            discovery::REVOCATION_PATH,
+            metadata::REVOCATION_PATH,
             "revocation",
             Method::POST,
             revocation::revoke,
         ))
         .service(endpoint(
-            discovery::JWKS_PATH,
+            metadata::JWKS_PATH,
             "jwks",
             Method::GET,
             discovery::jwks,
@@ -120,12 +121,12 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             discovery::authorization_server,
         ))
         .service(get_and_post(
-            discovery::USERINFO_PATH,
+            metadata::USERINFO_PATH,
             "userinfo",
             userinfo::userinfo,
         ))
         .service(get_and_post(
-            discovery::AUTHORIZATION_PATH,
+            metadata::AUTHORIZATION_PATH,
             "authorize",
             authorize::authorize,
         ))
@@ -136,7 +137,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             authorize::consent,
         ))
         .service(get_and_post(
-            discovery::END_SESSION_PATH,
+            metadata::END_SESSION_PATH,
             "end_session",
             logout::end_session,
         ))
@@ -154,13 +155,13 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             login::pages::login_code,
         ))
         .service(endpoint(
-            oauth::device::AUTHORIZATION_PATH,
+            crate::domain::oauth::device::AUTHORIZATION_PATH,
             "device_authorization",
             Method::POST,
             oauth::device::device_authorization,
         ))
         .service(page(
-            oauth::device::VERIFICATION_PATH,
+            crate::domain::oauth::device::VERIFICATION_PATH,
             "device",
             oauth::device_pages::show,
             oauth::device_pages::enter,
@@ -172,7 +173,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             oauth::device_pages::decide,
         ))
         .service(endpoint(
-            oauth::device::QR_PATH,
+            crate::domain::oauth::device::QR_PATH,
             "device_qr",
             Method::GET,
             oauth::device_pages::qr,

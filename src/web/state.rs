@@ -4,22 +4,22 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::domain::core::Core;
-use crate::web::oauth::discovery::Discovery;
+use crate::domain::oauth::metadata::Metadata;
 
 pub struct AppState {
     pub core: Arc<Core>,
-    pub discovery: Discovery,
+    pub(crate) metadata: Metadata,
     /// Whether cookies are marked `Secure`: the issuer is served over https.
     pub secure_cookies: bool,
 }
 
 impl AppState {
     pub(crate) fn new(core: Arc<Core>) -> Self {
-        let discovery = Discovery::new(&core.issuer);
+        let metadata = Metadata::new(&core.issuer);
         let secure_cookies = core.issuer.starts_with("https://");
         Self {
             core,
-            discovery,
+            metadata,
             secure_cookies,
         }
     }

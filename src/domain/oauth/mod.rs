@@ -3,8 +3,10 @@
 
 pub(crate) mod client_auth;
 pub mod clients;
+pub(crate) mod device;
 pub(crate) mod error;
 pub mod grants;
+pub(crate) mod metadata;
 pub(crate) mod parameters;
 pub(crate) mod scopes;
 pub(crate) mod token_response;

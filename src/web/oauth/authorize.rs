@@ -17,6 +17,7 @@ use url::form_urlencoded;
 
 use crate::domain::identity::session::SignedIn;
 use crate::domain::oauth::clients::GRANT_AUTHORIZATION_CODE;
+use crate::domain::oauth::metadata::AUTHORIZATION_PATH;
 use crate::domain::oauth::scopes;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::clients::{self, Client};
@@ -26,7 +27,6 @@ use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::Form;
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
-use crate::web::oauth::discovery::AUTHORIZATION_PATH;
 use crate::web::pages::{self, PageError};
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::identity::session::SignedIn;
+use crate::domain::oauth::device::{self, PendingRequest};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::devices as store;
 use crate::web::csrf;
@@ -18,7 +19,6 @@ use crate::web::extractors::PageForm;
 use crate::web::form::query_param;
 use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
-use crate::web::oauth::device::{self, PendingRequest};
 use crate::web::pages::{self, PageError};
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;

@@ -1,92 +1,10 @@
-//! OpenID Connect Discovery and RFC 8414 metadata, rendered once per issuer. They list only
-//! what this server implements.
+//! The discovery documents (OpenID Connect Discovery, RFC 8414) and the JWKS, served with
+//! caching headers; the documents themselves are the domain's (`domain::oauth::metadata`).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde_json::{Value, json};
 
-use crate::domain::oauth::scopes::USER_SCOPES;
 use crate::web::state::AppState;
-
-pub(crate) const TOKEN_PATH: &str = "/oauth/token";
-pub(crate) const INTROSPECTION_PATH: &str = "/oauth/introspect";
-pub(crate) const REVOCATION_PATH: &str = "/oauth/revoke";
-pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
-pub(crate) const AUTHORIZATION_PATH: &str = "/oauth/authorize";
-pub(crate) const USERINFO_PATH: &str = "/oauth/userinfo";
-pub(crate) const END_SESSION_PATH: &str = "/oauth/logout";
-
-pub struct Discovery {
-    openid_configuration: String,
-    authorization_server: String,
-}
-
-impl Discovery {
-    pub(crate) fn new(issuer: &str) -> Self {
-        let client_auth = json!(["client_secret_basic", "client_secret_post"]);
-        let token_auth = json!(["client_secret_basic", "client_secret_post", "none"]);
-        let oauth = json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}{AUTHORIZATION_PATH}"),
-            "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
-            "jwks_uri": format!("{issuer}{JWKS_PATH}"),
-            "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
-            "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
-            "scopes_supported": USER_SCOPES,
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query", "form_post"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", crate::web::oauth::device::GRANT_TYPE],
-            "device_authorization_endpoint": format!("{issuer}{}", crate::web::oauth::device::AUTHORIZATION_PATH),
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": token_auth,
-            "introspection_endpoint_auth_methods_supported": client_auth,
-            "revocation_endpoint_auth_methods_supported": token_auth,
-            "authorization_response_iss_parameter_supported": true,
-        });
-        let mut openid = oauth.clone();
-        if let Value::Object(members) = &mut openid {
-            members.insert(
-                "userinfo_endpoint".into(),
-                json!(format!("{issuer}{USERINFO_PATH}")),
-            );
-            members.insert(
-                "end_session_endpoint".into(),
-                json!(format!("{issuer}{END_SESSION_PATH}")),
-            );
-            members.insert("subject_types_supported".into(), json!(["public"]));
-            members.insert(
-                "id_token_signing_alg_values_supported".into(),
-                json!(["RS256", "ES256"]),
-            );
-            members.insert(
-                "prompt_values_supported".into(),
-                json!(["none", "login", "consent", "select_account"]),
-            );
-            members.insert(
-                "claims_supported".into(),
-                json!([
-                    "iss",
-                    "sub",
-                    "aud",
-                    "exp",
-                    "iat",
-                    "auth_time",
-                    "nonce",
-                    "amr",
-                    "sid",
-                    "at_hash",
-                    "email",
-                    "email_verified",
-                    "name"
-                ]),
-            );
-        }
-        Self {
-            openid_configuration: openid.to_string(),
-            authorization_server: oauth.to_string(),
-        }
-    }
-}
 
 fn metadata(body: &str) -> HttpResponse {
     HttpResponse::Ok()
@@ -97,11 +15,11 @@ fn metadata(body: &str) -> HttpResponse {
 }
 
 pub(crate) async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
-    metadata(&state.discovery.openid_configuration)
+    metadata(&state.metadata.openid_configuration)
 }
 
 pub(crate) async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
-    metadata(&state.discovery.authorization_server)
+    metadata(&state.metadata.authorization_server)
 }
 
 pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {

@@ -29,8 +29,8 @@ pub(crate) async fn token(
         grants::refresh_token::GRANT_TYPE => {
             grants::refresh_token::grant(&state.core, &credentials, &form).await?
         }
-        crate::web::oauth::device::GRANT_TYPE => {
-            crate::web::oauth::device::grant(&state.into_inner(), &request, &form).await?
+        crate::domain::oauth::device::GRANT_TYPE => {
+            crate::domain::oauth::device::grant(&state.core, &credentials, &form).await?
         }
         _ => {
             return Err(OAuthError::new(

@@ -1,0 +1,343 @@
+//! The device authorization grant (RFC 8628): a TV asks for a device code and a short user
+//! code, shows the code (or a QR code of the link carrying it), and polls the token endpoint
+//! while the person approves on their phone. The device code is stored as its SHA-256; the
+//! tokens go out once, to the client that asked.
+
+use std::sync::Arc;
+
+use diesel::Connection;
+use serde::Serialize;
+
+use crate::domain::core::Core;
+use crate::domain::oauth::client_auth::ClientCredentials;
+use crate::domain::oauth::error::{ErrorCode, OAuthError};
+use crate::domain::oauth::parameters::Parameters;
+use crate::domain::oauth::scopes;
+use crate::domain::oauth::token_response::TokenResponse;
+use crate::domain::oauth::user_tokens::{self, Authorization};
+use crate::foundation::crypto::{hashing, random};
+use crate::foundation::store::clients::Client;
+use crate::foundation::store::devices::{
+    self as store, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization,
+};
+use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, users};
+
+pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(crate) const AUTHORIZATION_PATH: &str = "/oauth/device_authorization";
+pub(crate) const VERIFICATION_PATH: &str = "/device";
+pub(crate) const QR_PATH: &str = "/device/qr";
+
+/// RFC 8628 §6.1: consonants only, so no word can be spelled, and none of the letters that
+/// look alike (no vowels means no O/0 or I/1 either). 20^8 codes: about 34 bits.
+const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+const USER_CODE_LENGTH: usize = 8;
+/// How much longer a device that polls too fast must wait (RFC 8628 §3.5).
+const SLOW_DOWN_SECS: i64 = 5;
+
+/// A new user code, 8 characters of [`ALPHABET`], drawn without bias.
+pub(crate) fn new_user_code() -> String {
+    let mut code = String::with_capacity(USER_CODE_LENGTH);
+    while code.len() < USER_CODE_LENGTH {
+        for byte in random::bytes::<16>() {
+            // 240 is the largest multiple of 20 below 256: the rest would favour some letters.
+            if byte < 240 && code.len() < USER_CODE_LENGTH {
+                code.push(char::from(ALPHABET[usize::from(byte % 20)]));
+            }
+        }
+    }
+    code
+}
+
+/// A user code as people type it: any case, with or without the dash or spaces. None when it
+/// cannot be one.
+pub(crate) fn normalize_user_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|character| !matches!(character, '-' | ' ' | '\u{2010}'..='\u{2015}'))
+        .map(|character| character.to_ascii_uppercase())
+        .collect();
+    (code.len() == USER_CODE_LENGTH && code.bytes().all(|byte| ALPHABET.contains(&byte))).then_some(code)
+}
+
+/// `BCDFGHJK` as people read it: `BCDF-GHJK`.
+pub(crate) fn display_user_code(code: &str) -> String {
+    match (code.get(..4), code.get(4..)) {
+        (Some(head), Some(tail)) => format!("{head}-{tail}"),
+        _ => code.to_owned(),
+    }
+}
+
+/// RFC 8628 §3.2 device authorization response.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeviceAuthorizationResponse {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: i64,
+    pub interval: i64,
+}
+
+/// The link the QR code and `verification_uri_complete` carry.
+pub(crate) fn verification_uri_complete(issuer: &str, user_code: &str) -> String {
+    format!(
+        "{issuer}{VERIFICATION_PATH}?user_code={}",
+        display_user_code(user_code)
+    )
+}
+
+/// The scopes a device may ask for: those a person can grant and the client may have; the
+/// client's user scopes when it names none.
+fn device_scope(client: &Client, requested: Option<&str>) -> Result<String, OAuthError> {
+    let requested = match requested {
+        Some(requested) => scopes::parse(requested)?,
+        None => client
+            .scopes
+            .iter()
+            .filter(|scope| scopes::USER_SCOPES.contains(&scope.as_str()))
+            .cloned()
+            .collect(),
+    };
+    if let Some(refused) = requested
+        .iter()
+        .find(|scope| !scopes::USER_SCOPES.contains(&scope.as_str()) || !client.allows_scope(scope))
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {refused} is not available to this client"),
+        ));
+    }
+    Ok(requested.join(" "))
+}
+
+/// Records a new device authorization for `client`; draws user codes until one is free.
+pub(crate) fn start(
+    state: &Core,
+    conn: &mut DbConnection,
+    client: &Client,
+    scope: String,
+    now: i64,
+) -> Result<DeviceAuthorizationResponse, StoreError> {
+    let device_code = random::token::<32>();
+    let device_code_hash = hashing::sha256_hex(device_code.as_bytes());
+    loop {
+        let user_code = new_user_code();
+        let request = NewDeviceAuthorization {
+            device_code_hash: &device_code_hash,
+            user_code: &user_code,
+            client_id: &client.client_id,
+            scope: &scope,
+            expires_at: now + state.config.device_code_ttl_secs,
+            poll_interval: state.config.device_poll_interval_secs,
+        };
+        if store::insert(conn, &request, now)? {
+            return Ok(DeviceAuthorizationResponse {
+                device_code,
+                verification_uri: format!("{}{VERIFICATION_PATH}", state.issuer),
+                verification_uri_complete: verification_uri_complete(&state.issuer, &user_code),
+                user_code: display_user_code(&user_code),
+                expires_in: state.config.device_code_ttl_secs,
+                interval: state.config.device_poll_interval_secs,
+            });
+        }
+    }
+}
+
+/// A device authorization request (RFC 8628 §3.1) from the client presenting `credentials`.
+pub(crate) async fn authorize(
+    state: &Arc<Core>,
+    credentials: &ClientCredentials<'_>,
+    form: &impl Parameters,
+) -> Result<DeviceAuthorizationResponse, OAuthError> {
+    let client = state.clients.any(&state.store, credentials).await?;
+    if !client.allows_grant(GRANT_TYPE) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the device authorization grant",
+        ));
+    }
+    let scope = device_scope(&client, form.get("scope"))?;
+    let worker_state = Arc::clone(state);
+    Ok(state
+        .store
+        .run(move |conn| start(&worker_state, conn, &client, scope, worker_state.clock.now()))
+        .await?)
+}
+
+/// The token endpoint's answer to a device polling (RFC 8628 §3.4, §3.5).
+pub(crate) async fn grant(
+    state: &Arc<Core>,
+    credentials: &ClientCredentials<'_>,
+    form: &impl Parameters,
+) -> Result<TokenResponse, OAuthError> {
+    let client = state.clients.any(&state.store, credentials).await?;
+    if !client.allows_grant(GRANT_TYPE) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the device authorization grant",
+        ));
+    }
+    let device_code_hash = hashing::sha256_hex(form.require("device_code")?.as_bytes());
+    let worker_state = Arc::clone(state);
+    let planned = state
+        .store
+        .run(move |conn| poll(&worker_state, conn, &client, &device_code_hash))
+        .await??;
+    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
+}
+
+fn poll(
+    state: &Core,
+    conn: &mut DbConnection,
+    client: &Client,
+    device_code_hash: &str,
+) -> Result<Result<user_tokens::Planned, OAuthError>, StoreError> {
+    let now = state.clock.now();
+    let refuse = |code, description: &'static str| Ok(Err(OAuthError::new(code, description)));
+    let Some(request) = store::find_by_device_code(conn, device_code_hash)?
+        .filter(|request| request.client_id == client.client_id)
+    else {
+        return refuse(ErrorCode::InvalidGrant, "unknown device_code");
+    };
+    if request.status == store::ISSUED {
+        return refuse(ErrorCode::InvalidGrant, "the device_code was already used");
+    }
+    if request.expires_at <= now {
+        return refuse(
+            ErrorCode::ExpiredToken,
+            "the device_code has expired: start again",
+        );
+    }
+    // A second of slack: a device keeping the interval may land a tick early on our clock.
+    let too_soon = request
+        .last_polled_at
+        .is_some_and(|last| now - last + 1 < request.poll_interval);
+    if too_soon {
+        store::record_poll(
+            conn,
+            device_code_hash,
+            request.poll_interval + SLOW_DOWN_SECS,
+            now,
+        )?;
+        return refuse(
+            ErrorCode::SlowDown,
+            "polling too fast: wait 5 seconds longer between requests",
+        );
+    }
+    match request.status.as_str() {
+        store::APPROVED => issue(state, conn, client, request, now),
+        store::DENIED => refuse(ErrorCode::AccessDenied, "the person denied the request"),
+        _ => {
+            store::record_poll(conn, device_code_hash, request.poll_interval, now)?;
+            refuse(
+                ErrorCode::AuthorizationPending,
+                "waiting for the person to approve",
+            )
+        }
+    }
+}
+
+/// Spends the approval and plans the tokens, in one transaction that starts by spending it:
+/// two polls racing get the tokens once.
+fn issue(
+    state: &Core,
+    conn: &mut DbConnection,
+    client: &Client,
+    request: DeviceAuthorization,
+    now: i64,
+) -> Result<Result<user_tokens::Planned, OAuthError>, StoreError> {
+    conn.transaction(|conn| {
+        if !store::mark_issued(conn, &request.device_code_hash)? {
+            return Ok(Err(OAuthError::invalid_grant("the device_code was already used")));
+        }
+        let user = request
+            .user_id
+            .as_deref()
+            .map(|user_id| users::find_by_id(conn, user_id))
+            .transpose()?
+            .flatten()
+            .filter(users::User::is_enabled);
+        let Some(user) = user else {
+            return Ok(Err(OAuthError::invalid_grant(
+                "the account that approved is gone",
+            )));
+        };
+        let authorization = Authorization {
+            user,
+            sid: format!("{DEVICE_SID_PREFIX}{}", random::token::<16>()),
+            access_scope: request.scope.clone(),
+            scope: request.scope,
+            auth_time: request.auth_time.unwrap_or(now),
+            amr: request.amr,
+            nonce: None,
+            code_hash: request.device_code_hash,
+            family_id: None,
+            refresh_token: None,
+        };
+        let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
+        if let Some((_, row)) = &planned.refresh {
+            refresh_tokens::insert(conn, row)?;
+        }
+        Ok(Ok(planned))
+    })
+}
+
+/// A pending request as the verification page shows it.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingRequest {
+    pub user_code: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+}
+
+/// The live, pending request behind a typed user code.
+pub(crate) fn pending(
+    conn: &mut DbConnection,
+    user_code: &str,
+    now: i64,
+) -> Result<Option<PendingRequest>, StoreError> {
+    let Some(request) = store::find_pending_by_user_code(conn, user_code, now)? else {
+        return Ok(None);
+    };
+    let Some(client) = crate::foundation::store::clients::find(conn, &request.client_id)?
+        .filter(|client| client.is_enabled())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(PendingRequest {
+        user_code: request.user_code,
+        client_name: client.name,
+        scopes: request
+            .scope
+            .split(' ')
+            .filter(|scope| !scope.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_codes_are_eight_consonants_without_look_alikes() {
+        for _ in 0..200 {
+            let code = new_user_code();
+            assert_eq!(code.len(), 8);
+            assert!(code.bytes().all(|byte| ALPHABET.contains(&byte)));
+            assert!(!code.contains(['A', 'E', 'I', 'O', 'U', 'Y', '0', '1']));
+        }
+    }
+
+    #[test]
+    fn typed_codes_forgive_case_and_a_missing_or_extra_dash() {
+        assert_eq!(normalize_user_code("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(normalize_user_code("BCDFGHJK").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(normalize_user_code(" bcdf ghjk ").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(normalize_user_code("BCDF-GHJ"), None);
+        assert_eq!(normalize_user_code("BCDF-GHJA"), None, "no vowels");
+        assert_eq!(normalize_user_code("BCDF-GHJK-L"), None);
+        assert_eq!(display_user_code("BCDFGHJK"), "BCDF-GHJK");
+    }
+}
