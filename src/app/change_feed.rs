@@ -1,6 +1,8 @@
 //! Keeps an instance's in-memory views (revoked tokens, cached client authentications,
-//! signing keys) in step with changes other instances make to the shared database, by
-//! following the change feed a few times a second.
+//! signing keys, entitlements) in step with changes other instances make to the shared
+//! database, by following the change feed a few times a second. The feed's position
+//! ([`changes::Position`]) follows commit order, so no change is missed however long its
+//! transaction stayed open.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,12 +12,9 @@ use tokio::task::JoinHandle;
 
 use crate::domain::core::Core;
 use crate::foundation::crypto::keyring::KeyringError;
-use crate::foundation::store::changes::{self, ChangeEvent, ChangeKind};
+use crate::foundation::store::changes::{self, ChangeEvent, ChangeKind, Position};
 use crate::foundation::store::{StoreError, revocations};
 
-/// How far back each poll looks in addition to "after the last id seen": a PostgreSQL row can
-/// become visible after rows with higher ids, within the few milliseconds of its commit.
-const LOOKBACK_SECS: i64 = 3;
 /// Keys are reloaded and expired revocations forgotten this often.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// The database's own housekeeping: expired revocations and old change events.
@@ -24,34 +23,44 @@ const EVENT_RETENTION_SECS: i64 = 3600;
 
 /// Where an instance is in the change feed.
 pub(crate) struct Follower {
-    last_id: i64,
+    position: Position,
+    /// Events applied that a later read may return again, by id, with their transaction.
     applied: HashMap<i64, i64>,
     /// A key change was seen and the reload it needs has not succeeded yet.
     keys_stale: bool,
 }
 
 impl Follower {
-    pub(crate) fn starting_after(last_id: i64) -> Self {
-        Self {
-            last_id,
+    /// A follower at `position` that has already applied `visible`.
+    pub(crate) fn at(position: Position, visible: &[ChangeEvent]) -> Self {
+        let mut follower = Self {
+            position,
             applied: HashMap::new(),
             keys_stale: false,
-        }
+        };
+        follower.remember(visible);
+        follower
     }
 
-    /// Events not applied yet, remembering them as applied.
-    fn take_new(&mut self, events: Vec<ChangeEvent>, now: i64) -> Vec<ChangeEvent> {
+    /// Events not applied yet, remembering them as applied; then moves to `next`.
+    fn take_new(&mut self, events: Vec<ChangeEvent>, next: Position) -> Vec<ChangeEvent> {
         let fresh: Vec<ChangeEvent> = events
             .into_iter()
             .filter(|event| !self.applied.contains_key(&event.id))
             .collect();
-        for event in &fresh {
-            self.applied.insert(event.id, event.created_at);
-            self.last_id = self.last_id.max(event.id);
-        }
-        self.applied
-            .retain(|_, created_at| *created_at >= now - 2 * LOOKBACK_SECS);
+        self.position = next;
+        self.remember(&fresh);
+        let position = self.position;
+        self.applied.retain(|_, tx| position.may_return(*tx));
         fresh
+    }
+
+    fn remember(&mut self, events: &[ChangeEvent]) {
+        for event in events {
+            if self.position.may_return(event.tx) {
+                self.applied.insert(event.id, event.tx);
+            }
+        }
     }
 }
 
@@ -59,15 +68,15 @@ impl Follower {
 /// the revocations, so nothing revoked in between is missed.
 pub(crate) async fn prime(state: &Arc<Core>) -> Result<Follower, StoreError> {
     let now = state.clock.now();
-    let (last_id, revoked) = state
+    let (position, visible, revoked) = state
         .store
         .run(move |conn| {
-            let last_id = changes::latest_id(conn)?;
-            Ok::<_, StoreError>((last_id, revocations::unexpired(conn, now)?))
+            let (position, visible) = changes::start(conn)?;
+            Ok::<_, StoreError>((position, visible, revocations::unexpired(conn, now)?))
         })
         .await?;
     state.revoked.extend(revoked);
-    Ok(Follower::starting_after(last_id))
+    Ok(Follower::at(position, &visible))
 }
 
 pub(crate) fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> {
@@ -96,12 +105,9 @@ pub(crate) fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> 
 /// Applies every change made since the last poll.
 pub(crate) async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(), KeyringError> {
     let now = state.clock.now();
-    let after_id = follower.last_id;
-    let events = state
-        .store
-        .run(move |conn| changes::since(conn, after_id, now - LOOKBACK_SECS))
-        .await?;
-    let fresh = follower.take_new(events, now);
+    let position = follower.position;
+    let (events, next) = state.store.run(move |conn| changes::read(conn, position)).await?;
+    let fresh = follower.take_new(events, next);
     for event in fresh {
         match event.kind {
             ChangeKind::TokenRevoked => {

@@ -144,3 +144,90 @@ async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_w
     .await;
     eprintln!("second instance saw the entitlement change after {seen_after:?}");
 }
+
+/// The `jti` and `exp` of an access token, read without verifying it.
+fn jti_and_exp(token: &str) -> (String, i64) {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWS");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims");
+    (
+        claims["jti"].as_str().expect("jti").to_owned(),
+        claims["exp"].as_i64().expect("exp"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_held_in_an_open_transaction_reaches_another_instance_within_a_second_of_its_commit() {
+    use diesel::Connection;
+    use usher::foundation::store::{DbConnection, StoreError, revocations};
+
+    let db = TestDb::new(Backend::Postgres);
+    let config = Config {
+        sync_interval_ms: 250,
+        ..cluster_config(&db)
+    };
+    let first = TestServer::start_with(config.clone(), Clock::System).await;
+    let second = TestServer::start_with(config, Clock::System).await;
+    let client = first.service_client(&["catalog:read"]).await;
+    let held_token = common::issue_token(&first, &client, None).await;
+    let later_token = common::issue_token(&first, &client, None).await;
+    assert_eq!(
+        common::introspect(&second, &client, &held_token).await["active"],
+        true
+    );
+
+    // A revocation whose transaction takes its place in the feed now and commits seconds later,
+    // as one waiting on a lock or a slow disk would.
+    let (jti, expires_at) = jti_and_exp(&held_token);
+    let now = first.state.clock.now();
+    let url = db.url.clone();
+    let (written, wait_for_written) = std::sync::mpsc::channel();
+    let (commit, wait_for_commit) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let pg = diesel::pg::PgConnection::establish(&url).expect("PostgreSQL");
+        let mut conn = DbConnection::Postgres(pg);
+        conn.transaction(|conn| {
+            revocations::revoke(conn, &jti, expires_at, now)?;
+            written.send(()).expect("test waits");
+            wait_for_commit.recv().expect("test says commit");
+            Ok::<_, StoreError>(())
+        })
+        .expect("held transaction commits");
+    });
+    wait_for_written.recv().expect("held revocation written");
+
+    // Meanwhile a later change commits through the first instance and reaches the second.
+    let revoked = common::post_form(
+        &first.endpoint("/oauth/revoke"),
+        &client,
+        &[("token", &later_token)],
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+    within(Duration::from_secs(1), || async {
+        common::introspect(&second, &client, &later_token).await["active"] == false
+    })
+    .await;
+    // Longer than any look-back window a poll might use.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        common::introspect(&second, &client, &held_token).await["active"],
+        true,
+        "not committed yet"
+    );
+
+    commit.send(()).expect("holder waits");
+    tokio::task::spawn_blocking(move || holder.join().expect("holder thread"))
+        .await
+        .expect("joined");
+    let seen_after = within(Duration::from_secs(1), || async {
+        common::introspect(&second, &client, &held_token).await["active"] == false
+    })
+    .await;
+    eprintln!("second instance applied the held revocation {seen_after:?} after its commit");
+}

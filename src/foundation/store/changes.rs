@@ -1,7 +1,10 @@
 //! The change feed: how one instance tells every other instance sharing the database that
 //! an in-memory view (revocations, keys) must be updated.
 
+use diesel::dsl::sql;
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 use crate::foundation::store::schema::change_events;
 use crate::foundation::store::{DbConnection, StoreError};
@@ -48,7 +51,35 @@ pub(crate) struct ChangeEvent {
     pub kind: ChangeKind,
     pub subject: String,
     pub expires_at: Option<i64>,
-    pub created_at: i64,
+    /// The writing transaction's id on PostgreSQL; 0 on SQLite.
+    pub tx: i64,
+}
+
+/// Where a follower is in the feed.
+///
+/// On PostgreSQL, ids cannot be the position: a transaction takes its event's id when it
+/// writes and may commit any time later, after events with higher ids were read. So the
+/// position is the oldest transaction that might still commit (the snapshot's `xmin`): every
+/// event of an older transaction is visible and final, and events of that one or younger ones
+/// are read again at every poll until the position passes them. However long a transaction
+/// stays open, its event is read once it commits.
+///
+/// SQLite serialises writes: an event is committed before the next one gets an id, so the
+/// last id read is an exact position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Position {
+    AfterId(i64),
+    FromTransaction(i64),
+}
+
+impl Position {
+    /// Whether a later read may return `event` again (so its id must be remembered).
+    pub(crate) fn may_return(self, event_tx: i64) -> bool {
+        match self {
+            Self::AfterId(_) => false,
+            Self::FromTransaction(oldest) => event_tx >= oldest,
+        }
+    }
 }
 
 #[derive(Insertable)]
@@ -78,49 +109,80 @@ pub(crate) fn record(
     Ok(())
 }
 
-/// Events with an id above `after_id` or created at or after `since`. The time window catches
-/// PostgreSQL rows whose sequence number was taken before a row already seen but committed
-/// after it; callers skip ids they have already applied.
-pub(crate) fn since(
+/// The oldest transaction that may still commit; on PostgreSQL only.
+fn oldest_open_transaction(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(diesel::select(sql::<BigInt>("txid_snapshot_xmin(txid_current_snapshot())")).get_result(conn)?)
+}
+
+/// The position of an instance starting now, and the events already visible that it must not
+/// apply (what they changed is in the state it loads after this).
+pub(crate) fn start(conn: &mut DbConnection) -> Result<(Position, Vec<ChangeEvent>), StoreError> {
+    match conn {
+        DbConnection::Sqlite(_) => {
+            let latest: Option<i64> = change_events::table
+                .select(diesel::dsl::max(change_events::id))
+                .first(conn)?;
+            Ok((Position::AfterId(latest.unwrap_or(0)), Vec::new()))
+        }
+        DbConnection::Postgres(pg) => {
+            let oldest = oldest_open_transaction(pg)?;
+            let position = Position::FromTransaction(oldest);
+            Ok((position, read_from(conn, position)?))
+        }
+    }
+}
+
+/// The events at or after `position`, and the position to read from next time.
+pub(crate) fn read(
     conn: &mut DbConnection,
-    after_id: i64,
-    since: i64,
-) -> Result<Vec<ChangeEvent>, StoreError> {
-    let rows: Vec<(i64, String, String, Option<i64>, i64)> = change_events::table
-        .filter(
-            change_events::id
-                .gt(after_id)
-                .or(change_events::created_at.ge(since)),
-        )
+    position: Position,
+) -> Result<(Vec<ChangeEvent>, Position), StoreError> {
+    match (position, &mut *conn) {
+        (Position::FromTransaction(_), DbConnection::Postgres(pg)) => {
+            // Taken before the read: every transaction older than it has finished, so all
+            // their events are visible to the read that follows.
+            let next = Position::FromTransaction(oldest_open_transaction(pg)?);
+            Ok((read_from(conn, position)?, next))
+        }
+        (Position::AfterId(after), _) => {
+            let events = read_from(conn, position)?;
+            let last = events.iter().map(|event| event.id).max().unwrap_or(after);
+            Ok((events, Position::AfterId(last)))
+        }
+        (Position::FromTransaction(_), DbConnection::Sqlite(_)) => Err(StoreError::Corrupt(
+            "a PostgreSQL change feed position on SQLite".into(),
+        )),
+    }
+}
+
+fn read_from(conn: &mut DbConnection, position: Position) -> Result<Vec<ChangeEvent>, StoreError> {
+    let query = change_events::table
         .order(change_events::id.asc())
         .select((
             change_events::id,
             change_events::kind,
             change_events::subject,
             change_events::expires_at,
-            change_events::created_at,
+            change_events::tx,
         ))
-        .load(conn)?;
+        .into_boxed();
+    let query = match position {
+        Position::AfterId(after) => query.filter(change_events::id.gt(after)),
+        Position::FromTransaction(oldest) => query.filter(change_events::tx.ge(oldest)),
+    };
+    let rows: Vec<(i64, String, String, Option<i64>, i64)> = query.load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, kind, subject, expires_at, created_at)| {
+        .filter_map(|(id, kind, subject, expires_at, tx)| {
             ChangeKind::parse(&kind).map(|kind| ChangeEvent {
                 id,
                 kind,
                 subject,
                 expires_at,
-                created_at,
+                tx,
             })
         })
         .collect())
-}
-
-/// The highest event id, so a starting instance only follows what happens after it loaded.
-pub(crate) fn latest_id(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    let latest: Option<i64> = change_events::table
-        .select(diesel::dsl::max(change_events::id))
-        .first(conn)?;
-    Ok(latest.unwrap_or(0))
 }
 
 /// Drops events older than `before`; instances only ever look a few seconds back.

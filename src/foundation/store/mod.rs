@@ -15,7 +15,7 @@ pub(crate) mod keys;
 pub(crate) mod links;
 pub mod passkeys;
 pub mod refresh_tokens;
-pub(crate) mod revocations;
+pub mod revocations;
 pub mod schema;
 pub mod sessions;
 pub(crate) mod totp;

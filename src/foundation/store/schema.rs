@@ -56,6 +56,7 @@ diesel::table! {
         subject -> Text,
         expires_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        tx -> BigInt,
     }
 }
 
