@@ -17,6 +17,7 @@ use crate::foundation::clock::Clock;
 use crate::foundation::config::Config;
 use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
 use crate::foundation::crypto::keys::{MasterKey, SigningAlg};
+use crate::foundation::crypto::password_lane::PasswordLane;
 use crate::foundation::mail::Mailer;
 use crate::foundation::store::Store;
 
@@ -33,6 +34,8 @@ pub struct Core {
     pub clients: ClientAuthenticator,
     pub verified_tokens: VerifiedTokens,
     pub login_throttle: Throttle,
+    /// Where every argon2 computation of a request runs (sign-in, sign-up, a new password).
+    pub password_lane: PasswordLane,
     /// Sign-in links requested per IP address.
     pub link_throttle: Throttle,
     /// The WebAuthn relying party; None when passkeys cannot work here (an issuer on an IP
@@ -64,6 +67,7 @@ impl Core {
         let access_token_alg = SigningAlg::parse(&config.access_token_alg).unwrap_or(SigningAlg::Es256);
         let verified_tokens = VerifiedTokens::new(config.verified_token_cache_size);
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
+        let password_lane = PasswordLane::new(config.password_hash_slots(), config.password_hash_queue);
         let link_throttle = Throttle::new(config.sign_in_link_window_secs);
         let entitlements = EntitlementCache::new(config.entitlement_cache_size);
         Ok(Self {
@@ -79,6 +83,7 @@ impl Core {
             clients: ClientAuthenticator::default(),
             verified_tokens,
             login_throttle,
+            password_lane,
             link_throttle,
             passkeys,
             mailer,

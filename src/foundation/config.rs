@@ -68,6 +68,10 @@ pub struct Config {
     pub login_failures_per_ip: u32,
     /// The window of the two limits above, in seconds.
     pub login_throttle_window_secs: i64,
+    /// Password checks (argon2id) running at once; default half the cores, at least one.
+    pub password_hash_slots: Option<usize>,
+    /// Password checks waiting for a slot; beyond them sign-ins are answered 503 at once.
+    pub password_hash_queue: usize,
     /// Most pay-per-view products named in an access token's `ppv` claim; beyond it the
     /// token says `ppv_overflow` and introspection has the full list.
     pub ppv_claim_cap: usize,
@@ -149,6 +153,8 @@ impl Default for Config {
             login_failures_per_account: 5,
             login_failures_per_ip: 50,
             login_throttle_window_secs: 900,
+            password_hash_slots: None,
+            password_hash_queue: 64,
             ppv_claim_cap: 16,
             entitlement_cache_size: 200_000,
             webhook_poll_interval_ms: 500,
@@ -229,6 +235,11 @@ impl Config {
                 "webhook_timeout_secs must be between 1 and 3600".into(),
             ));
         }
+        if self.password_hash_slots == Some(0) {
+            return Err(ConfigError::Invalid(
+                "password_hash_slots must be positive".into(),
+            ));
+        }
         if self.webhook_max_attempts == 0 {
             return Err(ConfigError::Invalid(
                 "webhook_max_attempts must be positive".into(),
@@ -271,6 +282,14 @@ impl Config {
             None if self.tls_cert_file.is_some() => format!("https://localhost:{port}"),
             None => format!("http://localhost:{port}"),
         }
+    }
+
+    /// Password checks running at once: as configured, else half the cores (at least one), so
+    /// a sign-in storm leaves the other half to the hot paths.
+    pub(crate) fn password_hash_slots(&self) -> usize {
+        self.password_hash_slots.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+        })
     }
 
     /// The longest time a token signed now may stay valid: how long a retired key stays published.

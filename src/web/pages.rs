@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::identity::passkeys::PasskeyError;
 use crate::domain::oauth::error::OAuthError;
+use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::store::StoreError;
 
 /// No inline scripts, no frames, nothing from elsewhere: pages are plain forms styled by
@@ -60,6 +61,9 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// How long a person is asked to wait when the instance is busy, in seconds.
+const BUSY_RETRY_AFTER_SECS: &str = "2";
+
 /// An error shown to a person as a page, never as JSON.
 #[derive(Debug)]
 pub(crate) struct PageError {
@@ -94,6 +98,15 @@ impl PageError {
             StatusCode::NOT_FOUND,
             "Page not found",
             "There is nothing at this address.",
+        )
+    }
+
+    /// 503 with `Retry-After`: this instance is at capacity for the moment.
+    pub(crate) fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "Many people are signing in right now. Wait a few seconds and try again.",
         )
     }
 
@@ -133,9 +146,16 @@ impl ResponseError for PageError {
             title: self.title,
             message: &self.message,
         };
+        let mut response = page_builder(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from_static(BUSY_RETRY_AFTER_SECS),
+            ));
+        }
         match page.render() {
-            Ok(body) => page_builder(self.status).body(body),
-            Err(_) => page_builder(self.status).body(self.message.to_string()),
+            Ok(body) => response.body(body),
+            Err(_) => response.body(self.message.to_string()),
         }
     }
 }
@@ -150,6 +170,15 @@ impl From<StoreError> for PageError {
 impl From<OAuthError> for PageError {
     fn from(error: OAuthError) -> Self {
         Self::bad_request(error.description)
+    }
+}
+
+impl From<LaneError> for PageError {
+    fn from(error: LaneError) -> Self {
+        match error {
+            LaneError::Busy => Self::busy(),
+            LaneError::Failed => Self::internal(&error),
+        }
     }
 }
 

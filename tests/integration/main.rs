@@ -29,6 +29,7 @@ mod mail;
 mod oidc_client;
 mod pages;
 mod passkey_ceremonies;
+mod password_lane;
 mod sign_in_links;
 mod sign_in_store;
 mod totp;

@@ -1,4 +1,4 @@
-//! Password sign-in: argon2id on the blocking pool without holding a database connection,
+//! Password sign-in: argon2id in the password lane without holding a database connection,
 //! the same work whether or not the account exists, and failures throttled per account and
 //! per client IP.
 
@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use crate::domain::core::Core;
 use crate::foundation::crypto::hashing;
+use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::{self, User};
 
@@ -20,6 +21,8 @@ pub(crate) enum Outcome {
     Refused,
     /// Too many failures for this account or address; try again after this many seconds.
     Throttled(i64),
+    /// Too many password checks under way on this instance; try again in a moment.
+    Busy,
 }
 
 /// Checks an email and password.
@@ -45,19 +48,25 @@ pub(crate) async fn authenticate(
         .run(move |conn| users::find_by_email(conn, &lookup))
         .await?
         .filter(User::is_enabled);
-    // argon2 runs apart from the database pool: a burst of sign-ins must not starve the
-    // token endpoint of connections.
+    // argon2 runs in its own lane, holding no connection: a burst of sign-ins starves
+    // neither the token endpoint of connections nor introspection of cores.
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || match (stored, DUMMY_HASH.as_deref()) {
-        (Some(stored), _) => hashing::verify_password(&password, &stored),
-        (None, Some(dummy)) => {
-            hashing::verify_password(&password, dummy);
-            false
-        }
-        (None, None) => false,
-    })
-    .await
-    .map_err(|_| StoreError::TaskCancelled)?;
+    let checked = state
+        .password_lane
+        .run(move || match (stored, DUMMY_HASH.as_deref()) {
+            (Some(stored), _) => hashing::verify_password(&password, &stored),
+            (None, Some(dummy)) => {
+                hashing::verify_password(&password, dummy);
+                false
+            }
+            (None, None) => false,
+        })
+        .await;
+    let matches = match checked {
+        Ok(matches) => matches,
+        Err(LaneError::Busy) => return Ok(Outcome::Busy),
+        Err(LaneError::Failed) => return Err(StoreError::TaskCancelled),
+    };
     match user {
         Some(user) if matches => {
             throttle.clear(&account_key);

@@ -456,9 +456,10 @@ pub(crate) async fn set_password(
         return Err(refusal);
     }
     let password = form.get("password").unwrap_or_default().to_owned();
-    let hashed = tokio::task::spawn_blocking(move || admin_users::hash_new_password(&password))
-        .await
-        .map_err(|error| PageError::internal(&error))?;
+    let hashed = state
+        .password_lane
+        .run(move || admin_users::hash_new_password(&password))
+        .await?;
     let Ok(password_hash) = hashed else {
         return Err(PageError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

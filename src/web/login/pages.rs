@@ -156,6 +156,7 @@ pub(crate) async fn login(
     let outcome = password::authenticate(&state.core, &email, password, &client_ip(&request)).await?;
     match outcome {
         Outcome::SignedIn(user) => after_first_factor(&state, &request, &form, user, &carried, "pwd").await,
+        Outcome::Busy => Err(PageError::busy()),
         failure => {
             let (status, message) = match failure {
                 Outcome::Throttled(wait) => (
@@ -422,10 +423,7 @@ pub(crate) async fn signup(
             password: Some(password),
             admin: false,
         };
-        let created = match tokio::task::spawn_blocking(move || admin_users::prepare(new))
-            .await
-            .map_err(|error| PageError::internal(&error))?
-        {
+        let created = match state.password_lane.run(move || admin_users::prepare(new)).await? {
             Ok(prepared) => {
                 let worker_state = Arc::clone(&state);
                 state
