@@ -6,7 +6,7 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::foundation::store::entitlements::{self as store, AuditFilter};
-use crate::web::admin_api::auth::{Access, authorize};
+use crate::web::admin_api::auth::AdminCaller;
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::input::Query;
 use crate::web::admin_api::json;
@@ -41,9 +41,12 @@ const MAX_LIMIT: i64 = 500;
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    AdminCaller(_caller): AdminCaller,
+) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let query = Query::parse(request.query_string())?;
     let limit = query.integer("limit")?.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -4,7 +4,11 @@
 use std::sync::Arc;
 
 use crate::web::form::{self, Bearer};
-use actix_web::HttpRequest;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::oauth::scopes;
@@ -14,7 +18,7 @@ use crate::web::state::AppState;
 
 /// What a route needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
+enum Access {
     /// `usher:admin`: the catalogue, people's details and the audit log.
     Admin,
     /// `usher:admin` or `usher:entitlements`: what a payment service does to one person's
@@ -34,12 +38,47 @@ impl Caller {
     }
 }
 
+/// A caller holding `usher:admin`: what a handler takes to be called only by one.
+pub(crate) struct AdminCaller(pub Caller);
+
+/// A caller holding `usher:entitlements` or `usher:admin`.
+pub(crate) struct EntitlementsCaller(pub Caller);
+
+type Authorized<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+fn authorized(request: &HttpRequest, access: Access) -> Authorized<Caller> {
+    let request = request.clone();
+    Box::pin(async move {
+        let state = request
+            .app_data::<web::Data<AppState>>()
+            .map(|data| data.clone().into_inner())
+            .ok_or_else(|| ApiError::server_error(&"the application state is missing"))?;
+        authorize(&state, &request, access).await
+    })
+}
+
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = Authorized<Self>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = authorized(request, Access::Admin);
+        Box::pin(async move { caller.await.map(Self) })
+    }
+}
+
+impl FromRequest for EntitlementsCaller {
+    type Error = ApiError;
+    type Future = Authorized<Self>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = authorized(request, Access::Entitlements);
+        Box::pin(async move { caller.await.map(Self) })
+    }
+}
+
 /// Checks the request's bearer token against what the route needs.
-pub(crate) async fn authorize(
-    state: &Arc<AppState>,
-    request: &HttpRequest,
-    access: Access,
-) -> Result<Caller, ApiError> {
+async fn authorize(state: &Arc<AppState>, request: &HttpRequest, access: Access) -> Result<Caller, ApiError> {
     let token = match form::bearer(request) {
         Bearer::Token(token) => token,
         Bearer::Missing => return Err(ApiError::token_required("a bearer access token is required")),

@@ -1,13 +1,13 @@
 //! `/products` and `/products/{slug}`: pay-per-view products. Scope `usher:admin`.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
 
 use crate::domain::entitlements::manage::{self, ProductInput};
 use crate::foundation::store::entitlements as store;
-use crate::web::admin_api::auth::{Access, authorize};
+use crate::web::admin_api::auth::AdminCaller;
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::input::Fields;
 use crate::web::admin_api::tiers::path_slug;
@@ -35,9 +35,11 @@ fn input(fields: &Fields) -> Result<ProductInput, ApiError> {
     responses((status = 200, description = "Every product, by slug", body = [ProductView])),
     security(("bearer" = ["usher:admin"]))
 )]
-pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    AdminCaller(_caller): AdminCaller,
+) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let products = state.store.run(store::list_products).await?;
     Ok(json(
         StatusCode::OK,
@@ -65,11 +67,11 @@ pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Re
 )]
 pub(crate) async fn create(
     state: web::Data<AppState>,
-    request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Admin).await?.actor();
+    let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug: String = fields.required("slug", "a string")?;
     let input = input(&fields)?;
@@ -102,11 +104,10 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn show(
     state: web::Data<AppState>,
-    request: HttpRequest,
     slug: web::Path<String>,
+    AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let slug = slug.into_inner();
     let product = state
         .store
@@ -137,12 +138,12 @@ pub(crate) async fn show(
 )]
 pub(crate) async fn update(
     state: web::Data<AppState>,
-    request: HttpRequest,
     slug: web::Path<String>,
     body: Result<Bytes, actix_web::Error>,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Admin).await?.actor();
+    let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug = path_slug(&fields, slug.into_inner())?;
     let input = input(&fields)?;
@@ -174,11 +175,11 @@ pub(crate) async fn update(
 )]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
-    request: HttpRequest,
     slug: web::Path<String>,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Admin).await?.actor();
+    let actor = caller.actor();
     let slug = slug.into_inner();
     let now = state.clock.now();
     state

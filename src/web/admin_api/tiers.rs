@@ -1,13 +1,13 @@
 //! `/tiers` and `/tiers/{slug}`: subscription tiers. Scope `usher:admin`.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
 
 use crate::domain::entitlements::manage::{self, TierInput};
 use crate::foundation::store::entitlements as store;
-use crate::web::admin_api::auth::{Access, authorize};
+use crate::web::admin_api::auth::AdminCaller;
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::input::Fields;
 use crate::web::admin_api::views::{TierBody, TierView};
@@ -44,9 +44,11 @@ pub(super) fn path_slug(fields: &Fields, slug: String) -> Result<String, ApiErro
     responses((status = 200, description = "Every tier, lowest rank first", body = [TierView])),
     security(("bearer" = ["usher:admin"]))
 )]
-pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    AdminCaller(_caller): AdminCaller,
+) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let tiers = state.store.run(store::list_tiers).await?;
     Ok(json(
         StatusCode::OK,
@@ -74,11 +76,11 @@ pub(crate) async fn list(state: web::Data<AppState>, request: HttpRequest) -> Re
 )]
 pub(crate) async fn create(
     state: web::Data<AppState>,
-    request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Admin).await?.actor();
+    let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug: String = fields.required("slug", "a string")?;
     let input = input(&fields)?;
@@ -111,11 +113,10 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn show(
     state: web::Data<AppState>,
-    request: HttpRequest,
     slug: web::Path<String>,
+    AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let slug = slug.into_inner();
     let tier = state
         .store
@@ -146,12 +147,12 @@ pub(crate) async fn show(
 )]
 pub(crate) async fn update(
     state: web::Data<AppState>,
-    request: HttpRequest,
     slug: web::Path<String>,
     body: Result<Bytes, actix_web::Error>,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Admin).await?.actor();
+    let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug = path_slug(&fields, slug.into_inner())?;
     let input = input(&fields)?;
@@ -182,11 +183,11 @@ pub(crate) async fn update(
 )]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
-    request: HttpRequest,
     slug: web::Path<String>,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Admin).await?.actor();
+    let actor = caller.actor();
     let slug = slug.into_inner();
     let now = state.clock.now();
     state

@@ -10,7 +10,7 @@ use crate::domain::identity::users::normalize_email;
 use crate::foundation::store::entitlements as store;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::web::admin_api::auth::{Access, authorize};
+use crate::web::admin_api::auth::{AdminCaller, EntitlementsCaller};
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::input::{Fields, Query};
 use crate::web::admin_api::views::{
@@ -42,9 +42,12 @@ fn user_view(conn: &mut DbConnection, user: User) -> Result<UserView, StoreError
     ),
     security(("bearer" = ["usher:admin"]))
 )]
-pub(crate) async fn find(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn find(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    AdminCaller(_caller): AdminCaller,
+) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let query = Query::parse(request.query_string())?;
     let email = normalize_email(
         query
@@ -81,11 +84,10 @@ pub(crate) async fn find(state: web::Data<AppState>, request: HttpRequest) -> Re
 )]
 pub(crate) async fn show(
     state: web::Data<AppState>,
-    request: HttpRequest,
     user_id: web::Path<String>,
+    AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let user_id = user_id.into_inner();
     let user = state
         .store
@@ -120,12 +122,12 @@ pub(crate) async fn show(
 )]
 pub(crate) async fn put_subscription(
     state: web::Data<AppState>,
-    request: HttpRequest,
     user_id: web::Path<String>,
     body: Result<Bytes, actix_web::Error>,
+    EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Entitlements).await?.actor();
+    let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let input = SubscriptionInput {
         tier: fields.required("tier", "a string")?,
@@ -161,11 +163,11 @@ pub(crate) async fn put_subscription(
 )]
 pub(crate) async fn end_subscription(
     state: web::Data<AppState>,
-    request: HttpRequest,
     user_id: web::Path<String>,
+    EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Entitlements).await?.actor();
+    let actor = caller.actor();
     let user_id = user_id.into_inner();
     let now = state.clock.now();
     let changed = user_id.clone();
@@ -205,12 +207,12 @@ pub(crate) async fn end_subscription(
 )]
 pub(crate) async fn grant(
     state: web::Data<AppState>,
-    request: HttpRequest,
     user_id: web::Path<String>,
     body: Result<Bytes, actix_web::Error>,
+    EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Entitlements).await?.actor();
+    let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let input = GrantInput {
         product: fields.required("product", "a string")?,
@@ -253,11 +255,11 @@ pub(crate) async fn grant(
 )]
 pub(crate) async fn revoke_grant(
     state: web::Data<AppState>,
-    request: HttpRequest,
     ids: web::Path<(String, String)>,
+    EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let actor = authorize(&state, &request, Access::Entitlements).await?.actor();
+    let actor = caller.actor();
     let (user_id, grant_id) = ids.into_inner();
     let now = state.clock.now();
     let changed = user_id.clone();
@@ -289,11 +291,10 @@ pub(crate) async fn revoke_grant(
 )]
 pub(crate) async fn entitlements(
     state: web::Data<AppState>,
-    request: HttpRequest,
     user_id: web::Path<String>,
+    AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    authorize(&state, &request, Access::Admin).await?;
     let user_id = user_id.into_inner();
     let now = state.clock.now();
     let entitlements = state
