@@ -94,6 +94,12 @@ impl Parameters for Form<'_> {
     fn get(&self, name: &str) -> Option<&str> {
         Form::get(self, name)
     }
+
+    fn encoded(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.pairs())
+            .finish()
+    }
 }
 
 /// Decodes one `application/x-www-form-urlencoded` name or value; most values (tokens,

@@ -1,6 +1,7 @@
 //! OAuth 2.0 and OpenID Connect rules: clients and their authentication, scopes, and the
 //! tokens issued to people.
 
+pub(crate) mod authorize;
 pub(crate) mod client_auth;
 pub mod clients;
 pub(crate) mod device;

@@ -7,6 +7,9 @@ pub(crate) trait Parameters {
     /// sent without a value is treated as omitted).
     fn get(&self, name: &str) -> Option<&str>;
 
+    /// Every parameter, form-encoded again, to carry the request through pages.
+    fn encoded(&self) -> String;
+
     fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
