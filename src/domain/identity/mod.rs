@@ -1,6 +1,7 @@
 //! People and how they prove who they are: accounts, browser sessions, passwords, TOTP,
 //! passkeys, sign-in links, throttles and the notices mailed when credentials change.
 
+pub(crate) mod account;
 pub mod links;
 pub(crate) mod notices;
 pub mod passkeys;

@@ -10,13 +10,12 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::Connection;
 
+use crate::domain::identity::account;
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
 use crate::domain::oauth::parameters::Parameters;
-use crate::domain::tokens::revocation::revoke_access_tokens;
-use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
+use crate::foundation::store::{DbConnection, StoreError, consents, sessions};
 use crate::foundation::time::format_utc;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
@@ -135,7 +134,7 @@ pub(crate) const PASSWORD_CHANGE_WINDOW_SECS: i64 = 15 * 60;
 /// sign-in is too old, or they had a second factor when they signed in and did not use it (a
 /// stolen password must not be enough to add a way in).
 pub(crate) async fn credential_change_refused(
-    state: &Arc<AppState>,
+    state: &AppState,
     signed_in: &SignedIn,
 ) -> Result<Option<PageError>, StoreError> {
     let session = &signed_in.session;
@@ -168,72 +167,6 @@ pub(crate) async fn credential_change_refused(
             "Your account has a passkey or two-step sign-in. Sign out, sign in with it, and make the change within 15 minutes.",
         )
     }))
-}
-
-/// Sets a new password (already hashed) and signs the person out everywhere but here, with
-/// the tokens of those sessions: whoever knew the old one is out. One transaction.
-pub(crate) fn change_password(
-    state: &AppState,
-    conn: &mut DbConnection,
-    signed_in: &SignedIn,
-    password_hash: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    let user_id = signed_in.user.id.as_str();
-    conn.transaction(|conn| {
-        users::set_password_hash(conn, user_id, password_hash)?;
-        crate::foundation::store::entitlements::audit_self(conn, user_id, "password.change", None, now)?;
-        sessions::end_all_for_user_except(conn, user_id, &signed_in.session.sid, now)?;
-        // Every other session's tokens, and those of sessions already replaced and of TVs.
-        let issued =
-            refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
-        revoke_access_tokens(state, conn, issued, now)?;
-        crate::foundation::store::links::forget_pending_for_user(conn, user_id)
-    })
-}
-
-pub(crate) fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
-    users::set_name(conn, user_id, admin_users::clean_name(raw_name).as_deref())
-}
-
-/// Withdraws the person's consent to `client_id` and revokes every token the app holds for
-/// them. One transaction: the app must not lose its listing here while keeping its tokens.
-/// Consent goes first so the app cannot quietly get a new code while its tokens are revoked.
-pub(crate) fn remove_app(
-    state: &AppState,
-    conn: &mut DbConnection,
-    user_id: &str,
-    client_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
-        consents::revoke(conn, user_id, client_id)?;
-        let issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
-        revoke_access_tokens(state, conn, issued, now)
-    })
-}
-
-/// Ends the person's session `sid`; returns whether it was one of their live sessions. A sid
-/// of someone else's session, or of one already over, is ignored.
-pub(crate) fn end_session(
-    state: &AppState,
-    conn: &mut DbConnection,
-    user_id: &str,
-    sid: &str,
-    now: i64,
-) -> Result<bool, StoreError> {
-    if crate::foundation::store::devices::owns_device(conn, user_id, sid)? {
-        return conn.transaction(|conn| {
-            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
-            revoke_access_tokens(state, conn, issued, now)?;
-            Ok(true)
-        });
-    }
-    let owned = sessions::find_live_by_sid(conn, sid, now)?.is_some_and(|session| session.user_id == user_id);
-    if owned {
-        session::end(state, conn, &[sid.to_owned()], now)?;
-    }
-    Ok(owned)
 }
 
 /// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".
@@ -302,7 +235,7 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
 /// The person a posted form acts for; the form's CSRF token was checked before
 /// ([`PageForm`]), so a forged post learns nothing, not even whether anyone is signed in.
 pub(crate) async fn form_author(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     _checked: &PageForm,
 ) -> Result<Option<SignedIn>, PageError> {
@@ -320,7 +253,6 @@ pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -359,14 +291,13 @@ pub(crate) async fn save_profile(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let raw_name = form.get("name").unwrap_or_default().to_owned();
     state
         .store
-        .run(move |conn| rename(conn, &signed_in.user.id, &raw_name))
+        .run(move |conn| account::rename(conn, &signed_in.user.id, &raw_name))
         .await?;
     Ok(pages::see_other("/account?done=name"))
 }
@@ -377,17 +308,16 @@ pub(crate) async fn revoke_app(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let client_id = form.require("client_id")?.to_owned();
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            remove_app(&worker_state, conn, &signed_in.user.id, &client_id, now)
+            account::remove_app(&worker_state, conn, &signed_in.user.id, &client_id, now)
         })
         .await?;
     Ok(pages::see_other("/account?done=app"))
@@ -399,18 +329,17 @@ pub(crate) async fn end_one_session(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let sid = form.require("sid")?.to_owned();
     let is_current = sid == signed_in.session.sid;
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let ended = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            end_session(&worker_state, conn, &signed_in.user.id, &sid, now)
+            account::end_session(&worker_state, conn, &signed_in.user.id, &sid, now)
         })
         .await?;
     match (ended, is_current) {
@@ -427,11 +356,10 @@ pub(crate) async fn end_every_session(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     state
         .store
         .run(move |conn| {
@@ -448,7 +376,6 @@ pub(crate) async fn set_password(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -467,12 +394,12 @@ pub(crate) async fn set_password(
             "A password needs at least 8 characters. Go back and choose another.",
         ));
     };
-    let (worker_state, author) = (Arc::clone(&state), signed_in.clone());
+    let (worker_state, author) = (Arc::clone(&state.core), signed_in.clone());
     state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            change_password(&worker_state, conn, &author, &password_hash, now)
+            account::change_password(&worker_state, conn, &author, &password_hash, now)
         })
         .await?;
     crate::domain::identity::notices::credential_changed(

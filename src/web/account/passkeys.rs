@@ -70,7 +70,7 @@ struct OfferPage {
 }
 
 async fn offer_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     required: bool,
 ) -> Result<HttpResponse, PageError> {
@@ -126,7 +126,6 @@ pub(crate) async fn options(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Err(PageError::new(
             StatusCode::UNAUTHORIZED,
@@ -137,7 +136,7 @@ pub(crate) async fn options(
     if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
         return Err(refusal);
     }
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let started = state
         .store
         .run(move |conn| {
@@ -154,7 +153,6 @@ pub(crate) async fn add(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -169,7 +167,7 @@ pub(crate) async fn add(
         form.get("ceremony").unwrap_or_default().to_owned(),
         form.get("credential").unwrap_or_default().to_owned(),
     );
-    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
     let added = state
         .store
         .run(move |conn| {
@@ -208,7 +206,6 @@ pub(crate) async fn remove(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
@@ -216,7 +213,7 @@ pub(crate) async fn remove(
         return Err(refusal);
     }
     let id = form.require("id")?.to_owned();
-    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
     let removed = state
         .store
         .run(move |conn| passkeys::remove(conn, &user_id, &id, worker_state.clock.now()))

@@ -85,14 +85,13 @@ pub(crate) async fn start(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     if let Some(refusal) = crate::web::account::credential_change_refused(&state, &signed_in).await? {
         return Err(refusal);
     }
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let started = state
         .store
         .run(move |conn| {
@@ -104,7 +103,7 @@ pub(crate) async fn start(
 }
 
 async fn setup_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     status: StatusCode,
     error: Option<&'static str>,
@@ -112,7 +111,7 @@ async fn setup_page(
     let Some(signed_in) = session_cookie::current(state, request).await? else {
         return Ok(pages::see_other(LOGIN));
     };
-    let worker_state = Arc::clone(state);
+    let worker_state = Arc::clone(&state.core);
     let enrolment = state
         .store
         .run(move |conn| totp::enrolment(&worker_state, conn, &signed_in.user))
@@ -144,12 +143,11 @@ pub(crate) async fn confirm(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
-    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
     let codes = state
         .store
         .run(move |conn| {
@@ -223,12 +221,11 @@ pub(crate) async fn disable(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
-    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
     let disabled = state
         .store
         .run(move |conn| {
@@ -255,12 +252,11 @@ pub(crate) async fn renew_recovery_codes(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
-    let (worker_state, user_id) = (Arc::clone(&state), signed_in.user.id.clone());
+    let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
     let renewed = state
         .store
         .run(move |conn| {

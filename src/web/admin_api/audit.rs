@@ -46,7 +46,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let query = Query::parse(request.query_string())?;
     let limit = query.integer("limit")?.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -1,8 +1,6 @@
 //! Who may call the admin API: a client holding a live client credentials access token (RFC
 //! 6750 `Authorization: Bearer`) with the scope the route needs.
 
-use std::sync::Arc;
-
 use crate::web::form::{self, Bearer};
 use std::future::Future;
 use std::pin::Pin;
@@ -78,7 +76,7 @@ impl FromRequest for EntitlementsCaller {
 }
 
 /// Checks the request's bearer token against what the route needs.
-async fn authorize(state: &Arc<AppState>, request: &HttpRequest, access: Access) -> Result<Caller, ApiError> {
+async fn authorize(state: &AppState, request: &HttpRequest, access: Access) -> Result<Caller, ApiError> {
     let token = match form::bearer(request) {
         Bearer::Token(token) => token,
         Bearer::Missing => return Err(ApiError::token_required("a bearer access token is required")),

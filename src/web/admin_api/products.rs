@@ -39,7 +39,6 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let products = state.store.run(store::list_products).await?;
     Ok(json(
         StatusCode::OK,
@@ -70,7 +69,6 @@ pub(crate) async fn create(
     body: Result<Bytes, actix_web::Error>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug: String = fields.required("slug", "a string")?;
@@ -107,7 +105,6 @@ pub(crate) async fn show(
     slug: web::Path<String>,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let slug = slug.into_inner();
     let product = state
         .store
@@ -142,7 +139,6 @@ pub(crate) async fn update(
     body: Result<Bytes, actix_web::Error>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug = path_slug(&fields, slug.into_inner())?;
@@ -178,7 +174,6 @@ pub(crate) async fn delete(
     slug: web::Path<String>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let slug = slug.into_inner();
     let now = state.clock.now();

@@ -48,7 +48,6 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let tiers = state.store.run(store::list_tiers).await?;
     Ok(json(
         StatusCode::OK,
@@ -79,7 +78,6 @@ pub(crate) async fn create(
     body: Result<Bytes, actix_web::Error>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug: String = fields.required("slug", "a string")?;
@@ -116,7 +114,6 @@ pub(crate) async fn show(
     slug: web::Path<String>,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let slug = slug.into_inner();
     let tier = state
         .store
@@ -151,7 +148,6 @@ pub(crate) async fn update(
     body: Result<Bytes, actix_web::Error>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let slug = path_slug(&fields, slug.into_inner())?;
@@ -186,7 +182,6 @@ pub(crate) async fn delete(
     slug: web::Path<String>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let slug = slug.into_inner();
     let now = state.clock.now();

@@ -47,7 +47,6 @@ pub(crate) async fn find(
     request: HttpRequest,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let query = Query::parse(request.query_string())?;
     let email = normalize_email(
         query
@@ -87,7 +86,6 @@ pub(crate) async fn show(
     user_id: web::Path<String>,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let user_id = user_id.into_inner();
     let user = state
         .store
@@ -126,7 +124,6 @@ pub(crate) async fn put_subscription(
     body: Result<Bytes, actix_web::Error>,
     EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let input = SubscriptionInput {
@@ -166,7 +163,6 @@ pub(crate) async fn end_subscription(
     user_id: web::Path<String>,
     EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let user_id = user_id.into_inner();
     let now = state.clock.now();
@@ -211,7 +207,6 @@ pub(crate) async fn grant(
     body: Result<Bytes, actix_web::Error>,
     EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let fields = Fields::parse(body)?;
     let input = GrantInput {
@@ -258,7 +253,6 @@ pub(crate) async fn revoke_grant(
     ids: web::Path<(String, String)>,
     EntitlementsCaller(caller): EntitlementsCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let actor = caller.actor();
     let (user_id, grant_id) = ids.into_inner();
     let now = state.clock.now();
@@ -294,7 +288,6 @@ pub(crate) async fn entitlements(
     user_id: web::Path<String>,
     AdminCaller(_caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let state = state.into_inner();
     let user_id = user_id.into_inner();
     let now = state.clock.now();
     let entitlements = state

@@ -225,7 +225,7 @@ fn audit(
 }
 
 async fn list_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     status: StatusCode,
     notice: Option<String>,
@@ -270,7 +270,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     list_page(
         &state,
         admin,
@@ -288,7 +287,6 @@ pub(crate) async fn register(
     _request: HttpRequest,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let draft = Draft::from_form(&form);
     let new = match draft.input() {
         Ok(new) => new,
@@ -356,7 +354,6 @@ pub(crate) async fn rotate_secret(
     id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let client_id = id.into_inner();
     let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
     let rotated = state
@@ -402,10 +399,9 @@ pub(crate) async fn disable(
     id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let client_id = id.into_inner();
     let (actor, target, now) = (admin.actor(), client_id.clone(), state.clock.now());
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let disabled = state
         .store
         .run(move |conn| {
@@ -449,7 +445,7 @@ pub(crate) async fn disable(
     }
 }
 
-async fn not_found(state: &Arc<AppState>, admin: Admin) -> Result<HttpResponse, PageError> {
+async fn not_found(state: &AppState, admin: Admin) -> Result<HttpResponse, PageError> {
     let message = "No such app: it may have been removed.".to_owned();
     list_page(
         state,

@@ -179,7 +179,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let filters = Filters::from_request(&request);
     let older_text = query_param(&request, "older");
     let older_than = older_text.as_deref().and_then(parse_cursor);

@@ -72,7 +72,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let now = state.clock.now();
     let keys = state
         .store
@@ -110,10 +109,9 @@ pub(crate) async fn rotate(
     _request: HttpRequest,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let (actor, now) = (admin.actor(), state.clock.now());
     let publish_for = state.config.longest_token_lifetime_secs();
-    let worker = std::sync::Arc::clone(&state);
+    let worker = std::sync::Arc::clone(&state.core);
     state
         .store
         .run(move |conn| {

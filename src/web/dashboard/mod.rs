@@ -4,8 +4,6 @@
 //! as the admin API ([`crate::domain::entitlements::manage`], [`crate::domain::oauth::clients`]), with the
 //! administrator as the audit log's actor.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -105,11 +103,7 @@ fn forbidden() -> PageError {
 /// anyone else signs in first (no session, one factor, or too long ago) or gets 403 (not an
 /// administrator). `posted`: the request is a form, already past its CSRF check
 /// ([`crate::web::extractors::AdminForm`]).
-pub(crate) async fn gate(
-    state: &Arc<AppState>,
-    request: &HttpRequest,
-    posted: bool,
-) -> Result<Admin, Refusal> {
+pub(crate) async fn gate(state: &AppState, request: &HttpRequest, posted: bool) -> Result<Admin, Refusal> {
     let path = match request.query_string() {
         "" => request.path().to_owned(),
         query => format!("{}?{query}", request.path()),

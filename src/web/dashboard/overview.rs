@@ -338,7 +338,6 @@ pub(crate) async fn show(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let now = state.clock.now();
     let figures = state.store.run(move |conn| Figures::load(conn, now)).await?;
     let statuses = status_items(&figures.subscriptions);

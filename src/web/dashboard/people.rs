@@ -2,8 +2,6 @@
 //! factors; and the changes an administrator makes for them, each audited with the
 //! administrator as actor.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
@@ -91,7 +89,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let search: String = query_param(&request, "email")
         .unwrap_or_default()
         .trim()
@@ -147,7 +144,7 @@ fn describe_methods(amr: &[String]) -> String {
 }
 
 async fn person_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     status: StatusCode,
     user_id: String,
@@ -236,7 +233,6 @@ pub(crate) async fn show(
     admin: Admin,
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     person_page(
         &state,
         admin,
@@ -255,7 +251,7 @@ fn person_path(user_id: &str) -> String {
 /// Runs an entitlement change for the person and answers: back to their page with `notice`,
 /// or the page again naming what was wrong.
 async fn entitlement_change<T: Send + 'static>(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     user_id: String,
     notice: &str,
@@ -293,7 +289,6 @@ pub(crate) async fn set_tier(
     user_id: web::Path<String>,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let user_id = user_id.into_inner();
     let Some(period_end) = parse_minute(form.get("current_period_end").unwrap_or_default()) else {
         let message = "current period end: must be a date and time (UTC)".to_owned();
@@ -331,7 +326,6 @@ pub(crate) async fn end_subscription(
     user_id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     entitlement_change(
         &state,
         admin,
@@ -349,7 +343,6 @@ pub(crate) async fn grant(
     user_id: web::Path<String>,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let user_id = user_id.into_inner();
     let valid_until = match form.get("valid_until").unwrap_or_default() {
         "" => None,
@@ -393,7 +386,6 @@ pub(crate) async fn revoke_grant(
     path: web::Path<(String, String)>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let (user_id, grant_id) = path.into_inner();
     entitlement_change(
         &state,
@@ -407,7 +399,7 @@ pub(crate) async fn revoke_grant(
 
 /// Applies an administrator's action to the person and answers with their page.
 async fn account_change(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     user_id: String,
     action: AccountAction,
@@ -430,7 +422,6 @@ pub(crate) async fn sign_out(
     user_id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     account_change(
         &state,
         admin,
@@ -448,7 +439,6 @@ pub(crate) async fn disable(
     user_id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     account_change(
         &state,
         admin,
@@ -466,7 +456,6 @@ pub(crate) async fn enable(
     user_id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     account_change(
         &state,
         admin,
@@ -485,7 +474,6 @@ pub(crate) async fn reset_second_factor(
     user_id: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     account_change(
         &state,
         admin,

@@ -1,7 +1,5 @@
 //! Pay-per-view products: list, create, edit the window and rental length, see the grants.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
@@ -164,7 +162,7 @@ impl Draft {
 }
 
 async fn list_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     status: StatusCode,
     notice: Option<String>,
@@ -189,7 +187,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     list_page(
         &state,
         admin,
@@ -207,7 +204,6 @@ pub(crate) async fn create(
     _request: HttpRequest,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let draft = Draft::from_form(&form);
     let input = match draft.input() {
         Ok(input) => input,
@@ -246,7 +242,7 @@ pub(crate) async fn create(
 }
 
 async fn edit_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     status: StatusCode,
     slug: String,
@@ -293,7 +289,6 @@ pub(crate) async fn edit(
     admin: Admin,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     edit_page(
         &state,
         admin,
@@ -313,7 +308,6 @@ pub(crate) async fn update(
     slug: web::Path<String>,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let slug = slug.into_inner();
     let draft = Draft {
         slug: slug.clone(),

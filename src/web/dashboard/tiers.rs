@@ -1,7 +1,5 @@
 //! Tiers: list, create, edit, delete when unused.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
@@ -92,7 +90,7 @@ impl Draft {
 }
 
 async fn list_page(
-    state: &Arc<AppState>,
+    state: &AppState,
     admin: Admin,
     status: StatusCode,
     notice: Option<String>,
@@ -117,7 +115,6 @@ pub(crate) async fn list(
     request: HttpRequest,
     admin: Admin,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     list_page(
         &state,
         admin,
@@ -135,7 +132,6 @@ pub(crate) async fn create(
     _request: HttpRequest,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let draft = Draft::from_form(&form);
     let input = match draft.input() {
         Ok(input) => input,
@@ -180,7 +176,6 @@ pub(crate) async fn edit(
     admin: Admin,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let lookup = slug.into_inner();
     let tier = state
         .store
@@ -204,7 +199,6 @@ pub(crate) async fn update(
     slug: web::Path<String>,
     AdminForm { admin, form }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let slug = slug.into_inner();
     let draft = Draft {
         slug: slug.clone(),
@@ -248,7 +242,6 @@ pub(crate) async fn delete(
     slug: web::Path<String>,
     AdminForm { admin, .. }: AdminForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let slug = slug.into_inner();
     let (actor, target, now) = (admin.actor(), slug.clone(), state.clock.now());
     let deleted = state

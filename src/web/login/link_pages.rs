@@ -8,6 +8,7 @@ use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::domain::core::Core;
 use crate::domain::identity::links::{self, LinkSignIn};
 use crate::domain::identity::users::normalize_email;
 use crate::foundation::store::StoreError;
@@ -53,7 +54,6 @@ pub(crate) async fn send_link(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let carried = form.get("request").unwrap_or_default().to_owned();
     let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
     let refuse = async |status, message: String| {
@@ -90,7 +90,7 @@ pub(crate) async fn send_link(
     state.link_throttle.record_failure(&ip_key, now);
     // Whether a mail goes out is decided and done after the answer: the answer's timing must
     // not tell whether the address has an account.
-    let (worker_state, address, worker_carried) = (Arc::clone(&state), email.clone(), carried.clone());
+    let (worker_state, address, worker_carried) = (Arc::clone(&state.core), email.clone(), carried.clone());
     tokio::spawn(async move {
         if let Err(error) = issue_and_mail(&worker_state, address, worker_carried, now).await {
             tracing::warn!(%error, "could not send a sign-in link");
@@ -134,9 +134,8 @@ pub(crate) async fn use_link(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let token = form.get("token").unwrap_or_default().to_owned();
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let spent = state
         .store
         .run(move |conn| {
@@ -152,7 +151,7 @@ pub(crate) async fn use_link(
 
 /// Records a link for `email` when it gets one, and mails it.
 async fn issue_and_mail(
-    state: &Arc<AppState>,
+    state: &Arc<Core>,
     email: String,
     carried: String,
     now: i64,

@@ -11,6 +11,7 @@ use askama::Template;
 use url::form_urlencoded;
 
 use crate::domain::AdminError;
+use crate::domain::core::Core;
 use crate::domain::identity::passkeys::{self, PasskeyError, PasskeySignIn};
 use crate::domain::identity::password::{self, Outcome};
 use crate::domain::identity::users::{self as admin_users, NewUser};
@@ -120,7 +121,7 @@ pub(crate) async fn login_form(
 }
 
 /// The client's name, for the page heading, when the form carries an authorization request.
-pub(crate) async fn app_name(state: &AppState, encoded_request: &str) -> Option<String> {
+pub(crate) async fn app_name(state: &Core, encoded_request: &str) -> Option<String> {
     let client_id = Form::from_urlencoded(encoded_request)
         .ok()?
         .get("client_id")?
@@ -148,7 +149,6 @@ pub(crate) async fn login(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let carried = form.get("request").unwrap_or_default().to_owned();
     let email = admin_users::normalize_email(form.get("email").unwrap_or_default()).unwrap_or_default();
     let password = form.get("password").unwrap_or_default().to_owned();
@@ -182,7 +182,7 @@ pub(crate) async fn login(
 /// What follows a first factor (`method`, an `amr` value): the code step when the person has
 /// two-step sign-in, else a session and on to [`next_location`].
 pub(crate) async fn after_first_factor(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     form: &Form<'_>,
     user: User,
@@ -202,7 +202,7 @@ pub(crate) async fn after_first_factor(
 /// Starts a session for someone who just proved who they are by `method` (an `amr` value);
 /// returns the session cookie.
 pub(crate) async fn sign_in(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     user: User,
     method: &str,
@@ -212,13 +212,13 @@ pub(crate) async fn sign_in(
 
 /// [`sign_in`] after more than one proof: `amr` lists them all.
 pub(crate) async fn sign_in_with(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     user: User,
     amr: Vec<String>,
 ) -> Result<Cookie<'static>, StoreError> {
     let (worker_state, agent, previous) = (
-        Arc::clone(state),
+        Arc::clone(&state.core),
         user_agent(request).to_owned(),
         session_cookie::token(request),
     );
@@ -261,12 +261,12 @@ fn challenge_cookie(state: &AppState, token: String) -> Cookie<'static> {
 /// When `user` has a second factor, starts the challenge after `first_factor` (an `amr`
 /// value) and returns its cookie token.
 async fn second_step(
-    state: &Arc<AppState>,
+    state: &AppState,
     user: &User,
     carried: &str,
     first_factor: &'static str,
 ) -> Result<Option<String>, StoreError> {
-    let (worker_state, user_id, carried) = (Arc::clone(state), user.id.clone(), carried.to_owned());
+    let (worker_state, user_id, carried) = (Arc::clone(&state.core), user.id.clone(), carried.to_owned());
     state
         .store
         .run(move |conn| {
@@ -308,14 +308,13 @@ pub(crate) async fn login_code(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let code = form.get("code").unwrap_or_default().to_owned();
     let carried = form.get("request").unwrap_or_default().to_owned();
     let token = request
         .cookie(CHALLENGE_COOKIE)
         .map(|cookie| cookie.value().to_owned())
         .unwrap_or_default();
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let outcome = state
         .store
         .run(move |conn| {
@@ -410,7 +409,6 @@ pub(crate) async fn signup(
     if !state.config.allow_signup {
         return Err(PageError::not_found());
     }
-    let state = state.into_inner();
     let carried = form.get("request").unwrap_or_default().to_owned();
     let email = form.get("email").unwrap_or_default().trim().to_owned();
     let name = form.get("name").unwrap_or_default().trim().to_owned();
@@ -425,7 +423,7 @@ pub(crate) async fn signup(
         };
         let created = match state.password_lane.run(move || admin_users::prepare(new)).await? {
             Ok(prepared) => {
-                let worker_state = Arc::clone(&state);
+                let worker_state = Arc::clone(&state.core);
                 state
                     .store
                     .run(move |conn| {
@@ -474,7 +472,7 @@ pub(crate) async fn signup(
 /// passkey yet, and they were not asked lately), or they are an administrator without a
 /// second factor, who must add one first.
 async fn next_location(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     form: &Form<'_>,
     user: &User,
@@ -514,7 +512,6 @@ pub(crate) async fn passkey_options(
     request: HttpRequest,
     _form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     // Each ceremony is a row until it expires: one address may not start them without end.
     let (key, now) = (
         format!("passkey-options:{}", client_ip(&request)),
@@ -532,7 +529,7 @@ pub(crate) async fn passkey_options(
         ));
     }
     state.login_throttle.record_failure(&key, now);
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let started = state
         .store
         .run(move |conn| {
@@ -549,13 +546,12 @@ pub(crate) async fn passkey_sign_in(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let carried = form.get("request").unwrap_or_default().to_owned();
     let (ceremony, answer) = (
         form.get("ceremony").unwrap_or_default().to_owned(),
         form.get("credential").unwrap_or_default().to_owned(),
     );
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let outcome = state
         .store
         .run(move |conn| {

@@ -47,7 +47,6 @@ pub(crate) async fn authorize(
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let posted = request.method() == actix_web::http::Method::POST;
     let form = if posted {
         Form::parse(&request, &body)
@@ -145,7 +144,6 @@ pub(crate) async fn consent(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let encoded = form.get("request").unwrap_or_default();
     let allowed = match form.get("decision") {
         Some("allow") => true,

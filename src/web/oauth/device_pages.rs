@@ -81,7 +81,7 @@ enum Lookup {
 
 /// Finds the pending request behind a typed code, counting wrong codes against the IP
 /// address and against everyone: a guesser spread over many addresses still meets a limit.
-async fn lookup(state: &Arc<AppState>, request: &HttpRequest, typed: &str) -> Result<Lookup, PageError> {
+async fn lookup(state: &AppState, request: &HttpRequest, typed: &str) -> Result<Lookup, PageError> {
     let now = state.clock.now();
     let ip_key = format!("device-ip:{}", client_ip(request));
     let config = &state.config;
@@ -116,7 +116,7 @@ async fn lookup(state: &Arc<AppState>, request: &HttpRequest, typed: &str) -> Re
 }
 
 async fn answer_code(
-    state: &Arc<AppState>,
+    state: &AppState,
     request: &HttpRequest,
     signed_in: SignedIn,
     typed: &str,
@@ -159,7 +159,6 @@ pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let typed = query_param(&request, "user_code");
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(typed.as_deref()));
@@ -176,7 +175,6 @@ pub(crate) async fn enter(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let typed = form.get("user_code").unwrap_or_default().to_owned();
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(Some(&typed)));
@@ -190,7 +188,6 @@ pub(crate) async fn decide(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let typed = form.get("user_code").unwrap_or_default().to_owned();
     let Some(signed_in) = session_cookie::current(&state, &request).await? else {
         return Ok(sign_in_first(Some(&typed)));
@@ -222,7 +219,7 @@ pub(crate) async fn decide(
             );
         }
     };
-    let worker_state = Arc::clone(&state);
+    let worker_state = Arc::clone(&state.core);
     let session = signed_in.session;
     let decided = state
         .store

@@ -7,8 +7,6 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use crate::domain::entitlements::cache;
@@ -36,7 +34,6 @@ pub(crate) async fn introspect(
         .await?;
     let token = form.require("token")?;
 
-    let state = state.into_inner();
     if !looks_like_jwt(token) {
         return Ok(answer(
             introspect_refresh_token(&state, &client.client_id, token).await?,
@@ -97,7 +94,7 @@ struct ActiveRefreshToken<'a> {
 /// Only the client holding a refresh token learns about it; content servers have no use for
 /// one.
 async fn introspect_refresh_token(
-    state: &Arc<AppState>,
+    state: &AppState,
     client_id: &str,
     token: &str,
 ) -> Result<Bytes, OAuthError> {

@@ -48,7 +48,6 @@ pub(crate) async fn end_session(
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     let form = if request.method() == actix_web::http::Method::POST {
         Form::parse(&request, &body)?
     } else {
@@ -103,7 +102,7 @@ pub(crate) async fn end_session(
 
 /// The hint's claims if this server signed it; a key another instance just rotated in is
 /// looked up once.
-async fn verify_hint(state: &Arc<AppState>, token: &str) -> Option<jwt::IdTokenHint> {
+async fn verify_hint(state: &AppState, token: &str) -> Option<jwt::IdTokenHint> {
     let verify = || jwt::verify_id_token_hint(&state.keyring.current(), &state.issuer, token);
     match verify() {
         Err(jwt::Rejection::UnknownKey) if state.core.reload_keys_for_unknown_kid().await => verify().ok(),
@@ -117,7 +116,6 @@ pub(crate) async fn confirm(
     request: HttpRequest,
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
-    let state = state.into_inner();
     // Checked before the page was shown, and again: the form can be edited.
     let return_to = match form.get("post_logout_redirect_uri") {
         Some(uri) => Some(
@@ -138,8 +136,8 @@ pub(crate) async fn confirm(
     finish(&state, return_to, signed_in.is_some())
 }
 
-async fn end_current(state: &Arc<AppState>, sid: &str) -> Result<(), PageError> {
-    let (worker_state, sids) = (Arc::clone(state), vec![sid.to_owned()]);
+async fn end_current(state: &AppState, sid: &str) -> Result<(), PageError> {
+    let (worker_state, sids) = (Arc::clone(&state.core), vec![sid.to_owned()]);
     state
         .store
         .run(move |conn| session::end(&worker_state, conn, &sids, worker_state.clock.now()))

@@ -28,7 +28,6 @@ pub(crate) async fn userinfo(
     request: HttpRequest,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OAuthError> {
-    let state = state.into_inner();
     let posted;
     let from_body =
         if request.method() == actix_web::http::Method::POST && !body.as_ref().is_ok_and(Bytes::is_empty) {

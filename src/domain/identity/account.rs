@@ -1,0 +1,76 @@
+//! What a person does to their own account: a new password, their name, the apps and
+//! devices signed in to it. Each change commits with what it ends.
+
+use diesel::Connection;
+
+use crate::domain::core::Core;
+use crate::domain::identity::session::{self, SignedIn};
+use crate::domain::identity::users as admin_users;
+use crate::domain::tokens::revocation::revoke_access_tokens;
+use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
+
+/// Sets a new password (already hashed) and signs the person out everywhere but here, with
+/// the tokens of those sessions: whoever knew the old one is out. One transaction.
+pub(crate) fn change_password(
+    state: &Core,
+    conn: &mut DbConnection,
+    signed_in: &SignedIn,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let user_id = signed_in.user.id.as_str();
+    conn.transaction(|conn| {
+        users::set_password_hash(conn, user_id, password_hash)?;
+        crate::foundation::store::entitlements::audit_self(conn, user_id, "password.change", None, now)?;
+        sessions::end_all_for_user_except(conn, user_id, &signed_in.session.sid, now)?;
+        // Every other session's tokens, and those of sessions already replaced and of TVs.
+        let issued =
+            refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
+        revoke_access_tokens(state, conn, issued, now)?;
+        crate::foundation::store::links::forget_pending_for_user(conn, user_id)
+    })
+}
+
+pub(crate) fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
+    users::set_name(conn, user_id, admin_users::clean_name(raw_name).as_deref())
+}
+
+/// Withdraws the person's consent to `client_id` and revokes every token the app holds for
+/// them. One transaction: the app must not lose its listing here while keeping its tokens.
+/// Consent goes first so the app cannot quietly get a new code while its tokens are revoked.
+pub(crate) fn remove_app(
+    state: &Core,
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        consents::revoke(conn, user_id, client_id)?;
+        let issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
+        revoke_access_tokens(state, conn, issued, now)
+    })
+}
+
+/// Ends the person's session `sid`; returns whether it was one of their live sessions. A sid
+/// of someone else's session, or of one already over, is ignored.
+pub(crate) fn end_session(
+    state: &Core,
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if crate::foundation::store::devices::owns_device(conn, user_id, sid)? {
+        return conn.transaction(|conn| {
+            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            revoke_access_tokens(state, conn, issued, now)?;
+            Ok(true)
+        });
+    }
+    let owned = sessions::find_live_by_sid(conn, sid, now)?.is_some_and(|session| session.user_id == user_id);
+    if owned {
+        session::end(state, conn, &[sid.to_owned()], now)?;
+    }
+    Ok(owned)
+}
