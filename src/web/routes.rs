@@ -25,7 +25,7 @@ pub(crate) fn serve(
     workers: usize,
     max_form_bytes: usize,
 ) -> std::io::Result<Server> {
-    let data = web::Data::from(Arc::clone(&state.core));
+    let data = web::Data::from(Arc::clone(&state));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
