@@ -1,5 +1,6 @@
 //! What handlers take instead of repeating the same preamble: a posted page form whose CSRF
-//! token was checked, and the administrator the dashboard lets in.
+//! token was checked, the person a page is shown to, and the administrator the dashboard lets
+//! in.
 
 use std::future::Future;
 use std::ops::Deref;
@@ -9,10 +10,12 @@ use actix_web::dev::Payload;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
 
+use crate::domain::identity::session::SignedIn;
 use crate::web::csrf;
 use crate::web::dashboard::{self, Admin, Refusal};
 use crate::web::form::Form;
 use crate::web::pages::PageError;
+use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 type Extracted<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
@@ -42,6 +45,23 @@ impl FromRequest for PageForm {
             let form = Form::parse(&request, &body)?.into_owned();
             csrf::verify(&request, form.get(csrf::FIELD))?;
             Ok(Self(form))
+        })
+    }
+}
+
+/// The person behind a request's session cookie, if anyone, for a page shown on a GET. A
+/// posted form learns its author after its CSRF check instead (`account::form_author`).
+pub(crate) struct Visitor(pub Option<SignedIn>);
+
+impl FromRequest for Visitor {
+    type Error = PageError;
+    type Future = Extracted<Self, PageError>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let state = app_state(&request)?;
+            Ok(Self(session_cookie::current(&state, &request).await?))
         })
     }
 }

@@ -18,7 +18,7 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::{DbConnection, StoreError, consents, sessions};
 use crate::foundation::time::format_utc;
 use crate::web::csrf;
-use crate::web::extractors::PageForm;
+use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::describe_scope;
@@ -252,8 +252,9 @@ fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
 pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
+    Visitor(visitor): Visitor,
 ) -> Result<HttpResponse, PageError> {
-    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
+    let Some(signed_in) = visitor else {
         return Ok(pages::see_other(LOGIN));
     };
     let now = state.clock.now();

@@ -15,7 +15,7 @@ use crate::domain::oauth::device::{self, PendingRequest};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::devices as store;
 use crate::web::csrf;
-use crate::web::extractors::PageForm;
+use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::query_param;
 use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
@@ -158,9 +158,10 @@ async fn answer_code(
 pub(crate) async fn show(
     state: web::Data<AppState>,
     request: HttpRequest,
+    Visitor(visitor): Visitor,
 ) -> Result<HttpResponse, PageError> {
     let typed = query_param(&request, "user_code");
-    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
+    let Some(signed_in) = visitor else {
         return Ok(sign_in_first(typed.as_deref()));
     };
     match typed {
