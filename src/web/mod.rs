@@ -14,6 +14,7 @@ pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod oauth;
 pub(crate) mod pages;
+pub(crate) mod paths;
 pub(crate) mod return_to;
 pub(crate) mod routes;
 pub mod session_cookie;

@@ -6,9 +6,8 @@ use url::form_urlencoded;
 
 use crate::domain::oauth::device::VERIFICATION_PATH;
 use crate::domain::oauth::metadata::AUTHORIZATION_PATH;
-use crate::web::account::PATH as ACCOUNT_PATH;
-use crate::web::dashboard::PREFIX as DASHBOARD_PREFIX;
 use crate::web::form::Form;
+use crate::web::paths;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ReturnTo {
@@ -77,14 +76,14 @@ impl ReturnTo {
                     .append_pair("user_code", user_code)
                     .finish()
             ),
-            Self::Account => ACCOUNT_PATH.to_owned(),
+            Self::Account => paths::ACCOUNT.to_owned(),
         }
     }
 }
 
 /// Whether `path` is a dashboard page a sign-in may return to (never another site).
 fn is_dashboard_path(path: &str) -> bool {
-    (path == DASHBOARD_PREFIX || path.starts_with("/admin/") || path.starts_with("/admin?"))
+    (path == paths::DASHBOARD || path.starts_with("/admin/") || path.starts_with("/admin?"))
         && !path.contains("//")
         && !path.contains('\\')
         && path.bytes().all(|byte| byte.is_ascii_graphic())
@@ -92,7 +91,7 @@ fn is_dashboard_path(path: &str) -> bool {
 
 fn authorization_location(encoded: &str, just_signed_in: bool) -> String {
     let Ok(request) = Form::from_urlencoded(encoded) else {
-        return ACCOUNT_PATH.to_owned();
+        return paths::ACCOUNT.to_owned();
     };
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in request.pairs() {

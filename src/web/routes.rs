@@ -15,7 +15,7 @@ use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::metadata;
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
-use crate::web::{account, admin_api, cors, dashboard, health, login, metrics, oauth, pages};
+use crate::web::{account, admin_api, cors, dashboard, health, login, metrics, oauth, pages, paths};
 
 /// The HTTP server over every route, on an already bound listener.
 pub(crate) fn serve(
@@ -109,13 +109,13 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             discovery::jwks,
         ))
         .service(endpoint(
-            "/.well-known/openid-configuration",
+            paths::OPENID_CONFIGURATION,
             "openid_configuration",
             Method::GET,
             discovery::openid_configuration,
         ))
         .service(endpoint(
-            "/.well-known/oauth-authorization-server",
+            paths::AUTHORIZATION_SERVER_METADATA,
             "authorization_server",
             Method::GET,
             discovery::authorization_server,
@@ -131,7 +131,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             authorize::authorize,
         ))
         .service(endpoint(
-            "/oauth/consent",
+            paths::CONSENT,
             "consent",
             Method::POST,
             authorize::consent,
@@ -141,15 +141,15 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             "end_session",
             logout::end_session,
         ))
-        .service(endpoint("/logout", "logout", Method::POST, logout::confirm))
+        .service(endpoint(paths::LOGOUT, "logout", Method::POST, logout::confirm))
         .service(page(
-            "/login",
+            paths::LOGIN,
             "login",
             login::pages::login_form,
             login::pages::login,
         ))
         .service(endpoint(
-            "/login/code",
+            paths::LOGIN_CODE,
             "login_code",
             Method::POST,
             login::pages::login_code,
@@ -167,7 +167,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             oauth::device_pages::enter,
         ))
         .service(endpoint(
-            "/device/decision",
+            paths::DEVICE_DECISION,
             "device_decision",
             Method::POST,
             oauth::device_pages::decide,
@@ -179,19 +179,19 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             oauth::device_pages::qr,
         ))
         .service(endpoint(
-            "/login/passkey/options",
+            paths::LOGIN_PASSKEY_OPTIONS,
             "login_passkey_options",
             Method::POST,
             login::pages::passkey_options,
         ))
         .service(endpoint(
-            "/login/passkey",
+            paths::LOGIN_PASSKEY,
             "login_passkey",
             Method::POST,
             login::pages::passkey_sign_in,
         ))
         .service(endpoint(
-            "/login/link",
+            paths::LOGIN_LINK,
             "login_link",
             Method::POST,
             login::link_pages::send_link,
@@ -203,25 +203,25 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             login::link_pages::use_link,
         ))
         .service(endpoint(
-            "/assets/passkeys.js",
+            paths::PASSKEYS_SCRIPT,
             "assets",
             Method::GET,
             pages::passkeys_script,
         ))
         .service(endpoint(
-            "/account/passkeys",
+            paths::ACCOUNT_PASSKEYS,
             "account_passkeys",
             Method::POST,
             account::passkeys::add,
         ))
         .service(endpoint(
-            "/account/passkeys/options",
+            paths::ACCOUNT_PASSKEYS_OPTIONS,
             "account_passkeys_options",
             Method::POST,
             account::passkeys::options,
         ))
         .service(endpoint(
-            "/account/passkeys/remove",
+            paths::ACCOUNT_PASSKEYS_REMOVE,
             "account_passkeys_remove",
             Method::POST,
             account::passkeys::remove,
@@ -239,75 +239,75 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             account::passkeys::second_factor,
         ))
         .service(endpoint(
-            "/account/password",
+            paths::ACCOUNT_PASSWORD,
             "account_password",
             Method::POST,
             account::set_password,
         ))
         .service(page(
-            "/signup",
+            paths::SIGNUP,
             "signup",
             login::pages::signup_form,
             login::pages::signup,
         ))
-        .service(endpoint("/account", "account", Method::GET, account::show))
+        .service(endpoint(paths::ACCOUNT, "account", Method::GET, account::show))
         .service(endpoint(
-            "/account/profile",
+            paths::ACCOUNT_PROFILE,
             "account_profile",
             Method::POST,
             account::save_profile,
         ))
         .service(endpoint(
-            "/account/apps/revoke",
+            paths::ACCOUNT_APPS_REVOKE,
             "account_apps_revoke",
             Method::POST,
             account::revoke_app,
         ))
         .service(endpoint(
-            "/account/sessions/end",
+            paths::ACCOUNT_SESSIONS_END,
             "account_sessions_end",
             Method::POST,
             account::end_one_session,
         ))
         .service(endpoint(
-            account::totp::SETUP_PATH,
+            paths::ACCOUNT_TOTP,
             "account_totp",
             Method::GET,
             account::totp::setup,
         ))
         .service(endpoint(
-            "/account/totp/start",
+            paths::ACCOUNT_TOTP_START,
             "account_totp_start",
             Method::POST,
             account::totp::start,
         ))
         .service(endpoint(
-            "/account/totp/confirm",
+            paths::ACCOUNT_TOTP_CONFIRM,
             "account_totp_confirm",
             Method::POST,
             account::totp::confirm,
         ))
         .service(endpoint(
-            "/account/totp/disable",
+            paths::ACCOUNT_TOTP_DISABLE,
             "account_totp_disable",
             Method::POST,
             account::totp::disable,
         ))
         .service(endpoint(
-            "/account/totp/recovery-codes",
+            paths::ACCOUNT_TOTP_RECOVERY_CODES,
             "account_totp_recovery_codes",
             Method::POST,
             account::totp::renew_recovery_codes,
         ))
         .service(endpoint(
-            "/account/sessions/end-all",
+            paths::ACCOUNT_SESSIONS_END_ALL,
             "account_sessions_end_all",
             Method::POST,
             account::end_every_session,
         ))
-        .service(endpoint("/healthz", "healthz", Method::GET, health::healthz))
-        .service(endpoint("/readyz", "readyz", Method::GET, health::readyz))
-        .service(endpoint("/metrics", "metrics", Method::GET, health::metrics));
+        .service(endpoint(paths::HEALTHZ, "healthz", Method::GET, health::healthz))
+        .service(endpoint(paths::READYZ, "readyz", Method::GET, health::readyz))
+        .service(endpoint(paths::METRICS, "metrics", Method::GET, health::metrics));
 }
 
 /// A resource answering one method; others get a JSON 405 with `Allow`. The name labels its

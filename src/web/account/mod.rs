@@ -23,16 +23,12 @@ use crate::web::form::Form;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::describe_scope;
 use crate::web::pages::{self, PageError};
+use crate::web::paths;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 pub(crate) mod passkeys;
 pub(crate) mod totp;
-
-pub(crate) const PATH: &str = "/account";
-
-/// Where a request without a session goes; signing in there comes back here.
-const LOGIN: &str = "/login";
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -243,7 +239,7 @@ pub(crate) async fn form_author(
 }
 
 fn signed_out_to_login(state: &AppState) -> Result<HttpResponse, PageError> {
-    let mut response = pages::see_other(LOGIN);
+    let mut response = pages::see_other(paths::LOGIN);
     pages::add_cookie(&mut response, &session_cookie::removal(state))?;
     Ok(response)
 }
@@ -255,7 +251,7 @@ pub(crate) async fn show(
     Visitor(visitor): Visitor,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = visitor else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let now = state.clock.now();
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
@@ -293,7 +289,7 @@ pub(crate) async fn save_profile(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let raw_name = form.get("name").unwrap_or_default().to_owned();
     state
@@ -310,7 +306,7 @@ pub(crate) async fn revoke_app(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let client_id = form.require("client_id")?.to_owned();
     let worker_state = Arc::clone(&state.core);
@@ -331,7 +327,7 @@ pub(crate) async fn end_one_session(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let sid = form.require("sid")?.to_owned();
     let is_current = sid == signed_in.session.sid;
@@ -347,7 +343,7 @@ pub(crate) async fn end_one_session(
         (true, true) => signed_out_to_login(&state),
         (true, false) => Ok(pages::see_other("/account?done=session")),
         // Already over, or not theirs: nothing to confirm.
-        (false, _) => Ok(pages::see_other(PATH)),
+        (false, _) => Ok(pages::see_other(paths::ACCOUNT)),
     }
 }
 
@@ -358,7 +354,7 @@ pub(crate) async fn end_every_session(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let worker_state = Arc::clone(&state.core);
     state
@@ -378,7 +374,7 @@ pub(crate) async fn set_password(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
         return Err(refusal);

@@ -15,12 +15,13 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::passkeys as store;
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
-use crate::web::account::{LOGIN, PATH, credential_change_refused, describe_device, form_author};
+use crate::web::account::{credential_change_refused, describe_device, form_author};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::{query_param, user_agent};
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
+use crate::web::paths;
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
@@ -75,7 +76,7 @@ async fn offer_page(
     required: bool,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = session_cookie::current(state, request).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let carried = query_param(request, "request").unwrap_or_default();
     // Only a sign-in that just happened satisfies the request's prompt=login or max_age: this
@@ -154,7 +155,7 @@ pub(crate) async fn add(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
         return Err(refusal);
@@ -207,7 +208,7 @@ pub(crate) async fn remove(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
         return Err(refusal);
@@ -219,7 +220,7 @@ pub(crate) async fn remove(
         .run(move |conn| passkeys::remove(conn, &user_id, &id, worker_state.clock.now()))
         .await?;
     let Some(name) = removed else {
-        return Ok(pages::see_other(PATH));
+        return Ok(pages::see_other(paths::ACCOUNT));
     };
     notices::credential_changed(
         &state,

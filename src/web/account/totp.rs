@@ -11,15 +11,14 @@ use askama::Template;
 use crate::domain::identity::{notices, totp};
 use crate::foundation::store::{DbConnection, StoreError, totp as store};
 use crate::foundation::time::format_utc;
-use crate::web::account::{LOGIN, PATH, form_author};
+use crate::web::account::form_author;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
+use crate::web::paths;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
-
-pub(crate) const SETUP_PATH: &str = "/account/totp";
 
 /// The account page's two-step card when it is on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +85,7 @@ pub(crate) async fn start(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     if let Some(refusal) = crate::web::account::credential_change_refused(&state, &signed_in).await? {
         return Err(refusal);
@@ -99,7 +98,11 @@ pub(crate) async fn start(
             totp::begin_enrolment(&worker_state, conn, &signed_in.user.id, now)
         })
         .await?;
-    Ok(pages::see_other(if started { SETUP_PATH } else { PATH }))
+    Ok(pages::see_other(if started {
+        paths::ACCOUNT_TOTP
+    } else {
+        paths::ACCOUNT
+    }))
 }
 
 async fn setup_page(
@@ -109,7 +112,7 @@ async fn setup_page(
     error: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = session_cookie::current(state, request).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let worker_state = Arc::clone(&state.core);
     let enrolment = state
@@ -117,7 +120,7 @@ async fn setup_page(
         .run(move |conn| totp::enrolment(&worker_state, conn, &signed_in.user))
         .await?;
     let Some(enrolment) = enrolment else {
-        return Ok(pages::see_other(PATH));
+        return Ok(pages::see_other(paths::ACCOUNT));
     };
     let token = csrf::token(request, state.secure_cookies);
     let page = SetupPage {
@@ -144,7 +147,7 @@ pub(crate) async fn confirm(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
     let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
@@ -222,7 +225,7 @@ pub(crate) async fn disable(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
     let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
@@ -253,7 +256,7 @@ pub(crate) async fn renew_recovery_codes(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Ok(pages::see_other(LOGIN));
+        return Ok(pages::see_other(paths::LOGIN));
     };
     let code = form.get("code").unwrap_or_default().to_owned();
     let (worker_state, user_id) = (Arc::clone(&state.core), signed_in.user.id.clone());

@@ -17,15 +17,13 @@ mod tiers;
 mod users;
 mod views;
 
+use crate::web::paths;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 use serde::Serialize;
 
 pub(crate) use error::ApiError;
-
-/// Where the API lives; every path of the OpenAPI document starts with it.
-pub(crate) const PREFIX: &str = "/admin/api/v1";
 
 /// The admin API's routes.
 pub(crate) fn routes(config: &mut web::ServiceConfig) {
@@ -83,7 +81,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
 /// A resource of the API; methods it does not route get a JSON 405 naming the ones it does.
 /// Named `admin_api_*` for metrics and `url_for`.
 fn resource(path: &str, name: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(format!("{PREFIX}{path}"))
+    web::resource(format!("{}{path}", paths::ADMIN_API))
         .name(&format!("admin_api_{name}"))
         .default_service(web::to(move || {
             std::future::ready(Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)))

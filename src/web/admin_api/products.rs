@@ -12,7 +12,8 @@ use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::input::Fields;
 use crate::web::admin_api::tiers::path_slug;
 use crate::web::admin_api::views::{ProductBody, ProductView};
-use crate::web::admin_api::{PREFIX, json, no_content};
+use crate::web::admin_api::{json, no_content};
+use crate::web::paths;
 use crate::web::state::AppState;
 
 fn input(fields: &Fields) -> Result<ProductInput, ApiError> {
@@ -79,7 +80,9 @@ pub(crate) async fn create(
         .run(move |conn| manage::create_product(conn, &actor, &slug, &input, now))
         .await?;
     let mut response = json(StatusCode::CREATED, &ProductView::from(&product));
-    if let Ok(location) = header::HeaderValue::from_str(&format!("{PREFIX}/products/{}", product.slug)) {
+    if let Ok(location) =
+        header::HeaderValue::from_str(&format!("{}/products/{}", paths::ADMIN_API, product.slug))
+    {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)

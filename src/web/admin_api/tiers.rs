@@ -11,7 +11,8 @@ use crate::web::admin_api::auth::AdminCaller;
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::input::Fields;
 use crate::web::admin_api::views::{TierBody, TierView};
-use crate::web::admin_api::{PREFIX, json, no_content};
+use crate::web::admin_api::{json, no_content};
+use crate::web::paths;
 use crate::web::state::AppState;
 
 fn input(fields: &Fields) -> Result<TierInput, ApiError> {
@@ -88,7 +89,8 @@ pub(crate) async fn create(
         .run(move |conn| manage::create_tier(conn, &actor, &slug, &input, now))
         .await?;
     let mut response = json(StatusCode::CREATED, &TierView::from(&tier));
-    if let Ok(location) = header::HeaderValue::from_str(&format!("{PREFIX}/tiers/{}", tier.slug)) {
+    if let Ok(location) = header::HeaderValue::from_str(&format!("{}/tiers/{}", paths::ADMIN_API, tier.slug))
+    {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)

@@ -14,6 +14,7 @@ use crate::domain::identity::session::SignedIn;
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::pages::{self, PageError};
+use crate::web::paths;
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
@@ -26,8 +27,6 @@ pub(crate) mod overview;
 pub(crate) mod people;
 pub(crate) mod products;
 pub(crate) mod tiers;
-
-pub(crate) const PREFIX: &str = "/admin";
 
 /// An administrator allowed in, and what every page needs from that.
 pub(crate) struct Admin {
@@ -118,7 +117,7 @@ pub(crate) async fn gate(state: &AppState, request: &HttpRequest, posted: bool) 
     let recent = state.clock.now() - signed_in.session.auth_time <= state.config.admin_session_max_secs;
     if !two_factors || !recent {
         // A form's answer would be lost on the way: the page it came from is the way back.
-        let back = if posted { PREFIX.to_owned() } else { path };
+        let back = if posted { paths::DASHBOARD.to_owned() } else { path };
         return Err(Refusal::SignIn(ReturnTo::Dashboard(back).sign_in_url()));
     }
     Ok(Admin {
