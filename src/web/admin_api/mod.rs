@@ -17,11 +17,12 @@ mod tiers;
 mod users;
 mod views;
 
-use crate::web::paths;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 use serde::Serialize;
+
+use crate::web::paths;
 
 pub(crate) use error::ApiError;
 
