@@ -411,7 +411,30 @@ async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
     assert!(page.contains(&before), "the old key is still published");
 }
 
+async fn an_administrator_cannot_disable_their_own_account(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, admin_id) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, &format!("/admin/people/{admin_id}")).await;
+    let refused = admin
+        .post(server.endpoint(&format!("/admin/people/{admin_id}/disable")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("You cannot disable your own account here.")
+    );
+    let still_in = admin.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(still_in.status(), 200, "still enabled and signed in");
+}
+
 on_both_backends!(
+    an_administrator_cannot_disable_their_own_account,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,
     rotating_keys_here_signs_with_the_new_key_at_once,
     someone_not_signed_in_is_sent_to_sign_in_and_comes_back,

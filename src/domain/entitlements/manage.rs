@@ -79,6 +79,11 @@ impl Actor {
     pub(crate) fn admin(user_id: &str) -> Self {
         Self(format!("admin:{user_id}"))
     }
+
+    /// Whether this is the administrator `user_id` acting.
+    pub(crate) fn is_admin(&self, user_id: &str) -> bool {
+        self.0.strip_prefix("admin:") == Some(user_id)
+    }
 }
 
 /// Lower-case letters, digits and dashes, starting with a letter or digit, at most 64.

@@ -83,7 +83,7 @@ pub(crate) async fn act_on(
     user_id: &str,
     action: AccountAction,
 ) -> Result<ActionOutcome, StoreError> {
-    if action == AccountAction::Disable && actor.0 == user_id {
+    if action == AccountAction::Disable && actor.is_admin(user_id) {
         return Ok(ActionOutcome::OwnAccount);
     }
     let (worker, actor, target) = (Arc::clone(core), actor.clone(), user_id.to_owned());
