@@ -5,9 +5,10 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::web::{self, Bytes};
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::domain::identity::session::SignedIn;
@@ -18,7 +19,8 @@ use crate::web::pages::PageError;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
-type Extracted<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
+/// What an extractor of ours returns: its value, once the request has been looked at.
+pub(crate) type Extracted<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
 
 /// A posted page form whose CSRF field matched the browser's cookie. Taking one is the only
 /// way a page handler gets its form, so none can skip the check, and the check comes before
@@ -66,11 +68,8 @@ impl FromRequest for Visitor {
     }
 }
 
-fn app_state(request: &HttpRequest) -> Result<std::sync::Arc<AppState>, PageError> {
-    request
-        .app_data::<web::Data<AppState>>()
-        .map(|data| data.clone().into_inner())
-        .ok_or_else(|| PageError::internal(&"the application state is missing"))
+fn app_state(request: &HttpRequest) -> Result<Arc<AppState>, PageError> {
+    AppState::of(request).ok_or_else(|| PageError::internal(&"the application state is missing"))
 }
 
 /// An administrator the dashboard lets in ([`dashboard::gate`]); anyone else is sent to sign

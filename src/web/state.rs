@@ -3,6 +3,8 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use actix_web::{HttpRequest, web};
+
 use crate::domain::core::Core;
 use crate::domain::oauth::metadata::Metadata;
 
@@ -22,6 +24,13 @@ impl AppState {
             metadata,
             secure_cookies,
         }
+    }
+
+    /// The state the server registered, for extractors (which see only the request).
+    pub(crate) fn of(request: &HttpRequest) -> Option<Arc<Self>> {
+        request
+            .app_data::<web::Data<Self>>()
+            .map(|data| data.clone().into_inner())
     }
 }
 

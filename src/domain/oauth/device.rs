@@ -143,12 +143,8 @@ pub(crate) fn start(
     }
 }
 
-/// A device authorization request (RFC 8628 §3.1) from the client presenting `credentials`.
-pub(crate) async fn authorize(
-    state: &Arc<Core>,
-    credentials: &ClientCredentials<'_>,
-    form: &impl Parameters,
-) -> Result<DeviceAuthorizationResponse, OAuthError> {
+/// The client presenting `credentials`, when it may use the device grant.
+async fn device_client(state: &Core, credentials: &ClientCredentials<'_>) -> Result<Arc<Client>, OAuthError> {
     let client = state.clients.any(&state.store, credentials).await?;
     if !client.allows_grant(GRANT_TYPE) {
         return Err(OAuthError::new(
@@ -156,6 +152,16 @@ pub(crate) async fn authorize(
             "this client may not use the device authorization grant",
         ));
     }
+    Ok(client)
+}
+
+/// A device authorization request (RFC 8628 §3.1) from the client presenting `credentials`.
+pub(crate) async fn authorize(
+    state: &Arc<Core>,
+    credentials: &ClientCredentials<'_>,
+    form: &impl Parameters,
+) -> Result<DeviceAuthorizationResponse, OAuthError> {
+    let client = device_client(state, credentials).await?;
     let scope = device_scope(&client, form.get("scope"))?;
     let worker_state = Arc::clone(state);
     Ok(state
@@ -170,13 +176,7 @@ pub(crate) async fn grant(
     credentials: &ClientCredentials<'_>,
     form: &impl Parameters,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = state.clients.any(&state.store, credentials).await?;
-    if !client.allows_grant(GRANT_TYPE) {
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "this client may not use the device authorization grant",
-        ));
-    }
+    let client = device_client(state, credentials).await?;
     let device_code_hash = hashing::sha256_hex(form.require("device_code")?.as_bytes());
     let worker_state = Arc::clone(state);
     let planned = state

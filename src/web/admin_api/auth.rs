@@ -1,17 +1,15 @@
 //! Who may call the admin API: a client holding a live client credentials access token (RFC
 //! 6750 `Authorization: Bearer`) with the scope the route needs.
 
-use crate::web::form::{self, Bearer};
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::oauth::scopes;
 use crate::domain::tokens::access_tokens;
 use crate::web::admin_api::error::ApiError;
+use crate::web::extractors::Extracted;
+use crate::web::form::{self, Bearer};
 use crate::web::state::AppState;
 
 /// What a route needs.
@@ -42,14 +40,10 @@ pub(crate) struct AdminCaller(pub Caller);
 /// A caller holding `usher:entitlements` or `usher:admin`.
 pub(crate) struct EntitlementsCaller(pub Caller);
 
-type Authorized<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
-
-fn authorized(request: &HttpRequest, access: Access) -> Authorized<Caller> {
+fn authorized(request: &HttpRequest, access: Access) -> Extracted<Caller, ApiError> {
     let request = request.clone();
     Box::pin(async move {
-        let state = request
-            .app_data::<web::Data<AppState>>()
-            .map(|data| data.clone().into_inner())
+        let state = AppState::of(&request)
             .ok_or_else(|| ApiError::server_error(&"the application state is missing"))?;
         authorize(&state, &request, access).await
     })
@@ -57,7 +51,7 @@ fn authorized(request: &HttpRequest, access: Access) -> Authorized<Caller> {
 
 impl FromRequest for AdminCaller {
     type Error = ApiError;
-    type Future = Authorized<Self>;
+    type Future = Extracted<Self, ApiError>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let caller = authorized(request, Access::Admin);
@@ -67,7 +61,7 @@ impl FromRequest for AdminCaller {
 
 impl FromRequest for EntitlementsCaller {
     type Error = ApiError;
-    type Future = Authorized<Self>;
+    type Future = Extracted<Self, ApiError>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let caller = authorized(request, Access::Entitlements);

@@ -16,8 +16,7 @@ use crate::domain::tokens::access_tokens;
 use crate::domain::tokens::revocation::looks_like_jwt;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::refresh_tokens;
-use crate::web::form::Form;
-use crate::web::form::client_credentials;
+use crate::web::form::{Form, client_credentials};
 use crate::web::state::AppState;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;

@@ -7,8 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::grants;
 use crate::domain::oauth::parameters::Parameters;
-use crate::web::form::Form;
-use crate::web::form::client_credentials;
+use crate::web::form::{Form, client_credentials};
 use crate::web::state::AppState;
 
 pub(crate) async fn token(
