@@ -3,14 +3,16 @@
 
 use std::borrow::Cow;
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
 
 use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::encoding;
+use crate::web::extractors::Extracted;
 
 /// No OAuth request needs more; the cap keeps the repeated-parameter check cheap.
 const MAX_PARAMS: usize = 32;
@@ -27,18 +29,11 @@ impl<'a> Form<'a> {
         request: &HttpRequest,
         body: &'a Result<Bytes, actix_web::Error>,
     ) -> Result<Self, OAuthError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request(
-                "the request body must be application/x-www-form-urlencoded",
-            ));
-        }
-        let body = body.as_ref().map_err(body_error)?;
+        require_form_encoded(request)?;
+        Self::from_body(body.as_ref().map_err(body_error)?)
+    }
+
+    fn from_body(body: &'a [u8]) -> Result<Self, OAuthError> {
         let text = std::str::from_utf8(body)
             .map_err(|_| OAuthError::invalid_request("the request body is not valid UTF-8"))?;
         Self::from_urlencoded(text)
@@ -129,6 +124,66 @@ fn body_error(error: &actix_web::Error) -> OAuthError {
     OAuthError::invalid_request(format!("the request body could not be read: {error}"))
 }
 
+fn require_form_encoded(request: &HttpRequest) -> Result<(), OAuthError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_request(
+            "the request body must be application/x-www-form-urlencoded",
+        ))
+    }
+}
+
+/// A client's request to an endpoint where it authenticates (token, introspection,
+/// revocation, device authorization): its form body and its `Authorization` header, both
+/// kept as actix read them, without a copy, and parsed when the handler asks. A body that is
+/// not a form, or could not be read, is answered before the handler runs.
+pub(crate) struct ClientRequest {
+    body: Bytes,
+    authorization: Option<HeaderValue>,
+}
+
+impl ClientRequest {
+    /// The request's parameters, borrowed from its body.
+    pub(crate) fn form(&self) -> Result<Form<'_>, OAuthError> {
+        Form::from_body(&self.body)
+    }
+
+    /// What the request presents to identify its client (RFC 6749 §2.3.1).
+    pub(crate) fn credentials<'a>(&'a self, form: &'a Form<'a>) -> ClientCredentials<'a> {
+        ClientCredentials {
+            authorization: self.authorization.as_ref().map(HeaderValue::as_bytes),
+            client_id: form.get("client_id"),
+            client_secret: form.get("client_secret"),
+        }
+    }
+}
+
+impl FromRequest for ClientRequest {
+    type Error = OAuthError;
+    type Future = Extracted<Self, OAuthError>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = Bytes::from_request(request, payload);
+        let form_encoded = require_form_encoded(request);
+        let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+        Box::pin(async move {
+            let body = body.await;
+            form_encoded?;
+            Ok(Self {
+                body: body.map_err(|error| body_error(&error))?,
+                authorization,
+            })
+        })
+    }
+}
+
 /// One parameter of a page's query string; None when it is absent or the query is malformed.
 pub(crate) fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
     Form::from_urlencoded(request.query_string())
@@ -144,18 +199,6 @@ pub(crate) fn user_agent(request: &HttpRequest) -> &str {
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
-}
-
-/// What the request presents to identify its client.
-pub(crate) fn client_credentials<'a>(request: &'a HttpRequest, form: &'a Form) -> ClientCredentials<'a> {
-    ClientCredentials {
-        authorization: request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|value| value.as_bytes()),
-        client_id: form.get("client_id"),
-        client_secret: form.get("client_secret"),
-    }
 }
 
 /// What a request's `Authorization` header says about a bearer token (RFC 6750 §2.1).

@@ -3,9 +3,9 @@
 //! rendered, an expiry comparison and an in-memory revocation lookup: no database round trip
 //! for a known token and client.
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
-use actix_web::{HttpRequest, HttpResponse};
 
 use serde::Serialize;
 
@@ -16,20 +16,19 @@ use crate::domain::tokens::access_tokens;
 use crate::domain::tokens::revocation::looks_like_jwt;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::refresh_tokens;
-use crate::web::form::{Form, client_credentials};
+use crate::web::form::ClientRequest;
 use crate::web::state::AppState;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
 
 pub(crate) async fn introspect(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    request: ClientRequest,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::parse(&request, &body)?;
+    let form = request.form()?;
     let client = state
         .clients
-        .confidential(&state.store, &client_credentials(&request, &form))
+        .confidential(&state.store, &request.credentials(&form))
         .await?;
     let token = form.require("token")?;
 

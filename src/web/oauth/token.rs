@@ -1,23 +1,22 @@
 //! The token endpoint (RFC 6749 §3.2): reads the request once and dispatches on `grant_type`.
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::web;
 
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::grants;
 use crate::domain::oauth::parameters::Parameters;
-use crate::web::form::{Form, client_credentials};
+use crate::web::form::ClientRequest;
 use crate::web::state::AppState;
 
 pub(crate) async fn token(
     state: web::Data<AppState>,
-    request: HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    request: ClientRequest,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::parse(&request, &body)?;
+    let form = request.form()?;
     let grant_type = form.require("grant_type")?;
-    let credentials = client_credentials(&request, &form);
+    let credentials = request.credentials(&form);
     let response = match grant_type {
         grants::client_credentials::GRANT_TYPE => {
             grants::client_credentials::grant(&state, &credentials, &form).await?
