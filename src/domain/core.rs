@@ -69,7 +69,8 @@ impl Core {
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
         let password_lane = PasswordLane::new(config.password_hash_slots(), config.password_hash_queue);
         let link_throttle = Throttle::new(config.sign_in_link_window_secs);
-        let entitlements = EntitlementCache::new(config.entitlement_cache_size);
+        let entitlements =
+            EntitlementCache::new(config.entitlement_cache_size, config.entitlement_stale_max_secs);
         Ok(Self {
             config,
             issuer,

@@ -35,6 +35,9 @@ pub struct Config {
     pub access_token_alg: String,
     /// Database connections per instance.
     pub db_pool_size: u32,
+    /// How long a request waits for a database connection before it is answered 503 with
+    /// `Retry-After`, in ms.
+    pub db_acquire_timeout_ms: u64,
     /// How often an instance reads the change feed written by other instances, in ms.
     pub sync_interval_ms: u64,
     /// How many verified access tokens introspection keeps in memory.
@@ -77,6 +80,9 @@ pub struct Config {
     pub ppv_claim_cap: usize,
     /// How many people's entitlements introspection keeps in memory.
     pub entitlement_cache_size: usize,
+    /// While the database is unreachable, introspection answers with a person's last known
+    /// entitlements if they were read at most this long ago, in seconds; older ones get 503.
+    pub entitlement_stale_max_secs: i64,
     // --- Webhooks (src/webhooks) ---
     /// How often an instance looks for webhook deliveries that are due, in ms.
     pub webhook_poll_interval_ms: u64,
@@ -137,6 +143,7 @@ impl Default for Config {
             access_token_audience: None,
             access_token_alg: "ES256".into(),
             db_pool_size: 8,
+            db_acquire_timeout_ms: 500,
             sync_interval_ms: 250,
             verified_token_cache_size: 200_000,
             workers: None,
@@ -157,6 +164,7 @@ impl Default for Config {
             password_hash_queue: 64,
             ppv_claim_cap: 16,
             entitlement_cache_size: 200_000,
+            entitlement_stale_max_secs: 60,
             webhook_poll_interval_ms: 500,
             webhook_timeout_secs: 10,
             webhook_max_attempts: 12,
@@ -238,6 +246,16 @@ impl Config {
         if self.password_hash_slots == Some(0) {
             return Err(ConfigError::Invalid(
                 "password_hash_slots must be positive".into(),
+            ));
+        }
+        if self.db_acquire_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "db_acquire_timeout_ms must be positive".into(),
+            ));
+        }
+        if self.entitlement_stale_max_secs < 0 {
+            return Err(ConfigError::Invalid(
+                "entitlement_stale_max_secs must not be negative".into(),
             ));
         }
         if self.webhook_max_attempts == 0 {

@@ -8,6 +8,10 @@ use serde::Serialize;
 
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 
+/// `Retry-After` of every 503 this server gives (pages, OAuth endpoints, the admin API), in
+/// seconds: a sign-in storm or a database blip is expected to pass in moments.
+pub(crate) const RETRY_AFTER_SECS: &str = "2";
+
 fn status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidClient | ErrorCode::InvalidToken | ErrorCode::BearerRequired => {
@@ -15,6 +19,7 @@ fn status(code: ErrorCode) -> StatusCode {
         }
         ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -62,6 +67,9 @@ impl ResponseError for OAuthError {
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     response.insert_header((header::WWW_AUTHENTICATE, value));
                 }
+            }
+            ErrorCode::TemporarilyUnavailable => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS)));
             }
             _ => {}
         }

@@ -16,6 +16,7 @@ use crate::domain::identity::passkeys::PasskeyError;
 use crate::domain::oauth::error::OAuthError;
 use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::store::StoreError;
+use crate::web::errors::RETRY_AFTER_SECS;
 
 /// No inline scripts, no frames, nothing from elsewhere: pages are plain forms styled by
 /// one `<style>` block, allowed by its hash (no `style` attributes, no other stylesheet), and
@@ -60,9 +61,6 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
 }
-
-/// How long a person is asked to wait when the instance is busy, in seconds.
-const BUSY_RETRY_AFTER_SECS: &str = "2";
 
 /// An error shown to a person as a page, never as JSON.
 #[derive(Debug)]
@@ -110,6 +108,15 @@ impl PageError {
         )
     }
 
+    /// 503 with `Retry-After`: the database is away for the moment.
+    pub(crate) fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "This page is not available for a moment. Wait a few seconds and try again.",
+        )
+    }
+
     /// A form posted without (or with a stale) CSRF token.
     pub(crate) fn csrf() -> Self {
         Self::new(
@@ -148,10 +155,7 @@ impl ResponseError for PageError {
         };
         let mut response = page_builder(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((
-                header::RETRY_AFTER,
-                HeaderValue::from_static(BUSY_RETRY_AFTER_SECS),
-            ));
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS)));
         }
         match page.render() {
             Ok(body) => response.body(body),
@@ -162,6 +166,10 @@ impl ResponseError for PageError {
 
 impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(cause = %error, "page refused while the database is unavailable");
+            return Self::unavailable();
+        }
         Self::internal(&error)
     }
 }

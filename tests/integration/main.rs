@@ -21,6 +21,7 @@ mod browser_smoke;
 mod cli;
 mod cluster;
 mod credential_changes;
+mod database_outage;
 mod device_grant;
 mod entitlements;
 mod health;

@@ -1,26 +1,37 @@
 //! People's entitlements held in memory for introspection, with their JSON members already
-//! rendered. An entry is dropped when the change feed says the person's entitlements (or the
-//! catalogue) changed, and ignored once the clock passes its `changes_at`.
+//! rendered. An entry stops being used when the change feed says the person's entitlements
+//! (or the catalogue) changed, or once the clock passes its `changes_at`; it is kept as the
+//! person's last known entitlements for when the database is away.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle, EntryAction, EntryResult};
 use serde::Serialize;
 
 use crate::domain::core::Core;
 use crate::domain::entitlements::{Entitlements, compute};
 use crate::foundation::store::StoreError;
 
-const SHARDS: usize = 16;
+/// Invalidation counters, one per bucket of people: a change to one person discards only the
+/// computations in flight for people of the same bucket (one in 4,096), never everyone's.
+const EPOCH_BUCKETS: usize = 4096;
 
 /// A person's entitlements and the members they add to an introspection answer.
 pub(crate) struct Cached {
     pub entitlements: Entitlements,
     /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N` — no braces, to splice into an answer.
     pub introspection_members: Bytes,
+    /// When this instance read them from the database.
+    read_at: i64,
+    /// The catalogue generation they were computed against.
+    catalogue: u64,
+    /// A change to the person was announced after (or while) they were read.
+    invalidated: AtomicBool,
 }
 
 #[derive(Serialize)]
@@ -33,7 +44,7 @@ struct Members<'a> {
 }
 
 impl Cached {
-    fn new(entitlements: Entitlements) -> Result<Self, serde_json::Error> {
+    fn new(entitlements: Entitlements, read_at: i64, catalogue: u64) -> Result<Self, serde_json::Error> {
         let rendered = serde_json::to_vec(&Members {
             tier: entitlements.tier.as_deref(),
             features: &entitlements.features,
@@ -52,6 +63,9 @@ impl Cached {
         Ok(Self {
             entitlements,
             introspection_members: Bytes::from(members),
+            read_at,
+            catalogue,
+            invalidated: AtomicBool::new(false),
         })
     }
 
@@ -62,80 +76,305 @@ impl Cached {
     }
 }
 
-type Shard = RwLock<HashMap<String, Arc<Cached>, foldhash::fast::RandomState>>;
-
+/// People's entitlements by person id: bounded with S3-FIFO eviction, one computation per
+/// person at a time (single flight), invalidated person by person.
 pub struct EntitlementCache {
-    shards: Vec<Shard>,
-    hasher: foldhash::fast::FixedState,
-    /// Bumped by every invalidation: a computation that started before one must not store
-    /// its (possibly stale) answer.
-    generation: AtomicU64,
-    capacity_per_shard: usize,
+    people: Cache<String, Arc<Cached>, UnitWeighter, foldhash::fast::RandomState>,
+    epochs: Box<[AtomicU64]>,
+    epoch_hasher: foldhash::fast::FixedState,
+    /// Bumped when a tier or product changes: every entry read before is stale.
+    catalogue: AtomicU64,
+    /// How old last known entitlements may be to answer while the database is away.
+    stale_max_secs: i64,
 }
 
 impl EntitlementCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, stale_max_secs: i64) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            hasher: foldhash::fast::FixedState::default(),
-            generation: AtomicU64::new(0),
-            capacity_per_shard: capacity.div_ceil(SHARDS).max(1),
+            people: Cache::with(
+                capacity,
+                u64::try_from(capacity).unwrap_or(u64::MAX),
+                UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                DefaultLifecycle::default(),
+            ),
+            epochs: (0..EPOCH_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            epoch_hasher: foldhash::fast::FixedState::default(),
+            catalogue: AtomicU64::new(0),
+            stale_max_secs,
         }
     }
 
-    fn shard(&self, user_id: &str) -> &Shard {
-        let index = usize::try_from(self.hasher.hash_one(user_id) % SHARDS as u64).unwrap_or(0);
-        &self.shards[index]
+    fn epoch(&self, user_id: &str) -> &AtomicU64 {
+        let bucket = usize::try_from(self.epoch_hasher.hash_one(user_id) % EPOCH_BUCKETS as u64).unwrap_or(0);
+        &self.epochs[bucket]
     }
 
-    fn fresh(&self, user_id: &str, now: i64) -> Option<Arc<Cached>> {
-        let shard = self.shard(user_id).read().unwrap_or_else(PoisonError::into_inner);
-        shard.get(user_id).filter(|cached| cached.is_fresh(now)).cloned()
+    /// Whether an entry may answer at `now`: no change announced since it was read, and the
+    /// clock has not reached a change it scheduled.
+    fn usable(&self, cached: &Cached, now: i64) -> bool {
+        !cached.invalidated.load(Ordering::SeqCst)
+            && cached.catalogue == self.catalogue.load(Ordering::SeqCst)
+            && cached.is_fresh(now)
     }
 
-    fn store(&self, generation: u64, user_id: &str, cached: Arc<Cached>) {
-        let mut shard = self
-            .shard(user_id)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if self.generation.load(Ordering::SeqCst) != generation {
-            return;
+    /// Whether last known entitlements may answer while the database is away.
+    fn may_stand_in(&self, cached: &Cached, now: i64) -> bool {
+        now.saturating_sub(cached.read_at) <= self.stale_max_secs && cached.is_fresh(now)
+    }
+
+    /// A person's entitlements at `now`: from memory when usable, else from `load`, which runs
+    /// once per person however many requests ask at the same moment. While the database is
+    /// unreachable, the last known entitlements answer if they are recent enough.
+    pub(crate) async fn get_or_load(
+        &self,
+        user_id: &str,
+        now: i64,
+        load: impl Future<Output = Result<Entitlements, StoreError>>,
+    ) -> Result<Arc<Cached>, StoreError> {
+        if let Some(cached) = self.people.get(user_id)
+            && self.usable(&cached, now)
+        {
+            return Ok(cached);
         }
-        if shard.len() >= self.capacity_per_shard {
-            shard.clear();
+        let epoch = self.epoch(user_id);
+        let epoch_before = epoch.load(Ordering::SeqCst);
+        let catalogue = self.catalogue.load(Ordering::SeqCst);
+        let occupied = |_: &String, cached: &mut Arc<Cached>| {
+            if self.usable(cached, now) {
+                EntryAction::Retain(Arc::clone(cached))
+            } else {
+                EntryAction::ReplaceWithGuard
+            }
+        };
+        let (guard, last_known) = match self.people.entry_async(user_id, occupied).await {
+            EntryResult::Retained(cached) => return Ok(cached),
+            EntryResult::Replaced(guard, last_known) => (Some(guard), Some(last_known)),
+            EntryResult::Vacant(guard) => (Some(guard), None),
+            EntryResult::Removed(_, last_known) => (None, Some(last_known)),
+            EntryResult::Timeout => (None, None),
+        };
+        match load.await {
+            Ok(entitlements) => {
+                let cached = Arc::new(
+                    Cached::new(entitlements, now, catalogue)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                );
+                if let Some(guard) = guard {
+                    let _ = guard.insert(Arc::clone(&cached));
+                }
+                // Checked after the insert: an invalidation that came during the read either
+                // moved the counter (seen here) or found the entry in place (and marked it).
+                if epoch.load(Ordering::SeqCst) != epoch_before {
+                    cached.invalidated.store(true, Ordering::SeqCst);
+                }
+                Ok(cached)
+            }
+            Err(error) => {
+                let stand_in = last_known.filter(|last| self.may_stand_in(last, now));
+                match (stand_in, guard) {
+                    (Some(last), Some(guard)) if error.is_unavailable() => {
+                        let _ = guard.insert(Arc::clone(&last));
+                        Ok(last)
+                    }
+                    (Some(last), None) if error.is_unavailable() => Ok(last),
+                    (Some(last), Some(guard)) => {
+                        let _ = guard.insert(last);
+                        Err(error)
+                    }
+                    _ => Err(error),
+                }
+            }
         }
-        shard.insert(user_id.to_owned(), cached);
     }
 
-    /// Forgets one person's entitlements.
-    pub(crate) fn invalidate(&self, user_id: &str) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.shard(user_id)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(user_id);
+    /// Forgets one person's entitlements as an answer (they stay as the last known).
+    pub fn invalidate(&self, user_id: &str) {
+        self.epoch(user_id).fetch_add(1, Ordering::SeqCst);
+        if let Some(cached) = self.people.peek(user_id) {
+            cached.invalidated.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Forgets everyone's: a tier or product changed.
     pub(crate) fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        for shard in &self.shards {
-            shard.write().unwrap_or_else(PoisonError::into_inner).clear();
-        }
+        self.catalogue.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 /// A person's entitlements now: from memory when fresh, else from the database.
 pub(crate) async fn current(state: &Arc<Core>, user_id: &str) -> Result<Arc<Cached>, StoreError> {
-    let cache = &state.entitlements;
     let now = state.clock.now();
-    if let Some(cached) = cache.fresh(user_id, now) {
-        return Ok(cached);
+    let load = async {
+        let lookup = user_id.to_owned();
+        state.store.run(move |conn| compute(conn, &lookup, now)).await
+    };
+    state.entitlements.get_or_load(user_id, now, load).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+
+    const NOW: i64 = 1_900_000_000;
+    const STALE_MAX: i64 = 60;
+
+    fn tier(name: &str) -> Entitlements {
+        Entitlements {
+            tier: Some(name.to_owned()),
+            ..Entitlements::default()
+        }
     }
-    let generation = cache.generation.load(Ordering::SeqCst);
-    let lookup = user_id.to_owned();
-    let entitlements = state.store.run(move |conn| compute(conn, &lookup, now)).await?;
-    let cached = Arc::new(Cached::new(entitlements).map_err(|error| StoreError::Corrupt(error.to_string()))?);
-    cache.store(generation, user_id, Arc::clone(&cached));
-    Ok(cached)
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("connection refused".into())
+    }
+
+    /// A loader that counts its calls and answers `answer`.
+    async fn counted(
+        loads: &AtomicUsize,
+        answer: Result<Entitlements, StoreError>,
+    ) -> Result<Entitlements, StoreError> {
+        loads.fetch_add(1, Ordering::SeqCst);
+        answer
+    }
+
+    async fn tier_of(
+        cache: &EntitlementCache,
+        user: &str,
+        now: i64,
+        loads: &AtomicUsize,
+        answer: &str,
+    ) -> String {
+        let cached = cache
+            .get_or_load(user, now, counted(loads, Ok(tier(answer))))
+            .await
+            .unwrap();
+        cached.entitlements.tier.clone().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_keeps_taking_new_people() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        for person in 0..1_000 {
+            tier_of(&cache, &format!("person-{person}"), NOW, &loads, "gold").await;
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1_000);
+        tier_of(&cache, "person-999", NOW, &loads, "gold").await;
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1_000,
+            "the newest person was answered from memory"
+        );
+        assert!(cache.people.len() <= 100);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_lookups_of_one_person_read_the_database_once() {
+        let cache = Arc::new(EntitlementCache::new(100, STALE_MAX));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let lookups: Vec<_> = (0..20)
+            .map(|_| {
+                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+                tokio::spawn(async move {
+                    let load = async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(tier("gold"))
+                    };
+                    cache.get_or_load("person", NOW, load).await.map(|_| ())
+                })
+            })
+            .collect();
+        for lookup in lookups {
+            lookup.await.unwrap().unwrap();
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidating_one_person_keeps_everyone_else_in_memory() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "changed", NOW, &loads, "gold").await;
+        tier_of(&cache, "untouched", NOW, &loads, "gold").await;
+        cache.invalidate("changed");
+        assert_eq!(tier_of(&cache, "changed", NOW, &loads, "silver").await, "silver");
+        assert_eq!(tier_of(&cache, "untouched", NOW, &loads, "silver").await, "gold");
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_change_announced_while_loading_is_not_lost() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        let read_before_the_change = async {
+            let answer = counted(&loads, Ok(tier("gold"))).await;
+            cache.invalidate("person");
+            answer
+        };
+        cache
+            .get_or_load("person", NOW, read_before_the_change)
+            .await
+            .unwrap();
+        assert_eq!(tier_of(&cache, "person", NOW, &loads, "silver").await, "silver");
+    }
+
+    #[tokio::test]
+    async fn a_catalogue_change_makes_every_entry_stale() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.clear();
+        assert_eq!(
+            tier_of(&cache, "person", NOW, &loads, "platinum").await,
+            "platinum"
+        );
+    }
+
+    #[tokio::test]
+    async fn recent_last_known_entitlements_answer_while_the_database_is_away() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.invalidate("person");
+        let during_outage = cache
+            .get_or_load("person", NOW + STALE_MAX, counted(&loads, Err(unavailable())))
+            .await
+            .unwrap();
+        assert_eq!(during_outage.entitlements.tier.as_deref(), Some("gold"));
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "the database was asked first");
+    }
+
+    #[tokio::test]
+    async fn older_last_known_entitlements_do_not_answer_while_the_database_is_away() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.invalidate("person");
+        let during_outage = cache
+            .get_or_load("person", NOW + STALE_MAX + 1, counted(&loads, Err(unavailable())))
+            .await;
+        assert!(during_outage.is_err_and(|error| error.is_unavailable()));
+    }
+
+    #[tokio::test]
+    async fn a_query_error_is_not_answered_with_last_known_entitlements() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.invalidate("person");
+        let corrupt = Err(StoreError::Corrupt("bad row".into()));
+        assert!(
+            cache
+                .get_or_load("person", NOW, counted(&loads, corrupt))
+                .await
+                .is_err()
+        );
+    }
 }

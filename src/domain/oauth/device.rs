@@ -183,7 +183,7 @@ pub(crate) async fn grant(
         .store
         .run(move |conn| poll(&worker_state, conn, &client, &device_code_hash))
         .await??;
-    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
+    Ok(planned.issue(state)?)
 }
 
 fn poll(

@@ -32,6 +32,8 @@ pub(crate) enum ErrorCode {
     /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.
     InsufficientScope,
     ServerError,
+    /// RFC 6749 §4.1.2.1: the database is away for the moment; retry after a pause.
+    TemporarilyUnavailable,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -54,6 +56,7 @@ impl ErrorCode {
             Self::BearerRequired => "invalid_request",
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
         }
@@ -104,6 +107,13 @@ impl std::fmt::Display for OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(cause = %error, "request refused while the database is unavailable");
+            return Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the server cannot complete the request right now; retry shortly",
+            );
+        }
         Self::server_error(&error)
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::entitlements::{AccessTokenEntitlements, Entitlements, compute
 use crate::domain::oauth::clients::GRANT_REFRESH_TOKEN;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
+use crate::domain::tokens::access_tokens;
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims, SignError};
 use crate::foundation::crypto::keyring::KeySet;
 use crate::foundation::crypto::keys::SigningAlg;
@@ -137,12 +138,18 @@ impl Planned {
         self.access_claims.exp
     }
 
+    /// Signs the tokens with the active keys and lets this instance's introspection know the
+    /// access token at once.
+    pub(crate) fn issue(self, state: &Core) -> Result<TokenResponse, SignError> {
+        let keys = state.keyring.current();
+        let access_claims = self.access_claims.clone();
+        let response = self.sign(&keys, state.access_token_alg)?;
+        access_tokens::remember_issued(state, &keys, &response.access_token, access_claims);
+        Ok(response)
+    }
+
     /// Signs the tokens: the access token, then the ID token bound to it by `at_hash`.
-    pub(crate) fn sign(
-        self,
-        keys: &KeySet,
-        access_token_alg: SigningAlg,
-    ) -> Result<TokenResponse, SignError> {
+    fn sign(self, keys: &KeySet, access_token_alg: SigningAlg) -> Result<TokenResponse, SignError> {
         let access_token = jwt::sign(
             keys,
             access_token_alg,

@@ -1,21 +1,21 @@
 //! Recognising this server's access tokens: signature checks answered from memory after the
 //! first sight of a token.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 use serde::Serialize;
 
 use crate::domain::core::Core;
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims, Rejection};
+use crate::foundation::crypto::keyring::KeySet;
 
 /// Largest token worth checking; anything longer is not one of ours.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Tolerance for tokens issued by an instance whose clock runs slightly ahead.
 const CLOCK_SKEW_SECS: i64 = 60;
-const SHARDS: usize = 16;
 
 /// A token whose signature, type and issuer were checked, with its introspection answer
 /// rendered once.
@@ -78,64 +78,50 @@ impl VerifiedToken {
     }
 }
 
-type Shard = RwLock<HashMap<Box<str>, Arc<VerifiedToken>, foldhash::fast::FixedState>>;
-
 /// Verified tokens by their exact text. Safe to cache: signature, type and issuer depend only
-/// on the bytes and the published keys. Sharded so workers rarely meet on a lock; bounded,
-/// and emptied of expired tokens by [`VerifiedTokens::prune`].
+/// on the bytes and the published keys. Bounded with S3-FIFO eviction, so a full cache keeps
+/// taking new tokens (a token seen once leaves first); expired ones are pruned by
+/// [`VerifiedTokens::prune`].
 pub struct VerifiedTokens {
-    shards: Vec<Shard>,
-    hasher: foldhash::fast::FixedState,
-    per_shard: usize,
+    tokens: Cache<Box<str>, Arc<VerifiedToken>, UnitWeighter, foldhash::fast::RandomState>,
 }
 
 impl VerifiedTokens {
     pub(crate) fn new(capacity: u64) -> Self {
-        let per_shard = (usize::try_from(capacity).unwrap_or(usize::MAX) / SHARDS).max(1);
-        let hasher = foldhash::fast::FixedState::with_seed(u64::from_le_bytes(
-            crate::foundation::crypto::random::bytes(),
-        ));
+        let capacity = capacity.max(1);
         Self {
-            shards: (0..SHARDS)
-                .map(|_| RwLock::new(HashMap::with_hasher(hasher.clone())))
-                .collect(),
-            hasher,
-            per_shard,
+            tokens: Cache::with(
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+                capacity,
+                UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                DefaultLifecycle::default(),
+            ),
         }
-    }
-
-    fn shard(&self, token: &str) -> Option<&Shard> {
-        let index = usize::try_from(self.hasher.hash_one(token) % SHARDS as u64).unwrap_or(0);
-        self.shards.get(index)
     }
 
     pub(crate) fn get(&self, token: &str) -> Option<Arc<VerifiedToken>> {
-        let shard = self
-            .shard(token)?
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        shard.get(token).cloned()
+        self.tokens.get(token)
     }
 
-    fn insert(&self, token: &str, verified: Arc<VerifiedToken>, now: i64) {
-        let Some(shard) = self.shard(token) else { return };
-        let mut shard = shard.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if shard.len() >= self.per_shard {
-            shard.retain(|_, entry| entry.claims.exp > now);
-        }
-        if shard.len() < self.per_shard {
-            shard.insert(token.into(), verified);
-        }
+    fn insert(&self, token: &str, verified: Arc<VerifiedToken>) {
+        self.tokens.insert(token.into(), verified);
     }
 
     /// Forgets tokens that have expired by `now`.
     pub(crate) fn prune(&self, now: i64) {
-        for shard in &self.shards {
-            shard
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .retain(|_, entry| entry.claims.exp > now);
-        }
+        self.tokens.retain(|_, entry| entry.claims.exp > now);
+    }
+}
+
+/// Lets this instance's introspection know a token it just signed with `keys`, so the
+/// token's first introspection here needs no signature check.
+pub(crate) fn remember_issued(state: &Core, keys: &KeySet, token: &str, claims: AccessTokenClaims) {
+    let Some(key) = keys.active(state.access_token_alg) else {
+        return;
+    };
+    if let Ok(verified) = VerifiedToken::new(key.kid.clone(), claims) {
+        state.verified_tokens.insert(token, Arc::new(verified));
     }
 }
 
@@ -161,9 +147,7 @@ pub(crate) async fn verify(state: &Arc<Core>, token: &str) -> Result<Arc<Verifie
         return Err(Rejection::Malformed);
     }
     let verified = Arc::new(VerifiedToken::new(kid, claims).map_err(|_| Rejection::Malformed)?);
-    state
-        .verified_tokens
-        .insert(token, Arc::clone(&verified), state.clock.now());
+    state.verified_tokens.insert(token, Arc::clone(&verified));
     Ok(verified)
 }
 
@@ -196,4 +180,43 @@ pub(crate) async fn usable(state: &Arc<Core>, token: &str) -> Result<Arc<Verifie
 /// Whether a verified token is usable at `now`.
 pub(crate) fn is_live(state: &Core, claims: &AccessTokenClaims, now: i64) -> bool {
     claims.exp > now && claims.iat <= now + CLOCK_SKEW_SECS && !state.revoked.is_revoked(&claims.jti)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(jti: &str) -> Arc<VerifiedToken> {
+        let claims = AccessTokenClaims {
+            iss: "https://usher.example".into(),
+            sub: "service".into(),
+            aud: "https://usher.example".into(),
+            exp: 2_000,
+            iat: 1_000,
+            jti: jti.into(),
+            client_id: "service".into(),
+            scope: "usher:entitlements".into(),
+        };
+        Arc::new(VerifiedToken::new("kid".into(), claims).unwrap())
+    }
+
+    #[test]
+    fn a_full_cache_keeps_taking_new_tokens() {
+        let cache = VerifiedTokens::new(100);
+        for token in 0..1_000 {
+            cache.insert(&format!("token-{token}"), verified(&token.to_string()));
+        }
+        assert!(cache.get("token-999").is_some(), "the newest token is held");
+        assert!(cache.tokens.len() <= 100);
+    }
+
+    #[test]
+    fn pruning_forgets_expired_tokens_only() {
+        let cache = VerifiedTokens::new(100);
+        cache.insert("token", verified("1"));
+        cache.prune(1_999);
+        assert!(cache.get("token").is_some());
+        cache.prune(2_000);
+        assert!(cache.get("token").is_none());
+    }
 }

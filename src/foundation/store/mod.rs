@@ -22,11 +22,13 @@ pub(crate) mod totp;
 pub mod users;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ManageConnection, Pool};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -51,14 +53,32 @@ pub enum StoreError {
     SqliteDirectory { path: String, cause: String },
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// No connection within the acquire timeout: the database is unreachable, or every
+    /// connection is busy. Requests answer 503 with `Retry-After`.
     #[error("no database connection available: {0}")]
-    Pool(String),
+    Unavailable(String),
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("database task was cancelled")]
     TaskCancelled,
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached, as opposed to a query or data fault: worth
+    /// a retry later, so answered 503 with `Retry-After`, never 500.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            Self::Unavailable(_)
+                | Self::Query(Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                ))
+        )
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -175,6 +195,8 @@ mod tests {
 
 struct ConnectionManager {
     target: Target,
+    /// Set when the last attempt to connect failed, cleared by the next that succeeds.
+    unreachable: Arc<AtomicBool>,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -182,7 +204,9 @@ impl ManageConnection for ConnectionManager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<DbConnection, StoreError> {
-        self.target.establish()
+        let connection = self.target.establish();
+        self.unreachable.store(connection.is_err(), Ordering::Relaxed);
+        connection
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
@@ -194,10 +218,18 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// How long the command line waits for a connection: nothing else is waiting on it.
+const COMMAND_LINE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a connection while the last attempt to connect failed: long
+/// enough for one more attempt, short enough that an outage costs no request a second.
+const UNREACHABLE_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// Handle to the database: a connection pool plus the blocking-pool bridge.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<ConnectionManager>,
+    acquire_timeout: Duration,
+    unreachable: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -220,12 +252,45 @@ impl Store {
         run_migrations(&mut first)?;
         drop(first);
 
+        let unreachable = Arc::new(AtomicBool::new(false));
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build_unchecked(ConnectionManager { target });
-        Ok(Self { pool })
+            .connection_timeout(COMMAND_LINE_ACQUIRE_TIMEOUT)
+            .build_unchecked(ConnectionManager {
+                target,
+                unreachable: Arc::clone(&unreachable),
+            });
+        Ok(Self {
+            pool,
+            acquire_timeout: COMMAND_LINE_ACQUIRE_TIMEOUT,
+            unreachable,
+        })
+    }
+
+    /// The same store, with requests waiting at most `timeout` for a connection: the server
+    /// answers 503 rather than hold a request while the database is away.
+    pub fn with_acquire_timeout(self, timeout: Duration) -> Self {
+        Self {
+            acquire_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// Whether the last attempt to open a connection failed.
+    pub(crate) fn seems_unreachable(&self) -> bool {
+        self.unreachable.load(Ordering::Relaxed)
+    }
+
+    fn connection(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
+        let timeout = if self.seems_unreachable() {
+            self.acquire_timeout.min(UNREACHABLE_ACQUIRE_TIMEOUT)
+        } else {
+            self.acquire_timeout
+        };
+        self.pool
+            .get_timeout(timeout)
+            .map_err(|error| StoreError::Unavailable(one_line(&error.to_string())))
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
@@ -237,15 +302,10 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|error| StoreError::Pool(one_line(&error.to_string())))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|_| StoreError::TaskCancelled)?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&mut *store.connection()?))
+            .await
+            .map_err(|_| StoreError::TaskCancelled)?
     }
 
     /// Runs `work` on the calling thread: for the command line, never for request handlers.
@@ -253,11 +313,7 @@ impl Store {
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|error| StoreError::Pool(one_line(&error.to_string())))?;
-        work(&mut conn)
+        work(&mut *self.connection()?)
     }
 
     /// Whether the database answers a trivial query right now. Waits at most a second for a

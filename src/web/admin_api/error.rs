@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::domain::AdminError;
 use crate::domain::entitlements::manage::EntitlementError;
 use crate::foundation::store::StoreError;
+use crate::web::errors::RETRY_AFTER_SECS;
 
 /// What the `WWW-Authenticate` header says (RFC 6750 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub(crate) struct ApiError {
     challenge: Option<Challenge>,
     /// The `Allow` header of a 405.
     allow: Option<&'static str>,
+    /// A 503 says when to come back.
+    retry_after: bool,
 }
 
 /// The body of every error answer.
@@ -40,7 +43,7 @@ pub(crate) struct ErrorBody {
     /// A machine-readable code: `invalid_request` (400, and 401 without a token),
     /// `invalid_token` (401), `insufficient_scope` (403), `not_found` (404),
     /// `method_not_allowed` (405), `conflict` (409), `invalid_field` (422), `server_error`
-    /// (500).
+    /// (500), `temporarily_unavailable` (503, with `Retry-After`).
     #[schema(example = "invalid_field")]
     pub error: String,
     /// For people; a 422 starts with the name of the offending field.
@@ -56,6 +59,7 @@ impl ApiError {
             description: description.into(),
             challenge: None,
             allow: None,
+            retry_after: false,
         }
     }
 
@@ -124,6 +128,19 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After`: the database is away for the moment.
+    pub(crate) fn unavailable(cause: &StoreError) -> Self {
+        tracing::warn!(%cause, "admin API request refused while the database is unavailable");
+        Self {
+            retry_after: true,
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the database is unavailable for the moment; retry shortly",
+            )
+        }
+    }
+
     /// Logs the internal cause and hides it from the caller.
     pub(crate) fn server_error(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "admin API request failed");
@@ -171,6 +188,9 @@ impl ResponseError for ApiError {
         {
             response.insert_header((header::WWW_AUTHENTICATE, value));
         }
+        if self.retry_after {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS)));
+        }
         if let Some(allow) = self.allow {
             response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
         }
@@ -187,7 +207,7 @@ impl From<EntitlementError> for ApiError {
             EntitlementError::Invalid { field, message } => Self::invalid(field, message),
             EntitlementError::NotFound(what) => Self::not_found(what),
             EntitlementError::Conflict(description) => Self::conflict(description),
-            EntitlementError::Store(error) => Self::server_error(&error),
+            EntitlementError::Store(error) => Self::from(error),
         }
     }
 }
@@ -197,7 +217,7 @@ impl From<AdminError> for ApiError {
         match error {
             AdminError::Invalid { field, message } => Self::invalid(field, message),
             AdminError::Conflict(description) => Self::conflict(description),
-            AdminError::Store(error) => Self::server_error(&error),
+            AdminError::Store(error) => Self::from(error),
             AdminError::Password(error) => Self::server_error(&error),
         }
     }
@@ -205,6 +225,9 @@ impl From<AdminError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            return Self::unavailable(&error);
+        }
         Self::server_error(&error)
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod browser;
+pub mod db_link;
 pub mod flow;
 pub mod smtp;
 

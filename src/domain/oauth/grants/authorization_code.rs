@@ -59,7 +59,7 @@ pub(crate) async fn grant(
         Ok(planned) => planned,
         Err(refusal) => return Err(refusal.into_error()),
     };
-    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
+    Ok(planned.issue(state)?)
 }
 
 /// Why a code was refused. Kept apart from errors so the transaction commits what a refusal

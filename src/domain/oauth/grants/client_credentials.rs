@@ -10,6 +10,7 @@ use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
+use crate::domain::tokens::access_tokens;
 use crate::foundation::store::clients::Client;
 
 pub(crate) const GRANT_TYPE: &str = "client_credentials";
@@ -38,12 +39,15 @@ pub(crate) async fn grant(
         client_id: client.client_id.clone(),
         scope,
     };
-    let access_token = jwt::sign_access_token(&state.keyring.current(), state.access_token_alg, &claims)?;
+    let keys = state.keyring.current();
+    let access_token = jwt::sign_access_token(&keys, state.access_token_alg, &claims)?;
+    let scope = claims.scope.clone();
+    access_tokens::remember_issued(state, &keys, &access_token, claims);
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: state.config.access_token_ttl_secs,
-        scope: claims.scope,
+        scope,
         id_token: None,
         refresh_token: None,
     })

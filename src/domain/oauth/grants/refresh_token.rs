@@ -56,7 +56,7 @@ pub(crate) async fn grant(
         })
         .await?;
     let planned = outcome?;
-    Ok(planned.sign(&state.keyring.current(), state.access_token_alg)?)
+    Ok(planned.issue(state)?)
 }
 
 /// Rotates the presented token inside one transaction that first takes its family's lock,
