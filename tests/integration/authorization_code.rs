@@ -638,6 +638,9 @@ async fn a_refresh_rotates_the_token_and_reuse_revokes_the_family(backend: Backe
             .is_none()
     );
 
+    let used: Value = refresh(&f, second).await.json().await.unwrap();
+    let third = used["refresh_token"].as_str().unwrap();
+
     f.server
         .state
         .clock
@@ -646,12 +649,64 @@ async fn a_refresh_rotates_the_token_and_reuse_revokes_the_family(backend: Backe
     assert_eq!(reused.status(), 400);
     assert_eq!(reused.json::<Value>().await.unwrap()["error"], "invalid_grant");
     assert_eq!(
-        refresh(&f, second).await.status(),
+        refresh(&f, third).await.status(),
         400,
         "the whole family is revoked"
     );
-    let access_token = rotated["access_token"].as_str().unwrap();
+    let access_token = used["access_token"].as_str().unwrap();
     assert_eq!(introspect(&f, access_token).await["active"], false);
+}
+
+async fn a_refresh_retried_long_after_a_lost_answer_gets_the_same_unused_successor(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let lost: Value = refresh(&f, first).await.json().await.unwrap();
+
+    f.server.state.clock.advance(3600);
+    let retried = refresh(&f, first).await;
+    assert_eq!(
+        retried.status(),
+        200,
+        "a retry is not reuse while the successor is unused"
+    );
+    let retried: Value = retried.json().await.unwrap();
+    assert_eq!(retried["refresh_token"], lost["refresh_token"]);
+    let successor = retried["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&f, successor).await.status(), 200, "the successor works");
+}
+
+async fn a_refresh_retried_after_a_slow_restart_gets_the_same_successor(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let tokens = signed_in_tokens(&f, &browser).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let lost: Value = refresh(&f, &first).await.json().await.unwrap();
+
+    let Fixture {
+        server,
+        app,
+        user_id,
+        _db,
+    } = f;
+    let config = server.state.config.clone();
+    let restarted_at = server.state.clock.now() + config.refresh_reuse_grace_secs + 2;
+    server.stop().await;
+    let server = TestServer::start_with(config, Clock::manual(restarted_at)).await;
+    let f = Fixture {
+        server,
+        app,
+        user_id,
+        _db,
+    };
+
+    let retried = refresh(&f, &first).await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(
+        retried.json::<Value>().await.unwrap()["refresh_token"],
+        lost["refresh_token"]
+    );
 }
 
 async fn two_tabs_refreshing_at_once_both_stay_signed_in(backend: Backend) {
@@ -681,13 +736,22 @@ async fn a_rotated_token_reused_within_the_grace_gets_the_same_successor_not_a_n
     let replay: Value = refresh(&f, first).await.json().await.unwrap();
     assert_eq!(replay["refresh_token"], successor.as_str());
     let next: Value = refresh(&f, &successor).await.json().await.unwrap();
+    let newest: Value = refresh(&f, next["refresh_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     f.server
         .state
         .clock
         .advance(f.server.state.config.refresh_reuse_grace_secs + 1);
     let stolen = refresh(&f, &successor).await;
-    assert_eq!(stolen.status(), 400, "a rotated token after the grace is reuse");
-    let after = refresh(&f, next["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        stolen.status(),
+        400,
+        "a rotated token after the grace, its successor used, is reuse"
+    );
+    let after = refresh(&f, newest["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         after.status(),
         400,
@@ -1304,6 +1368,8 @@ on_both_backends!(
     wrong_passwords_are_rate_limited_per_account,
     wrong_passwords_are_rate_limited_per_address,
     a_refresh_rotates_the_token_and_reuse_revokes_the_family,
+    a_refresh_retried_long_after_a_lost_answer_gets_the_same_unused_successor,
+    a_refresh_retried_after_a_slow_restart_gets_the_same_successor,
     two_tabs_refreshing_at_once_both_stay_signed_in,
     a_refresh_may_narrow_the_access_token_scope_but_keeps_the_grant,
     a_rotated_token_reused_within_the_grace_gets_the_same_successor_not_a_new_branch,

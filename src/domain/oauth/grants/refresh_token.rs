@@ -1,7 +1,10 @@
 //! The refresh token grant (RFC 6749 §6) with rotation: every use returns a new refresh
-//! token and retires the old one. A retired token presented again means two parties hold it,
-//! so the whole family is revoked (RFC 9700 §4.14.2) — unless it comes back within a short,
-//! bounded grace after its rotation, which is two tabs of one browser refreshing together.
+//! token and retires the old one. A retired token presented again gets the same successor
+//! while that successor has never been used: its answer may have been lost (a crash, a slow
+//! restart, a dropped connection), however long ago. Once the successor has been used, a
+//! retired token presented again means two parties hold it, so the whole family is revoked
+//! (RFC 9700 §4.14.2), unless it comes back within a short grace after its rotation, which is
+//! two tabs of one browser refreshing together.
 
 use std::sync::Arc;
 
@@ -81,8 +84,10 @@ fn rotate(
     if token.client_id != client.client_id || token.revoked_at.is_some() || token.expires_at <= now {
         return invalid();
     }
+    let successor = state.master_key.successor_token(presented);
     if let Some(rotated_at) = token.rotated_at
         && now - rotated_at > state.config.refresh_reuse_grace_secs
+        && !is_unused(conn, &successor, now)?
     {
         let issued = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
         revoke_access_tokens(state, conn, issued, now)?;
@@ -108,7 +113,7 @@ fn rotate(
         nonce: None,
         code_hash: token.code_hash.clone(),
         family_id: Some(token.family_id.clone()),
-        refresh_token: Some(state.master_key.successor_token(presented)),
+        refresh_token: Some(successor),
     };
     let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
     if token.rotated_at.is_none() {
@@ -121,6 +126,15 @@ fn rotate(
         refresh_tokens::insert(conn, row)?;
     }
     Ok(Ok(planned))
+}
+
+/// Whether a successor refresh token was issued and is still waiting for its first use: the
+/// client that was given it may never have received the answer (a crash, a lost connection).
+fn is_unused(conn: &mut DbConnection, successor: &str, now: i64) -> Result<bool, StoreError> {
+    let found = refresh_tokens::find(conn, &hashing::sha256_hex(successor.as_bytes()))?;
+    Ok(found.is_some_and(|successor| {
+        successor.rotated_at.is_none() && successor.revoked_at.is_none() && successor.expires_at > now
+    }))
 }
 
 /// RFC 6749 §6: a refresh may ask for fewer scopes than were granted, never more.
