@@ -9,6 +9,7 @@ use quick_cache::sync::{Cache, DefaultLifecycle};
 use serde::Serialize;
 
 use crate::domain::core::Core;
+use crate::foundation::crypto::hashing;
 use crate::foundation::crypto::jwt::{self, AccessTokenClaims, Rejection};
 use crate::foundation::crypto::keyring::KeySet;
 
@@ -78,12 +79,13 @@ impl VerifiedToken {
     }
 }
 
-/// Verified tokens by their exact text. Safe to cache: signature, type and issuer depend only
-/// on the bytes and the published keys. Bounded with S3-FIFO eviction, so a full cache keeps
-/// taking new tokens (a token seen once leaves first); expired ones are pruned by
+/// Verified tokens by the SHA-256 of their exact text (a quarter of the memory of the text
+/// itself, and no two tokens share one). Safe to cache: signature, type and issuer depend
+/// only on the bytes and the published keys. Bounded with S3-FIFO eviction, so a full cache
+/// keeps taking new tokens (a token seen once leaves first); expired ones are pruned by
 /// [`VerifiedTokens::prune`].
 pub struct VerifiedTokens {
-    tokens: Cache<Box<str>, Arc<VerifiedToken>, UnitWeighter, foldhash::fast::RandomState>,
+    tokens: Cache<[u8; 32], Arc<VerifiedToken>, UnitWeighter, foldhash::fast::RandomState>,
 }
 
 impl VerifiedTokens {
@@ -101,11 +103,11 @@ impl VerifiedTokens {
     }
 
     pub(crate) fn get(&self, token: &str) -> Option<Arc<VerifiedToken>> {
-        self.tokens.get(token)
+        self.tokens.get(&hashing::sha256(token.as_bytes()))
     }
 
     fn insert(&self, token: &str, verified: Arc<VerifiedToken>) {
-        self.tokens.insert(token.into(), verified);
+        self.tokens.insert(hashing::sha256(token.as_bytes()), verified);
     }
 
     /// Forgets tokens that have expired by `now`.
