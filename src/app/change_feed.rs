@@ -70,6 +70,7 @@ pub(crate) async fn prime(state: &Arc<Core>) -> Result<Follower, StoreError> {
     let now = state.clock.now();
     let (position, visible, revoked) = state
         .store
+        .patient()
         .run(move |conn| {
             let (position, visible) = changes::start(conn)?;
             Ok::<_, StoreError>((position, visible, revocations::unexpired(conn, now)?))

@@ -377,6 +377,47 @@ async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backe
     );
 }
 
+async fn a_disabled_apps_access_tokens_stop_working_at_once(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, "/admin/apps").await;
+    let registered = admin
+        .post(server.endpoint("/admin/apps"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Payments"),
+            ("grant_client_credentials", "1"),
+            ("scopes", "usher:entitlements"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let codes = shown_codes(&registered.text().await.unwrap());
+    let app = usher::domain::oauth::clients::CreatedClient {
+        client_id: codes[0].clone(),
+        client_secret: Some(codes[1].clone()),
+    };
+    let token = common::issue_token(&server, &app, None).await;
+    let content_server = server.service_client(&[]).await;
+    assert_eq!(
+        common::introspect(&server, &content_server, &token).await["active"],
+        true
+    );
+
+    let disabled = admin
+        .post(server.endpoint(&format!("/admin/apps/{}/disable", app.client_id)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 303);
+    assert_eq!(
+        common::introspect(&server, &content_server, &token).await["active"],
+        false,
+        "an access token issued before the app was disabled ends with it"
+    );
+}
+
 async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
     let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
@@ -436,6 +477,7 @@ async fn an_administrator_cannot_disable_their_own_account(backend: Backend) {
 on_both_backends!(
     an_administrator_cannot_disable_their_own_account,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,
+    a_disabled_apps_access_tokens_stop_working_at_once,
     rotating_keys_here_signs_with_the_new_key_at_once,
     someone_not_signed_in_is_sent_to_sign_in_and_comes_back,
     a_person_who_is_not_an_administrator_gets_403_everywhere,

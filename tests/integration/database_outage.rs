@@ -40,6 +40,7 @@ async fn outage() -> Outage {
     let link = DatabaseLink::start().await;
     let config = Config {
         database_url: link.url(&db.url),
+        db_acquire_timeout_ms: Config::default().db_acquire_timeout_ms,
         ..db.config()
     };
     let server = TestServer::start_with(config, Clock::manual(START)).await;

@@ -91,7 +91,10 @@ async fn an_authorization_code_is_redeemed_once_then_reported_as_replayed(backen
     let (store, user_id, client_id) = fixture(&db);
     with_conn(&store, |conn| codes::insert(conn, &code(&user_id, &client_id))).unwrap();
 
-    let first = with_conn(&store, |conn| codes::redeem(conn, "code-hash", NOW + 1)).unwrap();
+    let first = with_conn(&store, |conn| {
+        codes::redeem(conn, "code-hash", &client_id, NOW + 1)
+    })
+    .unwrap();
     let Redemption::Fresh(redeemed) = first else {
         panic!("first redemption is fresh")
     };
@@ -101,15 +104,49 @@ async fn an_authorization_code_is_redeemed_once_then_reported_as_replayed(backen
     })
     .unwrap();
 
-    let second = with_conn(&store, |conn| codes::redeem(conn, "code-hash", NOW + 2)).unwrap();
+    let second = with_conn(&store, |conn| {
+        codes::redeem(conn, "code-hash", &client_id, NOW + 2)
+    })
+    .unwrap();
     let Redemption::Replayed { access_token, .. } = second else {
         panic!("second redemption is a replay")
     };
     assert_eq!(access_token, Some(("jti-1".to_owned(), NOW + 900)));
     assert!(matches!(
-        with_conn(&store, |conn| codes::redeem(conn, "unknown", NOW)).unwrap(),
+        with_conn(&store, |conn| codes::redeem(conn, "unknown", &client_id, NOW)).unwrap(),
         Redemption::Unknown
     ));
+}
+
+async fn another_client_can_neither_spend_a_code_nor_replay_it(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (store, user_id, client_id) = fixture(&db);
+    with_conn(&store, |conn| codes::insert(conn, &code(&user_id, &client_id))).unwrap();
+
+    let stranger = with_conn(&store, |conn| {
+        codes::redeem(conn, "code-hash", "another-client", NOW + 1)
+    })
+    .unwrap();
+    assert!(
+        matches!(stranger, Redemption::Unknown),
+        "not spent by another client"
+    );
+    let own = with_conn(&store, |conn| {
+        codes::redeem(conn, "code-hash", &client_id, NOW + 2)
+    })
+    .unwrap();
+    assert!(
+        matches!(own, Redemption::Fresh(_)),
+        "still there for its own client"
+    );
+    let stranger = with_conn(&store, |conn| {
+        codes::redeem(conn, "code-hash", "another-client", NOW + 3)
+    })
+    .unwrap();
+    assert!(
+        matches!(stranger, Redemption::Unknown),
+        "not a replay when another client presents it"
+    );
 }
 
 async fn a_refresh_token_rotates_once_and_its_family_is_revoked_together(backend: Backend) {
@@ -254,6 +291,7 @@ async fn consent_accumulates_scopes_per_person_and_client(backend: Backend) {
 
 on_both_backends!(
     an_authorization_code_is_redeemed_once_then_reported_as_replayed,
+    another_client_can_neither_spend_a_code_nor_replay_it,
     a_refresh_token_rotates_once_and_its_family_is_revoked_together,
     refresh_tokens_are_revoked_by_session_and_by_code,
     a_session_is_live_until_it_ends_or_expires,

@@ -741,10 +741,10 @@ impl<'a> Change<'a> {
             None => {}
         }
         if self.catalog {
-            changes::record(conn, ChangeKind::CatalogChanged, self.target, None, now)?;
+            changes::record(conn, ChangeKind::CatalogChanged, self.target, None)?;
         }
         for user_id in &self.affected {
-            changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None, now)?;
+            changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None)?;
         }
         let ent_ver = self
             .user_id
@@ -782,7 +782,7 @@ pub fn sweep_schedule(conn: &mut DbConnection, now: i64) -> Result<Vec<String>, 
         let people = store::people_with_boundaries(conn, from, now)?;
         store::bump_versions(conn, &people)?;
         for user_id in &people {
-            changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None, now)?;
+            changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None)?;
             let ent_ver = Some(store::version(conn, user_id)?);
             webhooks::enqueue(
                 conn,

@@ -79,3 +79,21 @@ pub(crate) async fn authenticate(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `$argon2id$v=19$m=…,t=…,p=…$`: what decides the work of a verification.
+    fn parameters(phc: &str) -> String {
+        phc.split('$').take(4).collect::<Vec<_>>().join("$")
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs() {
+        let real = hashing::hash_password("a real password").unwrap();
+        let dummy = DUMMY_HASH.as_deref().unwrap();
+        assert_eq!(parameters(dummy), parameters(&real));
+        assert!(parameters(dummy).starts_with("$argon2id$"));
+    }
+}

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::domain::AdminError;
 use crate::domain::core::Core;
 use crate::domain::oauth::scopes;
+use crate::domain::tokens::revoked::client_revocation;
 use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::DbConnection;
@@ -138,7 +139,6 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
 pub(crate) fn rotate_secret(
     conn: &mut DbConnection,
     client: &Client,
-    now: i64,
 ) -> Result<Option<CreatedClient>, AdminError> {
     if client.is_public() {
         return Err(AdminError::Conflict(format!(
@@ -153,12 +153,7 @@ pub(crate) fn rotate_secret(
         )));
     }
     let secret = random::token::<32>();
-    if !clients::set_secret_hash(
-        conn,
-        &client.client_id,
-        &hashing::sha256_hex(secret.as_bytes()),
-        now,
-    )? {
+    if !clients::set_secret_hash(conn, &client.client_id, &hashing::sha256_hex(secret.as_bytes()))? {
         return Ok(None);
     }
     Ok(Some(CreatedClient {
@@ -168,8 +163,8 @@ pub(crate) fn rotate_secret(
 }
 
 /// Disables a client (read by the caller, before any transaction) from `now` on: it
-/// authenticates nowhere, gets no new tokens, and the refresh tokens it holds are revoked with
-/// their access tokens. A client already disabled is refused. The first statement is the
+/// authenticates nowhere, gets no new tokens, and every token it holds is revoked on every
+/// instance: its refresh tokens, and its access tokens (with a refresh token or without). A client already disabled is refused. The first statement is the
 /// write. Announced on the change feed, as for [`rotate_secret`].
 pub(crate) fn disable(
     state: &Core,
@@ -183,7 +178,12 @@ pub(crate) fn disable(
             client.name
         )));
     }
-    let issued = crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
+    let mut issued =
+        crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
+    issued.push((
+        client_revocation(&client.client_id),
+        now + state.config.longest_token_lifetime_secs(),
+    ));
     crate::domain::tokens::revocation::revoke_access_tokens(state, conn, issued, now)?;
     Ok(())
 }

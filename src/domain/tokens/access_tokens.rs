@@ -181,7 +181,9 @@ pub(crate) async fn usable(state: &Arc<Core>, token: &str) -> Result<Arc<Verifie
 
 /// Whether a verified token is usable at `now`.
 pub(crate) fn is_live(state: &Core, claims: &AccessTokenClaims, now: i64) -> bool {
-    claims.exp > now && claims.iat <= now + CLOCK_SKEW_SECS && !state.revoked.is_revoked(&claims.jti)
+    claims.exp > now
+        && claims.iat <= now + CLOCK_SKEW_SECS
+        && !state.revoked.is_token_revoked(&claims.jti, &claims.client_id)
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ pub(crate) fn ensure_keys(conn: &mut DbConnection, master: &MasterKey, now: i64)
         return Ok(());
     }
     let fresh = generate_all(master, now)?;
-    store::keys::insert_if_empty(conn, &fresh, now)?;
+    store::keys::insert_if_empty(conn, &fresh)?;
     Ok(())
 }
 

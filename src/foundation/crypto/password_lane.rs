@@ -5,7 +5,7 @@
 //! the page asks the person to try again in a moment.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -22,6 +22,8 @@ pub struct PasswordLane {
     /// Callers running or waiting.
     admitted: AtomicUsize,
     capacity: usize,
+    /// Password checks that ran to their end.
+    completed: AtomicU64,
 }
 
 impl PasswordLane {
@@ -31,7 +33,13 @@ impl PasswordLane {
             slots: Arc::new(Semaphore::new(slots)),
             admitted: AtomicUsize::new(0),
             capacity: slots + queue,
+            completed: AtomicU64::new(0),
         }
+    }
+
+    /// How many password checks ran to their end on this instance.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::SeqCst)
     }
 
     /// Runs `work` (argon2) on the blocking pool once a slot is free, or refuses at once when
@@ -47,12 +55,14 @@ impl PasswordLane {
             .await
             .map_err(|_| LaneError::Failed)?;
         // The slot goes with the work: a caller that gives up does not free it early.
-        tokio::task::spawn_blocking(move || {
+        let done = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
         })
         .await
-        .map_err(|_| LaneError::Failed)
+        .map_err(|_| LaneError::Failed)?;
+        self.completed.fetch_add(1, Ordering::SeqCst);
+        Ok(done)
     }
 }
 

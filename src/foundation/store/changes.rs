@@ -82,29 +82,25 @@ impl Position {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = change_events)]
-struct NewChangeEvent<'a> {
-    kind: &'a str,
-    subject: &'a str,
-    expires_at: Option<i64>,
-    created_at: i64,
-}
-
+/// Records a change, stamped with the database's clock: every instance prunes by the same
+/// clock, whatever its own says and however long the request waited before writing.
 pub(crate) fn record(
     conn: &mut DbConnection,
     kind: ChangeKind,
     subject: &str,
     expires_at: Option<i64>,
-    now: i64,
 ) -> Result<(), StoreError> {
+    let database_now = match conn {
+        DbConnection::Sqlite(_) => "CAST(strftime('%s', 'now') AS BIGINT)",
+        DbConnection::Postgres(_) => "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)",
+    };
     diesel::insert_into(change_events::table)
-        .values(NewChangeEvent {
-            kind: kind.as_str(),
-            subject,
-            expires_at,
-            created_at: now,
-        })
+        .values((
+            change_events::kind.eq(kind.as_str()),
+            change_events::subject.eq(subject),
+            change_events::expires_at.eq(expires_at),
+            change_events::created_at.eq(sql::<BigInt>(database_now)),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -126,7 +126,6 @@ pub(crate) fn set_secret_hash(
     conn: &mut DbConnection,
     client_id: &str,
     secret_hash: &str,
-    now: i64,
 ) -> Result<bool, StoreError> {
     let updated = diesel::update(
         clients::table
@@ -136,7 +135,7 @@ pub(crate) fn set_secret_hash(
     .set(clients::secret_hash.eq(secret_hash))
     .execute(conn)?;
     if updated > 0 {
-        changes::record(conn, ChangeKind::ClientChanged, client_id, None, now)?;
+        changes::record(conn, ChangeKind::ClientChanged, client_id, None)?;
     }
     Ok(updated > 0)
 }
@@ -152,7 +151,7 @@ pub(crate) fn disable(conn: &mut DbConnection, client_id: &str, now: i64) -> Res
     .set(clients::disabled_at.eq(now))
     .execute(conn)?;
     if updated > 0 {
-        changes::record(conn, ChangeKind::ClientChanged, client_id, None, now)?;
+        changes::record(conn, ChangeKind::ClientChanged, client_id, None)?;
     }
     Ok(updated > 0)
 }

@@ -77,13 +77,20 @@ pub fn insert(conn: &mut DbConnection, code: &AuthorizationCode) -> Result<(), S
     Ok(())
 }
 
-/// Spends a code: the first call for a code gets it, every later one learns it was replayed.
-/// The write comes first, so concurrent redemptions cannot both win.
-pub fn redeem(conn: &mut DbConnection, code_hash: &str, now: i64) -> Result<Redemption, StoreError> {
+/// Spends a code for `client_id`: the first call of that client for a code gets it, every
+/// later one learns it was replayed. The write comes first, so concurrent redemptions cannot
+/// both win. Another client can neither spend the code nor count as a replay of it.
+pub fn redeem(
+    conn: &mut DbConnection,
+    code_hash: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Redemption, StoreError> {
     conn.transaction(|conn| {
         let spent = diesel::update(
             authorization_codes::table
                 .filter(authorization_codes::code_hash.eq(code_hash))
+                .filter(authorization_codes::client_id.eq(client_id))
                 .filter(authorization_codes::used_at.is_null()),
         )
         .set(authorization_codes::used_at.eq(now))
@@ -93,7 +100,7 @@ pub fn redeem(conn: &mut DbConnection, code_hash: &str, now: i64) -> Result<Rede
             .select(CodeRow::as_select())
             .first(conn)
             .optional()?;
-        let Some(row) = row else {
+        let Some(row) = row.filter(|row| row.client_id == client_id) else {
             return Ok(Redemption::Unknown);
         };
         if spent == 0 {

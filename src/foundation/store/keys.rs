@@ -51,23 +51,19 @@ pub(crate) fn activate(
             ))
             .execute(conn)?;
         insert_all(conn, new_keys)?;
-        changes::record(conn, ChangeKind::KeysChanged, "", None, now)
+        changes::record(conn, ChangeKind::KeysChanged, "", None)
     })
 }
 
 /// Inserts `new_keys` only when the database holds no key at all: first start.
 /// Returns whether they were inserted.
-pub(crate) fn insert_if_empty(
-    conn: &mut DbConnection,
-    new_keys: &[StoredKey],
-    now: i64,
-) -> Result<bool, StoreError> {
+pub(crate) fn insert_if_empty(conn: &mut DbConnection, new_keys: &[StoredKey]) -> Result<bool, StoreError> {
     conn.transaction(|conn| {
         if count_all(conn)? > 0 {
             return Ok(false);
         }
         insert_all(conn, new_keys)?;
-        changes::record(conn, ChangeKind::KeysChanged, "", None, now)?;
+        changes::record(conn, ChangeKind::KeysChanged, "", None)?;
         Ok(true)
     })
 }

@@ -277,6 +277,12 @@ impl Store {
         }
     }
 
+    /// The same store waiting as long as the command line does: for start-up, where nothing
+    /// is waiting for an answer and giving up would stop the server from starting.
+    pub(crate) fn patient(&self) -> Self {
+        self.clone().with_acquire_timeout(COMMAND_LINE_ACQUIRE_TIMEOUT)
+    }
+
     /// Whether the last attempt to open a connection failed.
     pub(crate) fn seems_unreachable(&self) -> bool {
         self.unreachable.load(Ordering::Relaxed)
@@ -308,12 +314,13 @@ impl Store {
             .map_err(|_| StoreError::TaskCancelled)?
     }
 
-    /// Runs `work` on the calling thread: for the command line, never for request handlers.
+    /// Runs `work` on the calling thread, waiting for a connection as [`Store::patient`] does:
+    /// for the command line and start-up, never for request handlers.
     pub fn run_blocking<T, E: From<StoreError>>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        work(&mut *self.connection()?)
+        work(&mut *self.patient().connection()?)
     }
 
     /// Whether the database answers a trivial query right now. Waits at most a second for a

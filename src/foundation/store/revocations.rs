@@ -26,7 +26,7 @@ pub fn revoke(conn: &mut DbConnection, jti: &str, expires_at: i64, now: i64) -> 
         if inserted == 0 {
             return Ok(());
         }
-        changes::record(conn, ChangeKind::TokenRevoked, jti, Some(expires_at), now)
+        changes::record(conn, ChangeKind::TokenRevoked, jti, Some(expires_at))
     })
 }
 

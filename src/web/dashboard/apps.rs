@@ -364,7 +364,7 @@ pub(crate) async fn rotate_secret(
                 return Ok(Ok(None));
             };
             Ok::<_, StoreError>(conn.transaction(|conn| {
-                let Some(rotated) = service::rotate_secret(conn, &client, now)? else {
+                let Some(rotated) = service::rotate_secret(conn, &client)? else {
                     return Ok(None);
                 };
                 audit(conn, &actor, "client.rotate_secret", &target, None, None, now)?;

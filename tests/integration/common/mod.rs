@@ -76,6 +76,9 @@ impl TestDb {
             sync_interval_ms: 50,
             workers: Some(1),
             db_pool_size: 4,
+            // Tests share two cores with each other and with browsers: opening a connection
+            // may take longer than a production instance is allowed to wait.
+            db_acquire_timeout_ms: 5_000,
             ..Config::default()
         }
     }

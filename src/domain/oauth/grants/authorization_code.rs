@@ -87,7 +87,7 @@ fn redeem(
     verifier: Option<&str>,
 ) -> Result<Result<Planned, Refusal>, StoreError> {
     let now = state.clock.now();
-    let code = match codes::redeem(conn, code_hash, now)? {
+    let code = match codes::redeem(conn, code_hash, &client.client_id, now)? {
         Redemption::Fresh(code) => code,
         Redemption::Replayed {
             code_hash,

@@ -86,7 +86,7 @@ fn rotate(
     }
     let successor = state.master_key.successor_token(presented);
     if let Some(rotated_at) = token.rotated_at
-        && now - rotated_at > state.config.refresh_reuse_grace_secs
+        && !within_grace(now - rotated_at, state.config.refresh_reuse_grace_secs)
         && !is_unused(conn, &successor, now)?
     {
         let issued = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
@@ -126,6 +126,12 @@ fn rotate(
         refresh_tokens::insert(conn, row)?;
     }
     Ok(Ok(planned))
+}
+
+/// Whether a reuse `elapsed` seconds after the rotation is two requests racing. A grace of 0
+/// has no second to give: even a reuse within the same second is not within it.
+fn within_grace(elapsed: i64, grace: i64) -> bool {
+    grace > 0 && elapsed <= grace
 }
 
 /// Whether a successor refresh token was issued and is still waiting for its first use: the
