@@ -247,8 +247,8 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(page(
             paths::SIGNUP,
             "signup",
-            login::pages::signup_form,
-            login::pages::signup,
+            login::link_pages::signup_form,
+            login::link_pages::signup,
         ))
         .service(endpoint(paths::ACCOUNT, "account", Method::GET, account::show))
         .service(endpoint(

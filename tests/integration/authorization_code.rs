@@ -1114,7 +1114,7 @@ async fn revoking_a_refresh_token_ends_its_family_and_access_token(backend: Back
     );
 }
 
-async fn signup_is_off_by_default_and_creates_a_signed_in_account_when_on(backend: Backend) {
+async fn signup_is_off_by_default_and_mails_a_link_when_on(backend: Backend) {
     let f = fixture(backend).await;
     let browser = Browser::new(&f.server);
     assert_eq!(browser.get("/signup").await.status(), 404);
@@ -1123,33 +1123,22 @@ async fn signup_is_off_by_default_and_creates_a_signed_in_account_when_on(backen
     let f = fixture_with(backend, |config| config.allow_signup = true, web_app()).await;
     let browser = Browser::new(&f.server);
     let html = browser.get("/signup").await.text().await.unwrap();
-    assert!(html.contains("autocomplete=\"new-password\""));
-    let created = browser
+    assert!(
+        !html.contains("type=\"password\""),
+        "no password before the address is proven"
+    );
+    let asked = browser
         .post(
             "/signup",
             &[
                 ("csrf", &hidden_field(&html, "csrf")),
                 ("request", ""),
-                ("name", "Grace"),
                 ("email", "grace@example.com"),
-                ("password", "a long enough password"),
             ],
         )
         .await;
-    assert_eq!(created.status(), 303);
-    assert_eq!(location(&created), "/account");
-    let taken = browser
-        .post(
-            "/signup",
-            &[
-                ("csrf", &hidden_field(&html, "csrf")),
-                ("request", ""),
-                ("email", EMAIL),
-                ("password", "a long enough password"),
-            ],
-        )
-        .await;
-    assert_eq!(taken.status(), 422);
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("Check your email"));
 }
 
 async fn a_client_that_chose_es256_gets_es256_id_tokens(backend: Backend) {
@@ -1445,5 +1434,5 @@ on_both_backends!(
     the_session_cookie_is_http_only_and_same_site_lax,
     an_idle_session_ends,
     revoking_a_refresh_token_ends_its_family_and_access_token,
-    signup_is_off_by_default_and_creates_a_signed_in_account_when_on,
+    signup_is_off_by_default_and_mails_a_link_when_on,
 );

@@ -426,6 +426,99 @@ async fn with_sign_up_on_a_link_creates_a_verified_account(backend: Backend) {
     assert!(user.is_enabled());
 }
 
+/// Posts the sign-up form for `email`, with a password field too, as a form of an older page
+/// (or an attacker) might.
+async fn sign_up(browser: &Browser, email: &str) -> reqwest::Response {
+    let html = browser.get("/signup").await.text().await.unwrap();
+    browser
+        .post(
+            "/signup",
+            &[
+                ("csrf", &hidden_field(&html, "csrf")),
+                ("request", ""),
+                ("email", email),
+                ("password", "the attacker's password"),
+            ],
+        )
+        .await
+}
+
+async fn sign_up_mails_a_link_and_creates_the_account_only_when_it_is_used(backend: Backend) {
+    const NEWCOMER: &str = "newcomer@example.com";
+    let f = fixture(backend, |config| config.allow_signup = true).await;
+    let browser = Browser::new(&f.server);
+    let answer = sign_up(&browser, NEWCOMER).await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("Check your email"));
+    assert!(
+        find_user(&f, NEWCOMER).await.is_none(),
+        "no account before the address is proven"
+    );
+    assert!(!has_session(&browser).await);
+
+    let (mail, link) = mailed_link(&f, NEWCOMER).await;
+    assert_eq!(mail.subject, "Finish creating your account");
+    let signed_in = press_button(&browser, &open_link(&browser, &link).await).await;
+    assert_eq!(signed_in.status(), 303);
+    let user = find_user(&f, NEWCOMER).await.expect("the account was created");
+    assert!(user.email_verified);
+}
+
+async fn signing_up_for_someone_elses_address_holds_nothing(backend: Backend) {
+    const VICTIM: &str = "victim@example.com";
+    let f = fixture(backend, |config| config.allow_signup = true).await;
+    let attacker = Browser::new(&f.server);
+    sign_up(&attacker, VICTIM).await;
+    assert!(
+        !has_session(&attacker).await,
+        "the attacker is signed in to nothing"
+    );
+
+    let victim = Browser::new(&f.server);
+    let (_, link) = mailed_link(&f, VICTIM).await;
+    press_button(&victim, &open_link(&victim, &link).await).await;
+    let user = find_user(&f, VICTIM).await.expect("the owner's account");
+    assert!(user.password_hash.is_none(), "no password chosen by anyone else");
+    let guessed = attacker.sign_in(None, VICTIM, "the attacker's password").await;
+    assert_eq!(guessed.status(), 401);
+    assert!(!has_session(&attacker).await);
+}
+
+async fn sign_up_answers_the_same_whether_or_not_the_address_has_an_account(backend: Backend) {
+    const NEWCOMER: &str = "newcomer@example.com";
+    let f = fixture(backend, |config| config.allow_signup = true).await;
+    let browser = Browser::new(&f.server);
+    let taken = sign_up(&browser, EMAIL).await;
+    let free = sign_up(&browser, NEWCOMER).await;
+    assert_eq!((taken.status(), free.status()), (free.status(), free.status()));
+    let taken = taken.text().await.unwrap().replace(EMAIL, "ADDRESS");
+    let free = free.text().await.unwrap().replace(NEWCOMER, "ADDRESS");
+    assert_eq!(taken, free);
+    let (mail, _) = mailed_link(&f, EMAIL).await;
+    assert_ne!(
+        mail.subject, "Finish creating your account",
+        "the owner gets a sign-in link"
+    );
+}
+
+async fn sign_up_counts_against_the_networks_link_limit(backend: Backend) {
+    let f = fixture(backend, |config| {
+        config.allow_signup = true;
+        config.sign_in_links_per_ip = 3;
+    })
+    .await;
+    let browser = Browser::new(&f.server);
+    for n in 1..=3 {
+        assert_eq!(
+            sign_up(&browser, &format!("someone{n}@example.com"))
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(sign_up(&browser, "one-more@example.com").await.status(), 429);
+}
+
 async fn a_person_with_two_step_sign_in_gets_the_code_page_after_the_link(backend: Backend) {
     let f = fixture(backend, |_| {}).await;
     let app: CreatedClient = f.server.create_client(flow::first_party_app()).await;
@@ -545,6 +638,10 @@ on_both_backends!(
     an_address_gets_no_more_links_than_its_limit,
     a_network_gets_no_more_links_than_its_limit,
     with_sign_up_on_a_link_creates_a_verified_account,
+    sign_up_mails_a_link_and_creates_the_account_only_when_it_is_used,
+    signing_up_for_someone_elses_address_holds_nothing,
+    sign_up_answers_the_same_whether_or_not_the_address_has_an_account,
+    sign_up_counts_against_the_networks_link_limit,
     a_person_with_two_step_sign_in_gets_the_code_page_after_the_link,
     after_a_link_a_new_password_can_be_set_and_other_devices_are_signed_out,
     a_password_cannot_be_set_sixteen_minutes_after_signing_in,

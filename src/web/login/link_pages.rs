@@ -16,7 +16,7 @@ use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::query_param;
 use crate::web::login::pages::{
-    LoginPrompt, after_first_factor, app_name, client_ip, login_page, with_csrf_cookie,
+    LoginPrompt, after_first_factor, app_name, carried_request, client_ip, login_page, with_csrf_cookie,
 };
 use crate::web::pages::{self, PageError};
 use crate::web::state::AppState;
@@ -28,6 +28,15 @@ struct SentPage {
     signup: bool,
     minutes: i64,
     request: String,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    error: Option<String>,
+    csrf: String,
+    request: String,
+    email: String,
 }
 
 #[derive(Template)]
@@ -65,32 +74,126 @@ pub(crate) async fn send_link(
         };
         login_page(&state, &request, status, prompt)
     };
-    let Ok(email) = normalize_email(&raw_email) else {
-        return refuse(
+    match request_link(&state, &request, &raw_email, &carried) {
+        Ok(page) => page,
+        Err(LinkRefusal::BadAddress) => {
+            refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Enter your email address, then choose “Email me a sign-in link”.".to_owned(),
+            )
+            .await
+        }
+        Err(LinkRefusal::TooMany { minutes }) => {
+            refuse(StatusCode::TOO_MANY_REQUESTS, too_many_links(minutes)).await
+        }
+    }
+}
+
+/// `GET /signup`, when self-service sign-up is on: an address, nothing else.
+pub(crate) async fn signup_form(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.allow_signup {
+        return Err(PageError::not_found());
+    }
+    signup_page(
+        &state,
+        &request,
+        StatusCode::OK,
+        carried_request(&request),
+        String::new(),
+        None,
+    )
+}
+
+/// `POST /signup`: mails a link that creates the account when it is used. No account exists
+/// before its address is proven, so nobody can hold an address they do not read (account
+/// pre-hijacking), and the answer is the same whether or not the address has an account (an
+/// existing one gets an ordinary sign-in link). A password can be added from the account page
+/// afterwards.
+pub(crate) async fn signup(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.allow_signup {
+        return Err(PageError::not_found());
+    }
+    let carried = form.get("request").unwrap_or_default().to_owned();
+    let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
+    match request_link(&state, &request, &raw_email, &carried) {
+        Ok(page) => page,
+        Err(LinkRefusal::BadAddress) => signup_page(
+            &state,
+            &request,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Enter your email address, then choose “Email me a sign-in link”.".to_owned(),
-        )
-        .await;
+            carried,
+            raw_email,
+            Some("Enter a valid email address.".to_owned()),
+        ),
+        Err(LinkRefusal::TooMany { minutes }) => signup_page(
+            &state,
+            &request,
+            StatusCode::TOO_MANY_REQUESTS,
+            carried,
+            raw_email,
+            Some(too_many_links(minutes)),
+        ),
+    }
+}
+
+fn signup_page(
+    state: &AppState,
+    request: &HttpRequest,
+    status: StatusCode,
+    carried: String,
+    email: String,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(request, state.secure_cookies);
+    let page = SignupPage {
+        error,
+        csrf: token.token.clone(),
+        request: carried,
+        email,
     };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// Why no link is on its way.
+enum LinkRefusal {
+    BadAddress,
+    TooMany { minutes: i64 },
+}
+
+fn too_many_links(minutes: i64) -> String {
+    format!("Too many sign-in links were asked for from your network. Wait {minutes} minutes and try again.")
+}
+
+/// Counts a link request against its network's limit and, when the address is one, mails the
+/// link after the answer: the answer's timing must not tell whether the address has an
+/// account. The page says a link is on its way either way.
+fn request_link(
+    state: &AppState,
+    request: &HttpRequest,
+    raw_email: &str,
+    carried: &str,
+) -> Result<Result<HttpResponse, PageError>, LinkRefusal> {
+    let email = normalize_email(raw_email).map_err(|_| LinkRefusal::BadAddress)?;
     let now = state.clock.now();
-    let ip_key = format!("link-ip:{}", client_ip(&request));
+    let ip_key = format!("link-ip:{}", client_ip(request));
     if let Some(wait) = state
         .link_throttle
         .blocked_for(&ip_key, state.config.sign_in_links_per_ip, now)
     {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many sign-in links were asked for from your network. Wait {} minutes and try again.",
-                (wait + 59) / 60
-            ),
-        )
-        .await;
+        return Err(LinkRefusal::TooMany {
+            minutes: (wait + 59) / 60,
+        });
     }
     state.link_throttle.record_failure(&ip_key, now);
-    // Whether a mail goes out is decided and done after the answer: the answer's timing must
-    // not tell whether the address has an account.
-    let (worker_state, address, worker_carried) = (Arc::clone(&state.core), email.clone(), carried.clone());
+    let (worker_state, address, worker_carried) =
+        (Arc::clone(&state.core), email.clone(), carried.to_owned());
     tokio::spawn(async move {
         if let Err(error) = issue_and_mail(&worker_state, address, worker_carried, now).await {
             tracing::warn!(%error, "could not send a sign-in link");
@@ -100,9 +203,9 @@ pub(crate) async fn send_link(
         email,
         signup: state.config.allow_signup,
         minutes: state.config.sign_in_link_ttl_secs / 60,
-        request: carried,
+        request: carried.to_owned(),
     };
-    pages::render(StatusCode::OK, &page)
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
 /// `GET /login/link/continue?token=…`: what the mailed link opens. Looking spends nothing.

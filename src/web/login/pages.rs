@@ -10,11 +10,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
 
-use crate::domain::AdminError;
 use crate::domain::core::Core;
 use crate::domain::identity::passkeys::{self, PasskeyError, PasskeySignIn};
 use crate::domain::identity::password::{self, Outcome};
-use crate::domain::identity::users::{self as admin_users, NewUser};
+use crate::domain::identity::users as admin_users;
 use crate::domain::identity::{session, totp};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::User;
@@ -49,16 +48,6 @@ pub(crate) struct LoginPage {
     pub for_device: bool,
 }
 
-#[derive(Template)]
-#[template(path = "signup.html")]
-pub(crate) struct SignupPage {
-    pub error: Option<String>,
-    pub csrf: String,
-    pub request: String,
-    pub email: String,
-    pub name: String,
-}
-
 /// Adds the CSRF cookie to a rendered page when the browser had none.
 pub(crate) fn with_csrf_cookie(
     mut response: HttpResponse,
@@ -71,7 +60,7 @@ pub(crate) fn with_csrf_cookie(
 }
 
 /// The `request` query parameter of the login and sign-up pages.
-fn carried_request(request: &HttpRequest) -> String {
+pub(crate) fn carried_request(request: &HttpRequest) -> String {
     query_param(request, "request").unwrap_or_default()
 }
 
@@ -379,92 +368,6 @@ pub(crate) async fn login_code(
     let mut response = login_page(&state, &request, status, prompt)?;
     pages::add_cookie(&mut response, &removal)?;
     Ok(response)
-}
-
-/// `GET /signup`, when self-service sign-up is on.
-pub(crate) async fn signup_form(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-) -> Result<HttpResponse, PageError> {
-    if !state.config.allow_signup {
-        return Err(PageError::not_found());
-    }
-    let token = csrf::token(&request, state.secure_cookies);
-    let page = SignupPage {
-        error: None,
-        csrf: token.token.clone(),
-        request: carried_request(&request),
-        email: String::new(),
-        name: String::new(),
-    };
-    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
-}
-
-/// `POST /signup`: creates the account and signs the person in.
-pub(crate) async fn signup(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    form: PageForm,
-) -> Result<HttpResponse, PageError> {
-    if !state.config.allow_signup {
-        return Err(PageError::not_found());
-    }
-    let carried = form.get("request").unwrap_or_default().to_owned();
-    let email = form.get("email").unwrap_or_default().trim().to_owned();
-    let name = form.get("name").unwrap_or_default().trim().to_owned();
-    let password = form.get("password").unwrap_or_default().to_owned();
-
-    let problem = {
-        let new = NewUser {
-            email: email.clone(),
-            name: Some(name.clone()),
-            password: Some(password),
-            admin: false,
-        };
-        let created = match state.password_lane.run(move || admin_users::prepare(new)).await? {
-            Ok(prepared) => {
-                let worker_state = Arc::clone(&state.core);
-                state
-                    .store
-                    .run(move |conn| {
-                        Ok::<_, StoreError>(admin_users::insert(conn, prepared, worker_state.clock.now()))
-                    })
-                    .await?
-            }
-            Err(error) => Err(error),
-        };
-        let created = match created {
-            Ok(user) => Ok(sign_in(&state, &request, user, "pwd").await?),
-            Err(error) => Err(error),
-        };
-        match created {
-            Ok(cookie) => {
-                let mut response = pages::see_other(&ReturnTo::parse(&carried).location(true));
-                pages::add_cookie(&mut response, &cookie)?;
-                return Ok(response);
-            }
-            Err(AdminError::Invalid { field: "email", .. }) => {
-                Some("Enter a valid email address.".to_owned())
-            }
-            Err(AdminError::Invalid {
-                field: "password", ..
-            }) => Some("Choose a password of at least 8 characters.".to_owned()),
-            Err(AdminError::Conflict(_)) => Some(
-                "An account could not be created with this email. If it is yours, sign in instead."
-                    .to_owned(),
-            ),
-            Err(error) => return Err(PageError::internal(&error)),
-        }
-    };
-    let token = csrf::token(&request, state.secure_cookies);
-    let page = SignupPage {
-        error: problem,
-        csrf: token.token.clone(),
-        request: carried,
-        email,
-        name,
-    };
-    with_csrf_cookie(pages::render(StatusCode::UNPROCESSABLE_ENTITY, &page)?, token)
 }
 
 /// Where a person goes once signed in without a passkey: back to the app, unless this is a
