@@ -246,7 +246,7 @@ async fn a_tier_and_a_product_given_here_show_in_the_next_token_and_introspectio
     .unwrap();
     assert_eq!(
         location(&given),
-        format!("/admin/people/{person_id}?done=Subscription+set+to+gold+%28active%29.")
+        format!("/admin/people/{person_id}?done=subscription-set")
     );
     let granted = post(
         &format!("/admin/people/{person_id}/grants"),
@@ -418,6 +418,24 @@ async fn a_disabled_apps_access_tokens_stop_working_at_once(backend: Backend) {
     );
 }
 
+async fn a_notice_in_the_address_shows_only_the_dashboards_own_texts(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let page = |done: &'static str| {
+        let (admin, url) = (
+            admin.clone(),
+            server.endpoint(&format!("/admin/tiers?done={done}")),
+        );
+        async move { admin.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let crafted = page("Your+session+expired%2C+call+%2B1-555-0100").await;
+    assert!(
+        !crafted.contains("call +1-555-0100"),
+        "no text of the address's own"
+    );
+    assert!(page("tier-created").await.contains("The tier was created."));
+}
+
 async fn rotating_keys_here_signs_with_the_new_key_at_once(backend: Backend) {
     let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
@@ -478,6 +496,7 @@ on_both_backends!(
     an_administrator_cannot_disable_their_own_account,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,
     a_disabled_apps_access_tokens_stop_working_at_once,
+    a_notice_in_the_address_shows_only_the_dashboards_own_texts,
     rotating_keys_here_signs_with_the_new_key_at_once,
     someone_not_signed_in_is_sent_to_sign_in_and_comes_back,
     a_person_who_is_not_an_administrator_gets_403_everywhere,

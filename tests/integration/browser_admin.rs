@@ -108,7 +108,7 @@ async fn an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_produc
     page.fill("#tier-streams", "4").await;
     page.fill("#tier-features", "hd, 4k").await;
     page.click_and_wait("form[action='/admin/tiers'] button").await;
-    assert!(page.text("[role=status]").await.contains("Tier Gold created."));
+    assert!(page.text("[role=status]").await.contains("The tier was created."));
 
     page.goto(&server.endpoint("/admin/products")).await;
     page.fill("#product-slug", "final-2026").await;
@@ -118,7 +118,7 @@ async fn an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_produc
     assert!(
         page.text("[role=status]")
             .await
-            .contains("Championship Final created.")
+            .contains("The product was created.")
     );
 
     page.goto(&server.endpoint("/admin/people?email=viewer")).await;
@@ -134,13 +134,17 @@ async fn an_admin_signs_in_with_a_passkey_and_gives_a_person_a_tier_and_a_produc
     assert!(
         page.text("[role=status]")
             .await
-            .contains("Subscription set to gold")
+            .contains("The subscription was saved.")
     );
     page.eval("document.querySelector('#grant-product').value = 'final-2026'")
         .await;
     page.click_and_wait(&format!("form[action='/admin/people/{person_id}/grants'] button"))
         .await;
-    assert!(page.text("[role=status]").await.contains("final-2026 granted."));
+    assert!(
+        page.text("[role=status]")
+            .await
+            .contains("The pay-per-view product was granted.")
+    );
 
     let tokens = flow::person_tokens(&server, &app, VIEWER, "openid entitlements").await;
     let access_token = tokens["access_token"].as_str().unwrap();

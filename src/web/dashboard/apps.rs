@@ -19,7 +19,7 @@ use crate::foundation::store::clients::{self as store, Client};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
-use crate::web::dashboard::{Admin, done, notice, render, render_with};
+use crate::web::dashboard::{Admin, Notice, done, notice, render, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -428,7 +428,7 @@ pub(crate) async fn disable(
         .await?;
     state.clients.forget(&client_id);
     match disabled {
-        Ok(Some(client)) => Ok(done("/admin/apps", &format!("{} is disabled.", client.name))),
+        Ok(Some(_)) => Ok(done("/admin/apps", Notice::AppDisabled)),
         Ok(None) => not_found(&state, admin).await,
         Err(error) => {
             let message = refusal(error)?;

@@ -10,7 +10,7 @@ use crate::foundation::crypto::keyring::{self, KeyringError, PublishedKey};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
-use crate::web::dashboard::{done, notice, render};
+use crate::web::dashboard::{Notice, done, notice, render};
 use crate::web::extractors::AdminForm;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -142,12 +142,10 @@ pub(crate) async fn rotate(
         .map_err(|error| PageError::internal(&error))?;
     // The keys' ids are in the audit log and on the page; the notice stays short.
     let notice = match state.core.reload_keys().await {
-        Ok(()) => {
-            "New signing keys are active. The keys they replace stay published until their tokens expire."
-        }
+        Ok(()) => Notice::KeysRotated,
         Err(error) => {
             tracing::warn!(%error, "reloading signing keys after a rotation failed");
-            "New signing keys are active. This server starts using them within a minute."
+            Notice::KeysRotatedSoon
         }
     };
     Ok(done("/admin/keys", notice))

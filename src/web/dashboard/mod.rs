@@ -149,20 +149,111 @@ pub(crate) fn problem(error: EntitlementError) -> Result<String, PageError> {
     }
 }
 
+/// What a dashboard page says after a change. The address carries only the notice's key, so
+/// a crafted `?done=` shows one of these texts or nothing, never text of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notice {
+    AppDisabled,
+    ProductCreated,
+    ProductSaved,
+    KeysRotated,
+    KeysRotatedSoon,
+    TierCreated,
+    TierSaved,
+    TierDeleted,
+    SubscriptionSet,
+    SubscriptionEnded,
+    ProductGranted,
+    GrantRevoked,
+    SignedOutEverywhere,
+    AccountDisabled,
+    AccountEnabled,
+    TwoStepReset,
+}
+
+impl Notice {
+    const ALL: [Self; 16] = [
+        Self::AppDisabled,
+        Self::ProductCreated,
+        Self::ProductSaved,
+        Self::KeysRotated,
+        Self::KeysRotatedSoon,
+        Self::TierCreated,
+        Self::TierSaved,
+        Self::TierDeleted,
+        Self::SubscriptionSet,
+        Self::SubscriptionEnded,
+        Self::ProductGranted,
+        Self::GrantRevoked,
+        Self::SignedOutEverywhere,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::TwoStepReset,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::AppDisabled => "app-disabled",
+            Self::ProductCreated => "product-created",
+            Self::ProductSaved => "product-saved",
+            Self::KeysRotated => "keys-rotated",
+            Self::KeysRotatedSoon => "keys-rotated-soon",
+            Self::TierCreated => "tier-created",
+            Self::TierSaved => "tier-saved",
+            Self::TierDeleted => "tier-deleted",
+            Self::SubscriptionSet => "subscription-set",
+            Self::SubscriptionEnded => "subscription-ended",
+            Self::ProductGranted => "product-granted",
+            Self::GrantRevoked => "grant-revoked",
+            Self::SignedOutEverywhere => "signed-out",
+            Self::AccountDisabled => "account-disabled",
+            Self::AccountEnabled => "account-enabled",
+            Self::TwoStepReset => "two-step-reset",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Self::AppDisabled => "The app is disabled. Its tokens no longer work.",
+            Self::ProductCreated => "The product was created.",
+            Self::ProductSaved => "The product was saved.",
+            Self::KeysRotated => {
+                "New signing keys are active. The keys they replace stay published until their tokens expire."
+            }
+            Self::KeysRotatedSoon => {
+                "New signing keys are active. This server starts using them within a minute."
+            }
+            Self::TierCreated => "The tier was created.",
+            Self::TierSaved => "The tier was saved.",
+            Self::TierDeleted => "The tier was deleted.",
+            Self::SubscriptionSet => "The subscription was saved.",
+            Self::SubscriptionEnded => "Subscription ended.",
+            Self::ProductGranted => "The pay-per-view product was granted.",
+            Self::GrantRevoked => "Grant revoked.",
+            Self::SignedOutEverywhere => "Signed out everywhere.",
+            Self::AccountDisabled => "Account disabled and signed out everywhere.",
+            Self::AccountEnabled => "Account enabled.",
+            Self::TwoStepReset => "Two-step sign-in was reset.",
+        }
+    }
+}
+
 /// `/admin/...` with a notice after a change.
-pub(crate) fn done(path: &str, notice: &str) -> HttpResponse {
+pub(crate) fn done(path: &str, notice: Notice) -> HttpResponse {
     let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("done", notice)
+        .append_pair("done", notice.key())
         .finish();
     pages::see_other(&format!("{path}?{query}"))
 }
 
-/// The notice a page shows after a change (`?done=`), limited to something short.
+/// The notice a page shows after a change (`?done=`): one of [`Notice`]'s texts, or none.
 pub(crate) fn notice(request: &HttpRequest) -> Option<String> {
-    Form::from_urlencoded(request.query_string())
-        .ok()?
-        .get("done")
-        .map(|text| text.chars().take(200).collect())
+    let query = Form::from_urlencoded(request.query_string()).ok()?;
+    let key = query.get("done")?;
+    Notice::ALL
+        .into_iter()
+        .find(|notice| notice.key() == key)
+        .map(|notice| notice.text().to_owned())
 }
 
 /// A dashboard resource; its metrics label is `admin_dashboard`.

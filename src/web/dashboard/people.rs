@@ -15,7 +15,7 @@ use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, se
 use crate::foundation::time::format_utc;
 use crate::web::account::describe_device;
 use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
-use crate::web::dashboard::{Admin, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::query_param;
 use crate::web::pages::PageError;
@@ -254,7 +254,7 @@ async fn entitlement_change<T: Send + 'static>(
     state: &AppState,
     admin: Admin,
     user_id: String,
-    notice: &str,
+    notice: Notice,
     change: impl FnOnce(&mut DbConnection, &Actor, &str, i64) -> Result<T, EntitlementError> + Send + 'static,
 ) -> Result<HttpResponse, PageError> {
     let (actor, target, now) = (admin.actor(), user_id.clone(), state.clock.now());
@@ -308,12 +308,11 @@ pub(crate) async fn set_tier(
         current_period_end: period_end,
         external_ref: None,
     };
-    let notice = format!("Subscription set to {} ({}).", input.tier, input.status);
     entitlement_change(
         &state,
         admin,
         user_id,
-        &notice,
+        Notice::SubscriptionSet,
         move |conn, actor, user_id, now| manage::put_subscription(conn, actor, user_id, &input, now),
     )
     .await
@@ -330,7 +329,7 @@ pub(crate) async fn end_subscription(
         &state,
         admin,
         user_id.into_inner(),
-        "Subscription ended.",
+        Notice::SubscriptionEnded,
         manage::end_subscription,
     )
     .await
@@ -368,12 +367,11 @@ pub(crate) async fn grant(
         valid_until,
         external_ref: None,
     };
-    let notice = format!("{} granted.", input.product);
     entitlement_change(
         &state,
         admin,
         user_id,
-        &notice,
+        Notice::ProductGranted,
         move |conn, actor, user_id, now| manage::grant_product(conn, actor, user_id, &input, now),
     )
     .await
@@ -391,7 +389,7 @@ pub(crate) async fn revoke_grant(
         &state,
         admin,
         user_id,
-        "Grant revoked.",
+        Notice::GrantRevoked,
         move |conn, actor, user_id, now| manage::revoke_grant(conn, actor, user_id, &grant_id, now),
     )
     .await
@@ -403,7 +401,7 @@ async fn account_change(
     admin: Admin,
     user_id: String,
     action: AccountAction,
-    notice: &str,
+    notice: Notice,
 ) -> Result<HttpResponse, PageError> {
     match people::act_on(&state.core, &admin.actor(), &user_id, action).await? {
         ActionOutcome::Done => Ok(done(&person_path(&user_id), notice)),
@@ -427,7 +425,7 @@ pub(crate) async fn sign_out(
         admin,
         user_id.into_inner(),
         AccountAction::SignOutEverywhere,
-        "Signed out everywhere.",
+        Notice::SignedOutEverywhere,
     )
     .await
 }
@@ -444,7 +442,7 @@ pub(crate) async fn disable(
         admin,
         user_id.into_inner(),
         AccountAction::Disable,
-        "Account disabled and signed out everywhere.",
+        Notice::AccountDisabled,
     )
     .await
 }
@@ -461,7 +459,7 @@ pub(crate) async fn enable(
         admin,
         user_id.into_inner(),
         AccountAction::Enable,
-        "Account enabled.",
+        Notice::AccountEnabled,
     )
     .await
 }
@@ -479,7 +477,7 @@ pub(crate) async fn reset_second_factor(
         admin,
         user_id.into_inner(),
         AccountAction::ResetSecondFactor,
-        "Two-step sign-in was reset.",
+        Notice::TwoStepReset,
     )
     .await
 }

@@ -10,7 +10,7 @@ use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Product};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
-use crate::web::dashboard::{Admin, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -225,7 +225,7 @@ pub(crate) async fn create(
         .run(move |conn| Ok::<_, StoreError>(manage::create_product(conn, &actor, &slug, &input, now)))
         .await?;
     match created {
-        Ok(product) => Ok(done("/admin/products", &format!("{} created.", product.title))),
+        Ok(_) => Ok(done("/admin/products", Notice::ProductCreated)),
         Err(error) => {
             let message = problem(error)?;
             list_page(
@@ -324,13 +324,10 @@ pub(crate) async fn update(
                 })
                 .await?;
             match updated {
-                Ok(product) => {
+                Ok(_) => {
                     // Its holders' entitlements changed: no cached answer may outlive that.
                     state.entitlements.clear();
-                    return Ok(done(
-                        &format!("/admin/products/{slug}"),
-                        &format!("{} saved.", product.title),
-                    ));
+                    return Ok(done(&format!("/admin/products/{slug}"), Notice::ProductSaved));
                 }
                 Err(error) => problem(error)?,
             }

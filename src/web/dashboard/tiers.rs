@@ -8,7 +8,7 @@ use askama::Template;
 use crate::domain::entitlements::manage::{self, TierInput};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Tier};
-use crate::web::dashboard::{Admin, done, notice, problem, render, render_with};
+use crate::web::dashboard::{Admin, Notice, done, notice, problem, render, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -153,7 +153,7 @@ pub(crate) async fn create(
         .run(move |conn| Ok::<_, StoreError>(manage::create_tier(conn, &actor, &slug, &input, now)))
         .await?;
     match created {
-        Ok(tier) => Ok(done("/admin/tiers", &format!("Tier {} created.", tier.name))),
+        Ok(_) => Ok(done("/admin/tiers", Notice::TierCreated)),
         Err(error) => {
             let message = problem(error)?;
             list_page(
@@ -213,13 +213,10 @@ pub(crate) async fn update(
                 .run(move |conn| Ok::<_, StoreError>(manage::update_tier(conn, &actor, &target, &input, now)))
                 .await?;
             match updated {
-                Ok(tier) => {
+                Ok(_) => {
                     // Its holders' entitlements changed: no cached answer may outlive that.
                     state.entitlements.clear();
-                    return Ok(done(
-                        &format!("/admin/tiers/{slug}"),
-                        &format!("Tier {} saved.", tier.name),
-                    ));
+                    return Ok(done(&format!("/admin/tiers/{slug}"), Notice::TierSaved));
                 }
                 Err(error) => Some(problem(error)?),
             }
@@ -249,7 +246,7 @@ pub(crate) async fn delete(
         .run(move |conn| Ok::<_, StoreError>(manage::delete_tier(conn, &actor, &target, now)))
         .await?;
     match deleted {
-        Ok(()) => Ok(done("/admin/tiers", &format!("Tier {slug} deleted."))),
+        Ok(()) => Ok(done("/admin/tiers", Notice::TierDeleted)),
         Err(error) => {
             let message = problem(error)?;
             list_page(
