@@ -6,5 +6,6 @@ pub mod config;
 pub mod crypto;
 pub(crate) mod encoding;
 pub mod mail;
+pub(crate) mod private_files;
 pub mod store;
 pub(crate) mod time;

@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::foundation::crypto::hashing::sha256;
 use crate::foundation::crypto::random;
+use crate::foundation::private_files;
 use crate::foundation::store::keys::StoredKey;
 
 const MASTER_KEY_FILE: &str = "master.key";
@@ -59,7 +60,9 @@ impl MasterKey {
             path: keys_dir.display().to_string(),
             cause: cause.to_string(),
         };
-        std::fs::create_dir_all(keys_dir).map_err(dir_error)?;
+        private_files::create_dir(keys_dir).map_err(dir_error)?;
+        private_files::warn_if_open_to_others(keys_dir, "the keys directory");
+        private_files::warn_if_open_to_others(&path, "the master key");
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text).ok_or_else(|| KeyError::BadMasterKey { path: display(&path) }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Self::create(&path),
@@ -462,5 +465,11 @@ mod tests {
         }
         let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+        let nested = dir.path().join("keys");
+        MasterKey::load_or_create(&nested).expect("created in a new directory");
+        assert!(
+            !private_files::open_to_others(&nested),
+            "the keys directory is 0700"
+        );
     }
 }

@@ -21,7 +21,7 @@ pub mod sessions;
 pub(crate) mod totp;
 pub mod users;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -32,6 +32,8 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::foundation::private_files;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -177,6 +179,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_sqlite_database_and_its_directory_are_private() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("data/usher.db");
+        Store::open(&format!("sqlite://{}", path.display()), 1).unwrap();
+        assert!(!private_files::open_to_others(&path), "the database file");
+        assert!(
+            !private_files::open_to_others(&root.path().join("data")),
+            "its directory"
+        );
+    }
+
+    #[test]
     fn passwords_never_appear_in_described_urls() {
         let described =
             redact_password("postgres://usher:hunter2@db:5432/x?password=hunter3&sslmode=require");
@@ -237,18 +251,19 @@ impl Store {
     /// needed, and runs pending migrations. Fails with the real cause on a bad URL.
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
         let target = Target::parse(url)?;
-        if let Target::Sqlite { path } = &target
-            && let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent).map_err(|error| StoreError::SqliteDirectory {
-                path: parent.display().to_string(),
-                cause: error.to_string(),
-            })?;
-        }
+        let new_sqlite_file = match &target {
+            Target::Sqlite { path } => prepare_sqlite_file(path)?,
+            Target::Postgres { .. } => None,
+        };
         // A first connection made directly, so the error is the driver's own and immediate
         // instead of r2d2's "timed out waiting for connection" after 30 seconds.
         let mut first = target.establish()?;
+        if let Some(path) = new_sqlite_file {
+            private_files::restrict(&path).map_err(|error| StoreError::SqliteDirectory {
+                path: path.display().to_string(),
+                cause: error.to_string(),
+            })?;
+        }
         run_migrations(&mut first)?;
         drop(first);
 
@@ -334,6 +349,25 @@ impl Store {
         .await
         .unwrap_or(false)
     }
+}
+
+/// Creates the directory of a SQLite database (private, when new) and returns the database's
+/// path when the file does not exist yet, so it can be made private once SQLite created it.
+/// An existing database that others can read is reported.
+fn prepare_sqlite_file(path: &Path) -> Result<Option<PathBuf>, StoreError> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        private_files::create_dir(parent).map_err(|error| StoreError::SqliteDirectory {
+            path: parent.display().to_string(),
+            cause: error.to_string(),
+        })?;
+    }
+    if path.exists() {
+        private_files::warn_if_open_to_others(path, "the database");
+        return Ok(None);
+    }
+    Ok(Some(path.to_owned()))
 }
 
 fn run_migrations(conn: &mut DbConnection) -> Result<(), StoreError> {
