@@ -143,7 +143,7 @@ impl Default for Config {
             access_token_audience: None,
             access_token_alg: "ES256".into(),
             db_pool_size: 8,
-            db_acquire_timeout_ms: 500,
+            db_acquire_timeout_ms: 1_000,
             sync_interval_ms: 250,
             verified_token_cache_size: 200_000,
             workers: None,

@@ -19,7 +19,7 @@ use crate::common::{self, Backend, TestDb, TestServer};
 
 const START: i64 = 1_900_000_000;
 const EMAIL: &str = "viewer@example.com";
-/// Far beyond the acquire timeout (500 ms), far below the 10 s a request used to hang.
+/// Far beyond the acquire timeout (1 s), far below the 10 s a request used to hang.
 const NO_HANG: Duration = Duration::from_secs(3);
 
 /// A server on PostgreSQL through a link the test can cut, with a subscriber whose token and

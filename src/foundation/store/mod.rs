@@ -234,9 +234,9 @@ impl ManageConnection for ConnectionManager {
 
 /// How long the command line waits for a connection: nothing else is waiting on it.
 const COMMAND_LINE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a request waits for a connection while the last attempt to connect failed: long
-/// enough for one more attempt, short enough that an outage costs no request a second.
-const UNREACHABLE_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a request waits for a connection before it looks again at whether the database
+/// is reachable: an outage is noticed within this, however long a busy pool may be waited for.
+const ACQUIRE_SLICE: Duration = Duration::from_millis(100);
 
 /// Handle to the database: a connection pool plus the blocking-pool bridge.
 #[derive(Clone)]
@@ -303,15 +303,20 @@ impl Store {
         self.unreachable.load(Ordering::Relaxed)
     }
 
+    /// A pooled connection, waited for in slices: a busy pool is waited for up to the acquire
+    /// timeout, an unreachable database is given up on after one slice.
     fn connection(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
-        let timeout = if self.seems_unreachable() {
-            self.acquire_timeout.min(UNREACHABLE_ACQUIRE_TIMEOUT)
-        } else {
-            self.acquire_timeout
-        };
-        self.pool
-            .get_timeout(timeout)
-            .map_err(|error| StoreError::Unavailable(one_line(&error.to_string())))
+        let deadline = std::time::Instant::now() + self.acquire_timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.pool.get_timeout(remaining.min(ACQUIRE_SLICE)) {
+                Ok(connection) => return Ok(connection),
+                Err(error) if remaining <= ACQUIRE_SLICE || self.seems_unreachable() => {
+                    return Err(StoreError::Unavailable(one_line(&error.to_string())));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
