@@ -23,10 +23,17 @@ web app and people created with `usher user create`, it:
 7. prints medians, ratios to the /healthz ceiling, PASS/FAIL against the targets, what
    limits each figure, and the error counts.
 
+With --storm, after steps 2 to 4 (no client-credentials tokens) it measures people's token
+introspection (the cold pass, a warm-up, then wrk for --seconds) quiet, and again while 32
+and then 128 threads of this driver sign in with a password over and over (POST /login);
+it samples the server's RSS every 100 ms, reads it --recovery seconds after each storm, and
+prints throughput, p99 and RSS against the quiet phase and the idle RSS, with PASS/FAIL.
+Sign-ins answered 503 (the password lane shedding load) are counted, not errors.
+
 Exit status: 0 when every request class answered without errors (whether or not targets
 were met), 1 when any request failed (non-2xx, socket errors, inactive tokens, person
-tokens answered without their tier, missing access_token) or the server died, 2 on a setup
-failure.
+tokens answered without their tier, missing access_token; with --storm also sign-ins that
+failed other than with 503) or the server died, 2 on a setup failure.
 """
 
 from __future__ import annotations
@@ -73,6 +80,27 @@ APP_SCOPE = "openid entitlements offline_access"
 # Checked by introspect.lua in every answer of the entitled class, besides "active":true.
 ENTITLED_EXPECT = '"tier":"premium"'
 SETUP_CONNECTIONS = 4
+
+# --storm: introspection of people's tokens while password sign-ins pile up in the server's
+# password lane (argon2id: tens of ms of a core and 19 MiB each).
+STORM_ENDPOINT = "introspection_entitled"
+STORM_LEVELS = (32, 128)  # concurrent sign-ins: inside the lane's default 1 + 64, then far beyond it
+STORM_RAMP_SECONDS = 2.0  # the sign-ins start this long before wrk, so the lane is full when it starts
+STORM_SETTLE_SECONDS = 1.0  # before the idle RSS reading, so no request is under way
+STORM_ERROR_PAUSE = 0.1  # after a failed sign-in, so a broken server is not hammered in a loop
+RSS_SAMPLE_SECONDS = 0.1
+DEFAULT_RETRY_AFTER_SECONDS = 2.0
+# The server's default password_hash_queue; benches/run clears every USHER_* variable.
+DEFAULT_PASSWORD_HASH_QUEUE = 64
+CSRF_COOKIE = "usher_csrf"
+SIGNED_IN_LOCATION = "/account"  # where POST /login sends a person who came to sign in directly
+# Both the full password lane and a database that is away answer 503 with Retry-After; only
+# the lane's page says this (PageError::busy in src/web/pages.rs).
+LANE_BUSY_TEXT = b"Many people are signing in right now"
+TARGET_STORM_RATIO = 0.5
+TARGET_STORM_P99_FACTOR = 10.0
+TARGET_STORM_RSS_KIB = 1024 * 1024
+TARGET_RECOVERY_FACTOR = 2.0
 
 LIMITS = {
     "healthz": "the HTTP stack itself (actix-web, one worker) on one core; no application work",
@@ -810,7 +838,448 @@ def print_report(
     return [text for ok, text in verdicts if not ok]
 
 
+# ---------------------------------------------------------------------------- storm (--storm)
+
+
+def rss_kib(pid: int) -> int | None:
+    """A process's resident set size (VmRSS in /proc/PID/status) in KiB; None once it is gone
+    (a zombie has no VmRSS line)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def ratio(value: float, base: float) -> float:
+    """value / base, NaN when the base is missing (a wrk run that could not be parsed), so a
+    failed quiet run reports its errors instead of a ZeroDivisionError."""
+    return value / base if base else float("nan")
+
+
+def fmt_mib(kib: float | None) -> str:
+    return "—" if kib is None else f"{kib / 1024:.1f}"
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU time of this driver, every thread (the sign-in workers included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def password_lane_slots(pid: int) -> int:
+    """The lane's default width as the server computes it: half the cores it may run on
+    (Rust's available_parallelism honours the taskset affinity), at least one."""
+    return max(1, len(os.sched_getaffinity(pid)) // 2)
+
+
+class Sampler:
+    """Every RSS_SAMPLE_SECONDS, on its own thread: the server's RSS and, when given, how many
+    sign-ins the storm has in flight (the proof that the driver really keeps them going)."""
+
+    def __init__(self, pid: int, in_flight: Callable[[], int] | None = None):
+        self.pid = pid
+        self.in_flight = in_flight
+        self.rss: list[int] = []
+        self.flights: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            rss = rss_kib(self.pid)
+            if rss is not None:
+                self.rss.append(rss)
+            if self.in_flight is not None:
+                self.flights.append(self.in_flight())
+            if self._stop.wait(RSS_SAMPLE_SECONDS):
+                return
+
+    def peak_kib(self) -> int | None:
+        return max(self.rss, default=None)
+
+    def mean_in_flight(self) -> float:
+        return statistics.fmean(self.flights) if self.flights else 0.0
+
+
+def login_csrf(connection: Http) -> str:
+    """GET /login as a new browser: the form's CSRF token. The form is checked by double
+    submit, so the same value comes back as the usher_csrf cookie."""
+    status, response, page = connection.request("GET", "/login")
+    if status != 200:
+        raise SetupError(f"GET /login answered HTTP {status}")
+    token = hidden_input(page.decode("utf-8", "replace"), "csrf")
+    cookies = [value for header, value in response.getheaders() if header.lower() == "set-cookie"]
+    if not any(cookie.startswith(f"{CSRF_COOKIE}={token};") for cookie in cookies):
+        raise SetupError(f"GET /login set no {CSRF_COOKIE} cookie matching its form")
+    return token
+
+
+def retry_after_seconds(response: http.client.HTTPResponse) -> float:
+    value = (response.getheader("Retry-After") or "").strip()
+    return float(value) if value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS
+
+
+def page_message(data: bytes) -> str:
+    """What an HTML error page says (its heading and message), else the start of the body."""
+    text = data.decode("utf-8", "replace")
+    parts = [html.unescape(match) for match in re.findall(r"<(?:h1|p)>(.*?)</(?:h1|p)>", text, re.S)[:2]]
+    return ": ".join(parts) if parts else repr(data[:120])
+
+
+@dataclass
+class SignInTally:
+    ok: int = 0
+    busy: int = 0  # 503 from the full password lane: shedding as designed
+    unavailable: int = 0  # 503 because the database was away (no pooled connection in time)
+    other: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+class SignInStorm:
+    """`workers` threads, each a browser that signs in with a password again and again until
+    stopped: POST /login with the login page's CSRF token, people round robin, no session
+    kept (every sign-in is a new one). Success is the 303 to /account. A 503 is the password
+    lane shedding load, not an error: the worker waits what Retry-After says, as the page asks
+    a person to, so a shed worker is out of flight for those seconds. Anything else counts
+    as an error and the worker starts again on a new connection."""
+
+    def __init__(self, host: str, port: int, people: list[Person], password: str, workers: int):
+        self.host, self.port = host, port
+        self.people, self.password, self.workers = people, password, workers
+        self.tally = SignInTally()
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(index,), daemon=True) for index in range(workers)]
+        self._started = 0.0
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stops the workers and waits for the sign-ins in flight: afterwards the server has
+        no password check left to do."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self.seconds = time.monotonic() - self._started
+
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _work(self, index: int) -> None:
+        connection = Http(self.host, self.port)
+        csrf: str | None = None
+        turn = index
+        try:
+            while not self._stop.is_set():
+                person = self.people[turn % len(self.people)]
+                turn += self.workers
+                with self._lock:
+                    self._in_flight += 1
+                try:
+                    if csrf is None:
+                        csrf = login_csrf(connection)
+                    outcome, pause = self._sign_in_once(connection, csrf, person)
+                except Exception as error:  # noqa: BLE001 - counted; the worker goes on afresh
+                    outcome, pause = (str(error) if isinstance(error, SetupError) else repr(error)), STORM_ERROR_PAUSE
+                    connection.close()
+                    connection, csrf = Http(self.host, self.port), None
+                finally:
+                    with self._lock:
+                        self._in_flight -= 1
+                self._count(outcome)
+                if pause:
+                    self._stop.wait(pause)
+        finally:
+            connection.close()
+
+    def _sign_in_once(self, connection: Http, csrf: str, person: Person) -> tuple[str, float]:
+        """One POST /login: ("ok" | "busy" | what went wrong, seconds to wait before the next)."""
+        body = urllib.parse.urlencode({
+            "csrf": csrf, "request": "", "passkey_offer": "", "email": person.email, "password": self.password,
+        })
+        headers = form_headers()
+        headers["Cookie"] = f"{CSRF_COOKIE}={csrf}"
+        status, response, data = connection.request("POST", "/login", body, headers)
+        if status == 303 and response.getheader("Location") == SIGNED_IN_LOCATION:
+            return "ok", 0.0
+        if status == 503:
+            return ("busy" if LANE_BUSY_TEXT in data else "unavailable"), retry_after_seconds(response)
+        return f"HTTP {status} {page_message(data)}", STORM_ERROR_PAUSE
+
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            if outcome == "ok":
+                self.tally.ok += 1
+            elif outcome == "busy":
+                self.tally.busy += 1
+            elif outcome == "unavailable":
+                self.tally.unavailable += 1
+            else:
+                self.tally.other += 1
+                if len(self.tally.examples) < 3:
+                    self.tally.examples.append(outcome)
+
+
+@dataclass
+class StormPhase:
+    name: str
+    workers: int  # concurrent sign-ins; 0 for the quiet baseline
+    wrk: WrkResult
+    peak_rss_kib: int | None
+    alive: bool
+    tally: SignInTally = field(default_factory=SignInTally)
+    storm_seconds: float = 0.0
+    mean_in_flight: float = 0.0
+    driver_cpu: float = 0.0
+    recovered_rss_kib: int | None = None
+
+
+def describe_storm(phase: StormPhase) -> str:
+    line = describe(phase.wrk) + f"  peak RSS {fmt_mib(phase.peak_rss_kib)} MiB"
+    if phase.workers:
+        tally = phase.tally
+        line += (
+            f"\n    sign-ins over {phase.storm_seconds:.1f} s: {tally.ok} signed in, {tally.busy} answered 503 by the full "
+            f"lane, {tally.unavailable} 503 with the database away, {tally.other} other; {phase.mean_in_flight:.1f} in flight on average while wrk ran; "
+            f"driver CPU {phase.driver_cpu:.0%}"
+        )
+    return line
+
+
+def quiet_phase(runner: Runner, args: argparse.Namespace) -> StormPhase:
+    with Sampler(args.server_pid) as sampler:
+        result = runner.run(STORM_ENDPOINT, args.seconds, "quiet")
+    return StormPhase("quiet", 0, result, sampler.peak_kib(), alive(args.server_pid))
+
+
+def storm_phase(runner: Runner, args: argparse.Namespace, people: list[Person], password: str, workers: int) -> StormPhase:
+    """The same wrk load as the quiet phase while `workers` sign-ins run; they start
+    STORM_RAMP_SECONDS earlier, so the password lane is already full when wrk starts."""
+    parsed = urllib.parse.urlsplit(args.base_url)
+    storm = SignInStorm(parsed.hostname, parsed.port, people, password, workers)
+    with Sampler(args.server_pid) as whole:
+        storm.start()
+        time.sleep(STORM_RAMP_SECONDS)
+        cpu_before, started = own_cpu_seconds(), time.monotonic()
+        with Sampler(args.server_pid, storm.in_flight) as during:
+            result = runner.run(STORM_ENDPOINT, args.seconds, f"{workers} sign-ins")
+        driver_cpu = (own_cpu_seconds() - cpu_before) / (time.monotonic() - started)
+        storm.stop()
+    return StormPhase(
+        name=f"{workers} sign-ins",
+        workers=workers,
+        wrk=result,
+        peak_rss_kib=whole.peak_kib(),
+        alive=alive(args.server_pid),
+        tally=storm.tally,
+        storm_seconds=storm.seconds,
+        mean_in_flight=during.mean_in_flight(),
+        driver_cpu=driver_cpu,
+    )
+
+
+def watch_recovery(pid: int, seconds: float, steps: int = 6) -> int | None:
+    """The server's RSS `seconds` after a storm stopped (logged at `steps` points on the way);
+    None if the server is gone."""
+    points = [f"0 s {fmt_mib(rss_kib(pid))}"]
+    started = time.monotonic()
+    for step in range(1, steps + 1):
+        time.sleep(max(0.0, started + seconds * step / steps - time.monotonic()))
+        points.append(f"{seconds * step / steps:.0f} s {fmt_mib(rss_kib(pid))}")
+    log(f"  RSS (MiB) after the sign-ins stopped: {', '.join(points)}")
+    return rss_kib(pid)
+
+
+def storm_verdicts(phases: dict[int, StormPhase], quiet: StormPhase, idle_kib: int, recovery: float) -> list[tuple[bool, str]]:
+    verdicts: list[tuple[bool, str]] = []
+    for workers in STORM_LEVELS:
+        phase = phases.get(workers)
+        if phase is None:
+            verdicts.append((False, f"{workers} sign-ins: not measured (the server died before)"))
+            continue
+        name = phase.name
+        peak = phase.peak_rss_kib or 0
+        if workers == STORM_LEVELS[0]:
+            throughput = ratio(phase.wrk.rps, quiet.wrk.rps)
+            p99 = ratio(phase.wrk.latency_us.get(99, float("nan")), quiet.wrk.latency_us.get(99, float("nan")))
+            verdicts += [
+                (throughput >= TARGET_STORM_RATIO,
+                 f"{name}: introspection throughput {throughput:.2f} of quiet (target ≥ {TARGET_STORM_RATIO})"),
+                (p99 <= TARGET_STORM_P99_FACTOR,
+                 f"{name}: introspection p99 {p99:.2f}× quiet (target ≤ {TARGET_STORM_P99_FACTOR:g}×)"),
+            ]
+        else:
+            verdicts.append((phase.alive, f"{name}: the server {'is still alive' if phase.alive else 'DIED'}"))
+        verdicts.append((
+            0 < peak < TARGET_STORM_RSS_KIB,
+            f"{name}: peak RSS {fmt_mib(peak)} MiB (target < {TARGET_STORM_RSS_KIB // 1024} MiB)",
+        ))
+        after = phase.recovered_rss_kib
+        factor = after / idle_kib if after else float("nan")
+        verdicts.append((
+            factor <= TARGET_RECOVERY_FACTOR,
+            f"{name}: RSS {recovery:g} s after the sign-ins stopped {fmt_mib(after)} MiB, {factor:.2f}× idle "
+            f"{fmt_mib(idle_kib)} MiB (target ≤ {TARGET_RECOVERY_FACTOR:g}×)",
+        ))
+    return verdicts
+
+
+def print_storm_report(
+    phases: list[StormPhase], idle_kib: int, lane: str, seconds: float, recovery: float
+) -> list[str]:
+    quiet = phases[0]
+    quiet_p99 = quiet.wrk.latency_us.get(99, float("nan"))
+    after = f"RSS +{recovery:g}s"
+    header = (
+        f"{'phase':<13} {'req/s':>8} {'×quiet':>6} {'p99':>8} {'×quiet':>7} {'server CPU':>10} "
+        f"{'peak RSS':>8} {'signed in':>9} {'503 lane':>8} {'503 db':>6} {'other':>5} {'in flight':>9} {after:>9} "
+        f"{'×idle':>5} {'alive':>5}"
+    )
+    log()
+    log(f"Storm results: wrk -t1 -c{CONNECTIONS} {STORM_ENDPOINT}, {seconds:g} s per phase; {lane}; RSS in MiB")
+    log("=" * len(header))
+    log(header)
+    log("-" * len(header))
+    for phase in phases:
+        p99 = phase.wrk.latency_us.get(99, float("nan"))
+        storm = phase.workers > 0
+        log(
+            f"{phase.name:<13} {fmt_rps(phase.wrk.rps):>8} {ratio(phase.wrk.rps, quiet.wrk.rps):>6.2f} "
+            f"{fmt_latency(p99):>8} {ratio(p99, quiet_p99):>6.2f}× {phase.wrk.server_cpu:>10.0%} {fmt_mib(phase.peak_rss_kib):>8} "
+            f"{phase.tally.ok if storm else '—':>9} {phase.tally.busy if storm else '—':>8} "
+            f"{phase.tally.unavailable if storm else '—':>6} "
+            f"{phase.tally.other if storm else '—':>5} {f'{phase.mean_in_flight:.1f}' if storm else '—':>9} "
+            f"{fmt_mib(phase.recovered_rss_kib):>9} "
+            f"{f'{phase.recovered_rss_kib / idle_kib:.2f}' if phase.recovered_rss_kib else '—':>5} "
+            f"{'yes' if phase.alive else 'NO':>5}"
+        )
+    log("-" * len(header))
+    log(
+        f"Idle RSS before the quiet phase: {fmt_mib(idle_kib)} MiB (caches filled). Sign-ins are counted over each whole "
+        f"storm ({STORM_RAMP_SECONDS:g} s ramp, the wrk run, then the sign-ins in flight finishing); \"in flight\" is the "
+        "mean of the driver's sign-ins under way while wrk ran (a worker answered 503 waits out Retry-After). "
+        "503 lane: the password lane was full (shedding as designed); 503 db: no database connection in time."
+    )
+    other = max(phase.wrk.other_cpu - phase.driver_cpu for phase in phases)
+    note = "  WARNING: other processes competed for the CPUs; figures are noisy" if other > 0.10 else ""
+    log(f"Background load: besides the server, wrk and this driver, other processes used at most {other:.0%} of a core.{note}")
+
+    by_workers = {phase.workers: phase for phase in phases if phase.workers}
+    verdicts = storm_verdicts(by_workers, quiet, idle_kib, recovery)
+    log()
+    log("Targets:")
+    for ok, text in verdicts:
+        log(f"  {'PASS' if ok else 'FAIL'}  {text}")
+    return [text for ok, text in verdicts if not ok]
+
+
+def run_storm(args: argparse.Namespace, runner: Runner, people: list[Person], password: str) -> tuple[list[str], list[str]]:
+    """The --storm measurement after setup: cold pass, warm-up, idle RSS, the quiet phase,
+    then each storm and its recovery. Returns (request errors, missed targets)."""
+    failed: list[str] = []
+    log()
+    log(f"Cold pass, {STORM_ENDPOINT}: one introspection of every token (first sightings; fills both caches)")
+    cold = runner.run(STORM_ENDPOINT, max(60.0, args.tokens / 100), f"{STORM_ENDPOINT} (cold pass)", cold=True)
+    log(describe(cold))
+    if cold.check.get("responses", 0) < args.tokens:
+        cold.errors.append(f"the cold pass answered {cold.check.get('responses', 0)} of {args.tokens} tokens")
+    failed += [f"{STORM_ENDPOINT} cold pass: {e}" for e in cold.errors]
+    warmup = runner.run(STORM_ENDPOINT, args.warmup, f"{STORM_ENDPOINT} (warm-up)")
+    log(describe(warmup))
+    failed += [f"{STORM_ENDPOINT} warm-up: {e}" for e in warmup.errors]
+
+    time.sleep(STORM_SETTLE_SECONDS)  # idle means idle: no request under way for a moment
+    idle_kib = rss_kib(args.server_pid)
+    if idle_kib is None:
+        raise SetupError("the server died before the quiet phase")
+    slots = password_lane_slots(args.server_pid)
+    lane = (
+        f"password lane: server defaults, {slots} slot(s) (half its {len(os.sched_getaffinity(args.server_pid))} core(s), "
+        f"at least 1) + queue {DEFAULT_PASSWORD_HASH_QUEUE}, so {slots + DEFAULT_PASSWORD_HASH_QUEUE} sign-ins at once"
+    )
+    log()
+    log(f"Idle RSS {fmt_mib(idle_kib)} MiB; {lane}")
+    log(f"Measuring: quiet, then {' and '.join(map(str, STORM_LEVELS))} concurrent sign-ins, {args.seconds:g} s each, "
+        f"each followed by {args.recovery:g} s without sign-ins")
+    phases = [quiet_phase(runner, args)]
+    log(describe_storm(phases[0]))
+    failed += [f"quiet: {e}" for e in phases[0].wrk.errors]
+    for workers in STORM_LEVELS:
+        if not alive(args.server_pid):
+            break
+        phase = storm_phase(runner, args, people, password, workers)
+        log(describe_storm(phase))
+        failed += [f"{phase.name}: introspection {e}" for e in phase.wrk.errors]
+        if phase.tally.other:
+            failed.append(
+                f"{phase.name}: {phase.tally.other} sign-ins failed other than with 503, e.g. "
+                + "; ".join(phase.tally.examples)
+            )
+        if phase.alive:
+            phase.recovered_rss_kib = watch_recovery(args.server_pid, args.recovery)
+            phase.alive = alive(args.server_pid)
+        if not phase.alive:
+            failed.append(f"{phase.name}: the server died")
+        phases.append(phase)
+        if args.save_raw:
+            with open(os.path.join(args.work_dir, f"wrk-storm-{workers}.txt"), "w", encoding="utf-8") as file:
+                file.write(phase.wrk.raw)
+    missed = print_storm_report(phases, idle_kib, lane, args.seconds, args.recovery)
+    return failed, missed
+
+
 # ---------------------------------------------------------------------------- main
+
+
+def prepare_entitled_tokens(
+    args: argparse.Namespace, authorization: str, admin: dict, app: dict, password: str, entitled_token_file: str
+) -> tuple[list[Person], list[tuple[str, Person]]]:
+    """Steps 2 to 4 for the entitled class: entitlements, sign-ins and refreshes, sample check."""
+    parsed = urllib.parse.urlsplit(args.base_url)
+    people = load_people(args.people_dir)
+    log(
+        f"Entitlements through the admin API: tier {TIER['slug']} (features {', '.join(TIER['features'])}), "
+        f"{len(PRODUCTS)} products; {len(people):,} people each get an active subscription "
+        f"and {GRANTS_PER_PERSON} grants…"
+    )
+    started = time.monotonic()
+    grant_entitlements(parsed.hostname, parsed.port, basic_authorization(admin["client_id"], admin["client_secret"]), people)
+    log(f"  done in {time.monotonic() - started:.1f} s")
+    log(
+        f"Minting {args.tokens:,} person access tokens (scope {APP_SCOPE}): each person signs in "
+        f"(authorization code + PKCE), then refreshes with rotation; {SETUP_CONNECTIONS} people at a time…"
+    )
+    started = time.monotonic()
+    minted = mint_entitled_tokens(parsed.hostname, parsed.port, app, people, password, args.tokens)
+    elapsed = time.monotonic() - started
+    distinct = len({token for token, _ in minted})
+    if len(minted) != args.tokens or distinct != args.tokens:
+        raise SetupError(f"wanted {args.tokens} distinct person tokens, got {len(minted)} ({distinct} distinct)")
+    with open(entitled_token_file, "w", encoding="ascii") as file:
+        file.write("\n".join(token for token, _ in minted) + "\n")
+    log(
+        f"  {distinct:,} distinct tokens of {len(people):,} people in {elapsed:.1f} s "
+        f"(interleaved by person), written to {entitled_token_file}"
+    )
+    check_entitled_sample(args.base_url, authorization, minted, "before load")
+    return people, minted
 
 
 def main() -> int:
@@ -829,6 +1298,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--save-raw", action="store_true", help="keep every wrk output in the work dir")
+    parser.add_argument(
+        "--storm", action="store_true",
+        help="instead of the endpoint rounds: introspection of people's tokens, quiet and during sign-in storms",
+    )
+    parser.add_argument("--recovery", type=float, default=60, help="--storm: seconds to watch RSS after each storm")
     args = parser.parse_args()
 
     parsed = urllib.parse.urlsplit(args.base_url)
@@ -844,8 +1318,19 @@ def main() -> int:
     token_file = os.path.join(args.work_dir, "tokens.txt")
     entitled_token_file = os.path.join(args.work_dir, "tokens-entitled.txt")
     failed: list[str] = []
+    missed: list[str] = []
 
     try:
+        if args.storm:
+            people, minted = prepare_entitled_tokens(args, authorization, admin, app, password, entitled_token_file)
+            # Only the entitled class runs; the other token file is never read.
+            runner = Runner(args, authorization, token_file, entitled_token_file)
+            failed, missed = run_storm(args, runner, people, password)
+            if alive(args.server_pid):
+                log()
+                check_entitled_sample(args.base_url, authorization, minted, "after the storms")
+            return finish(failed, missed)
+
         log(f"Minting {args.tokens:,} access tokens (client credentials, 4 keep-alive connections)…")
         started = time.monotonic()
         tokens = mint_tokens(parsed.hostname, parsed.port, authorization, args.tokens)
@@ -859,32 +1344,7 @@ def main() -> int:
         check_sample(args.base_url, authorization, tokens, "before load")
 
         log()
-        people = load_people(args.people_dir)
-        log(
-            f"Entitlements through the admin API: tier {TIER['slug']} (features {', '.join(TIER['features'])}), "
-            f"{len(PRODUCTS)} products; {len(people):,} people each get an active subscription "
-            f"and {GRANTS_PER_PERSON} grants…"
-        )
-        started = time.monotonic()
-        grant_entitlements(parsed.hostname, parsed.port, basic_authorization(admin["client_id"], admin["client_secret"]), people)
-        log(f"  done in {time.monotonic() - started:.1f} s")
-        log(
-            f"Minting {args.tokens:,} person access tokens (scope {APP_SCOPE}): each person signs in "
-            f"(authorization code + PKCE), then refreshes with rotation; {SETUP_CONNECTIONS} people at a time…"
-        )
-        started = time.monotonic()
-        minted = mint_entitled_tokens(parsed.hostname, parsed.port, app, people, password, args.tokens)
-        elapsed = time.monotonic() - started
-        distinct = len({token for token, _ in minted})
-        if len(minted) != args.tokens or distinct != args.tokens:
-            raise SetupError(f"wanted {args.tokens} distinct person tokens, got {len(minted)} ({distinct} distinct)")
-        with open(entitled_token_file, "w", encoding="ascii") as file:
-            file.write("\n".join(token for token, _ in minted) + "\n")
-        log(
-            f"  {distinct:,} distinct tokens of {len(people):,} people in {elapsed:.1f} s "
-            f"(interleaved by person), written to {entitled_token_file}"
-        )
-        check_entitled_sample(args.base_url, authorization, minted, "before load")
+        people, minted = prepare_entitled_tokens(args, authorization, admin, app, password, entitled_token_file)
 
         runner = Runner(args, authorization, token_file, entitled_token_file)
         colds: list[WrkResult] = []
@@ -930,7 +1390,11 @@ def main() -> int:
     except SetupError as error:
         log(f"ERROR: {error}")
         return 2
+    return finish(failed, missed)
 
+
+def finish(failed: list[str], missed: list[str]) -> int:
+    """The closing RESULT line and the exit status: 1 on request errors, else 0."""
     log()
     if failed:
         log("RESULT: ERRORS — some requests failed:")
