@@ -38,6 +38,8 @@ pub struct Core {
     pub password_lane: PasswordLane,
     /// Sign-in links requested per IP address.
     pub link_throttle: Throttle,
+    /// Device authorization requests per client address.
+    pub device_authorization_throttle: Throttle,
     /// The WebAuthn relying party; None when passkeys cannot work here (an issuer on an IP
     /// address and no `passkey_rp_id`).
     pub passkeys: Option<Webauthn>,
@@ -69,6 +71,7 @@ impl Core {
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
         let password_lane = PasswordLane::new(config.password_hash_slots(), config.password_hash_queue);
         let link_throttle = Throttle::new(config.sign_in_link_window_secs);
+        let device_authorization_throttle = Throttle::new(config.device_code_ttl_secs);
         let entitlements =
             EntitlementCache::new(config.entitlement_cache_size, config.entitlement_stale_max_secs);
         Ok(Self {
@@ -86,6 +89,7 @@ impl Core {
             login_throttle,
             password_lane,
             link_throttle,
+            device_authorization_throttle,
             passkeys,
             mailer,
             entitlements,

@@ -124,6 +124,9 @@ pub struct Config {
     /// Wrong user codes allowed from everywhere together within `login_throttle_window_secs`:
     /// the bound on guessing spread over many addresses.
     pub device_code_failures_global: u32,
+    /// Device authorization requests (a TV asking for a code) one client address may make
+    /// within `device_code_ttl_secs`.
+    pub device_authorizations_per_ip: u32,
     // --- Admin dashboard (src/admin/dashboard) ---
     /// How long after signing in (with a second factor) an administrator may use the
     /// dashboard before signing in again, in seconds.
@@ -181,6 +184,7 @@ impl Default for Config {
             device_poll_interval_secs: 5,
             device_code_failures_per_ip: 10,
             device_code_failures_global: 1000,
+            device_authorizations_per_ip: 30,
             admin_session_max_secs: 3600,
         }
     }

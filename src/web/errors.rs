@@ -20,6 +20,7 @@ fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -68,8 +69,12 @@ impl ResponseError for OAuthError {
                     response.insert_header((header::WWW_AUTHENTICATE, value));
                 }
             }
-            ErrorCode::TemporarilyUnavailable => {
-                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS)));
+            ErrorCode::TemporarilyUnavailable | ErrorCode::TooManyRequests => {
+                let retry_after = match self.retry_after_secs {
+                    Some(secs) => HeaderValue::from(secs.max(1)),
+                    None => HeaderValue::from_static(RETRY_AFTER_SECS),
+                };
+                response.insert_header((header::RETRY_AFTER, retry_after));
             }
             _ => {}
         }

@@ -147,12 +147,18 @@ fn require_form_encoded(request: &HttpRequest) -> Result<(), OAuthError> {
 pub(crate) struct ClientRequest {
     body: Bytes,
     authorization: Option<HeaderValue>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl ClientRequest {
     /// The request's parameters, borrowed from its body.
     pub(crate) fn form(&self) -> Result<Form<'_>, OAuthError> {
         Form::from_body(&self.body)
+    }
+
+    /// The address the request came from, empty when unknown.
+    pub(crate) fn client_ip(&self) -> String {
+        self.peer.map(|peer| peer.ip().to_string()).unwrap_or_default()
     }
 
     /// What the request presents to identify its client (RFC 6749 §2.3.1).
@@ -173,12 +179,14 @@ impl FromRequest for ClientRequest {
         let body = Bytes::from_request(request, payload);
         let form_encoded = require_form_encoded(request);
         let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+        let peer = request.peer_addr();
         Box::pin(async move {
             let body = body.await;
             form_encoded?;
             Ok(Self {
                 body: body.map_err(|error| body_error(&error))?,
                 authorization,
+                peer,
             })
         })
     }

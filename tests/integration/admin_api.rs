@@ -771,6 +771,49 @@ async fn the_audit_log_is_filtered_and_paged(backend: Backend) {
     assert!(bad_time.description().starts_with("until: "));
 }
 
+async fn every_route_accepts_exactly_the_scopes_its_openapi_document_names(backend: Backend) {
+    let api = api(backend).await;
+    let entitlements = token(&api.server, "usher:entitlements").await;
+    let document = api.send(Method::GET, "/openapi.json", None, None).await;
+    let paths = document.body["paths"].as_object().unwrap();
+    for (path, operations) in paths {
+        let path = path.strip_prefix("/admin/api/v1").unwrap();
+        // Ids nobody has: authorization comes before any lookup, so a 404 still shows it.
+        let concrete: String = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "nobody" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in operations.as_object().unwrap() {
+            let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            let documented: Vec<&str> = operation["security"]
+                .as_array()
+                .map(|requirements| {
+                    requirements
+                        .iter()
+                        .filter_map(|requirement| requirement["bearer"].as_array())
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if documented.is_empty() {
+                continue;
+            }
+            for (scope, token) in [("usher:admin", &api.admin), ("usher:entitlements", &entitlements)] {
+                let answer = api.send(method.clone(), &concrete, Some(token), Some("{}")).await;
+                if documented.contains(&scope) {
+                    assert_ne!(answer.status, 403, "{method} {path} documents {scope}");
+                } else {
+                    assert_eq!(answer.status, 403, "{method} {path} does not document {scope}");
+                }
+            }
+        }
+    }
+}
+
 async fn the_openapi_document_describes_every_route(backend: Backend) {
     let api = api(backend).await;
     let document = api.send(Method::GET, "/openapi.json", None, None).await;
@@ -833,5 +876,6 @@ on_both_backends!(
     a_repeated_identical_subscription_changes_nothing,
     the_audit_log_is_filtered_and_paged,
     the_openapi_document_describes_every_route,
+    every_route_accepts_exactly_the_scopes_its_openapi_document_names,
     a_method_a_route_does_not_take_is_refused_with_allow,
 );

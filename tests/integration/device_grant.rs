@@ -349,6 +349,27 @@ async fn a_client_without_the_grant_is_refused(backend: Backend) {
     assert_eq!(body["error"], "unauthorized_client");
 }
 
+async fn one_address_gets_a_bounded_number_of_device_codes(backend: Backend) {
+    let living = living_room(backend, |config| config.device_authorizations_per_ip = 3).await;
+    for _ in 0..3 {
+        living.device_authorization("openid").await;
+    }
+    let refused = common::http()
+        .post(living.server.endpoint("/oauth/device_authorization"))
+        .form(&[("client_id", living.tv.client_id.as_str()), ("scope", "openid")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0 && wait <= living.server.state.config.device_code_ttl_secs);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "slow_down");
+}
+
 async fn guessing_codes_is_limited_per_address(backend: Backend) {
     let living = living_room(backend, |config| config.device_code_failures_per_ip = 3).await;
     let codes = living.device_authorization("openid").await;
@@ -481,6 +502,7 @@ async fn the_account_page_lists_the_tv_and_signs_it_out(backend: Backend) {
 
 on_both_backends!(
     discovery_advertises_the_device_endpoint_and_grant,
+    one_address_gets_a_bounded_number_of_device_codes,
     the_device_gets_codes_in_the_rfc_shape,
     polling_waits_then_slows_down_then_gets_tokens_once,
     a_denied_request_answers_access_denied,

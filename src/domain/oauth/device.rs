@@ -156,12 +156,28 @@ async fn device_client(state: &Core, credentials: &ClientCredentials<'_>) -> Res
 }
 
 /// A device authorization request (RFC 8628 §3.1) from the client presenting `credentials`.
+/// Devices ask from `client_ip`; each address gets `device_authorizations_per_ip` requests
+/// per `device_code_ttl_secs`, so none can fill the database with pending requests.
 pub(crate) async fn authorize(
     state: &Arc<Core>,
     credentials: &ClientCredentials<'_>,
     form: &impl Parameters,
+    client_ip: &str,
 ) -> Result<DeviceAuthorizationResponse, OAuthError> {
+    let now = state.clock.now();
+    let ip_key = format!("device-authorization:{client_ip}");
+    let throttle = &state.device_authorization_throttle;
+    if let Some(wait) = throttle.blocked_for(&ip_key, state.config.device_authorizations_per_ip, now) {
+        return Err(OAuthError {
+            retry_after_secs: Some(wait),
+            ..OAuthError::new(
+                ErrorCode::TooManyRequests,
+                "too many device authorization requests from this network; wait and try again",
+            )
+        });
+    }
     let client = device_client(state, credentials).await?;
+    throttle.record_failure(&ip_key, now);
     let scope = device_scope(&client, form.get("scope"))?;
     let worker_state = Arc::clone(state);
     Ok(state

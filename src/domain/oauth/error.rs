@@ -32,6 +32,8 @@ pub(crate) enum ErrorCode {
     /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.
     InsufficientScope,
     ServerError,
+    /// Too many requests from one client address; retry after `retry_after_secs`.
+    TooManyRequests,
     /// RFC 6749 §4.1.2.1: the database is away for the moment; retry after a pause.
     TemporarilyUnavailable,
     NotFound,
@@ -57,6 +59,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TooManyRequests => "slow_down",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
         }
@@ -67,6 +70,8 @@ impl ErrorCode {
 pub(crate) struct OAuthError {
     pub code: ErrorCode,
     pub description: Cow<'static, str>,
+    /// When a refused request may be tried again, for `Retry-After`; a short pause if unset.
+    pub retry_after_secs: Option<i64>,
 }
 
 impl OAuthError {
@@ -74,6 +79,7 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
+            retry_after_secs: None,
         }
     }
 

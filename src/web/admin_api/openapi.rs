@@ -69,8 +69,9 @@ use crate::web::state::AppState;
     tags(
         (name = "tiers", description = "Subscription tiers: `usher:admin`"),
         (name = "products", description = "Pay-per-view products: `usher:admin`"),
-        (name = "people", description = "A person's subscription, grants and entitlements: \
-            `usher:entitlements` or `usher:admin`; finding and showing people: `usher:admin`"),
+        (name = "people", description = "A person's subscription and grants: \
+            `usher:entitlements` or `usher:admin`; finding and showing people and their \
+            entitlements: `usher:admin`"),
         (name = "audit", description = "The audit log: `usher:admin`"),
     ),
     modifiers(&Authorization)

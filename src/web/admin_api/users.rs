@@ -270,7 +270,8 @@ pub(crate) async fn revoke_grant(
 /// Show a person's entitlements
 ///
 /// What the person may watch now: what introspection of their tokens says. Scope:
-/// `usher:entitlements` or `usher:admin`.
+/// `usher:admin` (a payment service learns a person's entitlements from its own writes and
+/// from introspection).
 #[utoipa::path(
     get,
     operation_id = "show_entitlements",

@@ -16,7 +16,13 @@ pub(crate) async fn device_authorization(
     request: ClientRequest,
 ) -> Result<HttpResponse, OAuthError> {
     let form = request.form()?;
-    let response = device::authorize(&state.core, &request.credentials(&form), &form).await?;
+    let response = device::authorize(
+        &state.core,
+        &request.credentials(&form),
+        &form,
+        &request.client_ip(),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
