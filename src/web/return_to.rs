@@ -34,8 +34,10 @@ impl ReturnTo {
         {
             return Self::Dashboard(path.to_owned());
         }
-        match request.get("device_user_code") {
-            Some(user_code) => Self::DeviceVerification(user_code.to_owned()),
+        // Present but empty is the TV code page before a code was typed (a phone that opened
+        // the short address): it returns there, not to the account.
+        match request.pairs().find(|(name, _)| *name == "device_user_code") {
+            Some((_, user_code)) => Self::DeviceVerification(user_code.to_owned()),
             None => Self::Account,
         }
     }
@@ -70,6 +72,7 @@ impl ReturnTo {
         match self {
             Self::Authorization(encoded) => authorization_location(encoded, just_signed_in),
             Self::Dashboard(path) => path.clone(),
+            Self::DeviceVerification(user_code) if user_code.is_empty() => VERIFICATION_PATH.to_owned(),
             Self::DeviceVerification(user_code) => format!(
                 "{VERIFICATION_PATH}?{}",
                 form_urlencoded::Serializer::new(String::new())
@@ -134,6 +137,16 @@ mod tests {
             "/oauth/authorize?client_id=app"
         );
         assert_eq!(location("", true), "/account");
+    }
+
+    #[test]
+    fn a_tv_code_page_opened_without_a_code_is_returned_to() {
+        assert_eq!(location("device_user_code=", true), VERIFICATION_PATH);
+        let carried = ReturnTo::DeviceVerification(String::new()).carried();
+        assert_eq!(
+            ReturnTo::parse(&carried),
+            ReturnTo::DeviceVerification(String::new())
+        );
     }
 
     #[test]

@@ -370,6 +370,17 @@ async fn one_address_gets_a_bounded_number_of_device_codes(backend: Backend) {
     assert_eq!(refused.json::<Value>().await.unwrap()["error"], "slow_down");
 }
 
+async fn a_signed_out_phone_typing_the_short_address_returns_to_the_code_page(backend: Backend) {
+    let living = living_room(backend, |_| {}).await;
+    let phone = Browser::new(&living.server);
+    let to_sign_in = phone.get("/device").await;
+    assert_eq!(to_sign_in.status(), 303);
+    let login = phone.get(&location(&to_sign_in)).await.text().await.unwrap();
+    let signed_in = phone.sign_in(Some(&login), EMAIL, PASSWORD).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(location(&signed_in), "/device", "the code page, not the account");
+}
+
 async fn guessing_codes_is_limited_per_address(backend: Backend) {
     let living = living_room(backend, |config| config.device_code_failures_per_ip = 3).await;
     let codes = living.device_authorization("openid").await;
@@ -503,6 +514,7 @@ async fn the_account_page_lists_the_tv_and_signs_it_out(backend: Backend) {
 on_both_backends!(
     discovery_advertises_the_device_endpoint_and_grant,
     one_address_gets_a_bounded_number_of_device_codes,
+    a_signed_out_phone_typing_the_short_address_returns_to_the_code_page,
     the_device_gets_codes_in_the_rfc_shape,
     polling_waits_then_slows_down_then_gets_tokens_once,
     a_denied_request_answers_access_denied,
