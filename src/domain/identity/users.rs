@@ -25,15 +25,35 @@ pub struct CreatedUser {
 pub(crate) fn normalize_email(email: &str) -> Result<String, AdminError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
         && email
             .rsplit_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+            .is_some_and(|(local, domain)| is_dot_atom(local) && local.len() <= 64 && is_domain(domain));
     if valid {
         Ok(email)
     } else {
         Err(AdminError::invalid("email", "is not a valid email address"))
     }
+}
+
+/// RFC 5321 §4.1.2 `Dot-string`: atoms of `atext` joined by single dots (RFC 6531 lets
+/// letters of any script in). No quoted local parts: no mail provider hands those out, and
+/// they are how markup gets into an address (`<svg/onload=…>@x`).
+fn is_dot_atom(local: &str) -> bool {
+    let atext = |ch: char| ch.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(ch);
+    local
+        .split('.')
+        .all(|atom| !atom.is_empty() && atom.chars().all(atext))
+}
+
+/// RFC 5321 §4.1.2 `Domain`: labels of letters, digits and inner hyphens, at most 63 long.
+fn is_domain(domain: &str) -> bool {
+    domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|ch| ch.is_alphanumeric() || ch == '-')
+    })
 }
 
 /// Longest display name kept; longer ones are cut.
@@ -117,6 +137,31 @@ pub fn create(conn: &mut DbConnection, new: NewUser, now: i64) -> Result<Created
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_rfc_5321_mailboxes() {
+        for good in [
+            "viewer@example.com",
+            "first.last+tag@mail.example.co.uk",
+            "o'neil@x.example",
+            "ali@bücher.example",
+        ] {
+            assert!(normalize_email(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "<svg/onload=alert(1)>@x",
+            "\"quoted\"@example.com",
+            "two..dots@example.com",
+            ".lead@example.com",
+            "no-at.example.com",
+            "a@b@example.com",
+            "a@-example.com",
+            "a@example..com",
+            "spa ce@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn names_are_trimmed_cut_and_emptied_to_none() {
