@@ -27,6 +27,9 @@ use url::Url;
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 /// How long Chromium may take to answer one command, or to start.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// A cold Chromium start on two busy cores (the rest of the suite running beside it) has
+/// taken longer than 30 s.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(25);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -198,7 +201,7 @@ impl Browser {
 
 /// Waits for `DevTools listening on ws://…` in Chromium's log.
 async fn devtools_url(child: &mut Child, log_path: &Path) -> String {
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let deadline = Instant::now() + LAUNCH_TIMEOUT;
     loop {
         let log = std::fs::read_to_string(log_path).unwrap_or_default();
         if let Some((_, rest)) = log.split_once("DevTools listening on ")
@@ -210,7 +213,7 @@ async fn devtools_url(child: &mut Child, log_path: &Path) -> String {
             panic!("Chromium exited ({status}) before opening DevTools; its log:\n{log}");
         }
         if Instant::now() > deadline {
-            panic!("Chromium did not open DevTools within {COMMAND_TIMEOUT:?}; its log:\n{log}");
+            panic!("Chromium did not open DevTools within {LAUNCH_TIMEOUT:?}; its log:\n{log}");
         }
         tokio::time::sleep(POLL).await;
     }
