@@ -86,11 +86,36 @@ impl OwnDatabase {
 
     /// Refuses new connections and ends the existing ones.
     fn refuse_connections(&self) {
-        admin_sql(&format!(
-            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';",
-            name = self.name
-        ));
+        admin_sql(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", self.name));
+        // A connection that was being opened as the database closed can show up in
+        // pg_stat_activity a moment later: terminate until none is left.
+        for _ in 0..50 {
+            admin_sql(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.name
+            ));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if self.open_connections() == 0 {
+                return;
+            }
+        }
+    }
+
+    fn open_connections(&self) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let mut admin =
+            PgConnection::establish(POSTGRES_MAINTENANCE_URL).expect("PostgreSQL on 127.0.0.1:5432");
+        diesel::sql_query(format!(
+            "SELECT count(*) AS count FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        ))
+        .get_result::<Count>(&mut admin)
+        .map_or(0, |row| row.count)
     }
 
     fn allow_connections(&self) {

@@ -28,8 +28,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(15);
 /// How long Chromium may take to answer one command, or to start.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// A cold Chromium start on two busy cores (the rest of the suite running beside it) has
-/// taken longer than 30 s.
-const LAUNCH_TIMEOUT: Duration = Duration::from_secs(90);
+/// taken close to a minute.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(25);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
