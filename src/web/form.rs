@@ -158,7 +158,7 @@ impl ClientRequest {
 
     /// The address the request came from, empty when unknown.
     pub(crate) fn client_ip(&self) -> String {
-        self.peer.map(|peer| peer.ip().to_string()).unwrap_or_default()
+        address_of(self.peer)
     }
 
     /// What the request presents to identify its client (RFC 6749 §2.3.1).
@@ -207,6 +207,12 @@ pub(crate) fn user_agent(request: &HttpRequest) -> &str {
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
+}
+
+/// The address a request came from, as every limit keyed by address counts it; empty when
+/// unknown.
+pub(crate) fn address_of(peer: Option<std::net::SocketAddr>) -> String {
+    peer.map(|peer| peer.ip().to_string()).unwrap_or_default()
 }
 
 /// What a request's `Authorization` header says about a bearer token (RFC 6750 §2.1).

@@ -126,10 +126,7 @@ pub(crate) async fn app_name(state: &Core, encoded_request: &str) -> Option<Stri
 
 /// The address failures are counted against. Behind a reverse proxy this is the proxy's.
 pub(crate) fn client_ip(request: &HttpRequest) -> String {
-    request
-        .peer_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_default()
+    crate::web::form::address_of(request.peer_addr())
 }
 
 /// `POST /login`.
