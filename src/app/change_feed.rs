@@ -160,6 +160,7 @@ async fn prune_database(state: &Arc<Core>) {
         .store
         .run(move |conn| {
             revocations::prune(conn, now)?;
+            crate::foundation::store::issued_tokens::prune(conn, now)?;
             let links_over = now - link_horizon;
             crate::foundation::store::links::prune_links(conn, links_over)?;
             crate::domain::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;

@@ -492,8 +492,36 @@ async fn an_administrator_cannot_disable_their_own_account(backend: Backend) {
     assert_eq!(still_in.status(), 200, "still enabled and signed in");
 }
 
+async fn disabling_a_person_ends_their_access_tokens_at_once(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let person_id = flow::create_user(&server, "viewer@example.com").await;
+    let app = server.create_client(flow::first_party_app()).await;
+    let tokens = flow::person_tokens(&server, &app, "viewer@example.com", "openid").await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        common::introspect(&server, &app, access_token).await["active"],
+        true
+    );
+
+    let csrf = csrf_of(&server, &admin, &format!("/admin/people/{person_id}")).await;
+    let disabled = admin
+        .post(server.endpoint(&format!("/admin/people/{person_id}/disable")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 303);
+
+    assert_eq!(
+        common::introspect(&server, &app, access_token).await["active"],
+        false
+    );
+}
+
 on_both_backends!(
     an_administrator_cannot_disable_their_own_account,
+    disabling_a_person_ends_their_access_tokens_at_once,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,
     a_disabled_apps_access_tokens_stop_working_at_once,
     a_notice_in_the_address_shows_only_the_dashboards_own_texts,

@@ -231,3 +231,41 @@ async fn a_change_held_in_an_open_transaction_reaches_another_instance_within_a_
     .await;
     eprintln!("second instance applied the held revocation {seen_after:?} after its commit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_on_one_instance_ends_access_tokens_on_another_within_a_second() {
+    let db = TestDb::new(Backend::Postgres);
+    // Plain http, so the test's cookie jar keeps the session cookies.
+    let config = Config {
+        sync_interval_ms: 250,
+        issuer: Some("http://usher.cluster.test".into()),
+        ..db.config()
+    };
+    let first = TestServer::start_with(config.clone(), Clock::System).await;
+    let second = TestServer::start_with(config, Clock::System).await;
+    common::flow::create_user(&first, "viewer@example.com").await;
+    let app = first.create_client(common::flow::first_party_app()).await;
+    let tokens = common::flow::person_tokens(&first, &app, "viewer@example.com", "openid").await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        common::introspect(&second, &app, access_token).await["active"],
+        true
+    );
+
+    let laptop = common::flow::Browser::new(&first);
+    laptop
+        .sign_in(None, "viewer@example.com", common::flow::PASSWORD)
+        .await;
+    let account = laptop.get("/account").await.text().await.unwrap();
+    let csrf = common::flow::hidden_field(&account, "csrf");
+    let ended = laptop
+        .post("/account/sessions/end-all", &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(ended.status(), 303);
+
+    let seen_after = within(Duration::from_secs(1), || async {
+        common::introspect(&second, &app, access_token).await["active"] == false
+    })
+    .await;
+    eprintln!("second instance ended the token {seen_after:?} after the sign-out");
+}

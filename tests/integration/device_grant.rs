@@ -511,6 +511,46 @@ async fn the_account_page_lists_the_tv_and_signs_it_out(backend: Backend) {
     assert_eq!(refreshed.status(), 400, "the TV is signed out");
 }
 
+async fn a_tv_signed_in_without_a_refresh_token_is_listed_and_signing_it_out_ends_its_token(
+    backend: Backend,
+) {
+    let living = living_room(backend, |_| {}).await;
+    let codes = living.device_authorization("openid").await;
+    let phone = living.phone().await;
+    decide(&phone, codes["user_code"].as_str().unwrap(), "allow").await;
+    let (_, tokens) = living.poll(codes["device_code"].as_str().unwrap()).await;
+    assert!(tokens.get("refresh_token").is_none());
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let content_server = living.server.service_client(&[]).await;
+    assert_eq!(
+        common::introspect(&living.server, &content_server, access_token).await["active"],
+        true
+    );
+
+    let account = phone.get("/account").await.text().await.unwrap();
+    let start = account
+        .find("Streamly TV on a TV")
+        .unwrap_or_else(|| panic!("the TV is listed: {account}"));
+    let sid = hidden_field(&account[start..], "sid");
+    let signed_out = phone
+        .post(
+            "/account/sessions/end",
+            &[
+                ("csrf", hidden_field(&account, "csrf").as_str()),
+                ("sid", sid.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&signed_out), "/account?done=session");
+
+    assert_eq!(
+        common::introspect(&living.server, &content_server, access_token).await["active"],
+        false
+    );
+    let account = phone.get("/account").await.text().await.unwrap();
+    assert!(!account.contains("Streamly TV on a TV"));
+}
+
 on_both_backends!(
     discovery_advertises_the_device_endpoint_and_grant,
     one_address_gets_a_bounded_number_of_device_codes,
@@ -528,4 +568,5 @@ on_both_backends!(
     guessing_through_the_answer_form_is_limited_too,
     the_verification_link_signs_in_first_and_comes_back_with_the_code,
     the_account_page_lists_the_tv_and_signs_it_out,
+    a_tv_signed_in_without_a_refresh_token_is_listed_and_signing_it_out_ends_its_token,
 );

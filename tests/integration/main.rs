@@ -23,6 +23,7 @@ mod cluster;
 mod credential_changes;
 mod database_outage;
 mod device_grant;
+mod ending_access;
 mod entitlements;
 mod health;
 mod key_rotation;

@@ -7,7 +7,9 @@ use crate::domain::core::Core;
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
 use crate::domain::tokens::revocation::revoke_access_tokens;
-use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
+use crate::foundation::store::{
+    DbConnection, StoreError, consents, issued_tokens, refresh_tokens, sessions, users,
+};
 
 /// Sets a new password (already hashed) and signs the person out everywhere but here, with
 /// the tokens of those sessions: whoever knew the old one is out. One transaction.
@@ -24,8 +26,11 @@ pub(crate) fn change_password(
         crate::foundation::store::entitlements::audit_self(conn, user_id, "password.change", None, now)?;
         sessions::end_all_for_user_except(conn, user_id, &signed_in.session.sid, now)?;
         // Every other session's tokens, and those of sessions already replaced and of TVs.
-        let issued =
-            refresh_tokens::revoke_for_user_except_session(conn, user_id, &signed_in.session.sid, now)?;
+        let sid = signed_in.session.sid.as_str();
+        let mut issued = refresh_tokens::revoke_for_user_except_session(conn, user_id, sid, now)?;
+        issued.extend(issued_tokens::live_for_user_except_session(
+            conn, user_id, sid, now,
+        )?);
         revoke_access_tokens(state, conn, issued, now)?;
         crate::foundation::store::links::forget_pending_for_user(conn, user_id)
     })
@@ -47,7 +52,10 @@ pub(crate) fn remove_app(
 ) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         consents::revoke(conn, user_id, client_id)?;
-        let issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
+        let mut issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
+        issued.extend(issued_tokens::live_for_user_and_client(
+            conn, user_id, client_id, now,
+        )?);
         revoke_access_tokens(state, conn, issued, now)
     })
 }
@@ -61,9 +69,10 @@ pub(crate) fn end_session(
     sid: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    if crate::foundation::store::devices::owns_device(conn, user_id, sid)? {
+    if crate::foundation::store::devices::owns_device(conn, user_id, sid, now)? {
         return conn.transaction(|conn| {
-            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            let mut issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            issued.extend(issued_tokens::live_for_session(conn, sid, now)?);
             revoke_access_tokens(state, conn, issued, now)?;
             Ok(true)
         });

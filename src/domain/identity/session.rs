@@ -11,7 +11,7 @@ use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::sessions::{self, Session};
 use crate::foundation::store::users::{self, User};
-use crate::foundation::store::{DbConnection, StoreError, refresh_tokens};
+use crate::foundation::store::{DbConnection, StoreError, issued_tokens, refresh_tokens};
 
 /// A session is written back at most this often when used, not on every page.
 const TOUCH_EVERY_SECS: i64 = 60;
@@ -107,7 +107,8 @@ pub(crate) fn end(
     conn.transaction(|conn| {
         for sid in sids {
             sessions::end(conn, sid, now)?;
-            let issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            let mut issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
+            issued.extend(issued_tokens::live_for_session(conn, sid, now)?);
             revoke_access_tokens(state, conn, issued, now)?;
         }
         Ok(())
@@ -126,7 +127,8 @@ pub(crate) fn end_all(
         sessions::end_all_for_user(conn, user_id, now)?;
         // Every app signed in through any session, ended ones included: a session replaced
         // by a later sign-in leaves its apps' tokens behind.
-        let issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
+        let mut issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
+        issued.extend(issued_tokens::live_for_user(conn, user_id, now)?);
         revoke_access_tokens(state, conn, issued, now)
     })
 }

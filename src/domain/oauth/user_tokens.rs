@@ -17,6 +17,7 @@ use crate::foundation::crypto::keyring::KeySet;
 use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::clients::Client;
+use crate::foundation::store::issued_tokens::{self, IssuedAccessToken};
 use crate::foundation::store::refresh_tokens::RefreshToken;
 use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError};
@@ -205,7 +206,8 @@ fn scope_list(scope: &str) -> Vec<&str> {
 /// Decides the tokens for `authorization`: claims, lifetimes and, when `offline_access` was
 /// granted and the client may refresh, the refresh token and its row. With the scope
 /// `entitlements`, the person's current entitlements are read here, in the caller's
-/// transaction.
+/// transaction, which also records the access token so that whatever ends its session,
+/// device sign-in or app access can revoke it.
 pub(crate) fn plan(
     state: &Core,
     conn: &mut DbConnection,
@@ -232,6 +234,17 @@ pub(crate) fn plan(
         client_id: client.client_id.clone(),
         scope: authorization.access_scope.clone(),
     };
+    issued_tokens::record(
+        conn,
+        &IssuedAccessToken {
+            jti: access_claims.jti.clone(),
+            user_id: user.id.clone(),
+            client_id: client.client_id.clone(),
+            sid: authorization.sid.clone(),
+            created_at: now,
+            expires_at: access_claims.exp,
+        },
+    )?;
     let id_token = access_scopes.contains(&scopes::OPENID).then(|| {
         let alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
         let plan = IdTokenPlan {

@@ -47,9 +47,12 @@ pub(crate) async fn revoke(state: &Arc<Core>, client_id: &str, token: &str) -> R
 pub(crate) fn revoke_access_tokens(
     state: &Core,
     conn: &mut DbConnection,
-    tokens: Vec<(String, i64)>,
+    mut tokens: Vec<(String, i64)>,
     now: i64,
 ) -> Result<(), StoreError> {
+    // A token issued with a refresh token is found both through it and on its own.
+    tokens.sort_unstable();
+    tokens.dedup();
     for (jti, expires_at) in &tokens {
         revocations::revoke(conn, jti, *expires_at, now)?;
     }

@@ -1,10 +1,12 @@
 //! RFC 8628 device authorizations, and the devices signed in through them as the account
 //! page lists them.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 use crate::foundation::store::schema::{clients, device_authorizations, refresh_tokens};
-use crate::foundation::store::{DbConnection, StoreError, decode_list, encode_list};
+use crate::foundation::store::{DbConnection, StoreError, decode_list, encode_list, issued_tokens};
 
 pub(crate) const PENDING: &str = "pending";
 pub(crate) const APPROVED: &str = "approved";
@@ -224,7 +226,8 @@ pub(crate) struct SignedInDevice {
     pub last_active_at: i64,
 }
 
-/// The person's devices with a live refresh token from the device grant, newest first.
+/// The person's devices signed in through the device grant and still holding a live refresh
+/// token or access token, most recently active first.
 pub(crate) fn list_for_user(
     conn: &mut DbConnection,
     user_id: &str,
@@ -238,11 +241,10 @@ pub(crate) fn list_for_user(
         .filter(refresh_tokens::rotated_at.is_null())
         .filter(refresh_tokens::expires_at.gt(now))
         .select((refresh_tokens::sid, clients::name, refresh_tokens::created_at))
-        .order(refresh_tokens::created_at.desc())
         .load(conn)?;
     // A device signed in when its first token was issued, not when the phone that approved
     // it did.
-    let first_issued: std::collections::HashMap<String, Option<i64>> = refresh_tokens::table
+    let first_issued: HashMap<String, Option<i64>> = refresh_tokens::table
         .filter(refresh_tokens::user_id.eq(user_id))
         .filter(refresh_tokens::sid.like(format!("{DEVICE_SID_PREFIX}%")))
         .group_by(refresh_tokens::sid)
@@ -250,28 +252,57 @@ pub(crate) fn list_for_user(
         .load::<(String, Option<i64>)>(conn)?
         .into_iter()
         .collect();
-    let devices = live
+    let mut devices: HashMap<String, SignedInDevice> = live
         .into_iter()
-        .map(|(sid, client_name, last_active_at)| SignedInDevice {
-            signed_in_at: first_issued
-                .get(&sid)
-                .copied()
-                .flatten()
-                .unwrap_or(last_active_at),
-            sid,
-            client_name,
-            last_active_at,
+        .map(|(sid, client_name, last_active_at)| {
+            let device = SignedInDevice {
+                signed_in_at: first_issued
+                    .get(&sid)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(last_active_at),
+                sid: sid.clone(),
+                client_name,
+                last_active_at,
+            };
+            (sid, device)
         })
         .collect();
+    // A device signed in without `offline_access` holds only access tokens.
+    for (sid, client_name, issued_at) in issued_tokens::live_sign_ins(conn, user_id, DEVICE_SID_PREFIX, now)?
+    {
+        let device = devices.entry(sid.clone()).or_insert(SignedInDevice {
+            sid,
+            client_name,
+            signed_in_at: issued_at,
+            last_active_at: issued_at,
+        });
+        device.signed_in_at = device.signed_in_at.min(issued_at);
+        device.last_active_at = device.last_active_at.max(issued_at);
+    }
+    let mut devices: Vec<SignedInDevice> = devices.into_values().collect();
+    devices.sort_by(|a, b| {
+        b.last_active_at
+            .cmp(&a.last_active_at)
+            .then_with(|| a.sid.cmp(&b.sid))
+    });
     Ok(devices)
 }
 
 /// Whether `sid` is one of the person's device sign-ins.
-pub(crate) fn owns_device(conn: &mut DbConnection, user_id: &str, sid: &str) -> Result<bool, StoreError> {
-    let found: i64 = refresh_tokens::table
+pub(crate) fn owns_device(
+    conn: &mut DbConnection,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if !sid.starts_with(DEVICE_SID_PREFIX) {
+        return Ok(false);
+    }
+    let with_refresh_token: i64 = refresh_tokens::table
         .filter(refresh_tokens::user_id.eq(user_id))
         .filter(refresh_tokens::sid.eq(sid))
         .count()
         .get_result(conn)?;
-    Ok(sid.starts_with(DEVICE_SID_PREFIX) && found > 0)
+    Ok(with_refresh_token > 0 || issued_tokens::holds_live(conn, user_id, sid, now)?)
 }

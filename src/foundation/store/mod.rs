@@ -11,6 +11,7 @@ pub mod consents;
 pub(crate) mod dashboard;
 pub(crate) mod devices;
 pub mod entitlements;
+pub(crate) mod issued_tokens;
 pub(crate) mod keys;
 pub(crate) mod links;
 pub mod passkeys;

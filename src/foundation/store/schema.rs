@@ -308,6 +308,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    issued_access_tokens (jti) {
+        jti -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        sid -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     device_authorizations (device_code_hash) {
         device_code_hash -> Text,
         user_code -> Text,
@@ -325,3 +336,6 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(product_grants, users);
+diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, clients);
+diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, revoked_tokens);
+diesel::allow_tables_to_appear_in_same_query!(clients, revoked_tokens);

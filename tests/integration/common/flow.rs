@@ -142,8 +142,18 @@ pub async fn person_tokens(
     email: &str,
     scope: &str,
 ) -> serde_json::Value {
+    person_tokens_in(&Browser::new(server), server, client, email, scope).await
+}
+
+/// [`person_tokens`] in `browser`, which keeps the session the sign-in made.
+pub async fn person_tokens_in(
+    browser: &Browser,
+    server: &TestServer,
+    client: &usher::domain::oauth::clients::CreatedClient,
+    email: &str,
+    scope: &str,
+) -> serde_json::Value {
     const REDIRECT: &str = "https://app.example/callback";
-    let browser = Browser::new(server);
     let (verifier, challenge) = pkce();
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
