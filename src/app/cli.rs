@@ -101,6 +101,12 @@ struct ClientCreate {
     /// Algorithm of the client's ID tokens: RS256 (default) or ES256.
     #[arg(long, value_name = "ALG")]
     id_token_alg: Option<String>,
+    /// A content server: may introspect the tokens of every app, not only its own.
+    #[arg(long)]
+    resource_server: bool,
+    /// A legacy confidential client that cannot send PKCE (S256) in the code flow.
+    #[arg(long)]
+    pkce_optional: bool,
     #[arg(long)]
     json: bool,
 }
@@ -265,6 +271,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 public: args.public,
                 first_party: args.first_party,
                 id_token_alg: args.id_token_alg,
+                resource_server: args.resource_server,
+                pkce_optional: args.pkce_optional,
             };
             // What the audit log keeps of the registration: everything but the secret.
             let after = serde_json::json!({
@@ -272,6 +280,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 "post_logout_redirect_uris": new.post_logout_redirect_uris,
                 "grant_types": new.grant_types, "scopes": new.scopes,
                 "public": new.public, "first_party": new.first_party,
+                "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
             });
             let created = store.run_blocking(|conn| {
                 conn.transaction(|conn| {

@@ -64,9 +64,10 @@ const ENDPOINTS: [&str; 45] = [
     "other",
 ];
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-const INTROSPECTION_RESULTS: [&str; 7] = [
+const INTROSPECTION_RESULTS: [&str; 8] = [
     "active",
     "inactive",
+    "foreign",
     "malformed",
     "wrong_type",
     "unknown_key",

@@ -356,6 +356,82 @@ async fn a_public_client_must_send_an_s256_challenge(backend: Backend) {
     assert_eq!(query_of(&location(&plain))["error"], "invalid_request");
 }
 
+async fn a_confidential_client_must_use_pkce_too(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    let missing = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            "",
+            &[("code_challenge", ""), ("code_challenge_method", "")],
+        ))
+        .await;
+    assert_eq!(missing.status(), 303);
+    let answer = query_of(&location(&missing));
+    assert_eq!(answer["error"], "invalid_request");
+    assert!(answer["error_description"].contains("code_challenge"));
+}
+
+async fn a_confidential_client_registered_pkce_optional_may_go_without(backend: Backend) {
+    let f = fixture_with(
+        backend,
+        |_| {},
+        NewClient {
+            pkce_optional: true,
+            ..web_app()
+        },
+    )
+    .await;
+    let browser = Browser::new(&f.server);
+    let redirect = authorize_fully(
+        &f,
+        &browser,
+        &authorize_path(
+            &f.app.client_id,
+            "",
+            &[("code_challenge", ""), ("code_challenge_method", "")],
+        ),
+    )
+    .await;
+    let code = query_of(&redirect)["code"].clone();
+    let exchanged = common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        &f.app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(exchanged.status(), 200);
+}
+
+async fn a_public_client_cannot_be_registered_without_pkce(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let now = server.state.clock.now();
+    let refused = server
+        .state
+        .store
+        .run(move |conn| {
+            usher::domain::oauth::clients::create(
+                conn,
+                NewClient {
+                    public: true,
+                    pkce_optional: true,
+                    ..web_app()
+                },
+                now,
+            )
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(usher::domain::AdminError::Invalid { field, .. }) if field == "pkce_optional"),
+        "{refused:?}"
+    );
+}
+
 async fn a_public_client_redeems_its_code_with_the_verifier_and_no_secret(backend: Backend) {
     let f = fixture_with(
         backend,
@@ -1386,6 +1462,9 @@ async fn a_browser_app_may_call_the_token_and_userinfo_endpoints_from_its_own_or
 }
 
 on_both_backends!(
+    a_confidential_client_must_use_pkce_too,
+    a_confidential_client_registered_pkce_optional_may_go_without,
+    a_public_client_cannot_be_registered_without_pkce,
     a_browser_app_may_call_the_token_and_userinfo_endpoints_from_its_own_origin,
     an_unknown_account_costs_the_same_password_work_as_a_known_one,
     a_session_ends_at_its_absolute_lifetime_however_active,

@@ -405,6 +405,37 @@ fn client_create_refuses_an_unknown_grant_type() {
     assert_client_create_refused(&["--grant-type", "password"], "grant_type");
 }
 
+#[test]
+fn client_create_refuses_a_public_client_without_pkce() {
+    assert_client_create_refused(&["--public", "--pkce-optional"], "pkce_optional");
+}
+
+#[test]
+fn client_create_registers_a_resource_server_and_a_client_without_pkce() {
+    let workspace = Workspace::new();
+    for (name, flag) in [("cdn", "--resource-server"), ("legacy", "--pkce-optional")] {
+        run(workspace.usher(&["client", "create", "--name", name, flag, "--json"])).assert_success();
+    }
+    #[derive(QueryableByName)]
+    struct Roles {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        resource_server: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        pkce_optional: bool,
+    }
+    let roles: Vec<Roles> =
+        diesel::sql_query("SELECT name, resource_server, pkce_optional FROM clients ORDER BY name")
+            .load(&mut workspace.db())
+            .expect("read clients");
+    let roles: Vec<(&str, bool, bool)> = roles
+        .iter()
+        .map(|row| (row.name.as_str(), row.resource_server, row.pkce_optional))
+        .collect();
+    assert_eq!(roles, vec![("cdn", true, false), ("legacy", false, true)]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // user create
 

@@ -26,6 +26,7 @@ mod device_grant;
 mod ending_access;
 mod entitlements;
 mod health;
+mod introspection_callers;
 mod key_rotation;
 mod mail;
 mod oidc_client;

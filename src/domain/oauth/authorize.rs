@@ -341,14 +341,15 @@ fn check_scopes(client: &Client, scope: Option<&str>) -> Result<Vec<String>, Str
     Ok(requested)
 }
 
-/// RFC 7636 with this server's rules: S256 only, required for public clients.
+/// RFC 7636 with this server's rules (OAuth 2.1): S256 only, required of every client but
+/// the confidential ones registered as unable to send it.
 fn check_pkce(client: &Client, form: &impl Parameters) -> Result<Option<String>, &'static str> {
     let Some(challenge) = form.get("code_challenge") else {
         if form.get("code_challenge_method").is_some() {
             return Err("code_challenge_method was sent without code_challenge");
         }
-        if client.is_public() {
-            return Err("code_challenge is required for public clients (PKCE with S256)");
+        if client.is_public() || !client.pkce_optional {
+            return Err("code_challenge is required (PKCE with S256)");
         }
         return Ok(None);
     };

@@ -22,6 +22,12 @@ const KNOWN_GRANTS: [&str; 4] = [
     GRANT_DEVICE_CODE,
 ];
 
+/// Whether `caller` may learn about an access token issued to `issued_to` by introspection:
+/// a resource server about any, every other client about its own only.
+pub(crate) fn may_introspect(caller: &Client, issued_to: &str) -> bool {
+    caller.resource_server || caller.client_id == issued_to
+}
+
 /// The grant types a client may be registered with.
 pub(crate) fn known_grant_types() -> &'static [&'static str] {
     &KNOWN_GRANTS
@@ -40,6 +46,10 @@ pub struct NewClient {
     pub first_party: bool,
     /// `RS256` when unset.
     pub id_token_alg: Option<String>,
+    /// A content server, allowed to introspect tokens issued to every app.
+    pub resource_server: bool,
+    /// A legacy confidential client that cannot send PKCE; public clients always must.
+    pub pkce_optional: bool,
 }
 
 /// What registration answers; the secret is shown this once and stored only as a hash.
@@ -81,6 +91,12 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
             "a public client cannot use client_credentials",
         ));
     }
+    if new.public && new.pkce_optional {
+        return Err(AdminError::invalid(
+            "pkce_optional",
+            "a public client must use PKCE",
+        ));
+    }
     let scopes = if new.scopes.is_empty() {
         scopes::default_client_scopes()
     } else {
@@ -119,6 +135,8 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         created_at: now,
         disabled_at: None,
         id_token_alg: id_token_alg.name().to_owned(),
+        resource_server: new.resource_server,
+        pkce_optional: new.pkce_optional,
     };
     clients::insert(conn, &client)?;
     Ok(CreatedClient {

@@ -20,6 +20,8 @@ struct ClientRow {
     created_at: i64,
     disabled_at: Option<i64>,
     id_token_alg: String,
+    resource_server: bool,
+    pkce_optional: bool,
 }
 
 /// A registered client. `secret_hash` is the hex SHA-256 of the secret; `None` for public clients.
@@ -37,6 +39,10 @@ pub(crate) struct Client {
     pub disabled_at: Option<i64>,
     /// `RS256` or `ES256`: what this client's ID tokens are signed with.
     pub id_token_alg: String,
+    /// A content server: may introspect tokens issued to any client.
+    pub resource_server: bool,
+    /// A legacy confidential client allowed to skip PKCE.
+    pub pkce_optional: bool,
 }
 
 impl Client {
@@ -77,6 +83,8 @@ impl TryFrom<ClientRow> for Client {
             created_at: row.created_at,
             disabled_at: row.disabled_at,
             id_token_alg: row.id_token_alg,
+            resource_server: row.resource_server,
+            pkce_optional: row.pkce_optional,
         })
     }
 }
@@ -94,6 +102,8 @@ pub(crate) fn insert(conn: &mut DbConnection, client: &Client) -> Result<(), Sto
         created_at: client.created_at,
         disabled_at: client.disabled_at,
         id_token_alg: client.id_token_alg.clone(),
+        resource_server: client.resource_server,
+        pkce_optional: client.pkce_optional,
     };
     diesel::insert_into(clients::table).values(&row).execute(conn)?;
     Ok(())

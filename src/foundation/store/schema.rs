@@ -13,6 +13,8 @@ diesel::table! {
         created_at -> BigInt,
         disabled_at -> Nullable<BigInt>,
         id_token_alg -> Text,
+        resource_server -> Bool,
+        pkce_optional -> Bool,
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct AppRow {
     pub name: String,
     pub public: bool,
     pub first_party: bool,
+    pub resource_server: bool,
+    pub pkce_optional: bool,
     pub grant_types: Vec<String>,
     pub scopes: String,
     pub redirect_uris: Vec<String>,
@@ -43,6 +45,8 @@ impl From<Client> for AppRow {
         Self {
             public: client.is_public(),
             first_party: client.first_party,
+            resource_server: client.resource_server,
+            pkce_optional: client.pkce_optional,
             scopes: client.scopes.join(" "),
             created: format_utc(client.created_at),
             disabled: client.disabled_at.map(format_utc),
@@ -98,6 +102,8 @@ pub(crate) struct Draft {
     pub scopes: String,
     pub public: bool,
     pub first_party: bool,
+    pub resource_server: bool,
+    pub pkce_optional: bool,
     pub id_token_alg: String,
 }
 
@@ -113,6 +119,8 @@ impl Default for Draft {
             scopes: String::new(),
             public: false,
             first_party: false,
+            resource_server: false,
+            pkce_optional: false,
             id_token_alg: "RS256".to_owned(),
         }
     }
@@ -151,6 +159,8 @@ impl Draft {
             scopes: field("scopes"),
             public: checked("public"),
             first_party: checked("first_party"),
+            resource_server: checked("resource_server"),
+            pkce_optional: checked("pkce_optional"),
             id_token_alg: field("id_token_alg"),
         }
     }
@@ -187,6 +197,8 @@ impl Draft {
             public: self.public,
             first_party: self.first_party,
             id_token_alg: (!self.id_token_alg.is_empty()).then(|| self.id_token_alg.clone()),
+            resource_server: self.resource_server,
+            pkce_optional: self.pkce_optional,
         })
     }
 }
@@ -309,6 +321,7 @@ pub(crate) async fn register(
         "post_logout_redirect_uris": new.post_logout_redirect_uris,
         "grant_types": new.grant_types, "scopes": new.scopes,
         "public": new.public, "first_party": new.first_party,
+        "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
     });
     let (actor, now) = (admin.actor(), state.clock.now());
     let created = state

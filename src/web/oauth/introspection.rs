@@ -10,6 +10,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use serde::Serialize;
 
 use crate::domain::entitlements::cache;
+use crate::domain::oauth::clients;
 use crate::domain::oauth::error::OAuthError;
 use crate::domain::oauth::parameters::Parameters;
 use crate::domain::tokens::access_tokens;
@@ -40,6 +41,9 @@ pub(crate) async fn introspect(
     let verified = access_tokens::verify(&state.core, token).await;
     let now = state.clock.now();
     let (result, body) = match verified {
+        Ok(verified) if !clients::may_introspect(&client, &verified.claims.client_id) => {
+            ("foreign", Bytes::from_static(INACTIVE))
+        }
         Ok(verified) if access_tokens::is_live(&state, &verified.claims, now) => {
             if verified.person {
                 let entitlements = cache::current(&state.core, &verified.claims.sub).await?;

@@ -158,11 +158,13 @@ impl TestServer {
         format!("{}{path}", self.url)
     }
 
-    /// Registers a confidential client allowed the client credentials grant.
+    /// Registers a content server: a confidential resource server allowed the client
+    /// credentials grant.
     pub async fn service_client(&self, scopes: &[&str]) -> CreatedClient {
         self.create_client(NewClient {
             name: "content service".into(),
             grant_types: vec!["client_credentials".into()],
+            resource_server: true,
             scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
             ..NewClient::default()
         })
