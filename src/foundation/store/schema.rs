@@ -324,4 +324,14 @@ diesel::table! {
         decided_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    shared_limits (limit_key) {
+        limit_key -> Text,
+        window_start -> BigInt,
+        window_end -> BigInt,
+        count -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(product_grants, users);
