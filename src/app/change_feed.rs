@@ -151,16 +151,13 @@ const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 async fn prune_database(state: &Arc<Core>) {
     let now = state.clock.now();
-    // A link matters until it expires and while it counts towards its address's limit.
-    let link_horizon = state
-        .config
-        .sign_in_link_ttl_secs
-        .max(state.config.sign_in_link_window_secs);
+    let link_horizon = state.config.sign_in_link_ttl_secs;
     let pruned = state
         .store
         .run(move |conn| {
             revocations::prune(conn, now)?;
             crate::foundation::store::issued_tokens::prune(conn, now)?;
+            crate::foundation::store::shared_limits::prune(conn, now)?;
             let links_over = now - link_horizon;
             crate::foundation::store::links::prune_links(conn, links_over)?;
             crate::domain::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;

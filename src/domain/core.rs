@@ -33,10 +33,12 @@ pub struct Core {
     pub revoked: RevokedTokens,
     pub clients: ClientAuthenticator,
     pub verified_tokens: VerifiedTokens,
+    /// Sign-in attempts (password, code, passkey ceremony) and device user codes, per key,
+    /// within `login_throttle_window_secs`, counted in the database.
     pub login_throttle: Throttle,
     /// Where every argon2 computation of a request runs (sign-in, sign-up, a new password).
     pub password_lane: PasswordLane,
-    /// Sign-in links requested per IP address.
+    /// Sign-in link requests per client address and per address and network.
     pub link_throttle: Throttle,
     /// Device authorization requests per client address.
     pub device_authorization_throttle: Throttle,

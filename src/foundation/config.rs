@@ -121,8 +121,11 @@ pub struct Config {
     pub device_poll_interval_secs: i64,
     /// Wrong user codes allowed per IP address within `login_throttle_window_secs`.
     pub device_code_failures_per_ip: u32,
-    /// Wrong user codes allowed from everywhere together within `login_throttle_window_secs`:
-    /// the bound on guessing spread over many addresses.
+    /// Wrong user codes allowed per signed-in account within `login_throttle_window_secs`.
+    pub device_code_failures_per_account: u32,
+    /// Wrong user codes from everywhere together within `login_throttle_window_secs` beyond
+    /// which every code lookup is slowed (never refused): guessing spread over many accounts
+    /// and addresses.
     pub device_code_failures_global: u32,
     /// Device authorization requests (a TV asking for a code) one client address may make
     /// within `device_code_ttl_secs`.
@@ -183,6 +186,7 @@ impl Default for Config {
             device_code_ttl_secs: 600,
             device_poll_interval_secs: 5,
             device_code_failures_per_ip: 10,
+            device_code_failures_per_account: 10,
             device_code_failures_global: 1000,
             device_authorizations_per_ip: 30,
             admin_session_max_secs: 3600,

@@ -233,6 +233,31 @@ async fn a_change_held_in_an_open_transaction_reaches_another_instance_within_a_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_counted_on_one_instance_lock_the_password_on_another() {
+    use common::flow::{Browser, PASSWORD, create_user};
+
+    let db = TestDb::new(Backend::Postgres);
+    // An http issuer: the test signs in over plain HTTP, where Secure cookies would not travel.
+    let config = Config {
+        issuer: Some("http://usher.cluster.test".into()),
+        login_failures_per_account: 3,
+        ..db.config()
+    };
+    let first = TestServer::start_with(config.clone(), Clock::System).await;
+    let second = TestServer::start_with(config, Clock::System).await;
+    create_user(&first, "viewer@example.com").await;
+    let on_first = Browser::new(&first);
+    for _ in 0..3 {
+        let wrong = on_first.sign_in(None, "viewer@example.com", "a guess").await;
+        assert_eq!(wrong.status(), 401);
+    }
+
+    let on_second = Browser::new(&second);
+    let right = on_second.sign_in(None, "viewer@example.com", PASSWORD).await;
+    assert_eq!(right.status(), 429, "one budget for every instance");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_everywhere_on_one_instance_ends_access_tokens_on_another_within_a_second() {
     let db = TestDb::new(Backend::Postgres);
     // Plain http, so the test's cookie jar keeps the session cookies.

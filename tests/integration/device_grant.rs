@@ -78,6 +78,17 @@ impl Living {
         phone
     }
 
+    /// A phone on the loopback address `address`, signed in as `email` (created when new).
+    async fn phone_of(&self, email: &str, address: &str) -> Browser {
+        if email != EMAIL {
+            flow::create_user(&self.server, email).await;
+        }
+        let phone = Browser::from_address(&self.server, address);
+        let signed_in = phone.sign_in(None, email, PASSWORD).await;
+        assert_eq!(signed_in.status(), 303);
+        phone
+    }
+
     fn advance(&self, secs: i64) {
         self.server.state.clock.advance(secs);
     }
@@ -432,10 +443,64 @@ async fn guessing_through_the_answer_form_is_limited_too(backend: Backend) {
     assert_eq!(body["error"], "authorization_pending", "nothing was approved");
 }
 
-async fn guessing_codes_is_limited_in_total(backend: Backend) {
+async fn wrong_codes_from_other_accounts_and_addresses_never_refuse_a_right_code(backend: Backend) {
+    let living = living_room(backend, |config| {
+        config.device_code_failures_per_ip = 3;
+        config.device_code_failures_per_account = 3;
+        config.device_code_failures_global = 2;
+    })
+    .await;
+    let codes = living.device_authorization("openid").await;
+    for guesser in 1..=3 {
+        let phone = living
+            .phone_of(
+                &format!("guesser{guesser}@example.com"),
+                &format!("127.0.{guesser}.1"),
+            )
+            .await;
+        for _ in 0..3 {
+            assert_eq!(enter_code(&phone, "BCDF-GHJK").await.status(), 422);
+        }
+        assert_eq!(
+            enter_code(&phone, "BCDF-GHJK").await.status(),
+            429,
+            "the guesser is stopped"
+        );
+    }
+
+    let owner = living.phone_of(EMAIL, "127.0.9.1").await;
+    let right_code = enter_code(&owner, codes["user_code"].as_str().unwrap()).await;
+    assert_eq!(right_code.status(), 200);
+    assert!(
+        right_code
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in on your device?")
+    );
+}
+
+async fn guessing_codes_is_limited_per_account_from_any_address(backend: Backend) {
     let living = living_room(backend, |config| {
         config.device_code_failures_per_ip = 100;
-        config.device_code_failures_global = 2;
+        config.device_code_failures_per_account = 3;
+    })
+    .await;
+    let codes = living.device_authorization("openid").await;
+    let first_address = living.phone_of(EMAIL, "127.0.1.1").await;
+    for _ in 0..3 {
+        assert_eq!(enter_code(&first_address, "BCDF-GHJK").await.status(), 422);
+    }
+    let second_address = living.phone_of(EMAIL, "127.0.2.1").await;
+    let right_code = enter_code(&second_address, codes["user_code"].as_str().unwrap()).await;
+    assert_eq!(right_code.status(), 429, "even the right code waits");
+}
+
+async fn many_wrong_codes_everywhere_slow_every_lookup(backend: Backend) {
+    let living = living_room(backend, |config| {
+        config.device_code_failures_per_ip = 100;
+        config.device_code_failures_per_account = 100;
+        config.device_code_failures_global = 1;
     })
     .await;
     let codes = living.device_authorization("openid").await;
@@ -443,12 +508,19 @@ async fn guessing_codes_is_limited_in_total(backend: Backend) {
     for _ in 0..2 {
         assert_eq!(enter_code(&phone, "BCDF-GHJK").await.status(), 422);
     }
-    assert_eq!(
-        enter_code(&phone, codes["user_code"].as_str().unwrap())
-            .await
-            .status(),
-        429
-    );
+    let page = phone.get("/device").await.text().await.unwrap();
+    let started = std::time::Instant::now();
+    let right_code = phone
+        .post(
+            "/device",
+            &[
+                ("csrf", hidden_field(&page, "csrf").as_str()),
+                ("user_code", codes["user_code"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(right_code.status(), 200, "slowed, not refused");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
 }
 
 async fn the_verification_link_signs_in_first_and_comes_back_with_the_code(backend: Backend) {
@@ -564,7 +636,9 @@ on_both_backends!(
     another_client_cannot_redeem_the_device_code,
     a_client_without_the_grant_is_refused,
     guessing_codes_is_limited_per_address,
-    guessing_codes_is_limited_in_total,
+    wrong_codes_from_other_accounts_and_addresses_never_refuse_a_right_code,
+    guessing_codes_is_limited_per_account_from_any_address,
+    many_wrong_codes_everywhere_slow_every_lookup,
     guessing_through_the_answer_form_is_limited_too,
     the_verification_link_signs_in_first_and_comes_back_with_the_code,
     the_account_page_lists_the_tv_and_signs_it_out,

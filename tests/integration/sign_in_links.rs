@@ -1,6 +1,6 @@
 //! Emailed sign-in links over HTTP, with a real SMTP server (aiosmtpd) and a controlled clock:
 //! the link continuing an app's authorization request, the button that spends it, expiry,
-//! the same answer for unknown addresses, the per-address and per-IP limits, sign-up by
+//! the same answer for unknown addresses, the limits per address and network and per IP, sign-up by
 //! link, the second step after a link, setting a password after signing in by link, and
 //! disabled accounts.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -374,18 +374,48 @@ async fn an_unknown_address_gets_the_same_page_and_no_mail(backend: Backend) {
     assert_eq!(mails_to(&f, UNKNOWN).await, 0, "no mail to an unknown address");
 }
 
-async fn an_address_gets_no_more_links_than_its_limit(backend: Backend) {
+async fn an_address_gets_no_more_links_from_one_network_than_its_limit(backend: Backend) {
     let f = fixture(backend, |config| config.sign_in_links_per_address = 2).await;
     let browser = Browser::new(&f.server);
-    let first = ask_ok(&browser, None, EMAIL).await;
+    ask_ok(&browser, None, EMAIL).await;
     mailed_link(&f, EMAIL).await;
-    let second = ask_ok(&browser, None, EMAIL).await;
+    ask_ok(&browser, None, EMAIL).await;
     mailed_link(&f, EMAIL).await;
 
-    let third = ask_ok(&browser, None, EMAIL).await;
-    assert_eq!(third, first, "the same answer");
-    assert_eq!(second, first);
+    let third = ask_for_link(&browser, None, EMAIL).await;
+    assert_eq!(third.status(), 429, "told, not left waiting for a mail");
+    assert!(third.text().await.unwrap().contains("Too many sign-in links"));
+    let unknown = ask_for_link(&browser, None, "nobody@example.com").await;
+    assert_eq!(unknown.status(), 200, "counted per address");
     assert_eq!(mails_to(&f, EMAIL).await, 2, "no third mail");
+}
+
+async fn the_owner_gets_a_link_from_another_network_after_an_attacker_used_up_theirs(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let attacker = Browser::from_address(&f.server, "127.0.1.1");
+    let limits = &f.server.state.config;
+    for _ in 0..limits.login_failures_per_account {
+        assert_eq!(attacker.sign_in(None, EMAIL, "a guess").await.status(), 401);
+    }
+    assert_eq!(
+        attacker.sign_in(None, EMAIL, PASSWORD).await.status(),
+        429,
+        "the password is locked"
+    );
+    for _ in 0..limits.sign_in_links_per_address {
+        ask_ok(&attacker, None, EMAIL).await;
+        mailed_link(&f, EMAIL).await;
+    }
+    assert_eq!(ask_for_link(&attacker, None, EMAIL).await.status(), 429);
+
+    let owner = Browser::from_address(&f.server, "127.0.2.1");
+    let signed_in = sign_in_by_link(&f, &owner, None).await;
+    assert_eq!(
+        signed_in.status(),
+        303,
+        "the link signs in despite the password lock"
+    );
+    assert!(has_session(&owner).await);
 }
 
 async fn a_network_gets_no_more_links_than_its_limit(backend: Backend) {
@@ -635,7 +665,8 @@ on_both_backends!(
     opening_the_link_does_not_spend_it_but_the_button_does,
     a_link_used_after_ten_minutes_is_gone,
     an_unknown_address_gets_the_same_page_and_no_mail,
-    an_address_gets_no_more_links_than_its_limit,
+    an_address_gets_no_more_links_from_one_network_than_its_limit,
+    the_owner_gets_a_link_from_another_network_after_an_attacker_used_up_theirs,
     a_network_gets_no_more_links_than_its_limit,
     with_sign_up_on_a_link_creates_a_verified_account,
     sign_up_mails_a_link_and_creates_the_account_only_when_it_is_used,

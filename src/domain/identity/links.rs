@@ -4,12 +4,11 @@
 //! address has an account; mail goes out only to addresses that have one (or may create one
 //! when self-service sign-up is on).
 
-use std::sync::{Mutex, PoisonError};
-
 use diesel::Connection;
 
 use crate::domain::AdminError;
 use crate::domain::core::Core;
+use crate::domain::identity::throttle;
 use crate::domain::identity::users::{self as admin_users, NewUser};
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::links::{self as store, SignInLink};
@@ -20,7 +19,32 @@ use crate::foundation::store::{DbConnection, StoreError};
 /// spend them.
 pub(crate) const CONTINUE_PATH: &str = "/login/link/continue";
 
-static ISSUING: Mutex<()> = Mutex::new(());
+/// Counts a request for a link to `email` from `client_ip`, before anything is looked up (the
+/// answer must not depend on whether the address has an account); the seconds to wait when it
+/// is over a limit. Each address has its own allowance per requesting network: one network
+/// asking again and again for someone's links uses up only its own, and the owner, from
+/// theirs, still gets a link. Each client address has an allowance over all addresses.
+pub(crate) async fn count_request(
+    state: &Core,
+    email: &str,
+    client_ip: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let (limits, store, config) = (&state.link_throttle, &state.store, &state.config);
+    let ip_key = format!("link-request:ip:{client_ip}");
+    let address_key = format!(
+        "{}:{}",
+        throttle::address_key("link-request:address", email),
+        throttle::network_of(client_ip)
+    );
+    let ip_wait = limits
+        .count_attempt(store, &ip_key, config.sign_in_links_per_ip, now)
+        .await?;
+    let address_wait = limits
+        .count_attempt(store, &address_key, config.sign_in_links_per_address, now)
+        .await?;
+    Ok(ip_wait.max(address_wait))
+}
 
 /// A link to mail.
 #[derive(Debug)]
@@ -32,7 +56,8 @@ pub struct NewLink {
 }
 
 /// Decides whether `email` gets a link and records it; None when no mail goes out (no such
-/// account and no sign-up, a disabled account, or the address had its share of links).
+/// account and no sign-up, or a disabled account). The request was counted already
+/// ([`count_request`]).
 pub fn issue(
     state: &Core,
     conn: &mut DbConnection,
@@ -40,9 +65,6 @@ pub fn issue(
     carried: &str,
     now: i64,
 ) -> Result<Option<NewLink>, StoreError> {
-    // Links are issued after the page has answered, several at once: one at a time, so the
-    // per-address count and the insert that follows it cannot interleave (within an instance).
-    let _one_at_a_time = ISSUING.lock().unwrap_or_else(PoisonError::into_inner);
     let user = users::find_by_email(conn, email)?;
     let user_id = match &user {
         Some(user) if user.is_enabled() => Some(user.id.clone()),
@@ -50,12 +72,6 @@ pub fn issue(
         None if state.config.allow_signup => None,
         None => return Ok(None),
     };
-    let window_start = now - state.config.sign_in_link_window_secs;
-    if store::links_sent_since(conn, email, window_start)?
-        >= i64::from(state.config.sign_in_links_per_address)
-    {
-        return Ok(None);
-    }
     let token = random::token::<32>();
     store::insert_link(
         conn,

@@ -1,10 +1,11 @@
 //! Password sign-in: argon2id in the password lane without holding a database connection,
-//! the same work whether or not the account exists, and failures throttled per account and
-//! per client IP.
+//! the same work whether or not the account exists, and attempts limited per account and per
+//! client IP (a right password does not count).
 
 use std::sync::{Arc, LazyLock};
 
 use crate::domain::core::Core;
+use crate::domain::identity::throttle;
 use crate::foundation::crypto::hashing;
 use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::store::StoreError;
@@ -33,13 +34,17 @@ pub(crate) async fn authenticate(
     client_ip: &str,
 ) -> Result<Outcome, StoreError> {
     let now = state.clock.now();
-    let account_key = format!("account:{email}");
-    let ip_key = format!("ip:{client_ip}");
-    let throttle = &state.login_throttle;
-    let blocked = throttle
-        .blocked_for(&account_key, state.config.login_failures_per_account, now)
-        .max(throttle.blocked_for(&ip_key, state.config.login_failures_per_ip, now));
-    if let Some(wait) = blocked {
+    // Keys of their own: a password lock holds back neither links nor passkeys.
+    let account_key = throttle::address_key("password-account", email);
+    let ip_key = format!("password-ip:{client_ip}");
+    let (limits, store) = (&state.login_throttle, &state.store);
+    let account_wait = limits
+        .count_attempt(store, &account_key, state.config.login_failures_per_account, now)
+        .await?;
+    let ip_wait = limits
+        .count_attempt(store, &ip_key, state.config.login_failures_per_ip, now)
+        .await?;
+    if let Some(wait) = account_wait.max(ip_wait) {
         return Ok(Outcome::Throttled(wait));
     }
     let lookup = email.to_owned();
@@ -64,19 +69,21 @@ pub(crate) async fn authenticate(
         .await;
     let matches = match checked {
         Ok(matches) => matches,
-        Err(LaneError::Busy) => return Ok(Outcome::Busy),
+        Err(LaneError::Busy) => {
+            // Nothing was tried: the attempt does not count.
+            limits.take_back(store, &account_key, now).await?;
+            limits.take_back(store, &ip_key, now).await?;
+            return Ok(Outcome::Busy);
+        }
         Err(LaneError::Failed) => return Err(StoreError::TaskCancelled),
     };
     match user {
         Some(user) if matches => {
-            throttle.clear(&account_key);
+            limits.clear(store, &account_key).await?;
+            limits.take_back(store, &ip_key, now).await?;
             Ok(Outcome::SignedIn(user))
         }
-        _ => {
-            throttle.record_failure(&account_key, now);
-            throttle.record_failure(&ip_key, now);
-            Ok(Outcome::Refused)
-        }
+        _ => Ok(Outcome::Refused),
     }
 }
 

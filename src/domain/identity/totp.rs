@@ -268,13 +268,17 @@ fn with_current_code<T>(
 ) -> Result<CodeChecked<T>, StoreError> {
     let key = throttle_key(user_id);
     let limit = state.config.login_failures_per_account;
-    if state.login_throttle.blocked_for(&key, limit, now).is_some() {
+    if state
+        .login_throttle
+        .count_attempt_in(conn, &key, limit, now)?
+        .is_some()
+    {
         return Ok(CodeChecked::Throttled);
     }
     if verify(state, conn, user_id, code, now)?.is_none() {
-        state.login_throttle.record_failure(&key, now);
         return Ok(CodeChecked::WrongCode);
     }
+    state.login_throttle.take_back_in(conn, &key, now)?;
     Ok(CodeChecked::Done(change(conn)?))
 }
 
@@ -373,16 +377,15 @@ pub(crate) fn answer_challenge(
     // give the guesser of codes a fresh allowance.
     let key = throttle_key(&challenge.user_id);
     let limit = state.config.login_failures_per_account;
-    if let Some(wait) = state.login_throttle.blocked_for(&key, limit, now) {
-        store::delete_challenge(conn, &id_hash)?;
-        return Ok(ChallengeOutcome::Throttled(wait));
-    }
     if challenge.attempts >= CHALLENGE_ATTEMPTS {
         store::delete_challenge(conn, &id_hash)?;
         return Ok(ChallengeOutcome::Gone);
     }
+    if let Some(wait) = state.login_throttle.count_attempt_in(conn, &key, limit, now)? {
+        store::delete_challenge(conn, &id_hash)?;
+        return Ok(ChallengeOutcome::Throttled(wait));
+    }
     let Some(factor) = verify(state, conn, &challenge.user_id, code, now)? else {
-        state.login_throttle.record_failure(&key, now);
         if store::count_failure(conn, &id_hash)? >= CHALLENGE_ATTEMPTS {
             store::delete_challenge(conn, &id_hash)?;
             return Ok(ChallengeOutcome::Gone);
@@ -395,7 +398,7 @@ pub(crate) fn answer_challenge(
     let Some(user) = users::find_by_id(conn, &challenge.user_id)?.filter(User::is_enabled) else {
         return Ok(ChallengeOutcome::Gone);
     };
-    state.login_throttle.clear(&key);
+    state.login_throttle.clear_in(conn, &key)?;
     Ok(ChallengeOutcome::Passed {
         user,
         carried: challenge.carried_request,

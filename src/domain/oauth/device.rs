@@ -4,6 +4,7 @@
 //! tokens go out once, to the client that asked.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::Connection;
 use serde::Serialize;
@@ -165,9 +166,14 @@ pub(crate) async fn authorize(
     client_ip: &str,
 ) -> Result<DeviceAuthorizationResponse, OAuthError> {
     let now = state.clock.now();
+    let client = device_client(state, credentials).await?;
     let ip_key = format!("device-authorization:{client_ip}");
-    let throttle = &state.device_authorization_throttle;
-    if let Some(wait) = throttle.blocked_for(&ip_key, state.config.device_authorizations_per_ip, now) {
+    let limit = state.config.device_authorizations_per_ip;
+    let counted = state
+        .device_authorization_throttle
+        .count_attempt(&state.store, &ip_key, limit, now)
+        .await?;
+    if let Some(wait) = counted {
         return Err(OAuthError {
             retry_after_secs: Some(wait),
             ..OAuthError::new(
@@ -176,8 +182,6 @@ pub(crate) async fn authorize(
             )
         });
     }
-    let client = device_client(state, credentials).await?;
-    throttle.record_failure(&ip_key, now);
     let scope = device_scope(&client, form.get("scope"))?;
     let worker_state = Arc::clone(state);
     Ok(state
@@ -296,6 +300,68 @@ fn issue(
         }
         Ok(Ok(planned))
     })
+}
+
+/// How looking up a typed user code went.
+pub(crate) enum Lookup {
+    Found(PendingRequest),
+    /// Malformed, unknown, expired or already answered: all look the same.
+    Wrong,
+    /// This account or this address typed too many wrong codes lately.
+    Throttled,
+}
+
+/// The count of wrong codes from everyone together.
+const WRONG_CODES_EVERYWHERE: &str = "device-code-wrong:everywhere";
+/// How long every lookup waits while wrong codes from everyone together are beyond
+/// `device_code_failures_global`: guessing spread over many accounts and addresses is slowed,
+/// and nobody's right code is refused for it. Right codes wait too, or an answer cut short
+/// would tell a guesser it was wrong.
+const SLOWDOWN_WHEN_GUESSED_EVERYWHERE: Duration = Duration::from_secs(1);
+
+/// The pending request behind the code `user_id` typed from `client_ip`. Wrong codes count
+/// against the account and the address, each with its own limit (a right code is taken
+/// back), so one account or one network guessing blocks only itself.
+pub(crate) async fn look_up(
+    state: &Core,
+    user_id: &str,
+    client_ip: &str,
+    typed: &str,
+) -> Result<Lookup, StoreError> {
+    let now = state.clock.now();
+    let (limits, store, config) = (&state.login_throttle, &state.store, &state.config);
+    let account_key = format!("device-code-wrong:account:{user_id}");
+    let ip_key = format!("device-code-wrong:ip:{client_ip}");
+    let account_wait = limits
+        .count_attempt(store, &account_key, config.device_code_failures_per_account, now)
+        .await?;
+    let ip_wait = limits
+        .count_attempt(store, &ip_key, config.device_code_failures_per_ip, now)
+        .await?;
+    if account_wait.or(ip_wait).is_some() {
+        return Ok(Lookup::Throttled);
+    }
+    let wrong_everywhere = limits.counted(store, WRONG_CODES_EVERYWHERE, now).await?;
+    if wrong_everywhere > i64::from(config.device_code_failures_global) {
+        tokio::time::sleep(SLOWDOWN_WHEN_GUESSED_EVERYWHERE).await;
+    }
+    let found = match normalize_user_code(typed) {
+        Some(user_code) => store.run(move |conn| pending(conn, &user_code, now)).await?,
+        None => None,
+    };
+    let Some(found) = found else {
+        let counted = limits.count(store, WRONG_CODES_EVERYWHERE, now).await?;
+        if counted.count == i64::from(config.device_code_failures_global) + 1 {
+            tracing::warn!(
+                limit = config.device_code_failures_global,
+                "wrong device user codes from everyone together passed their limit: code lookups are slowed"
+            );
+        }
+        return Ok(Lookup::Wrong);
+    };
+    limits.take_back(store, &account_key, now).await?;
+    limits.take_back(store, &ip_key, now).await?;
+    Ok(Lookup::Found(found))
 }
 
 /// A pending request as the verification page shows it.

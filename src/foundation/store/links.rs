@@ -25,15 +25,6 @@ pub(crate) fn insert_link(conn: &mut DbConnection, link: &SignInLink) -> Result<
     Ok(())
 }
 
-/// Links sent to `email` since `since`: the per-address limit, shared by every instance.
-pub(crate) fn links_sent_since(conn: &mut DbConnection, email: &str, since: i64) -> Result<i64, StoreError> {
-    Ok(sign_in_links::table
-        .filter(sign_in_links::email.eq(email))
-        .filter(sign_in_links::created_at.gt(since))
-        .count()
-        .get_result(conn)?)
-}
-
 pub(crate) fn find_live_link(
     conn: &mut DbConnection,
     token_hash: &str,
@@ -84,7 +75,7 @@ pub(crate) fn use_link(
     ))
 }
 
-/// Forgets links past their window: both expiry and the rate limit are over for them.
+/// Forgets links created before `before`.
 pub(crate) fn prune_links(conn: &mut DbConnection, before: i64) -> Result<(), StoreError> {
     diesel::delete(sign_in_links::table.filter(sign_in_links::created_at.lt(before))).execute(conn)?;
     Ok(())

@@ -19,6 +19,7 @@ pub mod refresh_tokens;
 pub mod revocations;
 pub mod schema;
 pub mod sessions;
+pub(crate) mod shared_limits;
 pub(crate) mod totp;
 pub mod users;
 

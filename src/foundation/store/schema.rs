@@ -337,6 +337,16 @@ diesel::table! {
         decided_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    shared_limits (limit_key) {
+        limit_key -> Text,
+        window_start -> BigInt,
+        window_end -> BigInt,
+        count -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(product_grants, users);
 diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, clients);
 diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, revoked_tokens);

@@ -74,7 +74,7 @@ pub(crate) async fn send_link(
         };
         login_page(&state, &request, status, prompt)
     };
-    match request_link(&state, &request, &raw_email, &carried) {
+    match request_link(&state, &request, &raw_email, &carried).await {
         Ok(page) => page,
         Err(LinkRefusal::BadAddress) => {
             refuse(
@@ -86,6 +86,7 @@ pub(crate) async fn send_link(
         Err(LinkRefusal::TooMany { minutes }) => {
             refuse(StatusCode::TOO_MANY_REQUESTS, too_many_links(minutes)).await
         }
+        Err(LinkRefusal::Failed(error)) => Err(error),
     }
 }
 
@@ -122,7 +123,7 @@ pub(crate) async fn signup(
     }
     let carried = form.get("request").unwrap_or_default().to_owned();
     let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
-    match request_link(&state, &request, &raw_email, &carried) {
+    match request_link(&state, &request, &raw_email, &carried).await {
         Ok(page) => page,
         Err(LinkRefusal::BadAddress) => signup_page(
             &state,
@@ -140,6 +141,7 @@ pub(crate) async fn signup(
             raw_email,
             Some(too_many_links(minutes)),
         ),
+        Err(LinkRefusal::Failed(error)) => Err(error),
     }
 }
 
@@ -165,16 +167,23 @@ fn signup_page(
 enum LinkRefusal {
     BadAddress,
     TooMany { minutes: i64 },
+    Failed(PageError),
+}
+
+impl From<StoreError> for LinkRefusal {
+    fn from(error: StoreError) -> Self {
+        Self::Failed(error.into())
+    }
 }
 
 fn too_many_links(minutes: i64) -> String {
     format!("Too many sign-in links were asked for from your network. Wait {minutes} minutes and try again.")
 }
 
-/// Counts a link request against its network's limit and, when the address is one, mails the
-/// link after the answer: the answer's timing must not tell whether the address has an
-/// account. The page says a link is on its way either way.
-fn request_link(
+/// Counts a link request against its limits and, when the address is one, mails the link
+/// after the answer: the answer's timing must not tell whether the address has an account.
+/// The page says a link is on its way either way.
+async fn request_link(
     state: &AppState,
     request: &HttpRequest,
     raw_email: &str,
@@ -182,16 +191,11 @@ fn request_link(
 ) -> Result<Result<HttpResponse, PageError>, LinkRefusal> {
     let email = normalize_email(raw_email).map_err(|_| LinkRefusal::BadAddress)?;
     let now = state.clock.now();
-    let ip_key = format!("link-ip:{}", client_ip(request));
-    if let Some(wait) = state
-        .link_throttle
-        .blocked_for(&ip_key, state.config.sign_in_links_per_ip, now)
-    {
+    if let Some(wait) = links::count_request(state, &email, &client_ip(request), now).await? {
         return Err(LinkRefusal::TooMany {
             minutes: (wait + 59) / 60,
         });
     }
-    state.link_throttle.record_failure(&ip_key, now);
     let (worker_state, address, worker_carried) =
         (Arc::clone(&state.core), email.clone(), carried.to_owned());
     tokio::spawn(async move {

@@ -419,7 +419,8 @@ pub(crate) async fn passkey_options(
     );
     if state
         .login_throttle
-        .blocked_for(&key, PASSKEY_CEREMONIES_PER_IP, now)
+        .count_attempt(&state.store, &key, PASSKEY_CEREMONIES_PER_IP, now)
+        .await?
         .is_some()
     {
         return Err(PageError::new(
@@ -428,7 +429,6 @@ pub(crate) async fn passkey_options(
             "Too many passkey sign-ins were started from your network. Wait a few minutes and try again.",
         ));
     }
-    state.login_throttle.record_failure(&key, now);
     let worker_state = Arc::clone(&state.core);
     let started = state
         .store

@@ -1,7 +1,8 @@
 //! The device verification pages (RFC 8628 §3.3): the person, signed in on their phone,
 //! types the code the TV shows (or arrives with it from the QR code), sees which app asks for
-//! what, and allows or denies. Wrong codes are counted per IP address and in total, and all
-//! look the same: malformed, unknown, expired or already answered.
+//! what, and allows or denies. Wrong codes are limited per account and per IP address
+//! ([`device::look_up`]), and all look the same: malformed, unknown, expired or already
+//! answered.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::identity::session::SignedIn;
-use crate::domain::oauth::device::{self, PendingRequest};
+use crate::domain::oauth::device::{self, Lookup};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::devices as store;
 use crate::web::csrf;
@@ -23,8 +24,6 @@ use crate::web::pages::{self, PageError};
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
-
-const GLOBAL_KEY: &str = "device-global";
 
 #[derive(Template)]
 #[template(path = "device_enter.html")]
@@ -72,47 +71,14 @@ fn sign_in_first(user_code: Option<&str>) -> HttpResponse {
     pages::see_other(&ReturnTo::DeviceVerification(user_code.unwrap_or_default().to_owned()).sign_in_url())
 }
 
-/// How looking up a typed code went.
-enum Lookup {
-    Found(PendingRequest),
-    Wrong,
-    Throttled,
-}
-
-/// Finds the pending request behind a typed code, counting wrong codes against the IP
-/// address and against everyone: a guesser spread over many addresses still meets a limit.
-async fn lookup(state: &AppState, request: &HttpRequest, typed: &str) -> Result<Lookup, PageError> {
-    let now = state.clock.now();
-    let ip_key = format!("device-ip:{}", client_ip(request));
-    let config = &state.config;
-    let blocked = state
-        .login_throttle
-        .blocked_for(&ip_key, config.device_code_failures_per_ip, now)
-        .or_else(|| {
-            state
-                .login_throttle
-                .blocked_for(GLOBAL_KEY, config.device_code_failures_global, now)
-        });
-    if blocked.is_some() {
-        return Ok(Lookup::Throttled);
-    }
-    let found = match device::normalize_user_code(typed) {
-        Some(user_code) => {
-            state
-                .store
-                .run(move |conn| device::pending(conn, &user_code, now))
-                .await?
-        }
-        None => None,
-    };
-    match found {
-        Some(pending) => Ok(Lookup::Found(pending)),
-        None => {
-            state.login_throttle.record_failure(&ip_key, now);
-            state.login_throttle.record_failure(GLOBAL_KEY, now);
-            Ok(Lookup::Wrong)
-        }
-    }
+/// Looks up a typed code for the person signed in, from the request's address.
+async fn lookup(
+    state: &AppState,
+    request: &HttpRequest,
+    signed_in: &SignedIn,
+    typed: &str,
+) -> Result<Lookup, PageError> {
+    Ok(device::look_up(&state.core, &signed_in.user.id, &client_ip(request), typed).await?)
 }
 
 async fn answer_code(
@@ -121,7 +87,7 @@ async fn answer_code(
     signed_in: SignedIn,
     typed: &str,
 ) -> Result<HttpResponse, PageError> {
-    match lookup(state, request, typed).await? {
+    match lookup(state, request, &signed_in, typed).await? {
         Lookup::Found(pending) => {
             let token = csrf::token(request, state.secure_cookies);
             let page = ConfirmPage {
@@ -199,7 +165,7 @@ pub(crate) async fn decide(
         _ => return Err(PageError::bad_request("decision must be allow or deny")),
     };
     // The answer names its code again: it goes through the same limits as typing one.
-    let pending = match lookup(&state, &request, &typed).await? {
+    let pending = match lookup(&state, &request, &signed_in, &typed).await? {
         Lookup::Found(pending) => pending,
         Lookup::Wrong => {
             return enter_page(

@@ -52,7 +52,18 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(server: &TestServer) -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_client(server, reqwest::Client::builder())
+    }
+
+    /// A browser whose requests come from `address`, a loopback address of its own
+    /// (127.x.y.z): another person, on another network when `x.y` differs.
+    pub fn from_address(server: &TestServer, address: &str) -> Self {
+        let address: std::net::IpAddr = address.parse().expect("an IP address");
+        Self::with_client(server, reqwest::Client::builder().local_address(address))
+    }
+
+    fn with_client(server: &TestServer, builder: reqwest::ClientBuilder) -> Self {
+        let http = builder
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("usher-tests/1.0")
