@@ -42,9 +42,12 @@ pub enum StartError {
 /// deliver webhooks.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `metrics_bind` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     handle: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
+    metrics_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
     sync_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
 }
@@ -57,6 +60,7 @@ impl RunningServer {
     /// Waits until the server stops (it stops on SIGINT/SIGTERM).
     pub(crate) async fn wait(self) -> std::io::Result<()> {
         let outcome = self.server_task.await.unwrap_or(Ok(()));
+        stop_metrics_server(self.metrics_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
         outcome
@@ -64,22 +68,24 @@ impl RunningServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        stop_metrics_server(self.metrics_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
         let _ = self.server_task.await;
     }
 }
 
+async fn stop_metrics_server(server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>) {
+    if let Some((handle, task)) = server {
+        handle.stop(true).await;
+        let _ = task.await;
+    }
+}
+
 /// Opens the database and keys, binds, and starts serving.
 pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartError> {
-    let listener = TcpListener::bind(&config.bind).map_err(|error| StartError::Bind {
-        bind: config.bind.clone(),
-        cause: error.to_string(),
-    })?;
-    let addr = listener.local_addr().map_err(|error| StartError::Bind {
-        bind: config.bind.clone(),
-        cause: error.to_string(),
-    })?;
+    let (listener, addr) = listen(&config.bind)?;
+    let metrics_listener = config.metrics_bind.as_deref().map(listen).transpose()?;
     let issuer = config.issuer_for_port(addr.port());
 
     let (store, master_key, keys) = {
@@ -126,17 +132,42 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
                 cause: error.to_string(),
             }
         })?;
+    let metrics_server = match metrics_listener {
+        Some((listener, metrics_addr)) => {
+            let server =
+                routes::serve_metrics(Arc::clone(&state), listener).map_err(|error| StartError::Bind {
+                    bind: metrics_addr.to_string(),
+                    cause: error.to_string(),
+                })?;
+            tracing::info!(%metrics_addr, "metrics are served on their own address");
+            Some((metrics_addr, server.handle(), tokio::spawn(server)))
+        }
+        None => None,
+    };
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(%addr, issuer = %state.issuer, "usher is serving");
     Ok(RunningServer {
         addr,
+        metrics_addr: metrics_server.as_ref().map(|(metrics_addr, _, _)| *metrics_addr),
         state,
         handle,
         server_task,
+        metrics_server: metrics_server.map(|(_, handle, task)| (handle, task)),
         sync_task,
         webhook_task,
     })
+}
+
+/// A listener on `bind`, with the address it got (the port chosen when `bind` asks for 0).
+fn listen(bind: &str) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |error: std::io::Error| StartError::Bind {
+        bind: bind.to_owned(),
+        cause: error.to_string(),
+    };
+    let listener = TcpListener::bind(bind).map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, addr))
 }
 
 fn tls_config(cert_file: &Path, key_file: &Path) -> Result<rustls::ServerConfig, StartError> {

@@ -50,6 +50,17 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// How long a new connection has to send its first request's headers, in seconds; then
+    /// it is answered 408 and closed.
+    pub request_header_timeout_secs: u64,
+    /// How long a request's body may take to arrive once its headers have, in seconds; then
+    /// it is answered 408 and its connection closed.
+    pub request_body_timeout_secs: u64,
+    /// A separate address serving `/metrics` alone; the public listener then has no
+    /// `/metrics`. Unset: `/metrics` is on the public listener.
+    pub metrics_bind: Option<String>,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
     /// Lifetime of ID tokens, in seconds.
     pub id_token_ttl_secs: i64,
     /// Lifetime of an authorization code, in seconds.
@@ -156,6 +167,10 @@ impl Default for Config {
             max_form_bytes: 16 * 1024,
             tls_cert_file: None,
             tls_key_file: None,
+            request_header_timeout_secs: 5,
+            request_body_timeout_secs: 10,
+            metrics_bind: None,
+            metrics_token: None,
             id_token_ttl_secs: 3600,
             authorization_code_ttl_secs: 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
@@ -193,6 +208,9 @@ impl Default for Config {
         }
     }
 }
+
+/// Shortest `metrics_token` accepted.
+const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
@@ -281,6 +299,22 @@ impl Config {
                 "access_token_alg must be ES256 or RS256".into(),
             ));
         }
+        // Zero would turn the timeouts off.
+        if self.request_header_timeout_secs == 0 || self.request_body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "request_header_timeout_secs and request_body_timeout_secs must be positive".into(),
+            ));
+        }
+        // Nothing slows down guessing it: a short token would not protect much.
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|token| token.chars().count() < MIN_METRICS_TOKEN_CHARS)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics_token must be at least {MIN_METRICS_TOKEN_CHARS} characters"
+            )));
+        }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert_file and tls_key_file must be set together".into(),
@@ -355,5 +389,39 @@ mod tests {
         assert!(
             matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("access_token_alg"))
         );
+    }
+
+    #[test]
+    fn request_timeouts_must_be_positive() {
+        for config in [
+            Config {
+                request_header_timeout_secs: 0,
+                ..Config::default()
+            },
+            Config {
+                request_body_timeout_secs: 0,
+                ..Config::default()
+            },
+        ] {
+            assert!(
+                matches!(config.validate(), Err(ConfigError::Invalid(message)) if message.contains("timeout"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused() {
+        let short = Config {
+            metrics_token: Some("guessable".into()),
+            ..Config::default()
+        };
+        assert!(
+            matches!(short.validate(), Err(ConfigError::Invalid(message)) if message.contains("metrics_token"))
+        );
+        let long = Config {
+            metrics_token: Some("0123456789abcdef".into()),
+            ..Config::default()
+        };
+        assert!(long.validate().is_ok());
     }
 }

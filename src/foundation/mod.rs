@@ -8,4 +8,5 @@ pub(crate) mod encoding;
 pub mod mail;
 pub(crate) mod private_files;
 pub mod store;
+pub(crate) mod text;
 pub(crate) mod time;

@@ -19,3 +19,4 @@ pub(crate) mod return_to;
 pub(crate) mod routes;
 pub mod session_cookie;
 pub mod state;
+pub(crate) mod timeouts;

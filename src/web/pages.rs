@@ -248,6 +248,11 @@ impl From<PasskeyError> for PageError {
                 Self::bad_request("The passkey could not be used. Go back and try again.")
             }
             PasskeyError::Off => Self::not_found(),
+            PasskeyError::Name => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Choose another name",
+                "A passkey's name cannot contain control characters or invisible formatting characters (such as right-to-left marks). Go back and name it again.",
+            ),
             PasskeyError::Store(error) => error.into(),
         }
     }

@@ -15,7 +15,9 @@ use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::metadata;
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
-use crate::web::{account, admin_api, cors, dashboard, health, login, metrics, oauth, pages, paths};
+use crate::web::{
+    account, admin_api, cors, dashboard, health, login, metrics, oauth, pages, paths, timeouts,
+};
 
 /// The HTTP server over every route, on an already bound listener.
 pub(crate) fn serve(
@@ -26,24 +28,59 @@ pub(crate) fn serve(
     max_form_bytes: usize,
 ) -> std::io::Result<Server> {
     let data = web::Data::from(Arc::clone(&state));
+    let metrics_here = state.config.metrics_bind.is_none();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(timeouts::limit_body_time))
             .wrap(from_fn(cors::allow))
             .wrap(from_fn(refuse_nul_in_uri))
             .wrap(from_fn(metrics::track))
             .configure(routes)
             .configure(admin_api::routes)
             .configure(dashboard::routes)
+            .configure(|config| {
+                if metrics_here {
+                    config.service(metrics_endpoint());
+                }
+            })
             .default_service(web::to(not_found))
     })
+    .client_request_timeout(header_timeout(&state))
     .workers(workers);
     let server = match tls {
         Some(tls) => server.listen_rustls_0_23(listener, tls),
         None => server.listen(listener),
     }?;
     Ok(server.run())
+}
+
+/// `/metrics` alone, on the listener of `metrics_bind`: plain HTTP, one worker, stopped with
+/// the main server rather than by signals of its own.
+pub(crate) fn serve_metrics(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let timeout = header_timeout(&state);
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(timeouts::limit_body_time))
+            .service(metrics_endpoint())
+            .default_service(web::to(not_found))
+    })
+    .client_request_timeout(timeout)
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?;
+    Ok(server.run())
+}
+
+fn header_timeout(state: &AppState) -> std::time::Duration {
+    std::time::Duration::from_secs(state.config.request_header_timeout_secs)
+}
+
+fn metrics_endpoint() -> actix_web::Resource {
+    endpoint(paths::METRICS, "metrics", Method::GET, health::metrics)
 }
 
 fn method_not_allowed(allow: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
@@ -306,8 +343,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             account::end_every_session,
         ))
         .service(endpoint(paths::HEALTHZ, "healthz", Method::GET, health::healthz))
-        .service(endpoint(paths::READYZ, "readyz", Method::GET, health::readyz))
-        .service(endpoint(paths::METRICS, "metrics", Method::GET, health::metrics));
+        .service(endpoint(paths::READYZ, "readyz", Method::GET, health::readyz));
 }
 
 /// A resource answering one method; others get a JSON 405 with `Allow`. The name labels its

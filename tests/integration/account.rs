@@ -8,7 +8,7 @@ use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use usher::domain::oauth::clients::NewClient;
 use usher::foundation::store::refresh_tokens::{self, RefreshToken};
-use usher::foundation::store::{StoreError, consents};
+use usher::foundation::store::{StoreError, consents, passkeys, users};
 
 const EMAIL: &str = "viewer@example.com";
 
@@ -301,6 +301,54 @@ async fn a_changed_name_shows_on_the_page(backend: Backend) {
     assert!(account_page(&browser).await.contains("Not set"));
 }
 
+async fn a_name_with_a_bidi_override_is_refused_and_the_old_one_kept(backend: Backend) {
+    let fixture = fixture(backend).await;
+    let browser = signed_in(&fixture.server, EMAIL).await;
+    let answer = post_with_csrf(&browser, "/account/profile", &[("name", "\u{202E}reppoH ecarG")]).await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("formatting characters"), "{html}");
+    let stored = fixture
+        .server
+        .state
+        .store
+        .run({
+            let user_id = fixture.user_id.clone();
+            move |conn| users::find_by_id(conn, &user_id)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"));
+}
+
+async fn a_passkey_named_with_a_bidi_override_is_refused_before_its_ceremony(backend: Backend) {
+    let fixture = fixture(backend).await;
+    let browser = signed_in(&fixture.server, EMAIL).await;
+    let answer = post_with_csrf(
+        &browser,
+        "/account/passkeys",
+        &[
+            ("name", "\u{202E}enohp yM"),
+            ("ceremony", "unused"),
+            ("credential", "{}"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), 422);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("formatting characters"), "{html}");
+    let user_id = fixture.user_id.clone();
+    let stored = fixture
+        .server
+        .state
+        .store
+        .run(move |conn| passkeys::list_for_user(conn, &user_id))
+        .await
+        .unwrap();
+    assert!(stored.is_empty());
+}
+
 on_both_backends!(
     the_account_page_redirects_to_login_without_a_session,
     the_account_page_shows_the_name_email_and_this_device,
@@ -313,4 +361,6 @@ on_both_backends!(
     a_form_posted_without_csrf_is_refused,
     a_form_posted_without_a_session_goes_to_login,
     a_changed_name_shows_on_the_page,
+    a_name_with_a_bidi_override_is_refused_and_the_old_one_kept,
+    a_passkey_named_with_a_bidi_override_is_refused_before_its_ceremony,
 );

@@ -528,6 +528,57 @@ async fn a_wrong_value_is_refused_with_422_naming_the_field(backend: Backend) {
     }
 }
 
+/// A right-to-left override: an administrator would read "Gold" the wrong way round.
+const BIDI_NAME: &str = "\u{202E}dloG";
+
+async fn a_tier_named_with_a_bidi_override_is_refused_and_not_stored(backend: Backend) {
+    let api = api(backend).await;
+    let refused = api
+        .admin(
+            Method::POST,
+            "/tiers",
+            Some(json!({"slug": "gold", "name": BIDI_NAME, "rank": 1, "max_streams": 1})),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["error"], "invalid_field");
+    assert!(refused.description().starts_with("name: "), "{}", refused.body);
+    assert_eq!(api.admin(Method::GET, "/tiers/gold", None).await.status, 404);
+}
+
+async fn a_tier_renamed_with_a_bidi_override_keeps_its_name(backend: Backend) {
+    let api = api(backend).await;
+    api.tier("gold", 1, &[]).await;
+    let refused = api
+        .admin(
+            Method::PUT,
+            "/tiers/gold",
+            Some(json!({"name": format!("Gold{BIDI_NAME}"), "rank": 1, "max_streams": 1})),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.description().starts_with("name: "), "{}", refused.body);
+    assert_eq!(
+        api.admin(Method::GET, "/tiers/gold", None).await.body["name"],
+        "GOLD"
+    );
+}
+
+async fn a_product_titled_with_a_bidi_override_is_refused_and_not_stored(backend: Backend) {
+    let api = api(backend).await;
+    let refused = api
+        .admin(
+            Method::POST,
+            "/products",
+            Some(json!({"slug": "final", "title": BIDI_NAME})),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["error"], "invalid_field");
+    assert!(refused.description().starts_with("title: "), "{}", refused.body);
+    assert_eq!(api.admin(Method::GET, "/products/final", None).await.status, 404);
+}
+
 async fn a_body_that_is_not_a_json_object_is_a_bad_request(backend: Backend) {
     let api = api(backend).await;
     for body in ["{\"slug\": ", "[]", ""] {
@@ -864,6 +915,9 @@ on_both_backends!(
     an_entitlements_token_may_not_touch_the_catalogue_people_or_audit,
     an_entitlements_token_changes_subscriptions_and_grants,
     a_wrong_value_is_refused_with_422_naming_the_field,
+    a_tier_named_with_a_bidi_override_is_refused_and_not_stored,
+    a_tier_renamed_with_a_bidi_override_keeps_its_name,
+    a_product_titled_with_a_bidi_override_is_refused_and_not_stored,
     a_body_that_is_not_a_json_object_is_a_bad_request,
     a_grant_is_idempotent_on_its_external_ref,
     simultaneous_deliveries_of_one_payment_grant_once,

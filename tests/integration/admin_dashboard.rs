@@ -377,6 +377,65 @@ async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backe
     );
 }
 
+/// A right-to-left override: the dashboard would show "Content service" the wrong way round.
+const BIDI_NAME: &str = "\u{202E}ecivres tnetnoC";
+
+async fn an_app_named_with_a_bidi_override_is_refused_and_not_registered(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, "/admin/apps").await;
+    let refused = admin
+        .post(server.endpoint("/admin/apps"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", BIDI_NAME),
+            ("grant_client_credentials", "1"),
+            ("scopes", "usher:entitlements"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("role=\"alert\">name: "), "{page}");
+    let listed = admin
+        .get(server.endpoint("/admin/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains(BIDI_NAME), "{listed}");
+}
+
+async fn a_tier_named_here_with_a_bidi_override_is_refused_and_not_created(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, "/admin/tiers").await;
+    let refused = admin
+        .post(server.endpoint("/admin/tiers"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("slug", "gold"),
+            ("name", "\u{202E}dloG"),
+            ("rank", "30"),
+            ("max_streams", "4"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("role=\"alert\">name: "), "{page}");
+    let tier = admin
+        .get(server.endpoint("/admin/tiers/gold"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tier.status(), 404);
+}
+
 async fn a_disabled_apps_access_tokens_stop_working_at_once(backend: Backend) {
     let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
@@ -523,6 +582,8 @@ on_both_backends!(
     an_administrator_cannot_disable_their_own_account,
     disabling_a_person_ends_their_access_tokens_at_once,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,
+    an_app_named_with_a_bidi_override_is_refused_and_not_registered,
+    a_tier_named_here_with_a_bidi_override_is_refused_and_not_created,
     a_disabled_apps_access_tokens_stop_working_at_once,
     a_notice_in_the_address_shows_only_the_dashboards_own_texts,
     rotating_keys_here_signs_with_the_new_key_at_once,

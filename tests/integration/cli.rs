@@ -436,6 +436,16 @@ fn client_create_registers_a_resource_server_and_a_client_without_pkce() {
     assert_eq!(roles, vec![("cdn", true, false), ("legacy", false, true)]);
 }
 
+#[test]
+fn client_create_refuses_a_name_with_a_bidi_override() {
+    let workspace = Workspace::new();
+    let outcome = run(workspace.usher(&["client", "create", "--name", "\u{202E}ppa", "--json"]));
+    outcome.assert_failure();
+    assert_eq!(outcome.stdout, "");
+    assert!(outcome.stderr.contains("name: "), "{:?}", outcome.stderr);
+    assert!(client_rows(&workspace).is_empty(), "no client was written");
+}
+
 // ---------------------------------------------------------------------------------------------
 // user create
 
@@ -485,6 +495,24 @@ fn user_create_with_an_email_that_exists_in_any_case_fails_with_already_exists()
     assert_eq!(again.stdout, "");
     assert!(again.stderr.contains("already exists"), "{:?}", again.stderr);
     assert_eq!(user_rows(&workspace).len(), 1);
+}
+
+#[test]
+fn user_create_refuses_a_name_with_a_bidi_override() {
+    let workspace = Workspace::new();
+    let outcome = run(workspace.usher(&[
+        "user",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--name",
+        "\u{202E}adA",
+        "--json",
+    ]));
+    outcome.assert_failure();
+    assert_eq!(outcome.stdout, "");
+    assert!(outcome.stderr.contains("name: "), "{:?}", outcome.stderr);
+    assert!(user_rows(&workspace).is_empty(), "no account was written");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ use common::{Backend, TestDb, TestServer};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
 
 const POSTGRES_MAINTENANCE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// How long the server may take to notice the database went away, or came back.
@@ -166,11 +168,11 @@ async fn wait_for_readyz(server: &TestServer, status: u16) -> String {
 async fn readyz_answers_503_while_postgres_refuses_connections_and_200_once_it_accepts_again() {
     let database = OwnDatabase::create();
     let keys = TestDb::new(Backend::Sqlite);
-    let config = usher::foundation::config::Config {
+    let config = Config {
         database_url: database.url(),
         ..keys.config()
     };
-    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
+    let server = TestServer::start_with(config, Clock::System).await;
     assert_eq!(get(&server, "/readyz").await.status(), 200);
 
     database.refuse_connections();
@@ -247,6 +249,74 @@ async fn metrics_never_contain_a_token_or_a_secret(backend: Backend) {
     );
 }
 
+const METRICS_TOKEN: &str = "scraper-7f3a9c1e5b2d4680";
+
+async fn server_with(config: Config) -> TestServer {
+    TestServer::start_with(config, Clock::System).await
+}
+
+async fn get_metrics(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = common::http().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request sent")
+}
+
+async fn with_a_metrics_token_metrics_need_it_as_a_bearer_token(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = server_with(Config {
+        metrics_token: Some(METRICS_TOKEN.into()),
+        ..db.config()
+    })
+    .await;
+    let url = server.endpoint("/metrics");
+
+    let without = get_metrics(&url, None).await;
+    assert_eq!(without.status(), 401);
+    assert_eq!(without.headers()["www-authenticate"], "Bearer realm=\"usher\"");
+
+    let wrong = get_metrics(&url, Some("scraper-7f3a9c1e5b2d4681")).await;
+    assert_eq!(wrong.status(), 401);
+    let challenge = wrong.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+
+    let right = get_metrics(&url, Some(METRICS_TOKEN)).await;
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.unwrap().contains("usher_http_requests_total"));
+}
+
+async fn with_a_metrics_address_metrics_leave_the_public_listener(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = server_with(Config {
+        metrics_bind: Some("127.0.0.1:0".into()),
+        ..db.config()
+    })
+    .await;
+    let metrics_addr = server
+        .server
+        .as_ref()
+        .unwrap()
+        .metrics_addr
+        .expect("a metrics address");
+
+    let public = get_metrics(&server.endpoint("/metrics"), None).await;
+    assert_eq!(public.status(), 404);
+    assert_eq!(get(&server, "/healthz").await.status(), 200);
+
+    let separate = get_metrics(&format!("http://{metrics_addr}/metrics"), None).await;
+    assert_eq!(separate.status(), 200);
+    assert!(
+        separate
+            .text()
+            .await
+            .unwrap()
+            .contains("usher_http_requests_total")
+    );
+    let other = get_metrics(&format!("http://{metrics_addr}/healthz"), None).await;
+    assert_eq!(other.status(), 404, "only /metrics is served there");
+}
+
 // Under nextest each test runs in a process of its own, so the process-wide metric counts start
 // at zero in each.
 on_both_backends!(
@@ -255,4 +325,6 @@ on_both_backends!(
     health_endpoints_accept_only_get_and_head,
     metrics_count_issued_tokens_introspections_and_requests_per_endpoint,
     metrics_never_contain_a_token_or_a_secret,
+    with_a_metrics_token_metrics_need_it_as_a_bearer_token,
+    with_a_metrics_address_metrics_leave_the_public_listener,
 );

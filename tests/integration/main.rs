@@ -35,5 +35,6 @@ mod passkey_ceremonies;
 mod password_lane;
 mod sign_in_links;
 mod sign_in_store;
+mod slow_clients;
 mod totp;
 mod webhooks;

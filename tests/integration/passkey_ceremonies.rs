@@ -59,10 +59,20 @@ impl Setup {
     }
 
     async fn finish_registration(&self, ceremony: &str, answer: String) -> Result<String, PasskeyError> {
-        let (state, user_id, ceremony) = (
+        self.finish_registration_named(ceremony, answer, "Test key").await
+    }
+
+    async fn finish_registration_named(
+        &self,
+        ceremony: &str,
+        answer: String,
+        name: &str,
+    ) -> Result<String, PasskeyError> {
+        let (state, user_id, ceremony, name) = (
             self.server.state.clone(),
             self.user.id.clone(),
             ceremony.to_owned(),
+            name.to_owned(),
         );
         self.server
             .state
@@ -75,7 +85,7 @@ impl Setup {
                     &user_id,
                     &ceremony,
                     &answer,
-                    "Test key",
+                    &name,
                     now,
                 )
                 .map(|row| row.credential_id)
@@ -310,6 +320,33 @@ async fn the_same_authenticator_cannot_be_registered_twice(backend: Backend) {
     assert_eq!(excluded[0]["id"], credential_id);
 }
 
+async fn a_name_with_a_bidi_override_is_refused_and_the_ceremony_kept(backend: Backend) {
+    let setup = setup(backend).await;
+    let mut authenticator = SoftPasskey::new(true);
+    let started = setup.start_registration().await;
+    let answer = authenticator
+        .do_registration(setup.origin.clone(), creation_options(&started))
+        .expect("the authenticator answers");
+    let answer = serde_json::to_string(&answer).unwrap();
+    let refused = setup
+        .finish_registration_named(&started.ceremony, answer.clone(), "\u{202E}yek tseT")
+        .await;
+    assert!(matches!(refused, Err(PasskeyError::Name)), "{refused:?}");
+    let user_id = setup.user.id.clone();
+    let stored = setup
+        .server
+        .state
+        .store
+        .run(move |conn| usher::foundation::store::passkeys::list_for_user(conn, &user_id))
+        .await
+        .unwrap();
+    assert!(stored.is_empty());
+    setup
+        .finish_registration(&started.ceremony, answer)
+        .await
+        .expect("the same ceremony finishes under a plain name");
+}
+
 on_both_backends!(
     registration_asks_for_a_discoverable_credential_with_user_verification,
     a_registered_passkey_signs_in_as_multi_factor,
@@ -320,4 +357,5 @@ on_both_backends!(
     a_ceremony_expires_after_five_minutes,
     a_registration_answer_for_another_ceremony_is_refused,
     the_same_authenticator_cannot_be_registered_twice,
+    a_name_with_a_bidi_override_is_refused_and_the_ceremony_kept,
 );

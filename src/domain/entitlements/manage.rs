@@ -15,6 +15,7 @@ use crate::foundation::store::entitlements::{
     self as store, Grant, NewAuditEntry, Product, Subscription, Tier,
 };
 use crate::foundation::store::{DbConnection, StoreError, users};
+use crate::foundation::text;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EntitlementError {
@@ -103,12 +104,15 @@ fn check_slug(field: &'static str, slug: &str) -> Result<(), EntitlementError> {
     }
 }
 
-fn check_text(field: &'static str, text: &str, max: usize) -> Result<String, EntitlementError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<String, EntitlementError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
         return Err(invalid(field, format!("must be 1 to {max} printable characters")));
     }
-    Ok(text.to_owned())
+    if !text::is_plain_name(value) {
+        return Err(invalid(field, text::HIDDEN_CHARACTERS));
+    }
+    Ok(value.to_owned())
 }
 
 fn check_external_ref(external_ref: Option<&str>) -> Result<Option<String>, EntitlementError> {

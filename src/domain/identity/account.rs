@@ -3,6 +3,7 @@
 
 use diesel::Connection;
 
+use crate::domain::AdminError;
 use crate::domain::core::Core;
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
@@ -36,8 +37,11 @@ pub(crate) fn change_password(
     })
 }
 
-pub(crate) fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), StoreError> {
-    users::set_name(conn, user_id, admin_users::clean_name(raw_name).as_deref())
+/// Sets the person's display name, or removes it when `raw_name` is blank; a name
+/// [`admin_users::clean_name`] refuses is an [`AdminError::Invalid`] and changes nothing.
+pub(crate) fn rename(conn: &mut DbConnection, user_id: &str, raw_name: &str) -> Result<(), AdminError> {
+    let name = admin_users::clean_name(raw_name)?;
+    Ok(users::set_name(conn, user_id, name.as_deref())?)
 }
 
 /// Withdraws the person's consent to `client_id` and revokes every token the app holds for

@@ -17,6 +17,7 @@ use crate::foundation::store::entitlements::audit_self;
 use crate::foundation::store::passkeys::{self as store, Ceremony, PasskeyRow};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
+use crate::foundation::text;
 
 /// How long a page has to answer a ceremony: time to find the phone and unlock it.
 const CEREMONY_SECS: i64 = 300;
@@ -35,6 +36,10 @@ pub enum PasskeyError {
     /// Passkeys are off on this server (no relying party: see [`relying_party`]).
     #[error("passkeys are off")]
     Off,
+    /// The name has a control or formatting character (such as U+202E, which would show it
+    /// reversed on the account page and the dashboard).
+    #[error("name: {}", text::HIDDEN_CHARACTERS)]
+    Name,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -219,22 +224,25 @@ pub fn start_registration(
     Ok(Started { ceremony, public_key })
 }
 
-/// A passkey name as shown on the account page: trimmed, one line, not too long; the
-/// device's description when empty.
-pub(crate) fn clean_name(raw: &str, fallback: &str) -> String {
+/// A passkey name as shown on the account page and the dashboard: spaces and line breaks
+/// collapsed to single spaces, not too long; the device's description when empty. One with
+/// another control or a formatting character is refused.
+pub(crate) fn clean_name(raw: &str, fallback: &str) -> Result<String, PasskeyError> {
     let name: String = raw
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .chars()
-        .filter(|character| !character.is_control())
         .take(NAME_CHARS)
         .collect();
-    if name.is_empty() {
+    if !text::is_plain_name(&name) {
+        return Err(PasskeyError::Name);
+    }
+    Ok(if name.is_empty() {
         fallback.to_owned()
     } else {
         name
-    }
+    })
 }
 
 /// What the audit log keeps of a passkey change: its name.
@@ -253,6 +261,10 @@ pub fn finish_registration(
     name: &str,
     now: i64,
 ) -> Result<PasskeyRow, PasskeyError> {
+    // Before the ceremony is taken out: a refused name can be corrected and sent again.
+    if !text::is_plain_name(name) {
+        return Err(PasskeyError::Name);
+    }
     let answer: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(refused)?;
     let ceremony = take_ceremony(conn, token, REGISTER, now)?;
     if ceremony.user_id.as_deref() != Some(user_id) {
@@ -308,9 +320,26 @@ mod tests {
 
     #[test]
     fn names_are_one_tidy_line_or_the_device() {
-        assert_eq!(clean_name("  My\n  phone\t ", "Chrome on Linux"), "My phone");
-        assert_eq!(clean_name("   ", "Chrome on Linux"), "Chrome on Linux");
-        assert_eq!(clean_name(&"x".repeat(200), "d").len(), NAME_CHARS);
+        let clean = |raw: &str, fallback: &str| clean_name(raw, fallback).ok();
+        assert_eq!(
+            clean("  My\n  phone\t ", "Chrome on Linux").as_deref(),
+            Some("My phone")
+        );
+        assert_eq!(
+            clean("   ", "Chrome on Linux").as_deref(),
+            Some("Chrome on Linux")
+        );
+        assert_eq!(
+            clean(&"x".repeat(200), "d").map(|name| name.len()),
+            Some(NAME_CHARS)
+        );
+    }
+
+    #[test]
+    fn names_with_control_or_formatting_characters_are_refused() {
+        for raw in ["My\u{0}phone", "\u{202E}enohp yM", "My\u{2066}phone"] {
+            assert!(matches!(clean_name(raw, "d"), Err(PasskeyError::Name)), "{raw:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::domain::AdminError;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
+use crate::foundation::text;
 
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
@@ -59,13 +60,17 @@ fn is_domain(domain: &str) -> bool {
 /// Longest display name kept; longer ones are cut.
 pub(crate) const MAX_NAME_CHARS: usize = 100;
 
-/// A display name as people see it in apps: control characters removed, trimmed, at most
-/// [`MAX_NAME_CHARS`]; `None` when nothing is left.
-pub(crate) fn clean_name(raw: &str) -> Option<String> {
-    let visible: String = raw.chars().filter(|ch| !ch.is_control()).collect();
-    let name: String = visible.trim().chars().take(MAX_NAME_CHARS).collect();
+/// A display name as people see it in apps and administrators in the dashboard: trimmed, at
+/// most [`MAX_NAME_CHARS`]; `None` when empty. One with a control or formatting character
+/// (such as U+202E, which would show the rest of it reversed) is refused.
+pub(crate) fn clean_name(raw: &str) -> Result<Option<String>, AdminError> {
+    let name = raw.trim();
+    if !text::is_plain_name(name) {
+        return Err(AdminError::invalid("name", text::HIDDEN_CHARACTERS));
+    }
+    let name: String = name.chars().take(MAX_NAME_CHARS).collect();
     let name = name.trim_end();
-    (!name.is_empty()).then(|| name.to_owned())
+    Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 
 /// An account checked and its password hashed, ready to be written.
@@ -92,7 +97,7 @@ pub(crate) fn prepare(new: NewUser) -> Result<PreparedUser, AdminError> {
     let password_hash = new.password.as_deref().map(hash_new_password).transpose()?;
     Ok(PreparedUser {
         email,
-        name: new.name.as_deref().and_then(clean_name),
+        name: new.name.as_deref().map(clean_name).transpose()?.flatten(),
         password_hash,
         admin: new.admin,
     })
@@ -165,10 +170,25 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_cut_and_emptied_to_none() {
-        assert_eq!(clean_name("  Ada Lovelace \n"), Some("Ada Lovelace".to_owned()));
-        assert_eq!(clean_name("   "), None);
-        assert_eq!(clean_name("Ada\u{0}\u{7}"), Some("Ada".to_owned()));
+        let clean = |raw: &str| clean_name(raw).ok().flatten();
+        assert_eq!(clean("  Ada Lovelace \n"), Some("Ada Lovelace".to_owned()));
+        assert_eq!(clean("   "), None);
         let long = "é".repeat(150);
-        assert_eq!(clean_name(&long).map(|name| name.chars().count()), Some(100));
+        assert_eq!(clean(&long).map(|name| name.chars().count()), Some(100));
+    }
+
+    #[test]
+    fn names_with_control_or_formatting_characters_are_refused() {
+        for raw in [
+            "Ada\u{0}\u{7}",
+            "\u{202E}ecalevoL adA",
+            "Ada\u{200B}Lovelace",
+            "Ada\nLovelace",
+        ] {
+            assert!(
+                matches!(clean_name(raw), Err(AdminError::Invalid { field: "name", .. })),
+                "{raw:?}"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::DbConnection;
 use crate::foundation::store::clients::{self, Client};
+use crate::foundation::text;
 
 pub(crate) const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
@@ -64,6 +65,9 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
     let name = new.name.trim().to_owned();
     if name.is_empty() {
         return Err(AdminError::invalid("name", "must not be empty"));
+    }
+    if !text::is_plain_name(&name) {
+        return Err(AdminError::invalid("name", text::HIDDEN_CHARACTERS));
     }
     for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
         validate_redirect_uri(uri)?;

@@ -30,6 +30,14 @@ pub(crate) fn secret_matches(secret: &str, expected_hex: &str) -> bool {
     actual.as_bytes().ct_eq(expected_hex.as_bytes()).into()
 }
 
+/// Whether two secrets are equal, compared in constant time: their SHA-256 digests are, so
+/// neither their contents nor their lengths show in the time taken.
+pub(crate) fn secrets_equal(presented: &str, expected: &str) -> bool {
+    sha256(presented.as_bytes())
+        .ct_eq(&sha256(expected.as_bytes()))
+        .into()
+}
+
 /// argon2id with OWASP's recommended parameters (19 MiB, 2 passes, 1 lane).
 fn argon2() -> Result<Argon2<'static>, argon2::Error> {
     Ok(Argon2::new(
@@ -61,6 +69,14 @@ pub(crate) fn verify_password(password: &str, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_equal_only_when_identical() {
+        assert!(secrets_equal("scraper-7f3a9c1e", "scraper-7f3a9c1e"));
+        assert!(!secrets_equal("scraper-7f3a9c1f", "scraper-7f3a9c1e"));
+        assert!(!secrets_equal("scraper", "scraper-7f3a9c1e"));
+        assert!(!secrets_equal("", "scraper-7f3a9c1e"));
+    }
 
     #[test]
     fn a_secret_matches_only_its_own_hash() {

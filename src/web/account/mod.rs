@@ -11,6 +11,7 @@ use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::domain::AdminError;
 use crate::domain::identity::account;
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
@@ -292,11 +293,20 @@ pub(crate) async fn save_profile(
         return Ok(pages::see_other(paths::LOGIN));
     };
     let raw_name = form.get("name").unwrap_or_default().to_owned();
-    state
+    let renamed = state
         .store
         .run(move |conn| account::rename(conn, &signed_in.user.id, &raw_name))
-        .await?;
-    Ok(pages::see_other("/account?done=name"))
+        .await;
+    match renamed {
+        Ok(()) => Ok(pages::see_other("/account?done=name")),
+        Err(AdminError::Invalid { .. }) => Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose another name",
+            "A name cannot contain control characters or invisible formatting characters (such as right-to-left marks). Go back and type it again.",
+        )),
+        Err(AdminError::Store(error)) => Err(error.into()),
+        Err(other) => Err(PageError::internal(&other)),
+    }
 }
 
 /// `POST /account/apps/revoke`.

@@ -163,7 +163,7 @@ pub(crate) async fn add(
     let name = passkeys::clean_name(
         form.get("name").unwrap_or_default(),
         &describe_device(user_agent(&request)),
-    );
+    )?;
     let (ceremony, answer) = (
         form.get("ceremony").unwrap_or_default().to_owned(),
         form.get("credential").unwrap_or_default().to_owned(),

@@ -53,7 +53,8 @@ pub(crate) struct TierBody {
     /// from the path; one sent in the body must match it.
     #[schema(example = "premium")]
     pub slug: Option<String>,
-    /// 1 to 100 printable characters.
+    /// 1 to 100 printable characters: no control or invisible formatting characters (Unicode
+    /// Cc and Cf, such as U+202E).
     #[schema(example = "Premium")]
     pub name: String,
     #[schema(example = 20)]
@@ -107,7 +108,8 @@ pub(crate) struct ProductBody {
     /// Required by `POST`; `PUT` takes it from the path (one sent must match).
     #[schema(example = "final-match-2026")]
     pub slug: Option<String>,
-    /// 1 to 200 printable characters.
+    /// 1 to 200 printable characters: no control or invisible formatting characters (Unicode
+    /// Cc and Cf, such as U+202E).
     #[schema(example = "The Final, live")]
     pub title: String,
     #[schema(example = "2026-07-19T18:00:00Z", format = DateTime)]
