@@ -7,6 +7,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::foundation::cidr::Cidr;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -50,6 +52,9 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// Proxies (CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers name the client;
+    /// empty: every request's client is its TCP peer.
+    pub trusted_proxies: Vec<Cidr>,
     /// Lifetime of ID tokens, in seconds.
     pub id_token_ttl_secs: i64,
     /// Lifetime of an authorization code, in seconds.
@@ -153,6 +158,7 @@ impl Default for Config {
             max_form_bytes: 16 * 1024,
             tls_cert_file: None,
             tls_key_file: None,
+            trusted_proxies: Vec::new(),
             id_token_ttl_secs: 3600,
             authorization_code_ttl_secs: 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
@@ -351,5 +357,46 @@ mod tests {
         assert!(
             matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("access_token_alg"))
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_as_address_ranges_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"2001:db8::1\"]\n").expect("write");
+        let config = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_")).expect("load");
+        let expected: Vec<Cidr> = ["10.0.0.0/8", "2001:db8::1/128"]
+            .iter()
+            .map(|text| text.parse().expect("range"))
+            .collect();
+        assert_eq!(config.trusted_proxies, expected);
+    }
+
+    #[test]
+    fn trusted_proxies_in_an_environment_variable_are_a_bracketed_list() {
+        // What `Env` makes of `USHER_TRUSTED_PROXIES=[10.0.0.0/8, "::1"]`.
+        let value: figment::value::Value = "[10.0.0.0/8, \"::1\"]".parse().expect("infallible");
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("trusted_proxies", value))
+            .extract()
+            .expect("extract");
+        let expected: Vec<Cidr> = ["10.0.0.0/8", "::1/128"]
+            .iter()
+            .map(|text| text.parse().expect("range"))
+            .collect();
+        assert_eq!(config.trusted_proxies, expected);
+    }
+
+    #[test]
+    fn a_malformed_trusted_proxy_stops_the_start_naming_the_setting_and_the_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.1/8\"]\n").expect("write");
+        let refused = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_"));
+        let Err(ConfigError::Invalid(message)) = refused else {
+            panic!("a malformed range is refused: {refused:?}");
+        };
+        assert!(message.contains("trusted_proxies"), "{message}");
+        assert!(message.contains("10.0.0.1/8"), "{message}");
     }
 }

@@ -34,4 +34,5 @@ mod password_lane;
 mod sign_in_links;
 mod sign_in_store;
 mod totp;
+mod trusted_proxies;
 mod webhooks;

@@ -124,9 +124,9 @@ pub(crate) async fn app_name(state: &Core, encoded_request: &str) -> Option<Stri
         .map(|client| client.name)
 }
 
-/// The address failures are counted against. Behind a reverse proxy this is the proxy's.
+/// The address failures are counted against ([`crate::web::client_address`]).
 pub(crate) fn client_ip(request: &HttpRequest) -> String {
-    crate::web::form::address_of(request.peer_addr())
+    crate::web::client_address::of(request)
 }
 
 /// `POST /login`.
