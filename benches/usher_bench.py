@@ -913,17 +913,19 @@ class Sampler:
         return statistics.fmean(self.flights) if self.flights else 0.0
 
 
-def login_csrf(connection: Http) -> str:
-    """GET /login as a new browser: the form's CSRF token. The form is checked by double
-    submit, so the same value comes back as the usher_csrf cookie."""
+def login_csrf(connection: Http) -> tuple[str, str]:
+    """GET /login as a new browser: the form's CSRF token and the usher_csrf cookie it is
+    bound to (the browser's id), both sent back with every sign-in."""
     status, response, page = connection.request("GET", "/login")
     if status != 200:
         raise SetupError(f"GET /login answered HTTP {status}")
     token = hidden_input(page.decode("utf-8", "replace"), "csrf")
+    prefix = f"{CSRF_COOKIE}="
     cookies = [value for header, value in response.getheaders() if header.lower() == "set-cookie"]
-    if not any(cookie.startswith(f"{CSRF_COOKIE}={token};") for cookie in cookies):
-        raise SetupError(f"GET /login set no {CSRF_COOKIE} cookie matching its form")
-    return token
+    browser_id = next((cookie[len(prefix):].split(";", 1)[0] for cookie in cookies if cookie.startswith(prefix)), "")
+    if not browser_id:
+        raise SetupError(f"GET /login set no {CSRF_COOKIE} cookie")
+    return token, browser_id
 
 
 def retry_after_seconds(response: http.client.HTTPResponse) -> float:
@@ -984,7 +986,7 @@ class SignInStorm:
 
     def _work(self, index: int) -> None:
         connection = Http(self.host, self.port)
-        csrf: str | None = None
+        csrf: tuple[str, str] | None = None
         turn = index
         try:
             while not self._stop.is_set():
@@ -1009,13 +1011,14 @@ class SignInStorm:
         finally:
             connection.close()
 
-    def _sign_in_once(self, connection: Http, csrf: str, person: Person) -> tuple[str, float]:
+    def _sign_in_once(self, connection: Http, csrf: tuple[str, str], person: Person) -> tuple[str, float]:
         """One POST /login: ("ok" | "busy" | what went wrong, seconds to wait before the next)."""
+        token, browser_id = csrf
         body = urllib.parse.urlencode({
-            "csrf": csrf, "request": "", "passkey_offer": "", "email": person.email, "password": self.password,
+            "csrf": token, "request": "", "passkey_offer": "", "email": person.email, "password": self.password,
         })
         headers = form_headers()
-        headers["Cookie"] = f"{CSRF_COOKIE}={csrf}"
+        headers["Cookie"] = f"{CSRF_COOKIE}={browser_id}"
         status, response, data = connection.request("POST", "/login", body, headers)
         if status == 303 and response.getheader("Location") == SIGNED_IN_LOCATION:
             return "ok", 0.0

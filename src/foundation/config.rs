@@ -7,6 +7,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::foundation::cidr::Cidr;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -61,6 +63,9 @@ pub struct Config {
     pub metrics_bind: Option<String>,
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    /// Proxies (CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers name the client;
+    /// empty: every request's client is its TCP peer.
+    pub trusted_proxies: Vec<Cidr>,
     /// Lifetime of ID tokens, in seconds.
     pub id_token_ttl_secs: i64,
     /// Lifetime of an authorization code, in seconds.
@@ -171,6 +176,7 @@ impl Default for Config {
             request_body_timeout_secs: 10,
             metrics_bind: None,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
             id_token_ttl_secs: 3600,
             authorization_code_ttl_secs: 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
@@ -423,5 +429,46 @@ mod tests {
             ..Config::default()
         };
         assert!(long.validate().is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_as_address_ranges_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"2001:db8::1\"]\n").expect("write");
+        let config = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_")).expect("load");
+        let expected: Vec<Cidr> = ["10.0.0.0/8", "2001:db8::1/128"]
+            .iter()
+            .map(|text| text.parse().expect("range"))
+            .collect();
+        assert_eq!(config.trusted_proxies, expected);
+    }
+
+    #[test]
+    fn trusted_proxies_in_an_environment_variable_are_a_bracketed_list() {
+        // What `Env` makes of `USHER_TRUSTED_PROXIES=[10.0.0.0/8, "::1"]`.
+        let value: figment::value::Value = "[10.0.0.0/8, \"::1\"]".parse().expect("infallible");
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("trusted_proxies", value))
+            .extract()
+            .expect("extract");
+        let expected: Vec<Cidr> = ["10.0.0.0/8", "::1/128"]
+            .iter()
+            .map(|text| text.parse().expect("range"))
+            .collect();
+        assert_eq!(config.trusted_proxies, expected);
+    }
+
+    #[test]
+    fn a_malformed_trusted_proxy_stops_the_start_naming_the_setting_and_the_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.1/8\"]\n").expect("write");
+        let refused = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_"));
+        let Err(ConfigError::Invalid(message)) = refused else {
+            panic!("a malformed range is refused: {refused:?}");
+        };
+        assert!(message.contains("trusted_proxies"), "{message}");
+        assert!(message.contains("10.0.0.1/8"), "{message}");
     }
 }

@@ -22,9 +22,9 @@ use crate::web::state::AppState;
 /// What an extractor of ours returns: its value, once the request has been looked at.
 pub(crate) type Extracted<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
 
-/// A posted page form whose CSRF field matched the browser's cookie. Taking one is the only
-/// way a page handler gets its form, so none can skip the check, and the check comes before
-/// anything else: a forged post learns nothing, not even whether anyone is signed in.
+/// A posted page form whose CSRF field is the token of the browser posting it. Taking one is
+/// the only way a page handler gets its form, so none can skip the check, and the check comes
+/// before anything else: a forged post learns nothing, not even whether anyone is signed in.
 pub(crate) struct PageForm(Form<'static>);
 
 impl Deref for PageForm {
@@ -45,7 +45,8 @@ impl FromRequest for PageForm {
         Box::pin(async move {
             let body = body.await;
             let form = Form::parse(&request, &body)?.into_owned();
-            csrf::verify(&request, form.get(csrf::FIELD))?;
+            let state = app_state(&request)?;
+            csrf::verify(&state, &request, form.get(csrf::FIELD))?;
             Ok(Self(form))
         })
     }

@@ -12,6 +12,7 @@ use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::encoding;
+use crate::web::client_address;
 use crate::web::extractors::Extracted;
 
 /// No OAuth request needs more; the cap keeps the repeated-parameter check cheap.
@@ -142,12 +143,13 @@ fn require_form_encoded(request: &HttpRequest) -> Result<(), OAuthError> {
 
 /// A client's request to an endpoint where it authenticates (token, introspection,
 /// revocation, device authorization): its form body and its `Authorization` header, both
-/// kept as actix read them, without a copy, and parsed when the handler asks. A body that is
-/// not a form, or could not be read, is answered before the handler runs.
+/// kept as actix read them, without a copy, and parsed when the handler asks, as is the
+/// client's address. A body that is not a form, or could not be read, is answered before the
+/// handler runs.
 pub(crate) struct ClientRequest {
     body: Bytes,
     authorization: Option<HeaderValue>,
-    peer: Option<std::net::SocketAddr>,
+    request: HttpRequest,
 }
 
 impl ClientRequest {
@@ -156,9 +158,9 @@ impl ClientRequest {
         Form::from_body(&self.body)
     }
 
-    /// The address the request came from, empty when unknown.
+    /// The address the request came from ([`client_address`]), empty when unknown.
     pub(crate) fn client_ip(&self) -> String {
-        address_of(self.peer)
+        client_address::of(&self.request)
     }
 
     /// What the request presents to identify its client (RFC 6749 §2.3.1).
@@ -179,14 +181,14 @@ impl FromRequest for ClientRequest {
         let body = Bytes::from_request(request, payload);
         let form_encoded = require_form_encoded(request);
         let authorization = request.headers().get(header::AUTHORIZATION).cloned();
-        let peer = request.peer_addr();
+        let request = request.clone();
         Box::pin(async move {
             let body = body.await;
             form_encoded?;
             Ok(Self {
                 body: body.map_err(|error| body_error(&error))?,
                 authorization,
-                peer,
+                request,
             })
         })
     }
@@ -207,12 +209,6 @@ pub(crate) fn user_agent(request: &HttpRequest) -> &str {
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
-}
-
-/// The address a request came from, as every limit keyed by address counts it; empty when
-/// unknown.
-pub(crate) fn address_of(peer: Option<std::net::SocketAddr>) -> String {
-    peer.map(|peer| peer.ip().to_string()).unwrap_or_default()
 }
 
 /// What a request's `Authorization` header says about a bearer token (RFC 6750 §2.1).

@@ -1343,7 +1343,7 @@ async fn prompt_consent_asks_even_for_a_first_party_app(backend: Backend) {
     assert!(asked.text().await.unwrap().contains("Allow"));
 }
 
-async fn a_consent_answer_from_another_sign_in_starts_over(backend: Backend) {
+async fn a_consent_answer_from_another_sign_in_is_refused(backend: Backend) {
     let f = fixture(backend).await;
     let other = "other@example.com";
     flow::create_user(&f.server, other).await;
@@ -1369,11 +1369,12 @@ async fn a_consent_answer_from_another_sign_in_starts_over(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!(answer.status(), 303);
-    assert!(
-        location(&answer).starts_with("/oauth/authorize?"),
-        "no code: the request starts over for whoever is signed in now"
+    assert_eq!(
+        answer.status(),
+        403,
+        "no code: the form's CSRF token was bound to the session it was shown in"
     );
+    assert!(answer.text().await.unwrap().contains("This form expired"));
 }
 
 async fn an_unknown_account_costs_the_same_password_work_as_a_known_one(backend: Backend) {
@@ -1471,7 +1472,7 @@ on_both_backends!(
     an_authorization_request_sent_by_post_continues_as_a_get,
     userinfo_without_a_token_challenges_without_an_error_code,
     prompt_consent_asks_even_for_a_first_party_app,
-    a_consent_answer_from_another_sign_in_starts_over,
+    a_consent_answer_from_another_sign_in_is_refused,
     signing_in_again_replaces_the_previous_session,
     a_client_that_chose_es256_gets_es256_id_tokens,
     a_person_signs_in_consents_and_the_app_gets_tokens_with_the_right_claims,

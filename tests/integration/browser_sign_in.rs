@@ -112,8 +112,8 @@ async fn a_person_signs_in_through_a_real_browser_and_the_app_uses_every_endpoin
     let cookies = page.cookies().await;
     let session = cookies
         .iter()
-        .find(|cookie| cookie["name"] == "usher_session")
-        .expect("a session cookie");
+        .find(|cookie| cookie["name"] == "__Host-usher_session")
+        .expect("a session cookie, prefixed: the issuer is https");
     assert_eq!(session["httpOnly"], true);
     assert_eq!(session["secure"], true, "the issuer is https");
     assert_eq!(session["sameSite"], "Lax");
@@ -208,7 +208,7 @@ async fn a_person_signs_in_through_a_real_browser_and_the_app_uses_every_endpoin
             .cookies()
             .await
             .iter()
-            .any(|cookie| cookie["name"] == "usher_session"),
+            .any(|cookie| cookie["name"] == "__Host-usher_session"),
         "the session cookie is gone"
     );
     page.goto(authorize_url.as_str()).await;

@@ -45,11 +45,12 @@ pub enum KeyError {
     Invalid { kid: String, cause: String },
 }
 
-/// The symmetric key that seals private signing keys in the database, and a key derived
+/// The symmetric key that seals private signing keys in the database, and keys derived
 /// from it for the tokens every instance must derive alike.
 pub struct MasterKey {
     sealing: Aes256Gcm,
     successors: ring::hmac::Key,
+    csrf: ring::hmac::Key,
 }
 
 impl MasterKey {
@@ -79,9 +80,11 @@ impl MasterKey {
         let sealing = Aes256Gcm::new_from_slice(secret).ok()?;
         let derivation = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
         let successor_secret = ring::hmac::sign(&derivation, b"usher refresh-token successors v1");
+        let csrf_secret = ring::hmac::sign(&derivation, b"usher csrf tokens v1");
         Some(Self {
             sealing,
             successors: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, successor_secret.as_ref()),
+            csrf: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, csrf_secret.as_ref()),
         })
     }
 
@@ -90,6 +93,19 @@ impl MasterKey {
     /// second live branch; only the server can compute it.
     pub(crate) fn successor_token(&self, token: &str) -> String {
         URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.successors, token.as_bytes()))
+    }
+
+    /// The CSRF token of the browser `binding` names. Only the server can compute it, so a
+    /// token carried off from one browser, or planted with a cookie, fits no other binding.
+    pub(crate) fn csrf_token(&self, binding: &str) -> String {
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.csrf, binding.as_bytes()))
+    }
+
+    /// Whether `token` is [`Self::csrf_token`] of `binding`, compared in constant time.
+    pub(crate) fn is_csrf_token(&self, binding: &str, token: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(token)
+            .is_ok_and(|tag| ring::hmac::verify(&self.csrf, binding.as_bytes(), &tag).is_ok())
     }
 
     /// Writes a fresh key to a private temporary file, then links it into place: the link
@@ -409,6 +425,23 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let master = MasterKey::load_or_create(dir.path()).expect("master key");
         (dir, master)
+    }
+
+    #[test]
+    fn a_csrf_token_fits_only_the_binding_it_was_made_for() {
+        let (_dir, master) = master();
+        let token = master.csrf_token("session:one");
+        assert!(master.is_csrf_token("session:one", &token));
+        assert!(!master.is_csrf_token("session:two", &token));
+        assert!(!master.is_csrf_token("session:one", "not base64url!"));
+        assert!(!master.is_csrf_token("session:one", ""));
+    }
+
+    #[test]
+    fn another_master_key_makes_other_csrf_tokens() {
+        let (_dir, one) = master();
+        let (_other_dir, other) = master();
+        assert!(!other.is_csrf_token("session:one", &one.csrf_token("session:one")));
     }
 
     #[test]

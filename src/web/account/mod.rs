@@ -267,7 +267,7 @@ pub(crate) async fn show(
         })
         .await?;
     let device = describe_device(crate::web::form::user_agent(&request));
-    let token = csrf::token(&request, state.secure_cookies);
+    let token = csrf::token(&state, &request);
     let page = AccountPage {
         csrf: token.token.clone(),
         notice: notice(&request),

@@ -82,7 +82,7 @@ async fn offer_page(
     // Only a sign-in that just happened satisfies the request's prompt=login or max_age: this
     // page can be linked to with any request.
     let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let page = OfferPage {
         csrf: token.token.clone(),
         continue_url: ReturnTo::parse(&carried).location(just_signed_in),

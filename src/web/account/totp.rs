@@ -122,7 +122,7 @@ async fn setup_page(
     let Some(enrolment) = enrolment else {
         return Ok(pages::see_other(paths::ACCOUNT));
     };
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let page = SetupPage {
         csrf: token.token.clone(),
         error,
@@ -181,7 +181,7 @@ fn code_check_page(
     (title, action, button, danger): (&'static str, &'static str, &'static str, bool),
     error: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let page = CodeCheckPage {
         csrf: token.token.clone(),
         error,

@@ -122,7 +122,7 @@ pub(crate) async fn gate(state: &AppState, request: &HttpRequest, posted: bool) 
     }
     Ok(Admin {
         signed_in,
-        csrf: csrf::token(request, state.secure_cookies),
+        csrf: csrf::token(state, request),
     })
 }
 

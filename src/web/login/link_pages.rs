@@ -153,7 +153,7 @@ fn signup_page(
     email: String,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let page = SignupPage {
         error,
         csrf: token.token.clone(),
@@ -224,7 +224,7 @@ pub(crate) async fn confirm(
         .run(move |conn| links::live_email(conn, &lookup, worker_state.clock.now()))
         .await?
         .ok_or_else(link_gone)?;
-    let csrf_token = csrf::token(&request, state.secure_cookies);
+    let csrf_token = csrf::token(&state, &request);
     let page = ContinuePage {
         csrf: csrf_token.token.clone(),
         email,

@@ -82,7 +82,7 @@ pub(crate) fn login_page(
     status: StatusCode,
     prompt: LoginPrompt,
 ) -> Result<HttpResponse, PageError> {
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let for_device = matches!(ReturnTo::parse(&prompt.carried), ReturnTo::DeviceVerification(_));
     let page = LoginPage {
         app_name: prompt.app_name,
@@ -124,9 +124,9 @@ pub(crate) async fn app_name(state: &Core, encoded_request: &str) -> Option<Stri
         .map(|client| client.name)
 }
 
-/// The address failures are counted against. Behind a reverse proxy this is the proxy's.
+/// The address failures are counted against ([`crate::web::client_address`]).
 pub(crate) fn client_ip(request: &HttpRequest) -> String {
-    crate::web::form::address_of(request.peer_addr())
+    crate::web::client_address::of(request)
 }
 
 /// `POST /login`.
@@ -206,7 +206,7 @@ pub(crate) async fn sign_in_with(
     let (worker_state, agent, previous) = (
         Arc::clone(&state.core),
         user_agent(request).to_owned(),
-        session_cookie::token(request),
+        session_cookie::token(state, request),
     );
     let token = state
         .store
@@ -274,7 +274,7 @@ fn code_page(
     error: Option<String>,
     new_challenge: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let page = CodePage {
         error,
         csrf: token.token.clone(),

@@ -122,7 +122,7 @@ fn consent_page(
     authorization: &AuthorizationRequest,
     signed_in: &SignedIn,
 ) -> Result<HttpResponse, PageError> {
-    let csrf = csrf::token(request, state.secure_cookies);
+    let csrf = csrf::token(state, request);
     let page = ConsentPage {
         app_name: authorization.client.name.clone(),
         session: signed_in.session.sid.clone(),

@@ -57,7 +57,7 @@ fn enter_page(
     error: Option<&'static str>,
     user_code: &str,
 ) -> Result<HttpResponse, PageError> {
-    let token = csrf::token(request, state.secure_cookies);
+    let token = csrf::token(state, request);
     let page = EnterPage {
         csrf: token.token.clone(),
         error,
@@ -89,7 +89,7 @@ async fn answer_code(
 ) -> Result<HttpResponse, PageError> {
     match lookup(state, request, &signed_in, typed).await? {
         Lookup::Found(pending) => {
-            let token = csrf::token(request, state.secure_cookies);
+            let token = csrf::token(state, request);
             let page = ConfirmPage {
                 csrf: token.token.clone(),
                 app_name: pending.client_name,

@@ -89,7 +89,7 @@ pub(crate) async fn end_session(
         end_current(&state, &signed_in.session.sid).await?;
         return finish(&state, return_to, true);
     }
-    let token = csrf::token(&request, state.secure_cookies);
+    let token = csrf::token(&state, &request);
     let page = ConfirmPage {
         csrf: token.token.clone(),
         client_id: client_id.unwrap_or_default(),
