@@ -123,7 +123,8 @@ pub struct Config {
     // --- Sign-in links (src/login/links.rs) ---
     /// How long an emailed sign-in link works, in seconds.
     pub sign_in_link_ttl_secs: i64,
-    /// Sign-in links sent to one address within `sign_in_link_window_secs`.
+    /// Sign-in link requests for one address from one requesting network (an IPv4 /24, an
+    /// IPv6 /64) within `sign_in_link_window_secs`.
     pub sign_in_links_per_address: u32,
     /// Sign-in links requested from one IP address within `sign_in_link_window_secs`.
     pub sign_in_links_per_ip: u32,
