@@ -16,7 +16,7 @@ use actix_web::web;
 use crate::foundation::cidr::Cidr;
 use crate::web::state::AppState;
 
-/// The address `request` came from, as text; empty when the peer is unknown.
+/// The address `request` came from, as limits count it; empty when the peer is unknown.
 pub(crate) fn of(request: &HttpRequest) -> String {
     let Some(peer) = request.peer_addr() else {
         return String::new();
@@ -26,13 +26,25 @@ pub(crate) fn of(request: &HttpRequest) -> String {
         .map_or(&[][..], |state| state.config.trusted_proxies.as_slice());
     let forwarded = joined(request, &header::FORWARDED);
     let x_forwarded_for = joined(request, &HeaderName::from_static("x-forwarded-for"));
-    client_address(
+    counted_as(client_address(
         peer.ip(),
         forwarded.as_deref(),
         x_forwarded_for.as_deref(),
         trusted,
-    )
-    .to_string()
+    ))
+}
+
+/// An IPv4 client counts as its address, an IPv6 one as its /64: a subscriber line is
+/// usually given a whole /64 and may send from any address in it, so counting single IPv6
+/// addresses would hand one holder 2^64 budgets.
+fn counted_as(address: IpAddr) -> String {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+    }
 }
 
 /// Every line of a header, in order, as one comma-separated list (RFC 9110 §5.3). A header
@@ -190,6 +202,14 @@ mod tests {
 
     fn address(text: &str) -> IpAddr {
         text.parse().expect("an address")
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_slash_64_and_an_ipv4_one_as_its_address() {
+        assert_eq!(counted_as(address("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(counted_as(address("2001:db8:1:2:bbbb::9")), "2001:db8:1:2::/64");
+        assert_eq!(counted_as(address("::ffff:203.0.113.7")), "203.0.113.7");
+        assert_eq!(counted_as(address("203.0.113.7")), "203.0.113.7");
     }
 
     fn ranges(texts: &[&str]) -> Vec<Cidr> {

@@ -75,6 +75,20 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_password_limit
     assert_eq!(neighbour.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
 }
 
+async fn ipv6_clients_of_one_slash_64_share_one_password_limit(backend: Backend) {
+    let site = site(backend, |config| {
+        behind_the_local_proxy(config);
+        config.login_failures_per_ip = 2;
+    })
+    .await;
+    exhaust_password_limit(&browser_forwarded_for(&site.server, "2001:db8:1:2::1"), 2).await;
+
+    let same_line = browser_forwarded_for(&site.server, "2001:db8:1:2:ffff::7");
+    assert_eq!(same_line.sign_in(None, EMAIL, PASSWORD).await.status(), 429);
+    let another_line = browser_forwarded_for(&site.server, "2001:db8:1:3::1");
+    assert_eq!(another_line.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+}
+
 async fn without_trusted_proxies_a_forged_x_forwarded_for_does_not_escape_the_limit(backend: Backend) {
     let site = site(backend, |config| config.login_failures_per_ip = 2).await;
     let guesser = browser_forwarded_for(&site.server, "198.51.100.1");
@@ -117,6 +131,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_device_code_li
 }
 
 on_both_backends!(
+    ipv6_clients_of_one_slash_64_share_one_password_limit,
     behind_a_trusted_proxy_each_forwarded_client_has_its_own_password_limit,
     without_trusted_proxies_a_forged_x_forwarded_for_does_not_escape_the_limit,
     behind_a_trusted_proxy_each_forwarded_client_has_its_own_device_code_limit,
