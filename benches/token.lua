@@ -4,8 +4,8 @@
 --
 -- One fixed request (wrk formats it once). response() counts non-200 answers and answers
 -- without an access_token; done() prints them on one "usher-check:" line, with the answers
--- 5xx (server_errors), the 503 answers with a Retry-After header (retry_after_503), the
--- answers slower than one second (slow) and the slowest (max_us).
+-- 5xx (server_errors), the 503 answers with a Retry-After header (retry_after_503) and the
+-- slowest answer (max_us).
 -- With "pace=MS", each connection waits MS milliseconds after an answer before its next
 -- request. With "record=FILE count=N", the access tokens of the first N answers are written
 -- to FILE (thread i writes FILE.i), one per line; then the thread stops and says so on
@@ -94,14 +94,7 @@ function done(summary, latency, requests)
       e = e + thread:get("server_errors")
       a = a + thread:get("retry_after_503")
    end
-   local slow = 0
-   for index = 1, #latency do
-      local value, count = latency(index)
-      if value > 1000000 then
-         slow = slow + count
-      end
-   end
    io.write(string.format(
-      "usher-check: responses=%d non200=%d inactive=%d tokens=0 server_errors=%d retry_after_503=%d slow=%d max_us=%d\n",
-      r, n, m, e, a, slow, latency.max))
+      "usher-check: responses=%d non200=%d inactive=%d tokens=0 server_errors=%d retry_after_503=%d max_us=%d\n",
+      r, n, m, e, a, latency.max))
 end
