@@ -578,7 +578,61 @@ async fn disabling_a_person_ends_their_access_tokens_at_once(backend: Backend) {
     );
 }
 
+async fn a_grant_for_a_product_not_yet_on_sale_is_not_shown_as_active(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let person_id = flow::create_user(&server, "viewer@example.com").await;
+    let csrf = csrf_of(&server, &admin, "/admin/products").await;
+    let post = |path: String, form: Vec<(&str, &str)>| {
+        let mut form = form;
+        form.push(("csrf", csrf.as_str()));
+        admin.post(server.endpoint(&path)).form(&form).send()
+    };
+    let created = post(
+        "/admin/products".to_owned(),
+        vec![
+            ("slug", "final-2027"),
+            ("title", "Championship Final"),
+            ("starts_at", "2027-06-01T20:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 303);
+    let granted = post(
+        format!("/admin/people/{person_id}/grants"),
+        vec![("product", "final-2027")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(granted.status(), 303);
+
+    let page = admin
+        .get(server.endpoint(&format!("/admin/people/{person_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Not yet on sale: starts 1 Jun 2027, 20:00 UTC"),
+        "{page}"
+    );
+    assert!(!page.contains("· Active"), "{page}");
+    let product_page = admin
+        .get(server.endpoint("/admin/products/final-2027"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(product_page.contains("Not yet on sale"), "{product_page}");
+}
+
 on_both_backends!(
+    a_grant_for_a_product_not_yet_on_sale_is_not_shown_as_active,
     an_administrator_cannot_disable_their_own_account,
     disabling_a_person_ends_their_access_tokens_at_once,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,

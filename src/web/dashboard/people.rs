@@ -14,7 +14,7 @@ use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
 use crate::foundation::time::format_utc;
 use crate::web::account::describe_device;
-use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
+use crate::web::dashboard::products::{describe_grant_state, describe_window, minute_value, parse_minute};
 use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::query_param;
@@ -50,7 +50,7 @@ pub(crate) struct GrantLine {
     pub id: String,
     pub product: String,
     pub valid: String,
-    pub state: &'static str,
+    pub state: String,
     pub revocable: bool,
 }
 
@@ -196,19 +196,23 @@ async fn person_page(
         ),
         tiers,
         statuses: &crate::domain::entitlements::STATUSES,
-        products: products
-            .into_iter()
-            .filter(|product| product.ends_at.is_none_or(|ends| ends > now))
-            .collect(),
         grants: grants
             .iter()
             .map(|grant| GrantLine {
                 id: grant.id.clone(),
                 product: grant.product_slug.clone(),
                 valid: describe_window(Some(grant.valid_from), grant.valid_until),
-                state: grant_state(grant, now),
+                // A product with grants cannot be deleted, so each grant finds its own.
+                state: products
+                    .iter()
+                    .find(|product| product.slug == grant.product_slug)
+                    .map_or_else(String::new, |product| describe_grant_state(grant, product, now)),
                 revocable: grant.revoked_at.is_none(),
             })
+            .collect(),
+        products: products
+            .into_iter()
+            .filter(|product| product.ends_at.is_none_or(|ends| ends > now))
             .collect(),
         sessions: live
             .iter()

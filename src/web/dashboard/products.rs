@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::entitlements::manage::{self, ProductInput};
+use crate::domain::entitlements::{GrantState, grant_state};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Product};
 use crate::foundation::time::format_utc;
@@ -51,13 +52,14 @@ pub(crate) fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> S
     }
 }
 
-/// Where a grant stands at `now`, in a word.
-pub(crate) fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
-    match (grant.revoked_at, grant.valid_until) {
-        (Some(_), _) => "Revoked",
-        (None, Some(until)) if until <= now => "Ended",
-        (None, _) if grant.valid_from > now => "Not started",
-        _ => "Active",
+/// Where a grant of `product` stands at `now`, in words: the entitlements' own rule.
+pub(crate) fn describe_grant_state(grant: &store::Grant, product: &Product, now: i64) -> String {
+    match grant_state(grant, product, now) {
+        GrantState::Active { .. } => "Active".to_owned(),
+        GrantState::NotYetOnSale { starts } => format!("Not yet on sale: starts {}", format_utc(starts)),
+        GrantState::Starts { starts } => format!("Starts {}", format_utc(starts)),
+        GrantState::Ended => "Ended".to_owned(),
+        GrantState::Revoked => "Revoked".to_owned(),
     }
 }
 
@@ -66,7 +68,7 @@ pub(crate) struct GrantRow {
     pub email: String,
     pub user_id: String,
     pub valid: String,
-    pub state: &'static str,
+    pub state: String,
 }
 
 #[derive(Template)]
@@ -265,7 +267,7 @@ async fn edit_page(
     let grants = grants
         .into_iter()
         .map(|(grant, email)| GrantRow {
-            state: grant_state(&grant, now),
+            state: describe_grant_state(&grant, &product, now),
             valid: describe_window(Some(grant.valid_from), grant.valid_until),
             email,
             user_id: grant.user_id,
