@@ -15,7 +15,7 @@ use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, se
 use crate::foundation::time::format_utc;
 use crate::web::account::describe_device;
 use crate::web::dashboard::products::{describe_grant_state, describe_window, minute_value, parse_minute};
-use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::query_param;
 use crate::web::pages::PageError;
@@ -37,6 +37,7 @@ pub(crate) struct PersonRow {
 #[template(path = "admin/people.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     search: String,
@@ -65,6 +66,7 @@ pub(crate) struct SessionLine {
 #[template(path = "admin/person.html")]
 struct PersonPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -106,6 +108,7 @@ pub(crate) async fn list(
         .flatten();
     let page = ListPage {
         section: "people",
+        signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
         problem: None,
         search,
@@ -177,6 +180,7 @@ async fn person_page(
     };
     let page = PersonPage {
         section: "people",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
@@ -411,7 +415,11 @@ async fn account_change(
         ActionOutcome::Done => Ok(done(&person_path(&user_id), notice)),
         ActionOutcome::NoSuchPerson => Err(PageError::not_found()),
         ActionOutcome::OwnAccount => {
-            let message = "You cannot disable your own account here.".to_owned();
+            let message = match action {
+                AccountAction::RemoveAdmin => "You cannot remove your own administrator rights.",
+                _ => "You cannot disable your own account here.",
+            }
+            .to_owned();
             person_page(state, admin, StatusCode::CONFLICT, user_id, None, Some(message)).await
         }
     }
@@ -482,6 +490,40 @@ pub(crate) async fn reset_second_factor(
         user_id.into_inner(),
         AccountAction::ResetSecondFactor,
         Notice::TwoStepReset,
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/admin`: the person may open the dashboard.
+pub(crate) async fn make_admin(
+    state: web::Data<AppState>,
+    _request: HttpRequest,
+    user_id: web::Path<String>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        AccountAction::MakeAdmin,
+        Notice::MadeAdmin,
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/admin/remove`: not for one's own account.
+pub(crate) async fn remove_admin(
+    state: web::Data<AppState>,
+    _request: HttpRequest,
+    user_id: web::Path<String>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        AccountAction::RemoveAdmin,
+        Notice::AdminRemoved,
     )
     .await
 }

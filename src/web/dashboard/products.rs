@@ -11,7 +11,7 @@ use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Product};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
-use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -75,6 +75,7 @@ pub(crate) struct GrantRow {
 #[template(path = "admin/products.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -86,6 +87,7 @@ struct ListPage {
 #[template(path = "admin/product.html")]
 struct EditPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -174,6 +176,7 @@ async fn list_page(
     let products = state.store.run(store::list_products).await?;
     let page = ListPage {
         section: "products",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
@@ -275,6 +278,7 @@ async fn edit_page(
         .collect();
     let page = EditPage {
         section: "products",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
