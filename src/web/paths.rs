@@ -23,6 +23,7 @@ pub(crate) const CONSENT: &str = "/oauth/consent";
 pub(crate) const DASHBOARD: &str = "/admin";
 pub(crate) const DEVICE_DECISION: &str = "/device/decision";
 pub(crate) const HEALTHZ: &str = "/healthz";
+pub(crate) const HOME: &str = "/";
 pub(crate) const LOGIN: &str = "/login";
 pub(crate) const LOGIN_CODE: &str = "/login/code";
 pub(crate) const LOGIN_LINK: &str = "/login/link";

@@ -287,6 +287,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             login::link_pages::signup_form,
             login::link_pages::signup,
         ))
+        .service(endpoint(paths::HOME, "home", Method::GET, crate::web::home::show))
         .service(endpoint(paths::ACCOUNT, "account", Method::GET, account::show))
         .service(endpoint(
             paths::ACCOUNT_PROFILE,

@@ -18,7 +18,7 @@ use usher::foundation::store::users;
 const START: i64 = 1_795_000_000;
 
 /// Every dashboard page (GET) and form (POST), with sample path parameters.
-const EVERY_ROUTE: [(&str, &str); 27] = [
+const EVERY_ROUTE: [(&str, &str); 29] = [
     ("GET", "/admin"),
     ("GET", "/admin/tiers"),
     ("POST", "/admin/tiers"),
@@ -39,6 +39,8 @@ const EVERY_ROUTE: [(&str, &str); 27] = [
     ("POST", "/admin/people/someone/disable"),
     ("POST", "/admin/people/someone/enable"),
     ("POST", "/admin/people/someone/second-factor/reset"),
+    ("POST", "/admin/people/someone/admin"),
+    ("POST", "/admin/people/someone/admin/remove"),
     ("GET", "/admin/apps"),
     ("POST", "/admin/apps"),
     ("POST", "/admin/apps/app/rotate"),
@@ -578,7 +580,212 @@ async fn disabling_a_person_ends_their_access_tokens_at_once(backend: Backend) {
     );
 }
 
+async fn a_grant_for_a_product_not_yet_on_sale_is_not_shown_as_active(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let person_id = flow::create_user(&server, "viewer@example.com").await;
+    let csrf = csrf_of(&server, &admin, "/admin/products").await;
+    let post = |path: String, form: Vec<(&str, &str)>| {
+        let mut form = form;
+        form.push(("csrf", csrf.as_str()));
+        admin.post(server.endpoint(&path)).form(&form).send()
+    };
+    let created = post(
+        "/admin/products".to_owned(),
+        vec![
+            ("slug", "final-2027"),
+            ("title", "Championship Final"),
+            ("starts_at", "2027-06-01T20:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 303);
+    let granted = post(
+        format!("/admin/people/{person_id}/grants"),
+        vec![("product", "final-2027")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(granted.status(), 303);
+
+    let page = admin
+        .get(server.endpoint(&format!("/admin/people/{person_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Not yet on sale: starts 1 Jun 2027, 20:00 UTC"),
+        "{page}"
+    );
+    assert!(!page.contains("· Active"), "{page}");
+    let product_page = admin
+        .get(server.endpoint("/admin/products/final-2027"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(product_page.contains("Not yet on sale"), "{product_page}");
+}
+
+async fn the_403_page_says_how_to_become_an_administrator(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (client, _) = signed_in(&server, "viewer@example.com", false, &["hwk", "user", "mfa"]).await;
+    let refused = client.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("An administrator can make your account one on the dashboard"),
+        "{page}"
+    );
+    assert!(page.contains("People page"), "{page}");
+}
+
+async fn an_administrator_makes_a_person_an_administrator_who_then_gets_in(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let (person, person_id) = signed_in(&server, "viewer@example.com", false, &["hwk", "user", "mfa"]).await;
+    let person_page = format!("/admin/people/{person_id}");
+    let csrf = csrf_of(&server, &admin, &person_page).await;
+    let made = admin
+        .post(server.endpoint(&format!("{person_page}/admin")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&made), format!("{person_page}?done=made-admin"));
+    let let_in = person.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(let_in.status(), 200);
+    let audit = admin
+        .get(server.endpoint("/admin/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("user.make_admin"), "{audit}");
+}
+
+async fn an_administrator_removes_another_administrators_rights(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let (other, other_id) = signed_in(&server, "other@example.com", true, &["hwk", "user", "mfa"]).await;
+    let other_page = format!("/admin/people/{other_id}");
+    let csrf = csrf_of(&server, &admin, &other_page).await;
+    let removed = admin
+        .post(server.endpoint(&format!("{other_page}/admin/remove")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&removed), format!("{other_page}?done=admin-removed"));
+    let refused = other.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+async fn an_administrator_cannot_remove_their_own_administrator_rights(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, admin_id) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let own_page = format!("/admin/people/{admin_id}");
+    let csrf = csrf_of(&server, &admin, &own_page).await;
+    let refused = admin
+        .post(server.endpoint(&format!("{own_page}/admin/remove")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("You cannot remove your own administrator rights.")
+    );
+    let still_in = admin.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(still_in.status(), 200);
+}
+
+async fn every_dashboard_page_names_who_is_signed_in_and_signs_them_out(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    for path in [
+        "/admin",
+        "/admin/tiers",
+        "/admin/people",
+        "/admin/apps",
+        "/admin/keys",
+    ] {
+        let page = admin
+            .get(server.endpoint(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Signed in as <strong>admin@example.com</strong>"),
+            "{path}"
+        );
+        assert!(
+            page.contains(r#"<form method="post" action="/logout">"#),
+            "{path}"
+        );
+    }
+    let csrf = csrf_of(&server, &admin, "/admin").await;
+    let signed_out = admin
+        .post(server.endpoint("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 200);
+    let after = admin.get(server.endpoint("/admin")).send().await.unwrap();
+    assert!(location(&after).starts_with("/login?request="));
+}
+
+async fn the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["pwd"]).await;
+    let sent = admin.get(server.endpoint("/admin")).send().await.unwrap();
+    let login = admin
+        .get(server.endpoint(&location(&sent)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        login.contains("The dashboard needs a sign-in with two factors, made no more than 1 hour ago"),
+        "{login}"
+    );
+    let plain = admin
+        .get(server.endpoint("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!plain.contains("The dashboard needs"));
+}
+
 on_both_backends!(
+    the_403_page_says_how_to_become_an_administrator,
+    an_administrator_makes_a_person_an_administrator_who_then_gets_in,
+    an_administrator_removes_another_administrators_rights,
+    an_administrator_cannot_remove_their_own_administrator_rights,
+    every_dashboard_page_names_who_is_signed_in_and_signs_them_out,
+    the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs,
+    a_grant_for_a_product_not_yet_on_sale_is_not_shown_as_active,
     an_administrator_cannot_disable_their_own_account,
     disabling_a_person_ends_their_access_tokens_at_once,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,

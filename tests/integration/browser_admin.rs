@@ -168,7 +168,7 @@ fn screenshot_dir() -> Option<PathBuf> {
 }
 
 /// Every dashboard page at desktop and phone widths, each checked for one heading, labelled
-/// fields and no sideways scrolling, on demo data.
+/// fields, no sideways scrolling and an Apps table no wider than its card, on demo data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
     let db = TestDb::new(Backend::Sqlite);
@@ -209,6 +209,25 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
         .await
         .unwrap()
         .expect("a demo person with a subscription and a grant");
+    // Apps with long names, codes and addresses, as the Apps table must fit them.
+    for name in ["Streamly for living-room TVs", "Content service"] {
+        server
+            .create_client(usher::domain::oauth::clients::NewClient {
+                name: name.into(),
+                redirect_uris: vec![
+                    "https://tv.streamly.example/oauth/callback/after-sign-in".into(),
+                    "com.streamly.example.tvapp:/oauth2redirect/streamly".into(),
+                ],
+                grant_types: vec![
+                    "authorization_code".into(),
+                    "refresh_token".into(),
+                    "urn:ietf:params:oauth:grant-type:device_code".into(),
+                ],
+                first_party: true,
+                ..usher::domain::oauth::clients::NewClient::default()
+            })
+            .await;
+    }
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
     add_authenticator(&page).await;
@@ -234,12 +253,21 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
                     "(() => ({ h1: document.querySelectorAll('h1').length, \
                      unlabelled: [...document.querySelectorAll('input:not([type=hidden]),select')] \
                        .filter((i) => !i.hidden && i.labels.length === 0 && !i.getAttribute('aria-label')).map((i) => i.name), \
-                     overflow: document.documentElement.scrollWidth > window.innerWidth }))()",
+                     overflow: document.documentElement.scrollWidth > window.innerWidth, \
+                     table_wider_than_card: [...document.querySelectorAll('.table-wrap')] \
+                       .some((wrap) => wrap.scrollWidth > wrap.clientWidth) }))()",
                 )
                 .await;
             assert_eq!(report["h1"], 1, "{name} at {viewport}: {report}");
             assert_eq!(report["unlabelled"], json!([]), "{name} at {viewport}: {report}");
             assert_eq!(report["overflow"], false, "{name} at {viewport}: {report}");
+            // Other tables may scroll inside their card on a phone; the Apps table never does.
+            if *name == "admin-apps" {
+                assert_eq!(
+                    report["table_wider_than_card"], false,
+                    "{name} at {viewport}: {report}"
+                );
+            }
             if let Some(dir) = screenshot_dir() {
                 page.screenshot(dir.join(format!("{name}-{viewport}.png"))).await;
             }

@@ -77,7 +77,7 @@ async fn pages_are_styled_and_nothing_breaks_their_content_security_policy() {
     )
     .await;
 
-    for path in ["/login", "/signup", "/oauth/authorize?client_id=nobody"] {
+    for path in ["/", "/login", "/signup", "/oauth/authorize?client_id=nobody"] {
         assert_styled_without_violations(&page, &server.endpoint(path)).await;
     }
 

@@ -27,6 +27,7 @@ mod device_grant;
 mod ending_access;
 mod entitlements;
 mod health;
+mod home;
 mod introspection_callers;
 mod key_rotation;
 mod mail;

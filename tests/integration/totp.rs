@@ -459,7 +459,59 @@ async fn forms_without_csrf_are_refused(backend: Backend) {
     }
 }
 
+async fn an_administrator_asked_for_a_second_factor_continues_to_the_dashboard_after_adding_an_app(
+    backend: Backend,
+) {
+    let f = fixture(backend).await;
+    let admin = usher::domain::identity::users::NewUser {
+        email: "admin@example.com".to_owned(),
+        name: None,
+        password: Some(PASSWORD.into()),
+        admin: true,
+    };
+    let created_at = now(&f);
+    f.server
+        .state
+        .store
+        .run(move |conn| usher::domain::identity::users::create(conn, admin, created_at).map(|_| ()))
+        .await
+        .unwrap();
+    let browser = Browser::new(&f.server);
+    let login = browser.follow(browser.get("/admin").await).await;
+    let login = login.text().await.unwrap();
+    let signed_in = browser.sign_in(Some(&login), "admin@example.com", PASSWORD).await;
+    assert_eq!(
+        location(&signed_in),
+        "/account/second-factor?request=return_to%3D%252Fadmin"
+    );
+    let asked = browser.get(&location(&signed_in)).await.text().await.unwrap();
+    let (csrf, carried) = (hidden_field(&asked, "csrf"), hidden_field(&asked, "request"));
+    let started = browser
+        .post("/account/totp/start", &[("csrf", &csrf), ("request", &carried)])
+        .await;
+    assert_eq!(location(&started), "/account/totp?request=return_to%3D%252Fadmin");
+    let setup = browser.get(&location(&started)).await.text().await.unwrap();
+    let secret = between(&setup, r#"<p class="secret" id="secret">"#, "</p>").to_owned();
+    let confirmed = browser
+        .post(
+            "/account/totp/confirm",
+            &[
+                ("csrf", &csrf),
+                ("request", &hidden_field(&setup, "request")),
+                ("code", &code_at(&secret, now(&f))),
+            ],
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    let codes_page = confirmed.text().await.unwrap();
+    assert!(
+        codes_page.contains(r#"<a href="/admin">I saved them: continue</a>"#),
+        "{codes_page}"
+    );
+}
+
 on_both_backends!(
+    an_administrator_asked_for_a_second_factor_continues_to_the_dashboard_after_adding_an_app,
     a_device_that_can_hold_a_passkey_is_offered_one_after_the_code,
     enrolment_turns_on_two_step_with_ten_recovery_codes,
     a_wrong_first_code_does_not_turn_it_on,

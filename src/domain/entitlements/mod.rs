@@ -53,6 +53,44 @@ fn grant_window(grant: &Grant, product: &Product) -> (i64, Option<i64>) {
     (starts, ends)
 }
 
+/// Where a grant stands at a moment: the one rule the entitlements (and so introspection, the
+/// admin API and tokens) and the dashboard's pages share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrantState {
+    /// Gives its product now, until `until` (`None`: no end).
+    Active {
+        until: Option<i64>,
+    },
+    /// The product is not on sale yet: the grant gives it from `starts`.
+    NotYetOnSale {
+        starts: i64,
+    },
+    /// The grant itself starts later, at `starts`.
+    Starts {
+        starts: i64,
+    },
+    /// Its own end or the product's has passed.
+    Ended,
+    Revoked,
+}
+
+/// Where `grant` of `product` stands at `now`.
+pub(crate) fn grant_state(grant: &Grant, product: &Product, now: i64) -> GrantState {
+    if grant.revoked_at.is_some() {
+        return GrantState::Revoked;
+    }
+    let (starts, ends) = grant_window(grant, product);
+    if ends.is_some_and(|ends| ends <= now) {
+        GrantState::Ended
+    } else if starts > now && product.starts_at == Some(starts) {
+        GrantState::NotYetOnSale { starts }
+    } else if starts > now {
+        GrantState::Starts { starts }
+    } else {
+        GrantState::Active { until: ends }
+    }
+}
+
 /// Computes a person's entitlements at `now`.
 pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entitlements, StoreError> {
     let mut entitlements = Entitlements {
@@ -77,25 +115,26 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
     }
     let mut ppv = Vec::new();
     for (grant, product) in store::live_grants_with_products(conn, user_id)? {
-        let (starts, ends) = grant_window(&grant, &product);
-        if starts > now {
-            schedule(starts);
-        } else if ends.is_none_or(|ends| ends > now) {
-            if let Some(ends) = ends {
-                schedule(ends);
-            }
-            // Two grants of one product: it lasts as long as the longer one.
-            match ppv
-                .iter_mut()
-                .find(|active: &&mut ActiveProduct| active.product == product.slug)
-            {
-                Some(active) => {
-                    active.valid_until = active.valid_until.zip(ends).map(|(one, other)| one.max(other));
+        match grant_state(&grant, &product, now) {
+            GrantState::NotYetOnSale { starts } | GrantState::Starts { starts } => schedule(starts),
+            GrantState::Ended | GrantState::Revoked => {}
+            GrantState::Active { until: ends } => {
+                if let Some(ends) = ends {
+                    schedule(ends);
                 }
-                None => ppv.push(ActiveProduct {
-                    product: product.slug,
-                    valid_until: ends,
-                }),
+                // Two grants of one product: it lasts as long as the longer one.
+                match ppv
+                    .iter_mut()
+                    .find(|active: &&mut ActiveProduct| active.product == product.slug)
+                {
+                    Some(active) => {
+                        active.valid_until = active.valid_until.zip(ends).map(|(one, other)| one.max(other));
+                    }
+                    None => ppv.push(ActiveProduct {
+                        product: product.slug,
+                        valid_until: ends,
+                    }),
+                }
             }
         }
     }
@@ -184,6 +223,39 @@ mod tests {
         assert_eq!(
             grant_window(&grant(10, Some(40)), &product(None, None)),
             (10, Some(40))
+        );
+    }
+
+    #[test]
+    fn a_grant_of_a_product_not_yet_on_sale_is_not_active() {
+        let granted = grant(10, None);
+        assert_eq!(
+            grant_state(&granted, &product(Some(50), None), 20),
+            GrantState::NotYetOnSale { starts: 50 }
+        );
+        assert_eq!(
+            grant_state(&grant(30, None), &product(None, None), 20),
+            GrantState::Starts { starts: 30 }
+        );
+        assert_eq!(
+            grant_state(&granted, &product(Some(50), None), 50),
+            GrantState::Active { until: None }
+        );
+    }
+
+    #[test]
+    fn a_grant_ends_with_its_product_and_revoked_beats_everything() {
+        assert_eq!(
+            grant_state(&grant(10, None), &product(None, Some(40)), 40),
+            GrantState::Ended
+        );
+        let revoked = Grant {
+            revoked_at: Some(15),
+            ..grant(10, None)
+        };
+        assert_eq!(
+            grant_state(&revoked, &product(None, None), 20),
+            GrantState::Revoked
         );
     }
 

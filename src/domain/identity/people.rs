@@ -1,5 +1,5 @@
-//! What an administrator may do to a person's account, for the dashboard and the admin API
-//! alike: each change and its audit entry commit together, and the person hears of a change
+//! What an administrator may do to a person's account (sign out, disable, reset the second
+//! factor, make or unmake an administrator), for the dashboard and the admin API alike: each change and its audit entry commit together, and the person hears of a change
 //! to how they sign in.
 
 use std::sync::Arc;
@@ -22,6 +22,9 @@ pub(crate) enum AccountAction {
     /// For a person who lost their authenticator app: two-step sign-in is turned off and the
     /// recovery codes go.
     ResetSecondFactor,
+    /// The account may open the dashboard (with a recent two-factor sign-in).
+    MakeAdmin,
+    RemoveAdmin,
 }
 
 impl AccountAction {
@@ -32,6 +35,8 @@ impl AccountAction {
             Self::Disable => "user.disable",
             Self::Enable => "user.enable",
             Self::ResetSecondFactor => "totp.reset",
+            Self::MakeAdmin => "user.make_admin",
+            Self::RemoveAdmin => "user.remove_admin",
         }
     }
 
@@ -41,7 +46,9 @@ impl AccountAction {
             Self::ResetSecondFactor => Some(
                 "An administrator turned off two-step sign-in for your account. Set it up again on your account page.",
             ),
-            Self::SignOutEverywhere | Self::Disable | Self::Enable => None,
+            Self::SignOutEverywhere | Self::Disable | Self::Enable | Self::MakeAdmin | Self::RemoveAdmin => {
+                None
+            }
         }
     }
 
@@ -64,6 +71,8 @@ impl AccountAction {
             }
             Self::Enable => dashboard::set_disabled(conn, user_id, None),
             Self::ResetSecondFactor => totp::delete(conn, user_id),
+            Self::MakeAdmin => dashboard::set_admin(conn, user_id, true),
+            Self::RemoveAdmin => dashboard::set_admin(conn, user_id, false),
         }
     }
 }
@@ -72,7 +81,8 @@ impl AccountAction {
 pub(crate) enum ActionOutcome {
     Done,
     NoSuchPerson,
-    /// An administrator cannot disable their own account: nobody would be left to undo it.
+    /// An administrator cannot disable their own account or remove their own administrator
+    /// rights: nobody might be left to undo it.
     OwnAccount,
 }
 
@@ -83,7 +93,7 @@ pub(crate) async fn act_on(
     user_id: &str,
     action: AccountAction,
 ) -> Result<ActionOutcome, StoreError> {
-    if action == AccountAction::Disable && actor.is_admin(user_id) {
+    if matches!(action, AccountAction::Disable | AccountAction::RemoveAdmin) && actor.is_admin(user_id) {
         return Ok(ActionOutcome::OwnAccount);
     }
     let (worker, actor, target) = (Arc::clone(core), actor.clone(), user_id.to_owned());

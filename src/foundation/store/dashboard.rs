@@ -50,6 +50,19 @@ pub(crate) fn product_grants(
         .load(conn)?)
 }
 
+/// Makes an account an administrator (`true`) or no longer one; false when there is no such
+/// account or it already was.
+pub(crate) fn set_admin(conn: &mut DbConnection, user_id: &str, admin: bool) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::is_admin.eq(!admin)),
+    )
+    .set(users::is_admin.eq(admin))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
 /// Turns an account off (`Some(when)`) or back on (`None`); false when there is no such
 /// account or it already was.
 pub(crate) fn set_disabled(

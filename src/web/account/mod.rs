@@ -71,6 +71,8 @@ pub(crate) struct Device {
     pub description: String,
     pub signed_in: String,
     pub last_active: String,
+    /// When it was last active (Unix seconds), for the order of the list.
+    pub last_active_at: i64,
     pub current: bool,
 }
 
@@ -100,6 +102,7 @@ pub(crate) fn overview(
             description: describe_device(&session.user_agent),
             signed_in: format_utc(session.created_at),
             last_active: format_utc(session.last_seen_at),
+            last_active_at: session.last_seen_at,
             current: session.sid == current_sid,
             sid: session.sid,
         })
@@ -113,13 +116,19 @@ pub(crate) fn overview(
                 description: format!("{} on a TV or other device", device.client_name),
                 signed_in: format_utc(device.signed_in_at),
                 last_active: format_utc(device.last_active_at),
+                last_active_at: device.last_active_at,
                 current: false,
                 sid: device.sid,
             }),
     );
-    // The device in hand first, the others newest first.
-    devices.sort_by_key(|device| !device.current);
+    order_devices(&mut devices);
     Ok(Overview { apps, devices })
+}
+
+/// The device in hand first, then browsers and TVs alike by when they were last active,
+/// the most recent first.
+fn order_devices(devices: &mut [Device]) {
+    devices.sort_by_key(|device| (!device.current, std::cmp::Reverse(device.last_active_at)));
 }
 
 /// How recently the person must have signed in to change how they sign in (a password, a
@@ -166,13 +175,59 @@ pub(crate) async fn credential_change_refused(
     }))
 }
 
-/// A short name for the device behind a `User-Agent`, such as "Firefox on Windows".
+/// A short name for the device behind a `User-Agent`, such as "Firefox on Windows", "Fire TV"
+/// or "curl".
 pub(crate) fn describe_device(user_agent: &str) -> String {
+    if let Some(client) = program(user_agent) {
+        return client.to_owned();
+    }
+    if let Some(appliance) = appliance(user_agent) {
+        return appliance.to_owned();
+    }
     match (browser(user_agent), platform(user_agent)) {
         (Some(browser), Some(platform)) => format!("{browser} on {platform}"),
         (Some(name), None) | (None, Some(name)) => name.to_owned(),
         (None, None) => "Unknown device".to_owned(),
     }
+}
+
+/// Programs that are not browsers, named by the product their `User-Agent` starts with.
+fn program(user_agent: &str) -> Option<&'static str> {
+    const PROGRAMS: &[(&str, &str)] = &[
+        ("curl/", "curl"),
+        ("Wget/", "Wget"),
+        ("HTTPie/", "HTTPie"),
+        ("python-requests/", "Python program (requests)"),
+        ("python-httpx/", "Python program (httpx)"),
+        ("Python-urllib/", "Python program"),
+        ("aiohttp/", "Python program (aiohttp)"),
+        ("Go-http-client/", "Go program"),
+        ("okhttp/", "App (OkHttp)"),
+        ("PostmanRuntime/", "Postman"),
+        ("node-fetch", "Node.js program"),
+        ("axios/", "Node.js program (axios)"),
+        ("Java/", "Java program"),
+    ];
+    PROGRAMS
+        .iter()
+        .find(|(prefix, _)| user_agent.starts_with(prefix))
+        .map(|(_, name)| *name)
+}
+
+/// Streaming players and boxes: their built-in browser engine says nothing to the person, so
+/// the box alone names them. Fire TV models are `AFT…`; Chromecasts say `CrKey`.
+fn appliance(user_agent: &str) -> Option<&'static str> {
+    const APPLIANCES: &[(&[&str], &str)] = &[
+        (&["Roku"], "Roku"),
+        (&["; AFT", "(AFT"], "Fire TV"),
+        (&["AppleTV", "Apple TV", "tvOS"], "Apple TV"),
+        (&["GoogleTV", "Google TV"], "Google TV"),
+        (&["CrKey"], "Chromecast"),
+    ];
+    APPLIANCES
+        .iter()
+        .find(|(markers, _)| markers.iter().any(|marker| user_agent.contains(marker)))
+        .map(|(_, name)| *name)
 }
 
 /// Browsers built on Chrome or Safari name those too, so the specific ones are tried first.
@@ -444,11 +499,67 @@ mod tests {
                 "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36",
                 "Samsung Internet on Smart TV",
             ),
+            ("Roku/DVP-9.10 (519.10E04111A)", "Roku"),
+            (
+                "Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7233; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/86.0.4240.198 Mobile Safari/537.36",
+                "Fire TV",
+            ),
+            (
+                "AppleCoreMedia/1.0.0.17K449 (Apple TV; U; CPU OS 13_0 like Mac OS X; en_us)",
+                "Apple TV",
+            ),
+            ("AppleTV11,1/11.1", "Apple TV"),
+            (
+                "Mozilla/5.0 (X11; Linux armv7l) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/81.0.4044.141 Safari/537.36 CrKey/1.56.500000 DeviceType/Chromecast",
+                "Chromecast",
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 12.0; Build/STTL.240206.002) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 CrKey/1.56.500000 DeviceType/AndroidTV",
+                "Chromecast",
+            ),
+            ("curl/8.5.0", "curl"),
+            ("python-requests/2.31.0", "Python program (requests)"),
+            ("Go-http-client/1.1", "Go program"),
+            ("Wget/1.21.4", "Wget"),
             ("usher-tests/1.0", "Unknown device"),
             ("", "Unknown device"),
         ];
         for (user_agent, expected) in cases {
             assert_eq!(describe_device(user_agent), expected, "{user_agent}");
         }
+    }
+
+    fn device(sid: &str, last_active_at: i64, current: bool) -> Device {
+        Device {
+            sid: sid.to_owned(),
+            description: String::new(),
+            signed_in: String::new(),
+            last_active: String::new(),
+            last_active_at,
+            current,
+        }
+    }
+
+    #[test]
+    fn devices_list_this_one_first_then_the_most_recently_active() {
+        let mut devices = vec![
+            device("browser-old", 100, false),
+            device("browser-here", 50, true),
+            device("browser-recent", 300, false),
+            device("tv-recent", 400, false),
+            device("tv-old", 10, false),
+        ];
+        order_devices(&mut devices);
+        let order: Vec<&str> = devices.iter().map(|device| device.sid.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "browser-here",
+                "tv-recent",
+                "browser-recent",
+                "browser-old",
+                "tv-old"
+            ]
+        );
     }
 }

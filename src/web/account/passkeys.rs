@@ -28,7 +28,7 @@ use crate::web::state::AppState;
 
 /// How long after signing in a person still counts as just signed in, for the request that
 /// continues after the offer.
-const JUST_SIGNED_IN_SECS: i64 = 120;
+pub(crate) const JUST_SIGNED_IN_SECS: i64 = 120;
 
 /// How long after an offer was shown (or declined) it is not shown again.
 const OFFER_QUIET_DAYS: i64 = 30;

@@ -7,16 +7,20 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use url::form_urlencoded;
 
 use crate::domain::identity::{notices, totp};
 use crate::foundation::store::{DbConnection, StoreError, totp as store};
 use crate::foundation::time::format_utc;
 use crate::web::account::form_author;
+use crate::web::account::passkeys::JUST_SIGNED_IN_SECS;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
+use crate::web::form::query_param;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
+use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
@@ -41,6 +45,8 @@ pub(crate) fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<
 #[template(path = "totp_setup.html")]
 struct SetupPage {
     csrf: String,
+    /// Where the sign-in that asked for a second factor was going, carried on ([`ReturnTo`]).
+    request: String,
     error: Option<&'static str>,
     secret: String,
     qr_svg: String,
@@ -50,6 +56,8 @@ struct SetupPage {
 #[template(path = "recovery_codes.html")]
 struct RecoveryCodesPage {
     codes: Vec<String>,
+    /// Where to go next when a sign-in asked for the second factor on its way elsewhere.
+    continue_to: Option<String>,
 }
 
 /// A change that asks for a current code first: turning TOTP off, or new recovery codes.
@@ -98,11 +106,18 @@ pub(crate) async fn start(
             totp::begin_enrolment(&worker_state, conn, &signed_in.user.id, now)
         })
         .await?;
-    Ok(pages::see_other(if started {
-        paths::ACCOUNT_TOTP
-    } else {
-        paths::ACCOUNT
-    }))
+    if !started {
+        return Ok(pages::see_other(paths::ACCOUNT));
+    }
+    match form.get("request") {
+        Some(carried) => {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("request", carried)
+                .finish();
+            Ok(pages::see_other(&format!("{}?{query}", paths::ACCOUNT_TOTP)))
+        }
+        None => Ok(pages::see_other(paths::ACCOUNT_TOTP)),
+    }
 }
 
 async fn setup_page(
@@ -125,6 +140,7 @@ async fn setup_page(
     let token = csrf::token(state, request);
     let page = SetupPage {
         csrf: token.token.clone(),
+        request: query_param(request, "request").unwrap_or_default(),
         error,
         secret: enrolment.secret_text,
         qr_svg: enrolment.qr_svg,
@@ -165,7 +181,12 @@ pub(crate) async fn confirm(
                 &signed_in.user,
                 "Two-step sign-in was turned on for your account: signing in with your password now also asks for a code from your authenticator app.",
             );
-            pages::render(StatusCode::OK, &RecoveryCodesPage { codes })
+            let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
+            let continue_to = match ReturnTo::parse(form.get("request").unwrap_or_default()) {
+                ReturnTo::Account => None,
+                elsewhere => Some(elsewhere.location(just_signed_in)),
+            };
+            pages::render(StatusCode::OK, &RecoveryCodesPage { codes, continue_to })
         }
         None => {
             let error = "That code didn't work. Enter the code your app shows now.";
@@ -274,7 +295,11 @@ pub(crate) async fn renew_recovery_codes(
                 &signed_in.user,
                 "New recovery codes were made for your account; the old ones no longer work.",
             );
-            pages::render(StatusCode::OK, &RecoveryCodesPage { codes })
+            let page = RecoveryCodesPage {
+                codes,
+                continue_to: None,
+            };
+            pages::render(StatusCode::OK, &page)
         }
         refusal => refused(&state, &request, RENEW, &refusal),
     }

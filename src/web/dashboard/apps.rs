@@ -19,7 +19,7 @@ use crate::foundation::store::clients::{self as store, Client};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
-use crate::web::dashboard::{Admin, Notice, done, notice, render, render_with};
+use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, render, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -71,6 +71,7 @@ pub(crate) struct GrantChoice {
 #[template(path = "admin/apps.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -84,6 +85,7 @@ struct ListPage {
 #[template(path = "admin/app_secret.html")]
 struct SecretPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     name: String,
@@ -247,6 +249,7 @@ async fn list_page(
     let apps = state.store.run(store::list).await?;
     let page = ListPage {
         section: "apps",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
@@ -266,6 +269,7 @@ fn secret_page(
 ) -> Result<HttpResponse, PageError> {
     let page = SecretPage {
         section: "apps",
+        signed_in_as: admin.signed_in_as(),
         notice: None,
         problem: None,
         name,

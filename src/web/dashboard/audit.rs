@@ -14,7 +14,7 @@ use crate::foundation::store::{StoreError, users};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
 use crate::web::dashboard::Admin;
-use crate::web::dashboard::render_with;
+use crate::web::dashboard::{SignedInAs, render_with};
 use crate::web::form::query_param;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -87,6 +87,7 @@ pub(crate) struct Row {
 #[template(path = "admin/audit.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     filters: Filters,
@@ -238,6 +239,7 @@ pub(crate) async fn list(
         .collect();
     let page = ListPage {
         section: "audit",
+        signed_in_as: admin.signed_in_as(),
         notice: None,
         problem,
         filtered: !filters.is_empty(),

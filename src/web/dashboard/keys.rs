@@ -10,7 +10,7 @@ use crate::foundation::crypto::keyring::{self, KeyringError, PublishedKey};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
-use crate::web::dashboard::{Notice, done, notice, render};
+use crate::web::dashboard::{Notice, SignedInAs, done, notice, render};
 use crate::web::extractors::AdminForm;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -30,6 +30,7 @@ pub(crate) struct KeyRow {
 #[template(path = "admin/keys.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -55,7 +56,7 @@ fn key_row(state: &AppState, key: PublishedKey) -> KeyRow {
 }
 
 /// `seconds` as minutes or hours, rounded up to the minute.
-fn duration(seconds: i64) -> String {
+pub(crate) fn duration(seconds: i64) -> String {
     let minutes = (seconds + 59) / 60;
     match (minutes / 60, minutes % 60) {
         (0, 1) => "1 minute".to_owned(),
@@ -92,6 +93,7 @@ pub(crate) async fn list(
     active.sort_by(|a, b| a.alg.cmp(&b.alg));
     let page = ListPage {
         section: "keys",
+        signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
         problem: None,
         csrf: admin.csrf_value(),

@@ -43,6 +43,19 @@ impl Admin {
     pub(crate) fn csrf_value(&self) -> String {
         self.csrf.token.clone()
     }
+
+    pub(crate) fn signed_in_as(&self) -> SignedInAs {
+        SignedInAs {
+            email: self.signed_in.user.email.clone(),
+            csrf: self.csrf_value(),
+        }
+    }
+}
+
+/// Who every dashboard page says is signed in, and the token of its sign-out form.
+pub(crate) struct SignedInAs {
+    pub email: String,
+    pub csrf: String,
 }
 
 /// Why a request did not get in: a page to show, or a sign-in to go through first (the
@@ -94,7 +107,7 @@ fn forbidden() -> PageError {
     PageError::new(
         StatusCode::FORBIDDEN,
         "Administrators only",
-        "This page is for administrators. If you should have access, ask one to give it to you.",
+        "This page is for administrators. An administrator can make your account one on the dashboard's People page.",
     )
 }
 
@@ -169,10 +182,12 @@ pub(crate) enum Notice {
     AccountDisabled,
     AccountEnabled,
     TwoStepReset,
+    MadeAdmin,
+    AdminRemoved,
 }
 
 impl Notice {
-    const ALL: [Self; 16] = [
+    const ALL: [Self; 18] = [
         Self::AppDisabled,
         Self::ProductCreated,
         Self::ProductSaved,
@@ -189,6 +204,8 @@ impl Notice {
         Self::AccountDisabled,
         Self::AccountEnabled,
         Self::TwoStepReset,
+        Self::MadeAdmin,
+        Self::AdminRemoved,
     ];
 
     fn key(self) -> &'static str {
@@ -209,6 +226,8 @@ impl Notice {
             Self::AccountDisabled => "account-disabled",
             Self::AccountEnabled => "account-enabled",
             Self::TwoStepReset => "two-step-reset",
+            Self::MadeAdmin => "made-admin",
+            Self::AdminRemoved => "admin-removed",
         }
     }
 
@@ -234,6 +253,10 @@ impl Notice {
             Self::AccountDisabled => "Account disabled and signed out everywhere.",
             Self::AccountEnabled => "Account enabled.",
             Self::TwoStepReset => "Two-step sign-in was reset.",
+            Self::MadeAdmin => {
+                "The account is an administrator now. Without a second factor it is asked to add one at its next sign-in."
+            }
+            Self::AdminRemoved => "The account is no longer an administrator.",
         }
     }
 }
@@ -300,6 +323,8 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(
             resource("/admin/people/{id}/second-factor/reset").route(post().to(people::reset_second_factor)),
         )
+        .service(resource("/admin/people/{id}/admin").route(post().to(people::make_admin)))
+        .service(resource("/admin/people/{id}/admin/remove").route(post().to(people::remove_admin)))
         .service(
             resource("/admin/apps")
                 .route(get().to(apps::list))

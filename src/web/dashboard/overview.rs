@@ -17,7 +17,7 @@ use crate::foundation::time::civil_from_days;
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
 use crate::web::dashboard::charts::{self, Column};
-use crate::web::dashboard::{notice, render};
+use crate::web::dashboard::{SignedInAs, notice, render};
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -320,6 +320,7 @@ pub(crate) fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]
 #[template(path = "admin/overview.html")]
 struct OverviewPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     // No form here, so no CSRF token; `render` still sets the cookie for the next page.
@@ -345,6 +346,7 @@ pub(crate) async fn show(
     let (first_day, _) = sign_in_window(now);
     let page = OverviewPage {
         section: "overview",
+        signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
         problem: None,
         people: charts::group_digits(figures.people),

@@ -14,8 +14,8 @@ use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
 use crate::foundation::time::format_utc;
 use crate::web::account::describe_device;
-use crate::web::dashboard::products::{describe_window, grant_state, minute_value, parse_minute};
-use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
+use crate::web::dashboard::products::{describe_grant_state, describe_window, minute_value, parse_minute};
+use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::query_param;
 use crate::web::pages::PageError;
@@ -37,6 +37,7 @@ pub(crate) struct PersonRow {
 #[template(path = "admin/people.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     search: String,
@@ -50,7 +51,7 @@ pub(crate) struct GrantLine {
     pub id: String,
     pub product: String,
     pub valid: String,
-    pub state: &'static str,
+    pub state: String,
     pub revocable: bool,
 }
 
@@ -65,6 +66,7 @@ pub(crate) struct SessionLine {
 #[template(path = "admin/person.html")]
 struct PersonPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -106,6 +108,7 @@ pub(crate) async fn list(
         .flatten();
     let page = ListPage {
         section: "people",
+        signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
         problem: None,
         search,
@@ -177,6 +180,7 @@ async fn person_page(
     };
     let page = PersonPage {
         section: "people",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
@@ -196,19 +200,23 @@ async fn person_page(
         ),
         tiers,
         statuses: &crate::domain::entitlements::STATUSES,
-        products: products
-            .into_iter()
-            .filter(|product| product.ends_at.is_none_or(|ends| ends > now))
-            .collect(),
         grants: grants
             .iter()
             .map(|grant| GrantLine {
                 id: grant.id.clone(),
                 product: grant.product_slug.clone(),
                 valid: describe_window(Some(grant.valid_from), grant.valid_until),
-                state: grant_state(grant, now),
+                // A product with grants cannot be deleted, so each grant finds its own.
+                state: products
+                    .iter()
+                    .find(|product| product.slug == grant.product_slug)
+                    .map_or_else(String::new, |product| describe_grant_state(grant, product, now)),
                 revocable: grant.revoked_at.is_none(),
             })
+            .collect(),
+        products: products
+            .into_iter()
+            .filter(|product| product.ends_at.is_none_or(|ends| ends > now))
             .collect(),
         sessions: live
             .iter()
@@ -407,7 +415,11 @@ async fn account_change(
         ActionOutcome::Done => Ok(done(&person_path(&user_id), notice)),
         ActionOutcome::NoSuchPerson => Err(PageError::not_found()),
         ActionOutcome::OwnAccount => {
-            let message = "You cannot disable your own account here.".to_owned();
+            let message = match action {
+                AccountAction::RemoveAdmin => "You cannot remove your own administrator rights.",
+                _ => "You cannot disable your own account here.",
+            }
+            .to_owned();
             person_page(state, admin, StatusCode::CONFLICT, user_id, None, Some(message)).await
         }
     }
@@ -478,6 +490,40 @@ pub(crate) async fn reset_second_factor(
         user_id.into_inner(),
         AccountAction::ResetSecondFactor,
         Notice::TwoStepReset,
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/admin`: the person may open the dashboard.
+pub(crate) async fn make_admin(
+    state: web::Data<AppState>,
+    _request: HttpRequest,
+    user_id: web::Path<String>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        AccountAction::MakeAdmin,
+        Notice::MadeAdmin,
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/admin/remove`: not for one's own account.
+pub(crate) async fn remove_admin(
+    state: web::Data<AppState>,
+    _request: HttpRequest,
+    user_id: web::Path<String>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    account_change(
+        &state,
+        admin,
+        user_id.into_inner(),
+        AccountAction::RemoveAdmin,
+        Notice::AdminRemoved,
     )
     .await
 }

@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::entitlements::manage::{self, ProductInput};
+use crate::domain::entitlements::{GrantState, grant_state};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Product};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
-use crate::web::dashboard::{Admin, Notice, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -51,13 +52,14 @@ pub(crate) fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> S
     }
 }
 
-/// Where a grant stands at `now`, in a word.
-pub(crate) fn grant_state(grant: &store::Grant, now: i64) -> &'static str {
-    match (grant.revoked_at, grant.valid_until) {
-        (Some(_), _) => "Revoked",
-        (None, Some(until)) if until <= now => "Ended",
-        (None, _) if grant.valid_from > now => "Not started",
-        _ => "Active",
+/// Where a grant of `product` stands at `now`, in words: the entitlements' own rule.
+pub(crate) fn describe_grant_state(grant: &store::Grant, product: &Product, now: i64) -> String {
+    match grant_state(grant, product, now) {
+        GrantState::Active { .. } => "Active".to_owned(),
+        GrantState::NotYetOnSale { starts } => format!("Not yet on sale: starts {}", format_utc(starts)),
+        GrantState::Starts { starts } => format!("Starts {}", format_utc(starts)),
+        GrantState::Ended => "Ended".to_owned(),
+        GrantState::Revoked => "Revoked".to_owned(),
     }
 }
 
@@ -66,13 +68,14 @@ pub(crate) struct GrantRow {
     pub email: String,
     pub user_id: String,
     pub valid: String,
-    pub state: &'static str,
+    pub state: String,
 }
 
 #[derive(Template)]
 #[template(path = "admin/products.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -84,6 +87,7 @@ struct ListPage {
 #[template(path = "admin/product.html")]
 struct EditPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -172,6 +176,7 @@ async fn list_page(
     let products = state.store.run(store::list_products).await?;
     let page = ListPage {
         section: "products",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
@@ -265,7 +270,7 @@ async fn edit_page(
     let grants = grants
         .into_iter()
         .map(|(grant, email)| GrantRow {
-            state: grant_state(&grant, now),
+            state: describe_grant_state(&grant, &product, now),
             valid: describe_window(Some(grant.valid_from), grant.valid_until),
             email,
             user_id: grant.user_id,
@@ -273,6 +278,7 @@ async fn edit_page(
         .collect();
     let page = EditPage {
         section: "products",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),

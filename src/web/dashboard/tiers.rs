@@ -8,7 +8,7 @@ use askama::Template;
 use crate::domain::entitlements::manage::{self, TierInput};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Tier};
-use crate::web::dashboard::{Admin, Notice, done, notice, problem, render, render_with};
+use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
 use crate::web::pages::PageError;
@@ -18,6 +18,7 @@ use crate::web::state::AppState;
 #[template(path = "admin/tiers.html")]
 struct ListPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -30,6 +31,7 @@ struct ListPage {
 #[template(path = "admin/tier.html")]
 struct EditPage {
     section: &'static str,
+    signed_in_as: SignedInAs,
     notice: Option<String>,
     problem: Option<String>,
     csrf: String,
@@ -100,6 +102,7 @@ async fn list_page(
     let tiers = state.store.run(store::list_tiers).await?;
     let page = ListPage {
         section: "tiers",
+        signed_in_as: admin.signed_in_as(),
         notice,
         problem,
         csrf: admin.csrf_value(),
@@ -184,6 +187,7 @@ pub(crate) async fn edit(
         .ok_or_else(PageError::not_found)?;
     let page = EditPage {
         section: "tiers",
+        signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
         problem: None,
         csrf: admin.csrf_value(),
@@ -224,6 +228,7 @@ pub(crate) async fn update(
     };
     let page = EditPage {
         section: "tiers",
+        signed_in_as: admin.signed_in_as(),
         notice: None,
         problem: refused,
         csrf: admin.csrf_value(),

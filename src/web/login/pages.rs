@@ -18,6 +18,7 @@ use crate::domain::identity::{session, totp};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::User;
 use crate::web::csrf;
+use crate::web::dashboard::keys::duration;
 use crate::web::extractors::PageForm;
 use crate::web::form::{Form, query_param, user_agent};
 use crate::web::pages::{self, PageError};
@@ -46,6 +47,8 @@ pub(crate) struct LoginPage {
     pub passkeys: bool,
     /// Whether the sign-in is on the way to approving a TV or other device.
     pub for_device: bool,
+    /// On the way to the dashboard: what sign-in it lets in.
+    pub dashboard_rule: Option<String>,
 }
 
 /// Adds the CSRF cookie to a rendered page when the browser had none.
@@ -83,7 +86,16 @@ pub(crate) fn login_page(
     prompt: LoginPrompt,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
-    let for_device = matches!(ReturnTo::parse(&prompt.carried), ReturnTo::DeviceVerification(_));
+    let return_to = ReturnTo::parse(&prompt.carried);
+    let for_device = matches!(return_to, ReturnTo::DeviceVerification(_));
+    // The dashboard's gate asks for two factors, used recently: an administrator signed in
+    // with one, or long ago, lands here again and is told why.
+    let dashboard_rule = matches!(return_to, ReturnTo::Dashboard(_)).then(|| {
+        format!(
+            "The dashboard needs a sign-in with two factors, made no more than {} ago: a passkey, or your password or a sign-in link followed by a code from your authenticator app.",
+            duration(state.config.admin_session_max_secs)
+        )
+    });
     let page = LoginPage {
         app_name: prompt.app_name,
         error: prompt.error,
@@ -93,6 +105,7 @@ pub(crate) fn login_page(
         signup: state.config.allow_signup,
         passkeys: state.passkeys.is_some(),
         for_device,
+        dashboard_rule,
     };
     with_csrf_cookie(pages::render(status, &page)?, token)
 }
