@@ -45,6 +45,10 @@ pub(crate) async fn authenticate(
         .count_attempt(store, &ip_key, state.config.login_failures_per_ip, now)
         .await?;
     if let Some(wait) = account_wait.max(ip_wait) {
+        // Refused before the password was looked at: the attempt does not count, or a burst
+        // of right passwords from one address would leave it locked after they all passed.
+        limits.take_back(store, &account_key, now).await?;
+        limits.take_back(store, &ip_key, now).await?;
         return Ok(Outcome::Throttled(wait));
     }
     let lookup = email.to_owned();
