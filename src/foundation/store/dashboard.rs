@@ -1,5 +1,5 @@
-//! Queries only the admin dashboard makes: finding people, a product's grants, and turning
-//! an account off and on.
+//! Queries of administration (the dashboard and the command line): finding people, a
+//! product's grants, turning an account off and on, making an administrator.
 
 use diesel::prelude::*;
 
@@ -67,4 +67,25 @@ pub(crate) fn set_disabled(
             .execute(conn)?,
     };
     Ok(updated == 1)
+}
+
+/// Makes an account an administrator (`true`) or takes it back; false when there is no such
+/// account or it already was as asked.
+pub(crate) fn set_admin(conn: &mut DbConnection, user_id: &str, admin: bool) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::is_admin.eq(!admin)),
+    )
+    .set(users::is_admin.eq(admin))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Every account, in email order.
+pub(crate) fn all_people(conn: &mut DbConnection) -> Result<Vec<User>, StoreError> {
+    Ok(users::table
+        .order(users::email.asc())
+        .select(User::as_select())
+        .load(conn)?)
 }
