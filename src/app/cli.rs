@@ -126,7 +126,7 @@ Examples:
     /// List every registered client.
     #[command(after_help = "Example: usher client list --json")]
     List {
-        /// Print one JSON object, {\"clients\": [...]}, on standard output.
+        /// Print one JSON object, {"clients": [...]}, on standard output.
         #[arg(long)]
         json: bool,
     },
@@ -150,7 +150,7 @@ Examples:
     RotateSecret {
         /// The client's id (client_id).
         id: String,
-        /// Print one JSON object, {\"client_id\", \"client_secret\"}, on standard output.
+        /// Print one JSON object, {"client_id", "client_secret"}, on standard output.
         #[arg(long)]
         json: bool,
     },
@@ -192,7 +192,7 @@ struct ClientCreate {
     /// A legacy confidential client that cannot send PKCE (S256) in the code flow.
     #[arg(long)]
     pkce_optional: bool,
-    /// Print one JSON object, {\"client_id\", \"client_secret\"}, on standard output.
+    /// Print one JSON object, {"client_id", "client_secret"}, on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -305,7 +305,7 @@ enum UserCommand {
     /// List every account.
     #[command(after_help = "Example: usher user list --json")]
     List {
-        /// Print one JSON object, {\"users\": [...]}, on standard output.
+        /// Print one JSON object, {"users": [...]}, on standard output.
         #[arg(long)]
         json: bool,
     },
@@ -341,7 +341,7 @@ struct UserCreate {
     /// Make the account an administrator of the dashboard.
     #[arg(long)]
     admin: bool,
-    /// Print one JSON object, {\"id\", \"email\"}, on standard output.
+    /// Print one JSON object, {"id", "email"}, on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -351,14 +351,14 @@ enum KeysCommand {
     /// Make new signing keys active; old public keys stay published until their tokens expire.
     #[command(after_help = "Example: usher keys rotate --json")]
     Rotate {
-        /// Print one JSON object, {\"active_kids\": [...]}, on standard output.
+        /// Print one JSON object, {"active_kids": [...]}, on standard output.
         #[arg(long)]
         json: bool,
     },
     /// List the published signing keys (the JWKS), oldest first.
     #[command(after_help = "Example: usher keys list --json")]
     List {
-        /// Print one JSON object, {\"keys\": [...]}, on standard output.
+        /// Print one JSON object, {"keys": [...]}, on standard output.
         #[arg(long)]
         json: bool,
     },
