@@ -2,6 +2,7 @@
 //! as `serve`; `--json` prints exactly one JSON object on stdout, errors go to stderr.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,31 +12,64 @@ use serde::Serialize;
 use crate::app::demo;
 use crate::app::server;
 use crate::domain::AdminError;
+use crate::domain::entitlements::manage::Actor;
+use crate::domain::identity::people::{self, AccountAction};
 use crate::domain::identity::users::{self, NewUser};
 use crate::domain::oauth::clients::{self, NewClient};
+use crate::domain::tokens::revoked::RevokedTokens;
 use crate::domain::webhooks;
 use crate::foundation::clock::Clock;
 use crate::foundation::config::{Config, LogFormat};
-use crate::foundation::crypto::keyring;
+use crate::foundation::crypto::keyring::{self, Withdrawal};
 use crate::foundation::crypto::keys::MasterKey;
-use crate::foundation::store::Store;
+use crate::foundation::store::{self, Store};
+
+/// Where every command finds its configuration, shown under each `--help`.
+const CONFIGURATION_HELP: &str = "\
+Configuration (the same for every command): --config PATH or USHER_CONFIG, else ./usher.toml
+when it exists, then USHER_* variables. The database is USHER_DATABASE_URL (default
+sqlite://./data/usher.db, relative to the current directory), the keys USHER_KEYS_DIR (default
+./keys). Only `serve`, `migrate` and `demo seed` create a database that is not there yet.
+Every setting: docs/configuration.md.";
+
+/// The grant types `client create` takes, for its help.
+const GRANT_TYPES_HELP: &str = "Grant type, repeatable: authorization_code, refresh_token, \
+client_credentials, urn:ietf:params:oauth:grant-type:device_code (TVs). Default: \
+authorization_code and refresh_token";
+
+/// The scopes `client create` takes, for its help.
+const SCOPES_HELP: &str = "Scope the client may ask for, repeatable: openid, profile, email, \
+offline_access, entitlements (the default is these five); usher:admin and usher:entitlements \
+(services with client_credentials only); or your own, such as catalog:read";
 
 #[derive(Parser)]
 #[command(
     name = "usher",
     version,
-    about = "OAuth 2.0 / OpenID Connect identity and entitlement server"
+    about = "OAuth 2.0 / OpenID Connect identity and entitlement server",
+    after_help = CONFIGURATION_HELP
 )]
 pub(crate) struct Cli {
+    /// Configuration file (TOML) to read; overrides USHER_CONFIG. Default: ./usher.toml when
+    /// it exists.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve HTTP (migrates the database and creates keys when needed).
+    /// Serve HTTP (creates and migrates the database and creates keys when needed).
+    #[command(after_help = "\
+Port: USHER_BIND=HOST:PORT (default 127.0.0.1:8080), or bind = \"HOST:PORT\" in usher.toml.
+Database: USHER_DATABASE_URL=sqlite://PATH or postgres://USER@HOST:PORT/DB (default
+sqlite://./data/usher.db), or database_url in usher.toml. Another file: --config PATH.
+
+Example: USHER_BIND=0.0.0.0:9000 USHER_DATABASE_URL=sqlite:///var/lib/usher/usher.db usher serve")]
     Serve,
-    /// Run database migrations and exit.
+    /// Create the database when it is not there, run its migrations, and exit.
+    #[command(after_help = "Example: USHER_DATABASE_URL=sqlite:///var/lib/usher/usher.db usher migrate")]
     Migrate,
     /// Manage OAuth clients.
     #[command(subcommand)]
@@ -46,6 +80,13 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Copy a SQLite database to a new file, consistently, while servers run (PostgreSQL:
+    /// use pg_dump).
+    #[command(after_help = "Example: usher backup /var/backups/usher-2024-05-01.db")]
+    Backup {
+        /// The new file to write; an existing file is never overwritten.
+        path: PathBuf,
+    },
     /// Demo data for trying the dashboard (not for production databases).
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -55,6 +96,7 @@ enum Command {
 enum DemoCommand {
     /// Create demo tiers, pay-per-view products, admin@example.com and people with
     /// subscriptions, grants and two weeks of sign-ins; what exists is skipped.
+    #[command(after_help = "Example: usher demo seed --people 200")]
     Seed(DemoSeed),
 }
 
@@ -68,6 +110,7 @@ struct DemoSeed {
     /// and printed. Ignored when the account exists.
     #[arg(long)]
     admin_password_stdin: bool,
+    /// Print one JSON object on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -75,22 +118,64 @@ struct DemoSeed {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client; prints its id and, for confidential clients, its secret (once).
+    #[command(after_help = "\
+Examples:
+  usher client create --name \"Streamly Web\" --redirect-uri https://streamly.example/callback --json
+  usher client create --name catalog --grant-type client_credentials --scope catalog:read --json")]
     Create(ClientCreate),
+    /// List every registered client.
+    #[command(after_help = "Example: usher client list --json")]
+    List {
+        /// Print one JSON object, {"clients": [...]}, on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client's registration.
+    #[command(after_help = "Example: usher client show Xb4J7cGzQmWJ1o0p9yT2lA --json")]
+    Show {
+        /// The client's id (client_id).
+        id: String,
+        /// Print one JSON object on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a client: it gets no new tokens and every token it holds is revoked.
+    #[command(after_help = "Example: usher client disable Xb4J7cGzQmWJ1o0p9yT2lA")]
+    Disable {
+        /// The client's id (client_id).
+        id: String,
+    },
+    /// Give a confidential client a new secret, printed once; the old one stops working.
+    #[command(after_help = "Example: usher client rotate-secret Xb4J7cGzQmWJ1o0p9yT2lA --json")]
+    RotateSecret {
+        /// The client's id (client_id).
+        id: String,
+        /// Print one JSON object, {"client_id", "client_secret"}, on standard output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Set where a client receives entitlement change events; prints the signing secret (once).
+    #[command(
+        after_help = "Example: usher client webhook --client-id Xb4J7cGzQmWJ1o0p9yT2lA --url https://streamly.example/usher-events"
+    )]
     Webhook(ClientWebhook),
 }
 
 #[derive(Args)]
 struct ClientCreate {
+    /// The name people see on the consent screen and administrators in lists.
     #[arg(long)]
     name: String,
-    #[arg(long = "redirect-uri")]
+    /// Where authorization responses may be sent, exactly as the app sends it; repeatable.
+    /// Needed with authorization_code.
+    #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
-    #[arg(long = "post-logout-redirect-uri")]
+    /// Where the app may ask to land after signing out; repeatable.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    #[arg(long = "grant-type")]
+    #[arg(long = "grant-type", value_name = "TYPE", help = GRANT_TYPES_HELP)]
     grant_types: Vec<String>,
-    #[arg(long = "scope")]
+    #[arg(long = "scope", value_name = "SCOPE", help = SCOPES_HELP)]
     scopes: Vec<String>,
     /// A client that cannot keep a secret (mobile, single-page, TV apps).
     #[arg(long)]
@@ -107,6 +192,7 @@ struct ClientCreate {
     /// A legacy confidential client that cannot send PKCE (S256) in the code flow.
     #[arg(long)]
     pkce_optional: bool,
+    /// Print one JSON object, {"client_id", "client_secret"}, on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -114,6 +200,7 @@ struct ClientCreate {
 // --- usher client webhook ---
 #[derive(Args)]
 struct ClientWebhook {
+    /// The client whose events these are.
     #[arg(long)]
     client_id: String,
     /// The http(s) URL events are posted to; replaces any earlier one and its secret.
@@ -122,6 +209,7 @@ struct ClientWebhook {
     /// Delete the client's endpoint; deliveries still waiting are given up.
     #[arg(long)]
     remove: bool,
+    /// Print one JSON object on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -163,7 +251,7 @@ fn audit(
 }
 
 fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow::Result<()> {
-    let store = Store::open(&config.database_url, 1)?;
+    let store = open_existing(config)?;
     let client_id = args.client_id;
     // clap lets through exactly one of --url and --remove.
     let Some(url) = args.url else {
@@ -210,20 +298,50 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create an account.
+    #[command(
+        after_help = "Example: echo 'a long password' | usher user create --email me@example.com --password-stdin --json"
+    )]
     Create(UserCreate),
+    /// List every account.
+    #[command(after_help = "Example: usher user list --json")]
+    List {
+        /// Print one JSON object, {"users": [...]}, on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: it signs in nowhere and is signed out everywhere.
+    #[command(after_help = "Example: usher user disable someone@example.com")]
+    Disable {
+        /// The account's email address.
+        email: String,
+    },
+    /// Make an account an administrator of the dashboard, or (--remove) take it back.
+    #[command(after_help = "Example: usher user admin me@example.com")]
+    Admin {
+        /// The account's email address.
+        email: String,
+        /// Take administration away instead.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Args)]
 struct UserCreate {
+    /// The address the person signs in with (stored lower-case).
     #[arg(long)]
     email: String,
+    /// The name shown to the person and to apps.
     #[arg(long)]
     name: Option<String>,
-    /// Read the password from standard input.
+    /// Read the password from standard input; without it the account signs in by emailed link
+    /// or passkey only.
     #[arg(long)]
     password_stdin: bool,
+    /// Make the account an administrator of the dashboard.
     #[arg(long)]
     admin: bool,
+    /// Print one JSON object, {"id", "email"}, on standard output.
     #[arg(long)]
     json: bool,
 }
@@ -231,10 +349,402 @@ struct UserCreate {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Make new signing keys active; old public keys stay published until their tokens expire.
+    #[command(after_help = "Example: usher keys rotate --json")]
     Rotate {
+        /// Print one JSON object, {"active_kids": [...]}, on standard output.
         #[arg(long)]
         json: bool,
     },
+    /// List the published signing keys (the JWKS), oldest first.
+    #[command(after_help = "Example: usher keys list --json")]
+    List {
+        /// Print one JSON object, {"keys": [...]}, on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a retired key from the JWKS at once: tokens it signed stop verifying. The
+    /// active key of an algorithm cannot be revoked: rotate first.
+    #[command(after_help = "Example: usher keys rotate && usher keys revoke <old kid from usher keys list>")]
+    Revoke {
+        /// The key's id, as `usher keys list` shows it.
+        kid: String,
+    },
+}
+
+/// The command line's name in the audit log.
+fn cli_actor() -> Actor {
+    Actor("cli".to_owned())
+}
+
+/// Opens the configured database for a command that must not create it: run from the wrong
+/// directory, a relative SQLite path would otherwise make a new, empty database.
+fn open_existing(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::open_existing(&config.database_url, 1)?;
+    eprintln!("database: {}", store.describe());
+    Ok(store)
+}
+
+/// Opens the configured database, creating it when it is not there.
+fn open_or_create(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::open(&config.database_url, 1)?;
+    eprintln!("database: {}", store.describe());
+    Ok(store)
+}
+
+/// A client as `client list` and `client show` print it; never its secret.
+#[derive(Serialize)]
+struct ClientView {
+    client_id: String,
+    name: String,
+    public: bool,
+    first_party: bool,
+    resource_server: bool,
+    pkce_optional: bool,
+    grant_types: Vec<String>,
+    scopes: Vec<String>,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    id_token_alg: String,
+    created_at: i64,
+    disabled_at: Option<i64>,
+}
+
+impl From<store::clients::Client> for ClientView {
+    fn from(client: store::clients::Client) -> Self {
+        Self {
+            public: client.is_public(),
+            client_id: client.client_id,
+            name: client.name,
+            first_party: client.first_party,
+            resource_server: client.resource_server,
+            pkce_optional: client.pkce_optional,
+            grant_types: client.grant_types,
+            scopes: client.scopes,
+            redirect_uris: client.redirect_uris,
+            post_logout_redirect_uris: client.post_logout_redirect_uris,
+            id_token_alg: client.id_token_alg,
+            created_at: client.created_at,
+            disabled_at: client.disabled_at,
+        }
+    }
+}
+
+impl ClientView {
+    fn line(&self) -> String {
+        let state = if self.disabled_at.is_some() {
+            "  (disabled)"
+        } else {
+            ""
+        };
+        format!(
+            "{}  {}  {}{state}",
+            self.client_id,
+            self.name,
+            self.grant_types.join(",")
+        )
+    }
+
+    fn details(&self) -> String {
+        let flag = |on: bool| if on { "yes" } else { "no" };
+        format!(
+            "client_id: {}\nname: {}\npublic: {}\nfirst_party: {}\nresource_server: {}\n\
+             pkce_optional: {}\ngrant_types: {}\nscopes: {}\nredirect_uris: {}\n\
+             post_logout_redirect_uris: {}\nid_token_alg: {}\ncreated: {}\ndisabled: {}",
+            self.client_id,
+            self.name,
+            flag(self.public),
+            flag(self.first_party),
+            flag(self.resource_server),
+            flag(self.pkce_optional),
+            self.grant_types.join(" "),
+            self.scopes.join(" "),
+            self.redirect_uris.join(" "),
+            self.post_logout_redirect_uris.join(" "),
+            self.id_token_alg,
+            crate::foundation::time::format_utc(self.created_at),
+            self.disabled_at
+                .map_or_else(|| "no".to_owned(), crate::foundation::time::format_utc),
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct ClientList {
+    clients: Vec<ClientView>,
+}
+
+fn client_list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let clients = store.run_blocking(store::clients::list)?;
+    let list = ClientList {
+        clients: clients.into_iter().map(ClientView::from).collect(),
+    };
+    print(json, &list, || {
+        list.clients
+            .iter()
+            .map(ClientView::line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn find_client(store: &Store, client_id: &str) -> anyhow::Result<store::clients::Client> {
+    store
+        .run_blocking(|conn| store::clients::find(conn, client_id))?
+        .ok_or_else(|| anyhow::anyhow!("no client with id {client_id:?} (usher client list shows them)"))
+}
+
+fn client_show(config: &Config, client_id: &str, json: bool) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let view = ClientView::from(find_client(&store, client_id)?);
+    print(json, &view, || view.details())
+}
+
+fn client_disable(config: &Config, clock: &Clock, client_id: &str) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    // Read first, outside: the transaction starts with the write.
+    let client = find_client(&store, client_id)?;
+    let now = clock.now();
+    // This process keeps no view of revoked tokens: servers learn them from the change feed.
+    let revoked = RevokedTokens::default();
+    store.run_blocking(|conn| {
+        conn.transaction(|conn| {
+            clients::disable(&revoked, conn, &client, now, config.longest_token_lifetime_secs())?;
+            let before = serde_json::json!({ "disabled_at": null });
+            let after = serde_json::json!({ "disabled_at": now });
+            crate::foundation::store::entitlements::audit(
+                conn,
+                &crate::foundation::store::entitlements::NewAuditEntry {
+                    at: now,
+                    actor: &cli_actor().0,
+                    action: "client.disable",
+                    user_id: None,
+                    target: client_id,
+                    before: Some(before.to_string()),
+                    after: Some(after.to_string()),
+                },
+            )?;
+            Ok::<_, AdminError>(())
+        })
+    })?;
+    println!(
+        "client {client_id} ({}) disabled; its tokens are revoked",
+        client.name
+    );
+    Ok(())
+}
+
+fn client_rotate_secret(config: &Config, clock: &Clock, client_id: &str, json: bool) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let client = find_client(&store, client_id)?;
+    let now = clock.now();
+    let rotated = store.run_blocking(|conn| {
+        conn.transaction(|conn| {
+            let rotated = clients::rotate_secret(conn, &client)?;
+            if rotated.is_some() {
+                audit(conn, "client.rotate_secret", client_id, None, None, now)?;
+            }
+            Ok::<_, AdminError>(rotated)
+        })
+    })?;
+    let rotated = rotated.ok_or_else(|| anyhow::anyhow!("no client with id {client_id:?}"))?;
+    print(json, &rotated, || match &rotated.client_secret {
+        Some(secret) => format!("client_id: {}\nclient_secret: {secret}", rotated.client_id),
+        None => format!("client_id: {}", rotated.client_id),
+    })
+}
+
+/// An account as `user list` prints it.
+#[derive(Serialize)]
+struct UserView {
+    id: String,
+    email: String,
+    name: Option<String>,
+    admin: bool,
+    created_at: i64,
+    disabled_at: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct UserList {
+    users: Vec<UserView>,
+}
+
+fn user_list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let people = store.run_blocking(store::dashboard::all_people)?;
+    let list = UserList {
+        users: people
+            .into_iter()
+            .map(|person| UserView {
+                id: person.id,
+                email: person.email,
+                name: person.name,
+                admin: person.is_admin,
+                created_at: person.created_at,
+                disabled_at: person.disabled_at,
+            })
+            .collect(),
+    };
+    print(json, &list, || {
+        list.users
+            .iter()
+            .map(|user| {
+                let admin = if user.admin { "  (administrator)" } else { "" };
+                let disabled = if user.disabled_at.is_some() {
+                    "  (disabled)"
+                } else {
+                    ""
+                };
+                format!("{}  {}{admin}{disabled}", user.id, user.email)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn find_person(store: &Store, email: &str) -> anyhow::Result<store::users::User> {
+    let email = users::normalize_email(email)?;
+    store
+        .run_blocking(|conn| store::users::find_by_email(conn, &email))?
+        .ok_or_else(|| anyhow::anyhow!("no account with email {email:?} (usher user list shows them)"))
+}
+
+fn user_disable(config: &Config, clock: &Clock, email: &str) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let person = find_person(&store, email)?;
+    // This process keeps no view of revoked tokens: servers learn them from the change feed.
+    let revoked = RevokedTokens::default();
+    let outcome = store.run_blocking(|conn| {
+        people::act(
+            &revoked,
+            conn,
+            &cli_actor(),
+            &person.id,
+            AccountAction::Disable,
+            clock.now(),
+        )
+    })?;
+    match outcome {
+        Some((_, true)) => println!("{} disabled and signed out everywhere", person.email),
+        Some((_, false)) => println!("{} was already disabled", person.email),
+        None => anyhow::bail!("no account with email {:?}", person.email),
+    }
+    Ok(())
+}
+
+fn user_admin(config: &Config, clock: &Clock, email: &str, remove: bool) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let person = find_person(&store, email)?;
+    let action = if remove {
+        AccountAction::RemoveAdmin
+    } else {
+        AccountAction::MakeAdmin
+    };
+    // No token ends: nothing is revoked.
+    let revoked = RevokedTokens::default();
+    let changed = store
+        .run_blocking(|conn| people::act(&revoked, conn, &cli_actor(), &person.id, action, clock.now()))?
+        .is_some_and(|(_, changed)| changed);
+    let now_is = if remove {
+        "not an administrator"
+    } else {
+        "an administrator"
+    };
+    if changed {
+        println!("{} is now {now_is}", person.email);
+    } else {
+        println!("{} already was {now_is}", person.email);
+    }
+    Ok(())
+}
+
+/// A published signing key as `keys list` prints it.
+#[derive(Serialize)]
+struct KeyView {
+    kid: String,
+    alg: String,
+    active: bool,
+    created_at: i64,
+    retired_at: Option<i64>,
+    publish_until: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct KeyList {
+    keys: Vec<KeyView>,
+}
+
+fn keys_list(config: &Config, clock: &Clock, json: bool) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let now = clock.now();
+    let keys = store.run_blocking(|conn| keyring::published(conn, now))?;
+    let list = KeyList {
+        keys: keys
+            .into_iter()
+            .map(|key| KeyView {
+                active: key.retired_at.is_none(),
+                kid: key.kid,
+                alg: key.alg,
+                created_at: key.created_at,
+                retired_at: key.retired_at,
+                publish_until: key.publish_until,
+            })
+            .collect(),
+    };
+    print(json, &list, || {
+        list.keys
+            .iter()
+            .map(|key| {
+                let state = match key.publish_until {
+                    None => "active".to_owned(),
+                    Some(until) => format!(
+                        "retired, published until {}",
+                        crate::foundation::time::format_utc(until)
+                    ),
+                };
+                format!("{}  {}  {state}", key.kid, key.alg)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn keys_revoke(config: &Config, clock: &Clock, kid: &str) -> anyhow::Result<()> {
+    let store = open_existing(config)?;
+    let now = clock.now();
+    let withdrawal = store.run_blocking(|conn| {
+        conn.transaction(|conn| {
+            let withdrawal = keyring::withdraw(conn, kid, now)?;
+            if withdrawal == Withdrawal::Withdrawn {
+                audit(conn, "keys.revoke", kid, None, None, now)?;
+            }
+            Ok::<_, keyring::KeyringError>(withdrawal)
+        })
+    })?;
+    match withdrawal {
+        Withdrawal::Withdrawn => {
+            println!("key {kid} withdrawn from the JWKS: tokens it signed no longer verify");
+            Ok(())
+        }
+        Withdrawal::Active { alg } => anyhow::bail!(
+            "key {kid} is the active {alg} key and signs every new {alg} token: run \
+             `usher keys rotate` first, then revoke it"
+        ),
+        Withdrawal::NotPublished => {
+            anyhow::bail!("no published key {kid:?} (usher keys list shows them)")
+        }
+    }
+}
+
+fn backup(config: &Config, destination: &Path) -> anyhow::Result<()> {
+    if !store::is_sqlite_url(&config.database_url) {
+        return Err(store::BackupError::NotSqlite.into());
+    }
+    let store = open_existing(config)?;
+    store.backup_sqlite(destination)?;
+    println!("{} copied to {}", store.describe(), destination.display());
+    Ok(())
 }
 
 pub fn run() -> ExitCode {
@@ -249,18 +759,33 @@ pub fn run() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::load()?;
+    let loaded = Config::load(cli.config.as_deref())?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let config = loaded.config;
     init_logging(&config);
     let clock = Clock::System;
     match cli.command {
         Command::Serve => serve(config, clock),
         Command::Migrate => {
-            Store::open(&config.database_url, 1)?;
+            open_or_create(&config)?;
             eprintln!("migrations applied");
             Ok(())
         }
+        Command::Backup { path } => backup(&config, &path),
+        Command::Client(ClientCommand::List { json }) => client_list(&config, json),
+        Command::Client(ClientCommand::Show { id, json }) => client_show(&config, &id, json),
+        Command::Client(ClientCommand::Disable { id }) => client_disable(&config, &clock, &id),
+        Command::Client(ClientCommand::RotateSecret { id, json }) => {
+            client_rotate_secret(&config, &clock, &id, json)
+        }
+        Command::User(UserCommand::List { json }) => user_list(&config, json),
+        Command::User(UserCommand::Disable { email }) => user_disable(&config, &clock, &email),
+        Command::User(UserCommand::Admin { email, remove }) => user_admin(&config, &clock, &email, remove),
+        Command::Keys(KeysCommand::List { json }) => keys_list(&config, &clock, json),
+        Command::Keys(KeysCommand::Revoke { kid }) => keys_revoke(&config, &clock, &kid),
         Command::Client(ClientCommand::Create(args)) => {
-            let store = Store::open(&config.database_url, 1)?;
             let json = args.json;
             let new = NewClient {
                 name: args.name,
@@ -274,6 +799,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 resource_server: args.resource_server,
                 pkce_optional: args.pkce_optional,
             };
+            clients::check_usable(&new)?;
+            let store = open_existing(&config)?;
             // What the audit log keeps of the registration: everything but the secret.
             let after = serde_json::json!({
                 "name": new.name, "redirect_uris": new.redirect_uris,
@@ -308,7 +835,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let store = Store::open(&config.database_url, 1)?;
+            let store = open_existing(&config)?;
             let new = NewUser {
                 email: args.email,
                 name: args.name,
@@ -345,7 +872,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let store = Store::open(&config.database_url, 1)?;
+            let store = open_or_create(&config)?;
             let options = demo::Options {
                 people: args.people,
                 admin_password,
@@ -355,7 +882,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             print(args.json, &seeded, || seeded.summary())
         }
         Command::Keys(KeysCommand::Rotate { json }) => {
-            let store = Store::open(&config.database_url, 1)?;
+            let store = open_existing(&config)?;
             let master = MasterKey::load_or_create(&config.keys_dir)?;
             let now = clock.now();
             let kids = store.run_blocking(|conn| {
@@ -383,6 +910,7 @@ fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let server = server::start(config, clock).await?;
+        eprintln!("database: {}", server.state.store.describe());
         eprintln!("usher serving {} on http://{}", server.issuer(), server.addr);
         server.wait().await?;
         Ok(())
@@ -415,4 +943,77 @@ fn init_logging(config: &Config) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every subcommand that runs (has no subcommands of its own), with its path.
+    fn leaves(command: &clap::Command, path: String) -> Vec<(String, clap::Command)> {
+        if command.get_subcommands().next().is_none() {
+            return vec![(path, command.clone())];
+        }
+        command
+            .get_subcommands()
+            .filter(|sub| sub.get_name() != "help")
+            .flat_map(|sub| leaves(sub, format!("{path} {}", sub.get_name())))
+            .collect()
+    }
+
+    #[test]
+    fn every_option_of_every_subcommand_is_described_and_every_subcommand_has_an_example() {
+        let mut root = Cli::command();
+        root.build();
+        for (path, command) in leaves(&root, "usher".to_owned()) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path}: --{id} has no description");
+            }
+            let after = command
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(after.contains("Example"), "{path} has no example");
+        }
+    }
+
+    #[test]
+    fn serve_help_says_how_to_change_the_port_and_the_database() {
+        let mut root = Cli::command();
+        root.build();
+        let serve = root.find_subcommand_mut("serve").expect("serve");
+        let help = serve.render_long_help().to_string();
+        for needed in ["USHER_BIND", "USHER_DATABASE_URL", "--config"] {
+            assert!(help.contains(needed), "serve --help names {needed}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn client_create_help_lists_the_grant_types_and_scopes() {
+        let mut root = Cli::command();
+        root.build();
+        let create = root
+            .find_subcommand_mut("client")
+            .and_then(|client| client.find_subcommand_mut("create"))
+            .expect("client create");
+        let help = create.render_long_help().to_string();
+        for grant in clients::known_grant_types() {
+            assert!(help.contains(grant), "{grant}:\n{help}");
+        }
+        for scope in [
+            "openid",
+            "offline_access",
+            "entitlements",
+            "usher:admin",
+            "usher:entitlements",
+        ] {
+            assert!(help.contains(scope), "{scope}:\n{help}");
+        }
+    }
 }

@@ -21,7 +21,8 @@ pub enum LogFormat {
 pub struct Config {
     /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     pub database_url: String,
-    /// Address the HTTP server listens on.
+    /// Address the HTTP server listens on, `HOST:PORT`.
+    #[serde(deserialize_with = "text_or_number")]
     pub bind: String,
     /// Public base URL; `http://localhost:PORT` of the bound port when unset.
     pub issuer: Option<String>,
@@ -227,22 +228,55 @@ pub(crate) enum ConfigError {
     Invalid(String),
 }
 
+/// A configuration and what was noticed loading it that does not stop the process.
+pub(crate) struct Loaded {
+    pub config: Config,
+    /// `USHER_*` variables that name no setting, each with the setting it may have meant.
+    pub warnings: Vec<String>,
+}
+
 impl Config {
-    /// Loads the configuration from the process environment and the TOML file it names.
-    pub(crate) fn load() -> Result<Self, ConfigError> {
-        let explicit = std::env::var_os("USHER_CONFIG").map(PathBuf::from);
-        Self::load_from(explicit.as_deref(), Env::prefixed("USHER_").ignore(&["config"]))
+    /// Loads the configuration from the process environment and the TOML file named by
+    /// `explicit_file` (the command line's `--config`), else `USHER_CONFIG`, else `./usher.toml`.
+    pub(crate) fn load(explicit_file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        let from_env = std::env::var_os("USHER_CONFIG").map(PathBuf::from);
+        let env = Env::prefixed("USHER_").ignore(&["config"]);
+        let warnings = unknown_keys(&env)?
+            .into_iter()
+            .map(|key| {
+                format!(
+                    "USHER_{} is not a setting and is ignored{}",
+                    key.to_uppercase(),
+                    suggestion(&key, |known| format!(
+                        " (did you mean USHER_{}?)",
+                        known.to_uppercase()
+                    ))
+                )
+            })
+            .collect();
+        let config = Self::load_from(explicit_file.or(from_env.as_deref()), env)?;
+        Ok(Loaded { config, warnings })
     }
 
     fn load_from(explicit_file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
-        match explicit_file {
+        let file = match explicit_file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.display().to_string())),
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new("usher.toml").exists() => {
-                figment = figment.merge(Toml::file_exact("usher.toml"))
+            Some(path) => Some(path),
+            None if Path::new("usher.toml").exists() => Some(Path::new("usher.toml")),
+            None => None,
+        };
+        if let Some(path) = file {
+            let toml = Toml::file_exact(path);
+            // A misspelt key would otherwise leave its setting at the default, unnoticed.
+            if let Some(key) = unknown_keys(&toml)?.into_iter().next() {
+                return Err(ConfigError::Invalid(format!(
+                    "{}: {key:?} is not a setting{} (every setting is in docs/configuration.md)",
+                    path.display(),
+                    suggestion(&key, |known| format!("; did you mean {known:?}?"))
+                )));
             }
-            None => {}
+            figment = figment.merge(toml);
         }
         let config: Self = figment
             .merge(env)
@@ -253,6 +287,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !is_host_and_port(&self.bind) {
+            let example = if self.bind.parse::<u16>().is_ok() {
+                format!("127.0.0.1:{}", self.bind)
+            } else {
+                "127.0.0.1:8080".to_owned()
+            };
+            return Err(ConfigError::Invalid(format!(
+                "bind {:?} must be HOST:PORT, for example {example}",
+                self.bind
+            )));
+        }
         let lifetimes = [
             ("access_token_ttl_secs", self.access_token_ttl_secs),
             ("id_token_ttl_secs", self.id_token_ttl_secs),
@@ -365,6 +410,73 @@ impl Config {
     }
 }
 
+/// `bind` as written, also when a bare port came as a number (`USHER_BIND=8080`): validation
+/// then asks for `HOST:PORT` instead of reporting a type.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(i64),
+    }
+    Ok(match TextOrNumber::deserialize(deserializer)? {
+        TextOrNumber::Text(text) => text,
+        TextOrNumber::Number(number) => number.to_string(),
+    })
+}
+
+fn is_host_and_port(bind: &str) -> bool {
+    bind.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+/// The settings `Config` has, as the TOML file and `USHER_*` variables name them.
+fn known_keys() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The keys `provider` gives that are no setting.
+fn unknown_keys(provider: &impl figment::Provider) -> Result<Vec<String>, ConfigError> {
+    let known = known_keys();
+    let data = provider
+        .data()
+        .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+    Ok(data
+        .values()
+        .flat_map(|dict| dict.keys())
+        .filter(|key| !known.contains(key))
+        .cloned()
+        .collect())
+}
+
+/// The known setting closest to a misspelt `key` (at most two edits away), phrased by `say`.
+fn suggestion(key: &str, say: impl Fn(&str) -> String) -> String {
+    known_keys()
+        .into_iter()
+        .map(|known| (edit_distance(key, &known), known))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, known)| say(&known))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, left) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, right) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(left != *right);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +508,33 @@ mod tests {
         assert!(
             matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("access_token_alg"))
         );
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_refused_by_name_with_the_setting_meant() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("usher.toml");
+        std::fs::write(&path, "databse_url = \"sqlite://./x.db\"\n").expect("write");
+        let refused = Config::load_from(Some(&path), Env::prefixed("USHER_TEST_NONE_"));
+        let Err(ConfigError::Invalid(message)) = refused else {
+            panic!("an unknown key is refused: {refused:?}");
+        };
+        assert!(message.contains("\"databse_url\""), "{message}");
+        assert!(message.contains("\"database_url\""), "{message}");
+    }
+
+    #[test]
+    fn a_bare_port_as_bind_asks_for_host_and_port() {
+        let value: figment::value::Value = "8080".parse().expect("infallible");
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("bind", value))
+            .extract()
+            .expect("a number is read as text");
+        let Err(ConfigError::Invalid(message)) = config.validate() else {
+            panic!("a bare port is refused");
+        };
+        assert!(message.contains("HOST:PORT"), "{message}");
+        assert!(message.contains("127.0.0.1:8080"), "{message}");
     }
 
     #[test]

@@ -30,7 +30,15 @@ struct Workspace {
 }
 
 impl Workspace {
+    /// A workspace whose database exists, as after `usher migrate`: administrative commands
+    /// refuse to create one.
     fn new() -> Self {
+        let workspace = Self::without_database();
+        run(workspace.usher(&["migrate"])).assert_success();
+        workspace
+    }
+
+    fn without_database() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
         }
@@ -94,6 +102,14 @@ impl Outcome {
             self.stdout,
             self.stderr
         );
+    }
+
+    /// Standard error without the line naming the database every command opens.
+    fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|line| !line.starts_with("database: "))
+            .collect()
     }
 
     fn assert_failure(&self) {
@@ -251,7 +267,15 @@ fn audit_rows(workspace: &Workspace) -> Vec<AuditRow> {
 #[test]
 fn administrative_commands_are_written_to_the_audit_log() {
     let workspace = Workspace::new();
-    let client = run(workspace.usher(&["client", "create", "--name", "app", "--json"]));
+    let client = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "app",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--json",
+    ]));
     client.assert_success();
     let client_id = client.json_object()["client_id"].as_str().unwrap().to_owned();
     run(workspace.usher(&["keys", "rotate", "--json"])).assert_success();
@@ -368,11 +392,19 @@ fn client_create_public_prints_no_secret_and_defaults_to_authorization_code_and_
     );
 }
 
-/// Runs `client create` with `extra` arguments that must be refused because of `field`.
+/// Runs `client create` for a client with a redirect URI and `extra` arguments that must be
+/// refused because of `field`.
 fn assert_client_create_refused(extra: &[&str], field: &str) {
+    assert_client_create_with_refused(
+        &[&["--redirect-uri", "https://app.example/cb"][..], extra].concat(),
+        field,
+    );
+}
+
+/// Runs `client create` with only `args` that must be refused because of `field`.
+fn assert_client_create_with_refused(args: &[&str], field: &str) {
     let workspace = Workspace::new();
-    let mut args = vec!["client", "create", "--name", "refused", "--json"];
-    args.extend_from_slice(extra);
+    let args = [&["client", "create", "--name", "refused", "--json"][..], args].concat();
     let outcome = run(workspace.usher(&args));
     outcome.assert_failure();
     assert_eq!(outcome.stdout, "", "nothing on stdout on failure");
@@ -382,12 +414,38 @@ fn assert_client_create_refused(extra: &[&str], field: &str) {
         outcome.stderr
     );
     assert_eq!(
-        outcome.stderr.trim().lines().count(),
+        outcome.error_lines().len(),
         1,
         "one line of error: {:?}",
         outcome.stderr
     );
     assert!(client_rows(&workspace).is_empty(), "no client was written");
+}
+
+#[test]
+fn client_create_refuses_a_short_grant_type_suggesting_the_full_urn() {
+    assert_client_create_refused(
+        &["--grant-type", "device_code"],
+        "did you mean urn:ietf:params:oauth:grant-type:device_code",
+    );
+}
+
+#[test]
+fn client_create_refuses_authorization_code_without_a_redirect_uri() {
+    assert_client_create_with_refused(&[], "needs a redirect URI");
+}
+
+#[test]
+fn client_create_refuses_refresh_token_without_a_grant_that_issues_one() {
+    assert_client_create_refused(&["--grant-type", "refresh_token"], "refresh_token needs");
+}
+
+#[test]
+fn client_create_refuses_administrative_scopes_for_a_client_people_sign_in_to() {
+    assert_client_create_refused(
+        &["--scope", "usher:admin"],
+        "usher:admin is for services using client_credentials",
+    );
 }
 
 #[test]
@@ -414,7 +472,17 @@ fn client_create_refuses_a_public_client_without_pkce() {
 fn client_create_registers_a_resource_server_and_a_client_without_pkce() {
     let workspace = Workspace::new();
     for (name, flag) in [("cdn", "--resource-server"), ("legacy", "--pkce-optional")] {
-        run(workspace.usher(&["client", "create", "--name", name, flag, "--json"])).assert_success();
+        run(workspace.usher(&[
+            "client",
+            "create",
+            "--name",
+            name,
+            "--redirect-uri",
+            "https://app.example/cb",
+            flag,
+            "--json",
+        ]))
+        .assert_success();
     }
     #[derive(QueryableByName)]
     struct Roles {
@@ -439,7 +507,15 @@ fn client_create_registers_a_resource_server_and_a_client_without_pkce() {
 #[test]
 fn client_create_refuses_a_name_with_a_bidi_override() {
     let workspace = Workspace::new();
-    let outcome = run(workspace.usher(&["client", "create", "--name", "\u{202E}ppa", "--json"]));
+    let outcome = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "\u{202E}ppa",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--json",
+    ]));
     outcome.assert_failure();
     assert_eq!(outcome.stdout, "");
     assert!(outcome.stderr.contains("name: "), "{:?}", outcome.stderr);
@@ -539,7 +615,7 @@ fn migrate_creates_the_sqlite_database_and_its_directory() {
 
 /// `usher migrate` against `url` fails quickly with one line on stderr, which it returns.
 fn migrate_fails_fast_with_one_line(url: &str) -> String {
-    let workspace = Workspace::new();
+    let workspace = Workspace::without_database();
     let mut command = workspace.bare_usher(&["migrate"]);
     command.env("USHER_DATABASE_URL", url);
     let started = Instant::now();
@@ -571,6 +647,17 @@ fn an_unsupported_database_scheme_is_named_as_unsupported() {
     let message = migrate_fails_fast_with_one_line("mysql://x");
     assert!(message.contains("mysql://x"), "{message}");
     assert!(message.contains("not supported"), "{message}");
+}
+
+#[test]
+fn a_bare_path_as_database_url_is_shown_as_typed_with_the_sqlite_url_to_write() {
+    let message = migrate_fails_fast_with_one_line("/tmp/x.db");
+    assert!(message.contains("\"/tmp/x.db\""), "what was typed: {message}");
+    assert!(
+        message.contains("sqlite:///tmp/x.db"),
+        "the URL to write: {message}"
+    );
+    assert!(!message.contains("unparseable"), "{message}");
 }
 
 #[test]
@@ -837,6 +924,432 @@ fn a_missing_usher_config_file_fails_with_a_clear_message() {
     assert!(message.contains("does not exist"), "{message}");
     assert!(!message.contains('\n'), "{message:?}");
     assert!(!workspace.path().join("data").exists(), "nothing was created");
+}
+
+#[test]
+fn a_bare_port_as_bind_asks_for_host_and_port() {
+    let workspace = Workspace::without_database();
+    let mut command = workspace.usher(&["migrate"]);
+    command.env("USHER_BIND", "8080");
+    let outcome = run_within(command, None, FAIL_FAST_DEADLINE);
+    outcome.assert_failure();
+    assert!(outcome.stderr.contains("HOST:PORT"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("127.0.0.1:8080"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_keys_directory_that_is_a_file_is_reported_as_a_file() {
+    let workspace = Workspace::new();
+    let file = workspace.path().join("keys-file");
+    std::fs::write(&file, "").expect("write");
+    let mut command = workspace.usher(&["keys", "rotate"]);
+    command.env("USHER_KEYS_DIR", &file);
+    let outcome = run(command);
+    outcome.assert_failure();
+    assert!(
+        outcome.stderr.contains("is a file, not a directory"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_misspelt_key_in_usher_toml_stops_the_command_naming_it() {
+    let workspace = Workspace::without_database();
+    std::fs::write(
+        workspace.path().join("usher.toml"),
+        "databse_url = \"sqlite://./elsewhere.db\"\n",
+    )
+    .expect("write usher.toml");
+    let outcome = run_within(workspace.bare_usher(&["migrate"]), None, FAIL_FAST_DEADLINE);
+    outcome.assert_failure();
+    assert!(outcome.stderr.contains("\"databse_url\""), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("\"database_url\""), "{}", outcome.stderr);
+    assert!(!workspace.path().join("data").exists(), "nothing was created");
+}
+
+#[test]
+fn an_unknown_usher_variable_is_warned_about_with_the_setting_meant() {
+    let workspace = Workspace::without_database();
+    let mut command = workspace.usher(&["migrate"]);
+    command.env("USHER_DATABSE_URL", "sqlite://./elsewhere.db");
+    let outcome = run(command);
+    outcome.assert_success();
+    assert!(
+        outcome.stderr.contains(
+            "warning: USHER_DATABSE_URL is not a setting and is ignored (did you mean USHER_DATABASE_URL?)"
+        ),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn the_config_option_names_the_configuration_file_as_usher_config_does() {
+    let workspace = Workspace::without_database();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let config_file = elsewhere.path().join("production.toml");
+    let db_path = elsewhere.path().join("from-option.db");
+    std::fs::write(
+        &config_file,
+        format!("database_url = \"sqlite://{}\"\n", db_path.display()),
+    )
+    .expect("write config");
+    let mut command = workspace.bare_usher(&["migrate", "--config"]);
+    command.arg(&config_file);
+    command.env("USHER_CONFIG", "/nonexistent.toml");
+    run(command).assert_success();
+    assert!(db_path.is_file(), "the option's file was read, over USHER_CONFIG");
+}
+
+// ---------------------------------------------------------------------------------------------
+// which database
+
+#[test]
+fn administrative_commands_refuse_to_create_a_missing_database_and_say_where_they_looked() {
+    let workspace = Workspace::without_database();
+    for args in [
+        &[
+            "client",
+            "create",
+            "--name",
+            "app",
+            "--grant-type",
+            "client_credentials",
+            "--json",
+        ][..],
+        &["user", "create", "--email", "me@example.com", "--json"],
+        &["keys", "rotate", "--json"],
+    ] {
+        let outcome = run(workspace.usher(args));
+        outcome.assert_failure();
+        assert_eq!(outcome.stdout, "", "{args:?}");
+        let expected = format!("no database at sqlite://{}", workspace.db_path().display());
+        assert!(outcome.stderr.contains(&expected), "{args:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("USHER_DATABASE_URL"),
+            "{}",
+            outcome.stderr
+        );
+        assert!(outcome.stderr.contains("--config"), "{}", outcome.stderr);
+        assert!(!workspace.db_path().exists(), "{args:?} created no database");
+    }
+}
+
+#[test]
+fn every_command_names_the_database_it_opened_on_stderr_and_keeps_stdout_json() {
+    let workspace = Workspace::without_database();
+    let expected = format!("database: sqlite://{}", workspace.db_path().display());
+    let migrated = run(workspace.usher(&["migrate"]));
+    migrated.assert_success();
+    assert!(migrated.stderr.contains(&expected), "{}", migrated.stderr);
+    let listed = run(workspace.usher(&["client", "list", "--json"]));
+    listed.assert_success();
+    assert!(listed.stderr.contains(&expected), "{}", listed.stderr);
+    assert_eq!(listed.json_object()["clients"], serde_json::json!([]));
+}
+
+#[test]
+fn a_relative_sqlite_path_is_named_as_the_absolute_file_it_resolved_to() {
+    let workspace = Workspace::without_database();
+    let mut command = workspace.bare_usher(&["migrate"]);
+    command.env("USHER_DATABASE_URL", "sqlite://./data/usher.db");
+    let outcome = run(command);
+    outcome.assert_success();
+    let absolute = workspace.path().join("data/usher.db");
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("database: sqlite://{}", absolute.display())),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_server_whose_master_key_differs_from_the_databases_refuses_to_start() {
+    let workspace = Workspace::new();
+    rotate(&workspace);
+    let port = free_port();
+    let mut command = workspace.usher(&["serve"]);
+    command
+        .env("USHER_KEYS_DIR", workspace.path().join("other-keys"))
+        .env("USHER_BIND", format!("127.0.0.1:{port}"));
+    let outcome = run_within(command, None, SERVE_DEADLINE);
+    outcome.assert_failure();
+    assert!(
+        outcome.stderr.contains("master key differs"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("USHER_KEYS_DIR"), "{}", outcome.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup
+
+#[test]
+fn backup_copies_the_sqlite_database_into_a_new_file() {
+    let workspace = Workspace::new();
+    let created = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "app",
+        "--grant-type",
+        "client_credentials",
+        "--json",
+    ]));
+    created.assert_success();
+    let destination = workspace.path().join("backup.db");
+    run(workspace.usher(&["backup", &destination.to_string_lossy()])).assert_success();
+    let mut copy = SqliteConnection::establish(&destination.to_string_lossy()).expect("open the copy");
+    let clients: Vec<ClientRow> = diesel::sql_query(
+        "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, \
+         scopes FROM clients",
+    )
+    .load(&mut copy)
+    .expect("the copy holds the clients");
+    assert_eq!(clients.len(), 1);
+    assert_eq!(clients[0].name, "app");
+}
+
+#[test]
+fn backup_never_overwrites_an_existing_file() {
+    let workspace = Workspace::new();
+    let destination = workspace.path().join("backup.db");
+    std::fs::write(&destination, "precious").expect("write");
+    let outcome = run(workspace.usher(&["backup", &destination.to_string_lossy()]));
+    outcome.assert_failure();
+    assert!(outcome.stderr.contains("already exists"), "{}", outcome.stderr);
+    assert_eq!(std::fs::read_to_string(&destination).expect("read"), "precious");
+}
+
+#[test]
+fn backup_of_a_postgres_database_points_to_pg_dump() {
+    let workspace = Workspace::without_database();
+    let mut command = workspace.bare_usher(&["backup", "copy.db"]);
+    command.env("USHER_DATABASE_URL", "postgres://postgres@127.0.0.1:1/x");
+    let outcome = run_within(command, None, FAIL_FAST_DEADLINE);
+    outcome.assert_failure();
+    assert!(outcome.stderr.contains("pg_dump"), "{}", outcome.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// client list, show, rotate-secret, disable
+
+fn create_service(workspace: &Workspace) -> (String, String) {
+    let created = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "catalog",
+        "--grant-type",
+        "client_credentials",
+        "--json",
+    ]));
+    created.assert_success();
+    let object = created.json_object();
+    (
+        object["client_id"].as_str().unwrap().to_owned(),
+        object["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn client_list_and_show_print_the_registration_without_any_secret() {
+    let workspace = Workspace::new();
+    let (client_id, secret) = create_service(&workspace);
+    let listed = run(workspace.usher(&["client", "list", "--json"]));
+    listed.assert_success();
+    let clients = listed.json_object()["clients"].clone();
+    assert_eq!(clients[0]["client_id"], client_id.as_str());
+    assert_eq!(
+        clients[0]["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    let shown = run(workspace.usher(&["client", "show", &client_id, "--json"]));
+    shown.assert_success();
+    assert_eq!(shown.json_object()["name"], "catalog");
+    for outcome in [&listed, &shown] {
+        assert!(!outcome.stdout.contains(&secret), "never the secret");
+        assert!(
+            !outcome.stdout.contains(&sha256_hex(secret.as_bytes())),
+            "nor its hash"
+        );
+    }
+    run(workspace.usher(&["client", "show", "nope"])).assert_failure();
+}
+
+#[test]
+fn client_rotate_secret_prints_a_new_secret_and_stores_only_its_hash() {
+    let workspace = Workspace::new();
+    let (client_id, old_secret) = create_service(&workspace);
+    let rotated = run(workspace.usher(&["client", "rotate-secret", &client_id, "--json"]));
+    rotated.assert_success();
+    let object = rotated.json_object();
+    assert_eq!(object["client_id"], client_id.as_str());
+    let new_secret = object["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, old_secret);
+    let stored = client_rows(&workspace).remove(0).secret_hash.unwrap();
+    assert_eq!(stored, sha256_hex(new_secret.as_bytes()));
+    let audited: Vec<String> = audit_rows(&workspace).into_iter().map(|row| row.action).collect();
+    assert!(
+        audited.contains(&"client.rotate_secret".to_owned()),
+        "{audited:?}"
+    );
+}
+
+#[test]
+fn client_disable_disables_the_client_once_and_is_audited() {
+    let workspace = Workspace::new();
+    let (client_id, _) = create_service(&workspace);
+    run(workspace.usher(&["client", "disable", &client_id])).assert_success();
+    let shown = run(workspace.usher(&["client", "show", &client_id, "--json"]));
+    assert!(shown.json_object()["disabled_at"].is_i64());
+    let again = run(workspace.usher(&["client", "disable", &client_id]));
+    again.assert_failure();
+    assert!(again.stderr.contains("already disabled"), "{}", again.stderr);
+    let rows = audit_rows(&workspace);
+    let disabled = rows
+        .iter()
+        .find(|row| row.action == "client.disable")
+        .expect("audited");
+    assert_eq!(
+        (disabled.actor.as_str(), disabled.target.as_str()),
+        ("cli", client_id.as_str())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// user list, disable, admin
+
+fn create_person(workspace: &Workspace, email: &str) -> String {
+    let created = run(workspace.usher(&["user", "create", "--email", email, "--json"]));
+    created.assert_success();
+    created.json_object()["id"].as_str().unwrap().to_owned()
+}
+
+fn listed_people(workspace: &Workspace) -> Vec<serde_json::Value> {
+    let listed = run(workspace.usher(&["user", "list", "--json"]));
+    listed.assert_success();
+    listed.json_object()["users"].as_array().unwrap().clone()
+}
+
+#[test]
+fn user_admin_makes_an_administrator_and_remove_takes_it_back_audited() {
+    let workspace = Workspace::new();
+    let id = create_person(&workspace, "me@example.com");
+    assert_eq!(listed_people(&workspace)[0]["admin"], false);
+    run(workspace.usher(&["user", "admin", "ME@example.com"])).assert_success();
+    assert_eq!(listed_people(&workspace)[0]["admin"], true);
+    run(workspace.usher(&["user", "admin", "me@example.com", "--remove"])).assert_success();
+    assert_eq!(listed_people(&workspace)[0]["admin"], false);
+    let actions: Vec<(String, String)> = audit_rows(&workspace)
+        .into_iter()
+        .filter(|row| row.action.ends_with("_admin"))
+        .map(|row| (row.action, row.target))
+        .collect();
+    let target = format!("user:{id}");
+    assert_eq!(
+        actions,
+        vec![
+            ("user.make_admin".to_owned(), target.clone()),
+            ("user.remove_admin".to_owned(), target)
+        ]
+    );
+}
+
+#[test]
+fn user_disable_disables_the_account_audited() {
+    let workspace = Workspace::new();
+    create_person(&workspace, "someone@example.com");
+    run(workspace.usher(&["user", "disable", "someone@example.com"])).assert_success();
+    assert!(listed_people(&workspace)[0]["disabled_at"].is_i64());
+    assert!(
+        audit_rows(&workspace)
+            .iter()
+            .any(|row| row.action == "user.disable" && row.actor == "cli")
+    );
+    run(workspace.usher(&["user", "disable", "nobody@example.com"])).assert_failure();
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys list, revoke
+
+fn listed_kids(workspace: &Workspace) -> Vec<(String, bool)> {
+    let listed = run(workspace.usher(&["keys", "list", "--json"]));
+    listed.assert_success();
+    listed.json_object()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| {
+            (
+                key["kid"].as_str().unwrap().to_owned(),
+                key["active"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keys_revoke_refuses_the_active_key_and_withdraws_a_retired_one_audited() {
+    let workspace = Workspace::new();
+    let first = rotate(&workspace);
+    let refused = run(workspace.usher(&["keys", "revoke", &first[0]]));
+    refused.assert_failure();
+    assert!(refused.stderr.contains("usher keys rotate"), "{}", refused.stderr);
+    let second = rotate(&workspace);
+    assert!(
+        listed_kids(&workspace).contains(&(first[0].clone(), false)),
+        "retired, still published"
+    );
+    run(workspace.usher(&["keys", "revoke", &first[0]])).assert_success();
+    let kids: Vec<String> = listed_kids(&workspace).into_iter().map(|(kid, _)| kid).collect();
+    assert!(!kids.contains(&first[0]), "withdrawn: {kids:?}");
+    assert!(kids.contains(&first[1]) && kids.contains(&second[0]), "{kids:?}");
+    assert!(
+        audit_rows(&workspace)
+            .iter()
+            .any(|row| row.action == "keys.revoke" && row.target == first[0])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_signed_by_a_revoked_key_stops_verifying_on_a_running_server() {
+    let db = common::TestDb::new(common::Backend::Sqlite);
+    let config = db.config();
+    let server =
+        common::TestServer::start_with(config.clone(), usher::foundation::clock::Clock::System).await;
+    let client = server.service_client(&["catalog:read"]).await;
+    let token = common::issue_token(&server, &client, None).await;
+    assert_eq!(common::introspect(&server, &client, &token).await["active"], true);
+    let old_kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+
+    let cli = |args: &[&str]| {
+        let mut command = bare_usher_in(db.dir.path(), args);
+        command
+            .env("USHER_DATABASE_URL", &config.database_url)
+            .env("USHER_KEYS_DIR", &config.keys_dir);
+        command
+    };
+    let (rotate_command, revoke_command) = (cli(&["keys", "rotate"]), cli(&["keys", "revoke", &old_kid]));
+    tokio::task::spawn_blocking(move || {
+        run(rotate_command).assert_success();
+        run(revoke_command).assert_success();
+    })
+    .await
+    .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while common::introspect(&server, &client, &token).await["active"] == true {
+        assert!(
+            Instant::now() < deadline,
+            "still active two seconds after revoking {old_kid}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 #[test]

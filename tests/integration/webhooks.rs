@@ -647,6 +647,7 @@ fn usher_json(dir: &Path, args: &[&str]) -> serde_json::Map<String, Value> {
 fn the_command_line_registers_replaces_and_removes_an_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
+    assert!(usher(dir, &["migrate"]).status.success());
     let client = usher_json(
         dir,
         &[

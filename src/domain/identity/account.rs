@@ -32,7 +32,7 @@ pub(crate) fn change_password(
         issued.extend(issued_tokens::live_for_user_except_session(
             conn, user_id, sid, now,
         )?);
-        revoke_access_tokens(state, conn, issued, now)?;
+        revoke_access_tokens(&state.revoked, conn, issued, now)?;
         crate::foundation::store::links::forget_pending_for_user(conn, user_id)
     })
 }
@@ -60,7 +60,7 @@ pub(crate) fn remove_app(
         issued.extend(issued_tokens::live_for_user_and_client(
             conn, user_id, client_id, now,
         )?);
-        revoke_access_tokens(state, conn, issued, now)
+        revoke_access_tokens(&state.revoked, conn, issued, now)
     })
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn end_session(
         return conn.transaction(|conn| {
             let mut issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
             issued.extend(issued_tokens::live_for_session(conn, sid, now)?);
-            revoke_access_tokens(state, conn, issued, now)?;
+            revoke_access_tokens(&state.revoked, conn, issued, now)?;
             Ok(true)
         });
     }

@@ -9,7 +9,9 @@ use diesel::Connection;
 use crate::domain::core::Core;
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::identity::{notices, session};
+use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError, dashboard, totp, users};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,18 +57,18 @@ impl AccountAction {
     /// Applies the action; false when there was nothing to do.
     fn apply(
         self,
-        core: &Core,
+        revoked: &RevokedTokens,
         conn: &mut DbConnection,
         user_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
         match self {
-            Self::SignOutEverywhere => session::end_all(core, conn, user_id, now).map(|()| true),
+            Self::SignOutEverywhere => session::end_all(revoked, conn, user_id, now).map(|()| true),
             Self::Disable => {
                 if !dashboard::set_disabled(conn, user_id, Some(now))? {
                     return Ok(false);
                 }
-                session::end_all(core, conn, user_id, now)?;
+                session::end_all(revoked, conn, user_id, now)?;
                 Ok(true)
             }
             Self::Enable => dashboard::set_disabled(conn, user_id, None),
@@ -101,17 +103,7 @@ pub(crate) async fn act_on(
         .store
         .run(move |conn| {
             let now = worker.clock.now();
-            let Some(person) = users::find_by_id(conn, &target)? else {
-                return Ok(None);
-            };
-            let changed = conn.transaction(|conn| {
-                let changed = action.apply(&worker, conn, &target, now)?;
-                if changed {
-                    record(conn, &actor, action.audit_name(), &target, now)?;
-                }
-                Ok::<_, StoreError>(changed)
-            })?;
-            Ok::<_, StoreError>(Some((person, changed)))
+            act(&worker.revoked, conn, &actor, &target, action, now)
         })
         .await?;
     let Some((person, changed)) = changed else {
@@ -121,6 +113,31 @@ pub(crate) async fn act_on(
         notices::credential_changed(core, &person, notice);
     }
     Ok(ActionOutcome::Done)
+}
+
+/// Applies `action` to the person `user_id` as `actor` with the caller's connection: the
+/// person as they were and whether anything changed, or `None` when there is no such person.
+/// `revoked` is the caller's own view of revoked tokens, told at once; other instances learn
+/// from the change feed. Whoever calls it mails [`AccountAction`]'s notice, as [`act_on`] does.
+pub(crate) fn act(
+    revoked: &RevokedTokens,
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: &str,
+    action: AccountAction,
+    now: i64,
+) -> Result<Option<(User, bool)>, StoreError> {
+    let Some(person) = users::find_by_id(conn, user_id)? else {
+        return Ok(None);
+    };
+    let changed = conn.transaction(|conn| {
+        let changed = action.apply(revoked, conn, user_id, now)?;
+        if changed {
+            record(conn, actor, action.audit_name(), user_id, now)?;
+        }
+        Ok::<_, StoreError>(changed)
+    })?;
+    Ok(Some((person, changed)))
 }
 
 fn record(

@@ -8,6 +8,7 @@ use diesel::Connection;
 
 use crate::domain::core::Core;
 use crate::domain::tokens::revocation::revoke_access_tokens;
+use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::sessions::{self, Session};
 use crate::foundation::store::users::{self, User};
@@ -109,7 +110,7 @@ pub(crate) fn end(
             sessions::end(conn, sid, now)?;
             let mut issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
             issued.extend(issued_tokens::live_for_session(conn, sid, now)?);
-            revoke_access_tokens(state, conn, issued, now)?;
+            revoke_access_tokens(&state.revoked, conn, issued, now)?;
         }
         Ok(())
     })
@@ -118,7 +119,7 @@ pub(crate) fn end(
 /// Ends every session of the person and revokes the tokens issued in them. Sessions that
 /// expired without being ended are included: refresh tokens can outlive their session.
 pub(crate) fn end_all(
-    state: &Core,
+    revoked: &RevokedTokens,
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,
@@ -129,6 +130,6 @@ pub(crate) fn end_all(
         // by a later sign-in leaves its apps' tokens behind.
         let mut issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
         issued.extend(issued_tokens::live_for_user(conn, user_id, now)?);
-        revoke_access_tokens(state, conn, issued, now)
+        revoke_access_tokens(revoked, conn, issued, now)
     })
 }

@@ -3,9 +3,8 @@
 use serde::Serialize;
 
 use crate::domain::AdminError;
-use crate::domain::core::Core;
 use crate::domain::oauth::scopes;
-use crate::domain::tokens::revoked::client_revocation;
+use crate::domain::tokens::revoked::{RevokedTokens, client_revocation};
 use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::DbConnection;
@@ -84,9 +83,14 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         .iter()
         .find(|grant| !KNOWN_GRANTS.contains(&grant.as_str()))
     {
+        let meant = KNOWN_GRANTS
+            .iter()
+            .find(|known| known.rsplit(':').next() == Some(unknown.as_str()))
+            .map(|known| format!(": did you mean {known}?"))
+            .unwrap_or_else(|| format!(" (supported: {})", KNOWN_GRANTS.join(", ")));
         return Err(AdminError::invalid(
             "grant_type",
-            format!("{unknown} is not a supported grant type"),
+            format!("{unknown} is not a supported grant type{meant}"),
         ));
     }
     if new.public && grant_types.iter().any(|grant| grant == GRANT_CLIENT_CREDENTIALS) {
@@ -149,6 +153,51 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
     })
 }
 
+/// Grants with which people sign in to the client (in a browser or on another device).
+const SIGN_IN_GRANTS: [&str; 2] = [GRANT_AUTHORIZATION_CODE, GRANT_DEVICE_CODE];
+
+/// Refuses registrations [`create`] would store but that could never get a token, or that
+/// mix people's sign-in with the administrative scopes: a client with `authorization_code`
+/// needs a redirect URI, `refresh_token` needs a grant that issues one, and `usher:admin` /
+/// `usher:entitlements` belong to services using `client_credentials` only.
+pub fn check_usable(new: &NewClient) -> Result<(), AdminError> {
+    let grants: Vec<&str> = if new.grant_types.is_empty() {
+        vec![GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN]
+    } else {
+        new.grant_types.iter().map(String::as_str).collect()
+    };
+    if grants.contains(&GRANT_AUTHORIZATION_CODE) && new.redirect_uris.is_empty() {
+        return Err(AdminError::invalid(
+            "redirect_uri",
+            "a client with authorization_code (the default grant) needs a redirect URI; a \
+             service acting for itself uses the client_credentials grant",
+        ));
+    }
+    let signs_people_in = grants.iter().any(|grant| SIGN_IN_GRANTS.contains(grant));
+    if grants.contains(&GRANT_REFRESH_TOKEN) && !signs_people_in {
+        return Err(AdminError::invalid(
+            "grant_type",
+            format!(
+                "refresh_token needs a grant that issues refresh tokens: {GRANT_AUTHORIZATION_CODE} or {GRANT_DEVICE_CODE}"
+            ),
+        ));
+    }
+    if signs_people_in
+        && let Some(scope) = new
+            .scopes
+            .iter()
+            .find(|scope| [scopes::ADMIN, scopes::ADMIN_ENTITLEMENTS].contains(&scope.as_str()))
+    {
+        return Err(AdminError::invalid(
+            "scope",
+            format!(
+                "{scope} is for services using client_credentials alone, not for a client people sign in to"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Gives a confidential client (read by the caller, before any transaction) a new random
 /// 256-bit secret, stored as its SHA-256 like [`create`] does; the old secret no longer
 /// matches. Returns the client id and the new secret (shown this once), or `None` when the
@@ -186,13 +235,17 @@ pub(crate) fn rotate_secret(
 
 /// Disables a client (read by the caller, before any transaction) from `now` on: it
 /// authenticates nowhere, gets no new tokens, and every token it holds is revoked on every
-/// instance: its refresh tokens, and its access tokens (with a refresh token or without). A client already disabled is refused. The first statement is the
-/// write. Announced on the change feed, as for [`rotate_secret`].
+/// instance: its refresh tokens, and its access tokens (with a refresh token or without),
+/// which live at most `longest_token_lifetime_secs`. `revoked` is the caller's own view,
+/// told at once; other instances learn from the change feed. A client already disabled is
+/// refused. The first statement is the write. Announced on the change feed, as for
+/// [`rotate_secret`].
 pub(crate) fn disable(
-    state: &Core,
+    revoked: &RevokedTokens,
     conn: &mut DbConnection,
     client: &Client,
     now: i64,
+    longest_token_lifetime_secs: i64,
 ) -> Result<(), AdminError> {
     if !clients::disable(conn, &client.client_id, now)? {
         return Err(AdminError::Conflict(format!(
@@ -204,9 +257,9 @@ pub(crate) fn disable(
         crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
     issued.push((
         client_revocation(&client.client_id),
-        now + state.config.longest_token_lifetime_secs(),
+        now + longest_token_lifetime_secs,
     ));
-    crate::domain::tokens::revocation::revoke_access_tokens(state, conn, issued, now)?;
+    crate::domain::tokens::revocation::revoke_access_tokens(revoked, conn, issued, now)?;
     Ok(())
 }
 
@@ -245,6 +298,32 @@ fn dedup(items: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_that_could_never_get_a_token_or_mixes_sign_in_with_admin_scopes_is_unusable() {
+        let no_redirect = NewClient {
+            name: "x".into(),
+            ..NewClient::default()
+        };
+        assert!(check_usable(&no_redirect).is_err());
+        let refresh_alone = NewClient {
+            grant_types: vec![GRANT_REFRESH_TOKEN.into()],
+            ..no_redirect.clone()
+        };
+        assert!(check_usable(&refresh_alone).is_err());
+        let admin_sign_in = NewClient {
+            redirect_uris: vec!["https://app.example/cb".into()],
+            scopes: vec![scopes::ADMIN.into()],
+            ..no_redirect.clone()
+        };
+        assert!(check_usable(&admin_sign_in).is_err());
+        let service = NewClient {
+            grant_types: vec![GRANT_CLIENT_CREDENTIALS.into()],
+            scopes: vec![scopes::ADMIN.into()],
+            ..no_redirect
+        };
+        assert!(check_usable(&service).is_ok());
+    }
 
     #[test]
     fn redirect_uris_that_a_browser_would_run_are_refused() {

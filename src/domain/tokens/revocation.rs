@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::domain::core::Core;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::tokens::access_tokens;
+use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, revocations};
 
@@ -45,7 +46,7 @@ pub(crate) async fn revoke(state: &Arc<Core>, client_id: &str, token: &str) -> R
 /// Revokes access tokens in the database, which announces them to every instance, and in
 /// this instance's set at once.
 pub(crate) fn revoke_access_tokens(
-    state: &Core,
+    revoked: &RevokedTokens,
     conn: &mut DbConnection,
     mut tokens: Vec<(String, i64)>,
     now: i64,
@@ -56,7 +57,7 @@ pub(crate) fn revoke_access_tokens(
     for (jti, expires_at) in &tokens {
         revocations::revoke(conn, jti, *expires_at, now)?;
     }
-    state.revoked.extend(tokens);
+    revoked.extend(tokens);
     Ok(())
 }
 
@@ -84,7 +85,7 @@ async fn revoke_refresh_token(state: &Arc<Core>, client_id: &str, token: &str) -
             }
             let now = worker_state.clock.now();
             let issued = refresh_tokens::revoke_family(conn, &found.family_id, now)?;
-            Ok(revoke_access_tokens(&worker_state, conn, issued, now)?)
+            Ok(revoke_access_tokens(&worker_state.revoked, conn, issued, now)?)
         })
         .await
 }

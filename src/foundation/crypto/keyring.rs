@@ -158,6 +158,33 @@ pub fn rotate(
     Ok(fresh.into_iter().map(|key| key.kid).collect())
 }
 
+/// What withdrawing a key came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Withdrawal {
+    /// Out of the JWKS: tokens it signed stop verifying once instances reload (within a second).
+    Withdrawn,
+    /// The key signs its algorithm's new tokens: rotate first, then withdraw it.
+    Active { alg: String },
+    /// No published key has this id.
+    NotPublished,
+}
+
+/// Withdraws the published key `kid` from the JWKS at once, as when it may have leaked; the
+/// active key of an algorithm is refused, since nothing would sign that algorithm's tokens.
+pub(crate) fn withdraw(conn: &mut DbConnection, kid: &str, now: i64) -> Result<Withdrawal, KeyringError> {
+    let Some(key) = published(conn, now)?.into_iter().find(|key| key.kid == kid) else {
+        return Ok(Withdrawal::NotPublished);
+    };
+    if key.retired_at.is_none() {
+        return Ok(Withdrawal::Active { alg: key.alg });
+    }
+    if store::keys::withdraw(conn, kid, now)? {
+        Ok(Withdrawal::Withdrawn)
+    } else {
+        Ok(Withdrawal::NotPublished)
+    }
+}
+
 /// A published key as administrators see it: no private part.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PublishedKey {

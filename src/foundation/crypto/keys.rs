@@ -32,6 +32,10 @@ const MASTER_KEY_FILE: &str = "master.key";
 pub enum KeyError {
     #[error("cannot use keys directory {path}: {cause}")]
     KeysDir { path: String, cause: String },
+    #[error(
+        "keys directory {path} is a file, not a directory: point USHER_KEYS_DIR (keys_dir) at a directory"
+    )]
+    KeysDirIsFile { path: String },
     #[error("{path} does not hold a valid master key (base64 of 32 bytes)")]
     BadMasterKey { path: String },
     #[error(
@@ -56,6 +60,11 @@ pub struct MasterKey {
 impl MasterKey {
     /// Reads `keys_dir/master.key`, creating the directory and a fresh key on first start.
     pub fn load_or_create(keys_dir: &Path) -> Result<Self, KeyError> {
+        if keys_dir.is_file() {
+            return Err(KeyError::KeysDirIsFile {
+                path: keys_dir.display().to_string(),
+            });
+        }
         let path = keys_dir.join(MASTER_KEY_FILE);
         let dir_error = |cause: std::io::Error| KeyError::KeysDir {
             path: keys_dir.display().to_string(),
@@ -425,6 +434,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let master = MasterKey::load_or_create(dir.path()).expect("master key");
         (dir, master)
+    }
+
+    #[test]
+    fn a_keys_directory_that_is_a_file_is_reported_as_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("keys");
+        std::fs::write(&file, "").expect("write");
+        let refused = MasterKey::load_or_create(&file)
+            .err()
+            .map(|error| error.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|message| message.contains("is a file, not a directory")),
+            "{refused:?}"
+        );
     }
 
     #[test]

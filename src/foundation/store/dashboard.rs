@@ -1,5 +1,5 @@
-//! Queries only the admin dashboard makes: finding people, a product's grants, and turning
-//! an account off and on.
+//! Queries of administration (the dashboard and the command line): finding people, a
+//! product's grants, turning an account off and on, making an administrator.
 
 use diesel::prelude::*;
 
@@ -80,4 +80,12 @@ pub(crate) fn set_disabled(
             .execute(conn)?,
     };
     Ok(updated == 1)
+}
+
+/// Every account, in email order.
+pub(crate) fn all_people(conn: &mut DbConnection) -> Result<Vec<User>, StoreError> {
+    Ok(users::table
+        .order(users::email.asc())
+        .select(User::as_select())
+        .load(conn)?)
 }

@@ -55,6 +55,26 @@ pub(crate) fn activate(
     })
 }
 
+/// Takes the retired key `kid` out of the JWKS from `now` on, announced on the change feed;
+/// false when it is not a retired key still published. Active keys are never touched here.
+pub(crate) fn withdraw(conn: &mut DbConnection, kid: &str, now: i64) -> Result<bool, StoreError> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            signing_keys::table
+                .filter(signing_keys::kid.eq(kid))
+                .filter(signing_keys::retired_at.is_not_null())
+                .filter(signing_keys::publish_until.gt(now)),
+        )
+        .set(signing_keys::publish_until.eq(now))
+        .execute(conn)?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        changes::record(conn, ChangeKind::KeysChanged, "", None)?;
+        Ok(true)
+    })
+}
+
 /// Inserts `new_keys` only when the database holds no key at all: first start.
 /// Returns whether they were inserted.
 pub(crate) fn insert_if_empty(conn: &mut DbConnection, new_keys: &[StoredKey]) -> Result<bool, StoreError> {

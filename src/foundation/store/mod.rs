@@ -51,6 +51,14 @@ pub enum DbConnection {
 pub enum StoreError {
     #[error("database URL {url:?} is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
     UnsupportedUrl { url: String },
+    #[error("database URL {path:?} is a file path, not a URL: write sqlite://{path}")]
+    BarePath { path: String },
+    #[error(
+        "no database at {target}: this command does not create one. Point it at the server's \
+         database with USHER_DATABASE_URL or --config (it reads the same configuration as \
+         `usher serve`), or create it with `usher migrate`"
+    )]
+    NoSuchDatabase { target: String },
     #[error("cannot open database {target}: {cause}")]
     Connect { target: String, cause: String },
     #[error("cannot prepare SQLite directory {path}: {cause}")]
@@ -104,6 +112,9 @@ impl Target {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres { url: url.to_owned() });
         }
+        if looks_like_a_path(url) {
+            return Err(StoreError::BarePath { path: url.to_owned() });
+        }
         Err(StoreError::UnsupportedUrl {
             url: redact_password(url),
         })
@@ -113,6 +124,18 @@ impl Target {
         match self {
             Self::Sqlite { path } => format!("sqlite://{}", path.display()),
             Self::Postgres { url } => redact_password(url),
+        }
+    }
+
+    /// As [`Target::describe`], with a relative SQLite path made absolute: which file a
+    /// command run from some directory really opened.
+    fn describe_resolved(&self) -> String {
+        match self {
+            Self::Sqlite { path } => match std::path::absolute(path) {
+                Ok(absolute) => format!("sqlite://{}", absolute.display()),
+                Err(_) => self.describe(),
+            },
+            Self::Postgres { .. } => self.describe(),
         }
     }
 
@@ -143,6 +166,20 @@ impl Target {
             )),
         }
     }
+}
+
+/// Whether `url` names a SQLite database.
+pub fn is_sqlite_url(url: &str) -> bool {
+    url.starts_with("sqlite://")
+}
+
+/// A file path typed where a URL belongs (`/var/lib/usher.db`, `./data/usher.db`): nothing
+/// with a scheme, and nothing like libpq's `key=value` strings, which may hold a password.
+fn looks_like_a_path(url: &str) -> bool {
+    !url.contains("://")
+        && !url.contains('=')
+        && !url.contains(char::is_whitespace)
+        && (url.starts_with('/') || url.starts_with("./") || url.starts_with("../") || url.ends_with(".db"))
 }
 
 fn one_line(text: &str) -> String {
@@ -201,6 +238,29 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_path_as_database_url_is_shown_with_the_url_to_write_instead() {
+        let refused = Target::parse("/tmp/x.db").err().map(|error| error.to_string());
+        assert!(
+            refused.as_deref().is_some_and(
+                |message| message.contains("\"/tmp/x.db\"") && message.contains("sqlite:///tmp/x.db")
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_sqlite_file_is_not_created_when_opening_an_existing_database() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("data/usher.db");
+        let refused = Store::open_existing(&format!("sqlite://{}", path.display()), 1).err();
+        assert!(
+            matches!(refused, Some(StoreError::NoSuchDatabase { .. })),
+            "{refused:?}"
+        );
+        assert!(!root.path().join("data").exists(), "nothing was created");
+    }
+
+    #[test]
     fn a_url_of_another_database_is_refused_by_name() {
         let refused = Target::parse("mysql://root:pw@host/db")
             .err()
@@ -246,9 +306,53 @@ pub struct Store {
     pool: Pool<ConnectionManager>,
     acquire_timeout: Duration,
     unreachable: Arc<AtomicBool>,
+    /// What was opened, for messages: the SQLite path made absolute, passwords hidden.
+    described: Arc<str>,
+    sqlite: bool,
 }
 
 impl Store {
+    /// Opens the database named by `url` as [`Store::open`] does, but refuses to create a
+    /// SQLite file that is not there: administrative commands run from the wrong directory
+    /// would otherwise work on a new, empty database nothing else reads.
+    pub fn open_existing(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let target = Target::parse(url)?;
+        if let Target::Sqlite { path } = &target
+            && !path.exists()
+        {
+            return Err(StoreError::NoSuchDatabase {
+                target: target.describe_resolved(),
+            });
+        }
+        Self::open(url, pool_size)
+    }
+
+    /// The database opened, as messages name it: a SQLite path absolute, no password.
+    pub fn describe(&self) -> &str {
+        &self.described
+    }
+
+    /// Copies the whole database, consistently, into a new SQLite file at `destination`
+    /// (`VACUUM INTO`: safe while servers write). SQLite only: PostgreSQL has `pg_dump`.
+    pub fn backup_sqlite(&self, destination: &Path) -> Result<(), BackupError> {
+        if !self.sqlite {
+            return Err(BackupError::NotSqlite);
+        }
+        if destination.exists() {
+            return Err(BackupError::Exists(destination.display().to_string()));
+        }
+        let destination_text = destination.to_string_lossy().into_owned();
+        self.run_blocking(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("VACUUM INTO $1")
+                .bind::<diesel::sql_types::Text, _>(destination_text)
+                .execute(conn)
+                .map_err(StoreError::Query)
+        })?;
+        private_files::restrict(destination).map_err(|error| BackupError::Private(error.to_string()))?;
+        Ok(())
+    }
+
     /// Opens the database named by `url`, creating the SQLite file and its directory when
     /// needed, and runs pending migrations. Fails with the real cause on a bad URL.
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
@@ -270,6 +374,8 @@ impl Store {
         drop(first);
 
         let unreachable = Arc::new(AtomicBool::new(false));
+        let described = target.describe_resolved().into();
+        let sqlite = matches!(target, Target::Sqlite { .. });
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
@@ -282,6 +388,8 @@ impl Store {
             pool,
             acquire_timeout: COMMAND_LINE_ACQUIRE_TIMEOUT,
             unreachable,
+            described,
+            sqlite,
         })
     }
 
@@ -356,6 +464,21 @@ impl Store {
         .await
         .unwrap_or(false)
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(
+        "usher backup copies SQLite databases only: back up PostgreSQL with pg_dump \
+         (docs/operations.md, Backups)"
+    )]
+    NotSqlite,
+    #[error("{0} already exists: usher backup never overwrites a file; name a new one")]
+    Exists(String),
+    #[error("the backup was written but could not be made private: {0}")]
+    Private(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Creates the directory of a SQLite database (private, when new) and returns the database's

@@ -427,7 +427,13 @@ pub(crate) async fn disable(
                 return Ok(Ok(None));
             };
             Ok::<_, StoreError>(conn.transaction(|conn| {
-                service::disable(&worker_state, conn, &client, now)?;
+                service::disable(
+                    &worker_state.revoked,
+                    conn,
+                    &client,
+                    now,
+                    worker_state.config.longest_token_lifetime_secs(),
+                )?;
                 let before = json!({ "disabled_at": null });
                 let after = json!({ "disabled_at": now });
                 audit(

@@ -95,7 +95,7 @@ fn redeem(
         } => {
             let mut issued = refresh_tokens::revoke_for_code(conn, &code_hash, now)?;
             issued.extend(access_token);
-            revoke_access_tokens(state, conn, issued, now)?;
+            revoke_access_tokens(&state.revoked, conn, issued, now)?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed: its tokens are revoked");
             return Ok(Err(Refusal::Replayed));
         }

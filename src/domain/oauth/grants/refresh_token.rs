@@ -90,7 +90,7 @@ fn rotate(
         && !is_unused(conn, &successor, now)?
     {
         let issued = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
-        revoke_access_tokens(state, conn, issued, now)?;
+        revoke_access_tokens(&state.revoked, conn, issued, now)?;
         tracing::warn!(client_id = %client.client_id, "rotated refresh token reused: its family is revoked");
         return Ok(Err(OAuthError::invalid_grant(
             "the refresh token was already used",
