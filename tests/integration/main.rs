@@ -35,6 +35,7 @@ mod oidc_client;
 mod pages;
 mod passkey_ceremonies;
 mod password_lane;
+mod readme;
 mod sign_in_links;
 mod sign_in_store;
 mod slow_clients;
