@@ -93,7 +93,8 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         let now = clock.now();
         tokio::task::spawn_blocking(move || -> Result<_, StartError> {
             let store = Store::open(&config.database_url, config.db_pool_size)?
-                .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms));
+                .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
+                .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms));
             let master_key = MasterKey::load_or_create(&config.keys_dir)?;
             let keys = store.run_blocking(|conn| {
                 keyring::ensure_keys(conn, &master_key, now)

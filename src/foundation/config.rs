@@ -41,6 +41,9 @@ pub struct Config {
     /// How long a request waits for a database connection before it is answered 503 with
     /// `Retry-After`, in ms.
     pub db_acquire_timeout_ms: u64,
+    /// How long a request waits on PostgreSQL once it has a connection before it is answered
+    /// 503 with `Retry-After`, in ms.
+    pub db_work_timeout_ms: u64,
     /// How often an instance reads the change feed written by other instances, in ms.
     pub sync_interval_ms: u64,
     /// How many verified access tokens introspection keeps in memory.
@@ -168,6 +171,7 @@ impl Default for Config {
             access_token_alg: "ES256".into(),
             db_pool_size: 8,
             db_acquire_timeout_ms: 1_000,
+            db_work_timeout_ms: 3_000,
             sync_interval_ms: 250,
             verified_token_cache_size: 200_000,
             workers: None,
@@ -330,6 +334,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "db_acquire_timeout_ms must be positive".into(),
             ));
+        }
+        if self.db_work_timeout_ms == 0 {
+            return Err(ConfigError::Invalid("db_work_timeout_ms must be positive".into()));
         }
         if self.entitlement_stale_max_secs < 0 {
             return Err(ConfigError::Invalid(

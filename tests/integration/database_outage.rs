@@ -41,6 +41,7 @@ async fn outage() -> Outage {
     let config = Config {
         database_url: link.url(&db.url),
         db_acquire_timeout_ms: Config::default().db_acquire_timeout_ms,
+        db_work_timeout_ms: 500,
         ..db.config()
     };
     let server = TestServer::start_with(config, Clock::manual(START)).await;
@@ -154,6 +155,39 @@ async fn introspection_answers_with_recent_last_known_entitlements_while_the_dat
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["active"], true);
     assert_eq!(answer["tier"], "gold");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_does_not_wait_on_a_database_that_stops_answering() {
+    use diesel::{Connection, RunQueryDsl};
+
+    let site = outage().await;
+    site.entitlements_changed();
+    // A transaction holds the subscriptions table: reading it waits as it would on a frozen
+    // database, which accepts the query and never answers.
+    let url = site._db.url.clone();
+    let (locked, wait_for_lock) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut pg = diesel::pg::PgConnection::establish(&url).expect("PostgreSQL");
+        pg.transaction(|conn| {
+            diesel::sql_query("LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE").execute(conn)?;
+            locked.send(()).expect("test waits");
+            // Let go in the end even if the test never says so.
+            let _ = released.recv_timeout(Duration::from_secs(10));
+            Ok::<_, diesel::result::Error>(())
+        })
+        .expect("the lock is held and let go");
+    });
+    wait_for_lock.recv().expect("lock held");
+    site.server.state.clock.advance(30);
+
+    let (status, answer) = site.introspect().await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["tier"], "gold", "the last known entitlements");
+
+    release.send(()).expect("holder waits");
+    holder.join().expect("holder thread");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

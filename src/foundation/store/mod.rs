@@ -305,6 +305,9 @@ const ACQUIRE_SLICE: Duration = Duration::from_millis(100);
 pub struct Store {
     pool: Pool<ConnectionManager>,
     acquire_timeout: Duration,
+    /// How long a request waits for its database work once it has a connection; `None`:
+    /// as long as it takes.
+    work_timeout: Option<Duration>,
     unreachable: Arc<AtomicBool>,
     /// What was opened, for messages: the SQLite path made absolute, passwords hidden.
     described: Arc<str>,
@@ -387,6 +390,7 @@ impl Store {
         Ok(Self {
             pool,
             acquire_timeout: COMMAND_LINE_ACQUIRE_TIMEOUT,
+            work_timeout: None,
             unreachable,
             described,
             sqlite,
@@ -402,10 +406,25 @@ impl Store {
         }
     }
 
+    /// The same store, with a PostgreSQL request's database work (connection in hand) given
+    /// up on after `timeout`: a database that stops answering (frozen, or a lock held for
+    /// long) answers 503 instead of holding the request for the whole outage. The work itself
+    /// goes on, as nothing can interrupt a query the server does not answer, and commits or
+    /// not as it would have. SQLite is in the process and waits out its own busy timeout.
+    pub fn with_work_timeout(self, timeout: Duration) -> Self {
+        Self {
+            work_timeout: (!self.sqlite).then_some(timeout),
+            ..self
+        }
+    }
+
     /// The same store waiting as long as the command line does: for start-up, where nothing
     /// is waiting for an answer and giving up would stop the server from starting.
     pub(crate) fn patient(&self) -> Self {
-        self.clone().with_acquire_timeout(COMMAND_LINE_ACQUIRE_TIMEOUT)
+        Self {
+            work_timeout: None,
+            ..self.clone().with_acquire_timeout(COMMAND_LINE_ACQUIRE_TIMEOUT)
+        }
     }
 
     /// Whether the last attempt to open a connection failed.
@@ -439,9 +458,20 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || work(&mut *store.connection()?))
-            .await
-            .map_err(|_| StoreError::TaskCancelled)?
+        let task = tokio::task::spawn_blocking(move || work(&mut *store.connection()?));
+        let joined = match self.work_timeout {
+            // The acquire timeout first: waiting for a connection has its own bound.
+            Some(timeout) => tokio::time::timeout(self.acquire_timeout + timeout, task)
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "the database did not answer within {} ms",
+                        timeout.as_millis()
+                    ))
+                })?,
+            None => task.await,
+        };
+        joined.map_err(|_| StoreError::TaskCancelled)?
     }
 
     /// Runs `work` on the calling thread, waiting for a connection as [`Store::patient`] does:
