@@ -2,10 +2,16 @@
 //! names the proxies whose forwarding headers are believed.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+/// The /64 an IPv6 address belongs to, as text: what one subscriber line is usually given.
+pub(crate) fn ipv6_network(address: Ipv6Addr) -> String {
+    let [a, b, c, d, ..] = address.segments();
+    format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+}
 
 /// A range of addresses: a network address and how many leading bits every member shares.
 /// A bare address is a range of one.

@@ -13,7 +13,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::web;
 
-use crate::foundation::cidr::Cidr;
+use crate::foundation::cidr::{self, Cidr};
 use crate::web::state::AppState;
 
 /// The address `request` came from, as limits count it; empty when the peer is unknown.
@@ -40,10 +40,7 @@ pub(crate) fn of(request: &HttpRequest) -> String {
 fn counted_as(address: IpAddr) -> String {
     match address.to_canonical() {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let [a, b, c, d, ..] = v6.segments();
-            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-        }
+        IpAddr::V6(v6) => cidr::ipv6_network(v6),
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
+use crate::foundation::cidr;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::shared_limits::{self, Window};
 use crate::foundation::store::{DbConnection, Store, StoreError};
@@ -39,10 +40,7 @@ pub(crate) fn network_of(client_ip: &str) -> String {
             let [a, b, c, _] = v4.octets();
             format!("{a}.{b}.{c}.0/24")
         }
-        Ok(IpAddr::V6(v6)) => {
-            let [a, b, c, d, ..] = v6.segments();
-            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-        }
+        Ok(IpAddr::V6(v6)) => cidr::ipv6_network(v6),
         Err(_) => client_ip.to_owned(),
     }
 }
