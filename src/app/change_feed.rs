@@ -121,6 +121,7 @@ pub(crate) async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(
             ChangeKind::EntitlementsChanged => state.entitlements.invalidate(&event.subject),
             ChangeKind::CatalogChanged => state.entitlements.clear(),
             ChangeKind::ClientChanged => state.clients.forget(&event.subject),
+            ChangeKind::StreamEnded => state.streams.forget([&event.subject]),
         }
     }
     if follower.keys_stale {

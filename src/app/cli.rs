@@ -12,10 +12,12 @@ use serde::Serialize;
 use crate::app::demo;
 use crate::app::server;
 use crate::domain::AdminError;
+use crate::domain::core::LocalViews;
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::identity::people::{self, AccountAction};
 use crate::domain::identity::users::{self, NewUser};
 use crate::domain::oauth::clients::{self, NewClient};
+use crate::domain::streams::LiveStreams;
 use crate::domain::tokens::revoked::RevokedTokens;
 use crate::domain::webhooks;
 use crate::foundation::clock::Clock;
@@ -610,14 +612,22 @@ fn find_person(store: &Store, email: &str) -> anyhow::Result<store::users::User>
         .ok_or_else(|| anyhow::anyhow!("no account with email {email:?} (usher user list shows them)"))
 }
 
+/// This process keeps no in-memory views of revoked tokens or streams: servers learn of what
+/// a command ends from the change feed.
+fn detached_views() -> (RevokedTokens, LiveStreams) {
+    (RevokedTokens::default(), LiveStreams::new(1))
+}
+
 fn user_disable(config: &Config, clock: &Clock, email: &str) -> anyhow::Result<()> {
     let store = open_existing(config)?;
     let person = find_person(&store, email)?;
-    // This process keeps no view of revoked tokens: servers learn them from the change feed.
-    let revoked = RevokedTokens::default();
+    let (revoked, streams) = detached_views();
     let outcome = store.run_blocking(|conn| {
         people::act(
-            &revoked,
+            LocalViews {
+                revoked: &revoked,
+                streams: &streams,
+            },
             conn,
             &cli_actor(),
             &person.id,
@@ -641,10 +651,13 @@ fn user_admin(config: &Config, clock: &Clock, email: &str, remove: bool) -> anyh
     } else {
         AccountAction::MakeAdmin
     };
-    // No token ends: nothing is revoked.
-    let revoked = RevokedTokens::default();
+    let (revoked, streams) = detached_views();
+    let views = LocalViews {
+        revoked: &revoked,
+        streams: &streams,
+    };
     let changed = store
-        .run_blocking(|conn| people::act(&revoked, conn, &cli_actor(), &person.id, action, clock.now()))?
+        .run_blocking(|conn| people::act(views, conn, &cli_actor(), &person.id, action, clock.now()))?
         .is_some_and(|(_, changed)| changed);
     let now_is = if remove {
         "not an administrator"

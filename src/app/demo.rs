@@ -319,6 +319,8 @@ fn catalogue(conn: &mut DbConnection, now: i64) -> anyhow::Result<(usize, usize)
             rank,
             features: features.iter().map(|feature| (*feature).to_owned()).collect(),
             max_streams,
+            stream_limit_policy: None,
+            max_devices: None,
         };
         manage::create_tier(conn, &actor, slug, &input, now)?;
         tiers += 1;

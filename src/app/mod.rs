@@ -4,4 +4,5 @@ pub(crate) mod change_feed;
 pub mod cli;
 pub mod demo;
 pub mod server;
+pub(crate) mod stream_writer;
 pub(crate) mod webhook_worker;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use tokio::task::JoinHandle;
 
-use crate::app::{change_feed, webhook_worker};
+use crate::app::{change_feed, stream_writer, webhook_worker};
 use crate::domain::core::Core;
 use crate::foundation::clock::Clock;
 use crate::foundation::config::Config;
@@ -50,6 +50,7 @@ pub struct RunningServer {
     metrics_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
     sync_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
+    stream_task: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -63,6 +64,8 @@ impl RunningServer {
         stop_metrics_server(self.metrics_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
+        self.stream_task.abort();
+        stream_writer::write_leases(&self.state.core).await;
         outcome
     }
 
@@ -71,7 +74,9 @@ impl RunningServer {
         stop_metrics_server(self.metrics_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
+        self.stream_task.abort();
         let _ = self.server_task.await;
+        stream_writer::write_leases(&self.state.core).await;
     }
 }
 
@@ -123,6 +128,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
     let webhook_task =
         webhook_worker::spawn(Arc::clone(&core)).map_err(|error| StartError::Task(error.to_string()))?;
     let sync_task = change_feed::spawn(Arc::clone(&core), follower);
+    let stream_task = stream_writer::spawn(Arc::clone(&core));
     metrics::install();
     let state = Arc::new(AppState::new(core));
 
@@ -157,6 +163,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         metrics_server: metrics_server.map(|(_, handle, task)| (handle, task)),
         sync_task,
         webhook_task,
+        stream_task,
     })
 }
 

@@ -11,6 +11,7 @@ use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::identity::passkeys;
 use crate::domain::identity::throttle::Throttle;
 use crate::domain::oauth::client_auth::ClientAuthenticator;
+use crate::domain::streams::LiveStreams;
 use crate::domain::tokens::access_tokens::VerifiedTokens;
 use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::clock::Clock;
@@ -47,7 +48,17 @@ pub struct Core {
     pub passkeys: Option<Webauthn>,
     pub mailer: Mailer,
     pub entitlements: EntitlementCache,
+    /// Stream leases, so heartbeats are answered from memory.
+    pub streams: LiveStreams,
     last_key_reload: AtomicI64,
+}
+
+/// The in-memory views a transaction that ends access must update at once on this instance;
+/// other instances learn of it from the change feed.
+#[derive(Clone, Copy)]
+pub(crate) struct LocalViews<'a> {
+    pub revoked: &'a RevokedTokens,
+    pub streams: &'a LiveStreams,
 }
 
 impl Core {
@@ -76,6 +87,7 @@ impl Core {
         let device_authorization_throttle = Throttle::new(config.device_code_ttl_secs);
         let entitlements =
             EntitlementCache::new(config.entitlement_cache_size, config.entitlement_stale_max_secs);
+        let streams = LiveStreams::new(config.stream_cache_size);
         Ok(Self {
             config,
             issuer,
@@ -95,9 +107,17 @@ impl Core {
             passkeys,
             mailer,
             entitlements,
+            streams,
             last_key_reload: AtomicI64::new(i64::MIN),
         })
     }
+    pub(crate) fn local_views(&self) -> LocalViews<'_> {
+        LocalViews {
+            revoked: &self.revoked,
+            streams: &self.streams,
+        }
+    }
+
     /// Reads the published keys again from the database.
     pub async fn reload_keys(self: &Arc<Self>) -> Result<(), KeyringError> {
         let state = Arc::clone(self);

@@ -111,6 +111,16 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// Sends of one event to one endpoint before it is given up.
     pub webhook_max_attempts: u32,
+    // --- Streams (src/domain/streams) ---
+    /// How long a stream lives without a heartbeat, in seconds; players are told to beat at
+    /// a third of it.
+    pub stream_lease_secs: i64,
+    /// How often an instance writes the heartbeats it answered from memory to the database,
+    /// in ms.
+    pub stream_write_interval_ms: u64,
+    /// How many stream leases an instance keeps in memory; a lease not held is read from the
+    /// database.
+    pub stream_cache_size: usize,
     // --- Passkeys (src/login/passkeys.rs) ---
     /// WebAuthn relying party ID: passkeys are bound to it. The issuer's host when unset.
     pub passkey_rp_id: Option<String>,
@@ -201,6 +211,9 @@ impl Default for Config {
             webhook_poll_interval_ms: 500,
             webhook_timeout_secs: 10,
             webhook_max_attempts: 12,
+            stream_lease_secs: 90,
+            stream_write_interval_ms: 1_000,
+            stream_cache_size: 1_000_000,
             passkey_rp_id: None,
             passkey_origin: None,
             smtp_url: None,
@@ -346,6 +359,16 @@ impl Config {
         if self.webhook_max_attempts == 0 {
             return Err(ConfigError::Invalid(
                 "webhook_max_attempts must be positive".into(),
+            ));
+        }
+        if !(15..=3600).contains(&self.stream_lease_secs) {
+            return Err(ConfigError::Invalid(
+                "stream_lease_secs must be between 15 and 3600".into(),
+            ));
+        }
+        if !(10..=10_000).contains(&self.stream_write_interval_ms) {
+            return Err(ConfigError::Invalid(
+                "stream_write_interval_ms must be between 10 and 10000".into(),
             ));
         }
         if !(0..=60).contains(&self.refresh_reuse_grace_secs) {

@@ -16,10 +16,13 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Route names used as labels; requests to anything else count as `other`.
 /// The hot routes first: the label is found by a scan from the start. `other` stays last.
-const ENDPOINTS: [&str; 45] = [
+const ENDPOINTS: [&str; 48] = [
     "introspection",
+    "stream_heartbeat",
     "token",
     "revocation",
+    "stream_start",
+    "stream_stop",
     "jwks",
     "account_totp_recovery_codes",
     "admin_api",
@@ -74,6 +77,7 @@ const INTROSPECTION_RESULTS: [&str; 8] = [
     "bad_signature",
     "wrong_issuer",
 ];
+const STREAM_START_RESULTS: [&str; 2] = ["started", "refused"];
 const GRANT_TYPES: [&str; 4] = [
     "client_credentials",
     "authorization_code",
@@ -87,6 +91,7 @@ struct Series {
     durations: Vec<Histogram>,
     introspections: Vec<Counter>,
     tokens_issued: Vec<Counter>,
+    stream_starts: Vec<Counter>,
 }
 
 static SERIES: OnceLock<Series> = OnceLock::new();
@@ -121,6 +126,10 @@ fn series() -> &'static Series {
             tokens_issued: GRANT_TYPES
                 .iter()
                 .map(|grant| metrics::counter!("usher_tokens_issued_total", "grant_type" => *grant))
+                .collect(),
+            stream_starts: STREAM_START_RESULTS
+                .iter()
+                .map(|result| metrics::counter!("usher_stream_starts_total", "result" => *result))
                 .collect(),
         }
     })
@@ -157,6 +166,16 @@ pub(crate) fn token_issued(grant_type: &str) {
     let series = series();
     if let Some(counter) =
         position(&GRANT_TYPES, grant_type).and_then(|index| series.tokens_issued.get(index))
+    {
+        counter.increment(1);
+    }
+}
+
+/// A stream start: `started` or `refused` at the limit.
+pub(crate) fn stream_start(result: &str) {
+    let series = series();
+    if let Some(counter) =
+        position(&STREAM_START_RESULTS, result).and_then(|index| series.stream_starts.get(index))
     {
         counter.increment(1);
     }

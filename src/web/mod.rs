@@ -21,4 +21,5 @@ pub(crate) mod return_to;
 pub(crate) mod routes;
 pub mod session_cookie;
 pub mod state;
+pub(crate) mod streams;
 pub(crate) mod timeouts;

@@ -16,7 +16,7 @@ use crate::domain::oauth::metadata;
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
 use crate::web::{
-    account, admin_api, cors, dashboard, health, login, metrics, oauth, pages, paths, timeouts,
+    account, admin_api, cors, dashboard, health, login, metrics, oauth, pages, paths, streams, timeouts,
 };
 
 /// The HTTP server over every route, on an already bound listener.
@@ -139,6 +139,21 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             Method::POST,
             revocation::revoke,
         ))
+        .service(endpoint(
+            "/streams/{stream_id}/heartbeat",
+            "stream_heartbeat",
+            Method::POST,
+            streams::heartbeat,
+        ))
+        .service(endpoint(
+            metadata::STREAMS_PATH,
+            "stream_start",
+            Method::POST,
+            streams::start,
+        ))
+        .service(
+            resource("/streams/{stream_id}", "stream_stop", "DELETE").route(web::delete().to(streams::stop)),
+        )
         .service(endpoint(
             metadata::JWKS_PATH,
             "jwks",

@@ -196,7 +196,8 @@ async fn tiers_are_created_read_changed_and_deleted(backend: Backend) {
     assert_eq!(created.status, 201);
     assert_eq!(created.header("location"), "/admin/api/v1/tiers/premium");
     let expected = json!({"slug": "premium", "name": "Premium", "rank": 20,
-        "features": ["hd", "4k"], "max_streams": 4});
+        "features": ["hd", "4k"], "max_streams": 4, "stream_limit_policy": "refuse",
+        "max_devices": null});
     assert_eq!(created.body, expected);
     assert_eq!(
         api.admin(Method::GET, "/tiers/premium", None).await.body,
@@ -207,14 +208,31 @@ async fn tiers_are_created_read_changed_and_deleted(backend: Backend) {
         .admin(
             Method::PUT,
             "/tiers/premium",
-            Some(json!({"name": "Premium+", "rank": 30, "features": ["hd", "4k", "ad_free"], "max_streams": 5})),
+            Some(
+                json!({"name": "Premium+", "rank": 30, "features": ["hd", "4k", "ad_free"], "max_streams": 5,
+                "stream_limit_policy": "end_oldest", "max_devices": 6}),
+            ),
         )
         .await;
     assert_eq!(changed.status, 200);
     assert_eq!(
         changed.body,
         json!({"slug": "premium", "name": "Premium+", "rank": 30,
-            "features": ["hd", "4k", "ad_free"], "max_streams": 5})
+            "features": ["hd", "4k", "ad_free"], "max_streams": 5,
+            "stream_limit_policy": "end_oldest", "max_devices": 6})
+    );
+    let wrong_policy = api
+        .admin(
+            Method::PUT,
+            "/tiers/premium",
+            Some(json!({"name": "Premium+", "rank": 30, "max_streams": 5, "stream_limit_policy": "kick"})),
+        )
+        .await;
+    assert_eq!(wrong_policy.status, 422);
+    assert!(
+        wrong_policy.description().starts_with("stream_limit_policy: "),
+        "{}",
+        wrong_policy.body
     );
     let renamed = api
         .admin(

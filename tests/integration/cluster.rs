@@ -126,6 +126,8 @@ async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_w
                 rank: 20,
                 features: vec!["4k".into()],
                 max_streams: 4,
+                stream_limit_policy: None,
+                max_devices: None,
             };
             manage::create_tier(conn, &actor, "premium", &tier, now)?;
             let subscription = manage::SubscriptionInput {

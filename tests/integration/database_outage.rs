@@ -57,6 +57,8 @@ async fn outage() -> Outage {
                 rank: 10,
                 features: vec!["hd".into()],
                 max_streams: 2,
+                stream_limit_policy: None,
+                max_devices: None,
             };
             manage::create_tier(conn, &actor, "gold", &gold, START).unwrap();
             let subscription = SubscriptionInput {

@@ -80,6 +80,8 @@ impl Site {
             rank,
             features: features.iter().map(|feature| (*feature).to_owned()).collect(),
             max_streams: 2,
+            stream_limit_policy: None,
+            max_devices: None,
         };
         self.change(move |conn, now| manage::create_tier(conn, &actor(), slug, &input, now))
             .await
@@ -497,6 +499,8 @@ mod edges {
             rank: 20,
             features: vec!["hd".into(), "4k".into()],
             max_streams: 4,
+            stream_limit_policy: None,
+            max_devices: None,
         };
         site.change(move |conn, now| manage::update_tier(conn, &actor(), "premium", &input, now))
             .await

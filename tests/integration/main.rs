@@ -39,6 +39,7 @@ mod readme;
 mod sign_in_links;
 mod sign_in_store;
 mod slow_clients;
+mod streams;
 mod totp;
 mod trusted_proxies;
 mod webhooks;

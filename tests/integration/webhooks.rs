@@ -215,6 +215,8 @@ async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Sit
                 rank: 10,
                 features: vec!["hd".into()],
                 max_streams: 2,
+                stream_limit_policy: None,
+                max_devices: None,
             };
             manage::create_tier(conn, &Actor::client("payments"), "premium", &input, now)
         })

@@ -24,7 +24,7 @@ const EPOCH_BUCKETS: usize = 4096;
 /// A person's entitlements and the members they add to an introspection answer.
 pub(crate) struct Cached {
     pub entitlements: Entitlements,
-    /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N` — no braces, to splice into an answer.
+    /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N,"max_streams":N` — no braces, to splice into an answer.
     pub introspection_members: Bytes,
     /// When this instance read them from the database.
     read_at: i64,
@@ -41,6 +41,7 @@ struct Members<'a> {
     features: &'a [String],
     ppv: Vec<&'a str>,
     ent_ver: i64,
+    max_streams: i32,
 }
 
 impl Cached {
@@ -54,6 +55,7 @@ impl Cached {
                 .map(|active| active.product.as_str())
                 .collect(),
             ent_ver: entitlements.ent_ver,
+            max_streams: entitlements.max_streams,
         })?;
         // An object without its braces: `{…}` minus the first and last byte.
         let members = rendered

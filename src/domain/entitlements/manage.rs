@@ -7,7 +7,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::entitlements::{Entitlements, STATUSES, compute};
+use crate::domain::entitlements::{Entitlements, LimitPolicy, STATUSES, compute};
 use crate::domain::webhooks::{self, Notice};
 use crate::foundation::crypto::random;
 use crate::foundation::store::changes::{self, ChangeKind};
@@ -129,9 +129,22 @@ pub struct TierInput {
     #[serde(default)]
     pub features: Vec<String>,
     pub max_streams: i32,
+    /// What a start at the limit does: `refuse` (the default) or `end_oldest`.
+    #[serde(default)]
+    pub stream_limit_policy: Option<String>,
+    /// How many devices may hold a sign-in at once; absent: no limit.
+    #[serde(default)]
+    pub max_devices: Option<i32>,
 }
 
-fn check_tier(input: &TierInput) -> Result<(String, Vec<String>), EntitlementError> {
+/// A tier's checked description.
+struct CheckedTier {
+    name: String,
+    features: Vec<String>,
+    stream_limit_policy: String,
+}
+
+fn check_tier(input: &TierInput) -> Result<CheckedTier, EntitlementError> {
     let name = check_text("name", &input.name, 100)?;
     if input.features.len() > 32 {
         return Err(invalid("features", "at most 32 features"));
@@ -155,7 +168,25 @@ fn check_tier(input: &TierInput) -> Result<(String, Vec<String>), EntitlementErr
     if !(0..=1000).contains(&input.max_streams) {
         return Err(invalid("max_streams", "must be between 0 and 1000"));
     }
-    Ok((name, features))
+    if input
+        .max_devices
+        .is_some_and(|devices| !(1..=1000).contains(&devices))
+    {
+        return Err(invalid(
+            "max_devices",
+            "must be between 1 and 1000, or absent for no limit",
+        ));
+    }
+    let stream_limit_policy = match input.stream_limit_policy.as_deref() {
+        None => LimitPolicy::default(),
+        Some(text) => LimitPolicy::parse(text)
+            .ok_or_else(|| invalid("stream_limit_policy", "must be refuse or end_oldest"))?,
+    };
+    Ok(CheckedTier {
+        name,
+        features,
+        stream_limit_policy: stream_limit_policy.as_str().to_owned(),
+    })
 }
 
 pub fn create_tier(
@@ -166,7 +197,11 @@ pub fn create_tier(
     now: i64,
 ) -> Result<Tier, EntitlementError> {
     check_slug("slug", slug)?;
-    let (name, features) = check_tier(input)?;
+    let CheckedTier {
+        name,
+        features,
+        stream_limit_policy,
+    } = check_tier(input)?;
     if store::find_tier(conn, slug)?.is_some() {
         return Err(EntitlementError::Conflict(format!("tier {slug} already exists")));
     }
@@ -176,6 +211,8 @@ pub fn create_tier(
         rank: input.rank,
         features,
         max_streams: input.max_streams,
+        stream_limit_policy,
+        max_devices: input.max_devices,
         created_at: now,
         updated_at: now,
     };
@@ -194,7 +231,11 @@ pub fn update_tier(
     input: &TierInput,
     now: i64,
 ) -> Result<Tier, EntitlementError> {
-    let (name, features) = check_tier(input)?;
+    let CheckedTier {
+        name,
+        features,
+        stream_limit_policy,
+    } = check_tier(input)?;
     conn.transaction(|conn| {
         // The write comes first and locks the row: `before` is then the state this change
         // replaces, whatever else runs at the same moment.
@@ -207,6 +248,8 @@ pub fn update_tier(
             rank: input.rank,
             features,
             max_streams: input.max_streams,
+            stream_limit_policy,
+            max_devices: input.max_devices,
             updated_at: now,
             ..before.clone()
         };
@@ -251,6 +294,8 @@ pub(crate) fn tier_json(tier: &Tier) -> Value {
         "rank": tier.rank,
         "features": tier.features,
         "max_streams": tier.max_streams,
+        "stream_limit_policy": tier.stream_limit_policy,
+        "max_devices": tier.max_devices,
     })
 }
 

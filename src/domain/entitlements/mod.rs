@@ -24,12 +24,48 @@ pub struct ActiveProduct {
     pub valid_until: Option<i64>,
 }
 
+/// How many streams a person without a current subscription (pay-per-view only) may play at
+/// once.
+pub const STREAMS_WITHOUT_TIER: i32 = 1;
+
+/// What a stream start does when the account already plays `max_streams` streams.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LimitPolicy {
+    /// The new stream is refused with the list of streams in use.
+    #[default]
+    Refuse,
+    /// The oldest stream ends to make room.
+    EndOldest,
+}
+
+impl LimitPolicy {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "refuse" => Some(Self::Refuse),
+            "end_oldest" => Some(Self::EndOldest),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refuse => "refuse",
+            Self::EndOldest => "end_oldest",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entitlements {
     pub tier: Option<String>,
     pub features: Vec<String>,
     pub ppv: Vec<ActiveProduct>,
     pub ent_ver: i64,
+    /// How many streams may play at once: the tier's, or [`STREAMS_WITHOUT_TIER`].
+    pub max_streams: i32,
+    pub stream_limit_policy: LimitPolicy,
+    /// How many devices may hold a sign-in at once; `None`: no limit.
+    pub max_devices: Option<i32>,
     /// When this answer changes by the clock alone: the earliest period end, grant start or
     /// grant end still ahead. `None` when nothing is scheduled.
     pub changes_at: Option<i64>,
@@ -144,6 +180,14 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
             .as_ref()
             .map(|tier| tier.features.clone())
             .unwrap_or_default(),
+        max_streams: tier
+            .as_ref()
+            .map_or(STREAMS_WITHOUT_TIER, |tier| tier.max_streams),
+        stream_limit_policy: tier
+            .as_ref()
+            .and_then(|tier| LimitPolicy::parse(&tier.stream_limit_policy))
+            .unwrap_or_default(),
+        max_devices: tier.as_ref().and_then(|tier| tier.max_devices),
         tier: tier.map(|tier| tier.slug),
         ppv,
         changes_at,

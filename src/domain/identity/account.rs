@@ -33,6 +33,8 @@ pub(crate) fn change_password(
             conn, user_id, sid, now,
         )?);
         revoke_access_tokens(&state.revoked, conn, issued, now)?;
+        // Whoever watches with the old password stops; this device starts again if it was.
+        crate::domain::streams::end_all_of(conn, &state.streams, user_id)?;
         crate::foundation::store::links::forget_pending_for_user(conn, user_id)
     })
 }

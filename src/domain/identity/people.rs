@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use diesel::Connection;
 
-use crate::domain::core::Core;
+use crate::domain::core::{Core, LocalViews};
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::identity::{notices, session};
-use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
 use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError, dashboard, totp, users};
@@ -57,18 +56,18 @@ impl AccountAction {
     /// Applies the action; false when there was nothing to do.
     fn apply(
         self,
-        revoked: &RevokedTokens,
+        views: LocalViews<'_>,
         conn: &mut DbConnection,
         user_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
         match self {
-            Self::SignOutEverywhere => session::end_all(revoked, conn, user_id, now).map(|()| true),
+            Self::SignOutEverywhere => session::end_all(views, conn, user_id, now).map(|()| true),
             Self::Disable => {
                 if !dashboard::set_disabled(conn, user_id, Some(now))? {
                     return Ok(false);
                 }
-                session::end_all(revoked, conn, user_id, now)?;
+                session::end_all(views, conn, user_id, now)?;
                 Ok(true)
             }
             Self::Enable => dashboard::set_disabled(conn, user_id, None),
@@ -103,7 +102,7 @@ pub(crate) async fn act_on(
         .store
         .run(move |conn| {
             let now = worker.clock.now();
-            act(&worker.revoked, conn, &actor, &target, action, now)
+            act(worker.local_views(), conn, &actor, &target, action, now)
         })
         .await?;
     let Some((person, changed)) = changed else {
@@ -117,10 +116,10 @@ pub(crate) async fn act_on(
 
 /// Applies `action` to the person `user_id` as `actor` with the caller's connection: the
 /// person as they were and whether anything changed, or `None` when there is no such person.
-/// `revoked` is the caller's own view of revoked tokens, told at once; other instances learn
-/// from the change feed. Whoever calls it mails [`AccountAction`]'s notice, as [`act_on`] does.
+/// `views` are the caller's own in-memory views, told at once; other instances learn from the
+/// change feed. Whoever calls it mails [`AccountAction`]'s notice, as [`act_on`] does.
 pub(crate) fn act(
-    revoked: &RevokedTokens,
+    views: LocalViews<'_>,
     conn: &mut DbConnection,
     actor: &Actor,
     user_id: &str,
@@ -131,7 +130,7 @@ pub(crate) fn act(
         return Ok(None);
     };
     let changed = conn.transaction(|conn| {
-        let changed = action.apply(revoked, conn, user_id, now)?;
+        let changed = action.apply(views, conn, user_id, now)?;
         if changed {
             record(conn, actor, action.audit_name(), user_id, now)?;
         }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use diesel::Connection;
 
-use crate::domain::core::Core;
+use crate::domain::core::{Core, LocalViews};
+use crate::domain::streams;
 use crate::domain::tokens::revocation::revoke_access_tokens;
-use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::sessions::{self, Session};
 use crate::foundation::store::users::{self, User};
@@ -116,20 +116,22 @@ pub(crate) fn end(
     })
 }
 
-/// Ends every session of the person and revokes the tokens issued in them. Sessions that
-/// expired without being ended are included: refresh tokens can outlive their session.
+/// Ends every session of the person, revokes the tokens issued in them and ends the streams
+/// they watch. Sessions that expired without being ended are included: refresh tokens can
+/// outlive their session.
 pub(crate) fn end_all(
-    revoked: &RevokedTokens,
+    views: LocalViews<'_>,
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         sessions::end_all_for_user(conn, user_id, now)?;
+        streams::end_all_of(conn, views.streams, user_id)?;
         // Every app signed in through any session, ended ones included: a session replaced
         // by a later sign-in leaves its apps' tokens behind.
         let mut issued = refresh_tokens::revoke_for_user(conn, user_id, now)?;
         issued.extend(issued_tokens::live_for_user(conn, user_id, now)?);
-        revoke_access_tokens(revoked, conn, issued, now)
+        revoke_access_tokens(views.revoked, conn, issued, now)
     })
 }

@@ -158,8 +158,8 @@ const SIGN_IN_GRANTS: [&str; 2] = [GRANT_AUTHORIZATION_CODE, GRANT_DEVICE_CODE];
 
 /// Refuses registrations [`create`] would store but that could never get a token, or that
 /// mix people's sign-in with the administrative scopes: a client with `authorization_code`
-/// needs a redirect URI, `refresh_token` needs a grant that issues one, and `usher:admin` /
-/// `usher:entitlements` belong to services using `client_credentials` only.
+/// needs a redirect URI, `refresh_token` needs a grant that issues one, and `usher:admin`,
+/// `usher:entitlements` and `usher:streams` belong to services using `client_credentials` only.
 pub fn check_usable(new: &NewClient) -> Result<(), AdminError> {
     let grants: Vec<&str> = if new.grant_types.is_empty() {
         vec![GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN]
@@ -183,10 +183,9 @@ pub fn check_usable(new: &NewClient) -> Result<(), AdminError> {
         ));
     }
     if signs_people_in
-        && let Some(scope) = new
-            .scopes
-            .iter()
-            .find(|scope| [scopes::ADMIN, scopes::ADMIN_ENTITLEMENTS].contains(&scope.as_str()))
+        && let Some(scope) = new.scopes.iter().find(|scope| {
+            [scopes::ADMIN, scopes::ADMIN_ENTITLEMENTS, scopes::STREAMS].contains(&scope.as_str())
+        })
     {
         return Err(AdminError::invalid(
             "scope",

@@ -12,6 +12,9 @@ pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub(crate) const AUTHORIZATION_PATH: &str = "/oauth/authorize";
 pub(crate) const USERINFO_PATH: &str = "/oauth/userinfo";
 pub(crate) const END_SESSION_PATH: &str = "/oauth/logout";
+/// Where content servers start streams (docs/streams.md); heartbeats and stops go to
+/// `{STREAMS_PATH}/{stream_id}/heartbeat` and `{STREAMS_PATH}/{stream_id}`.
+pub(crate) const STREAMS_PATH: &str = "/streams";
 
 /// The two metadata documents, rendered once per issuer.
 pub struct Metadata {
@@ -40,6 +43,7 @@ impl Metadata {
             "introspection_endpoint_auth_methods_supported": client_auth,
             "revocation_endpoint_auth_methods_supported": token_auth,
             "authorization_response_iss_parameter_supported": true,
+            "streams_endpoint": format!("{issuer}{STREAMS_PATH}"),
         });
         let mut openid = oauth.clone();
         if let Value::Object(members) = &mut openid {

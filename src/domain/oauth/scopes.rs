@@ -9,6 +9,8 @@ pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 pub(crate) const ENTITLEMENTS: &str = "entitlements";
 pub(crate) const ADMIN: &str = "usher:admin";
 pub(crate) const ADMIN_ENTITLEMENTS: &str = "usher:entitlements";
+/// Content servers that start, keep alive and stop viewers' streams.
+pub(crate) const STREAMS: &str = "usher:streams";
 
 /// Scopes that describe a person; meaningless for a client acting on its own behalf.
 pub(crate) const USER_SCOPES: [&str; 5] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, ENTITLEMENTS];

@@ -20,6 +20,9 @@ pub(crate) enum ChangeKind {
     CatalogChanged,
     /// A client's secret was replaced or the client disabled; the subject is its client id.
     ClientChanged,
+    /// A stream ended before its lease (stopped, replaced, its viewer signed out); the
+    /// subject is its id.
+    StreamEnded,
 }
 
 impl ChangeKind {
@@ -30,6 +33,7 @@ impl ChangeKind {
             Self::EntitlementsChanged => "entitlements_changed",
             Self::CatalogChanged => "catalog_changed",
             Self::ClientChanged => "client_changed",
+            Self::StreamEnded => "stream_ended",
         }
     }
 
@@ -40,6 +44,7 @@ impl ChangeKind {
             "entitlements_changed" => Some(Self::EntitlementsChanged),
             "catalog_changed" => Some(Self::CatalogChanged),
             "client_changed" => Some(Self::ClientChanged),
+            "stream_ended" => Some(Self::StreamEnded),
             _ => None,
         }
     }

@@ -19,6 +19,8 @@ struct TierRow {
     max_streams: i32,
     created_at: i64,
     updated_at: i64,
+    stream_limit_policy: String,
+    max_devices: Option<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +30,10 @@ pub struct Tier {
     pub rank: i32,
     pub features: Vec<String>,
     pub max_streams: i32,
+    /// `refuse` or `end_oldest`: what a start at the limit does.
+    pub stream_limit_policy: String,
+    /// How many devices may hold a sign-in at once; `None`: no limit.
+    pub max_devices: Option<i32>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -42,6 +48,8 @@ impl TryFrom<TierRow> for Tier {
             name: row.name,
             rank: row.rank,
             max_streams: row.max_streams,
+            stream_limit_policy: row.stream_limit_policy,
+            max_devices: row.max_devices,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -56,6 +64,8 @@ impl From<&Tier> for TierRow {
             rank: tier.rank,
             features: encode_list(&tier.features),
             max_streams: tier.max_streams,
+            stream_limit_policy: tier.stream_limit_policy.clone(),
+            max_devices: tier.max_devices,
             created_at: tier.created_at,
             updated_at: tier.updated_at,
         }
@@ -97,6 +107,8 @@ pub(crate) fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), St
             tiers::rank.eq(tier.rank),
             tiers::features.eq(encode_list(&tier.features)),
             tiers::max_streams.eq(tier.max_streams),
+            tiers::stream_limit_policy.eq(&tier.stream_limit_policy),
+            tiers::max_devices.eq(tier.max_devices),
             tiers::updated_at.eq(tier.updated_at),
         ))
         .execute(conn)?;

@@ -20,6 +20,7 @@ pub mod revocations;
 pub mod schema;
 pub mod sessions;
 pub(crate) mod shared_limits;
+pub mod streams;
 pub(crate) mod totp;
 pub mod users;
 

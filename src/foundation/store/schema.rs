@@ -149,6 +149,8 @@ diesel::table! {
         max_streams -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        stream_limit_policy -> Text,
+        max_devices -> Nullable<Integer>,
     }
 }
 
@@ -351,3 +353,30 @@ diesel::allow_tables_to_appear_in_same_query!(product_grants, users);
 diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, clients);
 diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, revoked_tokens);
 diesel::allow_tables_to_appear_in_same_query!(clients, revoked_tokens);
+
+diesel::table! {
+    streams (id) {
+        id -> Text,
+        account_id -> Text,
+        viewer_id -> Text,
+        client_id -> Text,
+        device_id -> Text,
+        content -> Nullable<Text>,
+        started_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stream_accounts (account_id) {
+        account_id -> Text,
+        last_start_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stream_samples (minute) {
+        minute -> BigInt,
+        streams -> BigInt,
+    }
+}

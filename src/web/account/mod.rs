@@ -426,7 +426,7 @@ pub(crate) async fn end_every_session(
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            session::end_all(&worker_state.revoked, conn, &signed_in.user.id, now)
+            session::end_all(worker_state.local_views(), conn, &signed_in.user.id, now)
         })
         .await?;
     signed_out_to_login(&state)

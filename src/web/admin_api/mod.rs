@@ -13,6 +13,7 @@ mod error;
 mod input;
 mod openapi;
 mod products;
+mod streams;
 mod tiers;
 mod users;
 mod views;
@@ -76,6 +77,14 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             resource("/users/{id}/entitlements", "entitlements", "GET, HEAD"),
             users::entitlements,
         ))
+        .service(get(
+            resource("/users/{id}/streams", "streams", "GET, HEAD"),
+            streams::list,
+        ))
+        .service(
+            resource("/users/{id}/streams/{stream_id}", "stream", "DELETE")
+                .route(web::delete().to(streams::stop)),
+        )
         .service(get(resource("/audit", "audit", "GET, HEAD"), audit::list));
 }
 

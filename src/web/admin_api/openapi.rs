@@ -13,9 +13,9 @@ use utoipa::{Modify, OpenApi};
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::views::{
     ActiveProductView, AuditEntryView, EntitlementsView, GrantBody, GrantView, ProductBody, ProductView,
-    SubscriptionBody, SubscriptionStatus, SubscriptionView, TierBody, TierView, UserView,
+    StreamView, SubscriptionBody, SubscriptionStatus, SubscriptionView, TierBody, TierView, UserView,
 };
-use crate::web::admin_api::{audit, products, tiers, users};
+use crate::web::admin_api::{audit, products, streams, tiers, users};
 use crate::web::state::AppState;
 
 #[derive(OpenApi)]
@@ -48,6 +48,8 @@ use crate::web::state::AppState;
         users::grant,
         users::revoke_grant,
         users::entitlements,
+        streams::list,
+        streams::stop,
         audit::list,
     ),
     components(schemas(
@@ -65,6 +67,7 @@ use crate::web::state::AppState;
         EntitlementsView,
         ActiveProductView,
         AuditEntryView,
+        StreamView,
     )),
     tags(
         (name = "tiers", description = "Subscription tiers: `usher:admin`"),
@@ -173,7 +176,7 @@ mod tests {
                 assert!(operation.responses.responses.contains_key("401"), "{path}");
             }
         }
-        assert_eq!(document.paths.paths.len(), 11);
+        assert_eq!(document.paths.paths.len(), 13);
     }
 
     #[test]
@@ -190,6 +193,6 @@ mod tests {
         let count = ids.len();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!((ids.len(), count), (18, 18));
+        assert_eq!((ids.len(), count), (20, 20));
     }
 }

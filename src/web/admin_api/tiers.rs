@@ -23,6 +23,8 @@ fn input(fields: &Fields) -> Result<TierInput, ApiError> {
             .optional("features", "an array of strings")?
             .unwrap_or_default(),
         max_streams: fields.required("max_streams", "an integer")?,
+        stream_limit_policy: fields.optional("stream_limit_policy", "refuse or end_oldest")?,
+        max_devices: fields.optional("max_devices", "an integer")?,
     })
 }
 

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::entitlements::Entitlements;
 use crate::foundation::store::entitlements::{AuditEntry, Grant, Product, Subscription, Tier};
+use crate::foundation::store::streams::Stream;
 use crate::foundation::store::users::User;
 use crate::foundation::time::rfc3339;
 
@@ -26,8 +27,15 @@ pub(crate) struct TierView {
     pub rank: i32,
     #[schema(example = json!(["hd", "4k", "ad_free"]))]
     pub features: Vec<String>,
+    /// How many streams may play at once on an account of this tier; 0: no playback.
     #[schema(example = 4)]
     pub max_streams: i32,
+    /// At the limit, `refuse` the new stream or `end_oldest`.
+    #[schema(example = "refuse")]
+    pub stream_limit_policy: String,
+    /// How many devices may hold a sign-in at once; `null`: no limit.
+    #[schema(example = 5)]
+    pub max_devices: Option<i32>,
 }
 
 impl From<&Tier> for TierView {
@@ -38,6 +46,8 @@ impl From<&Tier> for TierView {
             rank: tier.rank,
             features: tier.features.clone(),
             max_streams: tier.max_streams,
+            stream_limit_policy: tier.stream_limit_policy.clone(),
+            max_devices: tier.max_devices,
         }
     }
 }
@@ -62,9 +72,15 @@ pub(crate) struct TierBody {
     /// At most 32 names of a-z, 0-9, `_`, `-`, `:`; absent means none.
     #[schema(example = json!(["hd", "4k", "ad_free"]))]
     pub features: Option<Vec<String>>,
-    /// 0 to 1000.
+    /// 0 to 1000; 0: no playback.
     #[schema(example = 4)]
     pub max_streams: i32,
+    /// At the limit, `refuse` the new stream (the default) or `end_oldest`.
+    #[schema(example = "refuse")]
+    pub stream_limit_policy: Option<String>,
+    /// 1 to 1000 devices signed in at once; absent or `null`: no limit.
+    #[schema(example = 5)]
+    pub max_devices: Option<i32>,
 }
 
 /// A pay-per-view product.
@@ -296,6 +312,40 @@ impl From<&Entitlements> for EntitlementsView {
                 })
                 .collect(),
             ent_ver: entitlements.ent_ver,
+        }
+    }
+}
+
+/// A stream playing now.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StreamView {
+    #[schema(example = "k3Jd8s0aQmWJ1o0p9yT2lA")]
+    pub stream_id: String,
+    /// The person watching: the account's holder or, on a family plan, a member.
+    pub viewer_id: String,
+    /// The content server that started it.
+    pub client_id: String,
+    #[schema(example = "living-room-tv")]
+    pub device_id: String,
+    #[schema(example = "The Final, live")]
+    pub content: Option<String>,
+    #[schema(example = "2026-07-19T18:02:11Z", format = DateTime)]
+    pub started_at: String,
+    /// When the stream ends unless a heartbeat comes first.
+    #[schema(example = "2026-07-19T18:03:41Z", format = DateTime)]
+    pub expires_at: String,
+}
+
+impl From<&Stream> for StreamView {
+    fn from(stream: &Stream) -> Self {
+        Self {
+            stream_id: stream.id.clone(),
+            viewer_id: stream.viewer_id.clone(),
+            client_id: stream.client_id.clone(),
+            device_id: stream.device_id.clone(),
+            content: stream.content.clone(),
+            started_at: rfc3339::format(stream.started_at),
+            expires_at: rfc3339::format(stream.expires_at),
         }
     }
 }

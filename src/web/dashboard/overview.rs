@@ -387,6 +387,8 @@ mod tests {
             rank: 0,
             features: Vec::new(),
             max_streams: 1,
+            stream_limit_policy: "refuse".into(),
+            max_devices: None,
             created_at: 0,
             updated_at: 0,
         }

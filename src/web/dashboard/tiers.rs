@@ -46,6 +46,10 @@ pub(crate) struct Draft {
     pub rank: String,
     pub features: String,
     pub max_streams: String,
+    /// Empty: no limit.
+    pub max_devices: String,
+    /// `refuse` or `end_oldest`.
+    pub stream_limit_policy: String,
 }
 
 impl Draft {
@@ -57,6 +61,8 @@ impl Draft {
             rank: field("rank"),
             features: field("features"),
             max_streams: field("max_streams"),
+            max_devices: field("max_devices"),
+            stream_limit_policy: field("stream_limit_policy"),
         }
     }
 
@@ -67,6 +73,11 @@ impl Draft {
             rank: tier.rank.to_string(),
             features: tier.features.join(", "),
             max_streams: tier.max_streams.to_string(),
+            max_devices: tier
+                .max_devices
+                .map(|devices| devices.to_string())
+                .unwrap_or_default(),
+            stream_limit_policy: tier.stream_limit_policy.clone(),
         }
     }
 
@@ -87,6 +98,11 @@ impl Draft {
                 .map(str::to_owned)
                 .collect(),
             max_streams: number("max streams", &self.max_streams)?,
+            max_devices: match self.max_devices.as_str() {
+                "" => None,
+                devices => Some(number("max devices", devices)?),
+            },
+            stream_limit_policy: Some(self.stream_limit_policy.clone()).filter(|policy| !policy.is_empty()),
         })
     }
 }

@@ -1,0 +1,373 @@
+//! Concurrent playback ("streams"): a content server starts a stream for a viewer's access
+//! token and a device, keeps it alive with heartbeats and stops it; the account's tier says
+//! how many may play at once (`max_streams`) and what a start at the limit does.
+//!
+//! A start is one short transaction that first writes the account's row in
+//! `stream_accounts`, so starts for one account on any instance follow one another and never
+//! let more than `max_streams` live. Heartbeats are answered from memory ([`live`]) and
+//! written in batches. A stream that ends before its lease is announced on the change feed,
+//! so every instance refuses its next heartbeat within a second.
+
+pub(crate) mod live;
+
+use std::sync::Arc;
+
+use diesel::Connection;
+use serde_json::json;
+
+use crate::domain::core::Core;
+use crate::domain::entitlements::manage::Actor;
+use crate::domain::entitlements::{Entitlements, LimitPolicy};
+use crate::domain::webhooks::{self, Notice};
+use crate::foundation::crypto::random;
+use crate::foundation::store::changes::{self, ChangeKind};
+use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::streams::{self as store, Stream};
+use crate::foundation::store::{DbConnection, StoreError};
+use crate::foundation::text;
+
+pub(crate) use live::LiveStreams;
+
+/// Longest `device_id` and `content` label accepted.
+const MAX_LABEL_CHARS: usize = 200;
+
+/// Why a start's input was refused: the field and what is wrong with it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct InvalidInput {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// What a content server asks to start.
+pub(crate) struct StartRequest {
+    /// The person watching, from the access token.
+    pub viewer_id: String,
+    /// The content server starting it.
+    pub client_id: String,
+    pub device_id: String,
+    pub content: Option<String>,
+}
+
+impl StartRequest {
+    /// Checks the labels a content server sent: `device_id` required, both short and plain.
+    pub(crate) fn new(
+        viewer_id: &str,
+        client_id: &str,
+        device_id: Option<&str>,
+        content: Option<&str>,
+    ) -> Result<Self, InvalidInput> {
+        let device_id = device_id
+            .map(str::trim)
+            .filter(|device_id| !device_id.is_empty())
+            .ok_or_else(|| InvalidInput {
+                field: "device_id",
+                message: "device_id is required: a stable identifier of the player".into(),
+            })?;
+        let content = content.map(str::trim).filter(|content| !content.is_empty());
+        for (field, label) in [("device_id", Some(device_id)), ("content", content)] {
+            let Some(label) = label else { continue };
+            if label.chars().count() > MAX_LABEL_CHARS {
+                return Err(InvalidInput {
+                    field,
+                    message: format!("{field} must be at most {MAX_LABEL_CHARS} characters"),
+                });
+            }
+            if !text::is_plain_name(label) {
+                return Err(InvalidInput {
+                    field,
+                    message: format!("{field} {}", text::HIDDEN_CHARACTERS),
+                });
+            }
+        }
+        Ok(Self {
+            viewer_id: viewer_id.to_owned(),
+            client_id: client_id.to_owned(),
+            device_id: device_id.to_owned(),
+            content: content.map(str::to_owned),
+        })
+    }
+}
+
+/// How a start ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StartOutcome {
+    Started {
+        stream: Stream,
+        /// Live streams of the account, this one included.
+        active_streams: usize,
+        max_streams: i32,
+    },
+    /// The account plays `max_streams` streams already (listed, oldest first).
+    Refused { max_streams: i32, streams: Vec<Stream> },
+}
+
+/// The limits a start applies, from the account's entitlements as they are now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub max_streams: i32,
+    pub policy: LimitPolicy,
+}
+
+impl From<&Entitlements> for Limits {
+    fn from(entitlements: &Entitlements) -> Self {
+        Self {
+            max_streams: entitlements.max_streams,
+            policy: entitlements.stream_limit_policy,
+        }
+    }
+}
+
+/// Starts a stream for `request` against `account_id`'s limits at `now`, in one transaction.
+/// The same device starting again replaces its own stream; a refusal is announced to
+/// webhook receivers. Streams it ends are forgotten by `live` at once and announced.
+pub(crate) fn start(
+    conn: &mut DbConnection,
+    live: &LiveStreams,
+    account_id: &str,
+    request: &StartRequest,
+    limits: Limits,
+    lease_secs: i64,
+    now: i64,
+) -> Result<StartOutcome, StoreError> {
+    let (outcome, ended) = conn.transaction(|conn| {
+        store::lock_account(conn, account_id, now)?;
+        // A lease this instance extended and has not written yet counts as extended.
+        let lease_end = |stream: &Stream| {
+            live.get(&stream.id).map_or(stream.expires_at, |lease| {
+                lease.expires_at().max(stream.expires_at)
+            })
+        };
+        let (expired, mut live_streams): (Vec<Stream>, Vec<Stream>) = store::of_account(conn, account_id)?
+            .into_iter()
+            .partition(|stream| lease_end(stream) <= now);
+        let mut ended: Vec<String> = expired.into_iter().map(|stream| stream.id).collect();
+        let (replaced, others): (Vec<Stream>, Vec<Stream>) = live_streams.drain(..).partition(|stream| {
+            stream.device_id == request.device_id && stream.viewer_id == request.viewer_id
+        });
+        live_streams = others;
+        let max_streams = usize::try_from(limits.max_streams).unwrap_or(0);
+        let over = (live_streams.len() + 1).saturating_sub(max_streams);
+        if over > 0 && (limits.policy == LimitPolicy::Refuse || max_streams == 0) {
+            end(conn, &ended)?;
+            announce_refusal(conn, account_id, request, limits.max_streams, &live_streams, now)?;
+            let refused = StartOutcome::Refused {
+                max_streams: limits.max_streams,
+                streams: live_streams,
+            };
+            return Ok::<_, StoreError>((refused, ended));
+        }
+        ended.extend(replaced.into_iter().map(|stream| stream.id));
+        ended.extend(live_streams.drain(..over).map(|stream| stream.id));
+        end(conn, &ended)?;
+        let stream = Stream {
+            id: random::token::<16>(),
+            account_id: account_id.to_owned(),
+            viewer_id: request.viewer_id.clone(),
+            client_id: request.client_id.clone(),
+            device_id: request.device_id.clone(),
+            content: request.content.clone(),
+            started_at: now,
+            expires_at: now + lease_secs,
+        };
+        store::insert(conn, &stream)?;
+        let started = StartOutcome::Started {
+            active_streams: live_streams.len() + 1,
+            max_streams: limits.max_streams,
+            stream,
+        };
+        Ok((started, ended))
+    })?;
+    live.forget(&ended);
+    if let StartOutcome::Started { stream, .. } = &outcome {
+        live.hold(stream);
+    }
+    Ok(outcome)
+}
+
+/// Deletes streams and announces their end to every instance.
+fn end(conn: &mut DbConnection, stream_ids: &[String]) -> Result<(), StoreError> {
+    store::delete(conn, stream_ids)?;
+    for stream_id in stream_ids {
+        changes::record(conn, ChangeKind::StreamEnded, stream_id, None)?;
+    }
+    Ok(())
+}
+
+fn announce_refusal(
+    conn: &mut DbConnection,
+    account_id: &str,
+    request: &StartRequest,
+    max_streams: i32,
+    in_use: &[Stream],
+    now: i64,
+) -> Result<(), StoreError> {
+    let streams: Vec<_> = in_use
+        .iter()
+        .map(|stream| json!({"device_id": stream.device_id, "content": stream.content, "started_at": stream.started_at}))
+        .collect();
+    webhooks::enqueue(
+        conn,
+        &Notice {
+            event: "stream.refused",
+            user_id: Some(account_id),
+            target: &format!("user:{account_id}"),
+            affected: &[],
+            data: json!({
+                "viewer_id": request.viewer_id,
+                "device_id": request.device_id,
+                "content": request.content,
+                "max_streams": max_streams,
+                "streams": streams,
+            }),
+            ent_ver: None,
+        },
+        now,
+    )
+}
+
+/// Keeps `stream_id` alive for `client_id` at `now`: the new lease length, or `None` when the
+/// stream is over (stopped, expired, ended by a sign-out) or not this client's.
+pub(crate) async fn heartbeat(
+    core: &Arc<Core>,
+    client_id: &str,
+    stream_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let now = core.clock.now();
+    let lease_secs = core.config.stream_lease_secs;
+    let lease = match core.streams.get(stream_id) {
+        Some(lease) if lease.expires_at() > now => lease,
+        // Not held, or over as far as this instance knows: another instance may have kept it
+        // alive since.
+        _ => {
+            let lookup = stream_id.to_owned();
+            let stored = core.store.run(move |conn| store::find(conn, &lookup)).await?;
+            match stored {
+                Some(stream) if stream.expires_at > now => core.streams.hold(&stream),
+                _ => {
+                    core.streams.forget([&stream_id.to_owned()]);
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    if lease.client_id != client_id {
+        return Ok(None);
+    }
+    core.streams.extend(stream_id, &lease, now + lease_secs);
+    Ok(Some(lease_secs))
+}
+
+/// Who stops a stream.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StopBy<'a> {
+    /// A content server of the platform (holding `usher:streams`): a player may ask its own
+    /// server to stop one playing on another device.
+    AnyContentServer,
+    /// An administrator or an admin API client acting for the person `user_id`; audited.
+    Admin { actor: &'a Actor, user_id: &'a str },
+}
+
+/// Stops a stream at `now`; false when there is no such stream the caller may stop.
+pub(crate) fn stop(
+    conn: &mut DbConnection,
+    live: &LiveStreams,
+    by: StopBy<'_>,
+    stream_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let stopped = conn.transaction(|conn| {
+        let Some(stream) = store::find(conn, stream_id)? else {
+            return Ok::<_, StoreError>(false);
+        };
+        let owned_by = |user_id: &str| stream.viewer_id == user_id || stream.account_id == user_id;
+        let allowed = match by {
+            StopBy::AnyContentServer => true,
+            StopBy::Admin { user_id, .. } => owned_by(user_id),
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        end(conn, std::slice::from_ref(&stream.id))?;
+        if let StopBy::Admin { actor, user_id } = by {
+            audit(
+                conn,
+                &NewAuditEntry {
+                    at: now,
+                    actor: &actor.0,
+                    action: "stream.stop",
+                    user_id: Some(user_id),
+                    target: &format!("stream:{}", stream.id),
+                    before: Some(
+                        json!({"device_id": stream.device_id, "content": stream.content}).to_string(),
+                    ),
+                    after: None,
+                },
+            )?;
+        }
+        Ok(true)
+    })?;
+    if stopped {
+        live.forget([&stream_id.to_owned()]);
+    }
+    Ok(stopped)
+}
+
+/// Ends every stream the person watches: they signed out everywhere, changed their password
+/// or were disabled. Runs in the caller's transaction.
+pub(crate) fn end_all_of(
+    conn: &mut DbConnection,
+    live: &LiveStreams,
+    viewer_id: &str,
+) -> Result<(), StoreError> {
+    let ended = store::delete_of_viewer(conn, viewer_id)?;
+    for stream_id in &ended {
+        changes::record(conn, ChangeKind::StreamEnded, stream_id, None)?;
+    }
+    live.forget(&ended);
+    Ok(())
+}
+
+/// The streams playing on the person's account now, oldest first.
+pub(crate) fn playing(
+    conn: &mut DbConnection,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<Stream>, StoreError> {
+    store::live_of_account(conn, account_id, now)
+}
+
+/// Writes the lease extensions answered from memory since the last write, and forgets the
+/// streams that turned out to be gone. On failure the batch is kept for the next write.
+pub(crate) async fn write_leases(core: &Arc<Core>) -> Result<usize, StoreError> {
+    let batch = core.streams.take_unwritten();
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let written = batch.len();
+    let leases = batch.clone();
+    match core
+        .store
+        .run(move |conn| conn.transaction(|conn| store::extend_leases(conn, &leases)))
+        .await
+    {
+        Ok(gone) => {
+            core.streams.forget(&gone);
+            Ok(written)
+        }
+        Err(error) => {
+            core.streams.restore_unwritten(batch);
+            Err(error)
+        }
+    }
+}
+
+/// Once a minute: deletes streams whose lease ended (with a margin for heartbeats not yet
+/// written), records how many are live for the dashboard's chart, and forgets samples older
+/// than a week.
+pub(crate) fn sweep(conn: &mut DbConnection, now: i64, write_margin_secs: i64) -> Result<(), StoreError> {
+    store::delete_expired(conn, now - write_margin_secs)?;
+    let live = store::count_live(conn, now)?;
+    store::record_sample(conn, now - now.rem_euclid(60), live)?;
+    store::prune_samples(conn, now - 7 * 24 * 3600)?;
+    Ok(())
+}
