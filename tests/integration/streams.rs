@@ -479,6 +479,63 @@ on_both_backends!(
     heartbeats_answered_from_memory_reach_the_database,
 );
 
+/// Runs docs/examples/streams/player.py for `device_id` with one heartbeat.
+async fn run_documented_player(fixture: &Fixture, device_id: &str) -> (i32, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/streams/player.py");
+    let output = tokio::process::Command::new("python3")
+        .args([script, device_id, "The Final", "1"])
+        .env("ISSUER", &fixture.server.url)
+        .env("CLIENT_ID", &fixture.content_server.client_id)
+        .env(
+            "CLIENT_SECRET",
+            fixture.content_server.client_secret.as_deref().unwrap(),
+        )
+        .env("VIEWER_TOKEN", &fixture.viewer_token)
+        .output()
+        .await
+        .expect("python3 runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), printed)
+}
+
+/// The shortest lease, so the documented player's one heartbeat comes after 5 s.
+fn short_lease(config: Config) -> Config {
+    Config {
+        stream_lease_secs: 15,
+        ..config
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_player_starts_beats_and_stops() {
+    let fixture = fixture_on(Backend::Sqlite, short_lease, 1, "refuse").await;
+    let (code, printed) = run_documented_player(&fixture, "living-room-tv").await;
+    assert_eq!(code, 0, "{printed}");
+    assert!(
+        printed.contains("heartbeat: the stream lives 15 s more"),
+        "{printed}"
+    );
+    assert!(printed.contains("stopped (204)"), "{printed}");
+    assert_eq!(fixture.start("phone").await.0, 201, "the stop freed the slot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_player_lists_the_streams_in_use_at_the_limit() {
+    let fixture = fixture_on(Backend::Sqlite, short_lease, 1, "refuse").await;
+    let tv = fixture.started("living-room-tv").await;
+    let (code, printed) = run_documented_player(&fixture, "phone").await;
+    assert_eq!(code, 3, "{printed}");
+    assert!(
+        printed.contains(&format!("living-room-tv: The Final since 20")),
+        "{printed}"
+    );
+    assert!(printed.contains(&tv), "{printed}");
+}
+
 /// Two instances on one PostgreSQL database, sharing an issuer.
 async fn two_instances(db: &TestDb) -> (TestServer, TestServer) {
     let config = Config {
