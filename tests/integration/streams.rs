@@ -530,7 +530,7 @@ async fn the_documented_player_lists_the_streams_in_use_at_the_limit() {
     let (code, printed) = run_documented_player(&fixture, "phone").await;
     assert_eq!(code, 3, "{printed}");
     assert!(
-        printed.contains(&format!("living-room-tv: The Final since 20")),
+        printed.contains("living-room-tv: The Final since 20"),
         "{printed}"
     );
     assert!(printed.contains(&tv), "{printed}");
