@@ -510,24 +510,14 @@ fn client_disable(config: &Config, clock: &Clock, client_id: &str) -> anyhow::Re
     // This process keeps no view of revoked tokens: servers learn them from the change feed.
     let revoked = RevokedTokens::default();
     store.run_blocking(|conn| {
-        conn.transaction(|conn| {
-            clients::disable(&revoked, conn, &client, now, config.longest_token_lifetime_secs())?;
-            let before = serde_json::json!({ "disabled_at": null });
-            let after = serde_json::json!({ "disabled_at": now });
-            crate::foundation::store::entitlements::audit(
-                conn,
-                &crate::foundation::store::entitlements::NewAuditEntry {
-                    at: now,
-                    actor: &cli_actor().0,
-                    action: "client.disable",
-                    user_id: None,
-                    target: client_id,
-                    before: Some(before.to_string()),
-                    after: Some(after.to_string()),
-                },
-            )?;
-            Ok::<_, AdminError>(())
-        })
+        clients::disable(
+            &revoked,
+            conn,
+            &cli_actor(),
+            &client,
+            now,
+            config.longest_token_lifetime_secs(),
+        )
     })?;
     println!(
         "client {client_id} ({}) disabled; its tokens are revoked",
@@ -540,15 +530,7 @@ fn client_rotate_secret(config: &Config, clock: &Clock, client_id: &str, json: b
     let store = open_existing(config)?;
     let client = find_client(&store, client_id)?;
     let now = clock.now();
-    let rotated = store.run_blocking(|conn| {
-        conn.transaction(|conn| {
-            let rotated = clients::rotate_secret(conn, &client)?;
-            if rotated.is_some() {
-                audit(conn, "client.rotate_secret", client_id, None, None, now)?;
-            }
-            Ok::<_, AdminError>(rotated)
-        })
-    })?;
+    let rotated = store.run_blocking(|conn| clients::rotate_secret(conn, &cli_actor(), &client, now))?;
     let rotated = rotated.ok_or_else(|| anyhow::anyhow!("no client with id {client_id:?}"))?;
     print(json, &rotated, || match &rotated.client_secret {
         Some(secret) => format!("client_id: {}\nclient_secret: {secret}", rotated.client_id),
@@ -814,28 +796,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             clients::check_usable(&new)?;
             let store = open_existing(&config)?;
-            // What the audit log keeps of the registration: everything but the secret.
-            let after = serde_json::json!({
-                "name": new.name, "redirect_uris": new.redirect_uris,
-                "post_logout_redirect_uris": new.post_logout_redirect_uris,
-                "grant_types": new.grant_types, "scopes": new.scopes,
-                "public": new.public, "first_party": new.first_party,
-                "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
-            });
-            let created = store.run_blocking(|conn| {
-                conn.transaction(|conn| {
-                    let created = clients::create(conn, new, clock.now())?;
-                    audit(
-                        conn,
-                        "client.create",
-                        &created.client_id,
-                        None,
-                        Some(after),
-                        clock.now(),
-                    )?;
-                    Ok::<_, AdminError>(created)
-                })
-            })?;
+            let created =
+                store.run_blocking(|conn| clients::register(conn, &cli_actor(), new, clock.now()))?;
             print(json, &created, || match &created.client_secret {
                 Some(secret) => format!("client_id: {}\nclient_secret: {secret}", created.client_id),
                 None => format!("client_id: {}", created.client_id),

@@ -379,6 +379,37 @@ async fn a_rotated_secret_and_a_disabled_app_stop_working_at_once(backend: Backe
     );
 }
 
+async fn an_app_that_could_never_sign_anyone_in_is_refused_and_not_registered(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let csrf = csrf_of(&server, &admin, "/admin/apps").await;
+    let refused = admin
+        .post(server.endpoint("/admin/apps"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Nowhere app"),
+            ("grant_authorization_code", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("role=\"alert\">redirect uri: a client with authorization_code"),
+        "{page}"
+    );
+    let listed = admin
+        .get(server.endpoint("/admin/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains("Nowhere app"), "{listed}");
+}
+
 /// A right-to-left override: the dashboard would show "Content service" the wrong way round.
 const BIDI_NAME: &str = "\u{202E}ecivres tnetnoC";
 
@@ -790,6 +821,7 @@ on_both_backends!(
     disabling_a_person_ends_their_access_tokens_at_once,
     a_rotated_secret_and_a_disabled_app_stop_working_at_once,
     an_app_named_with_a_bidi_override_is_refused_and_not_registered,
+    an_app_that_could_never_sign_anyone_in_is_refused_and_not_registered,
     a_tier_named_here_with_a_bidi_override_is_refused_and_not_created,
     a_disabled_apps_access_tokens_stop_working_at_once,
     a_notice_in_the_address_shows_only_the_dashboards_own_texts,

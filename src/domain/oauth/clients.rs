@@ -1,14 +1,19 @@
-//! Registering clients.
+//! Registering clients, and what an administrator does to one (disable, a new secret), each
+//! audited with who did it.
 
+use diesel::Connection;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::domain::AdminError;
+use crate::domain::entitlements::manage::Actor;
 use crate::domain::oauth::scopes;
 use crate::domain::tokens::revoked::{RevokedTokens, client_revocation};
 use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
-use crate::foundation::store::DbConnection;
 use crate::foundation::store::clients::{self, Client};
+use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
 
 pub(crate) const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
@@ -208,7 +213,9 @@ pub fn check_usable(new: &NewClient) -> Result<(), AdminError> {
 /// ([`crate::domain::oauth::client_auth::ClientAuthenticator::forget`]).
 pub(crate) fn rotate_secret(
     conn: &mut DbConnection,
+    actor: &Actor,
     client: &Client,
+    now: i64,
 ) -> Result<Option<CreatedClient>, AdminError> {
     if client.is_public() {
         return Err(AdminError::Conflict(format!(
@@ -223,13 +230,24 @@ pub(crate) fn rotate_secret(
         )));
     }
     let secret = random::token::<32>();
-    if !clients::set_secret_hash(conn, &client.client_id, &hashing::sha256_hex(secret.as_bytes()))? {
-        return Ok(None);
-    }
-    Ok(Some(CreatedClient {
-        client_id: client.client_id.clone(),
-        client_secret: Some(secret),
-    }))
+    conn.transaction(|conn| {
+        if !clients::set_secret_hash(conn, &client.client_id, &hashing::sha256_hex(secret.as_bytes()))? {
+            return Ok(None);
+        }
+        record(
+            conn,
+            actor,
+            "client.rotate_secret",
+            &client.client_id,
+            None,
+            None,
+            now,
+        )?;
+        Ok(Some(CreatedClient {
+            client_id: client.client_id.clone(),
+            client_secret: Some(secret.clone()),
+        }))
+    })
 }
 
 /// Disables a client (read by the caller, before any transaction) from `now` on: it
@@ -242,24 +260,91 @@ pub(crate) fn rotate_secret(
 pub(crate) fn disable(
     revoked: &RevokedTokens,
     conn: &mut DbConnection,
+    actor: &Actor,
     client: &Client,
     now: i64,
     longest_token_lifetime_secs: i64,
 ) -> Result<(), AdminError> {
-    if !clients::disable(conn, &client.client_id, now)? {
-        return Err(AdminError::Conflict(format!(
-            "{} is already disabled",
-            client.name
-        )));
-    }
-    let mut issued =
-        crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
-    issued.push((
-        client_revocation(&client.client_id),
-        now + longest_token_lifetime_secs,
-    ));
-    crate::domain::tokens::revocation::revoke_access_tokens(revoked, conn, issued, now)?;
-    Ok(())
+    conn.transaction(|conn| {
+        if !clients::disable(conn, &client.client_id, now)? {
+            return Err(AdminError::Conflict(format!(
+                "{} is already disabled",
+                client.name
+            )));
+        }
+        let mut issued =
+            crate::foundation::store::refresh_tokens::revoke_for_client(conn, &client.client_id, now)?;
+        issued.push((
+            client_revocation(&client.client_id),
+            now + longest_token_lifetime_secs,
+        ));
+        crate::domain::tokens::revocation::revoke_access_tokens(revoked, conn, issued, now)?;
+        let (before, after) = (json!({ "disabled_at": null }), json!({ "disabled_at": now }));
+        record(
+            conn,
+            actor,
+            "client.disable",
+            &client.client_id,
+            Some(before),
+            Some(after),
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// Registers a client for `actor`: refuses what could never get a token ([`check_usable`]),
+/// then stores it and audits the registration (everything but the secret) together.
+pub fn register(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    new: NewClient,
+    now: i64,
+) -> Result<CreatedClient, AdminError> {
+    check_usable(&new)?;
+    let after = json!({
+        "name": new.name, "redirect_uris": new.redirect_uris,
+        "post_logout_redirect_uris": new.post_logout_redirect_uris,
+        "grant_types": new.grant_types, "scopes": new.scopes,
+        "public": new.public, "first_party": new.first_party,
+        "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
+    });
+    conn.transaction(|conn| {
+        let created = create(conn, new, now)?;
+        record(
+            conn,
+            actor,
+            "client.create",
+            &created.client_id,
+            None,
+            Some(after),
+            now,
+        )?;
+        Ok(created)
+    })
+}
+
+fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    client_id: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    now: i64,
+) -> Result<(), StoreError> {
+    audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor.0,
+            action,
+            user_id: None,
+            target: client_id,
+            before: before.map(|before| before.to_string()),
+            after: after.map(|after| after.to_string()),
+        },
+    )
 }
 
 /// Redirect URIs are compared exactly, so they must be absolute and fragment-free

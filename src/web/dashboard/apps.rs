@@ -8,16 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::Connection;
-use serde_json::json;
 
 use crate::domain::AdminError;
-use crate::domain::entitlements::manage::Actor;
 use crate::domain::oauth::clients::{self as service, CreatedClient, NewClient};
 use crate::domain::oauth::scopes;
+use crate::foundation::store::StoreError;
 use crate::foundation::store::clients::{self as store, Client};
-use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
-use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, render, render_with};
 use crate::web::extractors::AdminForm;
@@ -214,30 +210,6 @@ fn refusal(error: AdminError) -> Result<String, PageError> {
     }
 }
 
-/// Records a change to a client in the audit log; never a secret.
-fn audit(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    action: &str,
-    client_id: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-    now: i64,
-) -> Result<(), StoreError> {
-    audit_log::audit(
-        conn,
-        &NewAuditEntry {
-            at: now,
-            actor: &actor.0,
-            action,
-            user_id: None,
-            target: client_id,
-            before: before.map(|before| before.to_string()),
-            after: after.map(|after| after.to_string()),
-        },
-    )
-}
-
 async fn list_page(
     state: &AppState,
     admin: Admin,
@@ -318,33 +290,10 @@ pub(crate) async fn register(
             .await;
         }
     };
-    // What the audit log keeps of the registration, as for `usher client create`: all but
-    // the secret.
-    let after = json!({
-        "name": new.name, "redirect_uris": new.redirect_uris,
-        "post_logout_redirect_uris": new.post_logout_redirect_uris,
-        "grant_types": new.grant_types, "scopes": new.scopes,
-        "public": new.public, "first_party": new.first_party,
-        "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
-    });
     let (actor, now) = (admin.actor(), state.clock.now());
     let created = state
         .store
-        .run(move |conn| {
-            Ok::<_, StoreError>(conn.transaction(|conn| {
-                let created = service::create(conn, new, now)?;
-                audit(
-                    conn,
-                    &actor,
-                    "client.create",
-                    &created.client_id,
-                    None,
-                    Some(after),
-                    now,
-                )?;
-                Ok::<_, AdminError>(created)
-            }))
-        })
+        .run(move |conn| Ok::<_, StoreError>(service::register(conn, &actor, new, now)))
         .await?;
     match created {
         Ok(created) => secret_page(admin, draft.name, created, true),
@@ -380,13 +329,10 @@ pub(crate) async fn rotate_secret(
             let Some(client) = store::find(conn, &target)? else {
                 return Ok(Ok(None));
             };
-            Ok::<_, StoreError>(conn.transaction(|conn| {
-                let Some(rotated) = service::rotate_secret(conn, &client)? else {
-                    return Ok(None);
-                };
-                audit(conn, &actor, "client.rotate_secret", &target, None, None, now)?;
-                Ok::<_, AdminError>(Some((client.name.clone(), rotated)))
-            }))
+            Ok::<_, StoreError>(
+                service::rotate_secret(conn, &actor, &client, now)
+                    .map(|rotated| rotated.map(|rotated| (client.name.clone(), rotated))),
+            )
         })
         .await?;
     // Other instances learn it from the change feed; this one forgets the old secret now.
@@ -426,27 +372,15 @@ pub(crate) async fn disable(
             let Some(client) = store::find(conn, &target)? else {
                 return Ok(Ok(None));
             };
-            Ok::<_, StoreError>(conn.transaction(|conn| {
-                service::disable(
-                    &worker_state.revoked,
-                    conn,
-                    &client,
-                    now,
-                    worker_state.config.longest_token_lifetime_secs(),
-                )?;
-                let before = json!({ "disabled_at": null });
-                let after = json!({ "disabled_at": now });
-                audit(
-                    conn,
-                    &actor,
-                    "client.disable",
-                    &target,
-                    Some(before),
-                    Some(after),
-                    now,
-                )?;
-                Ok::<_, AdminError>(Some(client))
-            }))
+            let disabled = service::disable(
+                &worker_state.revoked,
+                conn,
+                &actor,
+                &client,
+                now,
+                worker_state.config.longest_token_lifetime_secs(),
+            );
+            Ok::<_, StoreError>(disabled.map(|()| Some(client)))
         })
         .await?;
     state.clients.forget(&client_id);
