@@ -252,6 +252,19 @@ fn audit(
     )
 }
 
+/// The master key that seals what a command adds. Made only for a database holding nothing
+/// sealed yet (before the first `usher serve`); once keys are stored, a missing file means
+/// the command was pointed at another keys directory than the servers', and anything it
+/// sealed there no server could open.
+fn master_key(config: &Config, store: &Store) -> anyhow::Result<MasterKey> {
+    let sealed = store.run_blocking(crate::foundation::store::keys::count_all)?;
+    Ok(if sealed == 0 {
+        MasterKey::load_or_create(&config.keys_dir)?
+    } else {
+        MasterKey::load_existing(&config.keys_dir)?
+    })
+}
+
 fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow::Result<()> {
     let store = open_existing(config)?;
     let client_id = args.client_id;
@@ -273,7 +286,7 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
     };
     // The URL as stored (normalised), so what is printed is what will be called.
     let url = webhooks::check_url(&url)?;
-    let master = MasterKey::load_or_create(&config.keys_dir)?;
+    let master = master_key(config, &store)?;
     let now = clock.now();
     // Registration checks the client first: it runs its own write-first transaction, and the
     // audit entry follows it.
@@ -858,7 +871,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Rotate { json }) => {
             let store = open_existing(&config)?;
-            let master = MasterKey::load_or_create(&config.keys_dir)?;
+            let master = master_key(&config, &store)?;
             let now = clock.now();
             let kids = store.run_blocking(|conn| {
                 // Refuse to add keys sealed under a master key the running servers lack.

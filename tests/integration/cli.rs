@@ -693,6 +693,19 @@ fn keys_rotate_json_prints_the_two_new_active_kids() {
 }
 
 #[test]
+fn keys_rotate_pointed_at_another_keys_directory_refuses_and_makes_no_master_key() {
+    let workspace = Workspace::new();
+    rotate(&workspace);
+    let elsewhere = workspace.path().join("other-keys");
+    let mut command = workspace.usher(&["keys", "rotate"]);
+    command.env("USHER_KEYS_DIR", &elsewhere);
+    let outcome = run(command);
+    assert!(!outcome.status.success());
+    assert!(outcome.stderr.contains("no master key at "), "{}", outcome.stderr);
+    assert!(!elsewhere.join("master.key").exists(), "no stray master key");
+}
+
+#[test]
 fn keys_rotate_twice_activates_different_kids() {
     let workspace = Workspace::new();
     let first = rotate(&workspace);

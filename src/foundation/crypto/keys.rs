@@ -43,6 +43,11 @@ pub enum KeyError {
          that sealed it (every instance sharing a database needs the same USHER_KEYS_DIR/master.key)"
     )]
     Unseal { kid: String },
+    #[error(
+        "no master key at {path}: this command does not create one. Point USHER_KEYS_DIR (or \
+         --config) at the keys directory of the server that uses this database"
+    )]
+    NoMasterKey { path: String },
     #[error("key generation failed: {0}")]
     Generate(String),
     #[error("stored key {kid} is invalid: {cause}")]
@@ -77,6 +82,27 @@ impl MasterKey {
             Ok(text) => Self::parse(&text).ok_or_else(|| KeyError::BadMasterKey { path: display(&path) }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Self::create(&path),
             Err(error) => Err(dir_error(error)),
+        }
+    }
+
+    /// Reads `keys_dir/master.key`, which must exist: for commands that add keys sealed with
+    /// it, which a server with another key could not open.
+    pub fn load_existing(keys_dir: &Path) -> Result<Self, KeyError> {
+        if keys_dir.is_file() {
+            return Err(KeyError::KeysDirIsFile {
+                path: keys_dir.display().to_string(),
+            });
+        }
+        let path = keys_dir.join(MASTER_KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text).ok_or_else(|| KeyError::BadMasterKey { path: display(&path) }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Err(KeyError::NoMasterKey { path: display(&path) })
+            }
+            Err(error) => Err(KeyError::KeysDir {
+                path: keys_dir.display().to_string(),
+                cause: error.to_string(),
+            }),
         }
     }
 
@@ -529,5 +555,15 @@ mod tests {
             !private_files::open_to_others(&nested),
             "the keys directory is 0700"
         );
+    }
+
+    #[test]
+    fn loading_an_existing_master_key_creates_none() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let refused = MasterKey::load_existing(dir.path()).err().expect("refused");
+        assert!(refused.to_string().starts_with("no master key at "), "{refused}");
+        assert!(!dir.path().join(MASTER_KEY_FILE).exists());
+        MasterKey::load_or_create(dir.path()).expect("created");
+        MasterKey::load_existing(dir.path()).expect("read");
     }
 }
