@@ -4,9 +4,10 @@
 //! `localhost:8080` (the server) and `localhost:3000` (the example app) moved to free ports.
 
 use std::io::Read as _;
+use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Printed before each block, with the block's line number, so that a failure names it.
@@ -150,6 +151,8 @@ fn copy_tree(from: &Path, to: &Path) {
 pub struct RunningScript {
     child: Child,
     output: PathBuf,
+    /// What the script reads, when it was started to read typed lines.
+    input: Option<ChildStdin>,
 }
 
 impl RunningScript {
@@ -157,6 +160,15 @@ impl RunningScript {
     /// the `PATH`, no `USHER_*` setting from the test's own environment but `USHER_LOG=warn`,
     /// and `env` on top.
     pub fn start(script: &str, dir: &Path, env: &[(&str, String)]) -> RunningScript {
+        Self::spawn(script, dir, env, Stdio::null())
+    }
+
+    /// [`RunningScript::start`], reading what [`RunningScript::type_line`] types.
+    pub fn start_interactive(script: &str, dir: &Path, env: &[(&str, String)]) -> RunningScript {
+        Self::spawn(script, dir, env, Stdio::piped())
+    }
+
+    fn spawn(script: &str, dir: &Path, env: &[(&str, String)], stdin: Stdio) -> RunningScript {
         let output = dir.join(".docs-script-output");
         let file = std::fs::File::create(&output).unwrap();
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_usher")).parent().unwrap();
@@ -169,7 +181,7 @@ impl RunningScript {
         command
             .args(["-c", script])
             .current_dir(dir)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(file)
             .stderr(Stdio::null())
             .process_group(0)
@@ -185,8 +197,21 @@ impl RunningScript {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command.spawn().expect("bash");
-        RunningScript { child, output }
+        let mut child = command.spawn().expect("bash");
+        let input = child.stdin.take();
+        RunningScript { child, output, input }
+    }
+
+    /// Types `line` and Enter, as a person answering the script would.
+    pub fn type_line(&mut self, line: &str) {
+        let input = self.input.as_mut().expect("a script started to read typed lines");
+        let _ = writeln!(input, "{line}");
+        let _ = input.flush();
+    }
+
+    /// Whether the script succeeded, once it has exited.
+    pub fn try_exit(&mut self) -> Option<bool> {
+        self.child.try_wait().unwrap().map(|status| status.success())
     }
 
     pub fn output(&self) -> String {
@@ -214,18 +239,6 @@ impl RunningScript {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    /// Waits for the script to exit: whether it succeeded, or `None` after `timeout`.
-    pub fn wait(&mut self, timeout: Duration) -> Option<bool> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status.success());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
     }
 }
 
