@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod db_link;
 pub mod flow;
+pub mod shell_docs;
 pub mod smtp;
 
 use std::sync::Arc;
