@@ -24,6 +24,7 @@ mod cookies;
 mod credential_changes;
 mod database_outage;
 mod device_grant;
+mod device_limit;
 mod ending_access;
 mod entitlements;
 mod health;
