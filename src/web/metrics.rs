@@ -16,7 +16,7 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Route names used as labels; requests to anything else count as `other`.
 /// The hot routes first: the label is found by a scan from the start. `other` stays last.
-const ENDPOINTS: [&str; 48] = [
+const ENDPOINTS: [&str; 51] = [
     "introspection",
     "stream_heartbeat",
     "token",
@@ -46,6 +46,9 @@ const ENDPOINTS: [&str; 48] = [
     "device_authorization",
     "device",
     "device_decision",
+    "device_devices_end",
+    "login_devices",
+    "login_devices_end",
     "device_qr",
     "login_passkey_options",
     "login_passkey",

@@ -225,6 +225,24 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             oauth::device_pages::decide,
         ))
         .service(endpoint(
+            paths::DEVICE_DEVICES_END,
+            "device_devices_end",
+            Method::POST,
+            oauth::device_pages::sign_out_and_allow,
+        ))
+        .service(endpoint(
+            paths::LOGIN_DEVICES,
+            "login_devices",
+            Method::GET,
+            login::device_limit::show,
+        ))
+        .service(endpoint(
+            paths::LOGIN_DEVICES_END,
+            "login_devices_end",
+            Method::POST,
+            login::device_limit::sign_out_and_continue,
+        ))
+        .service(endpoint(
             crate::domain::oauth::device::QR_PATH,
             "device_qr",
             Method::GET,

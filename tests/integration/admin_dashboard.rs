@@ -68,7 +68,11 @@ async fn signed_in(server: &TestServer, email: &str, admin: bool, amr: &[&str]) 
         .run(move |conn| {
             let created = create(conn, new, now).unwrap();
             let user = users::find_by_id(conn, &created.id)?.unwrap();
-            let (_, token) = session::start(&state, conn, &user, amr, "tests", None, now)?;
+            let session::Started::SignedIn { token, .. } =
+                session::start(&state, conn, &user, amr, "tests", None, now)?
+            else {
+                unreachable!("a person without a tier has no device limit")
+            };
             Ok::<_, usher::foundation::store::StoreError>((created.id, token))
         })
         .await

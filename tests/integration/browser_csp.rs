@@ -63,7 +63,11 @@ async fn pages_are_styled_and_nothing_breaks_their_content_security_policy() {
         .run(move |conn| {
             let user = users::find_by_email(conn, usher::app::demo::ADMIN_EMAIL)?.unwrap();
             let amr = vec!["hwk".to_owned(), "user".to_owned(), "mfa".to_owned()];
-            let (_, token) = session::start(&state, conn, &user, amr, "tests", None, now)?;
+            let session::Started::SignedIn { token, .. } =
+                session::start(&state, conn, &user, amr, "tests", None, now)?
+            else {
+                unreachable!("a person without a tier has no device limit")
+            };
             Ok::<_, usher::foundation::store::StoreError>(token)
         })
         .await

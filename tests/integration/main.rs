@@ -25,6 +25,7 @@ mod credential_changes;
 mod database_outage;
 mod device_grant;
 mod docs_check;
+mod device_limit;
 mod ending_access;
 mod entitlements;
 mod health;

@@ -418,3 +418,85 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
     drop(page);
     drop(browser);
 }
+
+/// Puts the person on a tier that allows `max_devices` devices.
+async fn allow_devices(server: &TestServer, max_devices: i32) {
+    use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+    let now = server.state.clock.now();
+    server
+        .state
+        .store
+        .run(move |conn| {
+            let user = usher::foundation::store::users::find_by_email(conn, EMAIL)?.unwrap();
+            let actor = Actor::client("payments");
+            let tier = TierInput {
+                name: "Duo".into(),
+                rank: 10,
+                features: vec![],
+                max_streams: 2,
+                stream_limit_policy: None,
+                max_devices: Some(max_devices),
+            };
+            manage::create_tier(conn, &actor, "duo", &tier, now)?;
+            let subscription = SubscriptionInput {
+                tier: "duo".into(),
+                status: "active".into(),
+                current_period_end: now + 30 * 86_400,
+                external_ref: None,
+            };
+            manage::put_subscription(conn, &actor, &user.id, &subscription, now)
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_slot() {
+    let site = site(|_| {}).await;
+    allow_devices(&site.server, 2).await;
+    let mut others = Vec::new();
+    for user_agent in [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+        "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36",
+    ] {
+        let other = flow::Browser::with_user_agent(&site.server, user_agent);
+        let signed_in = other.sign_in(None, EMAIL, PASSWORD).await;
+        assert_eq!(flow::location(&signed_in), "/account");
+        others.push(other);
+    }
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+
+    page.goto(&site.authorize_url()).await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(
+        page.url().await.ends_with("/login/devices"),
+        "{}",
+        page.url().await
+    );
+    assert_eq!(page.text("h1").await, "Your plan allows 2 devices");
+    let listed = page.text("ul.items").await;
+    assert!(
+        listed.contains("Firefox on Windows") && listed.contains("Samsung Internet on Smart TV"),
+        "{listed}"
+    );
+    inspect(&page, "device-limit").await;
+
+    page.click_and_wait("button[aria-label^='Sign out Firefox on Windows']")
+        .await;
+    assert!(
+        page.text("h1").await.contains("Streamly"),
+        "the sign-in finished and went on to the app's consent page"
+    );
+    assert_eq!(
+        others[0].get("/account").await.status(),
+        303,
+        "the device chosen is signed out"
+    );
+    assert_eq!(others[1].get("/account").await.status(), 200);
+
+    drop(page);
+    drop(browser);
+}

@@ -2,6 +2,8 @@
 //! passkeys, sign-in links, throttles and the notices mailed when credentials change.
 
 pub(crate) mod account;
+pub mod devices;
+pub(crate) mod held_sign_ins;
 pub mod links;
 pub(crate) mod notices;
 pub mod passkeys;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use diesel::Connection;
 
 use crate::domain::core::{Core, LocalViews};
+use crate::domain::identity::devices::{self, DeviceLimitReached};
 use crate::domain::streams;
 use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::{hashing, random};
@@ -48,10 +49,21 @@ pub(crate) async fn resolve(core: &Arc<Core>, token: &str) -> Result<Option<Sign
         .await
 }
 
-/// Starts a session for `user`, who just proved who they are by `amr`; returns it with the
-/// token the browser is to keep. The browser's previous session (`replacing`, its token) ends: every sign-in gets a
-/// new token, so a token planted before sign-in is worth nothing after it. When the previous
-/// session was someone else's, the apps signed in through it are signed out as well.
+/// How starting a session went.
+#[derive(Debug)]
+pub enum Started {
+    /// The session, with the token the browser is to keep.
+    SignedIn { session: Session, token: String },
+    /// The person's plan allows no more devices: nothing changed.
+    Refused(DeviceLimitReached),
+}
+
+/// Starts a session for `user`, who just proved who they are by `amr`, unless their plan
+/// allows no more devices ([`devices::admit`]). The browser's previous session (`replacing`,
+/// its token) ends: every sign-in gets a new token, so a token planted before sign-in is worth
+/// nothing after it. When the previous session was the same person's, this browser is not a
+/// new device; when it was someone else's, the apps signed in through it are signed out as
+/// well.
 pub fn start(
     state: &Core,
     conn: &mut DbConnection,
@@ -60,11 +72,15 @@ pub fn start(
     user_agent: &str,
     replacing: Option<&str>,
     now: i64,
-) -> Result<(Session, String), StoreError> {
+) -> Result<Started, StoreError> {
     let previous = match replacing {
         Some(token) => sessions::find_live(conn, &hashing::sha256_hex(token.as_bytes()), now)?,
         None => None,
     };
+    let replaced_sid = previous
+        .as_ref()
+        .filter(|previous| previous.user_id == user.id)
+        .map(|previous| previous.sid.clone());
     let token = random::token::<32>();
     let session = Session {
         id_hash: hashing::sha256_hex(token.as_bytes()),
@@ -77,9 +93,13 @@ pub fn start(
         expires_at: now + state.config.session_max_secs,
         user_agent: user_agent.chars().take(200).collect(),
     };
-    // Read before, write inside: a SQLite transaction that starts with a write takes the
-    // write lock at once instead of failing to upgrade a stale read.
+    // Read before, write inside: a SQLite transaction that starts with a write (admitting
+    // the device locks the person's sign-ins) takes the write lock at once instead of failing
+    // to upgrade a stale read.
     conn.transaction(|conn| {
+        if let Err(limit) = devices::admit(conn, &user.id, replaced_sid.as_deref(), now)? {
+            return Ok(Started::Refused(limit));
+        }
         sessions::insert(conn, &session)?;
         match previous {
             Some(previous) if previous.user_id == user.id => {
@@ -91,9 +111,8 @@ pub fn start(
             Some(previous) => end(state, conn, &[previous.sid], now)?,
             None => {}
         }
-        Ok::<_, StoreError>(())
-    })?;
-    Ok((session, token))
+        Ok::<_, StoreError>(Started::SignedIn { session, token })
+    })
 }
 
 /// Ends sessions and revokes every refresh token issued in them, and the access tokens that

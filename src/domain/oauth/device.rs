@@ -10,6 +10,8 @@ use diesel::Connection;
 use serde::Serialize;
 
 use crate::domain::core::Core;
+use crate::domain::identity::account;
+use crate::domain::identity::devices::{self, DeviceLimitReached};
 use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::parameters::Parameters;
@@ -21,6 +23,7 @@ use crate::foundation::store::clients::Client;
 use crate::foundation::store::devices::{
     self as store, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization,
 };
+use crate::foundation::store::sessions::Session;
 use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, users};
 
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -267,8 +270,20 @@ fn issue(
     now: i64,
 ) -> Result<Result<user_tokens::Planned, OAuthError>, StoreError> {
     conn.transaction(|conn| {
+        // Admitted again as it gets its tokens, the person's sign-ins locked first: another
+        // device may have taken the last free slot since the approval.
+        let admitted = match request.user_id.as_deref() {
+            Some(user_id) => devices::admit(conn, user_id, None, now)?,
+            None => Ok(()),
+        };
         if !store::mark_issued(conn, &request.device_code_hash)? {
             return Ok(Err(OAuthError::invalid_grant("the device_code was already used")));
+        }
+        if admitted.is_err() {
+            return Ok(Err(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the account's plan allows no more devices: sign one out and start again",
+            )));
         }
         let user = request
             .user_id
@@ -299,6 +314,68 @@ fn issue(
             refresh_tokens::insert(conn, row)?;
         }
         Ok(Ok(planned))
+    })
+}
+
+/// How the person's answer to a pending request went.
+#[derive(Debug)]
+pub(crate) enum Decided {
+    /// Recorded: the device gets its tokens (or its refusal) at its next poll.
+    Answered,
+    /// The request was no longer pending: answered in another tab, or expired.
+    NotPending,
+    /// Allowing it would sign in more devices than the person's plan allows: nothing changed.
+    Refused(DeviceLimitReached),
+}
+
+/// Records the answer of the person signed in with `session` to the pending request
+/// `user_code`. Allowing it signs in a new device, so the person's plan must have room for it
+/// ([`devices::admit`]).
+pub(crate) fn decide(
+    conn: &mut DbConnection,
+    user_code: &str,
+    session: &Session,
+    allowed: bool,
+    now: i64,
+) -> Result<Decided, StoreError> {
+    let answered = |recorded: bool| {
+        if recorded {
+            Decided::Answered
+        } else {
+            Decided::NotPending
+        }
+    };
+    if !allowed {
+        return Ok(answered(store::decide(conn, user_code, None, now)?));
+    }
+    conn.transaction(|conn| {
+        if let Err(limit) = devices::admit(conn, &session.user_id, None, now)? {
+            return Ok(Decided::Refused(limit));
+        }
+        let approval = (
+            session.user_id.as_str(),
+            session.auth_time,
+            session.amr.as_slice(),
+        );
+        Ok(answered(store::decide(conn, user_code, Some(approval), now)?))
+    })
+}
+
+/// Signs out the device `sid` of the person signed in with `session` (ignored when it is not
+/// theirs; it may be the phone answering) and allows the pending request `user_code` in its
+/// place, in one transaction: the slot freed is the one taken.
+pub(crate) fn sign_out_and_allow(
+    state: &Core,
+    conn: &mut DbConnection,
+    user_code: &str,
+    session: &Session,
+    sid: &str,
+    now: i64,
+) -> Result<Decided, StoreError> {
+    conn.transaction(|conn| {
+        crate::foundation::store::users::lock_for_sign_in(conn, &session.user_id)?;
+        account::end_session(state, conn, &session.user_id, sid, now)?;
+        decide(conn, user_code, session, true, now)
     })
 }
 

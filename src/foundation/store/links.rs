@@ -81,8 +81,8 @@ pub(crate) fn prune_links(conn: &mut DbConnection, before: i64) -> Result<(), St
     Ok(())
 }
 
-/// Forgets the person's unused sign-in links and sign-ins waiting for a code: after a new
-/// password, nothing started before it may finish.
+/// Forgets the person's unused sign-in links, sign-ins waiting for a code and sign-ins held
+/// for a free device slot: after a new password, nothing started before it may finish.
 pub(crate) fn forget_pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
     diesel::delete(
         sign_in_links::table
@@ -91,5 +91,5 @@ pub(crate) fn forget_pending_for_user(conn: &mut DbConnection, user_id: &str) ->
     )
     .execute(conn)?;
     diesel::delete(login_challenges::table.filter(login_challenges::user_id.eq(user_id))).execute(conn)?;
-    Ok(())
+    crate::foundation::store::held_sign_ins::forget_for_user(conn, user_id)
 }

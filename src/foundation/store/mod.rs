@@ -11,6 +11,7 @@ pub mod consents;
 pub(crate) mod dashboard;
 pub(crate) mod devices;
 pub mod entitlements;
+pub(crate) mod held_sign_ins;
 pub(crate) mod issued_tokens;
 pub(crate) mod keys;
 pub(crate) mod links;

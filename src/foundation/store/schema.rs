@@ -380,3 +380,14 @@ diesel::table! {
         streams -> BigInt,
     }
 }
+
+diesel::table! {
+    held_sign_ins (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        amr -> Text,
+        continue_to -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}

@@ -47,6 +47,17 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<User>, Sto
 }
 
 /// Sets the display name, or clears it with `None`.
+/// Holds every other device sign-in of the person until this transaction ends: their row is
+/// written (and so locked on PostgreSQL; SQLite has one writer at a time) before anything is
+/// read, so two devices signing in at once cannot both take the last free slot. Call it first
+/// in the transaction.
+pub(crate) fn lock_for_sign_in(conn: &mut DbConnection, user_id: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.find(user_id))
+        .set(users::id.eq(user_id))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub(crate) fn set_name(conn: &mut DbConnection, user_id: &str, name: Option<&str>) -> Result<(), StoreError> {
     diesel::update(users::table.filter(users::id.eq(user_id)))
         .set(users::name.eq(name))

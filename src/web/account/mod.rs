@@ -13,10 +13,11 @@ use askama::Template;
 
 use crate::domain::AdminError;
 use crate::domain::identity::account;
+use crate::domain::identity::devices::{self, DeviceKind, SignedInDevice};
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
 use crate::domain::oauth::parameters::Parameters;
-use crate::foundation::store::{DbConnection, StoreError, consents, sessions};
+use crate::foundation::store::{DbConnection, StoreError, consents};
 use crate::foundation::time::format_utc;
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
@@ -96,33 +97,30 @@ pub(crate) fn overview(
             granted: format_utc(app.granted_at),
         })
         .collect();
-    let mut devices: Vec<Device> = sessions::list_live_for_user(conn, user_id, now)?
+    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid);
+    Ok(Overview { apps, devices })
+}
+
+/// Signed-in devices in words and in the account page's order: browsers named by their
+/// `User-Agent`, TVs and consoles signed in through the device grant by their app, as they
+/// have no browser to describe. `current_sid` is the session looking.
+pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str) -> Vec<Device> {
+    let mut listed: Vec<Device> = devices
         .into_iter()
-        .map(|session| Device {
-            description: describe_device(&session.user_agent),
-            signed_in: format_utc(session.created_at),
-            last_active: format_utc(session.last_seen_at),
-            last_active_at: session.last_seen_at,
-            current: session.sid == current_sid,
-            sid: session.sid,
+        .map(|device| Device {
+            description: match &device.kind {
+                DeviceKind::Browser { user_agent } => describe_device(user_agent),
+                DeviceKind::Tv { app_name } => format!("{app_name} on a TV or other device"),
+            },
+            signed_in: format_utc(device.signed_in_at),
+            last_active: format_utc(device.last_active_at),
+            last_active_at: device.last_active_at,
+            current: device.sid == current_sid,
+            sid: device.sid,
         })
         .collect();
-    // TVs and consoles signed in through the device grant: the app's name, as they have no
-    // browser to describe.
-    devices.extend(
-        crate::foundation::store::devices::list_for_user(conn, user_id, now)?
-            .into_iter()
-            .map(|device| Device {
-                description: format!("{} on a TV or other device", device.client_name),
-                signed_in: format_utc(device.signed_in_at),
-                last_active: format_utc(device.last_active_at),
-                last_active_at: device.last_active_at,
-                current: false,
-                sid: device.sid,
-            }),
-    );
-    order_devices(&mut devices);
-    Ok(Overview { apps, devices })
+    order_devices(&mut listed);
+    listed
 }
 
 /// The device in hand first, then browsers and TVs alike by when they were last active,

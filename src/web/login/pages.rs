@@ -13,14 +13,16 @@ use url::form_urlencoded;
 use crate::domain::core::Core;
 use crate::domain::identity::passkeys::{self, PasskeyError, PasskeySignIn};
 use crate::domain::identity::password::{self, Outcome};
+use crate::domain::identity::session::{self, Started};
 use crate::domain::identity::users as admin_users;
-use crate::domain::identity::{session, totp};
+use crate::domain::identity::{held_sign_ins, totp};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::User;
 use crate::web::csrf;
 use crate::web::dashboard::keys::duration;
 use crate::web::extractors::PageForm;
 use crate::web::form::{Form, query_param, user_agent};
+use crate::web::login::device_limit;
 use crate::web::pages::{self, PageError};
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
@@ -192,44 +194,61 @@ pub(crate) async fn after_first_factor(
         return code_page(state, request, StatusCode::OK, carried, None, Some(challenge));
     }
     let location = next_location(state, request, form, &user, carried).await?;
-    let cookie = sign_in(state, request, user, method).await?;
-    let mut response = pages::see_other(&location);
-    pages::add_cookie(&mut response, &cookie)?;
-    Ok(response)
+    sign_in_and_go(state, request, user, vec![method.to_owned()], &location).await
 }
 
-/// Starts a session for someone who just proved who they are by `method` (an `amr` value);
-/// returns the session cookie.
-pub(crate) async fn sign_in(
-    state: &AppState,
-    request: &HttpRequest,
-    user: User,
-    method: &str,
-) -> Result<Cookie<'static>, StoreError> {
-    sign_in_with(state, request, user, vec![method.to_owned()]).await
+/// How a sign-in ended: a session, or held for a device to be signed out.
+enum SignIn {
+    /// The token of the new session.
+    Session(String),
+    /// The token naming the held sign-in.
+    Held(String),
 }
 
-/// [`sign_in`] after more than one proof: `amr` lists them all.
-pub(crate) async fn sign_in_with(
+/// Signs in someone who just proved who they are by `amr` and sends them on to `location`;
+/// when their plan allows no more devices, holds the sign-in and sends them to the page that
+/// lets them sign one out ([`device_limit`]).
+pub(crate) async fn sign_in_and_go(
     state: &AppState,
     request: &HttpRequest,
     user: User,
     amr: Vec<String>,
-) -> Result<Cookie<'static>, StoreError> {
-    let (worker_state, agent, previous) = (
+    location: &str,
+) -> Result<HttpResponse, PageError> {
+    let (worker_state, agent, previous, continue_to) = (
         Arc::clone(&state.core),
         user_agent(request).to_owned(),
         session_cookie::token(state, request),
+        location.to_owned(),
     );
-    let token = state
+    let signed_in = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            session::start(&worker_state, conn, &user, amr, &agent, previous.as_deref(), now)
-                .map(|(_, token)| token)
+            match session::start(
+                &worker_state,
+                conn,
+                &user,
+                amr.clone(),
+                &agent,
+                previous.as_deref(),
+                now,
+            )? {
+                Started::SignedIn { token, .. } => Ok::<_, StoreError>(SignIn::Session(token)),
+                Started::Refused(_) => {
+                    held_sign_ins::hold(conn, &user.id, &amr, &continue_to, now).map(SignIn::Held)
+                }
+            }
         })
         .await?;
-    Ok(session_cookie::issue(state, token))
+    match signed_in {
+        SignIn::Session(token) => {
+            let mut response = pages::see_other(location);
+            pages::add_cookie(&mut response, &session_cookie::issue(state, token))?;
+            Ok(response)
+        }
+        SignIn::Held(token) => device_limit::to_refusal_page(state, token),
+    }
 }
 
 /// The cookie naming a sign-in that waits for its second factor. Path `/login`: only the
@@ -338,11 +357,8 @@ pub(crate) async fn login_code(
                 );
             }
             let location = next_location(&state, &request, &form, &user, &carried).await?;
-            let cookie = sign_in_with(&state, &request, user, amr).await?;
-            let mut response = pages::see_other(&location);
-            for cookie in [cookie, removal] {
-                pages::add_cookie(&mut response, &cookie)?;
-            }
+            let mut response = sign_in_and_go(&state, &request, user, amr, &location).await?;
+            pages::add_cookie(&mut response, &removal)?;
             return Ok(response);
         }
         totp::ChallengeOutcome::Wrong => {
@@ -474,10 +490,8 @@ pub(crate) async fn passkey_sign_in(
         .await;
     match outcome {
         Ok(PasskeySignIn { user, amr }) => {
-            let cookie = sign_in_with(&state, &request, user, amr).await?;
-            let mut response = pages::see_other(&ReturnTo::parse(&carried).location(true));
-            pages::add_cookie(&mut response, &cookie)?;
-            Ok(response)
+            let location = ReturnTo::parse(&carried).location(true);
+            sign_in_and_go(&state, &request, user, amr, &location).await
         }
         Err(PasskeyError::Refused(cause)) => {
             tracing::info!(%cause, "passkey sign-in refused");

@@ -11,16 +11,19 @@ use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::domain::identity::devices::DeviceLimitReached;
 use crate::domain::identity::session::SignedIn;
-use crate::domain::oauth::device::{self, Lookup};
+use crate::domain::oauth::device::{self, Decided, Lookup, PendingRequest};
 use crate::domain::oauth::parameters::Parameters;
-use crate::foundation::store::devices as store;
+use crate::web::account::listing;
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::query_param;
+use crate::web::login::device_limit::{self, DeviceLimitPage};
 use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
 use crate::web::pages::{self, PageError};
+use crate::web::paths;
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
@@ -48,6 +51,8 @@ struct ConfirmPage {
 struct DonePage {
     allowed: bool,
     app_name: String,
+    /// The person signed this phone out to make room for the device.
+    signed_out_here: bool,
 }
 
 fn enter_page(
@@ -149,6 +154,95 @@ pub(crate) async fn enter(
     answer_code(&state, &request, signed_in, &typed).await
 }
 
+/// The pending request behind the code a form names again, through the same limits as typing
+/// one; otherwise the code page, saying why.
+async fn named_request(
+    state: &AppState,
+    request: &HttpRequest,
+    signed_in: &SignedIn,
+    typed: &str,
+) -> Result<Result<PendingRequest, HttpResponse>, PageError> {
+    match lookup(state, request, signed_in, typed).await? {
+        Lookup::Found(pending) => Ok(Ok(pending)),
+        Lookup::Wrong => Ok(Err(no_longer_pending(state, request)?)),
+        Lookup::Throttled => Ok(Err(enter_page(
+            state,
+            request,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many wrong codes. Wait a few minutes and try again."),
+            "",
+        )?)),
+    }
+}
+
+fn no_longer_pending(state: &AppState, request: &HttpRequest) -> Result<HttpResponse, PageError> {
+    enter_page(
+        state,
+        request,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("That code has expired or was already answered. Start again on your TV."),
+        "",
+    )
+}
+
+/// The page for a recorded answer, or for an approval the plan's device limit refused.
+/// `current_sid` is the session answering, unless it was just signed out (`signed_out_here`).
+fn answered(
+    state: &AppState,
+    request: &HttpRequest,
+    decided: Decided,
+    allowed: bool,
+    pending: PendingRequest,
+    current_sid: &str,
+    signed_out_here: bool,
+) -> Result<HttpResponse, PageError> {
+    let mut response = match decided {
+        Decided::Answered => pages::render(
+            StatusCode::OK,
+            &DonePage {
+                allowed,
+                app_name: pending.client_name,
+                signed_out_here,
+            },
+        )?,
+        Decided::NotPending => no_longer_pending(state, request)?,
+        Decided::Refused(limit) => device_limit_page(state, request, limit, &pending, current_sid)?,
+    };
+    if signed_out_here {
+        pages::add_cookie(&mut response, &session_cookie::removal(state))?;
+    }
+    Ok(response)
+}
+
+/// The approval refused: the plan's limit, the devices signed in (this phone among them), and
+/// a button to sign each out and let the TV in instead.
+fn device_limit_page(
+    state: &AppState,
+    request: &HttpRequest,
+    limit: DeviceLimitReached,
+    pending: &PendingRequest,
+    current_sid: &str,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(state, request);
+    let page = DeviceLimitPage {
+        heading: device_limit::heading(&limit),
+        lead: format!(
+            "{} Sign one out to sign in {} on your TV.",
+            device_limit::in_use(&limit),
+            pending.client_name
+        ),
+        notice: None,
+        devices: listing(limit.devices, current_sid),
+        csrf: token.token.clone(),
+        action: paths::DEVICE_DEVICES_END,
+        user_code: Some(device::display_user_code(&pending.user_code)),
+        retry: false,
+        cancel_href: device::VERIFICATION_PATH,
+        cancel_text: "Not now",
+    };
+    with_csrf_cookie(pages::render(StatusCode::FORBIDDEN, &page)?, token)
+}
+
 /// `POST /device/decision`: Allow or Deny.
 pub(crate) async fn decide(
     state: web::Data<AppState>,
@@ -164,54 +258,69 @@ pub(crate) async fn decide(
         "deny" => false,
         _ => return Err(PageError::bad_request("decision must be allow or deny")),
     };
-    // The answer names its code again: it goes through the same limits as typing one.
-    let pending = match lookup(&state, &request, &signed_in, &typed).await? {
-        Lookup::Found(pending) => pending,
-        Lookup::Wrong => {
-            return enter_page(
-                &state,
-                &request,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("That code has expired or was already answered. Start again on your TV."),
-                "",
-            );
-        }
-        Lookup::Throttled => {
-            return enter_page(
-                &state,
-                &request,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some("Too many wrong codes. Wait a few minutes and try again."),
-                "",
-            );
-        }
+    let pending = match named_request(&state, &request, &signed_in, &typed).await? {
+        Ok(pending) => pending,
+        Err(page) => return Ok(page),
     };
-    let worker_state = Arc::clone(&state.core);
-    let session = signed_in.session;
+    let current_sid = signed_in.session.sid.clone();
+    let (worker_state, session, user_code) = (
+        Arc::clone(&state.core),
+        signed_in.session,
+        pending.user_code.clone(),
+    );
     let decided = state
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            let approval = allowed.then_some((
-                session.user_id.as_str(),
-                session.auth_time,
-                session.amr.as_slice(),
-            ));
-            Ok::<_, crate::foundation::store::StoreError>(
-                store::decide(conn, &pending.user_code, approval, now)?.then_some(pending.client_name),
-            )
+            device::decide(conn, &user_code, &session, allowed, now)
         })
         .await?;
-    let Some(app_name) = decided else {
-        return enter_page(
-            &state,
-            &request,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("That code has expired or was already answered. Start again on your TV."),
-            "",
-        );
+    answered(&state, &request, decided, allowed, pending, &current_sid, false)
+}
+
+/// `POST /device/devices/end`: on the refusal page, signs out one of the person's devices
+/// (possibly this phone) and allows the TV in its place.
+pub(crate) async fn sign_out_and_allow(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let typed = form.get("user_code").unwrap_or_default().to_owned();
+    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
+        return Ok(sign_in_first(Some(&typed)));
     };
-    pages::render(StatusCode::OK, &DonePage { allowed, app_name })
+    let sid = form.require("sid")?.to_owned();
+    let pending = match named_request(&state, &request, &signed_in, &typed).await? {
+        Ok(pending) => pending,
+        Err(page) => return Ok(page),
+    };
+    let signed_out_here = sid == signed_in.session.sid;
+    let current_sid = if signed_out_here {
+        String::new()
+    } else {
+        signed_in.session.sid.clone()
+    };
+    let (worker_state, session, user_code) = (
+        Arc::clone(&state.core),
+        signed_in.session,
+        pending.user_code.clone(),
+    );
+    let decided = state
+        .store
+        .run(move |conn| {
+            let now = worker_state.clock.now();
+            device::sign_out_and_allow(&worker_state, conn, &user_code, &session, &sid, now)
+        })
+        .await?;
+    answered(
+        &state,
+        &request,
+        decided,
+        true,
+        pending,
+        &current_sid,
+        signed_out_here,
+    )
 }
 
 /// `GET /device/qr?user_code=…`: an SVG QR code of `verification_uri_complete`, for a TV app

@@ -52,21 +52,30 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(server: &TestServer) -> Self {
-        Self::with_client(server, reqwest::Client::builder())
+        Self::with_client(server, reqwest::Client::builder(), "usher-tests/1.0")
     }
 
     /// A browser whose requests come from `address`, a loopback address of its own
     /// (127.x.y.z): another person, on another network when `x.y` differs.
     pub fn from_address(server: &TestServer, address: &str) -> Self {
         let address: std::net::IpAddr = address.parse().expect("an IP address");
-        Self::with_client(server, reqwest::Client::builder().local_address(address))
+        Self::with_client(
+            server,
+            reqwest::Client::builder().local_address(address),
+            "usher-tests/1.0",
+        )
     }
 
-    fn with_client(server: &TestServer, builder: reqwest::ClientBuilder) -> Self {
+    /// A browser that names itself `user_agent`, as the account page's device list shows it.
+    pub fn with_user_agent(server: &TestServer, user_agent: &str) -> Self {
+        Self::with_client(server, reqwest::Client::builder(), user_agent)
+    }
+
+    fn with_client(server: &TestServer, builder: reqwest::ClientBuilder, user_agent: &str) -> Self {
         let http = builder
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent("usher-tests/1.0")
+            .user_agent(user_agent)
             .build()
             .expect("http client");
         Self {
