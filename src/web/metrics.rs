@@ -16,7 +16,7 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Route names used as labels; requests to anything else count as `other`.
 /// The hot routes first: the label is found by a scan from the start. `other` stays last.
-const ENDPOINTS: [&str; 51] = [
+const ENDPOINTS: [&str; 52] = [
     "introspection",
     "stream_heartbeat",
     "token",
@@ -37,6 +37,7 @@ const ENDPOINTS: [&str; 51] = [
     "account_apps_revoke",
     "account_sessions_end",
     "account_sessions_end_all",
+    "account_streams_stop",
     "userinfo",
     "authorize",
     "consent",

@@ -12,6 +12,7 @@ pub(crate) const ACCOUNT_PASSWORD: &str = "/account/password";
 pub(crate) const ACCOUNT_PROFILE: &str = "/account/profile";
 pub(crate) const ACCOUNT_SESSIONS_END: &str = "/account/sessions/end";
 pub(crate) const ACCOUNT_SESSIONS_END_ALL: &str = "/account/sessions/end-all";
+pub(crate) const ACCOUNT_STREAMS_STOP: &str = "/account/streams/stop";
 pub(crate) const ACCOUNT_TOTP: &str = "/account/totp";
 pub(crate) const ACCOUNT_TOTP_CONFIRM: &str = "/account/totp/confirm";
 pub(crate) const ACCOUNT_TOTP_DISABLE: &str = "/account/totp/disable";

@@ -341,6 +341,12 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             account::end_one_session,
         ))
         .service(endpoint(
+            paths::ACCOUNT_STREAMS_STOP,
+            "account_streams_stop",
+            Method::POST,
+            account::stop_stream,
+        ))
+        .service(endpoint(
             paths::ACCOUNT_TOTP,
             "account_totp",
             Method::GET,

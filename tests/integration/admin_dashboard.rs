@@ -12,13 +12,15 @@ use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
 use usher::domain::identity::session;
 use usher::domain::identity::users::{NewUser, create};
+use usher::domain::oauth::clients::CreatedClient;
 use usher::foundation::clock::Clock;
+use usher::foundation::store::streams as stream_store;
 use usher::foundation::store::users;
 
 const START: i64 = 1_795_000_000;
 
 /// Every dashboard page (GET) and form (POST), with sample path parameters.
-const EVERY_ROUTE: [(&str, &str); 29] = [
+const EVERY_ROUTE: [(&str, &str); 30] = [
     ("GET", "/admin"),
     ("GET", "/admin/tiers"),
     ("POST", "/admin/tiers"),
@@ -41,6 +43,7 @@ const EVERY_ROUTE: [(&str, &str); 29] = [
     ("POST", "/admin/people/someone/second-factor/reset"),
     ("POST", "/admin/people/someone/admin"),
     ("POST", "/admin/people/someone/admin/remove"),
+    ("POST", "/admin/people/someone/streams/stream/stop"),
     ("GET", "/admin/apps"),
     ("POST", "/admin/apps"),
     ("POST", "/admin/apps/app/rotate"),
@@ -813,7 +816,172 @@ async fn the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs(b
     assert!(!plain.contains("The dashboard needs"));
 }
 
+/// A new person `email` (without a tier: one stream may play), a content server holding
+/// `usher:streams`, and the stream it started for the person on `device_id`.
+async fn playing(server: &TestServer, email: &str, device_id: &str) -> (String, CreatedClient, String) {
+    let person_id = flow::create_user(server, email).await;
+    let app = server.create_client(flow::first_party_app()).await;
+    let tokens = flow::person_tokens(server, &app, email, "openid").await;
+    let content_server = server.service_client(&["usher:streams"]).await;
+    let started = common::post_form(
+        &server.endpoint("/streams"),
+        &content_server,
+        &[
+            ("token", tokens["access_token"].as_str().unwrap()),
+            ("device_id", device_id),
+            ("content", "The Final"),
+        ],
+    )
+    .await;
+    assert_eq!(started.status(), 201);
+    let stream_id = started.json::<Value>().await.unwrap()["stream_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (person_id, content_server, stream_id)
+}
+
+async fn heartbeat(server: &TestServer, content_server: &CreatedClient, stream_id: &str) -> u16 {
+    common::post_form(
+        &server.endpoint(&format!("/streams/{stream_id}/heartbeat")),
+        content_server,
+        &[],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+async fn a_stream_stopped_from_the_persons_page_ends_and_is_audited(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let (person_id, content_server, tv) = playing(&server, "viewer@example.com", "living-room-tv").await;
+    let person_path = format!("/admin/people/{person_id}");
+    let page = admin
+        .get(server.endpoint(&person_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("The Final"), "{page}");
+    assert!(
+        page.contains(">Stop playback on living-room-tv</button>"),
+        "{page}"
+    );
+
+    let csrf = hidden_field(&page, "csrf");
+    let stop_path = format!("{person_path}/streams/{tv}/stop");
+    let stopped = admin
+        .post(server.endpoint(&stop_path))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.status(), 303);
+    assert_eq!(location(&stopped), format!("{person_path}?done=stream-stopped"));
+    assert_eq!(heartbeat(&server, &content_server, &tv).await, 404);
+    let again = admin
+        .post(server.endpoint(&stop_path))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&again), format!("{person_path}?done=stream-over"));
+
+    let audit = admin
+        .get(server.endpoint("/admin/audit?action=stream.stop"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(audit.matches("<code>stream.stop</code>").count(), 1, "{audit}");
+    assert!(audit.contains(&format!("stream:{tv}")), "{audit}");
+    assert!(
+        audit.contains("admin@example.com"),
+        "the administrator is the actor: {audit}"
+    );
+}
+
+async fn a_stream_of_someone_else_is_not_stopped_from_a_persons_page(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let (_, content_server, tv) = playing(&server, "viewer@example.com", "living-room-tv").await;
+    let other_id = flow::create_user(&server, "other@example.com").await;
+    let other_path = format!("/admin/people/{other_id}");
+    let csrf = csrf_of(&server, &admin, &other_path).await;
+    let refused = admin
+        .post(server.endpoint(&format!("{other_path}/streams/{tv}/stop")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&refused), format!("{other_path}?done=stream-over"));
+    assert_eq!(
+        heartbeat(&server, &content_server, &tv).await,
+        200,
+        "still playing"
+    );
+}
+
+async fn the_overview_charts_the_concurrent_streams_counted_each_minute(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    playing(&server, "viewer@example.com", "living-room-tv").await;
+    // START is 11:06:40 UTC; three minutes two hours before it, and one older than a day.
+    let minute = START - START % 60;
+    let samples = [
+        (minute - 7_200, 4),
+        (minute - 7_140, 7),
+        (minute - 7_080, 2),
+        (minute - 2 * 86_400, 99),
+    ];
+    server
+        .state
+        .store
+        .run(move |conn| {
+            for (minute, streams) in samples {
+                stream_store::record_sample(conn, minute, streams)?;
+            }
+            Ok::<_, usher::foundation::store::StoreError>(())
+        })
+        .await
+        .unwrap();
+
+    let overview = admin
+        .get(server.endpoint("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(overview.contains("Concurrent streams"), "{overview}");
+    assert!(
+        overview.contains("<span class=\"figure\">1</span><span class=\"hint\">playing now</span>"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains(
+            "aria-label=\"Concurrent streams per minute, last 24 hours (UTC): 1 now; most 7 at 09:07.\""
+        ),
+        "{overview}"
+    );
+    assert!(overview.contains("<path d=\"M"), "a line is drawn: {overview}");
+    assert!(
+        overview.contains("<th scope=\"row\">18 Nov, 09:00</th><td class=\"num\">7</td>"),
+        "{overview}"
+    );
+    assert!(!overview.contains(">99<"), "older than a day: {overview}");
+}
+
 on_both_backends!(
+    a_stream_stopped_from_the_persons_page_ends_and_is_audited,
+    a_stream_of_someone_else_is_not_stopped_from_a_persons_page,
+    the_overview_charts_the_concurrent_streams_counted_each_minute,
     the_403_page_says_how_to_become_an_administrator,
     an_administrator_makes_a_person_an_administrator_who_then_gets_in,
     an_administrator_removes_another_administrators_rights,

@@ -209,6 +209,39 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
         .await
         .unwrap()
         .expect("a demo person with a subscription and a grant");
+    // Something playing for the person on a device with a long name, and a day of counts for
+    // the overview's chart.
+    let (person_id, now) = (person.id.clone(), server.state.clock.now());
+    server
+        .state
+        .store
+        .run(move |conn| {
+            use diesel::{Connection, RunQueryDsl};
+            use usher::foundation::store::{StoreError, schema, streams};
+            conn.transaction(|conn| {
+                let stream = streams::Stream {
+                    id: "demo-stream".into(),
+                    account_id: person_id.clone(),
+                    viewer_id: person_id,
+                    client_id: "content-service".into(),
+                    device_id: "living-room-tv-samsung-qe65q80-firmware-1402".into(),
+                    content: Some("Championship Final, live from the arena".into()),
+                    started_at: now - 600,
+                    expires_at: now + 90,
+                };
+                diesel::insert_into(schema::streams::table)
+                    .values(&stream)
+                    .execute(conn)
+                    .map_err(StoreError::Query)?;
+                for minutes_ago in 1..1_440 {
+                    let hour = minutes_ago / 60;
+                    streams::record_sample(conn, now - now % 60 - minutes_ago * 60, 3 + hour * 7 % 13)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
+        .unwrap();
     // Apps with long names, codes and addresses, as the Apps table must fit them.
     for name in ["Streamly for living-room TVs", "Content service"] {
         server

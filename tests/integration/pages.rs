@@ -232,10 +232,28 @@ async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths()
         .unwrap();
     assert_eq!(signed_in.status(), 303);
 
+    // Something playing, so the account page lists it with its stop button.
+    let player = site.server.create_client(flow::first_party_app()).await;
+    let tokens = flow::person_tokens(&site.server, &player, EMAIL, "openid").await;
+    let content_server = site.server.service_client(&["usher:streams"]).await;
+    let started = common::post_form(
+        &site.server.endpoint("/streams"),
+        &content_server,
+        &[
+            ("token", tokens["access_token"].as_str().unwrap()),
+            ("device_id", "living-room-tv"),
+            ("content", "The Final"),
+        ],
+    )
+    .await;
+    assert_eq!(started.status(), 201);
+
     page.goto(&site.server.endpoint("/account")).await;
     let listed = page.text("body").await;
     assert!(
-        listed.contains("Streamly") && listed.contains("Safari on iPhone"),
+        listed.contains("Streamly")
+            && listed.contains("Safari on iPhone")
+            && listed.contains("Stop watching on living-room-tv"),
         "{listed}"
     );
     inspect(&page, "account").await;

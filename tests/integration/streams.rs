@@ -292,6 +292,60 @@ async fn signing_out_everywhere_ends_the_viewers_streams(backend: Backend) {
     assert_eq!(fixture.heartbeat(&tv).await, 404);
 }
 
+/// A browser of `email` signed in with the password, and the account page it sees.
+async fn account_page_of(server: &TestServer, email: &str) -> (flow::Browser, String) {
+    let browser = flow::Browser::new(server);
+    browser.sign_in(None, email, flow::PASSWORD).await;
+    let page = browser.get("/account").await.text().await.unwrap();
+    (browser, page)
+}
+
+async fn a_stream_stopped_from_the_account_page_answers_404_to_its_next_heartbeat(backend: Backend) {
+    let fixture = fixture(backend, 2).await;
+    let tv = fixture.started("living-room-tv").await;
+    let (laptop, account) = account_page_of(&fixture.server, EMAIL).await;
+    assert!(account.contains("Watching now"), "{account}");
+    assert!(account.contains("The Final"), "the content is named: {account}");
+    assert!(
+        account.contains(">Stop watching on living-room-tv</button>"),
+        "{account}"
+    );
+    assert_eq!(flow::hidden_field(&account, "stream_id"), tv);
+
+    let csrf = flow::hidden_field(&account, "csrf");
+    let stopped = laptop
+        .post(
+            "/account/streams/stop",
+            &[("csrf", csrf.as_str()), ("stream_id", tv.as_str())],
+        )
+        .await;
+    assert_eq!(stopped.status(), 303);
+    assert_eq!(flow::location(&stopped), "/account?done=stream");
+    assert_eq!(fixture.heartbeat(&tv).await, 404);
+    let after = laptop.get("/account?done=stream").await.text().await.unwrap();
+    assert!(after.contains("Playback on that device was stopped."), "{after}");
+    assert!(!after.contains("Watching now"), "nothing plays any more: {after}");
+}
+
+async fn another_persons_stream_is_not_stopped_from_the_account_page(backend: Backend) {
+    let fixture = fixture(backend, 2).await;
+    let tv = fixture.started("living-room-tv").await;
+    flow::create_user(&fixture.server, "neighbour@example.com").await;
+    let (neighbour, account) = account_page_of(&fixture.server, "neighbour@example.com").await;
+    assert!(!account.contains("living-room-tv"), "{account}");
+
+    let csrf = flow::hidden_field(&account, "csrf");
+    let refused = neighbour
+        .post(
+            "/account/streams/stop",
+            &[("csrf", csrf.as_str()), ("stream_id", tv.as_str())],
+        )
+        .await;
+    assert_eq!(refused.status(), 303);
+    assert_eq!(flow::location(&refused), "/account", "nothing to confirm");
+    assert_eq!(fixture.heartbeat(&tv).await, 200, "still playing");
+}
+
 async fn a_revoked_or_foreign_token_starts_nothing(backend: Backend) {
     let fixture = fixture(backend, 2).await;
     let service_token =
@@ -472,6 +526,8 @@ on_both_backends!(
     with_end_oldest_a_start_at_the_limit_ends_the_oldest_stream,
     a_tier_without_playback_refuses_every_start,
     signing_out_everywhere_ends_the_viewers_streams,
+    a_stream_stopped_from_the_account_page_answers_404_to_its_next_heartbeat,
+    another_persons_stream_is_not_stopped_from_the_account_page,
     a_revoked_or_foreign_token_starts_nothing,
     only_clients_holding_the_streams_scope_may_call,
     a_bearer_token_with_the_streams_scope_and_a_json_body_start_a_stream,

@@ -602,7 +602,53 @@ async fn two_instances_send_each_event_exactly_once(backend: Backend) {
     assert_eq!(ids.len(), EVENTS);
 }
 
+async fn a_start_refused_at_the_limit_is_posted_with_the_devices_in_use(backend: Backend) {
+    let site = site(backend).await;
+    // Premium: two streams at once. Subscribed before the endpoint exists, so not posted.
+    site.change_subscription(START + 30 * 86_400).await;
+    let receiver = Receiver::start(0).await;
+    site.register(&receiver.url()).await;
+    let app = site.server.create_client(flow::first_party_app()).await;
+    let tokens = flow::person_tokens(&site.server, &app, "viewer@example.com", "openid").await;
+    let viewer_token = tokens["access_token"].as_str().unwrap();
+    let content_server = site.server.service_client(&["usher:streams"]).await;
+
+    let mut answers = Vec::new();
+    for device_id in ["living-room-tv", "phone", "laptop"] {
+        let response = common::post_form(
+            &site.server.endpoint("/streams"),
+            &content_server,
+            &[("token", viewer_token), ("device_id", device_id)],
+        )
+        .await;
+        answers.push(response.status().as_u16());
+        site.server.state.clock.advance(1);
+    }
+    assert_eq!(answers, [201, 201, 409]);
+
+    let request = receiver.next_request().await;
+    let body = request.json();
+    assert_eq!(body["event"], "stream.refused", "{body}");
+    assert_eq!(body["user_id"], site.user_id.as_str());
+    assert_eq!(body["data"]["device_id"], "laptop");
+    assert_eq!(body["data"]["max_streams"], 2);
+    let in_use: Vec<&str> = body["data"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stream| stream["device_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_use, ["living-room-tv", "phone"], "oldest first");
+    let delivery = site
+        .delivery_when(|delivery| delivery.delivered_at.is_some())
+        .await;
+    assert_eq!(delivery.event_id, body["id"]);
+    assert_eq!(delivery.body, request.body, "sent verbatim");
+    receiver.assert_quiet_for(Duration::from_millis(200)).await;
+}
+
 on_both_backends!(
+    a_start_refused_at_the_limit_is_posted_with_the_devices_in_use,
     a_change_is_posted_signed_to_the_registered_endpoint,
     a_failed_delivery_is_retried_after_the_backoff,
     a_delivery_is_given_up_after_the_last_attempt,

@@ -263,6 +263,9 @@ pub(crate) enum StopBy<'a> {
     /// A content server of the platform (holding `usher:streams`): a player may ask its own
     /// server to stop one playing on another device.
     AnyContentServer,
+    /// The person watching, or the account holder the stream counts against, on their
+    /// account page.
+    Viewer(&'a str),
     /// An administrator or an admin API client acting for the person `user_id`; audited.
     Admin { actor: &'a Actor, user_id: &'a str },
 }
@@ -282,7 +285,7 @@ pub(crate) fn stop(
         let owned_by = |user_id: &str| stream.viewer_id == user_id || stream.account_id == user_id;
         let allowed = match by {
             StopBy::AnyContentServer => true,
-            StopBy::Admin { user_id, .. } => owned_by(user_id),
+            StopBy::Viewer(user_id) | StopBy::Admin { user_id, .. } => owned_by(user_id),
         };
         if !allowed {
             return Ok(false);

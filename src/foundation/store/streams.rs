@@ -164,7 +164,7 @@ pub(crate) fn count_live(conn: &mut DbConnection, now: i64) -> Result<i64, Store
 
 /// Records the count of live streams for `minute` (Unix seconds at the minute's start); the
 /// first instance to record a minute wins.
-pub(crate) fn record_sample(conn: &mut DbConnection, minute: i64, live: i64) -> Result<(), StoreError> {
+pub fn record_sample(conn: &mut DbConnection, minute: i64, live: i64) -> Result<(), StoreError> {
     diesel::sql_query(
         "INSERT INTO stream_samples (minute, streams) VALUES ($1, $2) ON CONFLICT (minute) DO NOTHING",
     )
@@ -172,6 +172,16 @@ pub(crate) fn record_sample(conn: &mut DbConnection, minute: i64, live: i64) -> 
     .bind::<BigInt, _>(live)
     .execute(conn)?;
     Ok(())
+}
+
+/// The samples recorded from `since` on, oldest first: `(minute, live streams)`. At most one
+/// a minute, so a day is at most 1,440 rows.
+pub(crate) fn samples_since(conn: &mut DbConnection, since: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(stream_samples::table
+        .filter(stream_samples::minute.ge(since))
+        .order(stream_samples::minute.asc())
+        .select((stream_samples::minute, stream_samples::streams))
+        .load(conn)?)
 }
 
 /// Forgets samples older than `before`.

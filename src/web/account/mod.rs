@@ -1,5 +1,6 @@
-//! The signed-in person's account page: their profile, the apps they allowed and the
-//! devices they are signed in on, each of which they can take back here.
+//! The signed-in person's account page: their profile, the apps they allowed, the devices
+//! they are signed in on and the streams playing on their account, each of which they can
+//! take back or stop here.
 //!
 //! Handlers only read the form, check CSRF and the session, and answer; what each action
 //! does lives in plain functions that take the connection and `now`.
@@ -17,6 +18,7 @@ use crate::domain::identity::devices::{self, DeviceKind, SignedInDevice};
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
 use crate::domain::oauth::parameters::Parameters;
+use crate::domain::streams::{self, StopBy};
 use crate::foundation::store::{DbConnection, StoreError, consents};
 use crate::foundation::time::format_utc;
 use crate::web::csrf;
@@ -54,6 +56,16 @@ struct AccountPage {
 pub(crate) struct Overview {
     pub apps: Vec<AppAccess>,
     pub devices: Vec<Device>,
+    pub watching: Vec<Watching>,
+}
+
+/// A stream playing on the account, in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Watching {
+    pub stream_id: String,
+    pub device_id: String,
+    pub content: Option<String>,
+    pub started: String,
 }
 
 /// An app the person allowed, in words.
@@ -98,7 +110,20 @@ pub(crate) fn overview(
         })
         .collect();
     let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid);
-    Ok(Overview { apps, devices })
+    let watching = streams::playing(conn, user_id, now)?
+        .into_iter()
+        .map(|stream| Watching {
+            started: format_utc(stream.started_at),
+            stream_id: stream.id,
+            device_id: stream.device_id,
+            content: stream.content,
+        })
+        .collect();
+    Ok(Overview {
+        apps,
+        devices,
+        watching,
+    })
 }
 
 /// Signed-in devices in words and in the account page's order: browsers named by their
@@ -274,6 +299,7 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
         "name" => Some("Your name was saved."),
         "app" => Some("The app no longer has access to your account."),
         "session" => Some("That device was signed out."),
+        "stream" => Some("Playback on that device was stopped."),
         "totp-off" => Some("Two-step sign-in is off. Your password alone signs you in now."),
         "passkey-added" => Some("Your passkey was added. Use it next time you sign in."),
         "passkey-removed" => Some("The passkey was removed."),
@@ -407,6 +433,34 @@ pub(crate) async fn end_one_session(
         (true, false) => Ok(pages::see_other("/account?done=session")),
         // Already over, or not theirs: nothing to confirm.
         (false, _) => Ok(pages::see_other(paths::ACCOUNT)),
+    }
+}
+
+/// `POST /account/streams/stop`: stopping what plays on one device; its player stops at its
+/// next heartbeat.
+pub(crate) async fn stop_stream(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(paths::LOGIN));
+    };
+    let stream_id = form.require("stream_id")?.to_owned();
+    let core = Arc::clone(&state.core);
+    let stopped = state
+        .store
+        .run(move |conn| {
+            let now = core.clock.now();
+            let by = StopBy::Viewer(&signed_in.user.id);
+            streams::stop(conn, &core.streams, by, &stream_id, now)
+        })
+        .await?;
+    if stopped {
+        Ok(pages::see_other("/account?done=stream"))
+    } else {
+        // Already over, or not theirs: nothing to confirm.
+        Ok(pages::see_other(paths::ACCOUNT))
     }
 }
 

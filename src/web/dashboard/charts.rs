@@ -243,6 +243,100 @@ pub(crate) fn stacked_columns(columns: &[Column], series: &[&str], label: &str) 
     svg
 }
 
+/// A mark under a time axis: when (Unix seconds) and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Tick {
+    pub at: i64,
+    pub label: String,
+}
+
+/// A count sampled over time, as a step line across `window` (Unix seconds, start and end):
+/// each sample `(at, value)` holds until the next one, or for `step` seconds when the next is
+/// more than `max_gap` away; there the line breaks, as nothing was counted meanwhile. The
+/// scale runs from zero to the largest value; `ticks` label the time axis. `label`: the
+/// accessible name. Only changes of value are drawn, so a day of samples a minute apart stays
+/// a short path.
+pub(crate) fn step_line(
+    samples: &[(i64, i64)],
+    window: (i64, i64),
+    step: i64,
+    max_gap: i64,
+    ticks: &[Tick],
+    label: &str,
+) -> String {
+    const AXIS_SIZE: f64 = 11.0;
+    const TOP: f64 = 8.0;
+    const PLOT: f64 = 120.0;
+    let (start, end) = window;
+    let max = samples.iter().map(|(_, value)| *value).max().unwrap_or(0).max(1);
+    let max_text = group_digits(max);
+    let left = (text_width(&max_text, AXIS_SIZE) + 6.0).max(16.0);
+    let base = TOP + PLOT;
+    let span = (end - start).max(1) as f64;
+    let x = |at: i64| left + (at.clamp(start, end) - start) as f64 / span * (WIDTH - left);
+    let y = |value: i64| base - value.max(0) as f64 / max as f64 * PLOT;
+
+    let mut svg = open_svg(base + 20.0, label);
+    let _ = write!(
+        svg,
+        "<line x1=\"{left:.1}\" y1=\"{TOP:.1}\" x2=\"{WIDTH}\" y2=\"{TOP:.1}\" stroke=\"currentColor\" \
+         stroke-opacity=\"0.35\" stroke-dasharray=\"3 3\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{AXIS_SIZE}\" text-anchor=\"end\">{max_text}</text>\
+         <text x=\"{:.1}\" y=\"{base:.1}\" font-size=\"{AXIS_SIZE}\" text-anchor=\"end\">0</text>",
+        left - 4.0,
+        TOP + 4.0,
+        left - 4.0,
+    );
+    let mut path = String::new();
+    let mut previous: Option<(i64, i64)> = None;
+    for &(at, value) in samples {
+        match previous {
+            Some((last_at, last_value)) if at - last_at <= max_gap => {
+                if value != last_value {
+                    let _ = write!(path, "H{:.1}V{:.1}", x(at), y(value));
+                }
+            }
+            Some((last_at, _)) => {
+                let _ = write!(path, "H{:.1}M{:.1} {:.1}", x(last_at + step), x(at), y(value));
+            }
+            None => {
+                let _ = write!(path, "M{:.1} {:.1}", x(at), y(value));
+            }
+        }
+        previous = Some((at, value));
+    }
+    if let Some((last_at, _)) = previous {
+        let _ = write!(path, "H{:.1}", x(last_at + step));
+        let _ = write!(
+            svg,
+            "<path d=\"{path}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"/>",
+            PALETTE[0],
+        );
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{left:.1}\" y1=\"{base:.1}\" x2=\"{WIDTH}\" y2=\"{base:.1}\" stroke=\"currentColor\" \
+         stroke-opacity=\"0.6\"/>"
+    );
+    for tick in ticks {
+        let at = x(tick.at);
+        let half = text_width(&tick.label, AXIS_SIZE) / 2.0;
+        // A label near an edge stays inside the drawing.
+        let centre = at.min(WIDTH - half).max(half);
+        let _ = write!(
+            svg,
+            "<line x1=\"{at:.1}\" y1=\"{base:.1}\" x2=\"{at:.1}\" y2=\"{:.1}\" stroke=\"currentColor\" \
+             stroke-opacity=\"0.6\"/>\
+             <text x=\"{centre:.1}\" y=\"{:.1}\" font-size=\"{AXIS_SIZE}\" text-anchor=\"middle\">{}</text>",
+            base + 4.0,
+            base + 16.0,
+            escape(&tick.label),
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,7 +407,15 @@ mod tests {
         };
         let bars = horizontal_bars(&items(&[("Free", 5)]), "People");
         let stacked = stacked_columns(&[column], &["A", "B"], "Sign-ins");
-        for svg in [bars, stacked] {
+        let steps = step_line(
+            &[(0, 1), (60, 2)],
+            (0, 120),
+            60,
+            180,
+            &[tick(60, "00:01")],
+            "Streams",
+        );
+        for svg in [bars, stacked, steps] {
             assert!(!svg.contains("style="), "{svg}");
         }
     }
@@ -384,6 +486,66 @@ mod tests {
         assert!(tops.iter().any(|y| *y > 10.0), "{svg}");
         for x in rect_attribute(&svg, "x") {
             assert!(x < WIDTH, "{svg}");
+        }
+    }
+
+    fn tick(at: i64, label: &str) -> Tick {
+        Tick {
+            at,
+            label: label.to_owned(),
+        }
+    }
+
+    /// The `d` of the chart's one `<path>`, if it has one.
+    fn path_of(svg: &str) -> Option<&str> {
+        let start = svg.find("<path d=\"")? + 9;
+        Some(&svg[start..start + svg[start..].find('"')?])
+    }
+
+    #[test]
+    fn a_step_line_draws_only_the_changes_and_scales_to_the_largest_value() {
+        let samples = [(0, 2), (60, 2), (120, 4), (180, 4), (240, 0)];
+        let svg = step_line(&samples, (0, 300), 60, 180, &[], "Streams");
+        let path = path_of(&svg).expect("a path");
+        // The first point, two changes of value, then on to the end of the last minute.
+        assert_eq!(path.matches('V').count(), 2, "{path}");
+        assert_eq!(path.matches('H').count(), 3, "{path}");
+        assert_eq!(path.matches('M').count(), 1, "one unbroken line: {path}");
+        assert!(path.ends_with(&format!("H{WIDTH:.1}")), "{path}");
+        assert!(
+            svg.contains(">4</text>"),
+            "the scale names the largest value: {svg}"
+        );
+        assert!(svg.contains("aria-label=\"Streams\""), "{svg}");
+    }
+
+    #[test]
+    fn a_step_line_breaks_where_nothing_was_counted() {
+        let samples = [(0, 1), (60, 1), (3_600, 1), (3_660, 1)];
+        let svg = step_line(&samples, (0, 3_720), 60, 180, &[], "Streams");
+        let path = path_of(&svg).expect("a path");
+        assert_eq!(path.matches('M').count(), 2, "{path}");
+    }
+
+    #[test]
+    fn a_step_line_without_samples_draws_no_line_and_keeps_tick_labels_inside() {
+        let svg = step_line(
+            &[],
+            (0, 86_400),
+            60,
+            180,
+            &[tick(0, "00:00"), tick(86_400, "24:00")],
+            "None",
+        );
+        assert!(path_of(&svg).is_none(), "{svg}");
+        assert!(svg.contains(">00:00<") && svg.contains(">24:00<"), "{svg}");
+        for x in svg
+            .split("<text x=\"")
+            .skip(1)
+            .filter_map(|text| text.split('"').next())
+        {
+            let x: f64 = x.parse().unwrap();
+            assert!((0.0..=WIDTH).contains(&x), "{svg}");
         }
     }
 

@@ -184,10 +184,12 @@ pub(crate) enum Notice {
     TwoStepReset,
     MadeAdmin,
     AdminRemoved,
+    StreamStopped,
+    StreamAlreadyOver,
 }
 
 impl Notice {
-    const ALL: [Self; 18] = [
+    const ALL: [Self; 20] = [
         Self::AppDisabled,
         Self::ProductCreated,
         Self::ProductSaved,
@@ -206,6 +208,8 @@ impl Notice {
         Self::TwoStepReset,
         Self::MadeAdmin,
         Self::AdminRemoved,
+        Self::StreamStopped,
+        Self::StreamAlreadyOver,
     ];
 
     fn key(self) -> &'static str {
@@ -228,6 +232,8 @@ impl Notice {
             Self::TwoStepReset => "two-step-reset",
             Self::MadeAdmin => "made-admin",
             Self::AdminRemoved => "admin-removed",
+            Self::StreamStopped => "stream-stopped",
+            Self::StreamAlreadyOver => "stream-over",
         }
     }
 
@@ -257,6 +263,8 @@ impl Notice {
                 "The account is an administrator now. Without a second factor it is asked to add one at its next sign-in."
             }
             Self::AdminRemoved => "The account is no longer an administrator.",
+            Self::StreamStopped => "The stream was stopped. Its player stops at its next heartbeat.",
+            Self::StreamAlreadyOver => "That stream had already ended.",
         }
     }
 }
@@ -325,6 +333,7 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         )
         .service(resource("/admin/people/{id}/admin").route(post().to(people::make_admin)))
         .service(resource("/admin/people/{id}/admin/remove").route(post().to(people::remove_admin)))
+        .service(resource("/admin/people/{id}/streams/{stream}/stop").route(post().to(people::stop_stream)))
         .service(
             resource("/admin/apps")
                 .route(get().to(apps::list))

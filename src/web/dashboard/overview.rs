@@ -1,9 +1,10 @@
 //! The overview (`GET /admin`): who holds which tier, the subscriptions that count, recent
-//! pay-per-view sales and sign-ins, as charts drawn on the server ([`crate::web::dashboard::charts`]) with
-//! their numbers in tables beside them.
+//! pay-per-view sales and sign-ins, and how many streams played at once over the last day, as
+//! charts drawn on the server ([`crate::web::dashboard::charts`]) with their numbers in tables
+//! beside them.
 //!
-//! Every figure is a `GROUP BY` count in the database: a handful of rows come back however
-//! many people there are.
+//! Every figure is a `GROUP BY` count in the database, or the per-minute count of live streams
+//! that the sweep records: a bounded number of rows come back however many people there are.
 
 use std::collections::HashMap;
 
@@ -12,11 +13,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::foundation::store::entitlements::{self as store, Product, Tier};
+use crate::foundation::store::streams as stream_store;
 use crate::foundation::store::{DbConnection, StoreError, sessions, users};
 use crate::foundation::time::civil_from_days;
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
-use crate::web::dashboard::charts::{self, Column};
+use crate::web::dashboard::charts::{self, Column, Tick};
 use crate::web::dashboard::{SignedInAs, notice, render};
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
@@ -26,6 +28,10 @@ const DAY: i64 = 86_400;
 pub(crate) const SIGN_IN_DAYS: i64 = 14;
 /// Pay-per-view grants are counted over this many days.
 pub(crate) const GRANT_DAYS: i64 = 30;
+/// Concurrent streams are shown for this long, up to now.
+pub(crate) const STREAM_WINDOW_SECS: i64 = DAY;
+/// The streams sweep counts once a minute; a longer silence than this breaks the line.
+const STREAM_SAMPLE_GAP_SECS: i64 = 3 * 60;
 /// Products shown by name; the rest are summed as one bar.
 const TOP_PRODUCTS: usize = 8;
 /// The subscription statuses that give a tier, in the order shown.
@@ -86,6 +92,10 @@ pub(crate) struct Figures {
     pub grants_per_product: Vec<(String, i64)>,
     /// `(UTC day, amr, sessions started)`.
     pub sign_ins: Vec<(i64, Vec<String>, i64)>,
+    /// Streams live now.
+    pub live_streams: i64,
+    /// `(minute, live streams)` over the stream window, oldest first.
+    pub stream_samples: Vec<(i64, i64)>,
 }
 
 /// The first UTC day shown (days since 1970-01-01) and the end of today.
@@ -106,6 +116,8 @@ impl Figures {
             // The sessions table keeps ended and expired sessions (nothing deletes them), so
             // every sign-in of the period is there.
             sign_ins: sessions::started_per_day(conn, first_day * DAY, end)?,
+            live_streams: stream_store::count_live(conn, now)?,
+            stream_samples: stream_store::samples_since(conn, now - STREAM_WINDOW_SECS)?,
         })
     }
 }
@@ -316,6 +328,71 @@ pub(crate) fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]
     }
 }
 
+/// "14:05": the time of day (UTC) of an instant.
+fn time_of_day(at: i64) -> String {
+    let seconds = at.rem_euclid(DAY);
+    format!("{:02}:{:02}", seconds / 3600, seconds % 3600 / 60)
+}
+
+/// The concurrent streams chart, the count now, and the most at once in each hour.
+pub(crate) struct Streams {
+    pub svg: String,
+    pub now: String,
+    pub hours: Vec<Row>,
+}
+
+/// Live streams per minute over the [`STREAM_WINDOW_SECS`] up to `now`, from the sweep's
+/// samples, with a mark every six hours (UTC).
+pub(crate) fn streams_chart(now: i64, live: i64, samples: &[(i64, i64)]) -> Streams {
+    const SIX_HOURS: i64 = 6 * 3600;
+    let start = now - STREAM_WINDOW_SECS;
+    let ticks: Vec<Tick> = (start.div_euclid(SIX_HOURS) + 1..=now.div_euclid(SIX_HOURS))
+        .map(|mark| Tick {
+            at: mark * SIX_HOURS,
+            label: time_of_day(mark * SIX_HOURS),
+        })
+        .collect();
+    let mut hours: Vec<(i64, i64)> = Vec::new();
+    for &(minute, streams) in samples {
+        let hour = minute.div_euclid(3600);
+        match hours.last_mut() {
+            Some((last, most)) if *last == hour => *most = (*most).max(streams),
+            _ => hours.push((hour, streams)),
+        }
+    }
+    let mut label = format!(
+        "Concurrent streams per minute, last 24 hours (UTC): {} now",
+        charts::group_digits(live)
+    );
+    // The earliest minute of the day's largest count.
+    let peak = samples
+        .iter()
+        .copied()
+        .reduce(|most, sample| if sample.1 > most.1 { sample } else { most });
+    match peak {
+        Some((minute, most)) => label.push_str(&format!(
+            "; most {} at {}.",
+            charts::group_digits(most),
+            time_of_day(minute)
+        )),
+        None => label.push_str("; no counts recorded."),
+    }
+    Streams {
+        svg: charts::step_line(samples, (start, now), 60, STREAM_SAMPLE_GAP_SECS, &ticks, &label),
+        now: charts::group_digits(live),
+        hours: hours
+            .into_iter()
+            .map(|(hour, most)| {
+                let (day_of_month, month) = date(hour.div_euclid(24));
+                Row {
+                    label: format!("{day_of_month} {month}, {}", time_of_day(hour * 3600)),
+                    count: charts::group_digits(most),
+                }
+            })
+            .collect(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/overview.html")]
 struct OverviewPage {
@@ -331,6 +408,7 @@ struct OverviewPage {
     statuses: Chart,
     grants: Chart,
     sign_ins: SignIns,
+    streams: Streams,
 }
 
 /// `GET /admin`.
@@ -368,6 +446,7 @@ pub(crate) async fn show(
             product_items(&figures.products, &figures.grants_per_product),
         ),
         sign_ins: sign_in_chart(first_day, &figures.sign_ins),
+        streams: streams_chart(now, figures.live_streams, &figures.stream_samples),
     };
     render(admin, &page)
 }
@@ -484,6 +563,36 @@ mod tests {
                 .contains("aria-label=\"Sign-ins per day by method, 1 Mar to 14 Mar: 10 in all")
         );
         assert!(chart.svg.contains("most on 1 Mar, 5"), "{}", chart.svg);
+    }
+
+    #[test]
+    fn the_streams_chart_names_the_count_now_and_the_days_peak_and_each_hours_most() {
+        // 2026-03-14 12:00 UTC.
+        let now = 1_773_489_600;
+        let samples = [
+            (now - 3 * 3600, 2),
+            (now - 3 * 3600 + 60, 5),
+            (now - 3 * 3600 + 120, 1),
+            (now - 60, 5),
+        ];
+        let chart = streams_chart(now, 3, &samples);
+        assert_eq!(chart.now, "3");
+        assert!(
+            chart.svg.contains(
+                "aria-label=\"Concurrent streams per minute, last 24 hours (UTC): 3 now; most 5 at 09:01.\""
+            ),
+            "{}",
+            chart.svg
+        );
+        let hours: Vec<(&str, &str)> = chart
+            .hours
+            .iter()
+            .map(|row| (row.label.as_str(), row.count.as_str()))
+            .collect();
+        assert_eq!(hours, [("14 Mar, 09:00", "5"), ("14 Mar, 11:00", "5")]);
+        for mark in ["18:00", "00:00", "06:00", "12:00"] {
+            assert!(chart.svg.contains(&format!(">{mark}<")), "{mark}: {}", chart.svg);
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! People: search by email; a person's subscription, grants, sessions, passkeys and second
-//! factors; and the changes an administrator makes for them, each audited with the
+//! People: search by email; a person's subscription, grants, sessions, streams, passkeys and
+//! second factors; and the changes an administrator makes for them, each audited with the
 //! administrator as actor.
+
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self};
@@ -9,6 +11,7 @@ use askama::Template;
 
 use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
 use crate::domain::identity::people::{self, AccountAction, ActionOutcome};
+use crate::domain::streams::{self, StopBy};
 use crate::foundation::store::entitlements::{self as entitlement_store, Product, Tier};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
@@ -62,6 +65,14 @@ pub(crate) struct SessionLine {
     pub methods: String,
 }
 
+/// A stream playing on the person's account, as their page lists it.
+pub(crate) struct StreamLine {
+    pub id: String,
+    pub device: String,
+    pub content: Option<String>,
+    pub started: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/person.html")]
 struct PersonPage {
@@ -80,6 +91,7 @@ struct PersonPage {
     products: Vec<Product>,
     grants: Vec<GrantLine>,
     sessions: Vec<SessionLine>,
+    streams: Vec<StreamLine>,
     passkeys: Vec<String>,
     totp_since: Option<String>,
     ent_ver: i64,
@@ -167,6 +179,7 @@ async fn person_page(
                 entitlement_store::list_products(conn)?,
                 entitlement_store::list_grants(conn, &user_id)?,
                 sessions::list_live_for_user(conn, &user_id, now)?,
+                streams::playing(conn, &user_id, now)?,
                 passkeys::list_for_user(conn, &user_id)?,
                 totp::find(conn, &user_id)?.and_then(|credential| credential.confirmed_at),
                 entitlement_store::version(conn, &user_id)?,
@@ -174,7 +187,8 @@ async fn person_page(
             )))
         })
         .await?;
-    let Some((subscription, tiers, products, grants, live, keys, totp_since, ent_ver, person)) = loaded
+    let Some((subscription, tiers, products, grants, live, playing, keys, totp_since, ent_ver, person)) =
+        loaded
     else {
         return Err(PageError::not_found());
     };
@@ -224,6 +238,15 @@ async fn person_page(
                 device: describe_device(&session.user_agent),
                 signed_in: format_utc(session.created_at),
                 methods: describe_methods(&session.amr),
+            })
+            .collect(),
+        streams: playing
+            .into_iter()
+            .map(|stream| StreamLine {
+                started: format_utc(stream.started_at),
+                id: stream.id,
+                device: stream.device_id,
+                content: stream.content,
             })
             .collect(),
         passkeys: keys.into_iter().map(|key| key.name).collect(),
@@ -401,6 +424,33 @@ pub(crate) async fn revoke_grant(
         move |conn, actor, user_id, now| manage::revoke_grant(conn, actor, user_id, &grant_id, now),
     )
     .await
+}
+
+/// `POST /admin/people/{id}/streams/{stream}/stop`: the stream ends at once on every instance
+/// and its player stops at its next heartbeat. Audited.
+pub(crate) async fn stop_stream(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    let (user_id, stream_id) = path.into_inner();
+    let (core, actor, person) = (Arc::clone(&state.core), admin.actor(), user_id.clone());
+    let stopped = state
+        .store
+        .run(move |conn| {
+            let by = StopBy::Admin {
+                actor: &actor,
+                user_id: &person,
+            };
+            streams::stop(conn, &core.streams, by, &stream_id, core.clock.now())
+        })
+        .await?;
+    let notice = if stopped {
+        Notice::StreamStopped
+    } else {
+        Notice::StreamAlreadyOver
+    };
+    Ok(done(&person_path(&user_id), notice))
 }
 
 /// Applies an administrator's action to the person and answers with their page.
