@@ -111,6 +111,9 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// Sends of one event to one endpoint before it is given up.
     pub webhook_max_attempts: u32,
+    /// After an endpoint's secret is replaced, how long the previous one keeps signing
+    /// deliveries alongside it, in seconds; 0 stops it at once.
+    pub webhook_secret_overlap_secs: i64,
     // --- Passkeys (src/login/passkeys.rs) ---
     /// WebAuthn relying party ID: passkeys are bound to it. The issuer's host when unset.
     pub passkey_rp_id: Option<String>,
@@ -201,6 +204,7 @@ impl Default for Config {
             webhook_poll_interval_ms: 500,
             webhook_timeout_secs: 10,
             webhook_max_attempts: 12,
+            webhook_secret_overlap_secs: 86_400,
             passkey_rp_id: None,
             passkey_origin: None,
             smtp_url: None,
@@ -223,6 +227,8 @@ impl Default for Config {
 
 /// Shortest `metrics_token` accepted.
 const MIN_METRICS_TOKEN_CHARS: usize = 16;
+/// Longest a replaced webhook secret may keep signing: a receiver has long updated by then.
+const MAX_WEBHOOK_SECRET_OVERLAP_SECS: i64 = 30 * 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
@@ -346,6 +352,11 @@ impl Config {
         if self.webhook_max_attempts == 0 {
             return Err(ConfigError::Invalid(
                 "webhook_max_attempts must be positive".into(),
+            ));
+        }
+        if !(0..=MAX_WEBHOOK_SECRET_OVERLAP_SECS).contains(&self.webhook_secret_overlap_secs) {
+            return Err(ConfigError::Invalid(
+                "webhook_secret_overlap_secs must be between 0 and 2592000 (30 days)".into(),
             ));
         }
         if !(0..=60).contains(&self.refresh_reuse_grace_secs) {

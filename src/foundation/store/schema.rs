@@ -214,6 +214,8 @@ diesel::table! {
         url -> Text,
         sealed_secret -> Text,
         created_at -> BigInt,
+        previous_sealed_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
     }
 }
 

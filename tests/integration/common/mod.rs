@@ -6,6 +6,7 @@ pub mod browser;
 pub mod db_link;
 pub mod flow;
 pub mod smtp;
+pub mod tools;
 
 use std::sync::Arc;
 
