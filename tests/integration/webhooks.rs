@@ -692,16 +692,21 @@ on_both_backends!(
 // ---------------------------------------------------------------------------------------------
 // A receiver built on the Standard Webhooks library
 
-/// The receiver docs/content-servers.md shows, verifying with the `standardwebhooks` package
-/// (which checks the timestamp against the real clock, so this server runs on it).
+/// The content server docs/content-servers.md shows, in Python, verifying with the
+/// `standardwebhooks` package (which checks the timestamp against the real clock, so this
+/// server runs on it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_library() {
     let db = TestDb::new(Backend::Sqlite);
     let server = TestServer::start_with(webhook_config(&db), Clock::System).await;
-    let client_id = server.service_client(&[]).await.client_id;
+    let content = server.service_client(&[]).await;
     let user_id = flow::create_user(&server, "listener@example.com").await;
     let port = tools::free_port();
-    let (state, now) = (Arc::clone(&server.state), server.state.clock.now());
+    let (state, client_id, now) = (
+        Arc::clone(&server.state),
+        content.client_id.clone(),
+        server.state.clock.now(),
+    );
     server
         .state
         .store
@@ -729,8 +734,11 @@ async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_
     python
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/docs/examples/content-server/python/webhook_receiver.py"
+            "/docs/examples/content-server/python/content_server.py"
         ))
+        .env("ISSUER", &server.url)
+        .env("CLIENT_ID", &content.client_id)
+        .env("CLIENT_SECRET", content.client_secret.as_deref().unwrap())
         .env("USHER_WEBHOOK_SECRET", &registered.secret)
         .env("PORT", port.to_string());
     let receiver = tools::Running::start(python);
@@ -753,7 +761,7 @@ async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_
         .unwrap();
     let verified = receiver.next_line(PATIENCE);
     assert!(
-        verified.starts_with("verified subscription.put id=")
+        verified.starts_with("event subscription.put id=")
             && verified.contains(&format!(" users={user_id} ent_ver=")),
         "{verified}"
     );
@@ -774,7 +782,7 @@ async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_
     assert_eq!(forged.status(), 400);
     assert_eq!(
         receiver.next_line(PATIENCE),
-        "refused: No matching signature found"
+        "refused webhook: No matching signature found"
     );
 }
 
