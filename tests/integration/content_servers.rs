@@ -293,3 +293,29 @@ async fn the_python_content_server_decides_with_a_live_usher() {
 async fn the_go_content_server_decides_with_a_live_usher() {
     decides_with_a_live_usher(Language::Go).await;
 }
+
+/// Every `js`, `python` and `go` block of docs/content-servers.md is a verbatim part of the
+/// example in its language: the guide shows the code the tests above run.
+#[test]
+fn the_guide_shows_code_from_the_tested_examples() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/content-servers.md")).unwrap();
+    let mut shown = 0;
+    for (fence, program) in [
+        ("```js\n", "node/content_server.js"),
+        ("```python\n", "python/content_server.py"),
+        ("```go\n", "go/content_server.go"),
+    ] {
+        let program_text =
+            std::fs::read_to_string(root.join("docs/examples/content-server").join(program)).unwrap();
+        for block in guide.split(fence).skip(1) {
+            let code = block.split("\n```").next().unwrap();
+            assert!(
+                program_text.contains(code),
+                "{program} does not contain what the guide shows:\n{code}"
+            );
+            shown += 1;
+        }
+    }
+    assert_eq!(shown, 9, "three excerpts in each language");
+}

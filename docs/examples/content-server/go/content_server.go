@@ -261,8 +261,8 @@ func introspect(endpoint, token string) (*introspection, error) {
 
 // --- Webhooks: Standard Webhooks verification ---
 
-// verifyWebhook returns the body if one of the v1 signatures in webhook-signature is the
-// HMAC-SHA256, keyed with the whsec_ secret's bytes, of "<webhook-id>.<webhook-timestamp>.<body>",
+// verifyWebhook accepts a delivery (nil) when one of the v1 signatures in webhook-signature is
+// the HMAC-SHA256, keyed with the whsec_ secret's bytes, of "<webhook-id>.<webhook-timestamp>.<body>",
 // and the timestamp is within five minutes of our clock.
 func verifyWebhook(secret string, header http.Header, body []byte) error {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
