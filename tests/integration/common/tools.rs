@@ -5,6 +5,7 @@
 //! the distribution.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -71,6 +72,9 @@ pub struct Running {
 impl Running {
     pub fn start(mut command: Command) -> Self {
         let mut child = command
+            // Its own process group, so that dropping it also ends what it started (`go run`
+            // runs the program it builds as a child).
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -113,6 +117,9 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
