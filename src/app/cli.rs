@@ -25,6 +25,7 @@ use crate::foundation::config::{Config, LogFormat};
 use crate::foundation::crypto::keyring::{self, Withdrawal};
 use crate::foundation::crypto::keys::MasterKey;
 use crate::foundation::store::{self, Store};
+use crate::foundation::time::rfc3339;
 
 /// Where every command finds its configuration, shown under each `--help`.
 const CONFIGURATION_HELP: &str = "\
@@ -205,7 +206,8 @@ struct ClientWebhook {
     /// The client whose events these are.
     #[arg(long)]
     client_id: String,
-    /// The http(s) URL events are posted to; replaces any earlier one and its secret.
+    /// The http(s) URL events are posted to; replaces any earlier one and its secret (the
+    /// replaced secret signs beside the new one for webhook_secret_overlap_secs).
     #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
     url: Option<String>,
     /// Delete the client's endpoint; deliveries still waiting are given up.
@@ -220,7 +222,11 @@ struct ClientWebhook {
 struct WebhookRegistered {
     client_id: String,
     url: String,
+    /// The Standard Webhooks secret, `whsec_…`.
     secret: String,
+    /// Until when (RFC 3339) the secret this one replaced keeps signing beside it; null when
+    /// it replaced none or the overlap is off.
+    previous_secret_until: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -290,22 +296,28 @@ fn client_webhook(config: &Config, clock: &Clock, args: ClientWebhook) -> anyhow
     let now = clock.now();
     // Registration checks the client first: it runs its own write-first transaction, and the
     // audit entry follows it.
-    let secret = store.run_blocking(|conn| {
-        let secret = webhooks::register(conn, &master, &client_id, &url, now)?;
+    let overlap_secs = config.webhook_secret_overlap_secs;
+    let outcome = store.run_blocking(|conn| {
+        let outcome = webhooks::register(conn, &master, &client_id, &url, overlap_secs, now)?;
         let after = serde_json::json!({ "url": url });
         audit(conn, "webhook.register", &client_id, None, Some(after), now)?;
-        Ok::<_, webhooks::WebhookError>(secret)
+        Ok::<_, webhooks::WebhookError>(outcome)
     })?;
     let registered = WebhookRegistered {
         client_id,
         url,
-        secret,
+        secret: outcome.secret,
+        previous_secret_until: outcome.previous_secret_until.map(rfc3339::format),
     };
     print(args.json, &registered, || {
-        format!(
+        let mut text = format!(
             "client_id: {}\nurl: {}\nsecret: {}",
             registered.client_id, registered.url, registered.secret
-        )
+        );
+        if let Some(until) = &registered.previous_secret_until {
+            text.push_str(&format!("\nprevious secret signs too until: {until}"));
+        }
+        text
     })
 }
 // --- end usher client webhook ---

@@ -11,7 +11,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::domain::core::Core;
 use crate::domain::webhooks::endpoints::{self, WebhookError};
-use crate::domain::webhooks::signing::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use crate::domain::webhooks::signing::{self, SigningSecrets};
 use crate::foundation::crypto::random;
 use crate::foundation::store::schema::webhook_deliveries;
 
@@ -106,7 +106,7 @@ struct Claimed {
 }
 
 enum Secret {
-    Ready(Vec<u8>),
+    Ready(SigningSecrets),
     /// The endpoint was removed after the delivery was queued.
     Removed,
     /// The sealed secret does not open: a master key differing between instances.
@@ -157,7 +157,8 @@ async fn claim(state: &Arc<Core>, limit: usize) -> Result<Vec<Claimed>, WebhookE
                 if !won {
                     continue;
                 }
-                let secret = match endpoints::secret_of(conn, &worker_state.master_key, &row.client_id) {
+                let secret = match endpoints::secrets_of(conn, &worker_state.master_key, &row.client_id, now)
+                {
                     Ok(Some(secret)) => Secret::Ready(secret),
                     Ok(None) => Secret::Removed,
                     Err(WebhookError::Key(error)) => Secret::Unusable(error.to_string()),
@@ -195,7 +196,7 @@ enum Outcome {
 
 async fn deliver(state: Arc<Core>, http: reqwest::Client, delivery: Claimed) {
     let outcome = match &delivery.secret {
-        Secret::Ready(secret) => send(&http, &delivery, secret, state.clock.now()).await,
+        Secret::Ready(secrets) => send(&http, &delivery, secrets, state.clock.now()).await,
         Secret::Removed => Outcome::Abandoned {
             error: "endpoint removed",
         },
@@ -214,16 +215,19 @@ async fn deliver(state: Arc<Core>, http: reqwest::Client, delivery: Claimed) {
     }
 }
 
-async fn send(http: &reqwest::Client, delivery: &Claimed, secret: &[u8], timestamp: i64) -> Outcome {
-    let sent = http
+async fn send(
+    http: &reqwest::Client,
+    delivery: &Claimed,
+    secrets: &SigningSecrets,
+    timestamp: i64,
+) -> Outcome {
+    let mut request = http
         .post(&delivery.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(ID_HEADER, &delivery.event_id)
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(SIGNATURE_HEADER, sign(secret, timestamp, &delivery.body))
-        .body(delivery.body.clone())
-        .send()
-        .await;
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    for (name, value) in signing::headers(secrets, &delivery.event_id, timestamp, &delivery.body) {
+        request = request.header(name, value);
+    }
+    let sent = request.body(delivery.body.clone()).send().await;
     match sent {
         Ok(response) => {
             let status = i32::from(response.status().as_u16());

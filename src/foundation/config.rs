@@ -121,6 +121,9 @@ pub struct Config {
     /// How many stream leases an instance keeps in memory; a lease not held is read from the
     /// database.
     pub stream_cache_size: usize,
+    /// After an endpoint's secret is replaced, how long the previous one keeps signing
+    /// deliveries alongside it, in seconds; 0 stops it at once.
+    pub webhook_secret_overlap_secs: i64,
     // --- Passkeys (src/login/passkeys.rs) ---
     /// WebAuthn relying party ID: passkeys are bound to it. The issuer's host when unset.
     pub passkey_rp_id: Option<String>,
@@ -214,6 +217,7 @@ impl Default for Config {
             stream_lease_secs: 90,
             stream_write_interval_ms: 1_000,
             stream_cache_size: 1_000_000,
+            webhook_secret_overlap_secs: 86_400,
             passkey_rp_id: None,
             passkey_origin: None,
             smtp_url: None,
@@ -236,6 +240,8 @@ impl Default for Config {
 
 /// Shortest `metrics_token` accepted.
 const MIN_METRICS_TOKEN_CHARS: usize = 16;
+/// Longest a replaced webhook secret may keep signing: a receiver has long updated by then.
+const MAX_WEBHOOK_SECRET_OVERLAP_SECS: i64 = 30 * 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
@@ -369,6 +375,11 @@ impl Config {
         if !(10..=10_000).contains(&self.stream_write_interval_ms) {
             return Err(ConfigError::Invalid(
                 "stream_write_interval_ms must be between 10 and 10000".into(),
+            ));
+        }
+        if !(0..=MAX_WEBHOOK_SECRET_OVERLAP_SECS).contains(&self.webhook_secret_overlap_secs) {
+            return Err(ConfigError::Invalid(
+                "webhook_secret_overlap_secs must be between 0 and 2592000 (30 days)".into(),
             ));
         }
         if !(0..=60).contains(&self.refresh_reuse_grace_secs) {

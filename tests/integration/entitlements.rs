@@ -451,6 +451,7 @@ mod edges {
                     &state.master_key,
                     &client_id,
                     "http://127.0.0.1:9/hook",
+                    0,
                     START,
                 )
             })

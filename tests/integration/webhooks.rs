@@ -1,7 +1,9 @@
-//! Webhooks on both databases: an entitlement change reaches a real HTTP receiver as a signed
-//! POST; failures are recorded and retried after the backoff (moved with a manual clock), and
-//! given up after the last attempt; two instances sharing a database send each event once;
-//! the command line registers and removes endpoints.
+//! Webhooks on both databases: an entitlement change reaches a real HTTP receiver as a POST
+//! signed in the Standard Webhooks format (and the deprecated Usher format); a replaced secret
+//! signs beside the new one until its overlap ends; failures are recorded and retried after the
+//! backoff (moved with a manual clock), and given up after the last attempt; two instances
+//! sharing a database send each event once; the command line registers and removes endpoints;
+//! the documentation's receiver verifies deliveries with the `standardwebhooks` library.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use crate::common;
@@ -13,7 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb, TestServer, flow};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{Backend, TestDb, TestServer, flow, tools};
 use diesel::prelude::*;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -52,8 +56,40 @@ impl Received {
         serde_json::from_str(&self.body).expect("a JSON body")
     }
 
-    /// Checks the signature as a receiver would, with the secret from registration.
+    /// The Standard Webhooks signatures, in the order sent.
+    fn signatures(&self) -> Vec<&str> {
+        self.header("webhook-signature").split(' ').collect()
+    }
+
+    /// The Standard Webhooks signature `secret` (`whsec_…`, as registration gave it) makes of
+    /// this request, computed as the specification says.
+    fn signature_by(&self, secret: &str) -> String {
+        let key = BASE64
+            .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
+            .expect("base64 after whsec_");
+        let signed = format!(
+            "{}.{}.{}",
+            self.header("webhook-id"),
+            self.header("webhook-timestamp"),
+            self.body
+        );
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+        format!("v1,{}", BASE64.encode(ring::hmac::sign(&key, signed.as_bytes())))
+    }
+
+    /// Checks the request as receivers would with the secret from registration: one of its
+    /// Standard Webhooks signatures, and the deprecated Usher signature (keyed with the secret's
+    /// characters, over the timestamp and the body).
     fn assert_signed_with(&self, secret: &str) {
+        assert!(
+            self.signatures().contains(&self.signature_by(secret).as_str()),
+            "no signature by {secret} in {self:?}"
+        );
+        assert_eq!(self.header("Usher-Webhook-Id"), self.header("webhook-id"));
+        assert_eq!(
+            self.header("Usher-Webhook-Timestamp"),
+            self.header("webhook-timestamp")
+        );
         let timestamp = self.header("Usher-Webhook-Timestamp");
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
         let tag = ring::hmac::sign(&key, format!("{timestamp}.{}", self.body).as_bytes());
@@ -254,6 +290,11 @@ impl Site {
 
     /// Registers the client's endpoint through the plain function; returns the secret.
     async fn register(&self, url: &str) -> String {
+        let overlap_secs = self.server.state.config.webhook_secret_overlap_secs;
+        self.register_with_overlap(url, overlap_secs).await.secret
+    }
+
+    async fn register_with_overlap(&self, url: &str, overlap_secs: i64) -> webhooks::Registered {
         let (state, client_id, url, now) = (
             Arc::clone(&self.server.state),
             self.client_id.clone(),
@@ -263,7 +304,7 @@ impl Site {
         self.server
             .state
             .store
-            .run(move |conn| webhooks::register(conn, &state.master_key, &client_id, &url, now))
+            .run(move |conn| webhooks::register(conn, &state.master_key, &client_id, &url, overlap_secs, now))
             .await
             .expect("endpoint registered")
     }
@@ -338,7 +379,13 @@ async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) 
     let site = site(backend).await;
     let receiver = Receiver::start(0).await;
     let secret = site.register(&receiver.url()).await;
-    assert_eq!(secret.len(), 43, "base64url of 256 bits: {secret}");
+    assert_eq!(
+        BASE64
+            .decode(secret.strip_prefix("whsec_").unwrap())
+            .map(|key| key.len()),
+        Ok(32),
+        "whsec_ and the base64 of 256 bits: {secret}"
+    );
 
     site.change_subscription(START + 30 * 86_400).await;
     let request = receiver.next_request().await;
@@ -346,10 +393,11 @@ async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) 
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/hooks/usher");
     assert_eq!(request.header("Content-Type"), "application/json");
-    assert_eq!(request.header("Usher-Webhook-Timestamp"), START.to_string());
+    assert_eq!(request.header("webhook-timestamp"), START.to_string());
     request.assert_signed_with(&secret);
+    assert_eq!(request.signatures().len(), 1, "one secret, one signature");
     let body = request.json();
-    assert_eq!(request.header("Usher-Webhook-Id"), body["id"]);
+    assert_eq!(request.header("webhook-id"), body["id"]);
     assert_eq!(body["event"], "subscription.put");
     assert_eq!(body["user_id"], site.user_id.as_str());
     assert_eq!(body["target"], site.user_id.as_str());
@@ -406,9 +454,10 @@ async fn a_change_is_posted_signed_to_the_registered_endpoint(backend: Backend) 
                 &state.master_key,
                 "no-such-client",
                 "https://x.test/",
+                0,
                 START,
             );
-            let bad_url = webhooks::register(conn, &state.master_key, &client_id, "ftp://x.test/", START);
+            let bad_url = webhooks::register(conn, &state.master_key, &client_id, "ftp://x.test/", 0, START);
             Ok::<_, usher::foundation::store::StoreError>((unknown, bad_url))
         })
         .await
@@ -439,12 +488,9 @@ async fn a_failed_delivery_is_retried_after_the_backoff(backend: Backend) {
 
     site.server.state.clock.advance(5);
     let second = receiver.next_request().await;
-    assert_eq!(
-        second.header("Usher-Webhook-Id"),
-        first.header("Usher-Webhook-Id")
-    );
+    assert_eq!(second.header("webhook-id"), first.header("webhook-id"));
     assert_eq!(second.body, first.body);
-    assert_eq!(second.header("Usher-Webhook-Timestamp"), (START + 5).to_string());
+    assert_eq!(second.header("webhook-timestamp"), (START + 5).to_string());
     second.assert_signed_with(&secret);
 
     let delivered = site
@@ -596,7 +642,7 @@ async fn two_instances_send_each_event_exactly_once(backend: Backend) {
     let received = receiver.drain().await;
     let ids: HashSet<&str> = received
         .iter()
-        .map(|request| request.header("Usher-Webhook-Id"))
+        .map(|request| request.header("webhook-id"))
         .collect();
     assert_eq!(received.len(), EVENTS, "each event sent once");
     assert_eq!(ids.len(), EVENTS);
@@ -647,6 +693,39 @@ async fn a_start_refused_at_the_limit_is_posted_with_the_devices_in_use(backend:
     receiver.assert_quiet_for(Duration::from_millis(200)).await;
 }
 
+async fn a_replaced_secret_signs_beside_the_new_one_until_its_overlap_ends(backend: Backend) {
+    let site = site(backend).await;
+    let receiver = Receiver::start(0).await;
+    let old = site.register(&receiver.url()).await;
+    let replaced = site.register_with_overlap(&receiver.url(), 3600).await;
+    assert_ne!(replaced.secret, old);
+    assert_eq!(replaced.previous_secret_until, Some(START + 3600));
+
+    // Within the overlap a receiver holding either secret accepts the delivery; the deprecated
+    // header, which never carried more than one signature, is signed with the new one.
+    site.server.state.clock.advance(3599);
+    site.change_subscription(START + 86_400).await;
+    let during = receiver.next_request().await;
+    assert_eq!(
+        during.signatures(),
+        [during.signature_by(&replaced.secret), during.signature_by(&old)]
+    );
+    during.assert_signed_with(&replaced.secret);
+
+    // From its end on, only the new secret signs.
+    site.server.state.clock.advance(1);
+    site.change_subscription(START + 2 * 86_400).await;
+    let after = receiver.next_request().await;
+    assert_eq!(after.signatures(), [after.signature_by(&replaced.secret)]);
+
+    // Without an overlap the replaced secret stops signing at once.
+    let immediate = site.register_with_overlap(&receiver.url(), 0).await;
+    assert_eq!(immediate.previous_secret_until, None);
+    site.change_subscription(START + 3 * 86_400).await;
+    let next = receiver.next_request().await;
+    assert_eq!(next.signatures(), [next.signature_by(&immediate.secret)]);
+}
+
 on_both_backends!(
     a_start_refused_at_the_limit_is_posted_with_the_devices_in_use,
     a_change_is_posted_signed_to_the_registered_endpoint,
@@ -655,7 +734,107 @@ on_both_backends!(
     an_unreachable_endpoint_is_retried_at_its_new_address,
     removing_the_endpoint_gives_up_what_waits,
     two_instances_send_each_event_exactly_once,
+    a_replaced_secret_signs_beside_the_new_one_until_its_overlap_ends,
 );
+
+// ---------------------------------------------------------------------------------------------
+// A receiver built on the Standard Webhooks library
+
+/// The content server docs/content-servers.md shows, in Python, verifying with the
+/// `standardwebhooks` package (which checks the timestamp against the real clock, so this
+/// server runs on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_library() {
+    let db = TestDb::new(Backend::Sqlite);
+    let server = TestServer::start_with(webhook_config(&db), Clock::System).await;
+    let content = server.service_client(&[]).await;
+    let user_id = flow::create_user(&server, "listener@example.com").await;
+    let port = tools::free_port();
+    let (state, client_id, now) = (
+        Arc::clone(&server.state),
+        content.client_id.clone(),
+        server.state.clock.now(),
+    );
+    server
+        .state
+        .store
+        .run(move |conn| {
+            let tier = TierInput {
+                name: "Premium".into(),
+                rank: 10,
+                features: vec!["hd".into()],
+                max_streams: 2,
+                stream_limit_policy: None,
+                max_devices: None,
+            };
+            manage::create_tier(conn, &Actor::client("payments"), "premium", &tier, now)
+        })
+        .await
+        .unwrap();
+    let registered = server
+        .state
+        .store
+        .run(move |conn| {
+            let url = format!("http://127.0.0.1:{port}/usher-events");
+            webhooks::register(conn, &state.master_key, &client_id, &url, 0, now)
+        })
+        .await
+        .unwrap();
+    let mut python = tools::python();
+    python
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/examples/content-server/python/content_server.py"
+        ))
+        .env("ISSUER", &server.url)
+        .env("CLIENT_ID", &content.client_id)
+        .env("CLIENT_SECRET", content.client_secret.as_deref().unwrap())
+        .env("USHER_WEBHOOK_SECRET", &registered.secret)
+        .env("PORT", port.to_string());
+    let receiver = tools::Running::start(python);
+    assert_eq!(receiver.next_line(PATIENCE), format!("listening on {port}"));
+
+    let (target, now) = (user_id.clone(), server.state.clock.now());
+    server
+        .state
+        .store
+        .run(move |conn| {
+            let subscription = SubscriptionInput {
+                tier: "premium".into(),
+                status: "active".into(),
+                current_period_end: now + 86_400,
+                external_ref: None,
+            };
+            manage::put_subscription(conn, &Actor::client("payments"), &target, &subscription, now)
+        })
+        .await
+        .unwrap();
+    let verified = receiver.next_line(PATIENCE);
+    assert!(
+        verified.starts_with("event subscription.put id=")
+            && verified.contains(&format!(" users={user_id} ent_ver=")),
+        "{verified}"
+    );
+
+    // The same receiver refuses a request whose signature the secret did not make.
+    let forged = common::http()
+        .post(format!("http://127.0.0.1:{port}/usher-events"))
+        .header("webhook-id", "evt_forged")
+        .header("webhook-timestamp", server.state.clock.now().to_string())
+        .header(
+            "webhook-signature",
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        )
+        .body(r#"{"id":"evt_forged","event":"subscription.put","affected_users":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert_eq!(
+        receiver.next_line(PATIENCE),
+        "refused webhook: No matching signature found"
+    );
+}
 
 // ---------------------------------------------------------------------------------------------
 // The command line
@@ -722,11 +901,16 @@ fn the_command_line_registers_replaces_and_removes_an_endpoint() {
     );
     let mut keys: Vec<&str> = registered.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["client_id", "secret", "url"]);
+    assert_eq!(keys, ["client_id", "previous_secret_until", "secret", "url"]);
     assert_eq!(registered["client_id"], client_id);
     assert_eq!(registered["url"], "https://hooks.example.com/usher");
+    assert_eq!(
+        registered["previous_secret_until"],
+        Value::Null,
+        "nothing replaced"
+    );
     let secret = registered["secret"].as_str().unwrap();
-    assert_eq!(secret.len(), 43);
+    assert!(secret.starts_with("whsec_"), "{secret}");
 
     // The server opens the secret with the same master key.
     let mut db = diesel::SqliteConnection::establish(&dir.join("usher.db").to_string_lossy()).unwrap();
@@ -757,6 +941,23 @@ fn the_command_line_registers_replaces_and_removes_an_endpoint() {
     );
     assert_eq!(replaced["url"], "http://10.0.0.7:9000/events");
     assert_ne!(replaced["secret"], secret);
+    // The replaced secret signs beside the new one for a day (webhook_secret_overlap_secs).
+    let registered_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let until: Option<i64> = webhook_endpoints::table
+        .find(client_id)
+        .select(webhook_endpoints::previous_secret_until)
+        .first(&mut db)
+        .unwrap();
+    let until = until.expect("the replaced secret overlaps");
+    assert!(
+        (registered_at + 86_340..=registered_at + 86_400).contains(&until),
+        "{until}"
+    );
+    let shown = replaced["previous_secret_until"].as_str().unwrap();
+    assert!(shown.ends_with('Z') && shown.contains('T'), "RFC 3339: {shown}");
 
     for bad in [
         vec![

@@ -1,11 +1,13 @@
-//! Where each client wants its events: at most one endpoint per client, with the HMAC secret
-//! sealed by the master key, so a database dump alone cannot forge a delivery.
+//! Where each client wants its events: at most one endpoint per client, with its HMAC secret
+//! (and, for a while after a replacement, the one before) sealed by the master key, so a
+//! database dump alone cannot forge a delivery.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use super::signing::{self, SigningSecrets};
 
 use crate::foundation::crypto::keys::{KeyError, MasterKey};
-use crate::foundation::crypto::random;
 use crate::foundation::store::schema::{webhook_deliveries, webhook_endpoints};
 use crate::foundation::store::{DbConnection, StoreError, clients};
 
@@ -64,33 +66,56 @@ pub fn check_url(url: &str) -> Result<String, WebhookError> {
     Ok(parsed.to_string())
 }
 
-/// Sets or replaces the client's endpoint with a fresh 256-bit secret, which is returned: it
-/// is stored only sealed, so this is the one moment it can be shown. Deliveries still waiting
-/// move to the new URL and are signed with the new secret when sent.
+/// A registration's outcome: the secret to give the receiver, and until when the secret it
+/// replaced keeps signing beside it.
+#[derive(Debug)]
+pub struct Registered {
+    pub secret: String,
+    pub previous_secret_until: Option<i64>,
+}
+
+/// Sets or replaces the client's endpoint with a fresh secret, which is returned: it is
+/// stored only sealed, so this is the one moment it can be shown. Replacing an endpoint keeps
+/// its secret signing beside the new one for `overlap_secs` (when positive), so its receiver
+/// can move to the new secret without refusing a delivery. Deliveries still waiting move to
+/// the new URL and are signed with the new secret when sent.
 pub fn register(
     conn: &mut DbConnection,
     master_key: &MasterKey,
     client_id: &str,
     url: &str,
+    overlap_secs: i64,
     now: i64,
-) -> Result<String, WebhookError> {
+) -> Result<Registered, WebhookError> {
     let url = check_url(url)?;
     if clients::find(conn, client_id)?.is_none() {
         return Err(WebhookError::NotFound("client"));
     }
-    let secret = random::token::<32>();
+    let secret = signing::new_secret();
     let sealed = master_key.seal(&secret_kid(client_id), secret.as_bytes())?;
-    conn.transaction(|conn| {
-        // MultiConnection has no upsert builder; both databases accept this SQL.
+    let overlap_until = (overlap_secs > 0).then(|| now.saturating_add(overlap_secs));
+    let previous_secret_until = conn.transaction(|conn| {
+        let replaced = webhook_endpoints::table
+            .find(client_id)
+            .select(webhook_endpoints::client_id)
+            .first::<String>(conn)
+            .optional()?
+            .is_some();
+        let previous_secret_until = overlap_until.filter(|_| replaced);
+        // MultiConnection has no upsert builder; both databases accept this SQL. The row's
+        // current secret becomes its previous one (sealed under the same name).
         diesel::sql_query(
             "INSERT INTO webhook_endpoints (client_id, url, sealed_secret, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, \
+             previous_sealed_secret = CASE WHEN $5 IS NULL THEN NULL \
+             ELSE webhook_endpoints.sealed_secret END, previous_secret_until = $5, \
              sealed_secret = excluded.sealed_secret, created_at = excluded.created_at",
         )
         .bind::<Text, _>(client_id)
         .bind::<Text, _>(&url)
         .bind::<Text, _>(&sealed)
         .bind::<BigInt, _>(now)
+        .bind::<Nullable<BigInt>, _>(previous_secret_until)
         .execute(conn)?;
         diesel::update(webhook_deliveries::table)
             .filter(webhook_deliveries::client_id.eq(client_id))
@@ -98,9 +123,12 @@ pub fn register(
             .filter(webhook_deliveries::next_attempt_at.is_not_null())
             .set(webhook_deliveries::url.eq(&url))
             .execute(conn)?;
-        Ok::<_, WebhookError>(())
+        Ok::<_, WebhookError>(previous_secret_until)
     })?;
-    Ok(secret)
+    Ok(Registered {
+        secret,
+        previous_secret_until,
+    })
 }
 
 /// Deletes the client's endpoint and gives up its deliveries still waiting: nothing could sign
@@ -123,21 +151,35 @@ pub fn remove(conn: &mut DbConnection, client_id: &str) -> Result<bool, WebhookE
     })
 }
 
-/// The client's current secret, `None` when it has no endpoint any more.
-pub(crate) fn secret_of(
+/// The secrets that sign the client's deliveries at `now`, `None` when it has no endpoint any
+/// more: its current one and, until its overlap ends, the one it replaced.
+pub(crate) fn secrets_of(
     conn: &mut DbConnection,
     master_key: &MasterKey,
     client_id: &str,
-) -> Result<Option<Vec<u8>>, WebhookError> {
-    let sealed: Option<String> = webhook_endpoints::table
+    now: i64,
+) -> Result<Option<SigningSecrets>, WebhookError> {
+    let sealed: Option<(String, Option<String>, Option<i64>)> = webhook_endpoints::table
         .find(client_id)
-        .select(webhook_endpoints::sealed_secret)
+        .select((
+            webhook_endpoints::sealed_secret,
+            webhook_endpoints::previous_sealed_secret,
+            webhook_endpoints::previous_secret_until,
+        ))
         .first(conn)
         .optional()?;
-    sealed
-        .map(|sealed| master_key.unseal(&secret_kid(client_id), &sealed))
-        .transpose()
-        .map_err(WebhookError::from)
+    let Some((current, previous, previous_until)) = sealed else {
+        return Ok(None);
+    };
+    let kid = secret_kid(client_id);
+    let previous = previous
+        .filter(|_| previous_until.is_some_and(|until| now < until))
+        .map(|sealed| master_key.unseal(&kid, &sealed))
+        .transpose()?;
+    Ok(Some(SigningSecrets {
+        current: master_key.unseal(&kid, &current)?,
+        previous,
+    }))
 }
 
 #[cfg(test)]

@@ -3,33 +3,38 @@
 //! background worker sends them signed and retries with backoff.
 //!
 //! A client registers one endpoint (`usher client webhook --client-id ID --url URL`, or
-//! [`register`]) and receives a 256-bit secret, shown once and stored sealed with the master
-//! key. Every delivery is
+//! [`register`]) and receives a secret in the Standard Webhooks form (`whsec_` and the base64
+//! of 256 random bits), shown once and stored sealed with the master key. Every delivery is
 //!
 //! ```text
 //! POST <url>
 //! Content-Type: application/json
-//! Usher-Webhook-Id: <event id, the body's "id"; the same on every retry>
-//! Usher-Webhook-Timestamp: <Unix seconds when this attempt was signed>
-//! Usher-Webhook-Signature: v1=<lower-case hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+//! webhook-id: <event id, the body's "id"; the same on every retry>
+//! webhook-timestamp: <Unix seconds when this attempt was signed>
+//! webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")> [v1,<…previous secret>]
+//! Usher-Webhook-Id, Usher-Webhook-Timestamp, Usher-Webhook-Signature: the same, in the
+//!   deprecated format of earlier releases (removed in the next release)
 //!
 //! {"id":"…","event":"subscription.put","created_at":…,"user_id":"…","target":"…",
 //!  "affected_users":["…"],"data":{…}}
 //! ```
 //!
-//! The HMAC key is the secret exactly as printed (its ASCII bytes) and the body is signed
-//! byte for byte as sent, as Stripe and Standard Webhooks do. A receiver recomputes the
-//! signature over the raw body, compares in constant time, rejects timestamps more than five
-//! minutes from its own clock (a captured request cannot be replayed later) and ignores ids it
-//! has seen (delivery is at least once). A 2xx answer within `webhook_timeout_secs` counts as
-//! delivered; anything else is retried after 5 s, 10 s, 20 s, … (at most an hour apart) until
+//! This is the Standard Webhooks scheme (<https://www.standardwebhooks.com/>), so receivers
+//! verify with its libraries: the key is what follows `whsec_`, base64-decoded, and the body
+//! is signed byte for byte as sent. Registering again replaces the secret; the replaced one
+//! keeps signing beside it (a second signature in `webhook-signature`) for
+//! `webhook_secret_overlap_secs`, so the receiver can switch without refusing a delivery. A
+//! receiver compares in constant time, rejects timestamps more than five minutes from its own
+//! clock (a captured request cannot be replayed later) and ignores ids it has seen (delivery
+//! is at least once). A 2xx answer within `webhook_timeout_secs` counts as delivered;
+//! anything else is retried after 5 s, 10 s, 20 s, … (at most an hour apart) until
 //! `webhook_max_attempts` sends have failed. Redirects are not followed.
 
 pub(crate) mod endpoints;
 pub(crate) mod signing;
 
-pub use endpoints::{WebhookError, check_url, register, remove};
-pub use signing::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+pub use endpoints::{Registered, WebhookError, check_url, register, remove};
+pub use signing::{ID_HEADER, SECRET_PREFIX, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 use diesel::prelude::*;
 use serde::Serialize;

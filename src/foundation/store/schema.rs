@@ -216,6 +216,8 @@ diesel::table! {
         url -> Text,
         sealed_secret -> Text,
         created_at -> BigInt,
+        previous_sealed_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod db_link;
 pub mod flow;
 pub mod shell_docs;
 pub mod smtp;
+pub mod tools;
 
 use std::sync::Arc;
 
