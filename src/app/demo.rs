@@ -321,6 +321,7 @@ fn catalogue(conn: &mut DbConnection, now: i64) -> anyhow::Result<(usize, usize)
             max_streams,
             stream_limit_policy: None,
             max_devices: None,
+            max_profiles: None,
         };
         manage::create_tier(conn, &actor, slug, &input, now)?;
         tiers += 1;

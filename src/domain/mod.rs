@@ -5,6 +5,7 @@ pub(crate) mod core;
 pub mod entitlements;
 pub mod identity;
 pub mod oauth;
+pub mod profiles;
 pub(crate) mod streams;
 pub(crate) mod tokens;
 pub mod webhooks;

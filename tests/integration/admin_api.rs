@@ -197,7 +197,7 @@ async fn tiers_are_created_read_changed_and_deleted(backend: Backend) {
     assert_eq!(created.header("location"), "/admin/api/v1/tiers/premium");
     let expected = json!({"slug": "premium", "name": "Premium", "rank": 20,
         "features": ["hd", "4k"], "max_streams": 4, "stream_limit_policy": "refuse",
-        "max_devices": null});
+        "max_devices": null, "max_profiles": 5});
     assert_eq!(created.body, expected);
     assert_eq!(
         api.admin(Method::GET, "/tiers/premium", None).await.body,
@@ -219,7 +219,7 @@ async fn tiers_are_created_read_changed_and_deleted(backend: Backend) {
         changed.body,
         json!({"slug": "premium", "name": "Premium+", "rank": 30,
             "features": ["hd", "4k", "ad_free"], "max_streams": 5,
-            "stream_limit_policy": "end_oldest", "max_devices": 6})
+            "stream_limit_policy": "end_oldest", "max_devices": 6, "max_profiles": 5})
     );
     let wrong_policy = api
         .admin(

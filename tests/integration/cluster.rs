@@ -128,6 +128,7 @@ async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_w
                 max_streams: 4,
                 stream_limit_policy: None,
                 max_devices: None,
+                max_profiles: None,
             };
             manage::create_tier(conn, &actor, "premium", &tier, now)?;
             let subscription = manage::SubscriptionInput {

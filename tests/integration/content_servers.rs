@@ -86,6 +86,7 @@ impl Site {
                     max_streams: 2,
                     stream_limit_policy: None,
                     max_devices: None,
+                    max_profiles: None,
                 };
                 manage::create_tier(conn, &payments, "premium", &tier, now)?;
                 let product = ProductInput {

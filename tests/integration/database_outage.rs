@@ -59,6 +59,7 @@ async fn outage() -> Outage {
                 max_streams: 2,
                 stream_limit_policy: None,
                 max_devices: None,
+                max_profiles: None,
             };
             manage::create_tier(conn, &actor, "gold", &gold, START).unwrap();
             let subscription = SubscriptionInput {

@@ -65,6 +65,7 @@ async fn account(backend: Backend, plan: Plan) -> Account {
                     max_streams: 4,
                     stream_limit_policy: None,
                     max_devices,
+                    max_profiles: None,
                 };
                 manage::create_tier(conn, &actor, "family", &tier, now)?;
                 let subscription = SubscriptionInput {

@@ -82,6 +82,7 @@ impl Site {
             max_streams: 2,
             stream_limit_policy: None,
             max_devices: None,
+            max_profiles: None,
         };
         self.change(move |conn, now| manage::create_tier(conn, &actor(), slug, &input, now))
             .await
@@ -502,6 +503,7 @@ mod edges {
             max_streams: 4,
             stream_limit_policy: None,
             max_devices: None,
+            max_profiles: None,
         };
         site.change(move |conn, now| manage::update_tier(conn, &actor(), "premium", &input, now))
             .await

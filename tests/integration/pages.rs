@@ -454,6 +454,7 @@ async fn allow_devices(server: &TestServer, max_devices: i32) {
                 max_streams: 2,
                 stream_limit_policy: None,
                 max_devices: Some(max_devices),
+                max_profiles: None,
             };
             manage::create_tier(conn, &actor, "duo", &tier, now)?;
             let subscription = SubscriptionInput {

@@ -33,6 +33,7 @@ fn tier(max_streams: i32, policy: &str) -> TierInput {
         max_streams,
         stream_limit_policy: Some(policy.into()),
         max_devices: None,
+        max_profiles: None,
     }
 }
 

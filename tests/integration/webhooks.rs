@@ -253,6 +253,7 @@ async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Sit
                 max_streams: 2,
                 stream_limit_policy: None,
                 max_devices: None,
+                max_profiles: None,
             };
             manage::create_tier(conn, &Actor::client("payments"), "premium", &input, now)
         })
@@ -766,6 +767,7 @@ async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_
                 max_streams: 2,
                 stream_limit_policy: None,
                 max_devices: None,
+                max_profiles: None,
             };
             manage::create_tier(conn, &Actor::client("payments"), "premium", &tier, now)
         })

@@ -122,7 +122,7 @@ fn check_external_ref(external_ref: Option<&str>) -> Result<Option<String>, Enti
 }
 
 /// What describes a tier.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct TierInput {
     pub name: String,
     pub rank: i32,
@@ -135,7 +135,13 @@ pub struct TierInput {
     /// How many devices may hold a sign-in at once; absent: no limit.
     #[serde(default)]
     pub max_devices: Option<i32>,
+    /// How many profiles an account may have; absent: [`DEFAULT_MAX_PROFILES`].
+    #[serde(default)]
+    pub max_profiles: Option<i32>,
 }
+
+/// Profiles an account of a tier may have when the tier does not say.
+pub const DEFAULT_MAX_PROFILES: i32 = 5;
 
 /// A tier's checked description.
 struct CheckedTier {
@@ -213,6 +219,7 @@ pub fn create_tier(
         max_streams: input.max_streams,
         stream_limit_policy,
         max_devices: input.max_devices,
+        max_profiles: input.max_profiles.unwrap_or(DEFAULT_MAX_PROFILES),
         created_at: now,
         updated_at: now,
     };
@@ -250,6 +257,7 @@ pub fn update_tier(
             max_streams: input.max_streams,
             stream_limit_policy,
             max_devices: input.max_devices,
+            max_profiles: input.max_profiles.unwrap_or(DEFAULT_MAX_PROFILES),
             updated_at: now,
             ..before.clone()
         };
@@ -296,6 +304,7 @@ pub(crate) fn tier_json(tier: &Tier) -> Value {
         "max_streams": tier.max_streams,
         "stream_limit_policy": tier.stream_limit_policy,
         "max_devices": tier.max_devices,
+        "max_profiles": tier.max_profiles,
     })
 }
 

@@ -28,6 +28,9 @@ pub struct ActiveProduct {
 /// once.
 pub const STREAMS_WITHOUT_TIER: i32 = 1;
 
+/// How many profiles a person without a current subscription may have.
+pub const PROFILES_WITHOUT_TIER: i32 = 1;
+
 /// What a stream start does when the account already plays `max_streams` streams.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LimitPolicy {
@@ -66,6 +69,8 @@ pub struct Entitlements {
     pub stream_limit_policy: LimitPolicy,
     /// How many devices may hold a sign-in at once; `None`: no limit.
     pub max_devices: Option<i32>,
+    /// How many profiles the account may have: the tier's, or [`PROFILES_WITHOUT_TIER`].
+    pub max_profiles: i32,
     /// When this answer changes by the clock alone: the earliest period end, grant start or
     /// grant end still ahead. `None` when nothing is scheduled.
     pub changes_at: Option<i64>,
@@ -188,6 +193,9 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
             .and_then(|tier| LimitPolicy::parse(&tier.stream_limit_policy))
             .unwrap_or_default(),
         max_devices: tier.as_ref().and_then(|tier| tier.max_devices),
+        max_profiles: tier
+            .as_ref()
+            .map_or(PROFILES_WITHOUT_TIER, |tier| tier.max_profiles),
         tier: tier.map(|tier| tier.slug),
         ppv,
         changes_at,

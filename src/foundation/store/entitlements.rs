@@ -21,6 +21,7 @@ struct TierRow {
     updated_at: i64,
     stream_limit_policy: String,
     max_devices: Option<i32>,
+    max_profiles: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Tier {
     pub stream_limit_policy: String,
     /// How many devices may hold a sign-in at once; `None`: no limit.
     pub max_devices: Option<i32>,
+    /// How many profiles an account may have.
+    pub max_profiles: i32,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -50,6 +53,7 @@ impl TryFrom<TierRow> for Tier {
             max_streams: row.max_streams,
             stream_limit_policy: row.stream_limit_policy,
             max_devices: row.max_devices,
+            max_profiles: row.max_profiles,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -66,6 +70,7 @@ impl From<&Tier> for TierRow {
             max_streams: tier.max_streams,
             stream_limit_policy: tier.stream_limit_policy.clone(),
             max_devices: tier.max_devices,
+            max_profiles: tier.max_profiles,
             created_at: tier.created_at,
             updated_at: tier.updated_at,
         }
@@ -109,6 +114,7 @@ pub(crate) fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), St
             tiers::max_streams.eq(tier.max_streams),
             tiers::stream_limit_policy.eq(&tier.stream_limit_policy),
             tiers::max_devices.eq(tier.max_devices),
+            tiers::max_profiles.eq(tier.max_profiles),
             tiers::updated_at.eq(tier.updated_at),
         ))
         .execute(conn)?;

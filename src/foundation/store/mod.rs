@@ -16,6 +16,7 @@ pub(crate) mod issued_tokens;
 pub(crate) mod keys;
 pub(crate) mod links;
 pub mod passkeys;
+pub mod profiles;
 pub mod refresh_tokens;
 pub mod revocations;
 pub mod schema;

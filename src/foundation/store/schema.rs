@@ -151,6 +151,7 @@ diesel::table! {
         updated_at -> BigInt,
         stream_limit_policy -> Text,
         max_devices -> Nullable<Integer>,
+        max_profiles -> Integer,
     }
 }
 
@@ -391,5 +392,18 @@ diesel::table! {
         continue_to -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    profiles (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        color -> Text,
+        maturity -> Text,
+        kids -> Bool,
+        pin_hash -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }

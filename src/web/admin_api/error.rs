@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::domain::AdminError;
 use crate::domain::entitlements::manage::EntitlementError;
+use crate::domain::profiles::ProfileError;
 use crate::foundation::store::StoreError;
 use crate::web::errors::RETRY_AFTER_SECS;
 
@@ -219,6 +220,25 @@ impl From<AdminError> for ApiError {
             AdminError::Conflict(description) => Self::conflict(description),
             AdminError::Store(error) => Self::from(error),
             AdminError::Password(error) => Self::server_error(&error),
+        }
+    }
+}
+
+impl From<ProfileError> for ApiError {
+    fn from(error: ProfileError) -> Self {
+        match error {
+            ProfileError::Invalid { field, message } => Self::invalid(field, message),
+            ProfileError::NotFound(what) => Self::not_found(what),
+            ProfileError::LimitReached(_) => Self::conflict(error.to_string()),
+            ProfileError::Busy => Self {
+                retry_after: true,
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    error.to_string(),
+                )
+            },
+            ProfileError::Store(error) => Self::from(error),
         }
     }
 }

@@ -54,6 +54,12 @@ impl Fields {
         }
     }
 
+    /// Whether the body names `field` at all, `null` included: for write-only fields where
+    /// `null` clears and absence keeps.
+    pub(crate) fn names(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
     pub(crate) fn required<T: DeserializeOwned>(&self, field: &str, expected: &str) -> Result<T, ApiError> {
         self.optional(field, expected)?
             .ok_or_else(|| ApiError::invalid(field, "is required"))

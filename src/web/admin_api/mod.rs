@@ -13,6 +13,7 @@ mod error;
 mod input;
 mod openapi;
 mod products;
+mod profiles;
 mod streams;
 mod tiers;
 mod users;
@@ -77,6 +78,18 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             resource("/users/{id}/entitlements", "entitlements", "GET, HEAD"),
             users::entitlements,
         ))
+        .service(
+            get(
+                resource("/users/{id}/profiles", "profiles", "GET, HEAD, POST"),
+                profiles::list,
+            )
+            .route(web::post().to(profiles::create)),
+        )
+        .service(
+            resource("/users/{id}/profiles/{profile_id}", "profile", "PUT, DELETE")
+                .route(web::put().to(profiles::update))
+                .route(web::delete().to(profiles::delete)),
+        )
         .service(get(
             resource("/users/{id}/streams", "streams", "GET, HEAD"),
             streams::list,

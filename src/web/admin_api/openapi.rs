@@ -13,9 +13,10 @@ use utoipa::{Modify, OpenApi};
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::views::{
     ActiveProductView, AuditEntryView, EntitlementsView, GrantBody, GrantView, ProductBody, ProductView,
-    StreamView, SubscriptionBody, SubscriptionStatus, SubscriptionView, TierBody, TierView, UserView,
+    ProfileBody, ProfileView, StreamView, SubscriptionBody, SubscriptionStatus, SubscriptionView, TierBody,
+    TierView, UserView,
 };
-use crate::web::admin_api::{audit, products, streams, tiers, users};
+use crate::web::admin_api::{audit, products, profiles, streams, tiers, users};
 use crate::web::state::AppState;
 
 #[derive(OpenApi)]
@@ -48,6 +49,10 @@ use crate::web::state::AppState;
         users::grant,
         users::revoke_grant,
         users::entitlements,
+        profiles::list,
+        profiles::create,
+        profiles::update,
+        profiles::delete,
         streams::list,
         streams::stop,
         audit::list,
@@ -68,6 +73,8 @@ use crate::web::state::AppState;
         ActiveProductView,
         AuditEntryView,
         StreamView,
+        ProfileView,
+        ProfileBody,
     )),
     tags(
         (name = "tiers", description = "Subscription tiers: `usher:admin`"),
@@ -176,7 +183,7 @@ mod tests {
                 assert!(operation.responses.responses.contains_key("401"), "{path}");
             }
         }
-        assert_eq!(document.paths.paths.len(), 13);
+        assert_eq!(document.paths.paths.len(), 15);
     }
 
     #[test]
@@ -193,6 +200,6 @@ mod tests {
         let count = ids.len();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!((ids.len(), count), (20, 20));
+        assert_eq!((ids.len(), count), (24, 24));
     }
 }

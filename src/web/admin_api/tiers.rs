@@ -25,6 +25,7 @@ fn input(fields: &Fields) -> Result<TierInput, ApiError> {
         max_streams: fields.required("max_streams", "an integer")?,
         stream_limit_policy: fields.optional("stream_limit_policy", "refuse or end_oldest")?,
         max_devices: fields.optional("max_devices", "an integer")?,
+        max_profiles: fields.optional("max_profiles", "an integer")?,
     })
 }
 

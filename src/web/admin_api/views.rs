@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::entitlements::Entitlements;
 use crate::foundation::store::entitlements::{AuditEntry, Grant, Product, Subscription, Tier};
+use crate::foundation::store::profiles::Profile;
 use crate::foundation::store::streams::Stream;
 use crate::foundation::store::users::User;
 use crate::foundation::time::rfc3339;
@@ -36,6 +37,9 @@ pub(crate) struct TierView {
     /// How many devices may hold a sign-in at once; `null`: no limit.
     #[schema(example = 5)]
     pub max_devices: Option<i32>,
+    /// How many profiles an account of this tier may have.
+    #[schema(example = 5)]
+    pub max_profiles: i32,
 }
 
 impl From<&Tier> for TierView {
@@ -48,6 +52,7 @@ impl From<&Tier> for TierView {
             max_streams: tier.max_streams,
             stream_limit_policy: tier.stream_limit_policy.clone(),
             max_devices: tier.max_devices,
+            max_profiles: tier.max_profiles,
         }
     }
 }
@@ -81,6 +86,9 @@ pub(crate) struct TierBody {
     /// 1 to 1000 devices signed in at once; absent or `null`: no limit.
     #[schema(example = 5)]
     pub max_devices: Option<i32>,
+    /// 1 to 20 profiles per account; absent: 5.
+    #[schema(example = 5)]
+    pub max_profiles: Option<i32>,
 }
 
 /// A pay-per-view product.
@@ -314,6 +322,56 @@ impl From<&Entitlements> for EntitlementsView {
             ent_ver: entitlements.ent_ver,
         }
     }
+}
+
+/// A profile under an account; its PIN is never shown, only whether it has one.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProfileView {
+    #[schema(example = "Zp3Xb1lQmWJ1o0p9yT2lA")]
+    pub id: String,
+    #[schema(example = "Ayesha")]
+    pub name: String,
+    /// `all`, `7`, `13`, `16` or `18`: the highest age rating the profile may watch.
+    #[schema(example = "13")]
+    pub maturity: String,
+    pub kids: bool,
+    pub has_pin: bool,
+    /// The avatar's colour behind the name's initial.
+    #[schema(example = "#1d4ed8")]
+    pub color: String,
+}
+
+impl From<&Profile> for ProfileView {
+    fn from(profile: &Profile) -> Self {
+        Self {
+            id: profile.id.clone(),
+            name: profile.name.clone(),
+            maturity: profile.maturity.clone(),
+            kids: profile.kids,
+            has_pin: profile.pin_hash.is_some(),
+            color: profile.color.clone(),
+        }
+    }
+}
+
+/// A profile to add, or its new description.
+#[expect(
+    dead_code,
+    reason = "only describes the body in the OpenAPI document: profiles.rs reads it"
+)]
+#[derive(ToSchema)]
+pub(crate) struct ProfileBody {
+    /// 1 to 50 printable characters.
+    #[schema(example = "Ayesha")]
+    pub name: String,
+    /// `all` (the default), `7`, `13`, `16` or `18`.
+    #[schema(example = "13")]
+    pub maturity: Option<String>,
+    /// Absent: false.
+    pub kids: Option<bool>,
+    /// Write-only: 4 digits set the PIN; `null` clears it; left out, `PUT` keeps it.
+    #[schema(example = "4821")]
+    pub pin: Option<String>,
 }
 
 /// A stream playing now.

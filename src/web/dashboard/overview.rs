@@ -468,6 +468,7 @@ mod tests {
             max_streams: 1,
             stream_limit_policy: "refuse".into(),
             max_devices: None,
+            max_profiles: 5,
             created_at: 0,
             updated_at: 0,
         }

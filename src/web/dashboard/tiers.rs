@@ -50,6 +50,7 @@ pub(crate) struct Draft {
     pub max_devices: String,
     /// `refuse` or `end_oldest`.
     pub stream_limit_policy: String,
+    pub max_profiles: String,
 }
 
 impl Draft {
@@ -63,6 +64,7 @@ impl Draft {
             max_streams: field("max_streams"),
             max_devices: field("max_devices"),
             stream_limit_policy: field("stream_limit_policy"),
+            max_profiles: field("max_profiles"),
         }
     }
 
@@ -78,6 +80,7 @@ impl Draft {
                 .map(|devices| devices.to_string())
                 .unwrap_or_default(),
             stream_limit_policy: tier.stream_limit_policy.clone(),
+            max_profiles: tier.max_profiles.to_string(),
         }
     }
 
@@ -103,6 +106,10 @@ impl Draft {
                 devices => Some(number("max devices", devices)?),
             },
             stream_limit_policy: Some(self.stream_limit_policy.clone()).filter(|policy| !policy.is_empty()),
+            max_profiles: match self.max_profiles.as_str() {
+                "" => None,
+                profiles => Some(number("max profiles", profiles)?),
+            },
         })
     }
 }

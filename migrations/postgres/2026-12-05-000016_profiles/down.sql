@@ -1,0 +1,2 @@
+ALTER TABLE tiers DROP COLUMN max_profiles;
+DROP TABLE profiles;

@@ -1,0 +1,281 @@
+//! Profiles under an account ("Who's watching?"): a name, an avatar colour, a maturity
+//! ceiling, a kids flag and an optional 4-digit PIN, stored only as an argon2id hash. The
+//! account's tier caps how many (`max_profiles`). Every change is audited with who made it.
+
+use std::sync::Arc;
+
+use diesel::Connection;
+use serde_json::{Value, json};
+
+use crate::domain::core::Core;
+use crate::domain::entitlements::cache;
+use crate::domain::entitlements::manage::Actor;
+use crate::foundation::crypto::hashing;
+use crate::foundation::crypto::password_lane::LaneError;
+use crate::foundation::crypto::random;
+use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::profiles::{self as store, Profile};
+use crate::foundation::store::{DbConnection, StoreError};
+use crate::foundation::text;
+
+/// Maturity ceilings, lowest first: `all` is suitable for everyone, the numbers are ages.
+pub const MATURITIES: [&str; 5] = ["all", "7", "13", "16", "18"];
+
+/// Avatar colours, each dark enough behind a white initial (WCAG AA for large text).
+const COLORS: [&str; 8] = [
+    "#1d4ed8", "#047857", "#b91c1c", "#7c3aed", "#b45309", "#0f766e", "#be185d", "#4d7c0f",
+];
+
+const MAX_NAME_CHARS: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("the account already has {0} profiles, as many as its plan allows")]
+    LimitReached(i32),
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// Too many PIN hashes under way on this instance; try again in a moment.
+    #[error("too busy to set a PIN now; try again in a moment")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for ProfileError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(StoreError::Query(error))
+    }
+}
+
+impl From<LaneError> for ProfileError {
+    fn from(error: LaneError) -> Self {
+        match error {
+            LaneError::Busy => Self::Busy,
+            LaneError::Failed => Self::Store(StoreError::TaskCancelled),
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ProfileError {
+    ProfileError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// What a PIN becomes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PinChange {
+    #[default]
+    Keep,
+    Clear,
+    Set(String),
+}
+
+/// A profile's description as sent: `name`, `maturity` (default `all`), `kids`, and the PIN.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileInput {
+    pub name: String,
+    pub maturity: Option<String>,
+    pub kids: bool,
+    pub pin: PinChange,
+}
+
+/// A checked description, with the PIN already hashed.
+struct Checked {
+    name: String,
+    maturity: String,
+    kids: bool,
+    pin_hash: Option<Option<String>>,
+}
+
+/// Checks `input` and hashes a new PIN in the password lane (argon2 never runs on a request
+/// thread or holds a database connection).
+async fn check(core: &Arc<Core>, input: ProfileInput) -> Result<Checked, ProfileError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if !text::is_plain_name(&name) {
+        return Err(invalid("name", text::HIDDEN_CHARACTERS));
+    }
+    let maturity = input.maturity.unwrap_or_else(|| "all".to_owned());
+    if !MATURITIES.contains(&maturity.as_str()) {
+        return Err(invalid("maturity", "must be all, 7, 13, 16 or 18"));
+    }
+    let pin_hash = match input.pin {
+        PinChange::Keep => None,
+        PinChange::Clear => Some(None),
+        PinChange::Set(pin) => {
+            if pin.len() != 4 || !pin.bytes().all(|byte| byte.is_ascii_digit()) {
+                return Err(invalid("pin", "must be 4 digits"));
+            }
+            let hashed = core
+                .password_lane
+                .run(move || hashing::hash_password(&pin))
+                .await?;
+            Some(Some(
+                hashed.map_err(|error| StoreError::Corrupt(error.to_string()))?,
+            ))
+        }
+    };
+    Ok(Checked {
+        name,
+        maturity,
+        kids: input.kids,
+        pin_hash,
+    })
+}
+
+/// Adds a profile to the person `user_id`, within the plan's `max_profiles`.
+pub async fn create(
+    core: &Arc<Core>,
+    actor: &Actor,
+    user_id: &str,
+    input: ProfileInput,
+) -> Result<Profile, ProfileError> {
+    let checked = check(core, input).await?;
+    let max_profiles = cache::current(core, user_id).await?.entitlements.max_profiles;
+    let (worker, actor, user_id) = (Arc::clone(core), actor.clone(), user_id.to_owned());
+    core.store
+        .run(move |conn| {
+            let now = worker.clock.now();
+            conn.transaction(|conn| {
+                if !store::lock_owner(conn, &user_id)? {
+                    return Err(ProfileError::NotFound("user"));
+                }
+                let existing = store::of_user(conn, &user_id)?;
+                if existing.len() >= usize::try_from(max_profiles).unwrap_or(0) {
+                    return Err(ProfileError::LimitReached(max_profiles));
+                }
+                let profile = Profile {
+                    id: random::token::<16>(),
+                    user_id: user_id.clone(),
+                    name: checked.name,
+                    color: COLORS[existing.len() % COLORS.len()].to_owned(),
+                    maturity: checked.maturity,
+                    kids: checked.kids,
+                    pin_hash: checked.pin_hash.flatten(),
+                    created_at: now,
+                };
+                store::insert(conn, &profile)?;
+                record(
+                    conn,
+                    &actor,
+                    "profile.create",
+                    &profile,
+                    None,
+                    Some(described(&profile)),
+                    now,
+                )?;
+                Ok(profile)
+            })
+        })
+        .await
+}
+
+/// Replaces a profile's name, maturity and kids flag, and its PIN as `input.pin` says.
+pub async fn update(
+    core: &Arc<Core>,
+    actor: &Actor,
+    user_id: &str,
+    profile_id: &str,
+    input: ProfileInput,
+) -> Result<Profile, ProfileError> {
+    let checked = check(core, input).await?;
+    let (worker, actor, user_id, profile_id) = (
+        Arc::clone(core),
+        actor.clone(),
+        user_id.to_owned(),
+        profile_id.to_owned(),
+    );
+    core.store
+        .run(move |conn| {
+            let now = worker.clock.now();
+            conn.transaction(|conn| {
+                store::lock_owner(conn, &user_id)?;
+                let before =
+                    store::find(conn, &user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
+                let after = Profile {
+                    name: checked.name,
+                    maturity: checked.maturity,
+                    kids: checked.kids,
+                    pin_hash: checked.pin_hash.unwrap_or_else(|| before.pin_hash.clone()),
+                    ..before.clone()
+                };
+                store::update(conn, &after)?;
+                record(
+                    conn,
+                    &actor,
+                    "profile.update",
+                    &after,
+                    Some(described(&before)),
+                    Some(described(&after)),
+                    now,
+                )?;
+                Ok(after)
+            })
+        })
+        .await
+}
+
+/// Deletes one of the person's profiles.
+pub fn delete(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: &str,
+    profile_id: &str,
+    now: i64,
+) -> Result<(), ProfileError> {
+    conn.transaction(|conn| {
+        store::lock_owner(conn, user_id)?;
+        let profile = store::find(conn, user_id, profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
+        store::delete(conn, profile_id)?;
+        record(
+            conn,
+            actor,
+            "profile.delete",
+            &profile,
+            Some(described(&profile)),
+            None,
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// A profile as the audit log keeps it: never the PIN's hash, only whether there is one.
+fn described(profile: &Profile) -> Value {
+    json!({
+        "id": profile.id, "name": profile.name, "maturity": profile.maturity,
+        "kids": profile.kids, "has_pin": profile.pin_hash.is_some(),
+    })
+}
+
+fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    profile: &Profile,
+    before: Option<Value>,
+    after: Option<Value>,
+    now: i64,
+) -> Result<(), StoreError> {
+    audit(
+        conn,
+        &NewAuditEntry {
+            at: now,
+            actor: &actor.0,
+            action,
+            user_id: Some(&profile.user_id),
+            target: &format!("profile:{}", profile.id),
+            before: before.map(|before| before.to_string()),
+            after: after.map(|after| after.to_string()),
+        },
+    )
+}
