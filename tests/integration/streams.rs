@@ -347,6 +347,50 @@ async fn another_persons_stream_is_not_stopped_from_the_account_page(backend: Ba
     assert_eq!(fixture.heartbeat(&tv).await, 200, "still playing");
 }
 
+async fn a_new_password_ends_the_viewers_streams(backend: Backend) {
+    let fixture = fixture(backend, 2).await;
+    let tv = fixture.started("living-room-tv").await;
+    let laptop = flow::Browser::new(&fixture.server);
+    laptop.sign_in(None, EMAIL, flow::PASSWORD).await;
+    let account = laptop.get("/account").await.text().await.unwrap();
+    let csrf = flow::hidden_field(&account, "csrf");
+    let changed = laptop
+        .post(
+            "/account/password",
+            &[("csrf", csrf.as_str()), ("password", "a brand new password")],
+        )
+        .await;
+    assert_eq!(changed.status(), 303);
+    assert_eq!(fixture.heartbeat(&tv).await, 404);
+}
+
+async fn disabling_the_account_from_the_command_line_ends_the_viewers_streams_within_a_second(
+    backend: Backend,
+) {
+    let fixture = fixture(backend, 2).await;
+    let tv = fixture.started("living-room-tv").await;
+    let disabled = tokio::process::Command::new(env!("CARGO_BIN_EXE_usher"))
+        .args(["user", "disable", EMAIL])
+        .env("USHER_DATABASE_URL", &fixture._db.url)
+        .env("USHER_KEYS_DIR", fixture._db.dir.path().join("keys"))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        disabled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disabled.stderr)
+    );
+    let started = Instant::now();
+    while fixture.heartbeat(&tv).await != 404 {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the server still keeps the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn a_revoked_or_foreign_token_starts_nothing(backend: Backend) {
     let fixture = fixture(backend, 2).await;
     let service_token =
@@ -527,6 +571,8 @@ on_both_backends!(
     with_end_oldest_a_start_at_the_limit_ends_the_oldest_stream,
     a_tier_without_playback_refuses_every_start,
     signing_out_everywhere_ends_the_viewers_streams,
+    a_new_password_ends_the_viewers_streams,
+    disabling_the_account_from_the_command_line_ends_the_viewers_streams_within_a_second,
     a_stream_stopped_from_the_account_page_answers_404_to_its_next_heartbeat,
     another_persons_stream_is_not_stopped_from_the_account_page,
     a_revoked_or_foreign_token_starts_nothing,
