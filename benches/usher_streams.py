@@ -67,7 +67,12 @@ STREAMS_TIER = {
     "slug": "streams", "name": "Streams", "rank": 30, "features": ["hd"],
     "max_streams": 1000, "stream_limit_policy": "refuse",
 }
-SETTLE_SECONDS = 1.0
+# After every run the driver waits until the server is idle (below IDLE_CPU of a core over
+# IDLE_WINDOW seconds), so the lease writes a heartbeat run leaves behind are not counted
+# against the next run; how long that takes and the CPU it costs are reported.
+IDLE_CPU = 0.05
+IDLE_WINDOW = 0.5
+IDLE_LIMIT = 300.0
 RE_OUTCOMES = re.compile(r"not_found=(\d+) conflict=(\d+)")
 
 LIMITS = {
@@ -188,6 +193,19 @@ class StreamsRunner(ub.Runner):
         raise ValueError(endpoint)
 
 
+def wait_until_idle(pid: int) -> tuple[float, float, bool]:
+    """Seconds until the server was idle, its CPU seconds meanwhile, and whether it got idle
+    within IDLE_LIMIT."""
+    began, cpu_before = time.monotonic(), ub.cpu_seconds_of(pid)
+    idle = False
+    while not idle and time.monotonic() - began < IDLE_LIMIT:
+        window_before = ub.cpu_seconds_of(pid)
+        time.sleep(IDLE_WINDOW)
+        idle = (ub.cpu_seconds_of(pid) - window_before) / IDLE_WINDOW < IDLE_CPU
+    # The last window was idle: the work ended before it began.
+    return time.monotonic() - began - (IDLE_WINDOW if idle else 0.0), ub.cpu_seconds_of(pid) - cpu_before, idle
+
+
 def outcomes(result: ub.WrkResult) -> tuple[int, int]:
     """The heartbeats answered 404 and the starts answered 409 (streams.lua counts them)."""
     match = RE_OUTCOMES.search(result.raw)
@@ -206,7 +224,7 @@ def describe(result: ub.WrkResult) -> str:
 
 
 def print_report(args: argparse.Namespace, results: list[ub.WrkResult], fill: ub.WrkResult, rss: dict[str, int | None],
-                 people: int, devices: int) -> list[str]:
+                 people: int, devices: int, after: dict[str, tuple[float, float, bool]]) -> list[str]:
     rounds: dict[int, dict[str, ub.WrkResult]] = {}
     for result in results:
         rounds.setdefault(int(result.label.rsplit("#", 1)[1]), {})[result.endpoint] = result
@@ -246,6 +264,14 @@ def print_report(args: argparse.Namespace, results: list[ub.WrkResult], fill: ub
     other = max(r.other_cpu for r in results)
     note = "  WARNING: other processes competed for the CPUs; figures are noisy" if other > 0.10 else ""
     log(f"Background load: other processes used at most {other:.0%} of a core during any measured run.{note}")
+    for endpoint in ENDPOINTS:
+        runs = [r for r in results if r.endpoint == endpoint]
+        waits = [after[r.label] for r in runs]
+        log(f"After the {endpoint} runs the server stayed busy for {statistics.median(w[0] for w in waits):.1f} s "
+            f"(median; {min(w[0] for w in waits):.1f}–{max(w[0] for w in waits):.1f}) using "
+            f"{statistics.median(w[1] for w in waits):.2f} CPU s; its CPU per answer, that included: "
+            f"{statistics.median((r.server_cpu * r.seconds + after[r.label][1]) * 1e6 / r.requests for r in runs):.1f}µs"
+            + ("" if all(w[2] for w in waits) else f"  (still busy after {IDLE_LIMIT:g} s)"))
     log(f"(informational) the fill: {fmt_rps(fill.rps)} starts/s while the streams went from 0 to {args.streams:,}, "
         f"p50 {fmt_latency(fill.latency_us.get(50, float('nan')))}, p99 {fmt_latency(fill.latency_us.get(99, float('nan')))}, "
         f"server CPU/answer {cpu_us_per_answer(fill):.1f}µs")
@@ -335,11 +361,13 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     failed = [f"fill: {e}" for e in fill.errors]
     if fill.check.get("responses", 0) < args.streams:
         raise SetupError(f"the fill answered {fill.check.get('responses', 0):,} of {args.streams:,} starts")
-    time.sleep(SETTLE_SECONDS)
+    wait_until_idle(args.server_pid)
     stream_ids = held_streams(host, port, bearer, people, devices)
     rss["filled"] = rss_kib(args.server_pid)
     log(f"  listed through the admin API: {len(stream_ids):,} live streams, {devices} per person, one per device; "
         f"server RSS {fmt_mib(rss['filled'])} MiB ({fmt_mib(rss['before'])} MiB before)")
+
+    after: dict[str, tuple[float, float, bool]] = {}
 
     def run_and_check(endpoint: str, seconds: float, label: str, round_index: int) -> ub.WrkResult:
         nonlocal stream_ids
@@ -347,10 +375,13 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             write_heartbeat_file(heartbeat_file, stream_ids, round_index)
         result = runner.run(endpoint, seconds, label)
         log(describe(result))
+        # Work the run left behind (the starts wrk had under way when it stopped, the
+        # heartbeats' lease writes) ends before anything else is measured or listed.
+        after[label] = wait_until_idle(args.server_pid)
+        waited, cpu, idle = after[label]
+        log(f"    the server was busy {waited:.1f} s more ({cpu:.2f} CPU s)" + ("" if idle else ", and still is"))
         if endpoint == "stream_start":
-            # Every start replaced its device's stream: as many as before, with new ids. The
-            # starts wrk had under way when it stopped finish first.
-            time.sleep(SETTLE_SECONDS)
+            # Every start replaced its device's stream: as many as before, with new ids.
             try:
                 stream_ids = held_streams(host, port, bearer, people, devices)
             except SetupError as error:
@@ -380,7 +411,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             failed += [f"{result.label}: {e}" for e in result.errors]
     rss["end"] = rss_kib(args.server_pid)
     log(f"  after the last round: {len(stream_ids):,} live streams, {devices} per person, one per device")
-    missed = print_report(args, results, fill, rss, len(people), devices)
+    missed = print_report(args, results, fill, rss, len(people), devices, after)
     return failed, missed
 
 
