@@ -17,7 +17,9 @@ usher:streams), an admin client, a first-party web app and P people, it:
    ceiling), heartbeats of every held stream (their ids from the latest listing, shuffled),
    and starts of every (viewer, device) pair in turn, each one the device starting again, so
    it replaces its own stream: a full start transaction, and N stays N (listed and checked
-   after every start run, which also gives the next heartbeat run the new ids);
+   after every start run, which also gives the next heartbeat run the new ids); after every
+   run it waits until the server is idle (the heartbeats' lease writes are written behind)
+   and notes how long that took and the CPU it cost;
 5. prints per round the ratio of heartbeats and of starts to /healthz of the same round, their
    medians (min–max) with PASS/FAIL, the server's CPU per answer, its RSS with the streams
    held, and the error counts (a heartbeat answered 404 or a start answered 409 is an error).
