@@ -63,7 +63,6 @@ from typing import Callable, Iterable, TypeVar
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 CONNECTIONS = 32
 ENDPOINTS = ("healthz", "introspection", "introspection_entitled", "client_credentials")
-INTROSPECTION_ENDPOINTS = ("introspection", "introspection_entitled")
 TARGET_INTROSPECTION_RATIO = 0.7
 TARGET_INTROSPECTION_P99_FACTOR = 2.0
 TARGET_ENTITLED_RATIO = 0.6
@@ -577,6 +576,13 @@ RE_TOTAL = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)", re.M)
 RE_PCT = re.compile(r"^\s*(50|75|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.M)
 RE_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 RE_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+# What the Lua checks expect of an answer, by endpoint: its status, and what an answer with that
+# status must carry (those without it are counted as "inactive"); introspection when not listed.
+EXPECTED_ANSWERS = {
+    "client_credentials": (200, "an access_token"),
+    "heartbeat": (200, '"expires_in"'),
+    "stream_start": (201, '"stream_id"'),
+}
 RE_CHECK = re.compile(
     r"usher-check: responses=(\d+) non200=(\d+) inactive=(\d+) tokens=(\d+)(?: unentitled=(\d+))?"
 )
@@ -674,14 +680,11 @@ def parse_wrk(endpoint: str, label: str, output: str, exit_code: int, server_cpu
         if not check:
             errors.append("the Lua script did not report its checks")
         else:
+            status, lacking = EXPECTED_ANSWERS.get(endpoint, (200, '"active":true'))
             if check["non200"]:
-                errors.append(f"{check['non200']} non-200 responses (Lua check)")
+                errors.append(f"{check['non200']} non-{status} responses (Lua check)")
             if check["inactive"]:
-                what = (
-                    "answers without \"active\":true" if endpoint in INTROSPECTION_ENDPOINTS
-                    else "answers without an access_token"
-                )
-                errors.append(f"{check['inactive']} {what}")
+                errors.append(f"{check['inactive']} answers without {lacking}")
             if check["unentitled"]:
                 errors.append(f"{check['unentitled']} active answers without {ENTITLED_EXPECT}")
     seconds = 0.0
