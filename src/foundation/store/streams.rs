@@ -1,6 +1,8 @@
 //! Playback sessions ("streams") and their leases, the per-account row that serialises
 //! starts, and the per-minute count of live streams.
 
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 
@@ -101,12 +103,12 @@ pub(crate) fn extend_leases(
     if leases.is_empty() {
         return Ok(Vec::new());
     }
-    let found: Vec<String> = match conn {
+    let unmoved: Vec<String> = match conn {
         DbConnection::Postgres(conn) => {
             // One statement for the whole batch: thousands of heartbeats a second.
             let ids: Vec<&str> = leases.iter().map(|(id, _)| id.as_str()).collect();
             let ends: Vec<i64> = leases.iter().map(|(_, expires_at)| *expires_at).collect();
-            diesel::sql_query(
+            let found: HashSet<String> = diesel::sql_query(
                 "UPDATE streams SET expires_at = GREATEST(streams.expires_at, lease.expires_at) \
                  FROM unnest($1::text[], $2::bigint[]) AS lease (id, expires_at) \
                  WHERE streams.id = lease.id RETURNING streams.id",
@@ -116,30 +118,49 @@ pub(crate) fn extend_leases(
             .load::<ExtendedId>(conn)?
             .into_iter()
             .map(|row| row.id)
-            .collect()
+            .collect();
+            leases
+                .iter()
+                .filter(|(id, _)| !found.contains(id))
+                .map(|(id, _)| id.clone())
+                .collect()
         }
         DbConnection::Sqlite(_) => {
-            let mut found = Vec::with_capacity(leases.len());
+            // One prepared statement, run per lease: SQLite's statements are cheap, a round trip
+            // is a function call. A lease already further on is not moved either; which of
+            // those are gone is asked once for all of them.
+            let mut unmoved = Vec::new();
             for (id, expires_at) in leases {
-                let updated = diesel::update(streams::table.find(id))
-                    .set(
-                        streams::expires_at.eq(diesel::dsl::sql::<BigInt>("MAX(expires_at, ")
-                            .bind::<BigInt, _>(*expires_at)
-                            .sql(")")),
-                    )
-                    .execute(conn)?;
-                if updated > 0 {
-                    found.push(id.clone());
+                let moved = diesel::update(
+                    streams::table
+                        .filter(streams::id.eq(id))
+                        .filter(streams::expires_at.lt(*expires_at)),
+                )
+                .set(streams::expires_at.eq(*expires_at))
+                .execute(conn)?;
+                if moved == 0 {
+                    unmoved.push(id.clone());
                 }
             }
-            found
+            unmoved
         }
     };
-    Ok(leases
-        .iter()
-        .map(|(id, _)| id)
-        .filter(|id| !found.contains(id))
-        .cloned()
+    if unmoved.is_empty() {
+        return Ok(unmoved);
+    }
+    let mut still_there = HashSet::new();
+    // In slices: SQLite binds at most 32,766 values in one statement.
+    for ids in unmoved.chunks(1_000) {
+        still_there.extend(
+            streams::table
+                .filter(streams::id.eq_any(ids))
+                .select(streams::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(unmoved
+        .into_iter()
+        .filter(|id| !still_there.contains(id))
         .collect())
 }
 
