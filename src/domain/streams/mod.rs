@@ -210,7 +210,7 @@ fn announce_refusal(
         &Notice {
             event: "stream.refused",
             user_id: Some(account_id),
-            target: &format!("user:{account_id}"),
+            target: account_id,
             affected: &[],
             data: json!({
                 "viewer_id": request.viewer_id,
