@@ -155,7 +155,7 @@ pub(crate) async fn start(
         body.device_id.as_deref(),
         body.content.as_deref(),
     )
-    .map_err(|invalid| OAuthError::invalid_request(invalid.message))?;
+    .map_err(|invalid| OAuthError::invalid_request(invalid.0))?;
     let limits = streams::Limits::from(&cache::current(&state.core, &viewer_id).await?.entitlements);
     let core = Arc::clone(&state.core);
     let lease_secs = state.config.stream_lease_secs;

@@ -31,12 +31,9 @@ pub(crate) use live::LiveStreams;
 /// Longest `device_id` and `content` label accepted.
 const MAX_LABEL_CHARS: usize = 200;
 
-/// Why a start's input was refused: the field and what is wrong with it.
+/// Why a start's input was refused, naming the field.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct InvalidInput {
-    pub field: &'static str,
-    pub message: String,
-}
+pub(crate) struct InvalidInput(pub String);
 
 /// What a content server asks to start.
 pub(crate) struct StartRequest {
@@ -59,24 +56,17 @@ impl StartRequest {
         let device_id = device_id
             .map(str::trim)
             .filter(|device_id| !device_id.is_empty())
-            .ok_or_else(|| InvalidInput {
-                field: "device_id",
-                message: "device_id is required: a stable identifier of the player".into(),
-            })?;
+            .ok_or_else(|| InvalidInput("device_id is required: a stable identifier of the player".into()))?;
         let content = content.map(str::trim).filter(|content| !content.is_empty());
         for (field, label) in [("device_id", Some(device_id)), ("content", content)] {
             let Some(label) = label else { continue };
             if label.chars().count() > MAX_LABEL_CHARS {
-                return Err(InvalidInput {
-                    field,
-                    message: format!("{field} must be at most {MAX_LABEL_CHARS} characters"),
-                });
+                return Err(InvalidInput(format!(
+                    "{field} must be at most {MAX_LABEL_CHARS} characters"
+                )));
             }
             if !text::is_plain_name(label) {
-                return Err(InvalidInput {
-                    field,
-                    message: format!("{field} {}", text::HIDDEN_CHARACTERS),
-                });
+                return Err(InvalidInput(format!("{field} {}", text::HIDDEN_CHARACTERS)));
             }
         }
         Ok(Self {
@@ -322,10 +312,8 @@ pub(crate) fn end_all_of(
     live: &LiveStreams,
     viewer_id: &str,
 ) -> Result<(), StoreError> {
-    let ended = store::delete_of_viewer(conn, viewer_id)?;
-    for stream_id in &ended {
-        changes::record(conn, ChangeKind::StreamEnded, stream_id, None)?;
-    }
+    let ended = store::ids_of_viewer(conn, viewer_id)?;
+    end(conn, &ended)?;
     live.forget(&ended);
     Ok(())
 }

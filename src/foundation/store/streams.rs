@@ -84,14 +84,12 @@ pub(crate) fn delete(conn: &mut DbConnection, ids: &[String]) -> Result<usize, S
     Ok(diesel::delete(streams::table.filter(streams::id.eq_any(ids))).execute(conn)?)
 }
 
-/// Deletes every stream the person watches; returns their ids.
-pub(crate) fn delete_of_viewer(conn: &mut DbConnection, viewer_id: &str) -> Result<Vec<String>, StoreError> {
-    let ids: Vec<String> = streams::table
+/// The ids of every stream the person watches.
+pub(crate) fn ids_of_viewer(conn: &mut DbConnection, viewer_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(streams::table
         .filter(streams::viewer_id.eq(viewer_id))
         .select(streams::id)
-        .load(conn)?;
-    delete(conn, &ids)?;
-    Ok(ids)
+        .load(conn)?)
 }
 
 /// Moves leases forward (never back: another instance may have moved one further); returns
@@ -119,11 +117,12 @@ pub(crate) fn extend_leases(
             .into_iter()
             .map(|row| row.id)
             .collect();
-            leases
+            // RETURNING names every stream still there, moved or not: the rest are gone.
+            return Ok(leases
                 .iter()
                 .filter(|(id, _)| !found.contains(id))
                 .map(|(id, _)| id.clone())
-                .collect()
+                .collect());
         }
         DbConnection::Sqlite(_) => {
             // One prepared statement, run per lease: SQLite's statements are cheap, a round trip
