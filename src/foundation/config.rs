@@ -161,6 +161,8 @@ pub struct Config {
     /// which every code lookup is slowed (never refused): guessing spread over many accounts
     /// and addresses.
     pub device_code_failures_global: u32,
+    /// Wrong PINs allowed per profile within `login_throttle_window_secs`.
+    pub profile_pin_failures: u32,
     /// Device authorization requests (a TV asking for a code) one client address may make
     /// within `device_code_ttl_secs`.
     pub device_authorizations_per_ip: u32,
@@ -232,6 +234,7 @@ impl Default for Config {
             device_code_failures_per_ip: 10,
             device_code_failures_per_account: 10,
             device_code_failures_global: 1000,
+            profile_pin_failures: 5,
             device_authorizations_per_ip: 30,
             admin_session_max_secs: 3600,
         }

@@ -188,6 +188,12 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             Method::POST,
             authorize::consent,
         ))
+        .service(endpoint(
+            paths::CHOOSE_PROFILE,
+            "choose_profile",
+            Method::POST,
+            authorize::choose_profile,
+        ))
         .service(get_and_post(
             metadata::END_SESSION_PATH,
             "end_session",
@@ -229,6 +235,12 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             "device_devices_end",
             Method::POST,
             oauth::device_pages::sign_out_and_allow,
+        ))
+        .service(endpoint(
+            paths::DEVICE_PROFILE,
+            "device_profile",
+            Method::POST,
+            oauth::device_pages::choose_profile,
         ))
         .service(endpoint(
             paths::LOGIN_DEVICES,

@@ -202,6 +202,7 @@ async fn removing_an_apps_access_deletes_consent_and_revokes_its_tokens(backend:
         rotated_at: None,
         revoked_at: None,
         access_token: Some(("access-jti".into(), now + 900)),
+        profile_id: None,
     };
     let (user_id, client_id) = (fixture.user_id.clone(), app.client_id.clone());
     server

@@ -38,6 +38,7 @@ mod oidc_client;
 mod pages;
 mod passkey_ceremonies;
 mod password_lane;
+mod profile_choice;
 mod profiles;
 mod readme;
 mod sign_in_links;

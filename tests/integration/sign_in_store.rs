@@ -58,6 +58,7 @@ fn code(user_id: &str, client_id: &str) -> AuthorizationCode {
         amr: vec!["pwd".into()],
         created_at: NOW,
         expires_at: NOW + 60,
+        profile_id: Some("profile-1".into()),
     }
 }
 
@@ -77,6 +78,7 @@ fn refresh(user_id: &str, client_id: &str, hash: &str) -> RefreshToken {
         rotated_at: None,
         revoked_at: None,
         access_token: Some((format!("at-{hash}"), NOW + 900)),
+        profile_id: Some("profile-1".into()),
     }
 }
 
@@ -98,7 +100,7 @@ async fn an_authorization_code_is_redeemed_once_then_reported_as_replayed(backen
     let Redemption::Fresh(redeemed) = first else {
         panic!("first redemption is fresh")
     };
-    assert_eq!(redeemed, code(&user_id, &client_id));
+    assert_eq!(*redeemed, code(&user_id, &client_id));
     with_conn(&store, |conn| {
         codes::record_access_token(conn, "code-hash", "jti-1", NOW + 900)
     })

@@ -3,6 +3,7 @@
 //! (or the catalogue) changed, or once the clock passes its `changes_at`; it is kept as the
 //! person's last known entitlements for when the database is away.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use quick_cache::sync::{Cache, DefaultLifecycle, EntryAction, EntryResult};
 use serde::Serialize;
 
 use crate::domain::core::Core;
-use crate::domain::entitlements::{Entitlements, compute};
+use crate::domain::entitlements::{Entitlements, ProfileCeiling, compute};
 use crate::foundation::store::StoreError;
 
 /// Invalidation counters, one per bucket of people: a change to one person discards only the
@@ -26,6 +27,8 @@ pub(crate) struct Cached {
     pub entitlements: Entitlements,
     /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N,"max_streams":N` — no braces, to splice into an answer.
     pub introspection_members: Bytes,
+    /// `"profile":…,"maturity":…` for each of the account's profiles, by profile id.
+    profile_members: HashMap<String, Bytes>,
     /// When this instance read them from the database.
     read_at: i64,
     /// The catalogue generation they were computed against.
@@ -44,6 +47,21 @@ struct Members<'a> {
     max_streams: i32,
 }
 
+#[derive(Serialize)]
+struct ProfileMembers<'a> {
+    profile: &'a str,
+    maturity: &'a str,
+}
+
+/// An object's members: `{…}` minus the first and last byte, to splice into an answer.
+fn without_braces(rendered: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(
+        rendered
+            .get(1..rendered.len().saturating_sub(1))
+            .unwrap_or_default(),
+    )
+}
+
 impl Cached {
     fn new(entitlements: Entitlements, read_at: i64, catalogue: u64) -> Result<Self, serde_json::Error> {
         let rendered = serde_json::to_vec(&Members {
@@ -57,18 +75,36 @@ impl Cached {
             ent_ver: entitlements.ent_ver,
             max_streams: entitlements.max_streams,
         })?;
-        // An object without its braces: `{…}` minus the first and last byte.
-        let members = rendered
-            .get(1..rendered.len().saturating_sub(1))
-            .unwrap_or_default()
-            .to_vec();
+        let mut profile_members = HashMap::with_capacity(entitlements.profiles.len());
+        for profile in &entitlements.profiles {
+            let profile_rendered = serde_json::to_vec(&ProfileMembers {
+                profile: &profile.id,
+                maturity: &profile.maturity,
+            })?;
+            profile_members.insert(profile.id.clone(), without_braces(&profile_rendered));
+        }
         Ok(Self {
+            introspection_members: without_braces(&rendered),
+            profile_members,
             entitlements,
-            introspection_members: Bytes::from(members),
             read_at,
             catalogue,
             invalidated: AtomicBool::new(false),
         })
+    }
+
+    /// `"profile":…,"maturity":…` for the account's profile `profile_id`, as it is now;
+    /// `None` once the profile is deleted.
+    pub(crate) fn profile_members(&self, profile_id: &str) -> Option<&Bytes> {
+        self.profile_members.get(profile_id)
+    }
+
+    /// The account's profile `profile_id` as it is now.
+    pub(crate) fn profile(&self, profile_id: &str) -> Option<&ProfileCeiling> {
+        self.entitlements
+            .profiles
+            .iter()
+            .find(|profile| profile.id == profile_id)
     }
 
     fn is_fresh(&self, now: i64) -> bool {

@@ -11,6 +11,7 @@ pub mod manage;
 use serde::Serialize;
 
 use crate::foundation::store::entitlements::{self as store, Grant, Product, Subscription};
+use crate::foundation::store::profiles;
 use crate::foundation::store::{DbConnection, StoreError};
 
 /// Subscription statuses; `canceled` gives nothing, the others give the tier until the end of
@@ -58,6 +59,13 @@ impl LimitPolicy {
     }
 }
 
+/// A profile's maturity ceiling as it is now: what a token speaking for the profile may show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileCeiling {
+    pub id: String,
+    pub maturity: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entitlements {
     pub tier: Option<String>,
@@ -71,6 +79,8 @@ pub struct Entitlements {
     pub max_devices: Option<i32>,
     /// How many profiles the account may have: the tier's, or [`PROFILES_WITHOUT_TIER`].
     pub max_profiles: i32,
+    /// The account's profiles: a parent lowering one's maturity acts on its tokens at once.
+    pub profiles: Vec<ProfileCeiling>,
     /// When this answer changes by the clock alone: the earliest period end, grant start or
     /// grant end still ahead. `None` when nothing is scheduled.
     pub changes_at: Option<i64>,
@@ -197,6 +207,13 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
             .as_ref()
             .map_or(PROFILES_WITHOUT_TIER, |tier| tier.max_profiles),
         tier: tier.map(|tier| tier.slug),
+        profiles: profiles::of_user(conn, user_id)?
+            .into_iter()
+            .map(|profile| ProfileCeiling {
+                id: profile.id,
+                maturity: profile.maturity,
+            })
+            .collect(),
         ppv,
         changes_at,
         ..entitlements

@@ -97,8 +97,16 @@ pub(crate) enum Decision {
     SignIn,
     /// The person must allow the app first.
     Consent(SignedIn),
-    /// Everything is in place: the app gets its code.
+    /// Everything is in place: the app gets its code, once a profile is chosen where the
+    /// request asks for one ([`AuthorizationRequest::asks_for_profile`]).
     Issue(SignedIn),
+}
+
+impl AuthorizationRequest {
+    /// Whether the tokens are to speak for one of the account's profiles (scope `profiles`).
+    pub(crate) fn asks_for_profile(&self) -> bool {
+        self.scopes.iter().any(|scope| scope == scopes::PROFILES)
+    }
 }
 
 /// Decides what `authorization` needs, given who is signed in.
@@ -126,7 +134,7 @@ pub(crate) async fn decide(
         }
         _ => return Ok(Decision::SignIn),
     };
-    if needs_consent(core, authorization, &signed_in).await? {
+    if authorization.prompt.consent || !has_consent(core, authorization, &signed_in).await? {
         if authorization.prompt.none {
             return Err(Refusal::redirect(
                 reply_to,
@@ -163,30 +171,42 @@ pub(crate) fn is_fresh(authorization: &AuthorizationRequest, signed_in: &SignedI
         .is_none_or(|max_age| now - signed_in.session.auth_time <= max_age)
 }
 
-async fn needs_consent(
+/// Whether `signed_in` may have the request's code now, for an answer posted from a page the
+/// request led to (the profile picker), whatever its `prompt` asked before: signed in recently
+/// enough, and the app allowed.
+pub(crate) async fn may_issue(
     core: &Arc<Core>,
     authorization: &AuthorizationRequest,
     signed_in: &SignedIn,
 ) -> Result<bool, StoreError> {
-    if authorization.prompt.consent {
-        return Ok(true);
-    }
+    Ok(is_fresh(authorization, signed_in, core.clock.now())
+        && has_consent(core, authorization, signed_in).await?)
+}
+
+/// Whether the app is first-party or the person allowed it every scope asked for.
+async fn has_consent(
+    core: &Arc<Core>,
+    authorization: &AuthorizationRequest,
+    signed_in: &SignedIn,
+) -> Result<bool, StoreError> {
     if authorization.client.first_party {
-        return Ok(false);
+        return Ok(true);
     }
     let (user_id, client_id) = (signed_in.user.id.clone(), authorization.client.client_id.clone());
     let granted = core
         .store
         .run(move |conn| consents::granted(conn, &user_id, &client_id))
         .await?;
-    Ok(authorization.scopes.iter().any(|scope| !granted.contains(scope)))
+    Ok(authorization.scopes.iter().all(|scope| granted.contains(scope)))
 }
 
 /// Stores a new authorization code for the request and returns it, to send to the app.
+/// `profile_id` is the profile chosen ("Who's watching?"), already unlocked.
 pub(crate) async fn issue_code(
     core: &Arc<Core>,
     authorization: &AuthorizationRequest,
     signed_in: &SignedIn,
+    profile_id: Option<String>,
 ) -> Result<String, StoreError> {
     let code = random::token::<32>();
     let now = core.clock.now();
@@ -203,6 +223,7 @@ pub(crate) async fn issue_code(
         amr: signed_in.session.amr.clone(),
         created_at: now,
         expires_at: now + core.config.authorization_code_ttl_secs,
+        profile_id,
     };
     core.store.run(move |conn| codes::insert(conn, &record)).await?;
     Ok(code)

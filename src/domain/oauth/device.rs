@@ -18,10 +18,11 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization};
+use crate::domain::profiles;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::clients::Client;
 use crate::foundation::store::devices::{
-    self as store, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization,
+    self as store, Approval, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization,
 };
 use crate::foundation::store::sessions::Session;
 use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, users};
@@ -297,6 +298,11 @@ fn issue(
                 "the account that approved is gone",
             )));
         };
+        let Ok(profile) = profiles::carried(conn, &user.id, request.profile_id.as_deref())? else {
+            return Ok(Err(OAuthError::invalid_grant(
+                "the profile chosen for this device was deleted",
+            )));
+        };
         let authorization = Authorization {
             user,
             sid: format!("{DEVICE_SID_PREFIX}{}", random::token::<16>()),
@@ -308,6 +314,7 @@ fn issue(
             code_hash: request.device_code_hash,
             family_id: None,
             refresh_token: None,
+            profile,
         };
         let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
         if let Some((_, row)) = &planned.refresh {
@@ -329,13 +336,14 @@ pub(crate) enum Decided {
 }
 
 /// Records the answer of the person signed in with `session` to the pending request
-/// `user_code`. Allowing it signs in a new device, so the person's plan must have room for it
-/// ([`devices::admit`]).
+/// `user_code`, with the profile they chose for the device (already unlocked). Allowing it
+/// signs in a new device, so the person's plan must have room for it ([`devices::admit`]).
 pub(crate) fn decide(
     conn: &mut DbConnection,
     user_code: &str,
     session: &Session,
     allowed: bool,
+    profile_id: Option<&str>,
     now: i64,
 ) -> Result<Decided, StoreError> {
     let answered = |recorded: bool| {
@@ -352,30 +360,47 @@ pub(crate) fn decide(
         if let Err(limit) = devices::admit(conn, &session.user_id, None, now)? {
             return Ok(Decided::Refused(limit));
         }
-        let approval = (
-            session.user_id.as_str(),
-            session.auth_time,
-            session.amr.as_slice(),
-        );
+        let approval = Approval {
+            user_id: &session.user_id,
+            auth_time: session.auth_time,
+            amr: &session.amr,
+            profile_id,
+        };
         Ok(answered(store::decide(conn, user_code, Some(approval), now)?))
     })
 }
 
 /// Signs out the device `sid` of the person signed in with `session` (ignored when it is not
-/// theirs; it may be the phone answering) and allows the pending request `user_code` in its
-/// place, in one transaction: the slot freed is the one taken.
+/// theirs; it may be the phone answering).
+pub(crate) fn sign_out_device(
+    state: &Core,
+    conn: &mut DbConnection,
+    session: &Session,
+    sid: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        crate::foundation::store::users::lock_for_sign_in(conn, &session.user_id)?;
+        account::end_session(state, conn, &session.user_id, sid, now)?;
+        Ok(())
+    })
+}
+
+/// Signs out the device `sid` ([`sign_out_device`]) and allows the pending request
+/// `user_code` in its place, for `profile_id`, in one transaction: the slot freed is the one
+/// taken.
 pub(crate) fn sign_out_and_allow(
     state: &Core,
     conn: &mut DbConnection,
     user_code: &str,
     session: &Session,
     sid: &str,
+    profile_id: Option<&str>,
     now: i64,
 ) -> Result<Decided, StoreError> {
     conn.transaction(|conn| {
-        crate::foundation::store::users::lock_for_sign_in(conn, &session.user_id)?;
-        account::end_session(state, conn, &session.user_id, sid, now)?;
-        decide(conn, user_code, session, true, now)
+        sign_out_device(state, conn, session, sid, now)?;
+        decide(conn, user_code, session, true, profile_id, now)
     })
 }
 

@@ -44,6 +44,9 @@ impl Metadata {
             "revocation_endpoint_auth_methods_supported": token_auth,
             "authorization_response_iss_parameter_supported": true,
             "streams_endpoint": format!("{issuer}{STREAMS_PATH}"),
+            // RFC 8414 §2 allows metadata beyond its list: the refresh token grant's extension
+            // parameters for switching profiles (docs/profiles-households.md).
+            "refresh_token_profile_parameters_supported": crate::domain::oauth::grants::refresh_token::PROFILE_SWITCH_PARAMETERS,
         });
         let mut openid = oauth.clone();
         if let Value::Object(members) = &mut openid {
@@ -79,7 +82,9 @@ impl Metadata {
                     "at_hash",
                     "email",
                     "email_verified",
-                    "name"
+                    "name",
+                    "profile",
+                    "maturity"
                 ]),
             );
         }

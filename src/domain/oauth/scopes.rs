@@ -7,13 +7,15 @@ pub(crate) const PROFILE: &str = "profile";
 pub(crate) const EMAIL: &str = "email";
 pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 pub(crate) const ENTITLEMENTS: &str = "entitlements";
+/// "Who's watching?": tokens speak for one of the account's profiles.
+pub(crate) const PROFILES: &str = "profiles";
 pub(crate) const ADMIN: &str = "usher:admin";
 pub(crate) const ADMIN_ENTITLEMENTS: &str = "usher:entitlements";
 /// Content servers that start, keep alive and stop viewers' streams.
 pub(crate) const STREAMS: &str = "usher:streams";
 
 /// Scopes that describe a person; meaningless for a client acting on its own behalf.
-pub(crate) const USER_SCOPES: [&str; 5] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, ENTITLEMENTS];
+pub(crate) const USER_SCOPES: [&str; 6] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, ENTITLEMENTS, PROFILES];
 
 /// Scopes a client gets when registered without `--scope`.
 pub(crate) fn default_client_scopes() -> Vec<String> {

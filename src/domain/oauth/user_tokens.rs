@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::domain::core::Core;
-use crate::domain::entitlements::{AccessTokenEntitlements, Entitlements, compute};
+use crate::domain::entitlements::{AccessTokenEntitlements, Entitlements, ProfileCeiling, compute};
 use crate::domain::oauth::clients::GRANT_REFRESH_TOKEN;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
@@ -36,6 +36,11 @@ pub(crate) struct PersonClaims {
     pub tier: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<String>>,
+    /// With scope `profiles`: the profile chosen at sign-in, and its maturity ceiling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<String>,
 }
 
 impl PersonClaims {
@@ -56,6 +61,17 @@ impl PersonClaims {
             claims.name = user.name.clone();
         }
         claims
+    }
+
+    /// Adds the profile the token speaks for, when scope `profiles` was granted.
+    pub(crate) fn with_profile(mut self, scopes: &[&str], profile: Option<&ProfileCeiling>) -> Self {
+        if scopes.contains(&scopes::PROFILES)
+            && let Some(profile) = profile
+        {
+            self.profile = Some(profile.id.clone());
+            self.maturity = Some(profile.maturity.clone());
+        }
+        self
     }
 }
 
@@ -103,6 +119,8 @@ pub(crate) struct Authorization {
     /// The refresh token to hand out when one is due: a rotation's derived successor. A
     /// random one when `None`.
     pub refresh_token: Option<String>,
+    /// The profile chosen for these tokens, with scope `profiles`.
+    pub profile: Option<ProfileCeiling>,
 }
 
 /// Tokens decided but not yet signed: the rows to store come from here, in the same
@@ -224,6 +242,10 @@ pub(crate) fn plan(
     let access_entitlements = entitlements
         .as_ref()
         .map(|entitlements| AccessTokenEntitlements::new(entitlements, state.config.ppv_claim_cap));
+    let profile = authorization
+        .profile
+        .as_ref()
+        .filter(|_| access_scopes.contains(&scopes::PROFILES));
     let access_claims = AccessTokenClaims {
         iss: state.issuer.clone(),
         sub: user.id.clone(),
@@ -233,6 +255,8 @@ pub(crate) fn plan(
         jti: random::token::<16>(),
         client_id: client.client_id.clone(),
         scope: authorization.access_scope.clone(),
+        profile: profile.map(|profile| profile.id.clone()),
+        maturity: profile.map(|profile| profile.maturity.clone()),
     };
     issued_tokens::record(
         conn,
@@ -257,7 +281,8 @@ pub(crate) fn plan(
             nonce: authorization.nonce.clone(),
             amr: authorization.amr.clone(),
             sid: authorization.sid.clone(),
-            person: PersonClaims::for_scopes(user, &access_scopes, entitlements.as_ref()),
+            person: PersonClaims::for_scopes(user, &access_scopes, entitlements.as_ref())
+                .with_profile(&access_scopes, profile),
         };
         (alg, plan)
     });
@@ -286,6 +311,7 @@ pub(crate) fn plan(
             rotated_at: None,
             revoked_at: None,
             access_token: Some((access_claims.jti.clone(), access_claims.exp)),
+            profile_id: authorization.profile.as_ref().map(|profile| profile.id.clone()),
         };
         (token, row)
     });

@@ -7,14 +7,22 @@ use std::sync::Arc;
 use diesel::Connection;
 use serde_json::{Value, json};
 
+mod choosing;
+
+pub(crate) use choosing::carried;
+pub use choosing::{Locked, Needed, ProfileGone, needed, unlock};
+
 use crate::domain::core::Core;
 use crate::domain::entitlements::cache;
 use crate::domain::entitlements::manage::Actor;
+use crate::domain::identity::notices;
 use crate::foundation::crypto::hashing;
 use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::crypto::random;
+use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
 use crate::foundation::store::profiles::{self as store, Profile};
+use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
 
@@ -142,13 +150,12 @@ pub async fn create(
     let checked = check(core, input).await?;
     let max_profiles = cache::current(core, user_id).await?.entitlements.max_profiles;
     let (worker, actor, user_id) = (Arc::clone(core), actor.clone(), user_id.to_owned());
-    core.store
+    let (owner, profile) = core
+        .store
         .run(move |conn| {
             let now = worker.clock.now();
             conn.transaction(|conn| {
-                if !store::lock_owner(conn, &user_id)? {
-                    return Err(ProfileError::NotFound("user"));
-                }
+                let owner = lock_owner(conn, &user_id)?;
                 let existing = store::of_user(conn, &user_id)?;
                 if existing.len() >= usize::try_from(max_profiles).unwrap_or(0) {
                     return Err(ProfileError::LimitReached(max_profiles));
@@ -173,10 +180,12 @@ pub async fn create(
                     Some(described(&profile)),
                     now,
                 )?;
-                Ok(profile)
+                Ok((owner, profile))
             })
         })
-        .await
+        .await?;
+    announce(core, &owner, &format!("A profile was added: {}.", profile.name));
+    Ok(profile)
 }
 
 /// Replaces a profile's name, maturity and kids flag, and its PIN as `input.pin` says.
@@ -194,11 +203,12 @@ pub async fn update(
         user_id.to_owned(),
         profile_id.to_owned(),
     );
-    core.store
+    let (owner, after) = core
+        .store
         .run(move |conn| {
             let now = worker.clock.now();
             conn.transaction(|conn| {
-                store::lock_owner(conn, &user_id)?;
+                let owner = lock_owner(conn, &user_id)?;
                 let before =
                     store::find(conn, &user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
                 let after = Profile {
@@ -218,35 +228,70 @@ pub async fn update(
                     Some(described(&after)),
                     now,
                 )?;
-                Ok(after)
+                Ok::<_, ProfileError>((owner, after))
             })
         })
-        .await
+        .await?;
+    announce(core, &owner, &format!("The profile {} was changed.", after.name));
+    Ok(after)
 }
 
-/// Deletes one of the person's profiles.
-pub fn delete(
-    conn: &mut DbConnection,
+/// Deletes one of the person's profiles: tokens speaking for it stop being active.
+pub async fn delete(
+    core: &Arc<Core>,
     actor: &Actor,
     user_id: &str,
     profile_id: &str,
-    now: i64,
 ) -> Result<(), ProfileError> {
-    conn.transaction(|conn| {
-        store::lock_owner(conn, user_id)?;
-        let profile = store::find(conn, user_id, profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
-        store::delete(conn, profile_id)?;
-        record(
-            conn,
-            actor,
-            "profile.delete",
-            &profile,
-            Some(described(&profile)),
-            None,
-            now,
-        )?;
-        Ok(())
-    })
+    let (worker, actor, user_id, profile_id) = (
+        Arc::clone(core),
+        actor.clone(),
+        user_id.to_owned(),
+        profile_id.to_owned(),
+    );
+    let (owner, profile) = core
+        .store
+        .run(move |conn| {
+            let now = worker.clock.now();
+            conn.transaction(|conn| {
+                let owner = lock_owner(conn, &user_id)?;
+                let profile =
+                    store::find(conn, &user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
+                store::delete(conn, &profile_id)?;
+                record(
+                    conn,
+                    &actor,
+                    "profile.delete",
+                    &profile,
+                    Some(described(&profile)),
+                    None,
+                    now,
+                )?;
+                Ok::<_, ProfileError>((owner, profile))
+            })
+        })
+        .await?;
+    announce(
+        core,
+        &owner,
+        &format!("The profile {} was deleted.", profile.name),
+    );
+    Ok(())
+}
+
+/// Locks the owner's profiles for the transaction ([`store::lock_owner`]) and returns the owner.
+fn lock_owner(conn: &mut DbConnection, user_id: &str) -> Result<User, ProfileError> {
+    if !store::lock_owner(conn, user_id)? {
+        return Err(ProfileError::NotFound("user"));
+    }
+    users::find_by_id(conn, user_id)?.ok_or(ProfileError::NotFound("user"))
+}
+
+/// After a change committed: this instance's introspection sees it at once (the change feed
+/// tells the others), and the account holder hears of it by mail.
+fn announce(core: &Core, owner: &User, summary: &str) {
+    core.entitlements.invalidate(&owner.id);
+    notices::credential_changed(core, owner, summary);
 }
 
 /// A profile as the audit log keeps it: never the PIN's hash, only whether there is one.
@@ -277,5 +322,13 @@ fn record(
             before: before.map(|before| before.to_string()),
             after: after.map(|after| after.to_string()),
         },
-    )
+    )?;
+    // Introspection answers with a profile's maturity as it is now, on every instance.
+    changes::record(conn, ChangeKind::EntitlementsChanged, &profile.user_id, None)
+}
+
+/// Which of the avatar colours `color` is (pages draw avatars from classes, never inline
+/// styles).
+pub fn color_index(color: &str) -> usize {
+    COLORS.iter().position(|known| *known == color).unwrap_or(0)
 }

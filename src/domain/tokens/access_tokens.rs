@@ -200,6 +200,8 @@ mod tests {
             jti: jti.into(),
             client_id: "service".into(),
             scope: "usher:entitlements".into(),
+            profile: None,
+            maturity: None,
         };
         Arc::new(VerifiedToken::new("kid".into(), claims).unwrap())
     }

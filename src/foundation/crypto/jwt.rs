@@ -23,6 +23,13 @@ pub(crate) struct AccessTokenClaims {
     pub jti: String,
     pub client_id: String,
     pub scope: String,
+    /// With scope `profiles`: the profile the token speaks for ("Who's watching?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The profile's maturity ceiling when the token was issued; introspection says what it
+    /// is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -23,6 +23,7 @@ struct CodeRow {
     used_at: Option<i64>,
     access_token_jti: Option<String>,
     access_token_expires_at: Option<i64>,
+    profile_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,12 +41,14 @@ pub struct AuthorizationCode {
     pub amr: Vec<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The profile chosen at sign-in ("Who's watching?"), with scope `profiles`.
+    pub profile_id: Option<String>,
 }
 
 /// What presenting a code found.
 pub enum Redemption {
     /// First use: the code is now spent.
-    Fresh(AuthorizationCode),
+    Fresh(Box<AuthorizationCode>),
     /// Used before: whatever it issued must be revoked. Carries the access token it issued.
     Replayed {
         code_hash: String,
@@ -72,6 +75,7 @@ pub fn insert(conn: &mut DbConnection, code: &AuthorizationCode) -> Result<(), S
             used_at: None,
             access_token_jti: None,
             access_token_expires_at: None,
+            profile_id: code.profile_id.clone(),
         })
         .execute(conn)?;
     Ok(())
@@ -110,7 +114,7 @@ pub fn redeem(
                 access_token,
             });
         }
-        Ok(Redemption::Fresh(AuthorizationCode {
+        Ok(Redemption::Fresh(Box::new(AuthorizationCode {
             amr: decode_list("authorization_codes.amr", &row.amr)?,
             code_hash: row.code_hash,
             client_id: row.client_id,
@@ -123,7 +127,8 @@ pub fn redeem(
             auth_time: row.auth_time,
             created_at: row.created_at,
             expires_at: row.expires_at,
-        }))
+            profile_id: row.profile_id,
+        })))
     })
 }
 

@@ -33,6 +33,7 @@ struct Row {
     auth_time: Option<i64>,
     amr: Option<String>,
     decided_at: Option<i64>,
+    profile_id: Option<String>,
 }
 
 /// A device authorization request and where it stands.
@@ -49,6 +50,8 @@ pub(crate) struct DeviceAuthorization {
     pub user_id: Option<String>,
     pub auth_time: Option<i64>,
     pub amr: Vec<String>,
+    /// The profile the approving phone chose for the device, with scope `profiles`.
+    pub profile_id: Option<String>,
 }
 
 impl TryFrom<Row> for DeviceAuthorization {
@@ -70,6 +73,7 @@ impl TryFrom<Row> for DeviceAuthorization {
             status: row.status,
             user_id: row.user_id,
             auth_time: row.auth_time,
+            profile_id: row.profile_id,
         })
     }
 }
@@ -113,6 +117,7 @@ pub(crate) fn insert(
         auth_time: None,
         amr: None,
         decided_at: None,
+        profile_id: None,
     };
     match diesel::insert_into(device_authorizations::table)
         .values(&row)
@@ -156,12 +161,20 @@ pub(crate) fn find_pending_by_user_code(
         .transpose()
 }
 
+/// Who allowed a device, how they had signed in, and the profile they chose for it.
+pub(crate) struct Approval<'a> {
+    pub user_id: &'a str,
+    pub auth_time: i64,
+    pub amr: &'a [String],
+    pub profile_id: Option<&'a str>,
+}
+
 /// Records the person's answer to a pending, live request; false when it was no longer
 /// pending (answered in another tab, or expired).
 pub(crate) fn decide(
     conn: &mut DbConnection,
     user_code: &str,
-    approval: Option<(&str, i64, &[String])>,
+    approval: Option<Approval<'_>>,
     now: i64,
 ) -> Result<bool, StoreError> {
     let pending = device_authorizations::table
@@ -169,13 +182,14 @@ pub(crate) fn decide(
         .filter(device_authorizations::status.eq(PENDING))
         .filter(device_authorizations::expires_at.gt(now));
     let updated = match approval {
-        Some((user_id, auth_time, amr)) => diesel::update(pending)
+        Some(approval) => diesel::update(pending)
             .set((
                 device_authorizations::status.eq(APPROVED),
-                device_authorizations::user_id.eq(user_id),
-                device_authorizations::auth_time.eq(auth_time),
-                device_authorizations::amr.eq(encode_list(amr)),
+                device_authorizations::user_id.eq(approval.user_id),
+                device_authorizations::auth_time.eq(approval.auth_time),
+                device_authorizations::amr.eq(encode_list(approval.amr)),
                 device_authorizations::decided_at.eq(now),
+                device_authorizations::profile_id.eq(approval.profile_id),
             ))
             .execute(conn)?,
         None => diesel::update(pending)

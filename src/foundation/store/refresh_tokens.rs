@@ -25,6 +25,7 @@ struct RefreshRow {
     revoked_at: Option<i64>,
     access_token_jti: Option<String>,
     access_token_expires_at: Option<i64>,
+    profile_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct RefreshToken {
     pub revoked_at: Option<i64>,
     /// The access token issued together with this refresh token: its `jti` and expiry.
     pub access_token: Option<(String, i64)>,
+    /// The profile the family's tokens speak for, with scope `profiles`.
+    pub profile_id: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshToken {
@@ -66,6 +69,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
             rotated_at: row.rotated_at,
             revoked_at: row.revoked_at,
             access_token: row.access_token_jti.zip(row.access_token_expires_at),
+            profile_id: row.profile_id,
         })
     }
 }
@@ -97,6 +101,7 @@ pub fn insert(conn: &mut DbConnection, token: &RefreshToken) -> Result<(), Store
             revoked_at: token.revoked_at,
             access_token_jti: token.access_token.as_ref().map(|(jti, _)| jti.clone()),
             access_token_expires_at: token.access_token.as_ref().map(|(_, expires_at)| *expires_at),
+            profile_id: token.profile_id.clone(),
         })
         .execute(conn)?;
     Ok(())

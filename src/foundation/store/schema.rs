@@ -94,6 +94,7 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         access_token_jti -> Nullable<Text>,
         access_token_expires_at -> Nullable<BigInt>,
+        profile_id -> Nullable<Text>,
     }
 }
 
@@ -114,6 +115,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         access_token_jti -> Nullable<Text>,
         access_token_expires_at -> Nullable<BigInt>,
+        profile_id -> Nullable<Text>,
     }
 }
 
@@ -340,6 +342,7 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         amr -> Nullable<Text>,
         decided_at -> Nullable<BigInt>,
+        profile_id -> Nullable<Text>,
     }
 }
 

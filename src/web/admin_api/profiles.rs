@@ -1,8 +1,6 @@
 //! `/users/{id}/profiles`: a person's profiles, for support staff and for platforms importing
 //! existing profiles. Scope `usher:admin`.
 
-use std::sync::Arc;
-
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -153,10 +151,6 @@ pub(crate) async fn delete(
     AdminCaller(caller): AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, profile_id) = path.into_inner();
-    let (core, actor) = (Arc::clone(&state.core), caller.actor());
-    state
-        .store
-        .run(move |conn| profiles::delete(conn, &actor, &user_id, &profile_id, core.clock.now()))
-        .await?;
+    profiles::delete(&state.core, &caller.actor(), &user_id, &profile_id).await?;
     Ok(no_content())
 }

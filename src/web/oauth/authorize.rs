@@ -13,13 +13,17 @@ use askama::Template;
 use crate::domain::identity::session::SignedIn;
 use crate::domain::oauth::authorize::{self, AuthorizationRequest, Decision, Refusal, ReplyTo, ResponseMode};
 use crate::domain::oauth::metadata::AUTHORIZATION_PATH;
+use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
+use crate::domain::profiles::{self, Needed};
 use crate::foundation::crypto::random;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::Form;
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
+use crate::web::oauth::profile_picker::{self, ChoiceForm};
 use crate::web::pages::{self, PageError};
+use crate::web::paths;
 use crate::web::return_to::ReturnTo;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
@@ -77,19 +81,102 @@ pub(crate) async fn authorize(
             login_page(&state, &request, StatusCode::OK, prompt)
         }
         Ok(Decision::Consent(signed_in)) => consent_page(&state, &request, &authorization, &signed_in),
-        Ok(Decision::Issue(signed_in)) => send_code(&state, &authorization, &signed_in).await,
+        Ok(Decision::Issue(signed_in)) => {
+            continue_to_code(&state, &request, &authorization, &signed_in).await
+        }
         Err(refusal) => refused(refusal, &state.issuer),
     }
 }
 
-/// Issues the code and sends it to the app.
+/// Sends the app its code, once a profile is chosen where the request asks for one: with
+/// several profiles (or one behind a PIN), the person chooses on "Who's watching?" first.
+async fn continue_to_code(
+    state: &AppState,
+    request: &HttpRequest,
+    authorization: &AuthorizationRequest,
+    signed_in: &SignedIn,
+) -> Result<HttpResponse, PageError> {
+    if !authorization.asks_for_profile() {
+        return send_code(state, authorization, signed_in, None).await;
+    }
+    match profiles::needed(state, &signed_in.user.id).await? {
+        Needed::Nothing => send_code(state, authorization, signed_in, None).await,
+        Needed::Only(profile) => send_code(state, authorization, signed_in, Some(profile.id)).await,
+        Needed::Choice(_) if authorization.prompt.none => refused(
+            Refusal::redirect(
+                &authorization.reply_to,
+                "interaction_required",
+                "the person must choose who is watching",
+            ),
+            &state.issuer,
+        ),
+        Needed::Choice(choices) => profile_picker::picker(
+            state,
+            request,
+            profile_choice(authorization, signed_in),
+            &choices,
+            StatusCode::OK,
+            None,
+        ),
+    }
+}
+
+/// The picker's form: the request and the session that saw it travel with the choice.
+fn profile_choice(authorization: &AuthorizationRequest, signed_in: &SignedIn) -> ChoiceForm {
+    ChoiceForm {
+        action: paths::CHOOSE_PROFILE,
+        carried: vec![
+            ("request", authorization.encoded.clone()),
+            ("session", signed_in.session.sid.clone()),
+        ],
+        back: format!("{AUTHORIZATION_PATH}?{}", authorization.encoded),
+    }
+}
+
+/// Issues the code, for the profile chosen, and sends it to the app.
 async fn send_code(
     state: &AppState,
     authorization: &AuthorizationRequest,
     signed_in: &SignedIn,
+    profile_id: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let code = authorize::issue_code(&state.core, authorization, signed_in).await?;
+    let code = authorize::issue_code(&state.core, authorization, signed_in, profile_id).await?;
     reply(&state.issuer, &authorization.reply_to, &[("code", &code)])
+}
+
+/// `POST /oauth/profile`: the person's choice on "Who's watching?", with the PIN where the
+/// profile has one. The request is checked and decided again: only a sign-in that may have its
+/// code now gets one.
+pub(crate) async fn choose_profile(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let request_form = Form::from_urlencoded(form.get("request").unwrap_or_default())?;
+    let authorization = match authorize::check(&state, &request_form).await {
+        Ok(authorization) => authorization,
+        Err(refusal) => return refused(refusal, &state.issuer),
+    };
+    let start_over = || pages::see_other(&format!("{AUTHORIZATION_PATH}?{}", authorization.encoded));
+    let signed_in = session_cookie::current(&state, &request)
+        .await?
+        .filter(|signed_in| form.get("session") == Some(signed_in.session.sid.as_str()));
+    let Some(signed_in) = signed_in else {
+        return Ok(start_over());
+    };
+    if !authorization.asks_for_profile()
+        || !authorize::may_issue(&state.core, &authorization, &signed_in).await?
+    {
+        return Ok(start_over());
+    }
+    let profile_id = form.require("profile")?;
+    match profiles::unlock(&state.core, &signed_in.user.id, profile_id, form.get("pin")).await? {
+        Ok(profile) => send_code(&state, &authorization, &signed_in, Some(profile.id)).await,
+        Err(locked) => {
+            let choice = profile_choice(&authorization, &signed_in);
+            profile_picker::locked(&state, &request, choice, &signed_in.user.id, locked).await
+        }
+    }
 }
 
 #[derive(Template)]
@@ -112,6 +199,7 @@ pub(crate) fn describe_scope(scope: &str) -> Option<&'static str> {
         scopes::EMAIL => Some("See your email address"),
         scopes::OFFLINE_ACCESS => Some("Stay signed in when you are not using it"),
         scopes::ENTITLEMENTS => Some("See your subscription and what you may watch or listen to"),
+        scopes::PROFILES => Some("Know which profile is watching, and its age rating"),
         _ => None,
     }
 }
@@ -176,7 +264,7 @@ pub(crate) async fn consent(
             return refused(denied, &state.issuer);
         }
         authorize::grant_consent(&state.core, &authorization, &signed_in).await?;
-        send_code(&state, &authorization, &signed_in).await
+        continue_to_code(&state, &request, &authorization, &signed_in).await
     }
 }
 

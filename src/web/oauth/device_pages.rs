@@ -15,6 +15,9 @@ use crate::domain::identity::devices::DeviceLimitReached;
 use crate::domain::identity::session::SignedIn;
 use crate::domain::oauth::device::{self, Decided, Lookup, PendingRequest};
 use crate::domain::oauth::parameters::Parameters;
+use crate::domain::oauth::scopes;
+use crate::domain::profiles::{self, Needed};
+use crate::foundation::store::profiles::Profile;
 use crate::web::account::listing;
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
@@ -22,6 +25,7 @@ use crate::web::form::query_param;
 use crate::web::login::device_limit::{self, DeviceLimitPage};
 use crate::web::login::pages::{client_ip, with_csrf_cookie};
 use crate::web::oauth::authorize::describe_scope;
+use crate::web::oauth::profile_picker::{self, ChoiceForm};
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
 use crate::web::return_to::ReturnTo;
@@ -262,6 +266,26 @@ pub(crate) async fn decide(
         Ok(pending) => pending,
         Err(page) => return Ok(page),
     };
+    let profile_id = if allowed {
+        match profile_for_device(&state, &signed_in, &pending).await? {
+            Ok(profile_id) => profile_id,
+            Err(choices) => return picker(&state, &request, &pending, &choices),
+        }
+    } else {
+        None
+    };
+    record_answer(&state, &request, signed_in, pending, allowed, profile_id).await
+}
+
+/// Records the answer and shows how it went.
+async fn record_answer(
+    state: &AppState,
+    request: &HttpRequest,
+    signed_in: SignedIn,
+    pending: PendingRequest,
+    allowed: bool,
+    profile_id: Option<String>,
+) -> Result<HttpResponse, PageError> {
     let current_sid = signed_in.session.sid.clone();
     let (worker_state, session, user_code) = (
         Arc::clone(&state.core),
@@ -272,10 +296,78 @@ pub(crate) async fn decide(
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            device::decide(conn, &user_code, &session, allowed, now)
+            device::decide(conn, &user_code, &session, allowed, profile_id.as_deref(), now)
         })
         .await?;
-    answered(&state, &request, decided, allowed, pending, &current_sid, false)
+    answered(state, request, decided, allowed, pending, &current_sid, false)
+}
+
+/// The profile the device gets without asking (`Ok`), or the profiles to choose from.
+async fn profile_for_device(
+    state: &AppState,
+    signed_in: &SignedIn,
+    pending: &PendingRequest,
+) -> Result<Result<Option<String>, Vec<Profile>>, PageError> {
+    if !pending.scopes.iter().any(|scope| scope == scopes::PROFILES) {
+        return Ok(Ok(None));
+    }
+    Ok(match profiles::needed(state, &signed_in.user.id).await? {
+        Needed::Nothing => Ok(None),
+        Needed::Only(profile) => Ok(Some(profile.id)),
+        Needed::Choice(choices) => Err(choices),
+    })
+}
+
+/// The picker's form on the phone: the device's code travels with the choice.
+fn profile_choice(pending: &PendingRequest) -> ChoiceForm {
+    let user_code = device::display_user_code(&pending.user_code);
+    ChoiceForm {
+        action: paths::DEVICE_PROFILE,
+        back: format!("{}?user_code={user_code}", device::VERIFICATION_PATH),
+        carried: vec![("user_code", user_code)],
+    }
+}
+
+/// "Who's watching?" for the device.
+fn picker(
+    state: &AppState,
+    request: &HttpRequest,
+    pending: &PendingRequest,
+    choices: &[Profile],
+) -> Result<HttpResponse, PageError> {
+    profile_picker::picker(
+        state,
+        request,
+        profile_choice(pending),
+        choices,
+        StatusCode::OK,
+        None,
+    )
+}
+
+/// `POST /device/profile`: the profile the phone chose for the device, with its PIN where it
+/// has one; allowing the device follows.
+pub(crate) async fn choose_profile(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let typed = form.get("user_code").unwrap_or_default().to_owned();
+    let Some(signed_in) = session_cookie::current(&state, &request).await? else {
+        return Ok(sign_in_first(Some(&typed)));
+    };
+    let pending = match named_request(&state, &request, &signed_in, &typed).await? {
+        Ok(pending) => pending,
+        Err(page) => return Ok(page),
+    };
+    let profile_id = form.require("profile")?;
+    match profiles::unlock(&state.core, &signed_in.user.id, profile_id, form.get("pin")).await? {
+        Ok(profile) => record_answer(&state, &request, signed_in, pending, true, Some(profile.id)).await,
+        Err(locked) => {
+            let choice = profile_choice(&pending);
+            profile_picker::locked(&state, &request, choice, &signed_in.user.id, locked).await
+        }
+    }
 }
 
 /// `POST /device/devices/end`: on the refusal page, signs out one of the person's devices
@@ -300,6 +392,25 @@ pub(crate) async fn sign_out_and_allow(
     } else {
         signed_in.session.sid.clone()
     };
+    let profile_id = match profile_for_device(&state, &signed_in, &pending).await? {
+        Ok(profile_id) => profile_id,
+        Err(choices) => {
+            // The slot is freed now and taken once the profile is chosen (and unlocked).
+            let (worker_state, session) = (Arc::clone(&state.core), signed_in.session);
+            state
+                .store
+                .run(move |conn| {
+                    let now = worker_state.clock.now();
+                    device::sign_out_device(&worker_state, conn, &session, &sid, now)
+                })
+                .await?;
+            let mut page = picker(&state, &request, &pending, &choices)?;
+            if signed_out_here {
+                pages::add_cookie(&mut page, &session_cookie::removal(&state))?;
+            }
+            return Ok(page);
+        }
+    };
     let (worker_state, session, user_code) = (
         Arc::clone(&state.core),
         signed_in.session,
@@ -309,7 +420,15 @@ pub(crate) async fn sign_out_and_allow(
         .store
         .run(move |conn| {
             let now = worker_state.clock.now();
-            device::sign_out_and_allow(&worker_state, conn, &user_code, &session, &sid, now)
+            device::sign_out_and_allow(
+                &worker_state,
+                conn,
+                &user_code,
+                &session,
+                &sid,
+                profile_id.as_deref(),
+                now,
+            )
         })
         .await?;
     answered(

@@ -47,10 +47,28 @@ pub(crate) async fn introspect(
         Ok(verified) if access_tokens::is_live(&state, &verified.claims, now) => {
             if verified.person {
                 let entitlements = cache::current(&state.core, &verified.claims.sub).await?;
-                (
-                    "active",
-                    with_entitlements(&verified.introspection, &entitlements.introspection_members),
-                )
+                // A token speaking for a profile answers with the profile's maturity as it is
+                // now, and stops being active once the profile is deleted.
+                match verified
+                    .claims
+                    .profile
+                    .as_deref()
+                    .map(|id| entitlements.profile_members(id))
+                {
+                    None => (
+                        "active",
+                        with_entitlements(&verified.introspection, &entitlements.introspection_members, None),
+                    ),
+                    Some(Some(profile)) => (
+                        "active",
+                        with_entitlements(
+                            &verified.introspection,
+                            &entitlements.introspection_members,
+                            Some(profile),
+                        ),
+                    ),
+                    Some(None) => ("inactive", Bytes::from_static(INACTIVE)),
+                }
             } else {
                 ("active", verified.introspection.clone())
             }
@@ -62,12 +80,18 @@ pub(crate) async fn introspect(
     Ok(answer(body))
 }
 
-/// A person's token answer followed by their entitlements as they are now (docs/entitlements.md).
-fn with_entitlements(token_members: &Bytes, entitlements: &Bytes) -> Bytes {
-    let mut body = BytesMut::with_capacity(token_members.len() + entitlements.len() + 2);
+/// A person's token answer followed by their entitlements as they are now (docs/entitlements.md),
+/// and by the profile the token speaks for, as it is now.
+fn with_entitlements(token_members: &Bytes, entitlements: &Bytes, profile: Option<&Bytes>) -> Bytes {
+    let profile_len = profile.map_or(0, |profile| profile.len() + 1);
+    let mut body = BytesMut::with_capacity(token_members.len() + entitlements.len() + profile_len + 2);
     body.extend_from_slice(token_members);
     body.extend_from_slice(b",");
     body.extend_from_slice(entitlements);
+    if let Some(profile) = profile {
+        body.extend_from_slice(b",");
+        body.extend_from_slice(profile);
+    }
     body.extend_from_slice(b"}");
     body.freeze()
 }

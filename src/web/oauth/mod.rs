@@ -6,6 +6,7 @@ pub(crate) mod device_pages;
 pub(crate) mod discovery;
 pub(crate) mod introspection;
 pub(crate) mod logout;
+pub(crate) mod profile_picker;
 pub(crate) mod revocation;
 pub(crate) mod token;
 pub(crate) mod userinfo;

@@ -55,10 +55,20 @@ pub(crate) async fn userinfo(
         .await?
         .filter(users::User::is_enabled)
         .ok_or_else(|| invalid_token("the account behind this token is no longer active"))?;
-    let entitlements = if granted.contains(&scopes::ENTITLEMENTS) {
+    let speaks_for_profile = claims.profile.is_some() && granted.contains(&scopes::PROFILES);
+    let entitlements = if granted.contains(&scopes::ENTITLEMENTS) || speaks_for_profile {
         Some(cache::current(&state.core, &user.id).await?)
     } else {
         None
+    };
+    // The profile as it is now: a deleted one ends what its tokens may do.
+    let profile = match (&claims.profile, &entitlements) {
+        (Some(profile_id), Some(cached)) if speaks_for_profile => Some(
+            cached
+                .profile(profile_id)
+                .ok_or_else(|| invalid_token("the profile behind this token was deleted"))?,
+        ),
+        _ => None,
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -66,8 +76,12 @@ pub(crate) async fn userinfo(
             person: PersonClaims::for_scopes(
                 &user,
                 &granted,
-                entitlements.as_ref().map(|cached| &cached.entitlements),
-            ),
+                entitlements
+                    .as_ref()
+                    .filter(|_| granted.contains(&scopes::ENTITLEMENTS))
+                    .map(|cached| &cached.entitlements),
+            )
+            .with_profile(&granted, profile),
             sub: user.id,
         }))
 }

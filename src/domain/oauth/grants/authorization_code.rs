@@ -13,6 +13,7 @@ use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization, Planned};
+use crate::domain::profiles;
 use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
@@ -119,6 +120,11 @@ fn redeem(
             "the sign-in behind this code has ended",
         ))));
     };
+    let Ok(profile) = profiles::carried(conn, &user.id, code.profile_id.as_deref())? else {
+        return Ok(Err(Refusal::Invalid(OAuthError::invalid_grant(
+            "the profile chosen at sign-in was deleted",
+        ))));
+    };
     let authorization = Authorization {
         user,
         sid: code.sid,
@@ -130,6 +136,7 @@ fn redeem(
         code_hash: code.code_hash,
         family_id: None,
         refresh_token: None,
+        profile,
     };
     let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
     codes::record_access_token(

@@ -38,6 +38,8 @@ pub(crate) async fn grant(
         jti: random::token::<16>(),
         client_id: client.client_id.clone(),
         scope,
+        profile: None,
+        maturity: None,
     };
     let keys = state.keyring.current();
     let access_token = jwt::sign_access_token(&keys, state.access_token_alg, &claims)?;

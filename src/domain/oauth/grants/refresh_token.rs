@@ -17,6 +17,7 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::oauth::token_response::TokenResponse;
 use crate::domain::oauth::user_tokens::{self, Authorization, Planned};
+use crate::domain::profiles::{self, Locked};
 use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
@@ -42,6 +43,17 @@ pub(crate) async fn grant(
     if requested_scope.as_ref().is_some_and(Vec::is_empty) {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is empty"));
     }
+    let switch_to = match form.get("profile") {
+        Some(profile_id) => {
+            Some(unlock_profile(state, &client, &presented, profile_id, form.get("profile_pin")).await?)
+        }
+        None if form.get("profile_pin").is_some() => {
+            return Err(OAuthError::invalid_request(
+                "profile_pin was sent without profile",
+            ));
+        }
+        None => None,
+    };
 
     let worker_state = Arc::clone(state);
     let outcome = state
@@ -54,6 +66,7 @@ pub(crate) async fn grant(
                     &client,
                     &presented,
                     requested_scope.as_deref(),
+                    switch_to.as_deref(),
                 )
             })
         })
@@ -62,15 +75,61 @@ pub(crate) async fn grant(
     Ok(planned.issue(state)?)
 }
 
+/// The extension parameters (RFC 6749 §8.2) that switch a refresh to another profile.
+pub(crate) const PROFILE_SWITCH_PARAMETERS: [&str; 2] = ["profile", "profile_pin"];
+
+/// Checks a switch to the profile `profile_id` before the rotation: the refresh token must
+/// carry scope `profiles`, and the profile must be its account's, unlocked with `pin` where it
+/// has one. The PIN is checked (and counted, [`profiles::unlock`]) outside the rotation's
+/// transaction: argon2 never holds a family's lock or a database connection.
+async fn unlock_profile(
+    state: &Arc<Core>,
+    client: &Client,
+    presented: &str,
+    profile_id: &str,
+    pin: Option<&str>,
+) -> Result<String, OAuthError> {
+    let token_hash = hashing::sha256_hex(presented.as_bytes());
+    let token = state
+        .store
+        .run(move |conn| refresh_tokens::find(conn, &token_hash))
+        .await?
+        .filter(|token| token.client_id == client.client_id)
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is not valid"))?;
+    if !token.scope.split(' ').any(|scope| scope == scopes::PROFILES) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "switching profiles needs a refresh token granted scope profiles",
+        ));
+    }
+    match profiles::unlock(state, &token.user_id, profile_id, pin).await? {
+        Ok(profile) => Ok(profile.id),
+        Err(Locked::Unknown) => Err(OAuthError::invalid_request(
+            "profile is not one of the account's profiles",
+        )),
+        Err(Locked::PinNeeded(_)) => Err(OAuthError::invalid_request(
+            "profile_pin is required: the profile has a PIN",
+        )),
+        Err(Locked::WrongPin(_)) => Err(OAuthError::invalid_grant("profile_pin is wrong")),
+        Err(Locked::Throttled { retry_after, .. }) => Err(OAuthError {
+            retry_after_secs: Some(retry_after),
+            ..OAuthError::invalid_grant("too many wrong PINs for this profile: try again later")
+        }),
+    }
+}
+
 /// Rotates the presented token inside one transaction that first takes its family's lock,
 /// so concurrent refreshes of a family and revocations of it happen one after the other.
 /// Refusals are values, not errors, so what they write (a family revoked on reuse) commits.
+/// `switch_to` is a profile already unlocked for the token's account: the family speaks for
+/// it from now on.
 fn rotate(
     state: &Core,
     conn: &mut DbConnection,
     client: &Client,
     presented: &str,
     requested_scope: Option<&[String]>,
+    switch_to: Option<&str>,
 ) -> Result<Result<Planned, OAuthError>, StoreError> {
     let now = state.clock.now();
     let token_hash = hashing::sha256_hex(presented.as_bytes());
@@ -103,6 +162,11 @@ fn rotate(
     let Some(user) = users::find_by_id(conn, &token.user_id)?.filter(users::User::is_enabled) else {
         return Ok(Err(OAuthError::invalid_grant("the account is no longer active")));
     };
+    let Ok(profile) = profiles::carried(conn, &user.id, switch_to.or(token.profile_id.as_deref()))? else {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the profile these tokens speak for was deleted: choose another with the profile parameter",
+        )));
+    };
     let authorization = Authorization {
         user,
         sid: token.sid.clone(),
@@ -114,6 +178,7 @@ fn rotate(
         code_hash: token.code_hash.clone(),
         family_id: Some(token.family_id.clone()),
         refresh_token: Some(successor),
+        profile,
     };
     let planned = user_tokens::plan(state, conn, client, &authorization, now)?;
     if token.rotated_at.is_none() {

@@ -1,0 +1,149 @@
+//! "Who's watching?": the page that chooses a profile for a sign-in, and the PIN page for a
+//! profile that has one. Shared by the authorization endpoint (the app on this browser) and
+//! the device verification pages (the phone choosing for a TV); each names where the choice is
+//! posted and what travels with it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::domain::profiles::{self, Locked};
+use crate::foundation::store::profiles::Profile;
+use crate::web::csrf;
+use crate::web::login::pages::with_csrf_cookie;
+use crate::web::pages::{self, PageError};
+use crate::web::state::AppState;
+
+/// Where a choice goes, the fields that travel with it, and the way back to the picker.
+pub(crate) struct ChoiceForm {
+    pub action: &'static str,
+    pub carried: Vec<(&'static str, String)>,
+    pub back: String,
+}
+
+/// A profile as the picker shows it: never its PIN hash, only whether it has one.
+struct Tile {
+    id: String,
+    name: String,
+    initial: String,
+    /// Which of the avatar colours (`.avatar-N` in the stylesheet).
+    color: usize,
+    locked: bool,
+    kids: bool,
+}
+
+impl From<&Profile> for Tile {
+    fn from(profile: &Profile) -> Self {
+        Self {
+            id: profile.id.clone(),
+            name: profile.name.clone(),
+            initial: profile.name.chars().next().map(String::from).unwrap_or_default(),
+            color: profiles::color_index(&profile.color),
+            locked: profile.pin_hash.is_some(),
+            kids: profile.kids,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "profile_picker.html")]
+struct PickerPage {
+    csrf: String,
+    form: ChoiceForm,
+    profiles: Vec<Tile>,
+    error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "profile_pin.html")]
+struct PinPage {
+    csrf: String,
+    form: ChoiceForm,
+    profile: Tile,
+    error: Option<String>,
+}
+
+/// The "Who's watching?" page.
+pub(crate) fn picker(
+    state: &AppState,
+    request: &HttpRequest,
+    form: ChoiceForm,
+    profiles: &[Profile],
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(state, request);
+    let page = PickerPage {
+        csrf: token.token.clone(),
+        form,
+        profiles: profiles.iter().map(Tile::from).collect(),
+        error,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+fn pin_page(
+    state: &AppState,
+    request: &HttpRequest,
+    form: ChoiceForm,
+    profile: &Profile,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let token = csrf::token(state, request);
+    let page = PinPage {
+        csrf: token.token.clone(),
+        form,
+        profile: Tile::from(profile),
+        error,
+    };
+    with_csrf_cookie(pages::render(status, &page)?, token)
+}
+
+/// The page for a choice that did not unlock its profile: the PIN page (asking, or saying why
+/// the PIN was refused), or the picker again when the profile is gone.
+pub(crate) async fn locked(
+    state: &AppState,
+    request: &HttpRequest,
+    form: ChoiceForm,
+    user_id: &str,
+    locked: Locked,
+) -> Result<HttpResponse, PageError> {
+    match locked {
+        Locked::PinNeeded(profile) => pin_page(state, request, form, &profile, StatusCode::OK, None),
+        Locked::WrongPin(profile) => pin_page(
+            state,
+            request,
+            form,
+            &profile,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("That PIN is not right. Try again.".into()),
+        ),
+        Locked::Throttled { profile, retry_after } => pin_page(
+            state,
+            request,
+            form,
+            &profile,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(format!(
+                "Too many wrong PINs. Try again in {} minutes, or choose another profile.",
+                ((retry_after + 59) / 60).max(1)
+            )),
+        ),
+        Locked::Unknown => {
+            let choices = match profiles::needed(state, user_id).await? {
+                profiles::Needed::Choice(choices) => choices,
+                profiles::Needed::Only(profile) => vec![profile],
+                profiles::Needed::Nothing => Vec::new(),
+            };
+            picker(
+                state,
+                request,
+                form,
+                &choices,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("That profile is no longer there. Choose another."),
+            )
+        }
+    }
+}
