@@ -8,13 +8,15 @@ web app and people created with `usher user create`, it:
 1. mints N distinct client-credentials access tokens over keep-alive connections and
    writes them to a file, one per line;
 2. through the admin API, creates a tier with features and five pay-per-view products,
-   and gives every person an active subscription to the tier and grants for three products;
+   and gives every person an active subscription to the tier, grants for three products and
+   two profiles (an adult's and a kid's);
 3. signs every person in to the web app (authorization code flow with PKCE, scope
-   `openid entitlements offline_access`) and mints N person access tokens in all by
+   `openid entitlements profiles offline_access`, choosing the kid's profile on "Who's
+   watching?") and mints N person access tokens in all by
    refreshing (one rotating refresh chain per person, people in parallel), written to a
    second file;
 4. checks with curl that sample tokens of both kinds introspect as active, the person
-   tokens with their tier, features and products;
+   tokens with their tier, features, products, profile and maturity;
 5. runs one "cold" introspection pass over every token of each kind (a signature
    verification each; this also fills the server's verified-token cache and entitlement
    cache), then a warm-up per endpoint;
@@ -75,7 +77,9 @@ TIER = {"slug": "premium", "name": "Premium", "rank": 20, "features": ["hd", "4k
 PRODUCTS = [f"event-{number}" for number in range(1, 6)]
 GRANTS_PER_PERSON = 3
 APP_REDIRECT_URI = "http://127.0.0.1:9/callback"  # never loaded: the code is read from Location
-APP_SCOPE = "openid entitlements offline_access"
+APP_SCOPE = "openid entitlements profiles offline_access"
+# Every person's profiles; their tokens speak for the last one (chosen on "Who's watching?").
+PROFILES = [{"name": "Adult", "maturity": "18"}, {"name": "Kid", "maturity": "7", "kids": True}]
 # Checked by introspect.lua in every answer of the entitled class, besides "active":true.
 ENTITLED_EXPECT = '"tier":"premium"'
 SETUP_CONNECTIONS = 4
@@ -112,7 +116,8 @@ LIMITS = {
         "the same cached token answer as introspection, plus a sharded map lookup (16 read-locked shards, "
         "foldhash) for the person's entitlements kept rendered as JSON members, and one small buffer copy of both "
         "(~390-byte answer instead of ~255; the person token, with its entitlement claims, makes the request "
-        "~180 bytes longer); the first sighting costs one ES256 verification, and a person's first token may "
+        "~180 bytes longer), and a map lookup of the token's profile's maturity as it is now (rendered too) with a "
+        "third copy; the first sighting costs one ES256 verification, and a person's first token may "
         "also cost one entitlement computation in the database (see its cold pass)"
     ),
     "client_credentials": (
@@ -384,6 +389,8 @@ class Person:
     id: str
     email: str
     products: list[str]
+    # The profile the person's tokens speak for, once created.
+    profile: str = ""
 
 
 def load_people(people_dir: str) -> list[Person]:
@@ -412,11 +419,12 @@ def grant_entitlements(host: str, port: int, admin_authorization: str, people: l
         setup.close()
     bearer = {"Authorization": f"Bearer {answer['access_token']}", "Content-Type": "application/json"}
 
-    def call(connection: Http, method: str, path: str, body: dict, expected: tuple[int, ...]) -> None:
+    def call(connection: Http, method: str, path: str, body: dict, expected: tuple[int, ...]) -> bytes:
         status, _, data = connection.request(method, ADMIN_API + path, json.dumps(body), bearer)
         if status not in expected:
             hint = " (is the admin API there?)" if status == 404 else ""
             raise SetupError(f"{method} {ADMIN_API}{path} answered HTTP {status}{hint}: {data[:300]!r}")
+        return data
 
     catalogue = [("/tiers", TIER)] + [
         ("/products", {"slug": slug, "title": slug.replace("-", " ").capitalize()}) for slug in PRODUCTS
@@ -434,6 +442,9 @@ def grant_entitlements(host: str, port: int, admin_authorization: str, people: l
         )
         for product in person.products:
             call(connection, "POST", f"/users/{person.id}/grants", {"product": product}, (201,))
+        for profile in PROFILES:
+            created = call(connection, "POST", f"/users/{person.id}/profiles", profile, (201,))
+            person.profile = json.loads(created)["id"]
 
     in_parallel(host, port, people, entitle)
 
@@ -488,6 +499,13 @@ def sign_in(connection: Http, app_id: str, app_authorization: str, person: Perso
     if status not in (302, 303) or back.path != "/oauth/authorize":
         raise SetupError(f"{who}: POST /login answered HTTP {status} (Location {location!r}): {data[:200]!r}")
     status, response, data = browse("GET", f"{back.path}?{back.query}")
+    if status == 200 and b"Who's watching?" in data:
+        picker = data.decode("utf-8", "replace")
+        choice = urllib.parse.urlencode({
+            "csrf": hidden_input(picker, "csrf"), "request": hidden_input(picker, "request"),
+            "session": hidden_input(picker, "session"), "profile": person.profile,
+        })
+        status, response, data = browse("POST", "/oauth/profile", choice)
     location = response.getheader("Location") or ""
     if status not in (302, 303) or not location.startswith(APP_REDIRECT_URI + "?"):
         raise SetupError(f"{who}: authorize after login answered HTTP {status} (Location {location!r}): {data[:200]!r}")
@@ -558,12 +576,14 @@ def check_entitled_sample(base_url: str, authorization: str, minted: list[tuple[
             problems.append(f"ppv is not {person.products}")
         if not isinstance(answer.get("ent_ver"), int):
             problems.append("no integer ent_ver")
+        if answer.get("profile") != person.profile or answer.get("maturity") != PROFILES[-1]["maturity"]:
+            problems.append(f"profile is not {person.profile} at maturity {PROFILES[-1]['maturity']}")
         if problems:
             raise SetupError(f"{when}: person token #{index} ({person.email}): {', '.join(problems)}: {answer}")
         versions.add(answer["ent_ver"])
     log(
         f"  curl check ({when}): person tokens #{', #'.join(map(str, picks))} introspect as active with tier "
-        f"{TIER['slug']}, {len(TIER['features'])} features, their {GRANTS_PER_PERSON} products, "
+        f"{TIER['slug']}, {len(TIER['features'])} features, their {GRANTS_PER_PERSON} products, their kid's profile, "
         f"ent_ver {', '.join(map(str, sorted(versions)))}"
     )
 

@@ -76,7 +76,12 @@ impl ResponseError for OAuthError {
                 };
                 response.insert_header((header::RETRY_AFTER, retry_after));
             }
-            _ => {}
+            // Any other refusal that ends at a known time says when (a throttled PIN).
+            _ => {
+                if let Some(secs) = self.retry_after_secs {
+                    response.insert_header((header::RETRY_AFTER, HeaderValue::from(secs.max(1))));
+                }
+            }
         }
         response.json(ErrorBody {
             error: self.code.as_str(),

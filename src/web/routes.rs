@@ -353,6 +353,24 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             account::end_one_session,
         ))
         .service(endpoint(
+            paths::ACCOUNT_PROFILES,
+            "account_profiles",
+            Method::POST,
+            account::profiles::add,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_PROFILES_UPDATE,
+            "account_profiles_update",
+            Method::POST,
+            account::profiles::update,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_PROFILES_DELETE,
+            "account_profiles_delete",
+            Method::POST,
+            account::profiles::delete,
+        ))
+        .service(endpoint(
             paths::ACCOUNT_STREAMS_STOP,
             "account_streams_stop",
             Method::POST,

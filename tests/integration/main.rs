@@ -8,6 +8,7 @@
 mod common;
 
 mod account;
+mod account_profiles;
 mod admin_api;
 mod admin_dashboard;
 mod authorization_code;

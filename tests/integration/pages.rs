@@ -14,6 +14,7 @@ use serde_json::json;
 use usher::domain::oauth::clients::NewClient;
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
+use usher::foundation::store::profiles::Profile;
 
 const EMAIL: &str = "viewer@example.com";
 const LOGIN_PAGE_BUDGET_BYTES: u64 = 30 * 1024;
@@ -515,6 +516,163 @@ async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_sl
         "the device chosen is signed out"
     );
     assert_eq!(others[1].get("/account").await.status(), 200);
+
+    drop(page);
+    drop(browser);
+}
+
+/// A family plan with a parent's profile behind a PIN and a kid's: returns (parent, kid).
+async fn family_profiles(server: &TestServer) -> (Profile, Profile) {
+    use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+    use usher::domain::profiles::{self, PinChange, ProfileInput};
+    let now = server.state.clock.now();
+    let user_id = server
+        .state
+        .store
+        .run(move |conn| {
+            let user = usher::foundation::store::users::find_by_email(conn, EMAIL)?.unwrap();
+            let actor = Actor::client("payments");
+            let tier = TierInput {
+                name: "Family".into(),
+                rank: 10,
+                max_streams: 4,
+                max_profiles: Some(5),
+                ..TierInput::default()
+            };
+            manage::create_tier(conn, &actor, "family", &tier, now)?;
+            let subscription = SubscriptionInput {
+                tier: "family".into(),
+                status: "active".into(),
+                current_period_end: now + 30 * 86_400,
+                external_ref: None,
+            };
+            manage::put_subscription(conn, &actor, &user.id, &subscription, now)?;
+            Ok::<_, manage::EntitlementError>(user.id)
+        })
+        .await
+        .unwrap();
+    let mut created = Vec::new();
+    for (name, maturity, kids, pin) in [
+        ("Amina", "18", false, PinChange::Set("2468".into())),
+        ("Zara", "7", true, PinChange::Keep),
+    ] {
+        let input = ProfileInput {
+            name: name.into(),
+            maturity: Some(maturity.into()),
+            kids,
+            pin,
+        };
+        created.push(
+            profiles::create(&server.state.core, &Actor::client("test"), &user_id, input)
+                .await
+                .unwrap(),
+        );
+    }
+    let kid = created.pop().unwrap();
+    (created.pop().unwrap(), kid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_tv() {
+    let site = site(|_| {}).await;
+    let (parent, kid) = family_profiles(&site.server).await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+
+    let (_, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &site.client_id)
+        .append_pair("redirect_uri", &site.callback.url())
+        .append_pair("scope", "openid profiles")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    page.goto(&site.server.endpoint(&format!("/oauth/authorize?{query}")))
+        .await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(page.text("body").await.contains("Know which profile is watching"));
+    page.click_and_wait("button[value=allow]").await;
+    assert_eq!(page.text("h1").await, "Who's watching?");
+    inspect(&page, "profiles-picker").await;
+
+    page.click_and_wait(&format!("button[value='{}']", parent.id))
+        .await;
+    assert_eq!(page.text("h1").await, "Enter the PIN for Amina");
+    inspect(&page, "profiles-pin").await;
+    page.fill("#pin", "1111").await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(page.text("[role=alert]").await.contains("That PIN is not right"));
+    inspect(&page, "profiles-pin-wrong").await;
+    page.fill("#pin", "2468").await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(
+        site.callback.next_request().await.query("code").is_some(),
+        "the app gets its code once the PIN is right"
+    );
+
+    let tv = site
+        .server
+        .create_client(NewClient {
+            name: "Streamly TV".into(),
+            grant_types: vec![
+                usher::domain::oauth::clients::GRANT_DEVICE_CODE.into(),
+                "refresh_token".into(),
+            ],
+            public: true,
+            ..NewClient::default()
+        })
+        .await;
+    let http = common::http();
+    let started: serde_json::Value = http
+        .post(site.server.endpoint("/oauth/device_authorization"))
+        .form(&[("client_id", tv.client_id.as_str()), ("scope", "openid profiles")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page.set_viewport(390, 844, true).await;
+    page.goto(started["verification_uri_complete"].as_str().unwrap())
+        .await;
+    page.click_and_wait("button[value=allow]").await;
+    assert_eq!(page.text("h1").await, "Who's watching?");
+    inspect(&page, "device-profiles-picker").await;
+    page.click_and_wait(&format!("button[value='{}']", kid.id)).await;
+    assert_eq!(page.text("h1").await, "Your device is signed in");
+    let tokens: serde_json::Value = http
+        .post(site.server.endpoint("/oauth/token"))
+        .form(&[
+            ("grant_type", usher::domain::oauth::clients::GRANT_DEVICE_CODE),
+            ("device_code", started["device_code"].as_str().unwrap()),
+            ("client_id", tv.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["profile"], kid.id.as_str(), "{claims}");
+    assert_eq!(claims["maturity"], "7");
+
+    page.goto(&site.server.endpoint("/account#profiles")).await;
+    page.eval("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        .await;
+    inspect(&page, "account-profiles").await;
 
     drop(page);
     drop(browser);

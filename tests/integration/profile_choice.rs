@@ -458,6 +458,41 @@ async fn the_refresh_grant_switches_to_another_profile_with_its_pin(backend: Bac
     );
 }
 
+async fn wrong_pins_on_the_refresh_grant_are_throttled_with_retry_after(backend: Backend) {
+    let f = family_with(backend, |config| config.profile_pin_failures = 2).await;
+    let tokens = kids_tokens(&f).await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, _) = refresh(
+            &f,
+            refresh_token,
+            &[("profile", &f.parent.id), ("profile_pin", "0000")],
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+    let response = common::post_form(
+        &f.server.endpoint("/oauth/token"),
+        &f.app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("profile", &f.parent.id),
+            ("profile_pin", PIN),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let retry_after: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "even the right PIN waits: {body}");
+}
+
 async fn switching_to_a_profile_of_another_account_is_refused(backend: Backend) {
     let f = family(backend).await;
     let stranger = flow::create_user(&f.server, "stranger@example.com").await;
@@ -604,6 +639,7 @@ on_both_backends!(
     lowering_a_profiles_maturity_acts_at_once_in_introspection,
     a_deleted_profiles_tokens_are_no_longer_active,
     the_refresh_grant_switches_to_another_profile_with_its_pin,
+    wrong_pins_on_the_refresh_grant_are_throttled_with_retry_after,
     switching_to_a_profile_of_another_account_is_refused,
     switching_needs_a_refresh_token_granted_scope_profiles,
     discovery_lists_the_scope_the_claims_and_the_switch_parameters,

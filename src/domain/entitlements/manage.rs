@@ -81,6 +81,11 @@ impl Actor {
         Self(format!("admin:{user_id}"))
     }
 
+    /// The person `user_id`, acting on their own account.
+    pub(crate) fn person(user_id: &str) -> Self {
+        Self(format!("user:{user_id}"))
+    }
+
     /// Whether this is the administrator `user_id` acting.
     pub(crate) fn is_admin(&self, user_id: &str) -> bool {
         self.0.strip_prefix("admin:") == Some(user_id)

@@ -132,7 +132,7 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         })?,
     };
 
-    let client_id = random::token::<16>();
+    let client_id = new_client_id();
     let client_secret = (!new.public).then(random::token::<32>);
     let client = Client {
         client_id: client_id.clone(),
@@ -379,9 +379,29 @@ fn dedup(items: Vec<String>) -> Vec<String> {
     unique
 }
 
+/// A random client id that starts with a letter or digit: one starting with `-` would read as
+/// an option on a command line (`usher client webhook --client-id -xf…`).
+fn new_client_id() -> String {
+    loop {
+        let client_id = random::token::<16>();
+        if client_id.starts_with(|first: char| first.is_ascii_alphanumeric()) {
+            return client_id;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ids_never_start_like_a_command_line_option() {
+        for _ in 0..2_000 {
+            let client_id = new_client_id();
+            assert!(!client_id.starts_with(['-', '_']), "{client_id}");
+            assert_eq!(client_id.len(), 22);
+        }
+    }
 
     #[test]
     fn a_client_that_could_never_get_a_token_or_mixes_sign_in_with_admin_scopes_is_unusable() {

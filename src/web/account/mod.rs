@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::AdminError;
+use crate::domain::entitlements::cache;
 use crate::domain::identity::account;
 use crate::domain::identity::devices::{self, DeviceKind, SignedInDevice};
 use crate::domain::identity::session::{self, SignedIn};
@@ -32,6 +33,7 @@ use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 pub(crate) mod passkeys;
+pub(crate) mod profiles;
 pub(crate) mod totp;
 
 #[derive(Template)]
@@ -44,6 +46,10 @@ struct AccountPage {
     overview: Overview,
     two_step: Option<totp::TwoStep>,
     passkeys: Vec<passkeys::PasskeyListing>,
+    profiles: Vec<profiles::ProfileListing>,
+    /// How many profiles the plan allows.
+    max_profiles: i32,
+    maturities: Vec<(&'static str, String)>,
     /// Whether passkeys can be added here (the relying party is set up).
     passkeys_on: bool,
     /// This browser's device, the suggested name of a new passkey.
@@ -304,6 +310,9 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
         "passkey-added" => Some("Your passkey was added. Use it next time you sign in."),
         "passkey-removed" => Some("The passkey was removed."),
         "password" => Some("Your password was saved. Your other devices were signed out."),
+        "profile-added" => Some("The profile was added."),
+        "profile-saved" => Some("The profile was saved."),
+        "profile-deleted" => Some("The profile was deleted."),
         _ => None,
     }
 }
@@ -335,16 +344,21 @@ pub(crate) async fn show(
     };
     let now = state.clock.now();
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
-    let (overview, two_step, passkeys) = state
+    let (overview, two_step, passkeys, profile_listing) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
                 overview(conn, &user_id, &sid, now)?,
                 totp::two_step(conn, &user_id)?,
                 passkeys::list(conn, &user_id)?,
+                profiles::list(conn, &user_id)?,
             ))
         })
         .await?;
+    let max_profiles = cache::current(&state.core, &signed_in.user.id)
+        .await?
+        .entitlements
+        .max_profiles;
     let device = describe_device(crate::web::form::user_agent(&request));
     let token = csrf::token(&state, &request);
     let page = AccountPage {
@@ -356,6 +370,9 @@ pub(crate) async fn show(
         overview,
         two_step,
         passkeys,
+        profiles: profile_listing,
+        max_profiles,
+        maturities: profiles::maturity_choices(),
         passkeys_on: state.passkeys.is_some(),
         device,
     };

@@ -1,0 +1,208 @@
+//! The account page's profiles: add, rename, set maturity, set or clear a PIN, delete. A
+//! rename alone is always allowed; anything else decides what a profile may watch or who may
+//! use it, so it needs a recent sign-in, like other credential changes
+//! ([`credential_change_refused`]). The rules are the domain's ([`profiles`]), the same the
+//! admin API calls.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::domain::entitlements::manage::Actor;
+use crate::domain::identity::session::SignedIn;
+use crate::domain::oauth::parameters::Parameters;
+use crate::domain::profiles::{self, PinChange, ProfileError, ProfileInput};
+use crate::foundation::store::profiles::{self as store, Profile};
+use crate::foundation::store::{DbConnection, StoreError};
+use crate::web::account::{credential_change_refused, form_author};
+use crate::web::extractors::PageForm;
+use crate::web::pages::{self, PageError};
+use crate::web::paths;
+use crate::web::state::AppState;
+
+/// A profile as the account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ProfileListing {
+    pub id: String,
+    pub name: String,
+    pub initial: String,
+    pub color: usize,
+    pub maturity: String,
+    /// The maturity in words.
+    pub rating: String,
+    pub kids: bool,
+    pub has_pin: bool,
+}
+
+impl From<Profile> for ProfileListing {
+    fn from(profile: Profile) -> Self {
+        Self {
+            initial: profile.name.chars().next().map(String::from).unwrap_or_default(),
+            color: profiles::color_index(&profile.color),
+            has_pin: profile.pin_hash.is_some(),
+            rating: maturity_label(&profile.maturity),
+            id: profile.id,
+            name: profile.name,
+            maturity: profile.maturity,
+            kids: profile.kids,
+        }
+    }
+}
+
+impl ProfileListing {
+    pub(crate) fn is_rated(&self, maturity: &str) -> bool {
+        self.maturity == maturity
+    }
+}
+
+/// What a maturity ceiling means, in words.
+pub(crate) fn maturity_label(maturity: &str) -> String {
+    match maturity {
+        "all" => "Suitable for all ages".to_owned(),
+        age => format!("Up to {age}+"),
+    }
+}
+
+/// The account's profiles, oldest first.
+pub(crate) fn list(conn: &mut DbConnection, user_id: &str) -> Result<Vec<ProfileListing>, StoreError> {
+    Ok(store::of_user(conn, user_id)?
+        .into_iter()
+        .map(ProfileListing::from)
+        .collect())
+}
+
+/// The person changing their own profiles, as the audit log names them.
+fn actor(signed_in: &SignedIn) -> Actor {
+    Actor::person(&signed_in.user.id)
+}
+
+/// The maturity ceilings a profile may have, with their words, for the page's choices.
+pub(crate) fn maturity_choices() -> Vec<(&'static str, String)> {
+    profiles::MATURITIES
+        .iter()
+        .map(|maturity| (*maturity, maturity_label(maturity)))
+        .collect()
+}
+
+/// The profile fields of a posted form. A typed `pin` sets the PIN; `pin_action=clear`
+/// removes it; otherwise it stays as it is.
+fn input(form: &PageForm) -> ProfileInput {
+    let typed_pin = form.get("pin").filter(|pin| !pin.is_empty());
+    let pin = match (form.get("pin_action"), typed_pin) {
+        (Some("clear"), _) => PinChange::Clear,
+        (_, Some(pin)) => PinChange::Set(pin.to_owned()),
+        _ => PinChange::Keep,
+    };
+    ProfileInput {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        maturity: form.get("maturity").map(str::to_owned),
+        kids: form.get("kids") == Some("on"),
+        pin,
+    }
+}
+
+fn refused(error: ProfileError) -> PageError {
+    match error {
+        ProfileError::Invalid { field, message } => PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Check the profile",
+            format!("The {} {message}. Go back and change it.", field_name(field)),
+        ),
+        ProfileError::LimitReached(max) => PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "No room for another profile",
+            format!("Your plan allows {max} profiles. Delete one first, or change your plan."),
+        ),
+        ProfileError::NotFound(_) => PageError::new(
+            StatusCode::NOT_FOUND,
+            "That profile is gone",
+            "It was deleted meanwhile. Go back to your account page.",
+        ),
+        ProfileError::Busy => PageError::busy(),
+        ProfileError::Store(error) => error.into(),
+    }
+}
+
+fn field_name(field: &str) -> &str {
+    match field {
+        "pin" => "PIN",
+        "maturity" => "age rating",
+        other => other,
+    }
+}
+
+/// `POST /account/profiles`: adds a profile.
+pub(crate) async fn add(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(paths::LOGIN));
+    };
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
+    let input = input(&form);
+    profiles::create(&state.core, &actor(&signed_in), &signed_in.user.id, input)
+        .await
+        .map_err(refused)?;
+    Ok(pages::see_other("/account?done=profile-added#profiles"))
+}
+
+/// `POST /account/profiles/update`: renames a profile, or changes its maturity, kids flag or
+/// PIN (those after a recent sign-in).
+pub(crate) async fn update(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(paths::LOGIN));
+    };
+    let profile_id = form.require("profile_id")?.to_owned();
+    let input = input(&form);
+    let (owner, id) = (signed_in.user.id.clone(), profile_id.clone());
+    let Some(current) = state
+        .store
+        .run(move |conn| store::find(conn, &owner, &id))
+        .await?
+    else {
+        return Err(refused(ProfileError::NotFound("profile")));
+    };
+    let rename_only = input.pin == PinChange::Keep
+        && input.kids == current.kids
+        && input.maturity.as_deref().unwrap_or("all") == current.maturity;
+    if !rename_only && let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
+    profiles::update(
+        &state.core,
+        &actor(&signed_in),
+        &signed_in.user.id,
+        &profile_id,
+        input,
+    )
+    .await
+    .map_err(refused)?;
+    Ok(pages::see_other("/account?done=profile-saved#profiles"))
+}
+
+/// `POST /account/profiles/delete`, after a recent sign-in.
+pub(crate) async fn delete(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    form: PageForm,
+) -> Result<HttpResponse, PageError> {
+    let Some(signed_in) = form_author(&state, &request, &form).await? else {
+        return Ok(pages::see_other(paths::LOGIN));
+    };
+    if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
+        return Err(refusal);
+    }
+    let profile_id = form.require("profile_id")?;
+    profiles::delete(&state.core, &actor(&signed_in), &signed_in.user.id, profile_id)
+        .await
+        .map_err(refused)?;
+    Ok(pages::see_other("/account?done=profile-deleted#profiles"))
+}
