@@ -31,6 +31,7 @@ use crate::web::paths;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
+pub(crate) mod household;
 pub(crate) mod passkeys;
 pub(crate) mod totp;
 
@@ -49,6 +50,7 @@ struct AccountPage {
     /// This browser's device, the suggested name of a new passkey.
     device: String,
     has_password: bool,
+    family: Option<household::FamilySection>,
 }
 
 /// What the account page lists besides the profile.
@@ -304,7 +306,7 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
         "passkey-added" => Some("Your passkey was added. Use it next time you sign in."),
         "passkey-removed" => Some("The passkey was removed."),
         "password" => Some("Your password was saved. Your other devices were signed out."),
-        _ => None,
+        other => household::notice(other),
     }
 }
 
@@ -335,13 +337,14 @@ pub(crate) async fn show(
     };
     let now = state.clock.now();
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
-    let (overview, two_step, passkeys) = state
+    let (overview, two_step, passkeys, family) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
                 overview(conn, &user_id, &sid, now)?,
                 totp::two_step(conn, &user_id)?,
                 passkeys::list(conn, &user_id)?,
+                household::section(conn, &user_id, now)?,
             ))
         })
         .await?;
@@ -358,6 +361,7 @@ pub(crate) async fn show(
         passkeys,
         passkeys_on: state.passkeys.is_some(),
         device,
+        family,
     };
     with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
 }

@@ -40,6 +40,9 @@ pub(crate) struct TierView {
     /// How many profiles an account of this tier may have.
     #[schema(example = 5)]
     pub max_profiles: i32,
+    /// How many people a subscriber may bring into their household; 0: no household.
+    #[schema(example = 4)]
+    pub max_members: i32,
 }
 
 impl From<&Tier> for TierView {
@@ -53,6 +56,7 @@ impl From<&Tier> for TierView {
             stream_limit_policy: tier.stream_limit_policy.clone(),
             max_devices: tier.max_devices,
             max_profiles: tier.max_profiles,
+            max_members: tier.max_members,
         }
     }
 }
@@ -89,6 +93,10 @@ pub(crate) struct TierBody {
     /// 1 to 20 profiles per account; absent: 5.
     #[schema(example = 5)]
     pub max_profiles: Option<i32>,
+    /// 0 to 100 people a subscriber may invite into their household (pending invitations
+    /// count); absent: 0, no household.
+    #[schema(example = 4)]
+    pub max_members: Option<i32>,
 }
 
 /// A pay-per-view product.
@@ -107,6 +115,8 @@ pub(crate) struct ProductView {
     /// How long a grant without `valid_until` lasts; `null`: until revoked.
     #[schema(example = 48)]
     pub rental_hours: Option<i32>,
+    /// Whether members of a holder's household may watch it too.
+    pub household: bool,
 }
 
 impl From<&Product> for ProductView {
@@ -117,6 +127,7 @@ impl From<&Product> for ProductView {
             starts_at: time(product.starts_at),
             ends_at: time(product.ends_at),
             rental_hours: product.rental_hours,
+            household: product.household,
         }
     }
 }
@@ -144,6 +155,8 @@ pub(crate) struct ProductBody {
     /// 1 to 8760.
     #[schema(example = 48)]
     pub rental_hours: Option<i32>,
+    /// Whether a holder's grant is shared with the members of their household; absent: false.
+    pub household: Option<bool>,
 }
 
 /// Subscription statuses: every one but `canceled` gives the tier until `current_period_end`.

@@ -19,6 +19,7 @@ use crate::web::login::pages::{
     LoginPrompt, after_first_factor, app_name, carried_request, client_ip, login_page, with_csrf_cookie,
 };
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -250,9 +251,18 @@ pub(crate) async fn use_link(
             links::spend(conn, &token, worker_state.config.allow_signup, now)
         })
         .await?;
-    let Some(LinkSignIn { user, carried }) = spent else {
+    let Some(LinkSignIn {
+        user,
+        carried,
+        household,
+    }) = spent
+    else {
         return Err(link_gone());
     };
+    // A household invitation's link ends on the account page, saying what it did.
+    let carried = household.map_or(carried, |joining| {
+        ReturnTo::AccountNotice(crate::web::account::household::joining_notice(&joining).to_owned()).carried()
+    });
     after_first_factor(&state, &request, &form, user, &carried, "email").await
 }
 
