@@ -209,7 +209,7 @@ pub(crate) async fn remove_member(
         return Ok(pages::see_other(paths::LOGIN));
     };
     let member_id = form.require("member_id")?.to_owned();
-    let core = Arc::clone(&state.core);
+    let (core, member) = (Arc::clone(&state.core), member_id.clone());
     state
         .store
         .run(move |conn| {
@@ -219,12 +219,14 @@ pub(crate) async fn remove_member(
                 conn,
                 &actor,
                 holder_id,
-                &member_id,
+                &member,
                 core.clock.now(),
             ))
         })
         .await?
         .map_err(refused)?;
+    // This instance at once; the others when the change feed tells them.
+    state.entitlements.invalidate(&member_id);
     Ok(pages::see_other("/account?done=family-removed"))
 }
 
@@ -266,11 +268,12 @@ pub(crate) async fn leave(
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
         return Ok(pages::see_other(paths::LOGIN));
     };
-    let core = Arc::clone(&state.core);
+    let (core, member_id) = (Arc::clone(&state.core), signed_in.user.id.clone());
     state
         .store
-        .run(move |conn| Ok::<_, StoreError>(households::leave(conn, &signed_in.user.id, core.clock.now())))
+        .run(move |conn| Ok::<_, StoreError>(households::leave(conn, &member_id, core.clock.now())))
         .await?
         .map_err(refused)?;
+    state.entitlements.invalidate(&signed_in.user.id);
     Ok(pages::see_other("/account?done=family-left"))
 }

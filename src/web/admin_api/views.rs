@@ -6,6 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::entitlements::Entitlements;
+use crate::domain::households::Household;
 use crate::foundation::store::entitlements::{AuditEntry, Grant, Product, Subscription, Tier};
 use crate::foundation::store::profiles::Profile;
 use crate::foundation::store::streams::Stream;
@@ -317,6 +318,9 @@ pub(crate) struct EntitlementsView {
     /// Grows whenever the person's entitlements change.
     #[schema(example = 7)]
     pub ent_ver: i64,
+    /// The holder of the household the person is a member of; absent when they are in none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub household: Option<String>,
 }
 
 impl From<&Entitlements> for EntitlementsView {
@@ -333,6 +337,7 @@ impl From<&Entitlements> for EntitlementsView {
                 })
                 .collect(),
             ent_ver: entitlements.ent_ver,
+            household: entitlements.household.clone(),
         }
     }
 }
@@ -513,5 +518,69 @@ mod tests {
             recorded_state(Some("not json")),
             Some(Value::String("not json".into()))
         );
+    }
+}
+
+/// A member of a household.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HouseholdMemberView {
+    pub user_id: String,
+    #[schema(example = "sam@example.com")]
+    pub email: String,
+    #[schema(example = "2026-07-19T18:02:11Z", format = DateTime)]
+    pub joined_at: String,
+}
+
+/// An invitation into a household not yet accepted; its link is never shown.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HouseholdInvitationView {
+    pub id: String,
+    #[schema(example = "alex@example.com")]
+    pub email: String,
+    #[schema(example = "2026-07-19T18:02:11Z", format = DateTime)]
+    pub created_at: String,
+    #[schema(example = "2026-07-26T18:02:11Z", format = DateTime)]
+    pub expires_at: String,
+}
+
+/// A household (family plan): its holder, members and open invitations.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HouseholdView {
+    pub holder_id: String,
+    #[schema(example = "ada@example.com")]
+    pub holder_email: String,
+    /// The places the holder's plan gives, members and open invitations together.
+    #[schema(example = 4)]
+    pub max_members: i32,
+    pub members: Vec<HouseholdMemberView>,
+    pub invitations: Vec<HouseholdInvitationView>,
+}
+
+impl From<&Household> for HouseholdView {
+    fn from(household: &Household) -> Self {
+        Self {
+            holder_id: household.holder_id.clone(),
+            holder_email: household.holder_email.clone(),
+            max_members: household.max_members,
+            members: household
+                .members
+                .iter()
+                .map(|member| HouseholdMemberView {
+                    user_id: member.user_id.clone(),
+                    email: member.email.clone(),
+                    joined_at: rfc3339::format(member.joined_at),
+                })
+                .collect(),
+            invitations: household
+                .invitations
+                .iter()
+                .map(|invitation| HouseholdInvitationView {
+                    id: invitation.id.clone(),
+                    email: invitation.email.clone(),
+                    created_at: rfc3339::format(invitation.created_at),
+                    expires_at: rfc3339::format(invitation.expires_at),
+                })
+                .collect(),
+        }
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::core::Core;
+use crate::domain::households::Joining;
 use crate::domain::identity::links::{self, LinkSignIn};
 use crate::domain::identity::users::normalize_email;
 use crate::foundation::store::StoreError;
@@ -259,6 +260,9 @@ pub(crate) async fn use_link(
     else {
         return Err(link_gone());
     };
+    if household == Some(Joining::Joined) {
+        state.entitlements.invalidate(&user.id);
+    }
     // A household invitation's link ends on the account page, saying what it did.
     let carried = household.map_or(carried, |joining| {
         ReturnTo::AccountNotice(crate::web::account::household::joining_notice(&joining).to_owned()).carried()
