@@ -149,10 +149,11 @@ impl Fixture {
         (mail, link)
     }
 
-    /// Opens an invitation's link in a new browser and presses its button; the answer.
+    /// Opens an invitation's link in a new browser (on this server, whatever the issuer) and
+    /// presses its button; the answer.
     async fn accept(&self, link: &str) -> (Browser, reqwest::Response) {
         let browser = Browser::new(&self.server);
-        let page = browser.get(link).await;
+        let page = browser.get(&link[link.find(CONTINUE).unwrap()..]).await;
         assert_eq!(page.status(), 200, "the invitation's link works");
         let html = page.text().await.unwrap();
         let (csrf, token) = (hidden_field(&html, "csrf"), hidden_field(&html, "token"));
