@@ -152,15 +152,14 @@ const DELIVERY_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 async fn prune_database(state: &Arc<Core>) {
     let now = state.clock.now();
-    let link_horizon = state.config.sign_in_link_ttl_secs;
     let pruned = state
         .store
         .run(move |conn| {
             revocations::prune(conn, now)?;
             crate::foundation::store::issued_tokens::prune(conn, now)?;
             crate::foundation::store::shared_limits::prune(conn, now)?;
-            let links_over = now - link_horizon;
-            crate::foundation::store::links::prune_links(conn, links_over)?;
+            crate::foundation::store::links::prune_links(conn, now)?;
+            crate::foundation::store::households::prune_invitations(conn, now)?;
             crate::domain::webhooks::prune(conn, now - DELIVERY_RETENTION_SECS)?;
             changes::prune(conn, now - EVENT_RETENTION_SECS)
         })

@@ -322,6 +322,7 @@ fn catalogue(conn: &mut DbConnection, now: i64) -> anyhow::Result<(usize, usize)
             stream_limit_policy: None,
             max_devices: None,
             max_profiles: None,
+            max_members: 0,
         };
         manage::create_tier(conn, &actor, slug, &input, now)?;
         tiers += 1;
@@ -337,6 +338,7 @@ fn catalogue(conn: &mut DbConnection, now: i64) -> anyhow::Result<(usize, usize)
             starts_at: Some(hour + opens * HOUR),
             ends_at: Some(hour + closes * HOUR),
             rental_hours: Some(rental_hours),
+            household: false,
         };
         manage::create_product(conn, &actor, slug, &input, now)?;
         products += 1;

@@ -3,6 +3,7 @@
 
 pub(crate) mod core;
 pub mod entitlements;
+pub mod households;
 pub mod identity;
 pub mod oauth;
 pub mod profiles;

@@ -147,6 +147,9 @@ pub struct Config {
     pub sign_in_links_per_ip: u32,
     /// The window of the two limits above, in seconds.
     pub sign_in_link_window_secs: i64,
+    /// How long an invitation into a household (and the sign-in link mailed with it) works,
+    /// in seconds.
+    pub household_invitation_ttl_secs: i64,
     // --- Device authorization grant (RFC 8628, src/oauth/device.rs) ---
     /// How long a device code and its user code work, in seconds.
     pub device_code_ttl_secs: i64,
@@ -229,6 +232,7 @@ impl Default for Config {
             sign_in_links_per_address: 5,
             sign_in_links_per_ip: 30,
             sign_in_link_window_secs: 3600,
+            household_invitation_ttl_secs: 7 * 24 * 3600,
             device_code_ttl_secs: 600,
             device_poll_interval_secs: 5,
             device_code_failures_per_ip: 10,
@@ -334,6 +338,10 @@ impl Config {
             ("login_throttle_window_secs", self.login_throttle_window_secs),
             ("sign_in_link_ttl_secs", self.sign_in_link_ttl_secs),
             ("sign_in_link_window_secs", self.sign_in_link_window_secs),
+            (
+                "household_invitation_ttl_secs",
+                self.household_invitation_ttl_secs,
+            ),
             ("device_code_ttl_secs", self.device_code_ttl_secs),
             ("device_poll_interval_secs", self.device_poll_interval_secs),
             ("admin_session_max_secs", self.admin_session_max_secs),

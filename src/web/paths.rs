@@ -5,6 +5,10 @@
 
 pub(crate) const ACCOUNT: &str = "/account";
 pub(crate) const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
+pub(crate) const ACCOUNT_FAMILY_CANCEL: &str = "/account/family/cancel";
+pub(crate) const ACCOUNT_FAMILY_INVITE: &str = "/account/family/invite";
+pub(crate) const ACCOUNT_FAMILY_LEAVE: &str = "/account/family/leave";
+pub(crate) const ACCOUNT_FAMILY_REMOVE: &str = "/account/family/remove";
 pub(crate) const ACCOUNT_PASSKEYS: &str = "/account/passkeys";
 pub(crate) const ACCOUNT_PASSKEYS_OPTIONS: &str = "/account/passkeys/options";
 pub(crate) const ACCOUNT_PASSKEYS_REMOVE: &str = "/account/passkeys/remove";

@@ -18,6 +18,9 @@ pub(crate) enum ReturnTo {
     /// The TV code page, with the code typed before the sign-in.
     DeviceVerification(String),
     Account,
+    /// The account page with the notice its `done` parameter names: what using a household
+    /// invitation did.
+    AccountNotice(String),
 }
 
 impl ReturnTo {
@@ -33,6 +36,11 @@ impl ReturnTo {
             && is_dashboard_path(path)
         {
             return Self::Dashboard(path.to_owned());
+        }
+        if let Some(done) = request.get("account_done")
+            && is_notice_name(done)
+        {
+            return Self::AccountNotice(done.to_owned());
         }
         // Present but empty is the TV code page before a code was typed (a phone that opened
         // the short address): it returns there, not to the account.
@@ -54,6 +62,7 @@ impl ReturnTo {
             Self::Dashboard(path) => pair("return_to", path),
             Self::DeviceVerification(user_code) => pair("device_user_code", user_code),
             Self::Account => String::new(),
+            Self::AccountNotice(done) => pair("account_done", done),
         }
     }
 
@@ -80,8 +89,15 @@ impl ReturnTo {
                     .finish()
             ),
             Self::Account => paths::ACCOUNT.to_owned(),
+            Self::AccountNotice(done) => format!("{}?done={done}", paths::ACCOUNT),
         }
     }
+}
+
+/// Whether `done` may name an account page notice: lower-case letters and dashes only, so it
+/// goes into the address as it is.
+fn is_notice_name(done: &str) -> bool {
+    (1..=40).contains(&done.len()) && done.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'-')
 }
 
 /// Whether `path` is a dashboard page a sign-in may return to (never another site).
@@ -156,6 +172,7 @@ mod tests {
             ReturnTo::Dashboard("/admin/people?q=a".to_owned()),
             ReturnTo::DeviceVerification("BCDF-GHJK".to_owned()),
             ReturnTo::Account,
+            ReturnTo::AccountNotice("family-joined".to_owned()),
         ] {
             assert_eq!(ReturnTo::parse(&return_to.carried()), return_to);
         }

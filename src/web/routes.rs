@@ -335,6 +335,30 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(endpoint(paths::HOME, "home", Method::GET, crate::web::home::show))
         .service(endpoint(paths::ACCOUNT, "account", Method::GET, account::show))
         .service(endpoint(
+            paths::ACCOUNT_FAMILY_INVITE,
+            "account_family_invite",
+            Method::POST,
+            account::household::invite,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_FAMILY_REMOVE,
+            "account_family_remove",
+            Method::POST,
+            account::household::remove_member,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_FAMILY_CANCEL,
+            "account_family_cancel",
+            Method::POST,
+            account::household::cancel_invitation,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_FAMILY_LEAVE,
+            "account_family_leave",
+            Method::POST,
+            account::household::leave,
+        ))
+        .service(endpoint(
             paths::ACCOUNT_PROFILE,
             "account_profile",
             Method::POST,

@@ -156,7 +156,10 @@ pub(crate) async fn start(
         body.content.as_deref(),
     )
     .map_err(|invalid| OAuthError::invalid_request(invalid.0))?;
-    let limits = streams::Limits::from(&cache::current(&state.core, &viewer_id).await?.entitlements);
+    let entitlements = cache::current(&state.core, &viewer_id).await?;
+    let limits = streams::Limits::from(&entitlements.entitlements);
+    // A household member playing on the holder's plan counts against the holder's streams.
+    let account_id = entitlements.entitlements.stream_account(&viewer_id).to_owned();
     let core = Arc::clone(&state.core);
     let lease_secs = state.config.stream_lease_secs;
     let outcome = state
@@ -166,7 +169,7 @@ pub(crate) async fn start(
             streams::start(
                 conn,
                 &core.streams,
-                &viewer_id,
+                &account_id,
                 &start_request,
                 limits,
                 lease_secs,

@@ -197,7 +197,7 @@ async fn tiers_are_created_read_changed_and_deleted(backend: Backend) {
     assert_eq!(created.header("location"), "/admin/api/v1/tiers/premium");
     let expected = json!({"slug": "premium", "name": "Premium", "rank": 20,
         "features": ["hd", "4k"], "max_streams": 4, "stream_limit_policy": "refuse",
-        "max_devices": null, "max_profiles": 5});
+        "max_devices": null, "max_profiles": 5, "max_members": 0});
     assert_eq!(created.body, expected);
     assert_eq!(
         api.admin(Method::GET, "/tiers/premium", None).await.body,
@@ -219,7 +219,8 @@ async fn tiers_are_created_read_changed_and_deleted(backend: Backend) {
         changed.body,
         json!({"slug": "premium", "name": "Premium+", "rank": 30,
             "features": ["hd", "4k", "ad_free"], "max_streams": 5,
-            "stream_limit_policy": "end_oldest", "max_devices": 6, "max_profiles": 5})
+            "stream_limit_policy": "end_oldest", "max_devices": 6, "max_profiles": 5,
+            "max_members": 0})
     );
     let wrong_policy = api
         .admin(
@@ -309,7 +310,8 @@ async fn products_are_created_read_changed_and_deleted(backend: Backend) {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let expected = json!({"slug": "final-2030", "title": "The Final",
-        "starts_at": START_TEXT, "ends_at": "2030-03-18T17:46:40Z", "rental_hours": 48});
+        "starts_at": START_TEXT, "ends_at": "2030-03-18T17:46:40Z", "rental_hours": 48,
+        "household": false});
     assert_eq!(created.body, expected);
     assert_eq!(
         api.admin(Method::GET, "/products/final-2030", None).await.body,
@@ -330,7 +332,7 @@ async fn products_are_created_read_changed_and_deleted(backend: Backend) {
     assert_eq!(
         changed.body,
         json!({"slug": "final-2030", "title": "The Final, replay",
-            "starts_at": null, "ends_at": null, "rental_hours": null})
+            "starts_at": null, "ends_at": null, "rental_hours": null, "household": false})
     );
 
     assert_eq!(

@@ -129,6 +129,7 @@ async fn an_entitlement_change_on_one_instance_shows_in_anothers_introspection_w
                 stream_limit_policy: None,
                 max_devices: None,
                 max_profiles: None,
+                max_members: 0,
             };
             manage::create_tier(conn, &actor, "premium", &tier, now)?;
             let subscription = manage::SubscriptionInput {

@@ -87,6 +87,7 @@ impl Site {
                     stream_limit_policy: None,
                     max_devices: None,
                     max_profiles: None,
+                    max_members: 0,
                 };
                 manage::create_tier(conn, &payments, "premium", &tier, now)?;
                 let product = ProductInput {
@@ -94,6 +95,7 @@ impl Site {
                     starts_at: None,
                     ends_at: None,
                     rental_hours: None,
+                    household: false,
                 };
                 manage::create_product(conn, &payments, "final-match", &product, now)?;
                 let subscription = SubscriptionInput {

@@ -60,6 +60,7 @@ async fn outage() -> Outage {
                 stream_limit_policy: None,
                 max_devices: None,
                 max_profiles: None,
+                max_members: 0,
             };
             manage::create_tier(conn, &actor, "gold", &gold, START).unwrap();
             let subscription = SubscriptionInput {

@@ -66,6 +66,7 @@ async fn account(backend: Backend, plan: Plan) -> Account {
                     stream_limit_policy: None,
                     max_devices,
                     max_profiles: None,
+                    max_members: 0,
                 };
                 manage::create_tier(conn, &actor, "family", &tier, now)?;
                 let subscription = SubscriptionInput {

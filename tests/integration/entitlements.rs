@@ -83,6 +83,7 @@ impl Site {
             stream_limit_policy: None,
             max_devices: None,
             max_profiles: None,
+            max_members: 0,
         };
         self.change(move |conn, now| manage::create_tier(conn, &actor(), slug, &input, now))
             .await
@@ -110,6 +111,7 @@ impl Site {
             starts_at: None,
             ends_at: None,
             rental_hours,
+            household: false,
         };
         self.change(move |conn, now| manage::create_product(conn, &actor(), slug, &input, now))
             .await
@@ -370,6 +372,7 @@ mod edges {
             starts_at: Some(START + 7 * 24 * HOUR),
             ends_at: None,
             rental_hours: Some(48),
+            household: false,
         };
         site.change(move |conn, now| manage::create_product(conn, &actor(), "final", &input, now))
             .await
@@ -504,6 +507,7 @@ mod edges {
             stream_limit_policy: None,
             max_devices: None,
             max_profiles: None,
+            max_members: 0,
         };
         site.change(move |conn, now| manage::update_tier(conn, &actor(), "premium", &input, now))
             .await

@@ -32,6 +32,7 @@ mod ending_access;
 mod entitlements;
 mod health;
 mod home;
+mod households;
 mod introspection_callers;
 mod key_rotation;
 mod mail;

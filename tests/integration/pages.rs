@@ -456,6 +456,7 @@ async fn allow_devices(server: &TestServer, max_devices: i32) {
                 stream_limit_policy: None,
                 max_devices: Some(max_devices),
                 max_profiles: None,
+                max_members: 0,
             };
             manage::create_tier(conn, &actor, "duo", &tier, now)?;
             let subscription = SubscriptionInput {

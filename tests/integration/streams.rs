@@ -34,6 +34,7 @@ fn tier(max_streams: i32, policy: &str) -> TierInput {
         stream_limit_policy: Some(policy.into()),
         max_devices: None,
         max_profiles: None,
+        max_members: 0,
     }
 }
 

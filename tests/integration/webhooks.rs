@@ -254,6 +254,7 @@ async fn site_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Sit
                 stream_limit_policy: None,
                 max_devices: None,
                 max_profiles: None,
+                max_members: 0,
             };
             manage::create_tier(conn, &Actor::client("payments"), "premium", &input, now)
         })
@@ -768,6 +769,7 @@ async fn the_documented_receiver_verifies_deliveries_with_the_standard_webhooks_
                 stream_limit_policy: None,
                 max_devices: None,
                 max_profiles: None,
+                max_members: 0,
             };
             manage::create_tier(conn, &Actor::client("payments"), "premium", &tier, now)
         })

@@ -25,7 +25,8 @@ const EPOCH_BUCKETS: usize = 4096;
 /// A person's entitlements and the members they add to an introspection answer.
 pub(crate) struct Cached {
     pub entitlements: Entitlements,
-    /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N,"max_streams":N` — no braces, to splice into an answer.
+    /// `"tier":…,"features":[…],"ppv":[…],"ent_ver":N,"max_streams":N` and, for a member of a
+    /// household, `"household":"HOLDER"` — no braces, to splice into an answer.
     pub introspection_members: Bytes,
     /// `"profile":…,"maturity":…` for each of the account's profiles, by profile id.
     profile_members: HashMap<String, Bytes>,
@@ -35,6 +36,10 @@ pub(crate) struct Cached {
     catalogue: u64,
     /// A change to the person was announced after (or while) they were read.
     invalidated: AtomicBool,
+    /// For a member of a household: the holder, and their invalidation counter when the
+    /// member was read. A change to the holder moves it, and the member's entry is stale with
+    /// the holder's, on the instance that made the change at once.
+    holder_epoch: Option<(String, u64)>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +50,8 @@ struct Members<'a> {
     ppv: Vec<&'a str>,
     ent_ver: i64,
     max_streams: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    household: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -63,7 +70,12 @@ fn without_braces(rendered: &[u8]) -> Bytes {
 }
 
 impl Cached {
-    fn new(entitlements: Entitlements, read_at: i64, catalogue: u64) -> Result<Self, serde_json::Error> {
+    fn new(
+        entitlements: Entitlements,
+        read_at: i64,
+        catalogue: u64,
+        holder_epoch: Option<(String, u64)>,
+    ) -> Result<Self, serde_json::Error> {
         let rendered = serde_json::to_vec(&Members {
             tier: entitlements.tier.as_deref(),
             features: &entitlements.features,
@@ -74,6 +86,7 @@ impl Cached {
                 .collect(),
             ent_ver: entitlements.ent_ver,
             max_streams: entitlements.max_streams,
+            household: entitlements.household.as_deref(),
         })?;
         let mut profile_members = HashMap::with_capacity(entitlements.profiles.len());
         for profile in &entitlements.profiles {
@@ -90,6 +103,7 @@ impl Cached {
             read_at,
             catalogue,
             invalidated: AtomicBool::new(false),
+            holder_epoch,
         })
     }
 
@@ -154,6 +168,10 @@ impl EntitlementCache {
     fn usable(&self, cached: &Cached, now: i64) -> bool {
         !cached.invalidated.load(Ordering::SeqCst)
             && cached.catalogue == self.catalogue.load(Ordering::SeqCst)
+            && cached
+                .holder_epoch
+                .as_ref()
+                .is_none_or(|(holder, epoch)| self.epoch(holder).load(Ordering::SeqCst) == *epoch)
             && cached.is_fresh(now)
     }
 
@@ -195,8 +213,12 @@ impl EntitlementCache {
         };
         match load.await {
             Ok(entitlements) => {
+                let holder_epoch = entitlements
+                    .household
+                    .as_ref()
+                    .map(|holder| (holder.clone(), self.epoch(holder).load(Ordering::SeqCst)));
                 let cached = Arc::new(
-                    Cached::new(entitlements, now, catalogue)
+                    Cached::new(entitlements, now, catalogue, holder_epoch)
                         .map_err(|error| StoreError::Corrupt(error.to_string()))?,
                 );
                 if let Some(guard) = guard {

@@ -14,7 +14,7 @@ use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{
     self as store, Grant, NewAuditEntry, Product, Subscription, Tier,
 };
-use crate::foundation::store::{DbConnection, StoreError, users};
+use crate::foundation::store::{DbConnection, StoreError, households, users};
 use crate::foundation::text;
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ impl Actor {
         Self(format!("admin:{user_id}"))
     }
 
-    /// The person `user_id`, acting on their own account.
+    /// A person acting on their own account (`user:ID`), as self-service changes are audited.
     pub(crate) fn person(user_id: &str) -> Self {
         Self(format!("user:{user_id}"))
     }
@@ -143,7 +143,14 @@ pub struct TierInput {
     /// How many profiles an account may have; absent: [`DEFAULT_MAX_PROFILES`].
     #[serde(default)]
     pub max_profiles: Option<i32>,
+    /// How many people a holder may bring into their household (docs/profiles-households.md);
+    /// 0, the default: no household.
+    #[serde(default)]
+    pub max_members: i32,
 }
+
+/// The most members a tier may allow a household.
+pub const MAX_MEMBERS_LIMIT: i32 = 100;
 
 /// Profiles an account of a tier may have when the tier does not say.
 pub const DEFAULT_MAX_PROFILES: i32 = 5;
@@ -178,6 +185,12 @@ fn check_tier(input: &TierInput) -> Result<CheckedTier, EntitlementError> {
     }
     if !(0..=1000).contains(&input.max_streams) {
         return Err(invalid("max_streams", "must be between 0 and 1000"));
+    }
+    if !(0..=MAX_MEMBERS_LIMIT).contains(&input.max_members) {
+        return Err(invalid(
+            "max_members",
+            format!("must be between 0 and {MAX_MEMBERS_LIMIT}"),
+        ));
     }
     if input
         .max_devices
@@ -225,6 +238,7 @@ pub fn create_tier(
         stream_limit_policy,
         max_devices: input.max_devices,
         max_profiles: input.max_profiles.unwrap_or(DEFAULT_MAX_PROFILES),
+        max_members: input.max_members,
         created_at: now,
         updated_at: now,
     };
@@ -263,6 +277,7 @@ pub fn update_tier(
             stream_limit_policy,
             max_devices: input.max_devices,
             max_profiles: input.max_profiles.unwrap_or(DEFAULT_MAX_PROFILES),
+            max_members: input.max_members,
             updated_at: now,
             ..before.clone()
         };
@@ -310,6 +325,7 @@ pub(crate) fn tier_json(tier: &Tier) -> Value {
         "stream_limit_policy": tier.stream_limit_policy,
         "max_devices": tier.max_devices,
         "max_profiles": tier.max_profiles,
+        "max_members": tier.max_members,
     })
 }
 
@@ -320,6 +336,9 @@ pub struct ProductInput {
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub rental_hours: Option<i32>,
+    /// Whether a holder's grant of it is shared with their household; absent: no.
+    #[serde(default)]
+    pub household: bool,
 }
 
 fn check_product(input: &ProductInput) -> Result<String, EntitlementError> {
@@ -360,6 +379,7 @@ pub fn create_product(
         rental_hours: input.rental_hours,
         created_at: now,
         updated_at: now,
+        household: input.household,
     };
     let created = conn.transaction(|conn| {
         store::insert_product(conn, &product)?;
@@ -388,6 +408,7 @@ pub(crate) fn update_product(
             starts_at: input.starts_at,
             ends_at: input.ends_at,
             rental_hours: input.rental_hours,
+            household: input.household,
             updated_at: now,
             ..before.clone()
         };
@@ -430,6 +451,7 @@ pub(crate) fn product_json(product: &Product) -> Value {
         "starts_at": product.starts_at,
         "ends_at": product.ends_at,
         "rental_hours": product.rental_hours,
+        "household": product.household,
     })
 }
 
@@ -779,8 +801,11 @@ impl<'a> Change<'a> {
     }
 
     /// Writes the audit entry, bumps versions, announces the change and queues webhooks. Runs
-    /// inside the caller's transaction, after its first write.
-    fn record(self, conn: &mut DbConnection, now: i64) -> Result<(), EntitlementError> {
+    /// inside the caller's transaction, after its first write. The members of a household
+    /// share its holder's entitlements: they are affected by every change to the holder.
+    fn record(mut self, conn: &mut DbConnection, now: i64) -> Result<(), EntitlementError> {
+        let members = households::member_ids_of(conn, &self.affected)?;
+        self.affected.extend(members);
         store::audit(
             conn,
             &NewAuditEntry {
@@ -797,9 +822,11 @@ impl<'a> Change<'a> {
         match self.holders {
             Some(Holders::TierSubscribers) => {
                 store::bump_versions_of_tier(conn, self.target)?;
+                households::bump_versions_of_tier_members(conn, self.target)?;
             }
             Some(Holders::ProductHolders) => {
                 store::bump_versions_of_product(conn, self.target)?;
+                households::bump_versions_of_product_members(conn, self.target)?;
             }
             None => {}
         }
@@ -830,8 +857,9 @@ impl<'a> Change<'a> {
 }
 
 /// Announces the entitlement changes the clock made since the last sweep (a period that
-/// ended, a rental that started or expired): each person's version grows, the change feed
-/// and the webhooks tell about it, as for any other change. Whichever instance claims the
+/// ended, a rental that started or expired), to the people concerned and the members of
+/// their households: each person's version grows, the change feed and the webhooks tell
+/// about it, as for any other change. Whichever instance claims the
 /// interval first does it; returns the people concerned.
 pub fn sweep_schedule(conn: &mut DbConnection, now: i64) -> Result<Vec<String>, EntitlementError> {
     let from = store::swept_until(conn)?;
@@ -842,7 +870,11 @@ pub fn sweep_schedule(conn: &mut DbConnection, now: i64) -> Result<Vec<String>, 
         if !store::claim_sweep(conn, from, now)? {
             return Ok(Vec::new());
         }
-        let people = store::people_with_boundaries(conn, from, now)?;
+        let mut people = store::people_with_boundaries(conn, from, now)?;
+        let members = households::member_ids_of(conn, &people)?;
+        people.extend(members);
+        people.sort_unstable();
+        people.dedup();
         store::bump_versions(conn, &people)?;
         for user_id in &people {
             changes::record(conn, ChangeKind::EntitlementsChanged, user_id, None)?;

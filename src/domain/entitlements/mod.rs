@@ -10,8 +10,8 @@ pub mod manage;
 
 use serde::Serialize;
 
-use crate::foundation::store::entitlements::{self as store, Grant, Product, Subscription};
-use crate::foundation::store::profiles;
+use crate::foundation::store::entitlements::{self as store, Grant, Product, Subscription, Tier};
+use crate::foundation::store::{households, profiles};
 use crate::foundation::store::{DbConnection, StoreError};
 
 /// Subscription statuses; `canceled` gives nothing, the others give the tier until the end of
@@ -79,11 +79,30 @@ pub struct Entitlements {
     pub max_devices: Option<i32>,
     /// How many profiles the account may have: the tier's, or [`PROFILES_WITHOUT_TIER`].
     pub max_profiles: i32,
+    /// How many people the person may bring into a household: their own tier's; 0 for a
+    /// member of someone else's.
+    pub max_members: i32,
+    /// The holder of the household the person is a member of.
+    pub household: Option<String>,
+    /// Whether the tier is the household holder's (the member has no current subscription of
+    /// their own): their streams then count against the holder's account.
+    pub tier_from_household: bool,
     /// The account's profiles: a parent lowering one's maturity acts on its tokens at once.
     pub profiles: Vec<ProfileCeiling>,
     /// When this answer changes by the clock alone: the earliest period end, grant start or
     /// grant end still ahead. `None` when nothing is scheduled.
     pub changes_at: Option<i64>,
+}
+
+impl Entitlements {
+    /// The account whose streams the person's count against: the holder's when the tier is
+    /// theirs, else the person's own.
+    pub fn stream_account<'a>(&'a self, user_id: &'a str) -> &'a str {
+        match (&self.household, self.tier_from_household) {
+            (Some(holder), true) => holder,
+            _ => user_id,
+        }
+    }
 }
 
 /// Whether a subscription gives its tier at `now`.
@@ -142,8 +161,22 @@ pub(crate) fn grant_state(grant: &Grant, product: &Product, now: i64) -> GrantSt
     }
 }
 
-/// Computes a person's entitlements at `now`.
+/// The person's tier at `now`, when a current subscription gives one, and when it ends.
+fn current_tier(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Option<(Tier, i64)>, StoreError> {
+    let Some(subscription) = store::find_subscription(conn, user_id)? else {
+        return Ok(None);
+    };
+    if !subscription_is_current(&subscription, now) {
+        return Ok(None);
+    }
+    Ok(store::find_tier(conn, &subscription.tier_slug)?.map(|tier| (tier, subscription.current_period_end)))
+}
+
+/// Computes a person's entitlements at `now`. A member of a household without a current
+/// subscription of their own has the holder's tier, and every member the holder's products
+/// marked `household`.
 pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entitlements, StoreError> {
+    let household = households::holder_of(conn, user_id)?;
     let mut entitlements = Entitlements {
         ent_ver: store::version(conn, user_id)?,
         ..Entitlements::default()
@@ -157,15 +190,29 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
             );
         }
     };
-    let mut tier = None;
-    if let Some(subscription) = store::find_subscription(conn, user_id)?
-        && subscription_is_current(&subscription, now)
+    let mut tier_from_household = false;
+    let mut tier = current_tier(conn, user_id, now)?;
+    if tier.is_none()
+        && let Some(holder) = &household
     {
-        schedule(subscription.current_period_end);
-        tier = store::find_tier(conn, &subscription.tier_slug)?;
+        tier = current_tier(conn, holder, now)?;
+        tier_from_household = tier.is_some();
+    }
+    let tier = tier.map(|(tier, period_end)| {
+        schedule(period_end);
+        tier
+    });
+    let mut grants = store::live_grants_with_products(conn, user_id)?;
+    if let Some(holder) = &household {
+        grants.extend(
+            store::live_grants_with_products(conn, holder)?
+                .into_iter()
+                .filter(|(_, product)| product.household),
+        );
+        grants.sort_by(|(_, one), (_, other)| one.slug.cmp(&other.slug));
     }
     let mut ppv = Vec::new();
-    for (grant, product) in store::live_grants_with_products(conn, user_id)? {
+    for (grant, product) in grants {
         match grant_state(&grant, &product, now) {
             GrantState::NotYetOnSale { starts } | GrantState::Starts { starts } => schedule(starts),
             GrantState::Ended | GrantState::Revoked => {}
@@ -206,7 +253,13 @@ pub fn compute(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<Entit
         max_profiles: tier
             .as_ref()
             .map_or(PROFILES_WITHOUT_TIER, |tier| tier.max_profiles),
+        max_members: match (&tier, &household) {
+            (Some(tier), None) => tier.max_members,
+            _ => 0,
+        },
         tier: tier.map(|tier| tier.slug),
+        household,
+        tier_from_household,
         profiles: profiles::of_user(conn, user_id)?
             .into_iter()
             .map(|profile| ProfileCeiling {
@@ -276,6 +329,7 @@ mod tests {
             rental_hours: None,
             created_at: 0,
             updated_at: 0,
+            household: false,
         }
     }
 

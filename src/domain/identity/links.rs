@@ -8,6 +8,7 @@ use diesel::Connection;
 
 use crate::domain::AdminError;
 use crate::domain::core::Core;
+use crate::domain::households::{self, Joining};
 use crate::domain::identity::throttle;
 use crate::domain::identity::users::{self as admin_users, NewUser};
 use crate::foundation::crypto::{hashing, random};
@@ -113,13 +114,17 @@ pub(crate) fn live_email(
 pub(crate) struct LinkSignIn {
     pub user: User,
     pub carried: String,
+    /// For the link of a household invitation: whether the person joined.
+    pub household: Option<Joining>,
 }
 
 /// Spends the link and returns who it signs in; None when it is used up, expired or unknown.
 /// A sign-up link creates the account with its email verified; if the address got an
 /// account meanwhile, the link signs in to that one (it proves the same thing). One
 /// transaction, spending first: two clicks racing sign in once.
-/// A sign-up link stops working when sign-up is turned off (`allow_signup`).
+/// A sign-up link stops working when sign-up is turned off (`allow_signup`), except the link
+/// of a household invitation: the holder's plan vouches for the new account. That link also
+/// makes the person a member of the household, when the rules still allow it.
 pub(crate) fn spend(
     conn: &mut DbConnection,
     token: &str,
@@ -133,9 +138,11 @@ pub(crate) fn spend(
         let Some(link) = store::use_link(conn, &hash, now)? else {
             return Ok(None);
         };
+        let invitation = households::take_invitation(conn, &hash)?;
+        let may_sign_up = allow_signup || invitation.is_some();
         let user = match users::find_by_email(conn, &link.email)? {
             Some(user) => user,
-            None if link.user_id.is_none() && allow_signup => match create_account(conn, &link.email, now)? {
+            None if link.user_id.is_none() && may_sign_up => match create_account(conn, &link.email, now)? {
                 Some(user) => user,
                 // Created by another request a moment ago: this link is spent; the next works.
                 None => return Ok(None),
@@ -146,12 +153,16 @@ pub(crate) fn spend(
             return Ok(None);
         }
         users::mark_email_verified(conn, &user.id)?;
+        let household = invitation
+            .map(|invitation| households::accept(conn, &invitation, &user, now))
+            .transpose()?;
         Ok(Some(LinkSignIn {
             user: User {
                 email_verified: true,
                 ..user
             },
             carried: link.carried_request,
+            household,
         }))
     })
 }

@@ -1,7 +1,7 @@
-//! Outgoing mail: the sign-in link and the notice that a credential changed. Each goes out as
-//! `multipart/alternative` (plain text and HTML) over SMTP, or, when no `smtp_url` is set,
-//! into `outbox_dir` as an `.eml` file with its link logged, so development needs no mail
-//! server.
+//! Outgoing mail: the sign-in link, the invitation into a household and the notice that a
+//! credential changed. Each goes out as `multipart/alternative` (plain text and HTML) over
+//! SMTP, or, when no `smtp_url` is set, into `outbox_dir` as an `.eml` file with its link
+//! logged, so development needs no mail server.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -349,6 +349,26 @@ struct SignInLinkText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "mail/household_invitation.html")]
+struct HouseholdInvitationHtml<'a> {
+    title: &'a str,
+    link: &'a str,
+    holder: &'a str,
+    expiry: &'a str,
+    new_account: bool,
+}
+
+#[derive(Template)]
+#[template(path = "mail/household_invitation.txt", escape = "none")]
+struct HouseholdInvitationText<'a> {
+    title: &'a str,
+    link: &'a str,
+    holder: &'a str,
+    expiry: &'a str,
+    new_account: bool,
+}
+
+#[derive(Template)]
 #[template(path = "mail/credential_changed.html")]
 struct CredentialChangedHtml<'a> {
     summary: &'a str,
@@ -395,6 +415,48 @@ pub fn sign_in_link(
         link,
         expiry: &expiry,
         app_name,
+        new_account,
+    })?;
+    Ok(Mail {
+        to: to.to_owned(),
+        subject: title.to_owned(),
+        text,
+        html,
+        link: Some(link.to_owned()),
+    })
+}
+
+/// The invitation into a household (family plan): `link` is a sign-in link that signs the
+/// invitee in (`new_account`: creating their account) and makes them a member. `holder`: who
+/// invites, by name or address.
+pub fn household_invitation(
+    to: &str,
+    link: &str,
+    holder: &str,
+    valid_days: i64,
+    new_account: bool,
+) -> Result<Mail, MailError> {
+    recipient(to)?;
+    http_url(link)?;
+    let expiry = if valid_days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{valid_days} days")
+    };
+    let title = "You're invited to join a family plan";
+    let html = HouseholdInvitationHtml {
+        title,
+        link,
+        holder,
+        expiry: &expiry,
+        new_account,
+    }
+    .render()?;
+    let text = plain_text(&HouseholdInvitationText {
+        title,
+        link,
+        holder,
+        expiry: &expiry,
         new_account,
     })?;
     Ok(Mail {

@@ -22,6 +22,7 @@ struct TierRow {
     stream_limit_policy: String,
     max_devices: Option<i32>,
     max_profiles: i32,
+    max_members: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct Tier {
     pub max_devices: Option<i32>,
     /// How many profiles an account may have.
     pub max_profiles: i32,
+    /// How many people the holder may bring into their household; 0: no household.
+    pub max_members: i32,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -54,6 +57,7 @@ impl TryFrom<TierRow> for Tier {
             stream_limit_policy: row.stream_limit_policy,
             max_devices: row.max_devices,
             max_profiles: row.max_profiles,
+            max_members: row.max_members,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -71,6 +75,7 @@ impl From<&Tier> for TierRow {
             stream_limit_policy: tier.stream_limit_policy.clone(),
             max_devices: tier.max_devices,
             max_profiles: tier.max_profiles,
+            max_members: tier.max_members,
             created_at: tier.created_at,
             updated_at: tier.updated_at,
         }
@@ -115,6 +120,7 @@ pub(crate) fn update_tier(conn: &mut DbConnection, tier: &Tier) -> Result<(), St
             tiers::stream_limit_policy.eq(&tier.stream_limit_policy),
             tiers::max_devices.eq(tier.max_devices),
             tiers::max_profiles.eq(tier.max_profiles),
+            tiers::max_members.eq(tier.max_members),
             tiers::updated_at.eq(tier.updated_at),
         ))
         .execute(conn)?;
@@ -143,6 +149,8 @@ pub struct Product {
     pub rental_hours: Option<i32>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Members of a holder's household may watch it too while the holder's grant lasts.
+    pub household: bool,
 }
 
 pub(crate) fn list_products(conn: &mut DbConnection) -> Result<Vec<Product>, StoreError> {
@@ -174,6 +182,7 @@ pub(crate) fn update_product(conn: &mut DbConnection, product: &Product) -> Resu
             products::starts_at.eq(product.starts_at),
             products::ends_at.eq(product.ends_at),
             products::rental_hours.eq(product.rental_hours),
+            products::household.eq(product.household),
             products::updated_at.eq(product.updated_at),
         ))
         .execute(conn)?;

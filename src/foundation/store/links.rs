@@ -75,9 +75,16 @@ pub(crate) fn use_link(
     ))
 }
 
-/// Forgets links created before `before`.
+/// Forgets links that stopped working before `before` (a household invitation's works for
+/// days, an ordinary one for minutes).
 pub(crate) fn prune_links(conn: &mut DbConnection, before: i64) -> Result<(), StoreError> {
-    diesel::delete(sign_in_links::table.filter(sign_in_links::created_at.lt(before))).execute(conn)?;
+    diesel::delete(sign_in_links::table.filter(sign_in_links::expires_at.lt(before))).execute(conn)?;
+    Ok(())
+}
+
+/// Forgets one link, used or not: its household invitation was cancelled or replaced.
+pub(crate) fn delete_link(conn: &mut DbConnection, token_hash: &str) -> Result<(), StoreError> {
+    diesel::delete(sign_in_links::table.find(token_hash)).execute(conn)?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod dashboard;
 pub(crate) mod devices;
 pub mod entitlements;
 pub(crate) mod held_sign_ins;
+pub mod households;
 pub(crate) mod issued_tokens;
 pub(crate) mod keys;
 pub(crate) mod links;

@@ -154,6 +154,7 @@ diesel::table! {
         stream_limit_policy -> Text,
         max_devices -> Nullable<Integer>,
         max_profiles -> Integer,
+        max_members -> Integer,
     }
 }
 
@@ -177,6 +178,26 @@ diesel::table! {
         rental_hours -> Nullable<Integer>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        household -> Bool,
+    }
+}
+
+diesel::table! {
+    household_members (member_id) {
+        member_id -> Text,
+        holder_id -> Text,
+        joined_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    household_invitations (id) {
+        id -> Text,
+        holder_id -> Text,
+        email -> Text,
+        link_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -356,6 +377,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(product_grants, users);
+diesel::allow_tables_to_appear_in_same_query!(household_members, users);
+diesel::allow_tables_to_appear_in_same_query!(household_invitations, users);
 diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, clients);
 diesel::allow_tables_to_appear_in_same_query!(issued_access_tokens, revoked_tokens);
 diesel::allow_tables_to_appear_in_same_query!(clients, revoked_tokens);

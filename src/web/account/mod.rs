@@ -32,6 +32,7 @@ use crate::web::paths;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
+pub(crate) mod household;
 pub(crate) mod passkeys;
 pub(crate) mod profiles;
 pub(crate) mod totp;
@@ -55,6 +56,7 @@ struct AccountPage {
     /// This browser's device, the suggested name of a new passkey.
     device: String,
     has_password: bool,
+    family: Option<household::FamilySection>,
 }
 
 /// What the account page lists besides the profile.
@@ -313,7 +315,7 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
         "profile-added" => Some("The profile was added."),
         "profile-saved" => Some("The profile was saved."),
         "profile-deleted" => Some("The profile was deleted."),
-        _ => None,
+        other => household::notice(other),
     }
 }
 
@@ -344,7 +346,7 @@ pub(crate) async fn show(
     };
     let now = state.clock.now();
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
-    let (overview, two_step, passkeys, profile_listing) = state
+    let (overview, two_step, passkeys, profile_listing, family) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
@@ -352,6 +354,7 @@ pub(crate) async fn show(
                 totp::two_step(conn, &user_id)?,
                 passkeys::list(conn, &user_id)?,
                 profiles::list(conn, &user_id)?,
+                household::section(conn, &user_id, now)?,
             ))
         })
         .await?;
@@ -375,6 +378,7 @@ pub(crate) async fn show(
         maturities: profiles::maturity_choices(),
         passkeys_on: state.passkeys.is_some(),
         device,
+        family,
     };
     with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
 }

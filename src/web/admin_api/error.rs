@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::domain::AdminError;
 use crate::domain::entitlements::manage::EntitlementError;
+use crate::domain::households::HouseholdError;
 use crate::domain::profiles::ProfileError;
 use crate::foundation::store::StoreError;
 use crate::web::errors::RETRY_AFTER_SECS;
@@ -239,6 +240,17 @@ impl From<ProfileError> for ApiError {
                 )
             },
             ProfileError::Store(error) => Self::from(error),
+        }
+    }
+}
+
+impl From<HouseholdError> for ApiError {
+    fn from(error: HouseholdError) -> Self {
+        match error {
+            HouseholdError::Invalid { field, message } => Self::invalid(field, message),
+            HouseholdError::NotFound(what) => Self::not_found(what),
+            HouseholdError::Refused(_) => Self::conflict(error.to_string()),
+            HouseholdError::Store(error) => Self::from(error),
         }
     }
 }

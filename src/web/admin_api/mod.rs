@@ -10,6 +10,7 @@
 mod audit;
 mod auth;
 mod error;
+mod households;
 mod input;
 mod openapi;
 mod products;
@@ -89,6 +90,18 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             resource("/users/{id}/profiles/{profile_id}", "profile", "PUT, DELETE")
                 .route(web::put().to(profiles::update))
                 .route(web::delete().to(profiles::delete)),
+        )
+        .service(get(
+            resource("/users/{id}/household", "household", "GET, HEAD"),
+            households::show,
+        ))
+        .service(
+            resource(
+                "/users/{id}/household/members/{member_id}",
+                "household_member",
+                "DELETE",
+            )
+            .route(web::delete().to(households::remove_member)),
         )
         .service(get(
             resource("/users/{id}/streams", "streams", "GET, HEAD"),

@@ -12,11 +12,11 @@ use utoipa::{Modify, OpenApi};
 
 use crate::web::admin_api::error::{ApiError, ErrorBody};
 use crate::web::admin_api::views::{
-    ActiveProductView, AuditEntryView, EntitlementsView, GrantBody, GrantView, ProductBody, ProductView,
-    ProfileBody, ProfileView, StreamView, SubscriptionBody, SubscriptionStatus, SubscriptionView, TierBody,
-    TierView, UserView,
+    ActiveProductView, AuditEntryView, EntitlementsView, GrantBody, GrantView, HouseholdInvitationView,
+    HouseholdMemberView, HouseholdView, ProductBody, ProductView, ProfileBody, ProfileView, StreamView,
+    SubscriptionBody, SubscriptionStatus, SubscriptionView, TierBody, TierView, UserView,
 };
-use crate::web::admin_api::{audit, products, profiles, streams, tiers, users};
+use crate::web::admin_api::{audit, households, products, profiles, streams, tiers, users};
 use crate::web::state::AppState;
 
 #[derive(OpenApi)]
@@ -53,6 +53,8 @@ use crate::web::state::AppState;
         profiles::create,
         profiles::update,
         profiles::delete,
+        households::show,
+        households::remove_member,
         streams::list,
         streams::stop,
         audit::list,
@@ -75,6 +77,9 @@ use crate::web::state::AppState;
         StreamView,
         ProfileView,
         ProfileBody,
+        HouseholdView,
+        HouseholdMemberView,
+        HouseholdInvitationView,
     )),
     tags(
         (name = "tiers", description = "Subscription tiers: `usher:admin`"),
@@ -183,7 +188,7 @@ mod tests {
                 assert!(operation.responses.responses.contains_key("401"), "{path}");
             }
         }
-        assert_eq!(document.paths.paths.len(), 15);
+        assert_eq!(document.paths.paths.len(), 17);
     }
 
     #[test]
@@ -200,6 +205,6 @@ mod tests {
         let count = ids.len();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!((ids.len(), count), (24, 24));
+        assert_eq!((ids.len(), count), (26, 26));
     }
 }

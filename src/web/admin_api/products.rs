@@ -22,6 +22,7 @@ fn input(fields: &Fields) -> Result<ProductInput, ApiError> {
         starts_at: fields.optional_time("starts_at")?,
         ends_at: fields.optional_time("ends_at")?,
         rental_hours: fields.optional("rental_hours", "an integer")?,
+        household: fields.optional("household", "true or false")?.unwrap_or_default(),
     })
 }
 

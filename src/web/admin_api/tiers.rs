@@ -26,6 +26,7 @@ fn input(fields: &Fields) -> Result<TierInput, ApiError> {
         stream_limit_policy: fields.optional("stream_limit_policy", "refuse or end_oldest")?,
         max_devices: fields.optional("max_devices", "an integer")?,
         max_profiles: fields.optional("max_profiles", "an integer")?,
+        max_members: fields.optional("max_members", "an integer")?.unwrap_or_default(),
     })
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::entitlements::Entitlements;
+use crate::domain::households::Household;
 use crate::foundation::store::entitlements::{AuditEntry, Grant, Product, Subscription, Tier};
 use crate::foundation::store::profiles::Profile;
 use crate::foundation::store::streams::Stream;
@@ -40,6 +41,9 @@ pub(crate) struct TierView {
     /// How many profiles an account of this tier may have.
     #[schema(example = 5)]
     pub max_profiles: i32,
+    /// How many people a subscriber may bring into their household; 0: no household.
+    #[schema(example = 4)]
+    pub max_members: i32,
 }
 
 impl From<&Tier> for TierView {
@@ -53,6 +57,7 @@ impl From<&Tier> for TierView {
             stream_limit_policy: tier.stream_limit_policy.clone(),
             max_devices: tier.max_devices,
             max_profiles: tier.max_profiles,
+            max_members: tier.max_members,
         }
     }
 }
@@ -89,6 +94,10 @@ pub(crate) struct TierBody {
     /// 1 to 20 profiles per account; absent: 5.
     #[schema(example = 5)]
     pub max_profiles: Option<i32>,
+    /// 0 to 100 people a subscriber may invite into their household (pending invitations
+    /// count); absent: 0, no household.
+    #[schema(example = 4)]
+    pub max_members: Option<i32>,
 }
 
 /// A pay-per-view product.
@@ -107,6 +116,8 @@ pub(crate) struct ProductView {
     /// How long a grant without `valid_until` lasts; `null`: until revoked.
     #[schema(example = 48)]
     pub rental_hours: Option<i32>,
+    /// Whether members of a holder's household may watch it too.
+    pub household: bool,
 }
 
 impl From<&Product> for ProductView {
@@ -117,6 +128,7 @@ impl From<&Product> for ProductView {
             starts_at: time(product.starts_at),
             ends_at: time(product.ends_at),
             rental_hours: product.rental_hours,
+            household: product.household,
         }
     }
 }
@@ -144,6 +156,8 @@ pub(crate) struct ProductBody {
     /// 1 to 8760.
     #[schema(example = 48)]
     pub rental_hours: Option<i32>,
+    /// Whether a holder's grant is shared with the members of their household; absent: false.
+    pub household: Option<bool>,
 }
 
 /// Subscription statuses: every one but `canceled` gives the tier until `current_period_end`.
@@ -304,6 +318,9 @@ pub(crate) struct EntitlementsView {
     /// Grows whenever the person's entitlements change.
     #[schema(example = 7)]
     pub ent_ver: i64,
+    /// The holder of the household the person is a member of; absent when they are in none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub household: Option<String>,
 }
 
 impl From<&Entitlements> for EntitlementsView {
@@ -320,6 +337,7 @@ impl From<&Entitlements> for EntitlementsView {
                 })
                 .collect(),
             ent_ver: entitlements.ent_ver,
+            household: entitlements.household.clone(),
         }
     }
 }
@@ -500,5 +518,69 @@ mod tests {
             recorded_state(Some("not json")),
             Some(Value::String("not json".into()))
         );
+    }
+}
+
+/// A member of a household.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HouseholdMemberView {
+    pub user_id: String,
+    #[schema(example = "sam@example.com")]
+    pub email: String,
+    #[schema(example = "2026-07-19T18:02:11Z", format = DateTime)]
+    pub joined_at: String,
+}
+
+/// An invitation into a household not yet accepted; its link is never shown.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HouseholdInvitationView {
+    pub id: String,
+    #[schema(example = "alex@example.com")]
+    pub email: String,
+    #[schema(example = "2026-07-19T18:02:11Z", format = DateTime)]
+    pub created_at: String,
+    #[schema(example = "2026-07-26T18:02:11Z", format = DateTime)]
+    pub expires_at: String,
+}
+
+/// A household (family plan): its holder, members and open invitations.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HouseholdView {
+    pub holder_id: String,
+    #[schema(example = "ada@example.com")]
+    pub holder_email: String,
+    /// The places the holder's plan gives, members and open invitations together.
+    #[schema(example = 4)]
+    pub max_members: i32,
+    pub members: Vec<HouseholdMemberView>,
+    pub invitations: Vec<HouseholdInvitationView>,
+}
+
+impl From<&Household> for HouseholdView {
+    fn from(household: &Household) -> Self {
+        Self {
+            holder_id: household.holder_id.clone(),
+            holder_email: household.holder_email.clone(),
+            max_members: household.max_members,
+            members: household
+                .members
+                .iter()
+                .map(|member| HouseholdMemberView {
+                    user_id: member.user_id.clone(),
+                    email: member.email.clone(),
+                    joined_at: rfc3339::format(member.joined_at),
+                })
+                .collect(),
+            invitations: household
+                .invitations
+                .iter()
+                .map(|invitation| HouseholdInvitationView {
+                    id: invitation.id.clone(),
+                    email: invitation.email.clone(),
+                    created_at: rfc3339::format(invitation.created_at),
+                    expires_at: rfc3339::format(invitation.expires_at),
+                })
+                .collect(),
+        }
     }
 }

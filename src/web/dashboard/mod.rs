@@ -186,10 +186,11 @@ pub(crate) enum Notice {
     AdminRemoved,
     StreamStopped,
     StreamAlreadyOver,
+    MemberRemoved,
 }
 
 impl Notice {
-    const ALL: [Self; 20] = [
+    const ALL: [Self; 21] = [
         Self::AppDisabled,
         Self::ProductCreated,
         Self::ProductSaved,
@@ -210,6 +211,7 @@ impl Notice {
         Self::AdminRemoved,
         Self::StreamStopped,
         Self::StreamAlreadyOver,
+        Self::MemberRemoved,
     ];
 
     fn key(self) -> &'static str {
@@ -234,6 +236,7 @@ impl Notice {
             Self::AdminRemoved => "admin-removed",
             Self::StreamStopped => "stream-stopped",
             Self::StreamAlreadyOver => "stream-over",
+            Self::MemberRemoved => "member-removed",
         }
     }
 
@@ -265,6 +268,7 @@ impl Notice {
             Self::AdminRemoved => "The account is no longer an administrator.",
             Self::StreamStopped => "The stream was stopped. Its player stops at its next heartbeat.",
             Self::StreamAlreadyOver => "That stream had already ended.",
+            Self::MemberRemoved => "They are no longer in the family: what they shared with it is gone.",
         }
     }
 }
@@ -334,6 +338,10 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(resource("/admin/people/{id}/admin").route(post().to(people::make_admin)))
         .service(resource("/admin/people/{id}/admin/remove").route(post().to(people::remove_admin)))
         .service(resource("/admin/people/{id}/streams/{stream}/stop").route(post().to(people::stop_stream)))
+        .service(
+            resource("/admin/people/{id}/household/members/{member}/remove")
+                .route(post().to(people::remove_household_member)),
+        )
         .service(
             resource("/admin/apps")
                 .route(get().to(apps::list))

@@ -469,6 +469,7 @@ mod tests {
             stream_limit_policy: "refuse".into(),
             max_devices: None,
             max_profiles: 5,
+            max_members: 0,
             created_at: 0,
             updated_at: 0,
         }
@@ -528,6 +529,7 @@ mod tests {
                 rental_hours: None,
                 created_at: 0,
                 updated_at: 0,
+                household: false,
             })
             .collect();
         let counts: Vec<(String, i64)> = (0..10).map(|index| (format!("p{index}"), index + 1)).collect();

@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
+use crate::domain::households::{self, Household, HouseholdError};
 use crate::domain::identity::people::{self, AccountAction, ActionOutcome};
 use crate::domain::streams::{self, StopBy};
 use crate::foundation::store::entitlements::{self as entitlement_store, Product, Tier};
@@ -73,6 +74,40 @@ pub(crate) struct StreamLine {
     pub started: String,
 }
 
+/// The household a person holds or belongs to, as their page shows it.
+pub(crate) struct HouseholdLines {
+    pub holder_id: String,
+    pub holder_email: String,
+    /// The person is a member, not the holder.
+    pub is_member: bool,
+    pub places: i32,
+    /// Id, email and when they joined.
+    pub members: Vec<(String, String, String)>,
+    /// Email and when the invitation expires.
+    pub invitations: Vec<(String, String)>,
+}
+
+impl HouseholdLines {
+    fn new(household: Household, user_id: &str) -> Self {
+        Self {
+            is_member: household.holder_id != user_id,
+            holder_id: household.holder_id,
+            holder_email: household.holder_email,
+            places: household.max_members,
+            members: household
+                .members
+                .into_iter()
+                .map(|member| (member.user_id, member.email, format_utc(member.joined_at)))
+                .collect(),
+            invitations: household
+                .invitations
+                .into_iter()
+                .map(|invitation| (invitation.email, format_utc(invitation.expires_at)))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/person.html")]
 struct PersonPage {
@@ -95,6 +130,7 @@ struct PersonPage {
     passkeys: Vec<String>,
     totp_since: Option<String>,
     ent_ver: i64,
+    household: Option<HouseholdLines>,
 }
 
 /// `GET /admin/people?email=…&after=…`.
@@ -183,12 +219,24 @@ async fn person_page(
                 passkeys::list_for_user(conn, &user_id)?,
                 totp::find(conn, &user_id)?.and_then(|credential| credential.confirmed_at),
                 entitlement_store::version(conn, &user_id)?,
+                households::household_of(conn, &user_id, now)?,
                 person,
             )))
         })
         .await?;
-    let Some((subscription, tiers, products, grants, live, playing, keys, totp_since, ent_ver, person)) =
-        loaded
+    let Some((
+        subscription,
+        tiers,
+        products,
+        grants,
+        live,
+        playing,
+        keys,
+        totp_since,
+        ent_ver,
+        household,
+        person,
+    )) = loaded
     else {
         return Err(PageError::not_found());
     };
@@ -252,6 +300,7 @@ async fn person_page(
         passkeys: keys.into_iter().map(|key| key.name).collect(),
         totp_since: totp_since.map(format_utc),
         ent_ver,
+        household: household.map(|household| HouseholdLines::new(household, &person.id)),
         person,
     };
     render_with(admin, status, &page)
@@ -451,6 +500,42 @@ pub(crate) async fn stop_stream(
         Notice::StreamAlreadyOver
     };
     Ok(done(&person_path(&user_id), notice))
+}
+
+/// `POST /admin/people/{holder}/household/members/{member}/remove`: what the member shared
+/// with the household is gone at once on every instance. Audited.
+pub(crate) async fn remove_household_member(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    let (holder_id, member_id) = path.into_inner();
+    let (core, actor, holder, member) = (
+        Arc::clone(&state.core),
+        admin.actor(),
+        holder_id.clone(),
+        member_id.clone(),
+    );
+    let removed = state
+        .store
+        .run(move |conn| {
+            Ok::<_, StoreError>(households::remove_member(
+                conn,
+                &actor,
+                &holder,
+                &member,
+                core.clock.now(),
+            ))
+        })
+        .await?;
+    match removed {
+        Ok(()) => {
+            state.entitlements.invalidate(&member_id);
+            Ok(done(&person_path(&holder_id), Notice::MemberRemoved))
+        }
+        Err(HouseholdError::Store(error)) => Err(error.into()),
+        Err(_) => Err(PageError::not_found()),
+    }
 }
 
 /// Applies an administrator's action to the person and answers with their page.

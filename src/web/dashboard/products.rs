@@ -103,6 +103,8 @@ pub(crate) struct Draft {
     pub starts_at: String,
     pub ends_at: String,
     pub rental_hours: String,
+    /// Whether the "shared with the household" box is ticked.
+    pub household: bool,
 }
 
 /// `YYYY-MM-DDTHH:MM` (a `datetime-local` field, read as UTC) to Unix seconds.
@@ -127,6 +129,7 @@ impl Draft {
             starts_at: field("starts_at"),
             ends_at: field("ends_at"),
             rental_hours: field("rental_hours"),
+            household: form.get("household").is_some(),
         }
     }
 
@@ -140,6 +143,7 @@ impl Draft {
                 .rental_hours
                 .map(|hours| hours.to_string())
                 .unwrap_or_default(),
+            household: product.household,
         }
     }
 
@@ -161,6 +165,7 @@ impl Draft {
                         .map_err(|_| "rental hours: must be a whole number".to_owned())?,
                 ),
             },
+            household: self.household,
         })
     }
 }

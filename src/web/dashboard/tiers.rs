@@ -51,6 +51,8 @@ pub(crate) struct Draft {
     /// `refuse` or `end_oldest`.
     pub stream_limit_policy: String,
     pub max_profiles: String,
+    /// Empty: 0, no household.
+    pub max_members: String,
 }
 
 impl Draft {
@@ -65,6 +67,7 @@ impl Draft {
             max_devices: field("max_devices"),
             stream_limit_policy: field("stream_limit_policy"),
             max_profiles: field("max_profiles"),
+            max_members: field("max_members"),
         }
     }
 
@@ -81,6 +84,7 @@ impl Draft {
                 .unwrap_or_default(),
             stream_limit_policy: tier.stream_limit_policy.clone(),
             max_profiles: tier.max_profiles.to_string(),
+            max_members: tier.max_members.to_string(),
         }
     }
 
@@ -109,6 +113,10 @@ impl Draft {
             max_profiles: match self.max_profiles.as_str() {
                 "" => None,
                 profiles => Some(number("max profiles", profiles)?),
+            },
+            max_members: match self.max_members.as_str() {
+                "" => 0,
+                members => number("max members", members)?,
             },
         })
     }

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::core::Core;
+use crate::domain::households::Joining;
 use crate::domain::identity::links::{self, LinkSignIn};
 use crate::domain::identity::users::normalize_email;
 use crate::foundation::store::StoreError;
@@ -19,6 +20,7 @@ use crate::web::login::pages::{
     LoginPrompt, after_first_factor, app_name, carried_request, client_ip, login_page, with_csrf_cookie,
 };
 use crate::web::pages::{self, PageError};
+use crate::web::return_to::ReturnTo;
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -250,9 +252,21 @@ pub(crate) async fn use_link(
             links::spend(conn, &token, worker_state.config.allow_signup, now)
         })
         .await?;
-    let Some(LinkSignIn { user, carried }) = spent else {
+    let Some(LinkSignIn {
+        user,
+        carried,
+        household,
+    }) = spent
+    else {
         return Err(link_gone());
     };
+    if household == Some(Joining::Joined) {
+        state.entitlements.invalidate(&user.id);
+    }
+    // A household invitation's link ends on the account page, saying what it did.
+    let carried = household.map_or(carried, |joining| {
+        ReturnTo::AccountNotice(crate::web::account::household::joining_notice(&joining).to_owned()).carried()
+    });
     after_first_factor(&state, &request, &form, user, &carried, "email").await
 }
 
