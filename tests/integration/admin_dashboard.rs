@@ -10,6 +10,7 @@ use crate::common;
 use common::flow::{self, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
+use usher::domain::entitlements::manage::Actor;
 use usher::domain::identity::session;
 use usher::domain::identity::users::{NewUser, create};
 use usher::domain::oauth::clients::CreatedClient;
@@ -20,7 +21,7 @@ use usher::foundation::store::users;
 const START: i64 = 1_795_000_000;
 
 /// Every dashboard page (GET) and form (POST), with sample path parameters.
-const EVERY_ROUTE: [(&str, &str); 30] = [
+const EVERY_ROUTE: [(&str, &str); 34] = [
     ("GET", "/admin"),
     ("GET", "/admin/tiers"),
     ("POST", "/admin/tiers"),
@@ -44,6 +45,10 @@ const EVERY_ROUTE: [(&str, &str); 30] = [
     ("POST", "/admin/people/someone/admin"),
     ("POST", "/admin/people/someone/admin/remove"),
     ("POST", "/admin/people/someone/streams/stream/stop"),
+    ("POST", "/admin/people/someone/profiles"),
+    ("POST", "/admin/people/someone/profiles/profile/delete"),
+    ("POST", "/admin/people/someone/profiles/profile/pin/clear"),
+    ("POST", "/admin/people/someone/household/members/member/remove"),
     ("GET", "/admin/apps"),
     ("POST", "/admin/apps"),
     ("POST", "/admin/apps/app/rotate"),
@@ -906,6 +911,107 @@ async fn a_stream_stopped_from_the_persons_page_ends_and_is_audited(backend: Bac
     );
 }
 
+async fn profiles_are_added_unlocked_and_deleted_from_the_persons_page(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let person_id = flow::create_user(&server, "family@example.com").await;
+    let person_path = format!("/admin/people/{person_id}");
+    let csrf = csrf_of(&server, &admin, &person_path).await;
+    let added = admin
+        .post(server.endpoint(&format!("{person_path}/profiles")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Zara"),
+            ("maturity", "7"),
+            ("kids", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&added), format!("{person_path}?done=profile-added"));
+    let too_many = admin
+        .post(server.endpoint(&format!("{person_path}/profiles")))
+        .form(&[("csrf", csrf.as_str()), ("name", "Omar"), ("maturity", "18")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_many.status(), 422, "without a plan, one profile");
+    assert!(
+        too_many
+            .text()
+            .await
+            .unwrap()
+            .contains("Their plan allows 1 profiles.")
+    );
+
+    let owner = person_id.clone();
+    let profile = server
+        .state
+        .store
+        .run(move |conn| usher::foundation::store::profiles::of_user(conn, &owner))
+        .await
+        .unwrap()
+        .remove(0);
+    let locked = usher::domain::profiles::ProfileInput {
+        name: "Zara".into(),
+        maturity: Some("7".into()),
+        kids: true,
+        pin: usher::domain::profiles::PinChange::Set("1234".into()),
+    };
+    usher::domain::profiles::update(
+        &server.state.core,
+        &Actor::client("test"),
+        &person_id,
+        &profile.id,
+        locked,
+    )
+    .await
+    .unwrap();
+    let page = admin
+        .get(server.endpoint(&person_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Up to 7+ · Kids · PIN"), "{page}");
+    let cleared = admin
+        .post(server.endpoint(&format!("{person_path}/profiles/{}/pin/clear", profile.id)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&cleared),
+        format!("{person_path}?done=profile-pin-cleared")
+    );
+    let deleted = admin
+        .post(server.endpoint(&format!("{person_path}/profiles/{}/delete", profile.id)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&deleted), format!("{person_path}?done=profile-deleted"));
+
+    let audit = admin
+        .get(server.endpoint("/admin/audit?action=profile.update"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        audit.contains("admin@example.com"),
+        "the administrator is the actor: {audit}"
+    );
+    assert!(
+        !audit.contains("argon2"),
+        "the PIN's hash is never shown: {audit}"
+    );
+}
+
 async fn a_stream_of_someone_else_is_not_stopped_from_a_persons_page(backend: Backend) {
     let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
@@ -1005,4 +1111,5 @@ on_both_backends!(
     every_dashboard_page_opens_for_an_administrator,
     a_form_without_its_csrf_token_is_refused,
     a_tier_and_a_product_given_here_show_in_the_next_token_and_introspection,
+    profiles_are_added_unlocked_and_deleted_from_the_persons_page,
 );

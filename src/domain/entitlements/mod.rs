@@ -11,8 +11,8 @@ pub mod manage;
 use serde::Serialize;
 
 use crate::foundation::store::entitlements::{self as store, Grant, Product, Subscription, Tier};
-use crate::foundation::store::{households, profiles};
 use crate::foundation::store::{DbConnection, StoreError};
+use crate::foundation::store::{households, profiles};
 
 /// Subscription statuses; `canceled` gives nothing, the others give the tier until the end of
 /// the current period.

@@ -236,6 +236,28 @@ pub async fn update(
     Ok(after)
 }
 
+/// Removes a profile's PIN, keeping everything else: for a family that forgot it.
+pub async fn clear_pin(
+    core: &Arc<Core>,
+    actor: &Actor,
+    user_id: &str,
+    profile_id: &str,
+) -> Result<Profile, ProfileError> {
+    let (owner, id) = (user_id.to_owned(), profile_id.to_owned());
+    let current = core
+        .store
+        .run(move |conn| store::find(conn, &owner, &id))
+        .await?
+        .ok_or(ProfileError::NotFound("profile"))?;
+    let input = ProfileInput {
+        name: current.name,
+        maturity: Some(current.maturity),
+        kids: current.kids,
+        pin: PinChange::Clear,
+    };
+    update(core, actor, user_id, profile_id, input).await
+}
+
 /// Deletes one of the person's profiles: tokens speaking for it stop being active.
 pub async fn delete(
     core: &Arc<Core>,

@@ -187,10 +187,13 @@ pub(crate) enum Notice {
     StreamStopped,
     StreamAlreadyOver,
     MemberRemoved,
+    ProfileAdded,
+    ProfileDeleted,
+    ProfilePinCleared,
 }
 
 impl Notice {
-    const ALL: [Self; 21] = [
+    const ALL: [Self; 24] = [
         Self::AppDisabled,
         Self::ProductCreated,
         Self::ProductSaved,
@@ -212,6 +215,9 @@ impl Notice {
         Self::StreamStopped,
         Self::StreamAlreadyOver,
         Self::MemberRemoved,
+        Self::ProfileAdded,
+        Self::ProfileDeleted,
+        Self::ProfilePinCleared,
     ];
 
     fn key(self) -> &'static str {
@@ -237,6 +243,9 @@ impl Notice {
             Self::StreamStopped => "stream-stopped",
             Self::StreamAlreadyOver => "stream-over",
             Self::MemberRemoved => "member-removed",
+            Self::ProfileAdded => "profile-added",
+            Self::ProfileDeleted => "profile-deleted",
+            Self::ProfilePinCleared => "profile-pin-cleared",
         }
     }
 
@@ -269,6 +278,9 @@ impl Notice {
             Self::StreamStopped => "The stream was stopped. Its player stops at its next heartbeat.",
             Self::StreamAlreadyOver => "That stream had already ended.",
             Self::MemberRemoved => "They are no longer in the family: what they shared with it is gone.",
+            Self::ProfileAdded => "The profile was added.",
+            Self::ProfileDeleted => "The profile was deleted: its tokens no longer work.",
+            Self::ProfilePinCleared => "The profile's PIN was removed. The account holder is told by mail.",
         }
     }
 }
@@ -338,6 +350,14 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(resource("/admin/people/{id}/admin").route(post().to(people::make_admin)))
         .service(resource("/admin/people/{id}/admin/remove").route(post().to(people::remove_admin)))
         .service(resource("/admin/people/{id}/streams/{stream}/stop").route(post().to(people::stop_stream)))
+        .service(resource("/admin/people/{id}/profiles").route(post().to(people::add_profile)))
+        .service(
+            resource("/admin/people/{id}/profiles/{profile}/delete").route(post().to(people::delete_profile)),
+        )
+        .service(
+            resource("/admin/people/{id}/profiles/{profile}/pin/clear")
+                .route(post().to(people::clear_profile_pin)),
+        )
         .service(
             resource("/admin/people/{id}/household/members/{member}/remove")
                 .route(post().to(people::remove_household_member)),

@@ -12,12 +12,14 @@ use askama::Template;
 use crate::domain::entitlements::manage::{self, Actor, EntitlementError, GrantInput, SubscriptionInput};
 use crate::domain::households::{self, Household, HouseholdError};
 use crate::domain::identity::people::{self, AccountAction, ActionOutcome};
+use crate::domain::profiles::{self, ProfileError, ProfileInput};
 use crate::domain::streams::{self, StopBy};
 use crate::foundation::store::entitlements::{self as entitlement_store, Product, Tier};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
 use crate::foundation::time::format_utc;
 use crate::web::account::describe_device;
+use crate::web::account::profiles::{self as account_profiles, ProfileListing};
 use crate::web::dashboard::products::{describe_grant_state, describe_window, minute_value, parse_minute};
 use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
@@ -131,6 +133,8 @@ struct PersonPage {
     totp_since: Option<String>,
     ent_ver: i64,
     household: Option<HouseholdLines>,
+    profiles: Vec<ProfileListing>,
+    maturities: Vec<(&'static str, String)>,
 }
 
 /// `GET /admin/people?email=…&after=…`.
@@ -220,6 +224,7 @@ async fn person_page(
                 totp::find(conn, &user_id)?.and_then(|credential| credential.confirmed_at),
                 entitlement_store::version(conn, &user_id)?,
                 households::household_of(conn, &user_id, now)?,
+                account_profiles::list(conn, &user_id)?,
                 person,
             )))
         })
@@ -235,6 +240,7 @@ async fn person_page(
         totp_since,
         ent_ver,
         household,
+        profiles,
         person,
     )) = loaded
     else {
@@ -301,6 +307,8 @@ async fn person_page(
         totp_since: totp_since.map(format_utc),
         ent_ver,
         household: household.map(|household| HouseholdLines::new(household, &person.id)),
+        profiles,
+        maturities: account_profiles::maturity_choices(),
         person,
     };
     render_with(admin, status, &page)
@@ -536,6 +544,78 @@ pub(crate) async fn remove_household_member(
         Err(HouseholdError::Store(error)) => Err(error.into()),
         Err(_) => Err(PageError::not_found()),
     }
+}
+
+/// The person's page again, saying why a profile change was refused; `Ok` after the change.
+async fn profile_change(
+    state: &AppState,
+    admin: Admin,
+    user_id: String,
+    notice: Notice,
+    outcome: Result<(), ProfileError>,
+) -> Result<HttpResponse, PageError> {
+    let message = match outcome {
+        Ok(()) => return Ok(done(&person_path(&user_id), notice)),
+        Err(ProfileError::Invalid { field, message }) => format!("{field}: {message}"),
+        Err(ProfileError::LimitReached(max)) => format!("Their plan allows {max} profiles."),
+        Err(ProfileError::NotFound(what)) => format!("No such {what}."),
+        Err(ProfileError::Busy) => return Err(PageError::busy()),
+        Err(ProfileError::Store(error)) => return Err(error.into()),
+    };
+    person_page(
+        state,
+        admin,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        user_id,
+        None,
+        Some(message),
+    )
+    .await
+}
+
+/// `POST /admin/people/{id}/profiles`: a profile for the person (name, age rating, kids).
+/// Audited; the account holder is told by mail.
+pub(crate) async fn add_profile(
+    state: web::Data<AppState>,
+    user_id: web::Path<String>,
+    AdminForm { admin, form }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    let user_id = user_id.into_inner();
+    let input = ProfileInput {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        maturity: form.get("maturity").map(str::to_owned),
+        kids: form.get("kids") == Some("on"),
+        ..ProfileInput::default()
+    };
+    let outcome = profiles::create(&state.core, &admin.actor(), &user_id, input)
+        .await
+        .map(drop);
+    profile_change(&state, admin, user_id, Notice::ProfileAdded, outcome).await
+}
+
+/// `POST /admin/people/{id}/profiles/{profile}/delete`. Audited; the holder is told by mail.
+pub(crate) async fn delete_profile(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    let (user_id, profile_id) = path.into_inner();
+    let outcome = profiles::delete(&state.core, &admin.actor(), &user_id, &profile_id).await;
+    profile_change(&state, admin, user_id, Notice::ProfileDeleted, outcome).await
+}
+
+/// `POST /admin/people/{id}/profiles/{profile}/pin/clear`: for a family that forgot a PIN.
+/// Audited; the holder is told by mail.
+pub(crate) async fn clear_profile_pin(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    AdminForm { admin, .. }: AdminForm,
+) -> Result<HttpResponse, PageError> {
+    let (user_id, profile_id) = path.into_inner();
+    let outcome = profiles::clear_pin(&state.core, &admin.actor(), &user_id, &profile_id)
+        .await
+        .map(drop);
+    profile_change(&state, admin, user_id, Notice::ProfilePinCleared, outcome).await
 }
 
 /// Applies an administrator's action to the person and answers with their page.
