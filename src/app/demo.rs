@@ -1,11 +1,13 @@
 //! `usher demo seed`: a catalogue, an administrator and made-up people with subscriptions,
-//! pay-per-view grants and a fortnight of sign-ins, so the dashboard has something to show.
+//! pay-per-view grants, profiles, families and a fortnight of sign-ins, so the dashboard has
+//! something to show.
 //!
 //! Idempotent: what exists is skipped (a tier, product or account with the same slug or
 //! email), and only people created by this run get subscriptions, grants and sign-ins. The
 //! catalogue, subscriptions and grants go through [`manage`] (audit log, versions, change
 //! feed and webhooks, as any change by the command line); people and sessions are written
-//! directly, a thousand people per transaction, so 100,000 take minutes, not hours. Each
+//! directly (so are profiles, without PINs, and family memberships), a thousand people per
+//! transaction, so 100,000 take minutes, not hours. Each
 //! person's data comes from a generator seeded by their number: the same on every database.
 //! Demo people have no password; their sessions have all ended.
 
@@ -22,9 +24,12 @@ use crate::domain::entitlements::manage::{
     self, Actor, GrantInput, ProductInput, SubscriptionInput, TierInput,
 };
 use crate::domain::identity::users::{self as admin_users, NewUser};
+use crate::domain::profiles as domain_profiles;
 use crate::foundation::clock::Clock;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::entitlements::{self as store, NewAuditEntry, Product};
+use crate::foundation::store::households::{self, Membership};
+use crate::foundation::store::profiles::{self, Profile};
 use crate::foundation::store::sessions::{self, Session};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, Store};
@@ -64,6 +69,8 @@ pub struct Seeded {
     pub people_existing: usize,
     pub subscriptions_created: usize,
     pub grants_created: usize,
+    pub profiles_created: usize,
+    pub family_members_created: usize,
     pub sign_ins_created: usize,
     pub seconds: f64,
 }
@@ -81,32 +88,83 @@ impl Seeded {
         };
         format!(
             "demo data: {} tiers and {} products created; {admin}; {} people created ({} already there) \
-             with {} subscriptions, {} pay-per-view grants and {} sign-ins; {:.1} s",
+             with {} subscriptions, {} pay-per-view grants, {} profiles, {} family members and {} \
+             sign-ins; {:.1} s",
             self.tiers_created,
             self.products_created,
             self.people_created,
             self.people_existing,
             self.subscriptions_created,
             self.grants_created,
+            self.profiles_created,
+            self.family_members_created,
             self.sign_ins_created,
             self.seconds,
         )
     }
 }
 
-/// The demo tiers: slug, name, rank, features, streams.
-const TIERS: [(&str, &str, i32, &[&str], i32); 4] = [
-    ("free", "Free", 0, &[], 1),
-    ("standard", "Standard", 10, &["hd"], 2),
-    ("premium", "Premium", 20, &["hd", "4k", "offline-downloads"], 4),
-    (
-        "family",
-        "Family",
-        30,
-        &["hd", "4k", "offline-downloads", "profiles:6"],
-        6,
-    ),
+/// A demo tier and what it allows.
+struct DemoTier {
+    slug: &'static str,
+    name: &'static str,
+    rank: i32,
+    features: &'static [&'static str],
+    max_streams: i32,
+    max_profiles: i32,
+    max_members: i32,
+}
+
+const TIERS: [DemoTier; 4] = [
+    DemoTier {
+        slug: "free",
+        name: "Free",
+        rank: 0,
+        features: &[],
+        max_streams: 1,
+        max_profiles: 1,
+        max_members: 0,
+    },
+    DemoTier {
+        slug: "standard",
+        name: "Standard",
+        rank: 10,
+        features: &["hd"],
+        max_streams: 2,
+        max_profiles: 2,
+        max_members: 0,
+    },
+    DemoTier {
+        slug: "premium",
+        name: "Premium",
+        rank: 20,
+        features: &["hd", "4k", "offline-downloads"],
+        max_streams: 4,
+        max_profiles: 5,
+        max_members: 0,
+    },
+    DemoTier {
+        slug: "family",
+        name: "Family",
+        rank: 30,
+        features: &["hd", "4k", "offline-downloads"],
+        max_streams: 6,
+        max_profiles: 6,
+        max_members: 5,
+    },
 ];
+
+/// The profiles of a demo account, by how many it has: name, maturity, kids.
+const PROFILES: [(&str, &str, bool); 5] = [
+    ("Me", "18", false),
+    ("Kids", "7", true),
+    ("Teen", "13", false),
+    ("Guest", "16", false),
+    ("Little one", "all", true),
+];
+
+/// How many people at most join a family holder's household in the demo.
+const MEMBERS_PER_FAMILY: usize = 2;
 
 /// A demo product around `now`: slug, title, opens and closes (hours from now), rental hours.
 const PRODUCTS: [(&str, &str, i64, i64, i32); 3] = [
@@ -237,6 +295,8 @@ pub(crate) struct Person {
     pub grants: Vec<(&'static str, i64)>,
     /// `(amr, started, last seen, user agent)`.
     pub sign_ins: Vec<(&'static [&'static str], i64, i64, &'static str)>,
+    /// How many of [`PROFILES`] the account has, first ones first.
+    pub profiles: usize,
 }
 
 impl Person {
@@ -291,6 +351,12 @@ impl Person {
                 (amr, started, last_seen, agent)
             })
             .collect();
+        let profiles = match subscription {
+            Some(("family", ..)) => rng.gen_range(3..=PROFILES.len()),
+            Some(("premium", ..)) => rng.gen_range(1..=3),
+            Some(("standard", ..)) => rng.gen_range(0..=2),
+            _ => 0,
+        };
         Self {
             name: format!("{first} {last}"),
             created_at,
@@ -298,6 +364,7 @@ impl Person {
             subscription,
             grants,
             sign_ins,
+            profiles,
         }
     }
 }
@@ -310,21 +377,25 @@ fn actor() -> Actor {
 fn catalogue(conn: &mut DbConnection, now: i64) -> anyhow::Result<(usize, usize)> {
     let actor = actor();
     let mut tiers = 0;
-    for (slug, name, rank, features, max_streams) in TIERS {
-        if store::find_tier(conn, slug)?.is_some() {
+    for tier in TIERS {
+        if store::find_tier(conn, tier.slug)?.is_some() {
             continue;
         }
         let input = TierInput {
-            name: name.to_owned(),
-            rank,
-            features: features.iter().map(|feature| (*feature).to_owned()).collect(),
-            max_streams,
+            name: tier.name.to_owned(),
+            rank: tier.rank,
+            features: tier
+                .features
+                .iter()
+                .map(|feature| (*feature).to_owned())
+                .collect(),
+            max_streams: tier.max_streams,
             stream_limit_policy: None,
             max_devices: None,
-            max_profiles: None,
-            max_members: 0,
+            max_profiles: Some(tier.max_profiles),
+            max_members: tier.max_members,
         };
-        manage::create_tier(conn, &actor, slug, &input, now)?;
+        manage::create_tier(conn, &actor, tier.slug, &input, now)?;
         tiers += 1;
     }
     let mut products = 0;
@@ -338,7 +409,8 @@ fn catalogue(conn: &mut DbConnection, now: i64) -> anyhow::Result<(usize, usize)
             starts_at: Some(hour + opens * HOUR),
             ends_at: Some(hour + closes * HOUR),
             rental_hours: Some(rental_hours),
-            household: false,
+            // The final is for the whole family; the rest stay the buyer's.
+            household: slug == "championship-final-2026",
         };
         manage::create_product(conn, &actor, slug, &input, now)?;
         products += 1;
@@ -402,7 +474,36 @@ struct Added {
     people: usize,
     subscriptions: usize,
     grants: usize,
+    profiles: usize,
+    family_members: usize,
     sign_ins: usize,
+}
+
+/// Who joins whose family among people created together: each holder of an active family
+/// plan takes up to [`MEMBERS_PER_FAMILY`] of the people after them who have no subscription
+/// of their own and are in no family yet. Pairs of indexes into `drawn`: (holder, member).
+fn families(drawn: &[Person]) -> Vec<(usize, usize)> {
+    let without_plan: Vec<usize> = (0..drawn.len())
+        .filter(|index| drawn[*index].subscription.is_none())
+        .collect();
+    let mut taken = HashSet::new();
+    let mut pairs = Vec::new();
+    for (holder, person) in drawn.iter().enumerate() {
+        if !matches!(person.subscription, Some(("family", "active", _))) {
+            continue;
+        }
+        let joining: Vec<usize> = without_plan
+            .iter()
+            .copied()
+            .filter(|member| *member > holder && !taken.contains(member))
+            .take(MEMBERS_PER_FAMILY)
+            .collect();
+        for member in joining {
+            taken.insert(member);
+            pairs.push((holder, member));
+        }
+    }
+    pairs
 }
 
 /// Writes the people numbered `numbers` that do not exist yet, with their subscriptions,
@@ -478,6 +579,22 @@ fn people(
                 manage::grant_product(conn, &actor, &account.id, &input, *bought)?;
                 added.grants += 1;
             }
+            for (index, (name, maturity, kids)) in PROFILES.iter().take(person.profiles).enumerate() {
+                profiles::insert(
+                    conn,
+                    &Profile {
+                        id: random::token::<16>(),
+                        user_id: account.id.clone(),
+                        name: (*name).to_owned(),
+                        color: domain_profiles::avatar_color(index).to_owned(),
+                        maturity: (*maturity).to_owned(),
+                        kids: *kids,
+                        pin_hash: None,
+                        created_at: person.created_at,
+                    },
+                )?;
+                added.profiles += 1;
+            }
             for (amr, started, last_seen, agent) in &person.sign_ins {
                 let session = Session {
                     id_hash: hashing::sha256_hex(random::token::<32>().as_bytes()),
@@ -493,6 +610,17 @@ fn people(
                 // Signed out after the last page seen: the session lets nobody in.
                 ended.push((session, *last_seen));
             }
+        }
+        for (holder, member) in families(&drawn) {
+            households::insert_member(
+                conn,
+                &Membership {
+                    member_id: accounts[member].id.clone(),
+                    holder_id: accounts[holder].id.clone(),
+                    joined_at: accounts[member].created_at.max(accounts[holder].created_at),
+                },
+            )?;
+            added.family_members += 1;
         }
         for batch in ended.chunks(SESSION_BATCH) {
             sessions::insert_ended(conn, batch)?;
@@ -524,6 +652,8 @@ pub fn seed(store: &Store, clock: &Clock, options: Options) -> anyhow::Result<Se
             seeded.people_existing += (last - first + 1) as usize - added.people;
             seeded.subscriptions_created += added.subscriptions;
             seeded.grants_created += added.grants;
+            seeded.profiles_created += added.profiles;
+            seeded.family_members_created += added.family_members;
             seeded.sign_ins_created += added.sign_ins;
             if last == u32::MAX {
                 break;
@@ -534,6 +664,8 @@ pub fn seed(store: &Store, clock: &Clock, options: Options) -> anyhow::Result<Se
             "people": seeded.people_created,
             "subscriptions": seeded.subscriptions_created,
             "grants": seeded.grants_created,
+            "profiles": seeded.profiles_created,
+            "family_members": seeded.family_members_created,
             "sign_ins": seeded.sign_ins_created,
         });
         audit(conn, "demo.seed", "demo", None, &after, now)
@@ -624,6 +756,33 @@ mod tests {
             first.summary()
         );
 
+        assert!(
+            first.profiles_created > 20 && first.family_members_created > 0,
+            "{first:?}"
+        );
+        let families = store
+            .run_blocking(|conn| {
+                let mut members = Vec::new();
+                for number in 1..=60 {
+                    let person = users::find_by_email(conn, &email(number))?.unwrap();
+                    if let Some(holder) = households::holder_of(conn, &person.id)? {
+                        members.push((person.id, holder));
+                    }
+                }
+                Ok::<_, crate::foundation::store::StoreError>(members)
+            })
+            .unwrap();
+        assert_eq!(families.len(), first.family_members_created);
+        let (member, holder) = families[0].clone();
+        let shared = store
+            .run_blocking(|conn| crate::domain::entitlements::compute(conn, &member, NOW))
+            .unwrap();
+        assert_eq!(
+            shared.tier.as_deref(),
+            Some("family"),
+            "a member shares the holder's plan"
+        );
+        assert_eq!(shared.household, Some(holder));
         let figures = store.run_blocking(|conn| Figures::load(conn, NOW)).unwrap();
         assert_eq!(figures.people, 61);
         assert_eq!(figures.tiers.len(), 4);

@@ -164,7 +164,7 @@ pub async fn create(
                     id: random::token::<16>(),
                     user_id: user_id.clone(),
                     name: checked.name,
-                    color: COLORS[existing.len() % COLORS.len()].to_owned(),
+                    color: avatar_color(existing.len()).to_owned(),
                     maturity: checked.maturity,
                     kids: checked.kids,
                     pin_hash: checked.pin_hash.flatten(),
@@ -347,6 +347,11 @@ fn record(
     )?;
     // Introspection answers with a profile's maturity as it is now, on every instance.
     changes::record(conn, ChangeKind::EntitlementsChanged, &profile.user_id, None)
+}
+
+/// The avatar colour of an account's `index`th profile (colours are given in turn).
+pub fn avatar_color(index: usize) -> &'static str {
+    COLORS[index % COLORS.len()]
 }
 
 /// Which of the avatar colours `color` is (pages draw avatars from classes, never inline
