@@ -65,6 +65,19 @@ async fn a_person_signs_in_through_a_real_browser_and_the_app_uses_every_endpoin
         })
         .await;
     let user_id = flow::create_user(&server, EMAIL).await;
+    // One profile without a PIN: chosen without asking, and named in every token.
+    let profile = usher::domain::profiles::create(
+        &server.state.core,
+        &usher::domain::entitlements::manage::Actor::client("test"),
+        &user_id,
+        usher::domain::profiles::ProfileInput {
+            name: "Ada".into(),
+            maturity: Some("16".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let http = openidconnect::reqwest::ClientBuilder::new()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .add_root_certificate(openidconnect::reqwest::Certificate::from_pem(tls.cert_pem.as_bytes()).unwrap())
@@ -94,6 +107,7 @@ async fn a_person_signs_in_through_a_real_browser_and_the_app_uses_every_endpoin
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("offline_access".into()))
+        .add_scope(Scope::new("profiles".into()))
         .set_pkce_challenge(challenge)
         .url();
 
@@ -141,6 +155,14 @@ async fn a_person_signs_in_through_a_real_browser_and_the_app_uses_every_endpoin
         .expect("ID token signature and claims verify");
     assert_eq!(claims.subject().as_str(), user_id);
     assert_eq!(claims.email().map(|email| email.as_str()), Some(EMAIL));
+    assert_eq!(
+        claims
+            .profile()
+            .and_then(|profile| profile.get(None))
+            .map(|id| id.as_str()),
+        Some(profile.id.as_str()),
+        "the library reads the profile the ID token speaks for"
+    );
     let expected_hash = AccessTokenHash::from_token(
         tokens.access_token(),
         id_token.signing_alg().unwrap(),
