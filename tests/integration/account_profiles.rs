@@ -8,7 +8,7 @@ use crate::common;
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::smtp::SmtpServer;
 use common::{Backend, TestDb, TestServer};
-use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+use usher::domain::entitlements::manage::{Actor, TierInput};
 use usher::foundation::clock::Clock;
 use usher::foundation::store::entitlements::{AuditFilter, list_audit};
 use usher::foundation::store::profiles::{self, Profile};
@@ -32,30 +32,14 @@ async fn fixture(backend: Backend, max_profiles: i32) -> Fixture {
     config.smtp_url = Some(smtp.url());
     let server = TestServer::start_with(config, Clock::manual(START)).await;
     let user_id = flow::create_user(&server, EMAIL).await;
-    let (now, subscriber) = (server.state.clock.now(), user_id.clone());
-    server
-        .state
-        .store
-        .run(move |conn| {
-            let actor = Actor::client("payments");
-            let tier = TierInput {
-                name: "Family".into(),
-                rank: 10,
-                max_streams: 4,
-                max_profiles: Some(max_profiles),
-                ..TierInput::default()
-            };
-            manage::create_tier(conn, &actor, "family", &tier, now)?;
-            let subscription = SubscriptionInput {
-                tier: "family".into(),
-                status: "active".into(),
-                current_period_end: now + 86_400 * 30,
-                external_ref: None,
-            };
-            manage::put_subscription(conn, &actor, &subscriber, &subscription, now)
-        })
-        .await
-        .unwrap();
+    let plan = TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_profiles: Some(max_profiles),
+        ..TierInput::default()
+    };
+    common::subscribe(&server, &user_id, "family", plan).await;
     Fixture {
         server,
         smtp,

@@ -440,35 +440,25 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
 
 /// Puts the person on a tier that allows `max_devices` devices.
 async fn allow_devices(server: &TestServer, max_devices: i32) {
-    use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
-    let now = server.state.clock.now();
+    let plan = usher::domain::entitlements::manage::TierInput {
+        name: "Duo".into(),
+        rank: 10,
+        max_streams: 2,
+        max_devices: Some(max_devices),
+        ..Default::default()
+    };
+    common::subscribe(server, &person_id(server).await, "duo", plan).await;
+}
+
+async fn person_id(server: &TestServer) -> String {
     server
         .state
         .store
-        .run(move |conn| {
-            let user = usher::foundation::store::users::find_by_email(conn, EMAIL)?.unwrap();
-            let actor = Actor::client("payments");
-            let tier = TierInput {
-                name: "Duo".into(),
-                rank: 10,
-                features: vec![],
-                max_streams: 2,
-                stream_limit_policy: None,
-                max_devices: Some(max_devices),
-                max_profiles: None,
-                max_members: 0,
-            };
-            manage::create_tier(conn, &actor, "duo", &tier, now)?;
-            let subscription = SubscriptionInput {
-                tier: "duo".into(),
-                status: "active".into(),
-                current_period_end: now + 30 * 86_400,
-                external_ref: None,
-            };
-            manage::put_subscription(conn, &actor, &user.id, &subscription, now)
-        })
+        .run(|conn| usher::foundation::store::users::find_by_email(conn, EMAIL))
         .await
-        .unwrap();
+        .unwrap()
+        .unwrap()
+        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,34 +514,17 @@ async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_sl
 
 /// A family plan with a parent's profile behind a PIN and a kid's: returns (parent, kid).
 async fn family_profiles(server: &TestServer) -> (Profile, Profile) {
-    use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+    use usher::domain::entitlements::manage::{Actor, TierInput};
     use usher::domain::profiles::{self, PinChange, ProfileInput};
-    let now = server.state.clock.now();
-    let user_id = server
-        .state
-        .store
-        .run(move |conn| {
-            let user = usher::foundation::store::users::find_by_email(conn, EMAIL)?.unwrap();
-            let actor = Actor::client("payments");
-            let tier = TierInput {
-                name: "Family".into(),
-                rank: 10,
-                max_streams: 4,
-                max_profiles: Some(5),
-                ..TierInput::default()
-            };
-            manage::create_tier(conn, &actor, "family", &tier, now)?;
-            let subscription = SubscriptionInput {
-                tier: "family".into(),
-                status: "active".into(),
-                current_period_end: now + 30 * 86_400,
-                external_ref: None,
-            };
-            manage::put_subscription(conn, &actor, &user.id, &subscription, now)?;
-            Ok::<_, manage::EntitlementError>(user.id)
-        })
-        .await
-        .unwrap();
+    let user_id = person_id(server).await;
+    let plan = TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_profiles: Some(5),
+        ..TierInput::default()
+    };
+    common::subscribe(server, &user_id, "family", plan).await;
     let mut created = Vec::new();
     for (name, maturity, kids, pin) in [
         ("Amina", "18", false, PinChange::Set("2468".into())),

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use serde_json::Value;
-use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+use usher::domain::entitlements::manage::{Actor, TierInput};
 use usher::domain::oauth::clients::{CreatedClient, NewClient};
 use usher::domain::profiles::{self, PinChange, ProfileInput};
 use usher::foundation::clock::Clock;
@@ -48,7 +48,7 @@ async fn family_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> F
     configure(&mut config);
     let server = TestServer::start_with(config, Clock::System).await;
     let user_id = flow::create_user(&server, EMAIL).await;
-    subscribe(&server, &user_id).await;
+    common::subscribe(&server, &user_id, "family", family_plan()).await;
     let parent = add_profile(&server, &user_id, "Parent", "18", false, Some(PIN)).await;
     let kid = add_profile(&server, &user_id, "Kid", "7", true, None).await;
     let app = server.create_client(flow::first_party_app()).await;
@@ -71,33 +71,6 @@ async fn family_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> F
     }
 }
 
-async fn subscribe(server: &TestServer, user_id: &str) {
-    let (now, subscriber) = (server.state.clock.now(), user_id.to_owned());
-    server
-        .state
-        .store
-        .run(move |conn| {
-            let actor = Actor::client("payments");
-            let tier = TierInput {
-                name: "Family".into(),
-                rank: 10,
-                max_streams: 4,
-                max_profiles: Some(5),
-                ..TierInput::default()
-            };
-            manage::create_tier(conn, &actor, "family", &tier, now)?;
-            let subscription = SubscriptionInput {
-                tier: "family".into(),
-                status: "active".into(),
-                current_period_end: now + 86_400,
-                external_ref: None,
-            };
-            manage::put_subscription(conn, &actor, &subscriber, &subscription, now)
-        })
-        .await
-        .unwrap();
-}
-
 async fn add_profile(
     server: &TestServer,
     user_id: &str,
@@ -115,6 +88,17 @@ async fn add_profile(
     profiles::create(&server.state.core, &Actor::client("test"), user_id, input)
         .await
         .unwrap()
+}
+
+/// Four streams, five profiles.
+fn family_plan() -> TierInput {
+    TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_profiles: Some(5),
+        ..TierInput::default()
+    }
 }
 
 fn claims(jwt: &str) -> Value {

@@ -8,7 +8,7 @@ use common::flow;
 use common::{Backend, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
+use usher::domain::entitlements::manage::TierInput;
 
 struct Fixture {
     server: TestServer,
@@ -22,31 +22,14 @@ async fn fixture(backend: Backend, max_profiles: i32) -> Fixture {
     let db = TestDb::new(backend);
     let server = TestServer::start(&db).await;
     let user_id = flow::create_user(&server, "holder@example.com").await;
-    let now = server.state.clock.now();
-    let subscriber = user_id.clone();
-    server
-        .state
-        .store
-        .run(move |conn| {
-            let actor = Actor::client("payments");
-            let tier = TierInput {
-                name: "Family".into(),
-                rank: 10,
-                max_streams: 4,
-                max_profiles: Some(max_profiles),
-                ..TierInput::default()
-            };
-            manage::create_tier(conn, &actor, "family", &tier, now)?;
-            let subscription = SubscriptionInput {
-                tier: "family".into(),
-                status: "active".into(),
-                current_period_end: now + 86_400,
-                external_ref: None,
-            };
-            manage::put_subscription(conn, &actor, &subscriber, &subscription, now)
-        })
-        .await
-        .unwrap();
+    let plan = TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_profiles: Some(max_profiles),
+        ..TierInput::default()
+    };
+    common::subscribe(&server, &user_id, "family", plan).await;
     let admin = server.service_client(&["usher:admin"]).await;
     let token = common::issue_token(&server, &admin, Some("usher:admin")).await;
     Fixture {

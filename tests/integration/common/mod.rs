@@ -15,6 +15,7 @@ use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use usher::app::server::{self, RunningServer};
+use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierInput};
 use usher::domain::oauth::clients::{self, CreatedClient, NewClient};
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
@@ -269,4 +270,26 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// Creates the tier `slug` as `tier` says and subscribes `user_id` to it, active for 30 days,
+/// both by the payment service's client.
+pub async fn subscribe(server: &TestServer, user_id: &str, slug: &str, tier: TierInput) {
+    let (now, subscriber, slug) = (server.state.clock.now(), user_id.to_owned(), slug.to_owned());
+    server
+        .state
+        .store
+        .run(move |conn| {
+            let actor = Actor::client("payments");
+            manage::create_tier(conn, &actor, &slug, &tier, now)?;
+            let subscription = SubscriptionInput {
+                tier: slug,
+                status: "active".into(),
+                current_period_end: now + 30 * 86_400,
+                external_ref: None,
+            };
+            manage::put_subscription(conn, &actor, &subscriber, &subscription, now)
+        })
+        .await
+        .expect("tier created and subscribed");
 }
