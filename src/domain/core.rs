@@ -11,7 +11,7 @@ use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::identity::passkeys;
 use crate::domain::identity::throttle::Throttle;
 use crate::domain::oauth::client_auth::ClientAuthenticator;
-use crate::domain::streams::LiveStreams;
+use crate::domain::streams::{LiveStreams, StartQueue};
 use crate::domain::tokens::access_tokens::VerifiedTokens;
 use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::clock::Clock;
@@ -50,6 +50,8 @@ pub struct Core {
     pub entitlements: EntitlementCache,
     /// Stream leases, so heartbeats are answered from memory.
     pub streams: LiveStreams,
+    /// Stream starts waiting to be written together.
+    pub stream_starts: StartQueue,
     last_key_reload: AtomicI64,
 }
 
@@ -108,6 +110,7 @@ impl Core {
             mailer,
             entitlements,
             streams,
+            stream_starts: StartQueue::default(),
             last_key_reload: AtomicI64::new(i64::MIN),
         })
     }

@@ -157,23 +157,13 @@ pub(crate) async fn start(
     )
     .map_err(|invalid| OAuthError::invalid_request(invalid.0))?;
     let limits = streams::Limits::from(&cache::current(&state.core, &viewer_id).await?.entitlements);
-    let core = Arc::clone(&state.core);
     let lease_secs = state.config.stream_lease_secs;
-    let outcome = state
-        .store
-        .run(move |conn| {
-            let now = core.clock.now();
-            streams::start(
-                conn,
-                &core.streams,
-                &viewer_id,
-                &start_request,
-                limits,
-                lease_secs,
-                now,
-            )
-        })
-        .await?;
+    let queued = streams::Queued {
+        account_id: viewer_id,
+        request: start_request,
+        limits,
+    };
+    let outcome = streams::queue::start(&state.core, queued).await?;
     Ok(match outcome {
         StartOutcome::Started {
             stream,
