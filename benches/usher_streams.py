@@ -87,9 +87,10 @@ LIMITS = {
     ),
     "stream_start": (
         "HTTP and form parsing, the content server's cached authentication, the viewer's token and "
-        "entitlements from memory, then one SQLite write transaction on the blocking pool: the account's lock "
-        "row, all of its streams read (D rows), the device's old stream deleted and its end recorded on the "
-        "change feed, the new stream inserted, commit; SQLite has one writer, so starts never overlap"
+        "entitlements from memory, then the start waits for the next batch: the starts that arrive while one "
+        "batch commits are written together, one transaction on the blocking pool, each start in its own "
+        "savepoint: the account's lock row, its streams read (D rows, four columns), the device's old stream "
+        "deleted and its end recorded on the change feed, the new stream inserted; one commit per batch"
     ),
 }
 
