@@ -20,7 +20,7 @@ use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
 use crate::foundation::crypto::keys::{MasterKey, SigningAlg};
 use crate::foundation::crypto::password_lane::PasswordLane;
 use crate::foundation::mail::Mailer;
-use crate::foundation::store::Store;
+use crate::foundation::store::{self, Store};
 
 pub struct Core {
     pub config: Config,
@@ -90,6 +90,7 @@ impl Core {
         let entitlements =
             EntitlementCache::new(config.entitlement_cache_size, config.entitlement_stale_max_secs);
         let streams = LiveStreams::new(config.stream_cache_size);
+        let stream_starts = StartQueue::new(store::is_sqlite_url(&config.database_url), config.db_pool_size);
         Ok(Self {
             config,
             issuer,
@@ -110,7 +111,7 @@ impl Core {
             mailer,
             entitlements,
             streams,
-            stream_starts: StartQueue::default(),
+            stream_starts,
             last_key_reload: AtomicI64::new(i64::MIN),
         })
     }

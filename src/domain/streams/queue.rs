@@ -5,7 +5,11 @@
 //! start, and on SQLite the starts no longer queue for the single write lock one by one.
 //!
 //! Nothing waits on a timer: the first start to find no batch under way writes at once, and
-//! whatever came meanwhile forms the next batch, so a lone start is not delayed.
+//! whatever came meanwhile forms the next batch, so a lone start is not delayed. SQLite has
+//! one writer, so one batch is written at a time; on PostgreSQL a batch's statements are
+//! round trips one after another, so a few batches are written at once on connections of
+//! their own (each takes its accounts' locks in the order of their ids, so they never
+//! deadlock).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -19,6 +23,10 @@ use crate::foundation::store::StoreError;
 /// until it commits, so it stays short; the rest go into the next batch.
 const MAX_BATCH: usize = 128;
 
+/// The most batches written at once on PostgreSQL, each on a connection of the pool: at most
+/// half of it, so other requests still find connections.
+const MAX_POSTGRES_WRITERS: u32 = 4;
+
 /// A start waiting for its batch.
 pub(crate) struct Queued {
     pub account_id: String,
@@ -31,22 +39,41 @@ type Reply = oneshot::Sender<Result<StartOutcome, StoreError>>;
 #[derive(Default)]
 struct Waiting {
     starts: Vec<(Queued, Reply)>,
-    /// A writer is under way and will take what waits here.
-    writing: bool,
+    /// Writers under way; each takes what waits here when its batch is written.
+    writers: usize,
 }
 
 /// The starts waiting for the next batch of this instance.
-#[derive(Default)]
 pub struct StartQueue {
     waiting: Mutex<Waiting>,
+    max_writers: usize,
 }
 
 impl StartQueue {
-    /// Queues `start`; true when no writer is under way and the caller must start one.
+    /// One writer at a time on SQLite; on PostgreSQL up to [`MAX_POSTGRES_WRITERS`], at most
+    /// half of a pool of `pool_size`.
+    pub(crate) fn new(sqlite: bool, pool_size: u32) -> Self {
+        let max_writers = if sqlite {
+            1
+        } else {
+            MAX_POSTGRES_WRITERS.min(pool_size / 2).max(1)
+        };
+        Self {
+            waiting: Mutex::default(),
+            max_writers: usize::try_from(max_writers).unwrap_or(1),
+        }
+    }
+
+    /// Queues `start`; true when the caller must start a writer: none is under way, or on
+    /// PostgreSQL every one is busy and there is room for another.
     fn push(&self, start: Queued, reply: Reply) -> bool {
         let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
         waiting.starts.push((start, reply));
-        !std::mem::replace(&mut waiting.writing, true)
+        let another = waiting.writers < self.max_writers;
+        if another {
+            waiting.writers += 1;
+        }
+        another
     }
 
     /// The next batch; empty when nothing waits, and then the writer is done.
@@ -54,7 +81,7 @@ impl StartQueue {
         let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
         let take = waiting.starts.len().min(MAX_BATCH);
         if take == 0 {
-            waiting.writing = false;
+            waiting.writers -= 1;
         }
         waiting.starts.drain(..take).collect()
     }
@@ -115,5 +142,19 @@ fn for_each_start(error: &StoreError) -> StoreError {
     match error {
         StoreError::Unavailable(cause) => StoreError::Unavailable(cause.clone()),
         _ => StoreError::TaskCancelled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_writes_one_batch_at_a_time_and_postgresql_a_few_with_half_the_pool_at_most() {
+        let writers = |sqlite, pool_size| StartQueue::new(sqlite, pool_size).max_writers;
+        assert_eq!(writers(true, 8), 1);
+        assert_eq!(writers(false, 8), 4);
+        assert_eq!(writers(false, 4), 2);
+        assert_eq!(writers(false, 1), 1);
     }
 }
