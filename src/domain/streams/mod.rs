@@ -554,6 +554,29 @@ mod tests {
     }
 
     #[test]
+    fn when_a_batch_does_not_commit_each_start_is_answered_on_its_own() {
+        let (_dir, store) = store();
+        store
+            .run_blocking(|conn| {
+                let live = LiveStreams::new(10);
+                let account = person(conn, "a@example.com");
+                // Foreign keys checked only at the commit (until it ends): the start for no
+                // such person breaks the batch's commit instead of its own savepoint.
+                diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA defer_foreign_keys = ON")?;
+                let starts = [queued(&account, "tv", 3), queued("nobody", "tv", 3)];
+                let outcomes = start_all(conn, &live, &starts, LEASE, NOW);
+                let stream = started(&outcomes[0]).expect("started alone");
+                assert!(outcomes[1].is_err(), "{:?}", outcomes[1]);
+                assert_eq!(
+                    store::live_of_account(conn, &account, NOW)?,
+                    std::slice::from_ref(stream)
+                );
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
     fn a_device_starting_twice_in_one_batch_plays_its_second_stream_only() {
         let (_dir, store) = store();
         store
