@@ -75,6 +75,8 @@ STREAMS_TIER = {
 IDLE_CPU = 0.05
 IDLE_WINDOW = 0.5
 IDLE_LIMIT = 300.0
+# After a start run, the held streams are listed until two listings this far apart agree.
+SETTLE_INTERVAL = 0.5
 RE_OUTCOMES = re.compile(r"not_found=(\d+) conflict=(\d+)")
 
 LIMITS = {
@@ -87,9 +89,10 @@ LIMITS = {
     ),
     "stream_start": (
         "HTTP and form parsing, the content server's cached authentication, the viewer's token and "
-        "entitlements from memory, then one SQLite write transaction on the blocking pool: the account's lock "
-        "row, all of its streams read (D rows), the device's old stream deleted and its end recorded on the "
-        "change feed, the new stream inserted, commit; SQLite has one writer, so starts never overlap"
+        "entitlements from memory, then the start waits for the next batch: the starts that arrive while one "
+        "batch commits are written together, one transaction on the blocking pool, each start in its own "
+        "savepoint: the account's lock row, its streams read (D rows, four columns), the device's old stream "
+        "deleted and its end recorded on the change feed, the new stream inserted; one commit per batch"
     ),
 }
 
@@ -159,6 +162,20 @@ def held_streams(host: str, port: int, bearer: dict[str, str], people: list[Pers
         return [stream["stream_id"] for stream in listed]
 
     return [stream_id for ids in ub.in_parallel(host, port, people, streams_of) for stream_id in ids]
+
+
+def settled_streams(host: str, port: int, bearer: dict[str, str], people: list[Person], devices: int) -> list[str]:
+    """held_streams once two listings SETTLE_INTERVAL apart agree: the starts wrk left under way
+    are written after it stopped, and on PostgreSQL the server waiting for them looks idle."""
+    listed = held_streams(host, port, bearer, people, devices)
+    began = time.monotonic()
+    while time.monotonic() - began < IDLE_LIMIT:
+        time.sleep(SETTLE_INTERVAL)
+        again = held_streams(host, port, bearer, people, devices)
+        if again == listed:
+            return listed
+        listed = again
+    raise SetupError(f"the held streams still changed {IDLE_LIMIT:g} s after the run")
 
 
 def write_heartbeat_file(path: str, stream_ids: list[str], round_index: int) -> None:
@@ -364,7 +381,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     if fill.check.get("responses", 0) < args.streams:
         raise SetupError(f"the fill answered {fill.check.get('responses', 0):,} of {args.streams:,} starts")
     wait_until_idle(args.server_pid)
-    stream_ids = held_streams(host, port, bearer, people, devices)
+    stream_ids = settled_streams(host, port, bearer, people, devices)
     rss["filled"] = rss_kib(args.server_pid)
     log(f"  listed through the admin API: {len(stream_ids):,} live streams, {devices} per person, one per device; "
         f"server RSS {fmt_mib(rss['filled'])} MiB ({fmt_mib(rss['before'])} MiB before)")
@@ -385,7 +402,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         if endpoint == "stream_start":
             # Every start replaced its device's stream: as many as before, with new ids.
             try:
-                stream_ids = held_streams(host, port, bearer, people, devices)
+                stream_ids = settled_streams(host, port, bearer, people, devices)
             except SetupError as error:
                 result.errors.append(f"after the run: {error}")
         if args.save_raw:

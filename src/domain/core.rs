@@ -11,7 +11,7 @@ use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::identity::passkeys;
 use crate::domain::identity::throttle::Throttle;
 use crate::domain::oauth::client_auth::ClientAuthenticator;
-use crate::domain::streams::LiveStreams;
+use crate::domain::streams::{LiveStreams, StartQueue};
 use crate::domain::tokens::access_tokens::VerifiedTokens;
 use crate::domain::tokens::revoked::RevokedTokens;
 use crate::foundation::clock::Clock;
@@ -20,7 +20,7 @@ use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
 use crate::foundation::crypto::keys::{MasterKey, SigningAlg};
 use crate::foundation::crypto::password_lane::PasswordLane;
 use crate::foundation::mail::Mailer;
-use crate::foundation::store::Store;
+use crate::foundation::store::{self, Store};
 
 pub struct Core {
     pub config: Config,
@@ -50,6 +50,8 @@ pub struct Core {
     pub entitlements: EntitlementCache,
     /// Stream leases, so heartbeats are answered from memory.
     pub streams: LiveStreams,
+    /// Stream starts waiting to be written together.
+    pub stream_starts: StartQueue,
     last_key_reload: AtomicI64,
 }
 
@@ -88,6 +90,7 @@ impl Core {
         let entitlements =
             EntitlementCache::new(config.entitlement_cache_size, config.entitlement_stale_max_secs);
         let streams = LiveStreams::new(config.stream_cache_size);
+        let stream_starts = StartQueue::new(store::is_sqlite_url(&config.database_url), config.db_pool_size);
         Ok(Self {
             config,
             issuer,
@@ -108,6 +111,7 @@ impl Core {
             mailer,
             entitlements,
             streams,
+            stream_starts,
             last_key_reload: AtomicI64::new(i64::MIN),
         })
     }

@@ -160,23 +160,13 @@ pub(crate) async fn start(
     let limits = streams::Limits::from(&entitlements.entitlements);
     // A household member playing on the holder's plan counts against the holder's streams.
     let account_id = entitlements.entitlements.stream_account(&viewer_id).to_owned();
-    let core = Arc::clone(&state.core);
     let lease_secs = state.config.stream_lease_secs;
-    let outcome = state
-        .store
-        .run(move |conn| {
-            let now = core.clock.now();
-            streams::start(
-                conn,
-                &core.streams,
-                &account_id,
-                &start_request,
-                limits,
-                lease_secs,
-                now,
-            )
-        })
-        .await?;
+    let queued = streams::Queued {
+        account_id,
+        request: start_request,
+        limits,
+    };
+    let outcome = streams::queue::start(&state.core, queued).await?;
     Ok(match outcome {
         StartOutcome::Started {
             stream,

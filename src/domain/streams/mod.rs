@@ -2,14 +2,17 @@
 //! token and a device, keeps it alive with heartbeats and stops it; the account's tier says
 //! how many may play at once (`max_streams`) and what a start at the limit does.
 //!
-//! A start is one short transaction that first writes the account's row in
-//! `stream_accounts`, so starts for one account on any instance follow one another and never
-//! let more than `max_streams` live. Heartbeats are answered from memory ([`live`]) and
+//! A start first writes the account's row in `stream_accounts`, so starts for one account on
+//! any instance follow one another and never let more than `max_streams` live. Starts that
+//! arrive together are written in one short transaction, each in a savepoint of its own
+//! ([`queue`]). Heartbeats are answered from memory ([`live`]) and
 //! written in batches. A stream that ends before its lease is announced on the change feed,
 //! so every instance refuses its next heartbeat within a second.
 
 pub(crate) mod live;
+pub(crate) mod queue;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use diesel::Connection;
@@ -22,11 +25,12 @@ use crate::domain::webhooks::{self, Notice};
 use crate::foundation::crypto::random;
 use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
-use crate::foundation::store::streams::{self as store, Stream};
+use crate::foundation::store::streams::{self as store, Slot, Stream};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
 
 pub(crate) use live::LiveStreams;
+pub(crate) use queue::{Queued, StartQueue};
 
 /// Longest `device_id` and `content` label accepted.
 const MAX_LABEL_CHARS: usize = 200;
@@ -107,10 +111,9 @@ impl From<&Entitlements> for Limits {
     }
 }
 
-/// Starts a stream for `request` against `account_id`'s limits at `now`, in one transaction.
-/// The same device starting again replaces its own stream; a refusal is announced to
-/// webhook receivers. Streams it ends are forgotten by `live` at once and announced.
-pub(crate) fn start(
+/// Starts a stream for `request` against `account_id`'s limits at `now`, in one transaction
+/// of its own. Streams it ends are forgotten by `live` at once and announced.
+fn start_alone(
     conn: &mut DbConnection,
     live: &LiveStreams,
     account_id: &str,
@@ -119,59 +122,148 @@ pub(crate) fn start(
     lease_secs: i64,
     now: i64,
 ) -> Result<StartOutcome, StoreError> {
-    let (outcome, ended) = conn.transaction(|conn| {
-        store::lock_account(conn, account_id, now)?;
-        // A lease this instance extended and has not written yet counts as extended.
-        let lease_end = |stream: &Stream| {
-            live.get(&stream.id).map_or(stream.expires_at, |lease| {
-                lease.expires_at().max(stream.expires_at)
+    let (outcome, ended) =
+        conn.transaction(|conn| start_in(conn, live, account_id, request, limits, lease_secs, now))?;
+    settle(live, &outcome, &ended);
+    Ok(outcome)
+}
+
+/// Starts every one of `starts` at `now` in one transaction, each in a savepoint of its own so
+/// that one failing undoes only itself; the outcomes in the order of `starts`. Accounts are
+/// taken in the order of their ids (a start's own order among its account's kept): two
+/// instances' batches on PostgreSQL then wait for each other's accounts, never deadlock. When
+/// the batch does not commit, each start is tried again in a transaction of its own, so each
+/// gets its own answer.
+pub(crate) fn start_all(
+    conn: &mut DbConnection,
+    live: &LiveStreams,
+    starts: &[Queued],
+    lease_secs: i64,
+    now: i64,
+) -> Vec<Result<StartOutcome, StoreError>> {
+    let mut order: Vec<usize> = (0..starts.len()).collect();
+    order.sort_by(|&a, &b| starts[a].account_id.cmp(&starts[b].account_id));
+    let written = conn.transaction(|conn| {
+        let written: Vec<_> = order
+            .iter()
+            .map(|&index| {
+                let Queued {
+                    account_id,
+                    request,
+                    limits,
+                } = &starts[index];
+                let written = conn
+                    .transaction(|conn| start_in(conn, live, account_id, request, *limits, lease_secs, now));
+                (index, written)
             })
-        };
-        let (expired, mut live_streams): (Vec<Stream>, Vec<Stream>) = store::of_account(conn, account_id)?
+            .collect();
+        Ok::<_, StoreError>(written)
+    });
+    let mut outcomes = match written {
+        Ok(written) => written
             .into_iter()
-            .partition(|stream| lease_end(stream) <= now);
-        let mut ended: Vec<String> = expired.into_iter().map(|stream| stream.id).collect();
-        let (replaced, others): (Vec<Stream>, Vec<Stream>) = live_streams.drain(..).partition(|stream| {
-            stream.device_id == request.device_id && stream.viewer_id == request.viewer_id
-        });
-        live_streams = others;
-        let max_streams = usize::try_from(limits.max_streams).unwrap_or(0);
-        let over = (live_streams.len() + 1).saturating_sub(max_streams);
-        if over > 0 && (limits.policy == LimitPolicy::Refuse || max_streams == 0) {
-            end(conn, &ended)?;
-            announce_refusal(conn, account_id, request, limits.max_streams, &live_streams, now)?;
-            let refused = StartOutcome::Refused {
-                max_streams: limits.max_streams,
-                streams: live_streams,
-            };
-            return Ok::<_, StoreError>((refused, ended));
+            .map(|(index, written)| {
+                // In the order they were written: a device's second start in one batch ends
+                // the stream its first one began.
+                let outcome = written.map(|(outcome, ended)| {
+                    settle(live, &outcome, &ended);
+                    outcome
+                });
+                (index, outcome)
+            })
+            .collect::<Vec<_>>(),
+        Err(error) => {
+            tracing::warn!(%error, starts = starts.len(), "a batch of stream starts did not commit; each is tried alone");
+            order
+                .into_iter()
+                .map(|index| {
+                    let Queued {
+                        account_id,
+                        request,
+                        limits,
+                    } = &starts[index];
+                    (
+                        index,
+                        start_alone(conn, live, account_id, request, *limits, lease_secs, now),
+                    )
+                })
+                .collect()
         }
-        ended.extend(replaced.into_iter().map(|stream| stream.id));
-        ended.extend(live_streams.drain(..over).map(|stream| stream.id));
+    };
+    outcomes.sort_by_key(|(index, _)| *index);
+    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+/// The start's work inside the caller's transaction: its outcome, and the streams it ended.
+/// The account's row is written first, so starts for one account on any instance follow one
+/// another.
+fn start_in(
+    conn: &mut DbConnection,
+    live: &LiveStreams,
+    account_id: &str,
+    request: &StartRequest,
+    limits: Limits,
+    lease_secs: i64,
+    now: i64,
+) -> Result<(StartOutcome, Vec<String>), StoreError> {
+    store::lock_account(conn, account_id, now)?;
+    // A lease this instance extended and has not written yet counts as extended; memory is
+    // asked only about the leases the database has as over.
+    let is_over = |slot: &Slot| {
+        slot.expires_at <= now && live.get(&slot.id).is_none_or(|lease| lease.expires_at() <= now)
+    };
+    let (expired, live_slots): (Vec<Slot>, Vec<Slot>) = store::slots_of_account(conn, account_id)?
+        .into_iter()
+        .partition(is_over);
+    let mut ended: Vec<String> = expired.into_iter().map(|slot| slot.id).collect();
+    let (replaced, mut others): (Vec<Slot>, Vec<Slot>) = live_slots
+        .into_iter()
+        .partition(|slot| slot.device_id == request.device_id && slot.viewer_id == request.viewer_id);
+    let max_streams = usize::try_from(limits.max_streams).unwrap_or(0);
+    let over = (others.len() + 1).saturating_sub(max_streams);
+    if over > 0 && (limits.policy == LimitPolicy::Refuse || max_streams == 0) {
         end(conn, &ended)?;
-        let stream = Stream {
-            id: random::token::<16>(),
-            account_id: account_id.to_owned(),
-            viewer_id: request.viewer_id.clone(),
-            client_id: request.client_id.clone(),
-            device_id: request.device_id.clone(),
-            content: request.content.clone(),
-            started_at: now,
-            expires_at: now + lease_secs,
-        };
-        store::insert(conn, &stream)?;
-        let started = StartOutcome::Started {
-            active_streams: live_streams.len() + 1,
+        // At the limit the streams in use are few, and listed whole.
+        let in_use: HashSet<String> = others.into_iter().map(|slot| slot.id).collect();
+        let in_use: Vec<Stream> = store::of_account(conn, account_id)?
+            .into_iter()
+            .filter(|stream| in_use.contains(&stream.id))
+            .collect();
+        announce_refusal(conn, account_id, request, limits.max_streams, &in_use, now)?;
+        let refused = StartOutcome::Refused {
             max_streams: limits.max_streams,
-            stream,
+            streams: in_use,
         };
-        Ok((started, ended))
-    })?;
-    live.forget(&ended);
-    if let StartOutcome::Started { stream, .. } = &outcome {
+        return Ok((refused, ended));
+    }
+    ended.extend(replaced.into_iter().map(|slot| slot.id));
+    ended.extend(others.drain(..over).map(|slot| slot.id));
+    end(conn, &ended)?;
+    let stream = Stream {
+        id: random::token::<16>(),
+        account_id: account_id.to_owned(),
+        viewer_id: request.viewer_id.clone(),
+        client_id: request.client_id.clone(),
+        device_id: request.device_id.clone(),
+        content: request.content.clone(),
+        started_at: now,
+        expires_at: now + lease_secs,
+    };
+    store::insert(conn, &stream)?;
+    let started = StartOutcome::Started {
+        active_streams: others.len() + 1,
+        max_streams: limits.max_streams,
+        stream,
+    };
+    Ok((started, ended))
+}
+
+/// Once a start committed: the streams it ended are forgotten, the one it began is held.
+fn settle(live: &LiveStreams, outcome: &StartOutcome, ended: &[String]) {
+    live.forget(ended);
+    if let StartOutcome::Started { stream, .. } = outcome {
         live.hold(stream);
     }
-    Ok(outcome)
 }
 
 /// Deletes streams and announces their end to every instance.
@@ -361,4 +453,150 @@ pub(crate) fn sweep(conn: &mut DbConnection, now: i64, write_margin_secs: i64) -
     store::record_sample(conn, now - now.rem_euclid(60), live)?;
     store::prune_samples(conn, now - 7 * 24 * 3600)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::identity::users::{self, NewUser};
+    use crate::foundation::store::Store;
+
+    const NOW: i64 = 1_900_000_000;
+    const LEASE: i64 = 90;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()), 1).unwrap();
+        (dir, store)
+    }
+
+    fn person(conn: &mut DbConnection, email: &str) -> String {
+        let new = NewUser {
+            email: email.into(),
+            name: None,
+            password: None,
+            admin: false,
+        };
+        users::create(conn, new, NOW).unwrap().id
+    }
+
+    fn queued(account_id: &str, device_id: &str, max_streams: i32) -> Queued {
+        Queued {
+            account_id: account_id.into(),
+            request: StartRequest::new(account_id, "cdn", Some(device_id), None).unwrap(),
+            limits: Limits {
+                max_streams,
+                policy: LimitPolicy::Refuse,
+            },
+        }
+    }
+
+    fn started(outcome: &Result<StartOutcome, StoreError>) -> Option<&Stream> {
+        match outcome {
+            Ok(StartOutcome::Started { stream, .. }) => Some(stream),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn starts_written_together_for_one_account_let_no_more_than_its_limit_play() {
+        let (_dir, store) = store();
+        store
+            .run_blocking(|conn| {
+                let live = LiveStreams::new(10);
+                let account = person(conn, "a@example.com");
+                let starts: Vec<_> = ["tv", "phone", "tablet", "laptop", "car"]
+                    .iter()
+                    .map(|device| queued(&account, device, 3))
+                    .collect();
+                let outcomes = start_all(conn, &live, &starts, LEASE, NOW);
+                let devices: Vec<bool> = outcomes
+                    .iter()
+                    .map(|outcome| started(outcome).is_some())
+                    .collect();
+                assert_eq!(
+                    devices,
+                    [true, true, true, false, false],
+                    "in the order they came"
+                );
+                assert_eq!(store::live_of_account(conn, &account, NOW)?.len(), 3);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_start_that_fails_in_a_batch_undoes_only_itself() {
+        let (_dir, store) = store();
+        store
+            .run_blocking(|conn| {
+                let live = LiveStreams::new(10);
+                let (first, second) = (person(conn, "a@example.com"), person(conn, "b@example.com"));
+                // No such person: the account's row breaks its foreign key.
+                let starts = [
+                    queued(&first, "tv", 3),
+                    queued("nobody", "tv", 3),
+                    queued(&second, "tv", 3),
+                ];
+                let outcomes = start_all(conn, &live, &starts, LEASE, NOW);
+                assert!(outcomes[1].is_err(), "{:?}", outcomes[1]);
+                for (index, account) in [(0, &first), (2, &second)] {
+                    let stream = started(&outcomes[index]).expect("started");
+                    assert_eq!(
+                        store::live_of_account(conn, account, NOW)?,
+                        std::slice::from_ref(stream)
+                    );
+                    assert!(live.get(&stream.id).is_some(), "held in memory once committed");
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn when_a_batch_does_not_commit_each_start_is_answered_on_its_own() {
+        let (_dir, store) = store();
+        store
+            .run_blocking(|conn| {
+                let live = LiveStreams::new(10);
+                let account = person(conn, "a@example.com");
+                // Foreign keys checked only at the commit (until it ends): the start for no
+                // such person breaks the batch's commit instead of its own savepoint.
+                diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA defer_foreign_keys = ON")?;
+                let starts = [queued(&account, "tv", 3), queued("nobody", "tv", 3)];
+                let outcomes = start_all(conn, &live, &starts, LEASE, NOW);
+                let stream = started(&outcomes[0]).expect("started alone");
+                assert!(outcomes[1].is_err(), "{:?}", outcomes[1]);
+                assert_eq!(
+                    store::live_of_account(conn, &account, NOW)?,
+                    std::slice::from_ref(stream)
+                );
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_device_starting_twice_in_one_batch_plays_its_second_stream_only() {
+        let (_dir, store) = store();
+        store
+            .run_blocking(|conn| {
+                let live = LiveStreams::new(10);
+                let account = person(conn, "a@example.com");
+                let starts = [queued(&account, "tv", 1), queued(&account, "tv", 1)];
+                let outcomes = start_all(conn, &live, &starts, LEASE, NOW);
+                let (first, second) = (
+                    started(&outcomes[0]).expect("first"),
+                    started(&outcomes[1]).expect("second"),
+                );
+                assert_eq!(
+                    store::live_of_account(conn, &account, NOW)?,
+                    std::slice::from_ref(second)
+                );
+                assert!(live.get(&first.id).is_none(), "the replaced stream is forgotten");
+                assert!(live.get(&second.id).is_some());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
 }

@@ -41,6 +41,25 @@ pub(crate) fn lock_account(conn: &mut DbConnection, account_id: &str, now: i64) 
     Ok(())
 }
 
+/// What a start needs to know of each of an account's streams to count them.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = streams)]
+pub(crate) struct Slot {
+    pub id: String,
+    pub viewer_id: String,
+    pub device_id: String,
+    pub expires_at: i64,
+}
+
+/// The account's streams as a start counts them, expired ones included, oldest first.
+pub(crate) fn slots_of_account(conn: &mut DbConnection, account_id: &str) -> Result<Vec<Slot>, StoreError> {
+    Ok(streams::table
+        .filter(streams::account_id.eq(account_id))
+        .order((streams::started_at.asc(), streams::id.asc()))
+        .select(Slot::as_select())
+        .load(conn)?)
+}
+
 /// The account's streams, expired ones included, oldest first.
 pub(crate) fn of_account(conn: &mut DbConnection, account_id: &str) -> Result<Vec<Stream>, StoreError> {
     Ok(streams::table
