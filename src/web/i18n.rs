@@ -79,6 +79,15 @@ impl PageText {
         self.locale.with(id, name, value)
     }
 
+    /// Message `id` as HTML, with its one argument escaped and in `<strong>`: the catalogues
+    /// hold no markup (a test checks), so only the argument needs escaping.
+    pub(crate) fn strong(&self, id: &str, name: &'static str, value: &str) -> String {
+        let escaped = askama::filters::escape(value, askama::filters::Html)
+            .map(|escaped| escaped.to_string())
+            .unwrap_or_default();
+        self.locale.with(id, name, &format!("<strong>{escaped}</strong>"))
+    }
+
     pub(crate) fn count(&self, id: &str, count: i64) -> String {
         self.locale.count(id, count)
     }

@@ -54,7 +54,12 @@ async fn discovery_lists_the_supported_languages(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(metadata["ui_locales_supported"], serde_json::json!(["en", "ur"]));
-    assert!(metadata["claims_supported"].as_array().unwrap().contains(&"locale".into()));
+    assert!(
+        metadata["claims_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"locale".into())
+    );
 }
 
 async fn pages_speak_english_left_to_right_by_default(backend: Backend) {
@@ -62,8 +67,14 @@ async fn pages_speak_english_left_to_right_by_default(backend: Backend) {
     let server = TestServer::start(&db).await;
     let login = Browser::new(&server).get("/login").await.text().await.unwrap();
     assert_eq!(lang_and_dir(&login), english());
-    assert!(login.contains(r#"<nav class="languages" aria-label="Language">"#), "{login}");
-    assert!(login.contains(r#"<span lang="en" aria-current="true">English</span>"#), "{login}");
+    assert!(
+        login.contains(r#"<nav class="languages" aria-label="Language">"#),
+        "{login}"
+    );
+    assert!(
+        login.contains(r#"<span lang="en" aria-current="true">English</span>"#),
+        "{login}"
+    );
     assert!(login.contains(r#"lang="ur" hreflang="ur">اردو</a>"#), "{login}");
 }
 
@@ -108,14 +119,19 @@ async fn the_selector_keeps_the_choice_for_the_browser_over_accept_language(back
         .await
         .unwrap();
     assert_eq!(lang_and_dir(&login), urdu());
-    assert!(login.contains(r#"lang="en" hreflang="en">English</a>"#), "{login}");
+    assert!(
+        login.contains(r#"lang="en" hreflang="en">English</a>"#),
+        "{login}"
+    );
 }
 
 async fn the_selector_returns_only_to_a_page_of_this_site(backend: Backend) {
     let db = TestDb::new(backend);
     let server = TestServer::start(&db).await;
     let browser = Browser::new(&server);
-    let chosen = browser.get("/language?set=ur&return_to=%2F%2Fevil.example%2F").await;
+    let chosen = browser
+        .get("/language?set=ur&return_to=%2F%2Fevil.example%2F")
+        .await;
     assert_eq!(location(&chosen), "/");
 }
 
@@ -152,14 +168,24 @@ async fn ui_locales_choose_the_login_pages_language_before_the_browsers_choice(b
         .append_pair("code_challenge_method", "S256")
         .append_pair("ui_locales", "fr-CA ur-PK en")
         .finish();
-    let login = browser.get(&format!("/oauth/authorize?{query}")).await.text().await.unwrap();
+    let login = browser
+        .get(&format!("/oauth/authorize?{query}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(lang_and_dir(&login), urdu());
     // The login pages carry the request, and its ui_locales with it.
     let request = flow::hidden_field(&login, "request");
     let carried = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("request", &request)
         .finish();
-    let signup_or_login = browser.get(&format!("/login?{carried}")).await.text().await.unwrap();
+    let signup_or_login = browser
+        .get(&format!("/login?{carried}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(lang_and_dir(&signup_or_login), urdu());
     // Choosing English there rewrites the request's ui_locales: the choice holds.
     assert!(signup_or_login.contains("ui_locales%253Den"), "{signup_or_login}");
@@ -175,7 +201,14 @@ async fn a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim(back
     browser.get("/language?set=ur&return_to=%2Faccount").await;
     // Another browser, with no cookie of its own, gets the saved choice once signed in.
     let elsewhere = Browser::new(&server);
-    let tokens = flow::person_tokens_in(&elsewhere, &server, &client, "reader@example.com", "openid profile").await;
+    let tokens = flow::person_tokens_in(
+        &elsewhere,
+        &server,
+        &client,
+        "reader@example.com",
+        "openid profile",
+    )
+    .await;
     let account = elsewhere.get("/account").await.text().await.unwrap();
     assert_eq!(lang_and_dir(&account), urdu());
     let userinfo: serde_json::Value = common::http()
@@ -192,7 +225,9 @@ async fn a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim(back
     let payload = id_token.split('.').nth(1).unwrap();
     use base64::Engine as _;
     let claims: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(claims["locale"], "ur");
@@ -238,4 +273,133 @@ on_both_backends!(
     a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim,
     without_scope_profile_no_locale_is_released,
     error_pages_speak_the_language_of_their_request,
+    switching_language_changes_lang_dir_and_text_of_the_pages,
+    the_login_page_in_urdu_speaks_urdu,
 );
+
+/// The message ids of every catalogue, by language tag.
+fn catalogues() -> Vec<(String, std::collections::BTreeSet<String>, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+    let mut all = Vec::new();
+    for language in std::fs::read_dir(&root).unwrap() {
+        let language = language.unwrap().path();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut text = String::new();
+        for file in std::fs::read_dir(&language).unwrap() {
+            let source = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            for line in source.lines() {
+                if let Some((id, _)) = line.split_once(" =")
+                    && !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    ids.insert(id.to_owned());
+                }
+            }
+            text.push_str(&source);
+        }
+        let tag = language.file_name().unwrap().to_string_lossy().into_owned();
+        all.push((tag, ids, text));
+    }
+    all
+}
+
+/// Every file under `dir` whose name ends in one of `extensions`, read.
+fn sources(dir: &std::path::Path, extensions: &[&str], into: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, extensions, into);
+        } else if extensions
+            .iter()
+            .any(|extension| path.to_string_lossy().ends_with(extension))
+        {
+            into.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+#[test]
+fn every_message_exists_in_every_language_and_every_message_is_used() {
+    let catalogues = catalogues();
+    let (_, english, _) = catalogues
+        .iter()
+        .find(|(tag, _, _)| tag == "en")
+        .expect("English");
+    for (tag, ids, _) in &catalogues {
+        let missing: Vec<_> = english.difference(ids).collect();
+        let extra: Vec<_> = ids.difference(english).collect();
+        assert!(missing.is_empty(), "{tag} lacks {missing:?}");
+        assert!(extra.is_empty(), "{tag} has ids English lacks: {extra:?}");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = String::new();
+    sources(&root.join("templates"), &[".html", ".txt"], &mut code);
+    sources(&root.join("src"), &[".rs"], &mut code);
+    let unused: Vec<_> = english
+        .iter()
+        .filter(|id| !code.contains(&format!("\"{id}\"")))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "messages no template or handler uses: {unused:?}"
+    );
+}
+
+#[test]
+fn catalogues_hold_no_markup_so_pages_may_insert_them_as_html() {
+    for (tag, _, text) in catalogues() {
+        assert!(!text.contains('<') && !text.contains('&'), "{tag} holds markup");
+    }
+}
+
+/// Pages a signed-out browser reaches, each in both languages.
+const SIGNED_OUT_PAGES: [&str; 2] = ["/login", "/signup"];
+
+async fn switching_language_changes_lang_dir_and_text_of_the_pages(backend: Backend) {
+    let db = TestDb::new(backend);
+    let config = usher::foundation::config::Config {
+        allow_signup: true,
+        ..db.config()
+    };
+    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
+    let browser = Browser::new(&server);
+    for path in SIGNED_OUT_PAGES {
+        let english = browser.get(path).await.text().await.unwrap();
+        browser.get("/language?set=ur&return_to=%2F").await;
+        let urdu_page = browser.get(path).await.text().await.unwrap();
+        browser.get("/language?set=en&return_to=%2F").await;
+        assert_eq!(lang_and_dir(&english), self::english(), "{path}");
+        assert_eq!(lang_and_dir(&urdu_page), urdu(), "{path}");
+        let title = |html: &str| {
+            html.split_once("<title>")
+                .unwrap()
+                .1
+                .split_once("</title>")
+                .unwrap()
+                .0
+                .to_owned()
+        };
+        assert_ne!(
+            title(&english),
+            title(&urdu_page),
+            "{path}: the title is translated"
+        );
+        for page in [&english, &urdu_page] {
+            assert!(!page.contains("Unknown localization key"), "{path}: {page}");
+        }
+    }
+}
+
+async fn the_login_page_in_urdu_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let login = page_with_accept_language(&server, "/login", "ur").await;
+    assert!(login.contains("<h1>سائن اِن کریں</h1>"), "{login}");
+    assert!(
+        login.contains(r#"<label for="password">پاس ورڈ</label>"#),
+        "{login}"
+    );
+    assert!(!login.contains(">Sign in<"), "{login}");
+}

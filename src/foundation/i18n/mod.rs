@@ -188,7 +188,10 @@ mod tests {
     fn counts_follow_each_languages_plural_rules() -> Result<(), String> {
         let en = Locale::default();
         assert_eq!(en.count("recovery-codes-left", 1), "1 unused recovery code left.");
-        assert_eq!(en.count("recovery-codes-left", 3), "3 unused recovery codes left.");
+        assert_eq!(
+            en.count("recovery-codes-left", 3),
+            "3 unused recovery codes left."
+        );
         let ur = Locale::parse("ur").ok_or("no ur")?;
         assert!(ur.count("recovery-codes-left", 1).starts_with("ایک "));
         assert!(ur.count("recovery-codes-left", 3).contains("\u{2068}3\u{2069}"));
