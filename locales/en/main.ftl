@@ -53,3 +53,29 @@ go-back = Go back
 continue-signing-in = Continue signing in
 continue-as = as { $email }
 continue-hint = Didn't ask to sign in? Close this page: nothing happens without the button.
+
+## The landing page (home.html), signing out (logout.html, signed_out.html) and the TV pages
+## (device_enter.html, device_done.html).
+
+home-title = Sign-in service
+home-heading = The platform's sign-in service
+home-lead = This is where you sign in to watch, and where the apps and TVs you watch on check who you are. Your account, the apps you allowed and the devices you are signed in on are on your account page.
+your-account = Your account
+sign-in-to-your-account = Sign in to your account
+admin-dashboard = Admin dashboard
+sign-out = Sign out
+sign-out-question = Sign out?
+sign-out-lead = You are signed in as { $email }. Signing out here signs you out of every app that uses this account on this device.
+signed-out-title = Signed out
+signed-out-heading = You are signed out
+signed-out-close = You can close this page, or
+sign-in-again = sign in again
+connect-a-device = Connect a device
+device-enter-lead = Enter the code your TV or console shows.
+continue = Continue
+device-signed-in = Your device is signed in
+device-denied = Request denied
+device-allowed-lead = { $app } will continue on your TV in a moment. You can close this page.
+device-signed-out-here = This device was signed out to make room for it.
+device-denied-lead = { $app } was not signed in. You can close this page.
+device-list-hint = Your account lists every signed-in device.

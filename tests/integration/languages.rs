@@ -355,7 +355,7 @@ fn catalogues_hold_no_markup_so_pages_may_insert_them_as_html() {
 }
 
 /// Pages a signed-out browser reaches, each in both languages.
-const SIGNED_OUT_PAGES: [&str; 2] = ["/login", "/signup"];
+const SIGNED_OUT_PAGES: [&str; 3] = ["/", "/login", "/signup"];
 
 async fn switching_language_changes_lang_dir_and_text_of_the_pages(backend: Backend) {
     let db = TestDb::new(backend);
