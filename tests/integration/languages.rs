@@ -261,7 +261,15 @@ async fn error_pages_speak_the_language_of_their_request(backend: Backend) {
     assert_eq!(lang_and_dir(&page), urdu());
 }
 
+async fn the_urdu_login_page_fits_the_page_budget_even_uncompressed(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let login = page_with_accept_language(&server, "/login", "ur").await;
+    assert!(login.len() <= 30 * 1024, "{} bytes", login.len());
+}
+
 on_both_backends!(
+    the_urdu_login_page_fits_the_page_budget_even_uncompressed,
     discovery_lists_the_supported_languages,
     pages_speak_english_left_to_right_by_default,
     the_browsers_accept_language_chooses_urdu_right_to_left,
