@@ -535,6 +535,7 @@ fn people(
             email_verified: person.email_verified,
             created_at: person.created_at,
             disabled_at: None,
+            locale: None,
         });
         drawn.push(person);
     }

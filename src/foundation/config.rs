@@ -85,6 +85,9 @@ pub struct Config {
     pub session_max_secs: i64,
     /// Whether people may create their own account from the login page.
     pub allow_signup: bool,
+    /// The language of pages and mail when neither the request, the person nor the browser
+    /// names a supported one (`locales/<tag>/`).
+    pub default_locale: String,
     /// Wrong passwords allowed per account within `login_throttle_window_secs`.
     pub login_failures_per_account: u32,
     /// Wrong passwords allowed per client IP address within `login_throttle_window_secs`.
@@ -208,6 +211,7 @@ impl Default for Config {
             session_idle_secs: 7 * 24 * 3600,
             session_max_secs: 30 * 24 * 3600,
             allow_signup: false,
+            default_locale: crate::foundation::i18n::FALLBACK.to_owned(),
             login_failures_per_account: 5,
             login_failures_per_ip: 50,
             login_throttle_window_secs: 900,
@@ -317,6 +321,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if crate::foundation::i18n::Locale::parse(&self.default_locale).is_none() {
+            let supported: Vec<String> = crate::foundation::i18n::Locale::supported()
+                .into_iter()
+                .map(crate::foundation::i18n::Locale::tag)
+                .collect();
+            return Err(ConfigError::Invalid(format!(
+                "default_locale {:?} has no catalogue; supported: {}",
+                self.default_locale,
+                supported.join(", ")
+            )));
+        }
         if !is_host_and_port(&self.bind) {
             let example = if self.bind.parse::<u16>().is_ok() {
                 format!("127.0.0.1:{}", self.bind)

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub(crate) mod encoding;
+pub mod i18n;
 pub mod mail;
 pub(crate) mod private_files;
 pub mod store;

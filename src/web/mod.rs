@@ -12,6 +12,7 @@ pub(crate) mod extractors;
 pub(crate) mod form;
 pub(crate) mod health;
 pub(crate) mod home;
+pub(crate) mod i18n;
 pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod oauth;

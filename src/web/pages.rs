@@ -17,6 +17,7 @@ use crate::domain::oauth::error::OAuthError;
 use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::store::StoreError;
 use crate::web::errors::RETRY_AFTER_SECS;
+use crate::web::i18n::PageText;
 
 /// No inline scripts, no frames, nothing from elsewhere: pages are plain forms styled by
 /// one `<style>` block, allowed by its hash (no `style` attributes, no other stylesheet), and
@@ -58,6 +59,8 @@ pub(crate) fn json(value: &impl serde::Serialize) -> HttpResponse {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     title: &'a str,
     message: &'a str,
 }
@@ -148,8 +151,18 @@ impl ResponseError for PageError {
         self.status
     }
 
+    /// English without a request at hand; `web::i18n::localise_errors` shows every page error
+    /// a request meets in its language.
     fn error_response(&self) -> HttpResponse {
+        self.page(PageText::fallback())
+    }
+}
+
+impl PageError {
+    /// The error as a page in the language of `t`.
+    pub(crate) fn page(&self, t: PageText) -> HttpResponse {
         let page = ErrorPage {
+            t,
             title: self.title,
             message: &self.message,
         };
@@ -266,6 +279,7 @@ mod tests {
     #[test]
     fn the_policy_allows_the_served_style_block_by_its_hash() -> Result<(), askama::Error> {
         let page = ErrorPage {
+            t: PageText::fallback(),
             title: "Title",
             message: "Message",
         }

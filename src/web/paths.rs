@@ -27,6 +27,8 @@ pub(crate) const ACCOUNT_TOTP_RECOVERY_CODES: &str = "/account/totp/recovery-cod
 pub(crate) const ACCOUNT_TOTP_START: &str = "/account/totp/start";
 pub(crate) const ADMIN_API: &str = "/admin/api/v1";
 pub(crate) const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
+/// The language selector's links (`web::i18n`).
+pub(crate) const LANGUAGE: &str = "/language";
 pub(crate) const CHOOSE_PROFILE: &str = "/oauth/profile";
 pub(crate) const CONSENT: &str = "/oauth/consent";
 pub(crate) const DASHBOARD: &str = "/admin";

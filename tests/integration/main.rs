@@ -35,6 +35,7 @@ mod home;
 mod households;
 mod introspection_callers;
 mod key_rotation;
+mod languages;
 mod mail;
 mod oidc_client;
 mod pages;

@@ -89,3 +89,9 @@ pub(crate) fn end_session(
     }
     Ok(owned)
 }
+
+/// Saves the language the person chose for pages and mail (a supported tag, checked by the
+/// caller); it is also their `locale` claim.
+pub(crate) fn choose_locale(conn: &mut DbConnection, user_id: &str, tag: &str) -> Result<(), StoreError> {
+    users::set_locale(conn, user_id, Some(tag))
+}

@@ -120,6 +120,7 @@ pub(crate) fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) 
         email_verified: false,
         created_at: now,
         disabled_at: None,
+        locale: None,
     };
     match users::insert(conn, &user) {
         Err(StoreError::Query(diesel::result::Error::DatabaseError(

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::oauth::scopes::USER_SCOPES;
+use crate::foundation::i18n::Locale;
 
 pub(crate) const TOKEN_PATH: &str = "/oauth/token";
 pub(crate) const INTROSPECTION_PATH: &str = "/oauth/introspect";
@@ -60,6 +61,15 @@ impl Metadata {
             );
             members.insert("subject_types_supported".into(), json!(["public"]));
             members.insert(
+                "ui_locales_supported".into(),
+                json!(
+                    Locale::supported()
+                        .into_iter()
+                        .map(Locale::tag)
+                        .collect::<Vec<_>>()
+                ),
+            );
+            members.insert(
                 "id_token_signing_alg_values_supported".into(),
                 json!(["RS256", "ES256"]),
             );
@@ -83,6 +93,7 @@ impl Metadata {
                     "email",
                     "email_verified",
                     "name",
+                    "locale",
                     "profile",
                     "maturity"
                 ]),

@@ -32,6 +32,9 @@ pub(crate) struct PersonClaims {
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// With scope `profile`: the language the person chose for pages and mail (OIDC Core §5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,7 @@ impl PersonClaims {
         }
         if scopes.contains(&scopes::PROFILE) {
             claims.name = user.name.clone();
+            claims.locale = user.locale.clone();
         }
         claims
     }

@@ -28,6 +28,7 @@ diesel::table! {
         email_verified -> Bool,
         created_at -> BigInt,
         disabled_at -> Nullable<BigInt>,
+        locale -> Nullable<Text>,
     }
 }
 

@@ -16,6 +16,8 @@ pub struct User {
     pub email_verified: bool,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+    /// The language chosen for pages and mail (a tag such as `ur`); `None` until chosen.
+    pub locale: Option<String>,
 }
 
 impl User {
@@ -61,6 +63,18 @@ pub(crate) fn lock_for_sign_in(conn: &mut DbConnection, user_id: &str) -> Result
 pub(crate) fn set_name(conn: &mut DbConnection, user_id: &str, name: Option<&str>) -> Result<(), StoreError> {
     diesel::update(users::table.filter(users::id.eq(user_id)))
         .set(users::name.eq(name))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Saves the language chosen for pages and mail, or forgets it with `None`.
+pub(crate) fn set_locale(
+    conn: &mut DbConnection,
+    user_id: &str,
+    locale: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.filter(users::id.eq(user_id)))
+        .set(users::locale.eq(locale))
         .execute(conn)?;
     Ok(())
 }

@@ -40,6 +40,8 @@ pub(crate) mod totp;
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     notice: Option<&'static str>,
     name: Option<String>,
@@ -365,6 +367,7 @@ pub(crate) async fn show(
     let device = describe_device(crate::web::form::user_agent(&request));
     let token = csrf::token(&state, &request);
     let page = AccountPage {
+        t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),
         csrf: token.token.clone(),
         notice: notice(&request),
         has_password: signed_in.user.password_hash.is_some(),

@@ -59,6 +59,8 @@ pub(crate) fn list(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Passkey
 #[derive(Template)]
 #[template(path = "passkey_offer.html")]
 struct OfferPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     request: String,
     continue_url: String,
@@ -84,6 +86,7 @@ async fn offer_page(
     let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
     let token = csrf::token(state, request);
     let page = OfferPage {
+        t: crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref()),
         csrf: token.token.clone(),
         continue_url: ReturnTo::parse(&carried).location(just_signed_in),
         request: carried,

@@ -44,6 +44,8 @@ pub(crate) fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<
 #[derive(Template)]
 #[template(path = "totp_setup.html")]
 struct SetupPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     /// Where the sign-in that asked for a second factor was going, carried on ([`ReturnTo`]).
     request: String,
@@ -55,6 +57,8 @@ struct SetupPage {
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 struct RecoveryCodesPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     codes: Vec<String>,
     /// Where to go next when a sign-in asked for the second factor on its way elsewhere.
     continue_to: Option<String>,
@@ -64,6 +68,8 @@ struct RecoveryCodesPage {
 #[derive(Template)]
 #[template(path = "totp_code_check.html")]
 struct CodeCheckPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     error: Option<&'static str>,
     title: &'static str,
@@ -129,6 +135,7 @@ async fn setup_page(
     let Some(signed_in) = session_cookie::current(state, request).await? else {
         return Ok(pages::see_other(paths::LOGIN));
     };
+    let t = crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref());
     let worker_state = Arc::clone(&state.core);
     let enrolment = state
         .store
@@ -139,6 +146,7 @@ async fn setup_page(
     };
     let token = csrf::token(state, request);
     let page = SetupPage {
+        t,
         csrf: token.token.clone(),
         request: query_param(request, "request").unwrap_or_default(),
         error,
@@ -186,7 +194,12 @@ pub(crate) async fn confirm(
                 ReturnTo::Account => None,
                 elsewhere => Some(elsewhere.location(just_signed_in)),
             };
-            pages::render(StatusCode::OK, &RecoveryCodesPage { codes, continue_to })
+            let page = RecoveryCodesPage {
+                t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),
+                codes,
+                continue_to,
+            };
+            pages::render(StatusCode::OK, &page)
         }
         None => {
             let error = "That code didn't work. Enter the code your app shows now.";
@@ -204,6 +217,7 @@ fn code_check_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = CodeCheckPage {
+        t: crate::web::i18n::page(state, request),
         csrf: token.token.clone(),
         error,
         title,
@@ -296,6 +310,7 @@ pub(crate) async fn renew_recovery_codes(
                 "New recovery codes were made for your account; the old ones no longer work.",
             );
             let page = RecoveryCodesPage {
+                t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),
                 codes,
                 continue_to: None,
             };

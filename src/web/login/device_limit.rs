@@ -32,6 +32,8 @@ pub(crate) const HELD_COOKIE: &str = "usher_held";
 #[derive(Template)]
 #[template(path = "device_limit.html")]
 pub(crate) struct DeviceLimitPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     pub heading: String,
     pub lead: String,
     pub notice: Option<&'static str>,
@@ -116,6 +118,7 @@ fn refusal_page(
     let token = csrf::token(state, request);
     let page = match limit {
         Some(limit) => DeviceLimitPage {
+            t: crate::web::i18n::page(state, request),
             heading: heading(&limit),
             lead: format!(
                 "{} Sign one out to sign in on this device; you'll continue where you were.",
@@ -131,6 +134,7 @@ fn refusal_page(
             cancel_text: "Cancel signing in",
         },
         None => DeviceLimitPage {
+            t: crate::web::i18n::page(state, request),
             heading: "There is room now".to_owned(),
             lead: "A device was signed out. Continue to finish signing in.".to_owned(),
             notice,

@@ -26,6 +26,8 @@ use crate::web::state::AppState;
 #[derive(Template)]
 #[template(path = "link_sent.html")]
 struct SentPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     email: String,
     signup: bool,
     minutes: i64,
@@ -35,6 +37,8 @@ struct SentPage {
 #[derive(Template)]
 #[template(path = "signup.html")]
 struct SignupPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     error: Option<String>,
     csrf: String,
     request: String,
@@ -44,6 +48,8 @@ struct SignupPage {
 #[derive(Template)]
 #[template(path = "link_continue.html")]
 struct ContinuePage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     email: String,
     token: String,
@@ -157,6 +163,7 @@ fn signup_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = SignupPage {
+        t: crate::web::i18n::page(state, request),
         error,
         csrf: token.token.clone(),
         request: carried,
@@ -206,6 +213,7 @@ async fn request_link(
         }
     });
     let page = SentPage {
+        t: crate::web::i18n::page(state, request),
         email,
         signup: state.config.allow_signup,
         minutes: state.config.sign_in_link_ttl_secs / 60,
@@ -228,6 +236,7 @@ pub(crate) async fn confirm(
         .ok_or_else(link_gone)?;
     let csrf_token = csrf::token(&state, &request);
     let page = ContinuePage {
+        t: crate::web::i18n::page(&state, &request),
         csrf: csrf_token.token.clone(),
         email,
         token,

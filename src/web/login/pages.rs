@@ -38,6 +38,8 @@ const REFUSED: &str = "That email and password don't match. Check them and try a
 #[derive(Template)]
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     pub app_name: Option<String>,
     pub error: Option<String>,
     pub csrf: String,
@@ -99,6 +101,7 @@ pub(crate) fn login_page(
         )
     });
     let page = LoginPage {
+        t: crate::web::i18n::page(state, request),
         app_name: prompt.app_name,
         error: prompt.error,
         csrf: token.token.clone(),
@@ -258,6 +261,8 @@ pub(crate) const CHALLENGE_COOKIE: &str = "usher_2fa";
 #[derive(Template)]
 #[template(path = "login_code.html")]
 pub(crate) struct CodePage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     pub error: Option<String>,
     pub csrf: String,
     /// The interrupted authorization request, so a sign-in that must start over returns to it.
@@ -308,6 +313,7 @@ fn code_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = CodePage {
+        t: crate::web::i18n::page(state, request),
         error,
         csrf: token.token.clone(),
         request: carried.to_owned(),

@@ -182,6 +182,8 @@ pub(crate) async fn choose_profile(
 #[derive(Template)]
 #[template(path = "consent.html")]
 struct ConsentPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     app_name: String,
     /// The session that saw the page: the answer must come from it.
     session: String,
@@ -212,6 +214,7 @@ fn consent_page(
 ) -> Result<HttpResponse, PageError> {
     let csrf = csrf::token(state, request);
     let page = ConsentPage {
+        t: crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref()),
         app_name: authorization.client.name.clone(),
         session: signed_in.session.sid.clone(),
         email: signed_in.user.email.clone(),

@@ -35,6 +35,8 @@ use crate::web::state::AppState;
 #[derive(Template)]
 #[template(path = "device_enter.html")]
 struct EnterPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     error: Option<&'static str>,
     user_code: String,
@@ -43,6 +45,8 @@ struct EnterPage {
 #[derive(Template)]
 #[template(path = "device_confirm.html")]
 struct ConfirmPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     app_name: String,
     user_code: String,
@@ -53,6 +57,8 @@ struct ConfirmPage {
 #[derive(Template)]
 #[template(path = "device_done.html")]
 struct DonePage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     allowed: bool,
     app_name: String,
     /// The person signed this phone out to make room for the device.
@@ -68,6 +74,7 @@ fn enter_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = EnterPage {
+        t: crate::web::i18n::page(state, request),
         csrf: token.token.clone(),
         error,
         user_code: user_code.chars().take(20).collect(),
@@ -100,6 +107,7 @@ async fn answer_code(
         Lookup::Found(pending) => {
             let token = csrf::token(state, request);
             let page = ConfirmPage {
+                t: crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref()),
                 csrf: token.token.clone(),
                 app_name: pending.client_name,
                 user_code: device::display_user_code(&pending.user_code),
@@ -204,6 +212,7 @@ fn answered(
         Decided::Answered => pages::render(
             StatusCode::OK,
             &DonePage {
+                t: crate::web::i18n::page(state, request),
                 allowed,
                 app_name: pending.client_name,
                 signed_out_here,
@@ -229,6 +238,7 @@ fn device_limit_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = DeviceLimitPage {
+        t: crate::web::i18n::page(state, request),
         heading: device_limit::heading(&limit),
         lead: format!(
             "{} Sign one out to sign in {} on your TV.",

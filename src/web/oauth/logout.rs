@@ -25,6 +25,8 @@ use crate::web::state::AppState;
 #[derive(Template)]
 #[template(path = "logout.html")]
 struct ConfirmPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     client_id: String,
     post_logout_redirect_uri: String,
@@ -34,7 +36,9 @@ struct ConfirmPage {
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
-struct SignedOutPage;
+struct SignedOutPage {
+    t: crate::web::i18n::PageText,
+}
 
 /// Where to send the person afterwards, once checked against the client's registration.
 struct Return {
@@ -80,17 +84,18 @@ pub(crate) async fn end_session(
         if let Some(sid) = hint.and_then(|hint| hint.sid) {
             end_current(&state, &sid).await?;
         }
-        return finish(&state, return_to, false);
+        return finish(&state, &request, return_to, false);
     };
     let hint_names_this_session = hint.as_ref().is_some_and(|hint| {
         hint.sub == signed_in.user.id && hint.sid.as_deref().is_none_or(|sid| sid == signed_in.session.sid)
     });
     if hint_names_this_session {
         end_current(&state, &signed_in.session.sid).await?;
-        return finish(&state, return_to, true);
+        return finish(&state, &request, return_to, true);
     }
     let token = csrf::token(&state, &request);
     let page = ConfirmPage {
+        t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),
         csrf: token.token.clone(),
         client_id: client_id.unwrap_or_default(),
         post_logout_redirect_uri: return_to.as_ref().map(|to| to.uri.clone()).unwrap_or_default(),
@@ -133,7 +138,7 @@ pub(crate) async fn confirm(
     if let Some(signed_in) = &signed_in {
         end_current(&state, &signed_in.session.sid).await?;
     }
-    finish(&state, return_to, signed_in.is_some())
+    finish(&state, &request, return_to, signed_in.is_some())
 }
 
 async fn end_current(state: &AppState, sid: &str) -> Result<(), PageError> {
@@ -175,6 +180,7 @@ async fn checked_return(
 
 fn finish(
     state: &AppState,
+    request: &HttpRequest,
     return_to: Option<Return>,
     clear_cookie: bool,
 ) -> Result<HttpResponse, PageError> {
@@ -186,7 +192,12 @@ fn finish(
             }
             pages::see_other(target.as_str())
         }
-        None => pages::render(StatusCode::OK, &SignedOutPage)?,
+        None => pages::render(
+            StatusCode::OK,
+            &SignedOutPage {
+                t: crate::web::i18n::page(state, request),
+            },
+        )?,
     };
     if clear_cookie {
         pages::add_cookie(&mut response, &session_cookie::removal(state))?;

@@ -48,6 +48,8 @@ impl From<&Profile> for Tile {
 #[derive(Template)]
 #[template(path = "profile_picker.html")]
 struct PickerPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     form: ChoiceForm,
     profiles: Vec<Tile>,
@@ -57,6 +59,8 @@ struct PickerPage {
 #[derive(Template)]
 #[template(path = "profile_pin.html")]
 struct PinPage {
+    /// The page's language.
+    pub t: crate::web::i18n::PageText,
     csrf: String,
     form: ChoiceForm,
     profile: Tile,
@@ -74,6 +78,7 @@ pub(crate) fn picker(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = PickerPage {
+        t: crate::web::i18n::page(state, request),
         csrf: token.token.clone(),
         form,
         profiles: profiles.iter().map(Tile::from).collect(),
@@ -92,6 +97,7 @@ fn pin_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let page = PinPage {
+        t: crate::web::i18n::page(state, request),
         csrf: token.token.clone(),
         form,
         profile: Tile::from(profile),

@@ -1,0 +1,81 @@
+## The language selector, in every page's header. `language-name` is each language's own name
+## for itself: the selector shows it as is, whatever the page's language.
+
+language-name = English
+language-choice = Language
+
+## Shared by several pages.
+
+signed-in-as = Signed in as { $email }
+recovery-codes-left = { $count ->
+    [one] { $count } unused recovery code left.
+   *[other] { $count } unused recovery codes left.
+}
+
+## Signing in: login.html, login_code.html, signup.html, link_sent.html, link_continue.html.
+
+sign-in = Sign in
+sign-in-to-app = to continue to { $app }
+sign-in-to-device = to connect your TV or other device
+sign-in-to-dashboard = to the admin dashboard
+sign-in-to-account = to your account
+email = Email
+password = Password
+or-without-password = or, without a password
+email-me-a-sign-in-link = Email me a sign-in link
+forgot-password = Forgot your password? Get a sign-in link, then set a new password on your account page.
+sign-in-with-passkey = Sign in with a passkey
+new-here = New here?
+create-account = Create an account
+enter-your-code = Enter your code
+two-step-sign-in = Two-step sign-in
+code-from-app = Enter the code from your authenticator app
+code = Code
+code-hint = The 6-digit code your app shows now.
+verify = Verify
+lost-phone = Lost your phone? Use a recovery code
+recovery-code = Recovery code
+recovery-code-hint = One of the ten codes you saved when you turned on two-step sign-in, like { $example }. Each works once.
+use-recovery-code = Use recovery code
+start-again = Start again
+signup-lead = Enter your email address. We will send you a link: opening it creates your account and signs you in. You can add a password or a passkey on your account page afterwards.
+email-me-a-link = Email me a link
+have-an-account = Already have an account?
+check-your-email = Check your email
+link-sent-signup = If { $email } can sign in here, a sign-in link is on its way to it.
+link-sent-account = If { $email } has an account here, a sign-in link is on its way to it.
+link-sent-open = { $count ->
+    [one] Open the link on any device within { $count } minute. It works once.
+   *[other] Open the link on any device within { $count } minutes. It works once.
+}
+link-sent-nothing = Nothing after a few minutes? Check your spam folder and the address.
+go-back = Go back
+continue-signing-in = Continue signing in
+continue-as = as { $email }
+continue-hint = Didn't ask to sign in? Close this page: nothing happens without the button.
+
+## The landing page (home.html), signing out (logout.html, signed_out.html) and the TV pages
+## (device_enter.html, device_done.html).
+
+home-title = Sign-in service
+home-heading = The platform's sign-in service
+home-lead = This is where you sign in to watch, and where the apps and TVs you watch on check who you are. Your account, the apps you allowed and the devices you are signed in on are on your account page.
+your-account = Your account
+sign-in-to-your-account = Sign in to your account
+admin-dashboard = Admin dashboard
+sign-out = Sign out
+sign-out-question = Sign out?
+sign-out-lead = You are signed in as { $email }. Signing out here signs you out of every app that uses this account on this device.
+signed-out-title = Signed out
+signed-out-heading = You are signed out
+signed-out-close = You can close this page, or
+sign-in-again = sign in again
+connect-a-device = Connect a device
+device-enter-lead = Enter the code your TV or console shows.
+continue = Continue
+device-signed-in = Your device is signed in
+device-denied = Request denied
+device-allowed-lead = { $app } will continue on your TV in a moment. You can close this page.
+device-signed-out-here = This device was signed out to make room for it.
+device-denied-lead = { $app } was not signed in. You can close this page.
+device-list-hint = Your account lists every signed-in device.

@@ -1,0 +1,413 @@
+//! The language of pages: `ui_locales`, then the person's choice (the selector, saved on the
+//! account when signed in), then `Accept-Language`, then `default_locale`; `lang` and `dir`
+//! follow it, discovery lists the languages, and tokens carry the chosen one as `locale`.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use crate::common;
+
+use common::flow::{self, Browser, location};
+use common::{Backend, TestDb, TestServer};
+
+/// The `lang` and `dir` of a page's `<html>`.
+fn lang_and_dir(html: &str) -> (String, String) {
+    let start = html.find("<html").expect("an html element");
+    let tag = &html[start..start + html[start..].find('>').expect("its end")];
+    let attribute = |name: &str| {
+        let marker = format!("{name}=\"");
+        tag.split_once(&marker)
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(value, _)| value.to_owned())
+            .unwrap_or_default()
+    };
+    (attribute("lang"), attribute("dir"))
+}
+
+async fn page_with_accept_language(server: &TestServer, path: &str, accept: &str) -> String {
+    common::http()
+        .get(server.endpoint(path))
+        .header("accept-language", accept)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn urdu() -> (String, String) {
+    ("ur".to_owned(), "rtl".to_owned())
+}
+
+fn english() -> (String, String) {
+    ("en".to_owned(), "ltr".to_owned())
+}
+
+async fn discovery_lists_the_supported_languages(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let metadata: serde_json::Value = common::http()
+        .get(server.endpoint("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["ui_locales_supported"], serde_json::json!(["en", "ur"]));
+    assert!(
+        metadata["claims_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"locale".into())
+    );
+}
+
+async fn pages_speak_english_left_to_right_by_default(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let login = Browser::new(&server).get("/login").await.text().await.unwrap();
+    assert_eq!(lang_and_dir(&login), english());
+    assert!(
+        login.contains(r#"<nav class="languages" aria-label="Language">"#),
+        "{login}"
+    );
+    assert!(
+        login.contains(r#"<span lang="en" aria-current="true">English</span>"#),
+        "{login}"
+    );
+    assert!(login.contains(r#"lang="ur" hreflang="ur">اردو</a>"#), "{login}");
+}
+
+async fn the_browsers_accept_language_chooses_urdu_right_to_left(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    for path in ["/", "/login", "/oauth/authorize"] {
+        let page = page_with_accept_language(&server, path, "ur-PK, en;q=0.8").await;
+        assert_eq!(lang_and_dir(&page), urdu(), "{path}");
+        assert!(page.contains(r#"aria-label="زبان""#), "{path}: {page}");
+    }
+    let english_first = page_with_accept_language(&server, "/login", "en-GB, ur;q=0.5").await;
+    assert_eq!(lang_and_dir(&english_first), english());
+}
+
+async fn the_default_locale_applies_when_the_browser_names_no_supported_language(backend: Backend) {
+    let db = TestDb::new(backend);
+    let config = usher::foundation::config::Config {
+        default_locale: "ur".into(),
+        ..db.config()
+    };
+    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
+    let page = page_with_accept_language(&server, "/login", "fr, de").await;
+    assert_eq!(lang_and_dir(&page), urdu());
+}
+
+async fn the_selector_keeps_the_choice_for_the_browser_over_accept_language(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let browser = Browser::new(&server);
+    let chosen = browser.get("/language?set=ur&return_to=%2Flogin").await;
+    assert_eq!(chosen.status(), 303);
+    assert_eq!(location(&chosen), "/login");
+    let login = browser
+        .http
+        .get(format!("{}/login", browser.base))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&login), urdu());
+    assert!(
+        login.contains(r#"lang="en" hreflang="en">English</a>"#),
+        "{login}"
+    );
+}
+
+async fn the_selector_returns_only_to_a_page_of_this_site(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let browser = Browser::new(&server);
+    let chosen = browser
+        .get("/language?set=ur&return_to=%2F%2Fevil.example%2F")
+        .await;
+    assert_eq!(location(&chosen), "/");
+}
+
+async fn a_link_from_another_site_does_not_change_the_language(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let browser = Browser::new(&server);
+    let chosen = browser
+        .http
+        .get(format!("{}/language?set=ur&return_to=%2Flogin", browser.base))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), 303);
+    assert!(chosen.headers().get("set-cookie").is_none());
+    let login = browser.get("/login").await.text().await.unwrap();
+    assert_eq!(lang_and_dir(&login), english());
+}
+
+async fn ui_locales_choose_the_login_pages_language_before_the_browsers_choice(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let client = server.create_client(flow::first_party_app()).await;
+    let browser = Browser::new(&server);
+    browser.get("/language?set=en&return_to=%2F").await;
+    let (_, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.client_id)
+        .append_pair("redirect_uri", "https://app.example/callback")
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("ui_locales", "fr-CA ur-PK en")
+        .finish();
+    let login = browser
+        .get(&format!("/oauth/authorize?{query}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&login), urdu());
+    // The login pages carry the request, and its ui_locales with it.
+    let request = flow::hidden_field(&login, "request");
+    let carried = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", &request)
+        .finish();
+    let signup_or_login = browser
+        .get(&format!("/login?{carried}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&signup_or_login), urdu());
+    // Choosing English there rewrites the request's ui_locales: the choice holds.
+    assert!(signup_or_login.contains("ui_locales%253Den"), "{signup_or_login}");
+}
+
+async fn a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let client = server.create_client(flow::first_party_app()).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    browser.get("/language?set=ur&return_to=%2Faccount").await;
+    // Another browser, with no cookie of its own, gets the saved choice once signed in.
+    let elsewhere = Browser::new(&server);
+    let tokens = flow::person_tokens_in(
+        &elsewhere,
+        &server,
+        &client,
+        "reader@example.com",
+        "openid profile",
+    )
+    .await;
+    let account = elsewhere.get("/account").await.text().await.unwrap();
+    assert_eq!(lang_and_dir(&account), urdu());
+    let userinfo: serde_json::Value = common::http()
+        .get(server.endpoint("/oauth/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["locale"], "ur");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["locale"], "ur");
+}
+
+async fn without_scope_profile_no_locale_is_released(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let client = server.create_client(flow::first_party_app()).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    browser.get("/language?set=ur&return_to=%2Faccount").await;
+    let tokens = flow::person_tokens(&server, &client, "reader@example.com", "openid email").await;
+    let userinfo: serde_json::Value = common::http()
+        .get(server.endpoint("/oauth/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(userinfo.get("locale").is_none(), "{userinfo}");
+}
+
+async fn error_pages_speak_the_language_of_their_request(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let page = page_with_accept_language(&server, "/oauth/authorize", "ur").await;
+    assert_eq!(lang_and_dir(&page), urdu());
+}
+
+async fn the_urdu_login_page_fits_the_page_budget_even_uncompressed(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let login = page_with_accept_language(&server, "/login", "ur").await;
+    assert!(login.len() <= 30 * 1024, "{} bytes", login.len());
+}
+
+on_both_backends!(
+    the_urdu_login_page_fits_the_page_budget_even_uncompressed,
+    discovery_lists_the_supported_languages,
+    pages_speak_english_left_to_right_by_default,
+    the_browsers_accept_language_chooses_urdu_right_to_left,
+    the_default_locale_applies_when_the_browser_names_no_supported_language,
+    the_selector_keeps_the_choice_for_the_browser_over_accept_language,
+    the_selector_returns_only_to_a_page_of_this_site,
+    a_link_from_another_site_does_not_change_the_language,
+    ui_locales_choose_the_login_pages_language_before_the_browsers_choice,
+    a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim,
+    without_scope_profile_no_locale_is_released,
+    error_pages_speak_the_language_of_their_request,
+    switching_language_changes_lang_dir_and_text_of_the_pages,
+    the_login_page_in_urdu_speaks_urdu,
+);
+
+/// The message ids of every catalogue, by language tag.
+fn catalogues() -> Vec<(String, std::collections::BTreeSet<String>, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+    let mut all = Vec::new();
+    for language in std::fs::read_dir(&root).unwrap() {
+        let language = language.unwrap().path();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut text = String::new();
+        for file in std::fs::read_dir(&language).unwrap() {
+            let source = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            for line in source.lines() {
+                if let Some((id, _)) = line.split_once(" =")
+                    && !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    ids.insert(id.to_owned());
+                }
+            }
+            text.push_str(&source);
+        }
+        let tag = language.file_name().unwrap().to_string_lossy().into_owned();
+        all.push((tag, ids, text));
+    }
+    all
+}
+
+/// Every file under `dir` whose name ends in one of `extensions`, read.
+fn sources(dir: &std::path::Path, extensions: &[&str], into: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, extensions, into);
+        } else if extensions
+            .iter()
+            .any(|extension| path.to_string_lossy().ends_with(extension))
+        {
+            into.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+#[test]
+fn every_message_exists_in_every_language_and_every_message_is_used() {
+    let catalogues = catalogues();
+    let (_, english, _) = catalogues
+        .iter()
+        .find(|(tag, _, _)| tag == "en")
+        .expect("English");
+    for (tag, ids, _) in &catalogues {
+        let missing: Vec<_> = english.difference(ids).collect();
+        let extra: Vec<_> = ids.difference(english).collect();
+        assert!(missing.is_empty(), "{tag} lacks {missing:?}");
+        assert!(extra.is_empty(), "{tag} has ids English lacks: {extra:?}");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = String::new();
+    sources(&root.join("templates"), &[".html", ".txt"], &mut code);
+    sources(&root.join("src"), &[".rs"], &mut code);
+    let unused: Vec<_> = english
+        .iter()
+        .filter(|id| !code.contains(&format!("\"{id}\"")))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "messages no template or handler uses: {unused:?}"
+    );
+}
+
+#[test]
+fn catalogues_hold_no_markup_so_pages_may_insert_them_as_html() {
+    for (tag, _, text) in catalogues() {
+        assert!(!text.contains('<') && !text.contains('&'), "{tag} holds markup");
+    }
+}
+
+/// Pages a signed-out browser reaches, each in both languages.
+const SIGNED_OUT_PAGES: [&str; 3] = ["/", "/login", "/signup"];
+
+async fn switching_language_changes_lang_dir_and_text_of_the_pages(backend: Backend) {
+    let db = TestDb::new(backend);
+    let config = usher::foundation::config::Config {
+        allow_signup: true,
+        ..db.config()
+    };
+    let server = TestServer::start_with(config, usher::foundation::clock::Clock::System).await;
+    let browser = Browser::new(&server);
+    for path in SIGNED_OUT_PAGES {
+        let english = browser.get(path).await.text().await.unwrap();
+        browser.get("/language?set=ur&return_to=%2F").await;
+        let urdu_page = browser.get(path).await.text().await.unwrap();
+        browser.get("/language?set=en&return_to=%2F").await;
+        assert_eq!(lang_and_dir(&english), self::english(), "{path}");
+        assert_eq!(lang_and_dir(&urdu_page), urdu(), "{path}");
+        let title = |html: &str| {
+            html.split_once("<title>")
+                .unwrap()
+                .1
+                .split_once("</title>")
+                .unwrap()
+                .0
+                .to_owned()
+        };
+        assert_ne!(
+            title(&english),
+            title(&urdu_page),
+            "{path}: the title is translated"
+        );
+        for page in [&english, &urdu_page] {
+            assert!(!page.contains("Unknown localization key"), "{path}: {page}");
+        }
+    }
+}
+
+async fn the_login_page_in_urdu_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let login = page_with_accept_language(&server, "/login", "ur").await;
+    assert!(login.contains("<h1>سائن اِن کریں</h1>"), "{login}");
+    assert!(
+        login.contains(r#"<label for="password">پاس ورڈ</label>"#),
+        "{login}"
+    );
+    assert!(!login.contains(">Sign in<"), "{login}");
+}
