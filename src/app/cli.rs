@@ -137,6 +137,7 @@ Examples:
     #[command(after_help = "Example: usher client show Xb4J7cGzQmWJ1o0p9yT2lA --json")]
     Show {
         /// The client's id (client_id).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Print one JSON object on standard output.
         #[arg(long)]
@@ -146,12 +147,14 @@ Examples:
     #[command(after_help = "Example: usher client disable Xb4J7cGzQmWJ1o0p9yT2lA")]
     Disable {
         /// The client's id (client_id).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Give a confidential client a new secret, printed once; the old one stops working.
     #[command(after_help = "Example: usher client rotate-secret Xb4J7cGzQmWJ1o0p9yT2lA --json")]
     RotateSecret {
         /// The client's id (client_id).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Print one JSON object, {"client_id", "client_secret"}, on standard output.
         #[arg(long)]
@@ -204,7 +207,7 @@ struct ClientCreate {
 #[derive(Args)]
 struct ClientWebhook {
     /// The client whose events these are.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     client_id: String,
     /// The http(s) URL events are posted to; replaces any earlier one and its secret (the
     /// replaced secret signs beside the new one for webhook_secret_overlap_secs).
@@ -393,7 +396,8 @@ enum KeysCommand {
     /// active key of an algorithm cannot be revoked: rotate first.
     #[command(after_help = "Example: usher keys rotate && usher keys revoke <old kid from usher keys list>")]
     Revoke {
-        /// The key's id, as `usher keys list` shows it.
+        /// The key's id, as `usher keys list` shows it (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -961,6 +965,28 @@ mod tests {
             .filter(|sub| sub.get_name() != "help")
             .flat_map(|sub| leaves(sub, format!("{path} {}", sub.get_name())))
             .collect()
+    }
+
+    #[test]
+    fn ids_that_begin_with_a_dash_are_values_not_options() {
+        let revoke = Cli::try_parse_from(["usher", "keys", "revoke", "-3ulrpVtRGc5HyAmWZ"]).unwrap();
+        assert!(
+            matches!(revoke.command, Command::Keys(KeysCommand::Revoke { kid }) if kid == "-3ulrpVtRGc5HyAmWZ")
+        );
+        for command in [
+            vec!["usher", "client", "show", "-xfWcPNL7X0G"],
+            vec!["usher", "client", "disable", "-xfWcPNL7X0G"],
+            vec![
+                "usher",
+                "client",
+                "webhook",
+                "--client-id",
+                "-xfWcPNL7X0G",
+                "--remove",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&command).is_ok(), "{command:?}");
+        }
     }
 
     #[test]
