@@ -79,3 +79,44 @@ device-allowed-lead = { $app } will continue on your TV in a moment. You can clo
 device-signed-out-here = This device was signed out to make room for it.
 device-denied-lead = { $app } was not signed in. You can close this page.
 device-list-hint = Your account lists every signed-in device.
+
+## Allowing an app or a TV: consent.html, device_confirm.html, and the TV code page's errors
+## (device_enter.html). The `scope-` messages say what each scope lets an app do; the account
+## page lists them too.
+
+allow = Allow
+deny = Deny
+consent-title = Allow { $app }?
+consent-heading = Allow { $app } to use your account?
+consent-lead = Signed in as { $email }. { $app } is asking to:
+consent-remove-hint = You can remove this access at any time from your account page.
+scope-openid = Know who you are when you sign in
+scope-profile = See your name
+scope-email = See your email address
+scope-offline-access = Stay signed in when you are not using it
+scope-entitlements = See your subscription and what you may watch or listen to
+scope-profiles = Know which profile is watching, and its age rating
+device-confirm-title = Sign in on your device?
+device-confirm-lead = { $app } on a TV or other device asks to use your account.
+device-confirm-code = Only continue if this code is on the screen in front of you:
+device-confirm-able = It will be able to:
+device-confirm-hint = Signed in as { $email }. You can sign the device out later from your account page.
+device-code-wrong = That code didn't work. Check the code on your TV; codes expire after a few minutes.
+device-code-throttled = Too many wrong codes. Wait a few minutes and try again.
+device-code-gone = That code has expired or was already answered. Start again on your TV.
+
+## Who's watching: profile_picker.html, profile_pin.html.
+
+profiles-title = Who's watching?
+profile-kids = Kids
+profile-gone = That profile is no longer there. Choose another.
+pin = PIN
+pin-title = PIN for { $name }
+pin-heading = Enter the PIN for { $name }
+pin-hint = The account holder set this PIN.
+choose-another-profile = Choose another profile
+pin-wrong = That PIN is not right. Try again.
+pin-throttled = { $count ->
+    [one] Too many wrong PINs. Try again in { $count } minute, or choose another profile.
+   *[other] Too many wrong PINs. Try again in { $count } minutes, or choose another profile.
+}

@@ -79,6 +79,18 @@ impl PageText {
         self.locale.with(id, name, value)
     }
 
+    pub(crate) fn with_two(
+        &self,
+        id: &str,
+        first_name: &'static str,
+        first: &str,
+        second_name: &'static str,
+        second: &str,
+    ) -> String {
+        self.locale
+            .with_two(id, (first_name, first), (second_name, second))
+    }
+
     /// Message `id` as HTML, with its one argument escaped and in `<strong>`: the catalogues
     /// hold no markup (a test checks), so only the argument needs escaping.
     pub(crate) fn strong(&self, id: &str, name: &'static str, value: &str) -> String {

@@ -38,6 +38,7 @@ struct EnterPage {
     /// The page's language.
     pub t: crate::web::i18n::PageText,
     csrf: String,
+    /// Why the code was refused, as a message id.
     error: Option<&'static str>,
     user_code: String,
 }
@@ -50,6 +51,7 @@ struct ConfirmPage {
     csrf: String,
     app_name: String,
     user_code: String,
+    /// What the app may do, as message ids.
     permissions: Vec<&'static str>,
     email: String,
 }
@@ -124,14 +126,14 @@ async fn answer_code(
             state,
             request,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("That code didn't work. Check the code on your TV; codes expire after a few minutes."),
+            Some("device-code-wrong"),
             typed,
         ),
         Lookup::Throttled => enter_page(
             state,
             request,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many wrong codes. Wait a few minutes and try again."),
+            Some("device-code-throttled"),
             typed,
         ),
     }
@@ -181,7 +183,7 @@ async fn named_request(
             state,
             request,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many wrong codes. Wait a few minutes and try again."),
+            Some("device-code-throttled"),
             "",
         )?)),
     }
@@ -192,7 +194,7 @@ fn no_longer_pending(state: &AppState, request: &HttpRequest) -> Result<HttpResp
         state,
         request,
         StatusCode::UNPROCESSABLE_ENTITY,
-        Some("That code has expired or was already answered. Start again on your TV."),
+        Some("device-code-gone"),
         "",
     )
 }
