@@ -102,7 +102,7 @@ device-confirm-code = Only continue if this code is on the screen in front of yo
 device-confirm-able = It will be able to:
 device-confirm-hint = Signed in as { $email }. You can sign the device out later from your account page.
 device-code-wrong = That code didn't work. Check the code on your TV; codes expire after a few minutes.
-device-code-throttled = Too many wrong codes. Wait a few minutes and try again.
+codes-throttled = Too many wrong codes. Wait a few minutes and try again.
 device-code-gone = That code has expired or was already answered. Start again on your TV.
 
 ## Who's watching: profile_picker.html, profile_pin.html.
@@ -120,3 +120,66 @@ pin-throttled = { $count ->
     [one] Too many wrong PINs. Try again in { $count } minute, or choose another profile.
    *[other] Too many wrong PINs. Try again in { $count } minutes, or choose another profile.
 }
+
+## The device limit page (device_limit.html), for a sign-in here or a TV approved from here.
+
+device-limit-heading = { $count ->
+    [one] Your plan allows { $count } device
+   *[other] Your plan allows { $count } devices
+}
+device-limit-in-use = { $count ->
+    [one] { $count } device is signed in to your account, the most your plan allows.
+   *[other] { $count } devices are signed in to your account, the most your plan allows.
+}
+device-limit-lead = Sign one out to sign in on this device; you'll continue where you were.
+device-limit-tv-lead = Sign one out to sign in { $app } on your TV.
+device-limit-room = There is room now
+device-limit-room-lead = A device was signed out. Continue to finish signing in.
+device-limit-still-full = There is still no room. Sign out another device.
+device-limit-sign-out-hint = Signing a device out ends its sign-in and the apps signed in there; it can sign in again later.
+device-limit-retry-hint = Signed a device out on another screen? Try again.
+try-again = Try again
+cancel-signing-in = Cancel signing in
+not-now = Not now
+signed-in-devices = Signed-in devices
+this-device = This device
+last-used = Last used { $when }
+sign-out-device = Sign out { $device }
+sign-out-device-label = Sign out { $device }, last used { $when }
+sign-out-this-device-label = Sign out { $device } (this device), last used { $when }
+
+## Passkeys and two-step sign-in: passkey_offer.html, totp_setup.html, totp_code_check.html,
+## recovery_codes.html.
+
+second-factor-title = Add a second factor
+second-factor-lead = Administrator accounts need a second way to prove it's you, so a stolen password alone can't change what people can watch.
+passkey-offer-title = Sign in faster next time
+passkey-offer-lead = Add a passkey on { $device }: next time, sign in with your fingerprint, face or screen lock instead of a password.
+name-this-passkey = Name this passkey
+passkey-name-hint = So you can tell your passkeys apart on your account page.
+passkeys-unsupported = This browser can't create passkeys here.
+add-a-passkey = Add a passkey
+totp-setup-title = Set up an authenticator app
+totp-setup-lead = After your password, you'll also enter a code from the app when you sign in.
+totp-setup-open = Open an authenticator app on your phone and add an account.
+totp-setup-scan = Scan this QR code:
+totp-setup-type = or type this key into the app instead:
+totp-setup-enter = Enter the 6-digit code the app shows.
+code-from-the-app = Code from the app
+turn-on = Turn on
+totp-off-title = Turn off two-step sign-in
+turn-off = Turn off
+renew-codes-title = Get new recovery codes
+renew-codes-button = Get new codes
+code-from-your-app = Code from your authenticator app
+or-a-recovery-code = Or one of your recovery codes.
+totp-code-wrong = That code didn't work. Enter the code your app shows now.
+totp-code-or-recovery-wrong = That code didn't work. Enter the code your app shows now, or a recovery code.
+back-to-account = Back to your account
+recovery-codes-title = Your recovery codes
+two-step-is-on = Two-step sign-in is on
+recovery-codes-save = Save these recovery codes somewhere safe, such as a password manager or on paper.
+recovery-codes-once = If you lose your phone, each code signs you in once instead of a code from the app. This is the only time they are shown.
+recovery-codes-label = Recovery codes
+saved-continue = I saved them: continue
+saved-back = I saved them: back to your account

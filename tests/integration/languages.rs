@@ -286,6 +286,9 @@ on_both_backends!(
     the_profile_picker_and_pin_pages_speak_urdu,
     the_consent_page_and_its_permissions_speak_urdu,
     the_tv_confirmation_page_speaks_urdu,
+    the_device_limit_page_speaks_urdu,
+    the_passkey_offer_and_second_factor_pages_speak_urdu,
+    the_authenticator_set_up_page_and_its_refusal_speak_urdu,
 );
 
 /// The message ids of every catalogue, by language tag.
@@ -579,4 +582,68 @@ async fn the_tv_confirmation_page_speaks_urdu(backend: Backend) {
     let (english, urdu_page) = in_both_languages(&browser, "/device?user_code=BCDF-GHJK").await;
     assert!(english.contains("That code didn&#39;t work"), "{english}");
     assert!(urdu_page.contains("یہ کوڈ نہیں چلا"), "{urdu_page}");
+}
+
+async fn the_device_limit_page_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let user_id = flow::create_user(&server, "reader@example.com").await;
+    let plan = usher::domain::entitlements::manage::TierInput {
+        name: "Solo".into(),
+        rank: 10,
+        max_streams: 1,
+        max_devices: Some(1),
+        ..Default::default()
+    };
+    common::subscribe(&server, &user_id, "solo", plan).await;
+    Browser::with_user_agent(
+        &server,
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    )
+    .sign_in(None, "reader@example.com", flow::PASSWORD)
+    .await;
+    let refused = Browser::new(&server);
+    let held = refused.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    assert_eq!(location(&held), "/login/devices");
+    let (english, urdu_page) = in_both_languages(&refused, "/login/devices").await;
+    assert_translated("device limit", &english, &urdu_page);
+    assert!(
+        english.contains("<h1>Your plan allows 1 device</h1>"),
+        "{english}"
+    );
+    assert!(urdu_page.contains("سائن آؤٹ کریں</button>"), "{urdu_page}");
+}
+
+async fn the_passkey_offer_and_second_factor_pages_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    for path in ["/account/passkeys/offer", "/account/second-factor"] {
+        let (english, urdu_page) = in_both_languages(&browser, path).await;
+        assert_translated(path, &english, &urdu_page);
+    }
+}
+
+async fn the_authenticator_set_up_page_and_its_refusal_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let account = browser.get("/account").await.text().await.unwrap();
+    let csrf = flow::hidden_field(&account, "csrf");
+    let started = browser.post("/account/totp/start", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&started), "/account/totp");
+    let (english, urdu_page) = in_both_languages(&browser, "/account/totp").await;
+    assert_translated("authenticator set-up", &english, &urdu_page);
+    let refused = browser
+        .post("/account/totp/confirm", &[("csrf", &csrf), ("code", "000000")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&refused), urdu());
+    assert!(refused.contains("یہ کوڈ نہیں چلا"), "{refused}");
 }

@@ -133,7 +133,7 @@ async fn answer_code(
             state,
             request,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("device-code-throttled"),
+            Some("codes-throttled"),
             typed,
         ),
     }
@@ -183,7 +183,7 @@ async fn named_request(
             state,
             request,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("device-code-throttled"),
+            Some("codes-throttled"),
             "",
         )?)),
     }
@@ -239,14 +239,15 @@ fn device_limit_page(
     current_sid: &str,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
+    let t = crate::web::i18n::page(state, request);
     let page = DeviceLimitPage {
-        t: crate::web::i18n::page(state, request),
-        heading: device_limit::heading(&limit),
-        lead: format!(
-            "{} Sign one out to sign in {} on your TV.",
-            device_limit::in_use(&limit),
-            pending.client_name
+        heading: device_limit::heading(&t, &limit),
+        lead: device_limit::lead(
+            &t,
+            &limit,
+            &t.with("device-limit-tv-lead", "app", &pending.client_name),
         ),
+        t,
         notice: None,
         devices: listing(limit.devices, current_sid),
         csrf: token.token.clone(),
@@ -254,7 +255,7 @@ fn device_limit_page(
         user_code: Some(device::display_user_code(&pending.user_code)),
         retry: false,
         cancel_href: device::VERIFICATION_PATH,
-        cancel_text: "Not now",
+        cancel_text: "not-now",
     };
     with_csrf_cookie(pages::render(StatusCode::FORBIDDEN, &page)?, token)
 }
