@@ -183,3 +183,42 @@ recovery-codes-once = If you lose your phone, each code signs you in once instea
 recovery-codes-label = Recovery codes
 saved-continue = I saved them: continue
 saved-back = I saved them: back to your account
+
+## Error pages (error.html) and the refusals the sign-in pages show above their forms.
+
+error-bad-request = This request cannot be completed
+error-not-found = Page not found
+error-not-found-lead = There is nothing at this address.
+error-try-again = Please try again
+error-busy = Many people are signing in right now. Wait a few seconds and try again.
+error-unavailable = This page is not available for a moment. Wait a few seconds and try again.
+error-csrf = This form expired or did not come from this site. Go back, reload the page and submit it again.
+error-internal = Something went wrong
+error-internal-lead = The server could not complete this request. Please try again in a moment.
+error-passkey-refused = The passkey could not be used. Go back and try again.
+choose-allow-or-deny = Choose Allow or Deny.
+logout-unverified = The app sent a sign-out request this server cannot verify.
+logout-no-app = The app asked to send you back without saying which app it is.
+too-many-attempts = Too many attempts
+passkeys-throttled = Too many passkey sign-ins were started from your network. Wait a few minutes and try again.
+link-gone = This sign-in link no longer works
+link-gone-lead = Each link works once, for a few minutes. Go to the sign-in page and ask for a new one.
+link-needs-address = Enter your email address, then choose “Email me a sign-in link”.
+email-invalid = Enter a valid email address.
+links-throttled = { $count ->
+    [one] Too many sign-in links were asked for from your network. Wait { $count } minute and try again.
+   *[other] Too many sign-in links were asked for from your network. Wait { $count } minutes and try again.
+}
+login-refused = That email and password don't match. Check them and try again.
+login-throttled = { $count ->
+    [one] Too many attempts. Wait { $count } minute and try again.
+   *[other] Too many attempts. Wait { $count } minutes and try again.
+}
+login-code-wrong = That code didn't work. Check your authenticator app and try again.
+login-code-throttled = { $count ->
+    [one] Too many attempts. Wait { $count } minute and sign in again.
+   *[other] Too many attempts. Wait { $count } minutes and sign in again.
+}
+login-code-gone = Your sign-in timed out or had too many wrong codes. Sign in again.
+passkey-refused = That passkey didn't work. Try again, or sign in with your email.
+sign-in-timed-out = Your sign-in timed out. Sign in again.

@@ -21,6 +21,27 @@ use crate::web::paths;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
+/// Words a page shows: a message of the catalogues (with a count where it has one), or text
+/// that has no message (an app's malformed request, described for its developer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Words {
+    Message(&'static str),
+    /// A message with `$count`, chosen by the language's plural rules.
+    Count(&'static str, i64),
+    Text(std::borrow::Cow<'static, str>),
+}
+
+impl Words {
+    /// The words in `locale`.
+    pub(crate) fn in_language(&self, locale: Locale) -> String {
+        match self {
+            Words::Message(id) => locale.get(id),
+            Words::Count(id, count) => locale.count(id, *count),
+            Words::Text(text) => text.to_string(),
+        }
+    }
+}
+
 /// The browser's chosen language, for pages before (or without) a sign-in.
 pub(crate) const COOKIE: &str = "usher_locale";
 /// A choice outlives sessions: a year.

@@ -289,6 +289,8 @@ on_both_backends!(
     the_device_limit_page_speaks_urdu,
     the_passkey_offer_and_second_factor_pages_speak_urdu,
     the_authenticator_set_up_page_and_its_refusal_speak_urdu,
+    a_refused_sign_in_says_why_in_urdu,
+    error_pages_say_what_went_wrong_in_urdu,
 );
 
 /// The message ids of every catalogue, by language tag.
@@ -646,4 +648,49 @@ async fn the_authenticator_set_up_page_and_its_refusal_speak_urdu(backend: Backe
         .unwrap();
     assert_eq!(lang_and_dir(&refused), urdu());
     assert!(refused.contains("یہ کوڈ نہیں چلا"), "{refused}");
+}
+
+async fn a_refused_sign_in_says_why_in_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    let mut refusals = Vec::new();
+    for tag in ["en", "ur"] {
+        choose_language(&browser, tag).await;
+        let login = browser.get("/login").await.text().await.unwrap();
+        let refused = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf", flow::hidden_field(&login, "csrf").as_str()),
+                    ("request", ""),
+                    ("email", "reader@example.com"),
+                    ("password", "not the password"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 401);
+        refusals.push(refused.text().await.unwrap());
+    }
+    let (english, urdu_page) = (&refusals[0], &refusals[1]);
+    assert!(
+        english.contains("That email and password don&#39;t match"),
+        "{english}"
+    );
+    assert_eq!(lang_and_dir(urdu_page), urdu());
+    assert!(
+        urdu_page.contains("یہ ای میل اور پاس ورڈ آپس میں میل نہیں کھاتے"),
+        "{urdu_page}"
+    );
+}
+
+async fn error_pages_say_what_went_wrong_in_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let english = page_with_accept_language(&server, "/signup", "en").await;
+    let urdu_page = page_with_accept_language(&server, "/signup", "ur").await;
+    assert_translated("not found", &english, &urdu_page);
+    assert!(english.contains("<h1>Page not found</h1>"), "{english}");
+    assert!(urdu_page.contains("<h1>صفحہ نہیں ملا</h1>"), "{urdu_page}");
 }

@@ -19,7 +19,7 @@ use crate::web::account::{Device, listing};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::user_agent;
-use crate::web::i18n::PageText;
+use crate::web::i18n::{PageText, Words};
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
@@ -97,7 +97,7 @@ fn held_token(request: &HttpRequest) -> Option<String> {
 /// The login page, saying the held sign-in is over.
 fn start_again(state: &AppState, request: &HttpRequest) -> Result<HttpResponse, PageError> {
     let prompt = LoginPrompt {
-        error: Some("Your sign-in timed out. Sign in again.".to_owned()),
+        error: Some(Words::Message("sign-in-timed-out")),
         ..LoginPrompt::default()
     };
     let mut response = login_page(state, request, StatusCode::UNAUTHORIZED, prompt)?;

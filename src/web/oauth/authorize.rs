@@ -240,7 +240,7 @@ pub(crate) async fn consent(
     let allowed = match form.get("decision") {
         Some("allow") => true,
         Some("deny") => false,
-        _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
+        _ => return Err(PageError::bad_request_said("choose-allow-or-deny")),
     };
     let request_form = Form::from_urlencoded(encoded)?;
     let authorization = match authorize::check(&state, &request_form).await {
