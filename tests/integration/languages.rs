@@ -291,6 +291,7 @@ on_both_backends!(
     the_authenticator_set_up_page_and_its_refusal_speak_urdu,
     a_refused_sign_in_says_why_in_urdu,
     error_pages_say_what_went_wrong_in_urdu,
+    the_account_page_speaks_urdu,
 );
 
 /// The message ids of every catalogue, by language tag.
@@ -422,7 +423,8 @@ async fn the_login_page_in_urdu_speaks_urdu(backend: Backend) {
 
 /// The text of a page's `<h1>`.
 fn heading(html: &str) -> &str {
-    html.split_once("<h1>")
+    html.split_once("<h1")
+        .and_then(|(_, rest)| rest.split_once('>'))
         .and_then(|(_, rest)| rest.split_once("</h1>"))
         .map(|(heading, _)| heading)
         .unwrap_or_else(|| panic!("no h1 in {html}"))
@@ -693,4 +695,16 @@ async fn error_pages_say_what_went_wrong_in_urdu(backend: Backend) {
     assert_translated("not found", &english, &urdu_page);
     assert!(english.contains("<h1>Page not found</h1>"), "{english}");
     assert!(urdu_page.contains("<h1>صفحہ نہیں ملا</h1>"), "{urdu_page}");
+}
+
+async fn the_account_page_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let (english, urdu_page) = in_both_languages(&browser, "/account").await;
+    assert_translated("account", &english, &urdu_page);
+    assert!(english.contains("Sign out everywhere"), "{english}");
+    assert!(urdu_page.contains("ہر جگہ سے سائن آؤٹ کریں"), "{urdu_page}");
 }
