@@ -275,3 +275,27 @@ sign-out-of-this-device = Sign out of this device
 sign-out-of-device-label = Sign out of { $device }, signed in { $when }
 sign-out-everywhere = Sign out everywhere
 end-all-hint = Signs you out on every device, this one too, and signs out the apps you used there.
+
+## Notices on the account page after a change.
+
+notice-name = Your name was saved.
+notice-app = The app no longer has access to your account.
+notice-session = That device was signed out.
+notice-stream = Playback on that device was stopped.
+notice-totp-off = Two-step sign-in is off. Your password alone signs you in now.
+notice-passkey-added = Your passkey was added. Use it next time you sign in.
+notice-passkey-removed = The passkey was removed.
+notice-password = Your password was saved. Your other devices were signed out.
+notice-profile-added = The profile was added.
+notice-profile-saved = The profile was saved.
+notice-profile-deleted = The profile was deleted.
+notice-family-joined = You joined the family. Its plan is yours as long as you are in it.
+notice-family-already = You are in this family already.
+notice-family-full = That family has no free place any more: ask whoever invited you to make room.
+notice-family-other = You are in another family already: leave it, then ask for a new invitation.
+notice-family-holder = You have a family of your own: remove its members and cancel its invitations before joining another.
+notice-family-closed = That invitation is no longer offered.
+notice-family-invited = The invitation is on its way. It works once, for a few days.
+notice-family-removed = They are no longer in your family.
+notice-family-cancelled = The invitation was cancelled: its link no longer works.
+notice-family-left = You left the family.

@@ -707,4 +707,7 @@ async fn the_account_page_speaks_urdu(backend: Backend) {
     assert_translated("account", &english, &urdu_page);
     assert!(english.contains("Sign out everywhere"), "{english}");
     assert!(urdu_page.contains("ہر جگہ سے سائن آؤٹ کریں"), "{urdu_page}");
+    let (english, urdu_page) = in_both_languages(&browser, "/account?done=name").await;
+    assert!(english.contains("Your name was saved."), "{english}");
+    assert!(urdu_page.contains("آپ کا نام محفوظ ہو گیا۔"), "{urdu_page}");
 }
