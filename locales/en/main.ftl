@@ -79,3 +79,223 @@ device-allowed-lead = { $app } will continue on your TV in a moment. You can clo
 device-signed-out-here = This device was signed out to make room for it.
 device-denied-lead = { $app } was not signed in. You can close this page.
 device-list-hint = Your account lists every signed-in device.
+
+## Allowing an app or a TV: consent.html, device_confirm.html, and the TV code page's errors
+## (device_enter.html). The `scope-` messages say what each scope lets an app do; the account
+## page lists them too.
+
+allow = Allow
+deny = Deny
+consent-title = Allow { $app }?
+consent-heading = Allow { $app } to use your account?
+consent-lead = Signed in as { $email }. { $app } is asking to:
+consent-remove-hint = You can remove this access at any time from your account page.
+scope-openid = Know who you are when you sign in
+scope-profile = See your name
+scope-email = See your email address
+scope-offline-access = Stay signed in when you are not using it
+scope-entitlements = See your subscription and what you may watch or listen to
+scope-profiles = Know which profile is watching, and its age rating
+device-confirm-title = Sign in on your device?
+device-confirm-lead = { $app } on a TV or other device asks to use your account.
+device-confirm-code = Only continue if this code is on the screen in front of you:
+device-confirm-able = It will be able to:
+device-confirm-hint = Signed in as { $email }. You can sign the device out later from your account page.
+device-code-wrong = That code didn't work. Check the code on your TV; codes expire after a few minutes.
+codes-throttled = Too many wrong codes. Wait a few minutes and try again.
+device-code-gone = That code has expired or was already answered. Start again on your TV.
+
+## Who's watching: profile_picker.html, profile_pin.html.
+
+profiles-title = Who's watching?
+profile-kids = Kids
+profile-gone = That profile is no longer there. Choose another.
+pin = PIN
+pin-title = PIN for { $name }
+pin-heading = Enter the PIN for { $name }
+pin-hint = The account holder set this PIN.
+choose-another-profile = Choose another profile
+pin-wrong = That PIN is not right. Try again.
+pin-throttled = { $count ->
+    [one] Too many wrong PINs. Try again in { $count } minute, or choose another profile.
+   *[other] Too many wrong PINs. Try again in { $count } minutes, or choose another profile.
+}
+
+## The device limit page (device_limit.html), for a sign-in here or a TV approved from here.
+
+device-limit-heading = { $count ->
+    [one] Your plan allows { $count } device
+   *[other] Your plan allows { $count } devices
+}
+device-limit-in-use = { $count ->
+    [one] { $count } device is signed in to your account, the most your plan allows.
+   *[other] { $count } devices are signed in to your account, the most your plan allows.
+}
+device-limit-lead = Sign one out to sign in on this device; you'll continue where you were.
+device-limit-tv-lead = Sign one out to sign in { $app } on your TV.
+device-limit-room = There is room now
+device-limit-room-lead = A device was signed out. Continue to finish signing in.
+device-limit-still-full = There is still no room. Sign out another device.
+device-limit-sign-out-hint = Signing a device out ends its sign-in and the apps signed in there; it can sign in again later.
+device-limit-retry-hint = Signed a device out on another screen? Try again.
+try-again = Try again
+cancel-signing-in = Cancel signing in
+not-now = Not now
+signed-in-devices = Signed-in devices
+this-device = This device
+last-used = Last used { $when }
+sign-out-device = Sign out { $device }
+sign-out-device-label = Sign out { $device }, last used { $when }
+sign-out-this-device-label = Sign out { $device } (this device), last used { $when }
+
+## Passkeys and two-step sign-in: passkey_offer.html, totp_setup.html, totp_code_check.html,
+## recovery_codes.html.
+
+second-factor-title = Add a second factor
+second-factor-lead = Administrator accounts need a second way to prove it's you, so a stolen password alone can't change what people can watch.
+passkey-offer-title = Sign in faster next time
+passkey-offer-lead = Add a passkey on { $device }: next time, sign in with your fingerprint, face or screen lock instead of a password.
+name-this-passkey = Name this passkey
+passkey-name-hint = So you can tell your passkeys apart on your account page.
+passkeys-unsupported = This browser can't create passkeys here.
+add-a-passkey = Add a passkey
+totp-setup-title = Set up an authenticator app
+totp-setup-lead = After your password, you'll also enter a code from the app when you sign in.
+totp-setup-open = Open an authenticator app on your phone and add an account.
+totp-setup-scan = Scan this QR code:
+totp-setup-type = or type this key into the app instead:
+totp-setup-enter = Enter the 6-digit code the app shows.
+code-from-the-app = Code from the app
+turn-on = Turn on
+totp-off-title = Turn off two-step sign-in
+turn-off = Turn off
+renew-codes-title = Get new recovery codes
+renew-codes-button = Get new codes
+code-from-your-app = Code from your authenticator app
+or-a-recovery-code = Or one of your recovery codes.
+totp-code-wrong = That code didn't work. Enter the code your app shows now.
+totp-code-or-recovery-wrong = That code didn't work. Enter the code your app shows now, or a recovery code.
+back-to-account = Back to your account
+recovery-codes-title = Your recovery codes
+two-step-is-on = Two-step sign-in is on
+recovery-codes-save = Save these recovery codes somewhere safe, such as a password manager or on paper.
+recovery-codes-once = If you lose your phone, each code signs you in once instead of a code from the app. This is the only time they are shown.
+recovery-codes-label = Recovery codes
+saved-continue = I saved them: continue
+saved-back = I saved them: back to your account
+
+## Error pages (error.html) and the refusals the sign-in pages show above their forms.
+
+error-bad-request = This request cannot be completed
+error-not-found = Page not found
+error-not-found-lead = There is nothing at this address.
+error-try-again = Please try again
+error-busy = Many people are signing in right now. Wait a few seconds and try again.
+error-unavailable = This page is not available for a moment. Wait a few seconds and try again.
+error-csrf = This form expired or did not come from this site. Go back, reload the page and submit it again.
+error-internal = Something went wrong
+error-internal-lead = The server could not complete this request. Please try again in a moment.
+error-passkey-refused = The passkey could not be used. Go back and try again.
+choose-allow-or-deny = Choose Allow or Deny.
+logout-unverified = The app sent a sign-out request this server cannot verify.
+logout-no-app = The app asked to send you back without saying which app it is.
+too-many-attempts = Too many attempts
+passkeys-throttled = Too many passkey sign-ins were started from your network. Wait a few minutes and try again.
+link-gone = This sign-in link no longer works
+link-gone-lead = Each link works once, for a few minutes. Go to the sign-in page and ask for a new one.
+link-needs-address = Enter your email address, then choose “Email me a sign-in link”.
+email-invalid = Enter a valid email address.
+links-throttled = { $count ->
+    [one] Too many sign-in links were asked for from your network. Wait { $count } minute and try again.
+   *[other] Too many sign-in links were asked for from your network. Wait { $count } minutes and try again.
+}
+login-refused = That email and password don't match. Check them and try again.
+login-throttled = { $count ->
+    [one] Too many attempts. Wait { $count } minute and try again.
+   *[other] Too many attempts. Wait { $count } minutes and try again.
+}
+login-code-wrong = That code didn't work. Check your authenticator app and try again.
+login-code-throttled = { $count ->
+    [one] Too many attempts. Wait { $count } minute and sign in again.
+   *[other] Too many attempts. Wait { $count } minutes and sign in again.
+}
+login-code-gone = Your sign-in timed out or had too many wrong codes. Sign in again.
+passkey-refused = That passkey didn't work. Try again, or sign in with your email.
+sign-in-timed-out = Your sign-in timed out. Sign in again.
+
+## The account page (account.html).
+
+profile = Profile
+name = Name
+not-set = Not set
+display-name = Display name
+name-hint = The name apps see when you allow them to. Leave it empty to remove it.
+save-name = Save name
+profiles-heading = Profiles
+profiles-hint = Who watches on this account. Each profile has its own age rating; a PIN keeps others out of it. Changing a rating or a PIN, adding or deleting a profile needs a sign-in within the last 15 minutes.
+profiles-count = { $used } of { $max } profiles.
+edit-profile = Edit { $name }
+age-rating = Age rating
+kids-profile = Kids profile
+new-pin-optional = New PIN (4 digits, optional)
+pin-optional = PIN (4 digits, optional)
+remove-pin = Remove the PIN
+save-profile = Save { $name }
+delete-profile = Delete { $name }
+add-a-profile = Add a profile
+add-profile = Add profile
+passkeys-heading = Passkeys
+no-passkeys = No passkeys yet. A passkey signs you in with your fingerprint, face or screen lock: nothing to type, nothing to steal.
+added-on = Added { $when }
+not-used-yet = Not used yet
+remove-passkey-label = Remove the passkey { $name }
+remove = Remove
+new-passkey-name = New passkey's name
+new-password = New password
+new-password-hint = At least 8 characters. Setting it signs you out on your other devices.
+change-password = Change password
+set-password = Set a password
+two-step-on-since = On since { $when }. You enter a code from your authenticator app after your password.
+new-recovery-codes = New recovery codes
+renew-hint = A code from your app replaces your recovery codes with ten new ones; the old ones stop working.
+two-step-off = Off. Ask for a code from an authenticator app after your password, so a stolen password alone can't sign in.
+apps-heading = Apps with access
+no-apps = No apps have access to your account.
+allowed-on = Allowed { $when }
+remove-access-label = Remove access for { $app }
+remove-access = Remove access
+apps-hint = An app that loses access is signed out and has to ask again before it can use your account.
+watching-now = Watching now
+started-on = Started { $when }
+stop-watching-on = Stop watching on { $device }
+watching-hint = Stopping frees the place at once; the player on that device stops when it next checks in, and can be started again there.
+signed-in-on = Signed in { $when }
+last-active = Last active { $when }
+sign-out-of-this-device = Sign out of this device
+sign-out-of-device-label = Sign out of { $device }, signed in { $when }
+sign-out-everywhere = Sign out everywhere
+end-all-hint = Signs you out on every device, this one too, and signs out the apps you used there.
+
+## Notices on the account page after a change.
+
+notice-name = Your name was saved.
+notice-app = The app no longer has access to your account.
+notice-session = That device was signed out.
+notice-stream = Playback on that device was stopped.
+notice-totp-off = Two-step sign-in is off. Your password alone signs you in now.
+notice-passkey-added = Your passkey was added. Use it next time you sign in.
+notice-passkey-removed = The passkey was removed.
+notice-password = Your password was saved. Your other devices were signed out.
+notice-profile-added = The profile was added.
+notice-profile-saved = The profile was saved.
+notice-profile-deleted = The profile was deleted.
+notice-family-joined = You joined the family. Its plan is yours as long as you are in it.
+notice-family-already = You are in this family already.
+notice-family-full = That family has no free place any more: ask whoever invited you to make room.
+notice-family-other = You are in another family already: leave it, then ask for a new invitation.
+notice-family-holder = You have a family of your own: remove its members and cancel its invitations before joining another.
+notice-family-closed = That invitation is no longer offered.
+notice-family-invited = The invitation is on its way. It works once, for a few days.
+notice-family-removed = They are no longer in your family.
+notice-family-cancelled = The invitation was cancelled: its link no longer works.
+notice-family-left = You left the family.

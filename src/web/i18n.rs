@@ -21,6 +21,27 @@ use crate::web::paths;
 use crate::web::session_cookie;
 use crate::web::state::AppState;
 
+/// Words a page shows: a message of the catalogues (with a count where it has one), or text
+/// that has no message (an app's malformed request, described for its developer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Words {
+    Message(&'static str),
+    /// A message with `$count`, chosen by the language's plural rules.
+    Count(&'static str, i64),
+    Text(std::borrow::Cow<'static, str>),
+}
+
+impl Words {
+    /// The words in `locale`.
+    pub(crate) fn in_language(&self, locale: Locale) -> String {
+        match self {
+            Words::Message(id) => locale.get(id),
+            Words::Count(id, count) => locale.count(id, *count),
+            Words::Text(text) => text.to_string(),
+        }
+    }
+}
+
 /// The browser's chosen language, for pages before (or without) a sign-in.
 pub(crate) const COOKIE: &str = "usher_locale";
 /// A choice outlives sessions: a year.
@@ -77,6 +98,18 @@ impl PageText {
 
     pub(crate) fn with(&self, id: &str, name: &'static str, value: &str) -> String {
         self.locale.with(id, name, value)
+    }
+
+    pub(crate) fn with_two(
+        &self,
+        id: &str,
+        first_name: &'static str,
+        first: &str,
+        second_name: &'static str,
+        second: &str,
+    ) -> String {
+        self.locale
+            .with_two(id, (first_name, first), (second_name, second))
     }
 
     /// Message `id` as HTML, with its one argument escaped and in `<strong>`: the catalogues

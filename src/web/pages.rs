@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::domain::identity::passkeys::PasskeyError;
 use crate::domain::oauth::error::OAuthError;
 use crate::foundation::crypto::password_lane::LaneError;
+use crate::foundation::i18n::Locale;
 use crate::foundation::store::StoreError;
 use crate::web::errors::RETRY_AFTER_SECS;
-use crate::web::i18n::PageText;
+use crate::web::i18n::{PageText, Words};
 
 /// No inline scripts, no frames, nothing from elsewhere: pages are plain forms styled by
 /// one `<style>` block, allowed by its hash (no `style` attributes, no other stylesheet), and
@@ -58,22 +59,23 @@ pub(crate) fn json(value: &impl serde::Serialize) -> HttpResponse {
 
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorPage<'a> {
+struct ErrorPage {
     /// The page's language.
     pub t: crate::web::i18n::PageText,
-    title: &'a str,
-    message: &'a str,
+    title: String,
+    message: String,
 }
 
 /// An error shown to a person as a page, never as JSON.
 #[derive(Debug)]
 pub(crate) struct PageError {
     pub status: StatusCode,
-    pub title: &'static str,
-    pub message: Cow<'static, str>,
+    pub title: Words,
+    pub message: Words,
 }
 
 impl PageError {
+    /// An error in English words, whatever the page's language.
     pub(crate) fn new(
         status: StatusCode,
         title: &'static str,
@@ -81,68 +83,95 @@ impl PageError {
     ) -> Self {
         Self {
             status,
-            title,
-            message: message.into(),
+            title: Words::Text(title.into()),
+            message: Words::Text(message.into()),
         }
     }
 
-    pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "This request cannot be completed",
+    /// An error in the page's language: its title a message id.
+    pub(crate) fn said(status: StatusCode, title: &'static str, message: Words) -> Self {
+        Self {
+            status,
+            title: Words::Message(title),
             message,
+        }
+    }
+
+    /// A request that cannot be completed; `message` describes it as it is, untranslated (an
+    /// app's malformed request is described for its developer).
+    pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::said(
+            StatusCode::BAD_REQUEST,
+            "error-bad-request",
+            Words::Text(message.into()),
         )
     }
 
+    /// A request that cannot be completed, saying why with message `id`.
+    pub(crate) fn bad_request_said(id: &'static str) -> Self {
+        Self::said(StatusCode::BAD_REQUEST, "error-bad-request", Words::Message(id))
+    }
+
     pub(crate) fn not_found() -> Self {
-        Self::new(
+        Self::said(
             StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing at this address.",
+            "error-not-found",
+            Words::Message("error-not-found-lead"),
         )
     }
 
     /// 503 with `Retry-After`: this instance is at capacity for the moment.
     pub(crate) fn busy() -> Self {
-        Self::new(
+        Self::said(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "Many people are signing in right now. Wait a few seconds and try again.",
+            "error-try-again",
+            Words::Message("error-busy"),
         )
     }
 
     /// 503 with `Retry-After`: the database is away for the moment.
     pub(crate) fn unavailable() -> Self {
-        Self::new(
+        Self::said(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "This page is not available for a moment. Wait a few seconds and try again.",
+            "error-try-again",
+            Words::Message("error-unavailable"),
         )
     }
 
     /// A form posted without (or with a stale) CSRF token.
     pub(crate) fn csrf() -> Self {
-        Self::new(
+        Self::said(
             StatusCode::FORBIDDEN,
-            "Please try again",
-            "This form expired or did not come from this site. Go back, reload the page and submit it again.",
+            "error-try-again",
+            Words::Message("error-csrf"),
         )
     }
 
     /// Logs the internal cause and shows a generic page.
     pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "page failed");
-        Self::new(
+        Self::said(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The server could not complete this request. Please try again in a moment.",
+            "error-internal",
+            Words::Message("error-internal-lead"),
         )
+    }
+
+    /// The message in English, for logs and the dashboard's own answers.
+    pub(crate) fn english_message(&self) -> String {
+        self.message.in_language(Locale::default())
     }
 }
 
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.title, self.message)
+        let english = Locale::default();
+        write!(
+            f,
+            "{}: {}",
+            self.title.in_language(english),
+            self.message.in_language(english)
+        )
     }
 }
 
@@ -162,9 +191,9 @@ impl PageError {
     /// The error as a page in the language of `t`.
     pub(crate) fn page(&self, t: PageText) -> HttpResponse {
         let page = ErrorPage {
+            title: self.title.in_language(t.locale),
+            message: self.message.in_language(t.locale),
             t,
-            title: self.title,
-            message: &self.message,
         };
         let mut response = page_builder(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
@@ -172,7 +201,7 @@ impl PageError {
         }
         match page.render() {
             Ok(body) => response.body(body),
-            Err(_) => response.body(self.message.to_string()),
+            Err(_) => response.body(self.english_message()),
         }
     }
 }
@@ -257,9 +286,7 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
 impl From<PasskeyError> for PageError {
     fn from(error: PasskeyError) -> Self {
         match error {
-            PasskeyError::Refused(_) => {
-                Self::bad_request("The passkey could not be used. Go back and try again.")
-            }
+            PasskeyError::Refused(_) => Self::bad_request_said("error-passkey-refused"),
             PasskeyError::Off => Self::not_found(),
             PasskeyError::Name => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -280,8 +307,8 @@ mod tests {
     fn the_policy_allows_the_served_style_block_by_its_hash() -> Result<(), askama::Error> {
         let page = ErrorPage {
             t: PageText::fallback(),
-            title: "Title",
-            message: "Message",
+            title: "Title".into(),
+            message: "Message".into(),
         }
         .render()?;
         let block = page

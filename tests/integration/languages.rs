@@ -283,6 +283,15 @@ on_both_backends!(
     error_pages_speak_the_language_of_their_request,
     switching_language_changes_lang_dir_and_text_of_the_pages,
     the_login_page_in_urdu_speaks_urdu,
+    the_profile_picker_and_pin_pages_speak_urdu,
+    the_consent_page_and_its_permissions_speak_urdu,
+    the_tv_confirmation_page_speaks_urdu,
+    the_device_limit_page_speaks_urdu,
+    the_passkey_offer_and_second_factor_pages_speak_urdu,
+    the_authenticator_set_up_page_and_its_refusal_speak_urdu,
+    a_refused_sign_in_says_why_in_urdu,
+    error_pages_say_what_went_wrong_in_urdu,
+    the_account_page_speaks_urdu,
 );
 
 /// The message ids of every catalogue, by language tag.
@@ -410,4 +419,295 @@ async fn the_login_page_in_urdu_speaks_urdu(backend: Backend) {
         "{login}"
     );
     assert!(!login.contains(">Sign in<"), "{login}");
+}
+
+/// The text of a page's `<h1>`.
+fn heading(html: &str) -> &str {
+    html.split_once("<h1")
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .and_then(|(_, rest)| rest.split_once("</h1>"))
+        .map(|(heading, _)| heading)
+        .unwrap_or_else(|| panic!("no h1 in {html}"))
+}
+
+/// `english` and `urdu` are one page in each language: each says so in `lang` and `dir`,
+/// neither shows a message id for want of its message, and the heading changes.
+fn assert_translated(name: &str, english: &str, urdu_page: &str) {
+    assert_eq!(lang_and_dir(english), self::english(), "{name}: {english}");
+    assert_eq!(lang_and_dir(urdu_page), urdu(), "{name}: {urdu_page}");
+    for page in [english, urdu_page] {
+        assert!(!page.contains("Unknown localization key"), "{name}: {page}");
+    }
+    assert_ne!(
+        heading(english),
+        heading(urdu_page),
+        "{name}: the heading is translated"
+    );
+}
+
+/// Chooses `tag` with the selector (saved on the account when signed in).
+async fn choose_language(browser: &Browser, tag: &str) {
+    browser.get(&format!("/language?set={tag}&return_to=%2F")).await;
+}
+
+/// `path` in English, then in Urdu.
+async fn in_both_languages(browser: &Browser, path: &str) -> (String, String) {
+    choose_language(browser, "en").await;
+    let english = browser.get(path).await.text().await.unwrap();
+    choose_language(browser, "ur").await;
+    let urdu_page = browser.get(path).await.text().await.unwrap();
+    (english, urdu_page)
+}
+
+/// An authorization request of `client` for `scope`, as a path.
+fn authorize_path(client: &usher::domain::oauth::clients::CreatedClient, scope: &str) -> String {
+    let (_, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.client_id)
+        .append_pair("redirect_uri", "https://app.example/callback")
+        .append_pair("scope", scope)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    format!("/oauth/authorize?{query}")
+}
+
+async fn the_profile_picker_and_pin_pages_speak_urdu(backend: Backend) {
+    use usher::domain::entitlements::manage::{Actor, TierInput};
+    use usher::domain::profiles::{self, PinChange, ProfileInput};
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let user_id = flow::create_user(&server, "family@example.com").await;
+    let plan = TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_profiles: Some(5),
+        ..TierInput::default()
+    };
+    common::subscribe(&server, &user_id, "family", plan).await;
+    let mut added = Vec::new();
+    for (name, kids, pin) in [("Parent", false, Some("2468")), ("Kid", true, None)] {
+        let input = ProfileInput {
+            name: name.into(),
+            maturity: Some(if kids { "7" } else { "18" }.into()),
+            kids,
+            pin: pin.map_or(PinChange::Keep, |pin| PinChange::Set(pin.into())),
+        };
+        added.push(
+            profiles::create(&server.state.core, &Actor::client("test"), &user_id, input)
+                .await
+                .unwrap(),
+        );
+    }
+    let client = server.create_client(flow::first_party_app()).await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "family@example.com", flow::PASSWORD).await;
+    let path = authorize_path(&client, "openid profiles");
+    let (english, urdu_page) = in_both_languages(&browser, &path).await;
+    assert_translated("picker", &english, &urdu_page);
+    assert!(urdu_page.contains("بچوں کے لیے"), "the kids label: {urdu_page}");
+    let pin_page = |picker: String| {
+        let browser = &browser;
+        let parent = added[0].id.clone();
+        async move {
+            let form = [
+                ("csrf", flow::hidden_field(&picker, "csrf")),
+                ("request", flow::hidden_field(&picker, "request")),
+                ("session", flow::hidden_field(&picker, "session")),
+                ("profile", parent),
+                ("pin", "0000".to_owned()),
+            ];
+            let form: Vec<(&str, &str)> = form.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            browser.post("/oauth/profile", &form).await.text().await.unwrap()
+        }
+    };
+    let urdu_pin = pin_page(urdu_page).await;
+    choose_language(&browser, "en").await;
+    let english_pin = pin_page(browser.get(&path).await.text().await.unwrap()).await;
+    assert_translated("PIN", &english_pin, &urdu_pin);
+    assert!(english_pin.contains("That PIN is not right"), "{english_pin}");
+    assert!(urdu_pin.contains("یہ پن درست نہیں"), "the refusal: {urdu_pin}");
+}
+
+async fn the_consent_page_and_its_permissions_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let client = server
+        .create_client(usher::domain::oauth::clients::NewClient {
+            first_party: false,
+            ..flow::first_party_app()
+        })
+        .await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let path = authorize_path(&client, "openid email");
+    let (english, urdu_page) = in_both_languages(&browser, &path).await;
+    assert_translated("consent", &english, &urdu_page);
+    assert!(english.contains("<li>See your email address</li>"), "{english}");
+    assert!(
+        urdu_page.contains("<li>آپ کا ای میل ایڈریس دیکھنا</li>"),
+        "{urdu_page}"
+    );
+}
+
+async fn the_tv_confirmation_page_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let tv = server
+        .create_client(usher::domain::oauth::clients::NewClient {
+            name: "Streamly TV".into(),
+            grant_types: vec!["urn:ietf:params:oauth:grant-type:device_code".into()],
+            public: true,
+            ..usher::domain::oauth::clients::NewClient::default()
+        })
+        .await;
+    let codes: serde_json::Value = common::http()
+        .post(server.endpoint("/oauth/device_authorization"))
+        .form(&[("client_id", tv.client_id.as_str()), ("scope", "openid")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let path = format!("/device?user_code={}", codes["user_code"].as_str().unwrap());
+    let (english, urdu_page) = in_both_languages(&browser, &path).await;
+    assert_translated("TV confirmation", &english, &urdu_page);
+    assert!(
+        urdu_page.contains("سائن اِن کے وقت آپ کی پہچان کرنا"),
+        "{urdu_page}"
+    );
+    let (english, urdu_page) = in_both_languages(&browser, "/device?user_code=BCDF-GHJK").await;
+    assert!(english.contains("That code didn&#39;t work"), "{english}");
+    assert!(urdu_page.contains("یہ کوڈ نہیں چلا"), "{urdu_page}");
+}
+
+async fn the_device_limit_page_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let user_id = flow::create_user(&server, "reader@example.com").await;
+    let plan = usher::domain::entitlements::manage::TierInput {
+        name: "Solo".into(),
+        rank: 10,
+        max_streams: 1,
+        max_devices: Some(1),
+        ..Default::default()
+    };
+    common::subscribe(&server, &user_id, "solo", plan).await;
+    Browser::with_user_agent(
+        &server,
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    )
+    .sign_in(None, "reader@example.com", flow::PASSWORD)
+    .await;
+    let refused = Browser::new(&server);
+    let held = refused.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    assert_eq!(location(&held), "/login/devices");
+    let (english, urdu_page) = in_both_languages(&refused, "/login/devices").await;
+    assert_translated("device limit", &english, &urdu_page);
+    assert!(
+        english.contains("<h1>Your plan allows 1 device</h1>"),
+        "{english}"
+    );
+    assert!(urdu_page.contains("سائن آؤٹ کریں</button>"), "{urdu_page}");
+}
+
+async fn the_passkey_offer_and_second_factor_pages_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    for path in ["/account/passkeys/offer", "/account/second-factor"] {
+        let (english, urdu_page) = in_both_languages(&browser, path).await;
+        assert_translated(path, &english, &urdu_page);
+    }
+}
+
+async fn the_authenticator_set_up_page_and_its_refusal_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let account = browser.get("/account").await.text().await.unwrap();
+    let csrf = flow::hidden_field(&account, "csrf");
+    let started = browser.post("/account/totp/start", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&started), "/account/totp");
+    let (english, urdu_page) = in_both_languages(&browser, "/account/totp").await;
+    assert_translated("authenticator set-up", &english, &urdu_page);
+    let refused = browser
+        .post("/account/totp/confirm", &[("csrf", &csrf), ("code", "000000")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&refused), urdu());
+    assert!(refused.contains("یہ کوڈ نہیں چلا"), "{refused}");
+}
+
+async fn a_refused_sign_in_says_why_in_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    let mut refusals = Vec::new();
+    for tag in ["en", "ur"] {
+        choose_language(&browser, tag).await;
+        let login = browser.get("/login").await.text().await.unwrap();
+        let refused = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf", flow::hidden_field(&login, "csrf").as_str()),
+                    ("request", ""),
+                    ("email", "reader@example.com"),
+                    ("password", "not the password"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 401);
+        refusals.push(refused.text().await.unwrap());
+    }
+    let (english, urdu_page) = (&refusals[0], &refusals[1]);
+    assert!(
+        english.contains("That email and password don&#39;t match"),
+        "{english}"
+    );
+    assert_eq!(lang_and_dir(urdu_page), urdu());
+    assert!(
+        urdu_page.contains("یہ ای میل اور پاس ورڈ آپس میں میل نہیں کھاتے"),
+        "{urdu_page}"
+    );
+}
+
+async fn error_pages_say_what_went_wrong_in_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let english = page_with_accept_language(&server, "/signup", "en").await;
+    let urdu_page = page_with_accept_language(&server, "/signup", "ur").await;
+    assert_translated("not found", &english, &urdu_page);
+    assert!(english.contains("<h1>Page not found</h1>"), "{english}");
+    assert!(urdu_page.contains("<h1>صفحہ نہیں ملا</h1>"), "{urdu_page}");
+}
+
+async fn the_account_page_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let (english, urdu_page) = in_both_languages(&browser, "/account").await;
+    assert_translated("account", &english, &urdu_page);
+    assert!(english.contains("Sign out everywhere"), "{english}");
+    assert!(urdu_page.contains("ہر جگہ سے سائن آؤٹ کریں"), "{urdu_page}");
+    let (english, urdu_page) = in_both_languages(&browser, "/account?done=name").await;
+    assert!(english.contains("Your name was saved."), "{english}");
+    assert!(urdu_page.contains("آپ کا نام محفوظ ہو گیا۔"), "{urdu_page}");
 }

@@ -197,7 +197,7 @@ async fn with_several_profiles_sign_in_asks_whos_watching(backend: Backend) {
     let (picker, _) = sign_in(&f, &browser, SCOPE, &[]).await;
     assert_eq!(picker.status(), 200);
     let page = picker.text().await.unwrap();
-    assert!(page.contains("<h1>Who's watching?</h1>"), "{page}");
+    assert!(page.contains("<h1>Who&#39;s watching?</h1>"), "{page}");
     assert!(page.contains("Parent") && page.contains("Kid"), "{page}");
     assert!(!page.contains("pin_hash") && !page.contains("argon2"), "{page}");
 }
@@ -582,7 +582,7 @@ async fn a_phone_approving_a_tv_chooses_its_profile(backend: Backend) {
         .await;
     assert_eq!(allowed.status(), 200);
     let picker = allowed.text().await.unwrap();
-    assert!(picker.contains("Who's watching?"), "{picker}");
+    assert!(picker.contains("Who&#39;s watching?"), "{picker}");
     let chosen = phone
         .post(
             "/device/profile",

@@ -109,6 +109,17 @@ impl Locale {
         self.lookup(id, [(name, FluentValue::from(value.to_owned()))])
     }
 
+    /// The text of message `id` with two text arguments.
+    pub fn with_two(self, id: &str, first: (&'static str, &str), second: (&'static str, &str)) -> String {
+        self.lookup(
+            id,
+            [
+                (first.0, FluentValue::from(first.1.to_owned())),
+                (second.0, FluentValue::from(second.1.to_owned())),
+            ],
+        )
+    }
+
     /// The text of message `id` for a number `$count`, chosen by the language's plural rules.
     pub fn count(self, id: &str, count: i64) -> String {
         self.lookup(id, [("count", FluentValue::from(count))])

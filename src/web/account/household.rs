@@ -110,18 +110,16 @@ pub(crate) fn joining_notice(joining: &Joining) -> &'static str {
 /// The line confirming a family action, or explaining an invitation that did not join.
 pub(crate) fn notice(done: &str) -> Option<&'static str> {
     Some(match done {
-        "family-joined" => "You joined the family. Its plan is yours as long as you are in it.",
-        "family-already" => "You are in this family already.",
-        "family-full" => "That family has no free place any more: ask whoever invited you to make room.",
-        "family-other" => "You are in another family already: leave it, then ask for a new invitation.",
-        "family-holder" => {
-            "You have a family of your own: remove its members and cancel its invitations before joining another."
-        }
-        "family-closed" => "That invitation is no longer offered.",
-        "family-invited" => "The invitation is on its way. It works once, for a few days.",
-        "family-removed" => "They are no longer in your family.",
-        "family-cancelled" => "The invitation was cancelled: its link no longer works.",
-        "family-left" => "You left the family.",
+        "family-joined" => "notice-family-joined",
+        "family-already" => "notice-family-already",
+        "family-full" => "notice-family-full",
+        "family-other" => "notice-family-other",
+        "family-holder" => "notice-family-holder",
+        "family-closed" => "notice-family-closed",
+        "family-invited" => "notice-family-invited",
+        "family-removed" => "notice-family-removed",
+        "family-cancelled" => "notice-family-cancelled",
+        "family-left" => "notice-family-left",
         _ => return None,
     })
 }

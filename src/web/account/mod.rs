@@ -43,6 +43,7 @@ struct AccountPage {
     /// The page's language.
     pub t: crate::web::i18n::PageText,
     csrf: String,
+    /// What the last change did, as a message id.
     notice: Option<&'static str>,
     name: Option<String>,
     email: String,
@@ -306,17 +307,17 @@ fn platform(user_agent: &str) -> Option<&'static str> {
 fn notice(request: &HttpRequest) -> Option<&'static str> {
     let query = Form::from_urlencoded(request.query_string()).ok()?;
     match query.get("done")? {
-        "name" => Some("Your name was saved."),
-        "app" => Some("The app no longer has access to your account."),
-        "session" => Some("That device was signed out."),
-        "stream" => Some("Playback on that device was stopped."),
-        "totp-off" => Some("Two-step sign-in is off. Your password alone signs you in now."),
-        "passkey-added" => Some("Your passkey was added. Use it next time you sign in."),
-        "passkey-removed" => Some("The passkey was removed."),
-        "password" => Some("Your password was saved. Your other devices were signed out."),
-        "profile-added" => Some("The profile was added."),
-        "profile-saved" => Some("The profile was saved."),
-        "profile-deleted" => Some("The profile was deleted."),
+        "name" => Some("notice-name"),
+        "app" => Some("notice-app"),
+        "session" => Some("notice-session"),
+        "stream" => Some("notice-stream"),
+        "totp-off" => Some("notice-totp-off"),
+        "passkey-added" => Some("notice-passkey-added"),
+        "passkey-removed" => Some("notice-passkey-removed"),
+        "password" => Some("notice-password"),
+        "profile-added" => Some("notice-profile-added"),
+        "profile-saved" => Some("notice-profile-saved"),
+        "profile-deleted" => Some("notice-profile-deleted"),
         other => household::notice(other),
     }
 }

@@ -49,6 +49,7 @@ struct SetupPage {
     csrf: String,
     /// Where the sign-in that asked for a second factor was going, carried on ([`ReturnTo`]).
     request: String,
+    /// A message id.
     error: Option<&'static str>,
     secret: String,
     qr_svg: String,
@@ -71,6 +72,7 @@ struct CodeCheckPage {
     /// The page's language.
     pub t: crate::web::i18n::PageText,
     csrf: String,
+    /// The error, title and button are message ids.
     error: Option<&'static str>,
     title: &'static str,
     action: &'static str,
@@ -79,16 +81,12 @@ struct CodeCheckPage {
     danger: bool,
 }
 
-const DISABLE: (&str, &str, &str, bool) = (
-    "Turn off two-step sign-in",
-    "/account/totp/disable",
-    "Turn off",
-    true,
-);
+/// The code check pages' title and button (message ids), action, and whether it is to regret.
+const DISABLE: (&str, &str, &str, bool) = ("totp-off-title", "/account/totp/disable", "turn-off", true);
 const RENEW: (&str, &str, &str, bool) = (
-    "Get new recovery codes",
+    "renew-codes-title",
     "/account/totp/recovery-codes",
-    "Get new codes",
+    "renew-codes-button",
     false,
 );
 
@@ -202,7 +200,7 @@ pub(crate) async fn confirm(
             pages::render(StatusCode::OK, &page)
         }
         None => {
-            let error = "That code didn't work. Enter the code your app shows now.";
+            let error = "totp-code-wrong";
             setup_page(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, Some(error)).await
         }
     }
@@ -237,11 +235,11 @@ fn refused<T>(
 ) -> Result<HttpResponse, PageError> {
     match checked {
         totp::CodeChecked::Throttled => {
-            let error = "Too many wrong codes. Wait a few minutes and try again.";
+            let error = "codes-throttled";
             code_check_page(state, request, StatusCode::TOO_MANY_REQUESTS, page, Some(error))
         }
         _ => {
-            let error = "That code didn't work. Enter the code your app shows now, or a recovery code.";
+            let error = "totp-code-or-recovery-wrong";
             code_check_page(
                 state,
                 request,

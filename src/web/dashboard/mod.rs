@@ -70,7 +70,7 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::SignIn(location) => write!(f, "sign in first: {location}"),
-            Self::Page(error) => write!(f, "{}", error.message),
+            Self::Page(error) => write!(f, "{}", error.english_message()),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::web::account::{Device, listing};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::user_agent;
+use crate::web::i18n::{PageText, Words};
 use crate::web::login::pages::{LoginPrompt, login_page, with_csrf_cookie};
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
@@ -36,6 +37,7 @@ pub(crate) struct DeviceLimitPage {
     pub t: crate::web::i18n::PageText,
     pub heading: String,
     pub lead: String,
+    /// A message id.
     pub notice: Option<&'static str>,
     pub devices: Vec<Device>,
     pub csrf: String,
@@ -46,23 +48,19 @@ pub(crate) struct DeviceLimitPage {
     /// Whether to offer trying again without signing a device out here.
     pub retry: bool,
     pub cancel_href: &'static str,
+    /// A message id.
     pub cancel_text: &'static str,
 }
 
 /// "Your plan allows 2 devices".
-pub(crate) fn heading(limit: &DeviceLimitReached) -> String {
-    match limit.max_devices {
-        1 => "Your plan allows 1 device".to_owned(),
-        max => format!("Your plan allows {max} devices"),
-    }
+pub(crate) fn heading(t: &PageText, limit: &DeviceLimitReached) -> String {
+    t.count("device-limit-heading", i64::from(limit.max_devices))
 }
 
-/// "2 devices are signed in to your account, the most your plan allows."
-pub(crate) fn in_use(limit: &DeviceLimitReached) -> String {
-    match limit.devices.len() {
-        1 => "1 device is signed in to your account, the most your plan allows.".to_owned(),
-        count => format!("{count} devices are signed in to your account, the most your plan allows."),
-    }
+/// "2 devices are signed in to your account, the most your plan allows.", then `then`.
+pub(crate) fn lead(t: &PageText, limit: &DeviceLimitReached, then: &str) -> String {
+    let count = i64::try_from(limit.devices.len()).unwrap_or(i64::MAX);
+    format!("{} {then}", t.count("device-limit-in-use", count))
 }
 
 fn held_cookie(state: &AppState, token: String) -> Cookie<'static> {
@@ -99,7 +97,7 @@ fn held_token(request: &HttpRequest) -> Option<String> {
 /// The login page, saying the held sign-in is over.
 fn start_again(state: &AppState, request: &HttpRequest) -> Result<HttpResponse, PageError> {
     let prompt = LoginPrompt {
-        error: Some("Your sign-in timed out. Sign in again.".to_owned()),
+        error: Some(Words::Message("sign-in-timed-out")),
         ..LoginPrompt::default()
     };
     let mut response = login_page(state, request, StatusCode::UNAUTHORIZED, prompt)?;
@@ -116,36 +114,31 @@ fn refusal_page(
     notice: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
-    let page = match limit {
-        Some(limit) => DeviceLimitPage {
-            t: crate::web::i18n::page(state, request),
-            heading: heading(&limit),
-            lead: format!(
-                "{} Sign one out to sign in on this device; you'll continue where you were.",
-                in_use(&limit)
-            ),
-            notice,
-            devices: listing(limit.devices, ""),
-            csrf: token.token.clone(),
-            action: paths::LOGIN_DEVICES_END,
-            user_code: None,
-            retry: true,
-            cancel_href: paths::LOGIN,
-            cancel_text: "Cancel signing in",
-        },
-        None => DeviceLimitPage {
-            t: crate::web::i18n::page(state, request),
-            heading: "There is room now".to_owned(),
-            lead: "A device was signed out. Continue to finish signing in.".to_owned(),
-            notice,
-            devices: Vec::new(),
-            csrf: token.token.clone(),
-            action: paths::LOGIN_DEVICES_END,
-            user_code: None,
-            retry: true,
-            cancel_href: paths::LOGIN,
-            cancel_text: "Cancel signing in",
-        },
+    let t = crate::web::i18n::page(state, request);
+    let (heading, lead, devices) = match limit {
+        Some(limit) => (
+            heading(&t, &limit),
+            lead(&t, &limit, &t.get("device-limit-lead")),
+            listing(limit.devices, ""),
+        ),
+        None => (
+            t.get("device-limit-room"),
+            t.get("device-limit-room-lead"),
+            Vec::new(),
+        ),
+    };
+    let page = DeviceLimitPage {
+        t,
+        heading,
+        lead,
+        notice,
+        devices,
+        csrf: token.token.clone(),
+        action: paths::LOGIN_DEVICES_END,
+        user_code: None,
+        retry: true,
+        cancel_href: paths::LOGIN,
+        cancel_text: "cancel-signing-in",
     };
     let status = if page.devices.is_empty() {
         StatusCode::OK
@@ -218,7 +211,7 @@ pub(crate) async fn sign_out_and_continue(
             Ok(response)
         }
         Finished::StillFull(limit) => {
-            let notice = signed_out_one.then_some("There is still no room. Sign out another device.");
+            let notice = signed_out_one.then_some("device-limit-still-full");
             refusal_page(&state, &request, Some(limit), notice)
         }
         Finished::Gone => start_again(&state, &request),

@@ -16,6 +16,7 @@ use crate::foundation::store::StoreError;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::query_param;
+use crate::web::i18n::Words;
 use crate::web::login::pages::{
     LoginPrompt, after_first_factor, app_name, carried_request, client_ip, login_page, with_csrf_cookie,
 };
@@ -57,11 +58,7 @@ struct ContinuePage {
 }
 
 fn link_gone() -> PageError {
-    PageError::new(
-        StatusCode::GONE,
-        "This sign-in link no longer works",
-        "Each link works once, for a few minutes. Go to the sign-in page and ask for a new one.",
-    )
+    PageError::said(StatusCode::GONE, "link-gone", Words::Message("link-gone-lead"))
 }
 
 /// `POST /login/link`: "Email me a sign-in link". The answer is the same whether or not the
@@ -73,7 +70,7 @@ pub(crate) async fn send_link(
 ) -> Result<HttpResponse, PageError> {
     let carried = form.get("request").unwrap_or_default().to_owned();
     let raw_email = form.get("email").unwrap_or_default().trim().to_owned();
-    let refuse = async |status, message: String| {
+    let refuse = async |status, message: Words| {
         let prompt = LoginPrompt {
             app_name: app_name(&state, &carried).await,
             carried: carried.clone(),
@@ -87,7 +84,7 @@ pub(crate) async fn send_link(
         Err(LinkRefusal::BadAddress) => {
             refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "Enter your email address, then choose “Email me a sign-in link”.".to_owned(),
+                Words::Message("link-needs-address"),
             )
             .await
         }
@@ -139,7 +136,7 @@ pub(crate) async fn signup(
             StatusCode::UNPROCESSABLE_ENTITY,
             carried,
             raw_email,
-            Some("Enter a valid email address.".to_owned()),
+            Some(Words::Message("email-invalid")),
         ),
         Err(LinkRefusal::TooMany { minutes }) => signup_page(
             &state,
@@ -159,12 +156,13 @@ fn signup_page(
     status: StatusCode,
     carried: String,
     email: String,
-    error: Option<String>,
+    error: Option<Words>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
+    let t = crate::web::i18n::page(state, request);
     let page = SignupPage {
-        t: crate::web::i18n::page(state, request),
-        error,
+        error: error.map(|error| error.in_language(t.locale)),
+        t,
         csrf: token.token.clone(),
         request: carried,
         email,
@@ -185,8 +183,8 @@ impl From<StoreError> for LinkRefusal {
     }
 }
 
-fn too_many_links(minutes: i64) -> String {
-    format!("Too many sign-in links were asked for from your network. Wait {minutes} minutes and try again.")
+fn too_many_links(minutes: i64) -> Words {
+    Words::Count("links-throttled", minutes)
 }
 
 /// Counts a link request against its limits and, when the address is one, mails the link

@@ -22,6 +22,7 @@ use crate::web::csrf;
 use crate::web::dashboard::keys::duration;
 use crate::web::extractors::PageForm;
 use crate::web::form::{Form, query_param, user_agent};
+use crate::web::i18n::Words;
 use crate::web::login::device_limit;
 use crate::web::pages::{self, PageError};
 use crate::web::return_to::ReturnTo;
@@ -33,8 +34,6 @@ use crate::web::state::AppState;
 const PASSKEY_CEREMONIES_PER_IP: u32 = 300;
 
 /// The message for every failed password sign-in: it must not tell whether the account exists.
-const REFUSED: &str = "That email and password don't match. Check them and try again.";
-
 #[derive(Template)]
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
@@ -79,7 +78,7 @@ pub(crate) struct LoginPrompt {
     /// The interrupted authorization request, form-encoded.
     pub carried: String,
     pub email: String,
-    pub error: Option<String>,
+    pub error: Option<Words>,
 }
 
 /// Renders the login page with a CSRF token for its form.
@@ -100,10 +99,11 @@ pub(crate) fn login_page(
             duration(state.config.admin_session_max_secs)
         )
     });
+    let t = crate::web::i18n::page(state, request);
     let page = LoginPage {
-        t: crate::web::i18n::page(state, request),
+        error: prompt.error.map(|error| error.in_language(t.locale)),
+        t,
         app_name: prompt.app_name,
-        error: prompt.error,
         csrf: token.token.clone(),
         request: prompt.carried,
         email: prompt.email,
@@ -165,12 +165,9 @@ pub(crate) async fn login(
             let (status, message) = match failure {
                 Outcome::Throttled(wait) => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many attempts. Wait {} minutes and try again.",
-                        (wait + 59) / 60
-                    ),
+                    Words::Count("login-throttled", (wait + 59) / 60),
                 ),
-                _ => (StatusCode::UNAUTHORIZED, REFUSED.to_owned()),
+                _ => (StatusCode::UNAUTHORIZED, Words::Message("login-refused")),
             };
             let prompt = LoginPrompt {
                 app_name: app_name(&state, &carried).await,
@@ -308,13 +305,14 @@ fn code_page(
     request: &HttpRequest,
     status: StatusCode,
     carried: &str,
-    error: Option<String>,
+    error: Option<Words>,
     new_challenge: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
+    let t = crate::web::i18n::page(state, request);
     let page = CodePage {
-        t: crate::web::i18n::page(state, request),
-        error,
+        error: error.map(|error| error.in_language(t.locale)),
+        t,
         csrf: token.token.clone(),
         request: carried.to_owned(),
         passkeys: state.passkeys.is_some(),
@@ -368,27 +366,20 @@ pub(crate) async fn login_code(
             return Ok(response);
         }
         totp::ChallengeOutcome::Wrong => {
-            let message = "That code didn't work. Check your authenticator app and try again.";
             return code_page(
                 &state,
                 &request,
                 StatusCode::UNAUTHORIZED,
                 &carried,
-                Some(message.to_owned()),
+                Some(Words::Message("login-code-wrong")),
                 None,
             );
         }
         totp::ChallengeOutcome::Throttled(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many attempts. Wait {} minutes and sign in again.",
-                (wait + 59) / 60
-            ),
+            Words::Count("login-code-throttled", (wait + 59) / 60),
         ),
-        totp::ChallengeOutcome::Gone => (
-            StatusCode::UNAUTHORIZED,
-            "Your sign-in timed out or had too many wrong codes. Sign in again.".to_owned(),
-        ),
+        totp::ChallengeOutcome::Gone => (StatusCode::UNAUTHORIZED, Words::Message("login-code-gone")),
     };
     // Starting over returns to the app that asked, not to the account page.
     let prompt = LoginPrompt {
@@ -458,10 +449,10 @@ pub(crate) async fn passkey_options(
         .await?
         .is_some()
     {
-        return Err(PageError::new(
+        return Err(PageError::said(
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts",
-            "Too many passkey sign-ins were started from your network. Wait a few minutes and try again.",
+            "too-many-attempts",
+            Words::Message("passkeys-throttled"),
         ));
     }
     let worker_state = Arc::clone(&state.core);
@@ -504,7 +495,7 @@ pub(crate) async fn passkey_sign_in(
             let prompt = LoginPrompt {
                 app_name: app_name(&state, &carried).await,
                 carried,
-                error: Some("That passkey didn't work. Try again, or sign in with your email.".to_owned()),
+                error: Some(Words::Message("passkey-refused")),
                 ..LoginPrompt::default()
             };
             login_page(&state, &request, StatusCode::UNAUTHORIZED, prompt)

@@ -188,20 +188,21 @@ struct ConsentPage {
     /// The session that saw the page: the answer must come from it.
     session: String,
     email: String,
+    /// What the app may do, as message ids.
     permissions: Vec<&'static str>,
     csrf: String,
     request: String,
 }
 
-/// What each scope lets the app do, in plain words.
+/// The message saying what a scope lets the app do, in plain words.
 pub(crate) fn describe_scope(scope: &str) -> Option<&'static str> {
     match scope {
-        scopes::OPENID => Some("Know who you are when you sign in"),
-        scopes::PROFILE => Some("See your name"),
-        scopes::EMAIL => Some("See your email address"),
-        scopes::OFFLINE_ACCESS => Some("Stay signed in when you are not using it"),
-        scopes::ENTITLEMENTS => Some("See your subscription and what you may watch or listen to"),
-        scopes::PROFILES => Some("Know which profile is watching, and its age rating"),
+        scopes::OPENID => Some("scope-openid"),
+        scopes::PROFILE => Some("scope-profile"),
+        scopes::EMAIL => Some("scope-email"),
+        scopes::OFFLINE_ACCESS => Some("scope-offline-access"),
+        scopes::ENTITLEMENTS => Some("scope-entitlements"),
+        scopes::PROFILES => Some("scope-profiles"),
         _ => None,
     }
 }
@@ -239,7 +240,7 @@ pub(crate) async fn consent(
     let allowed = match form.get("decision") {
         Some("allow") => true,
         Some("deny") => false,
-        _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
+        _ => return Err(PageError::bad_request_said("choose-allow-or-deny")),
     };
     let request_form = Form::from_urlencoded(encoded)?;
     let authorization = match authorize::check(&state, &request_form).await {

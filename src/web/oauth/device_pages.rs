@@ -38,6 +38,7 @@ struct EnterPage {
     /// The page's language.
     pub t: crate::web::i18n::PageText,
     csrf: String,
+    /// Why the code was refused, as a message id.
     error: Option<&'static str>,
     user_code: String,
 }
@@ -50,6 +51,7 @@ struct ConfirmPage {
     csrf: String,
     app_name: String,
     user_code: String,
+    /// What the app may do, as message ids.
     permissions: Vec<&'static str>,
     email: String,
 }
@@ -124,14 +126,14 @@ async fn answer_code(
             state,
             request,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("That code didn't work. Check the code on your TV; codes expire after a few minutes."),
+            Some("device-code-wrong"),
             typed,
         ),
         Lookup::Throttled => enter_page(
             state,
             request,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many wrong codes. Wait a few minutes and try again."),
+            Some("codes-throttled"),
             typed,
         ),
     }
@@ -181,7 +183,7 @@ async fn named_request(
             state,
             request,
             StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many wrong codes. Wait a few minutes and try again."),
+            Some("codes-throttled"),
             "",
         )?)),
     }
@@ -192,7 +194,7 @@ fn no_longer_pending(state: &AppState, request: &HttpRequest) -> Result<HttpResp
         state,
         request,
         StatusCode::UNPROCESSABLE_ENTITY,
-        Some("That code has expired or was already answered. Start again on your TV."),
+        Some("device-code-gone"),
         "",
     )
 }
@@ -237,14 +239,15 @@ fn device_limit_page(
     current_sid: &str,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
+    let t = crate::web::i18n::page(state, request);
     let page = DeviceLimitPage {
-        t: crate::web::i18n::page(state, request),
-        heading: device_limit::heading(&limit),
-        lead: format!(
-            "{} Sign one out to sign in {} on your TV.",
-            device_limit::in_use(&limit),
-            pending.client_name
+        heading: device_limit::heading(&t, &limit),
+        lead: device_limit::lead(
+            &t,
+            &limit,
+            &t.with("device-limit-tv-lead", "app", &pending.client_name),
         ),
+        t,
         notice: None,
         devices: listing(limit.devices, current_sid),
         csrf: token.token.clone(),
@@ -252,7 +255,7 @@ fn device_limit_page(
         user_code: Some(device::display_user_code(&pending.user_code)),
         retry: false,
         cancel_href: device::VERIFICATION_PATH,
-        cancel_text: "Not now",
+        cancel_text: "not-now",
     };
     with_csrf_cookie(pages::render(StatusCode::FORBIDDEN, &page)?, token)
 }

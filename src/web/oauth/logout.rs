@@ -58,9 +58,11 @@ pub(crate) async fn end_session(
         Form::from_urlencoded(request.query_string())?
     };
     let hint = match form.get("id_token_hint") {
-        Some(token) => Some(verify_hint(&state, token).await.ok_or_else(|| {
-            PageError::bad_request("The app sent a sign-out request this server cannot verify.")
-        })?),
+        Some(token) => Some(
+            verify_hint(&state, token)
+                .await
+                .ok_or_else(|| PageError::bad_request_said("logout-unverified"))?,
+        ),
         None => None,
     };
     let client_id = match (&hint, form.get("client_id")) {
@@ -158,9 +160,7 @@ async fn checked_return(
     uri: &str,
     return_state: Option<&str>,
 ) -> Result<Return, PageError> {
-    let client_id = client_id.ok_or_else(|| {
-        PageError::bad_request("The app asked to send you back without saying which app it is.")
-    })?;
+    let client_id = client_id.ok_or_else(|| PageError::bad_request_said("logout-no-app"))?;
     let registered = state
         .store
         .run(move |conn| clients::find(conn, &client_id))

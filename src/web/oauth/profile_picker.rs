@@ -53,6 +53,7 @@ struct PickerPage {
     csrf: String,
     form: ChoiceForm,
     profiles: Vec<Tile>,
+    /// Why the choice was refused, as a message id.
     error: Option<&'static str>,
 }
 
@@ -87,17 +88,29 @@ pub(crate) fn picker(
     with_csrf_cookie(pages::render(status, &page)?, token)
 }
 
+/// Why a PIN did not unlock its profile.
+enum PinRefused {
+    Wrong,
+    /// Too many wrong PINs: the next try waits this many seconds.
+    Throttled(i64),
+}
+
 fn pin_page(
     state: &AppState,
     request: &HttpRequest,
     form: ChoiceForm,
     profile: &Profile,
     status: StatusCode,
-    error: Option<String>,
+    refused: Option<PinRefused>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
+    let t = crate::web::i18n::page(state, request);
+    let error = refused.map(|refused| match refused {
+        PinRefused::Wrong => t.get("pin-wrong"),
+        PinRefused::Throttled(retry_after) => t.count("pin-throttled", ((retry_after + 59) / 60).max(1)),
+    });
     let page = PinPage {
-        t: crate::web::i18n::page(state, request),
+        t,
         csrf: token.token.clone(),
         form,
         profile: Tile::from(profile),
@@ -123,7 +136,7 @@ pub(crate) async fn locked(
             form,
             &profile,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("That PIN is not right. Try again.".into()),
+            Some(PinRefused::Wrong),
         ),
         Locked::Throttled { profile, retry_after } => pin_page(
             state,
@@ -131,10 +144,7 @@ pub(crate) async fn locked(
             form,
             &profile,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(format!(
-                "Too many wrong PINs. Try again in {} minutes, or choose another profile.",
-                ((retry_after + 59) / 60).max(1)
-            )),
+            Some(PinRefused::Throttled(retry_after)),
         ),
         Locked::Unknown => {
             let choices = match profiles::needed(state, user_id).await? {
@@ -148,7 +158,7 @@ pub(crate) async fn locked(
                 form,
                 &choices,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some("That profile is no longer there. Choose another."),
+                Some("profile-gone"),
             )
         }
     }
