@@ -75,8 +75,9 @@ fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("USHER_SCREENSHOTS").map(PathBuf::from)
 }
 
-/// Checks what makes a page usable by everyone, at the current viewport.
-async fn assert_accessible(page: &Page, name: &str) {
+/// Checks what makes a page usable by everyone, at the current viewport, and that it is in
+/// the language `lang`, laid out in that language's direction.
+async fn assert_accessible(page: &Page, name: &str, lang: &str) {
     let report = page
         .eval(
             r#"(() => {
@@ -102,6 +103,7 @@ async fn assert_accessible(page: &Page, name: &str) {
   const inputs = [...document.querySelectorAll('input:not([type=hidden])')];
   return {
     lang: document.documentElement.lang,
+    dir: getComputedStyle(document.documentElement).direction,
     h1: document.querySelectorAll('h1').length,
     unlabelled: inputs.filter((i) => i.labels.length === 0 && !i.getAttribute('aria-label')).map((i) => i.name),
     emptyButtons: [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim()).length,
@@ -112,7 +114,9 @@ async fn assert_accessible(page: &Page, name: &str) {
 })()"#,
         )
         .await;
-    assert_eq!(report["lang"], "en", "{name}: {report}");
+    assert_eq!(report["lang"], lang, "{name}: {report}");
+    let direction = if lang == "ur" { "rtl" } else { "ltr" };
+    assert_eq!(report["dir"], direction, "{name}: {report}");
     assert_eq!(report["h1"], 1, "{name}: one main heading: {report}");
     assert_eq!(
         report["unlabelled"],
@@ -137,9 +141,14 @@ async fn assert_accessible(page: &Page, name: &str) {
 
 /// Checks the page at every viewport and keeps its screenshots.
 async fn inspect(page: &Page, name: &str) {
+    inspect_in(page, name, "en").await;
+}
+
+/// [`inspect`] for a page in the language `lang`.
+async fn inspect_in(page: &Page, name: &str, lang: &str) {
     for (viewport, width, height, mobile) in VIEWPORTS {
         page.set_viewport(width, height, mobile).await;
-        assert_accessible(page, &format!("{name} at {viewport}")).await;
+        assert_accessible(page, &format!("{name} at {viewport}"), lang).await;
         if let Some(dir) = screenshot_dir() {
             std::fs::create_dir_all(&dir).unwrap();
             page.screenshot(dir.join(format!("{name}-{viewport}.png"))).await;
@@ -647,6 +656,96 @@ async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_
     page.eval("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
         .await;
     inspect(&page, "account-profiles").await;
+
+    drop(page);
+    drop(browser);
+}
+
+/// Where the consent page's two buttons are: (left edge of Deny, left edge of Allow).
+async fn consent_buttons(page: &Page) -> (f64, f64) {
+    let edges = page
+        .eval("[...document.querySelectorAll('.actions button')].map((b) => b.getBoundingClientRect().left)")
+        .await;
+    (edges[0].as_f64().unwrap(), edges[1].as_f64().unwrap())
+}
+
+/// Chooses `lang` with the pages' own language selector and comes back to the current page.
+async fn choose_language(page: &Page, lang: &str) {
+    let here = page
+        .eval("location.pathname + location.search")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("set", lang)
+        .append_pair("return_to", &here)
+        .finish();
+    page.goto(&format!(
+        "{}/language?{query}",
+        page.eval("location.origin").await.as_str().unwrap()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urdu_pages_are_right_to_left_mirrored_and_accessible_at_phone_and_desktop_widths() {
+    let site = site(|config| config.allow_signup = true).await;
+    let (parent, _) = family_profiles(&site.server).await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page().await;
+
+    page.goto(&site.server.endpoint("/login")).await;
+    choose_language(&page, "ur").await;
+    inspect_in(&page, "ur-login", "ur").await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", "not the password").await;
+    page.click_and_wait("button[type=submit]").await;
+    assert!(
+        page.eval("document.querySelector('[role=alert]') !== null")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    inspect_in(&page, "ur-login-error", "ur").await;
+    page.goto(&site.server.endpoint("/signup")).await;
+    inspect_in(&page, "ur-signup", "ur").await;
+
+    let (_, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &site.client_id)
+        .append_pair("redirect_uri", &site.callback.url())
+        .append_pair("scope", "openid profiles")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    page.goto(&site.server.endpoint(&format!("/oauth/authorize?{query}")))
+        .await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    inspect_in(&page, "ur-consent", "ur").await;
+    // Mirrored: the row of buttons runs from the right, so the first (Deny) is right of Allow.
+    let (deny, allow) = consent_buttons(&page).await;
+    assert!(deny > allow, "Urdu: Deny at {deny}, Allow at {allow}");
+    choose_language(&page, "en").await;
+    let (deny, allow) = consent_buttons(&page).await;
+    assert!(deny < allow, "English: Deny at {deny}, Allow at {allow}");
+    choose_language(&page, "ur").await;
+    page.click_and_wait("button[value=allow]").await;
+    inspect_in(&page, "ur-profiles-picker", "ur").await;
+    page.click_and_wait(&format!("button[value='{}']", parent.id))
+        .await;
+    inspect_in(&page, "ur-profiles-pin", "ur").await;
+    page.fill("#pin", "2468").await;
+    page.click_and_wait("button[type=submit]").await;
+    site.callback.next_request().await;
+
+    page.goto(&site.server.endpoint("/account")).await;
+    inspect_in(&page, "ur-account", "ur").await;
+    page.goto(&site.server.endpoint("/device")).await;
+    inspect_in(&page, "ur-device-enter", "ur").await;
 
     drop(page);
     drop(browser);
