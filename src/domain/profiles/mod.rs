@@ -149,43 +149,30 @@ pub async fn create(
 ) -> Result<Profile, ProfileError> {
     let checked = check(core, input).await?;
     let max_profiles = cache::current(core, user_id).await?.entitlements.max_profiles;
-    let (worker, actor, user_id) = (Arc::clone(core), actor.clone(), user_id.to_owned());
-    let (owner, profile) = core
-        .store
-        .run(move |conn| {
-            let now = worker.clock.now();
-            conn.transaction(|conn| {
-                let owner = lock_owner(conn, &user_id)?;
-                let existing = store::of_user(conn, &user_id)?;
-                if existing.len() >= usize::try_from(max_profiles).unwrap_or(0) {
-                    return Err(ProfileError::LimitReached(max_profiles));
-                }
-                let profile = Profile {
-                    id: random::token::<16>(),
-                    user_id: user_id.clone(),
-                    name: checked.name,
-                    color: avatar_color(existing.len()).to_owned(),
-                    maturity: checked.maturity,
-                    kids: checked.kids,
-                    pin_hash: checked.pin_hash.flatten(),
-                    created_at: now,
-                };
-                store::insert(conn, &profile)?;
-                record(
-                    conn,
-                    &actor,
-                    "profile.create",
-                    &profile,
-                    None,
-                    Some(described(&profile)),
-                    now,
-                )?;
-                Ok((owner, profile))
-            })
+    change(core, actor, user_id, move |conn, user_id, now| {
+        let existing = store::of_user(conn, user_id)?;
+        if existing.len() >= usize::try_from(max_profiles).unwrap_or(0) {
+            return Err(ProfileError::LimitReached(max_profiles));
+        }
+        let profile = Profile {
+            id: random::token::<16>(),
+            user_id: user_id.to_owned(),
+            name: checked.name,
+            color: avatar_color(existing.len()).to_owned(),
+            maturity: checked.maturity,
+            kids: checked.kids,
+            pin_hash: checked.pin_hash.flatten(),
+            created_at: now,
+        };
+        store::insert(conn, &profile)?;
+        Ok(Changed {
+            action: "profile.create",
+            before: None,
+            after: Some(described(&profile)),
+            profile,
         })
-        .await?;
-    announce(core, &owner, &format!("A profile was added: {}.", profile.name));
-    Ok(profile)
+    })
+    .await
 }
 
 /// Replaces a profile's name, maturity and kids flag, and its PIN as `input.pin` says.
@@ -197,43 +184,25 @@ pub async fn update(
     input: ProfileInput,
 ) -> Result<Profile, ProfileError> {
     let checked = check(core, input).await?;
-    let (worker, actor, user_id, profile_id) = (
-        Arc::clone(core),
-        actor.clone(),
-        user_id.to_owned(),
-        profile_id.to_owned(),
-    );
-    let (owner, after) = core
-        .store
-        .run(move |conn| {
-            let now = worker.clock.now();
-            conn.transaction(|conn| {
-                let owner = lock_owner(conn, &user_id)?;
-                let before =
-                    store::find(conn, &user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
-                let after = Profile {
-                    name: checked.name,
-                    maturity: checked.maturity,
-                    kids: checked.kids,
-                    pin_hash: checked.pin_hash.unwrap_or_else(|| before.pin_hash.clone()),
-                    ..before.clone()
-                };
-                store::update(conn, &after)?;
-                record(
-                    conn,
-                    &actor,
-                    "profile.update",
-                    &after,
-                    Some(described(&before)),
-                    Some(described(&after)),
-                    now,
-                )?;
-                Ok::<_, ProfileError>((owner, after))
-            })
+    let profile_id = profile_id.to_owned();
+    change(core, actor, user_id, move |conn, user_id, _| {
+        let before = store::find(conn, user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
+        let after = Profile {
+            name: checked.name,
+            maturity: checked.maturity,
+            kids: checked.kids,
+            pin_hash: checked.pin_hash.unwrap_or_else(|| before.pin_hash.clone()),
+            ..before.clone()
+        };
+        store::update(conn, &after)?;
+        Ok(Changed {
+            action: "profile.update",
+            before: Some(described(&before)),
+            after: Some(described(&after)),
+            profile: after,
         })
-        .await?;
-    announce(core, &owner, &format!("The profile {} was changed.", after.name));
-    Ok(after)
+    })
+    .await
 }
 
 /// Removes a profile's PIN, keeping everything else: for a family that forgot it.
@@ -265,40 +234,74 @@ pub async fn delete(
     user_id: &str,
     profile_id: &str,
 ) -> Result<(), ProfileError> {
-    let (worker, actor, user_id, profile_id) = (
-        Arc::clone(core),
-        actor.clone(),
-        user_id.to_owned(),
-        profile_id.to_owned(),
-    );
-    let (owner, profile) = core
+    let profile_id = profile_id.to_owned();
+    change(core, actor, user_id, move |conn, user_id, _| {
+        let profile = store::find(conn, user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
+        store::delete(conn, &profile_id)?;
+        Ok(Changed {
+            action: "profile.delete",
+            before: Some(described(&profile)),
+            after: None,
+            profile,
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+/// One change to a person's profiles, as the audit log keeps it and the holder is told.
+struct Changed {
+    action: &'static str,
+    /// The profile after the change; the one deleted, for a deletion.
+    profile: Profile,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+impl Changed {
+    fn summary(&self) -> String {
+        let name = &self.profile.name;
+        match self.action {
+            "profile.create" => format!("A profile was added: {name}."),
+            "profile.delete" => format!("The profile {name} was deleted."),
+            _ => format!("The profile {name} was changed."),
+        }
+    }
+}
+
+/// Runs `edit` on the profiles of `user_id` in one transaction that holds the owner's lock,
+/// audits what it changed, and once it committed tells this instance's introspection and the
+/// holder ([`announce`]).
+async fn change(
+    core: &Arc<Core>,
+    actor: &Actor,
+    user_id: &str,
+    edit: impl FnOnce(&mut DbConnection, &str, i64) -> Result<Changed, ProfileError> + Send + 'static,
+) -> Result<Profile, ProfileError> {
+    let (worker, actor, user_id) = (Arc::clone(core), actor.clone(), user_id.to_owned());
+    let (owner, summary, profile) = core
         .store
         .run(move |conn| {
             let now = worker.clock.now();
             conn.transaction(|conn| {
                 let owner = lock_owner(conn, &user_id)?;
-                let profile =
-                    store::find(conn, &user_id, &profile_id)?.ok_or(ProfileError::NotFound("profile"))?;
-                store::delete(conn, &profile_id)?;
+                let changed = edit(conn, &user_id, now)?;
+                let summary = changed.summary();
                 record(
                     conn,
                     &actor,
-                    "profile.delete",
-                    &profile,
-                    Some(described(&profile)),
-                    None,
+                    changed.action,
+                    &changed.profile,
+                    changed.before,
+                    changed.after,
                     now,
                 )?;
-                Ok::<_, ProfileError>((owner, profile))
+                Ok::<_, ProfileError>((owner, summary, changed.profile))
             })
         })
         .await?;
-    announce(
-        core,
-        &owner,
-        &format!("The profile {} was deleted.", profile.name),
-    );
-    Ok(())
+    announce(core, &owner, &summary);
+    Ok(profile)
 }
 
 /// Locks the owner's profiles for the transaction ([`store::lock_owner`]) and returns the owner.

@@ -20,7 +20,8 @@ use crate::web::pages::{self, PageError};
 use crate::web::paths;
 use crate::web::state::AppState;
 
-/// A profile as the account page lists it.
+/// A profile as pages show it (the account page, the dashboard, "Who's watching?"): never its
+/// PIN hash, only whether it has one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ProfileListing {
     pub id: String,

@@ -9,6 +9,7 @@ use askama::Template;
 
 use crate::domain::profiles::{self, Locked};
 use crate::foundation::store::profiles::Profile;
+use crate::web::account::profiles::ProfileListing;
 use crate::web::csrf;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
@@ -21,30 +22,6 @@ pub(crate) struct ChoiceForm {
     pub back: String,
 }
 
-/// A profile as the picker shows it: never its PIN hash, only whether it has one.
-struct Tile {
-    id: String,
-    name: String,
-    initial: String,
-    /// Which of the avatar colours (`.avatar-N` in the stylesheet).
-    color: usize,
-    locked: bool,
-    kids: bool,
-}
-
-impl From<&Profile> for Tile {
-    fn from(profile: &Profile) -> Self {
-        Self {
-            id: profile.id.clone(),
-            name: profile.name.clone(),
-            initial: profile.name.chars().next().map(String::from).unwrap_or_default(),
-            color: profiles::color_index(&profile.color),
-            locked: profile.pin_hash.is_some(),
-            kids: profile.kids,
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "profile_picker.html")]
 struct PickerPage {
@@ -52,7 +29,7 @@ struct PickerPage {
     pub t: crate::web::i18n::PageText,
     csrf: String,
     form: ChoiceForm,
-    profiles: Vec<Tile>,
+    profiles: Vec<ProfileListing>,
     /// Why the choice was refused, as a message id.
     error: Option<&'static str>,
 }
@@ -64,7 +41,7 @@ struct PinPage {
     pub t: crate::web::i18n::PageText,
     csrf: String,
     form: ChoiceForm,
-    profile: Tile,
+    profile: ProfileListing,
     error: Option<String>,
 }
 
@@ -82,7 +59,7 @@ pub(crate) fn picker(
         t: crate::web::i18n::page(state, request),
         csrf: token.token.clone(),
         form,
-        profiles: profiles.iter().map(Tile::from).collect(),
+        profiles: profiles.iter().cloned().map(ProfileListing::from).collect(),
         error,
     };
     with_csrf_cookie(pages::render(status, &page)?, token)
@@ -113,7 +90,7 @@ fn pin_page(
         t,
         csrf: token.token.clone(),
         form,
-        profile: Tile::from(profile),
+        profile: ProfileListing::from(profile.clone()),
         error,
     };
     with_csrf_cookie(pages::render(status, &page)?, token)
