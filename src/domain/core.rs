@@ -14,6 +14,7 @@ use crate::domain::oauth::client_auth::ClientAuthenticator;
 use crate::domain::streams::{LiveStreams, StartQueue};
 use crate::domain::tokens::access_tokens::VerifiedTokens;
 use crate::domain::tokens::revoked::RevokedTokens;
+use crate::foundation::brand::Brand;
 use crate::foundation::clock::Clock;
 use crate::foundation::config::Config;
 use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
@@ -47,6 +48,8 @@ pub struct Core {
     /// address and no `passkey_rp_id`).
     pub passkeys: Option<Webauthn>,
     pub mailer: Mailer,
+    /// The platform's name, logo, colour and support address on pages and mail.
+    pub brand: Brand,
     pub entitlements: EntitlementCache,
     /// Stream leases, so heartbeats are answered from memory.
     pub streams: LiveStreams,
@@ -77,6 +80,7 @@ impl Core {
             tracing::warn!(%issuer, "passkeys are off: WebAuthn needs a domain name; set passkey_rp_id and passkey_origin");
         }
         let mailer = Mailer::from_config(&config).map_err(|error| error.to_string())?;
+        let brand = Brand::from_config(&config).map_err(|error| error.to_string())?;
         let audience = config
             .access_token_audience
             .clone()
@@ -109,6 +113,7 @@ impl Core {
             device_authorization_throttle,
             passkeys,
             mailer,
+            brand,
             entitlements,
             streams,
             stream_starts,

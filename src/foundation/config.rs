@@ -88,6 +88,16 @@ pub struct Config {
     /// The language of pages and mail when neither the request, the person nor the browser
     /// names a supported one (`locales/<tag>/`).
     pub default_locale: String,
+    // --- Brand (src/foundation/brand.rs) ---
+    /// The platform's name on every page and mail, and the sender name of mail.
+    pub brand_name: String,
+    /// An SVG or PNG file (at most 12 KB) shown instead of the name at the top of pages.
+    pub brand_logo: Option<PathBuf>,
+    /// The accent colour of buttons and links, `#rrggbb`; refused at start when white text on
+    /// it fails WCAG AA (4.5:1).
+    pub brand_color: Option<String>,
+    /// Where people get help (`https:` or `mailto:`), linked at the foot of pages and mail.
+    pub brand_support_url: Option<String>,
     /// Wrong passwords allowed per account within `login_throttle_window_secs`.
     pub login_failures_per_account: u32,
     /// Wrong passwords allowed per client IP address within `login_throttle_window_secs`.
@@ -212,6 +222,10 @@ impl Default for Config {
             session_max_secs: 30 * 24 * 3600,
             allow_signup: false,
             default_locale: crate::foundation::i18n::FALLBACK.to_owned(),
+            brand_name: "Usher".into(),
+            brand_logo: None,
+            brand_color: None,
+            brand_support_url: None,
             login_failures_per_account: 5,
             login_failures_per_ip: 50,
             login_throttle_window_secs: 900,

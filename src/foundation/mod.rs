@@ -1,6 +1,7 @@
 //! What every rule stands on: time, configuration, cryptography, storage and mail. Nothing
 //! here knows about OAuth, people or HTTP.
 
+pub mod brand;
 pub mod cidr;
 pub mod clock;
 pub mod config;
