@@ -3,6 +3,8 @@
 
 language-name = English
 language-choice = Language
+# The platform's help page, at the foot of every page when one is configured.
+support-link = Help and support
 
 ## Shared by several pages.
 

@@ -189,6 +189,13 @@ struct ClientCreate {
     /// Skip the consent screen.
     #[arg(long)]
     first_party: bool,
+    /// The app's logo (an https URL), shown on the consent and TV pages of first-party and
+    /// --verified apps.
+    #[arg(long, value_name = "URL")]
+    logo_uri: Option<String>,
+    /// The platform vouches for this app (a partner's): its logo is shown.
+    #[arg(long)]
+    verified: bool,
     /// Algorithm of the client's ID tokens: RS256 (default) or ES256.
     #[arg(long, value_name = "ALG")]
     id_token_alg: Option<String>,
@@ -429,6 +436,8 @@ struct ClientView {
     name: String,
     public: bool,
     first_party: bool,
+    verified: bool,
+    logo_uri: Option<String>,
     resource_server: bool,
     pkce_optional: bool,
     grant_types: Vec<String>,
@@ -447,6 +456,8 @@ impl From<store::clients::Client> for ClientView {
             client_id: client.client_id,
             name: client.name,
             first_party: client.first_party,
+            verified: client.verified,
+            logo_uri: client.logo_uri,
             resource_server: client.resource_server,
             pkce_optional: client.pkce_optional,
             grant_types: client.grant_types,
@@ -478,13 +489,15 @@ impl ClientView {
     fn details(&self) -> String {
         let flag = |on: bool| if on { "yes" } else { "no" };
         format!(
-            "client_id: {}\nname: {}\npublic: {}\nfirst_party: {}\nresource_server: {}\n\
-             pkce_optional: {}\ngrant_types: {}\nscopes: {}\nredirect_uris: {}\n\
+            "client_id: {}\nname: {}\npublic: {}\nfirst_party: {}\nverified: {}\nlogo_uri: {}\n\
+             resource_server: {}\npkce_optional: {}\ngrant_types: {}\nscopes: {}\nredirect_uris: {}\n\
              post_logout_redirect_uris: {}\nid_token_alg: {}\ncreated: {}\ndisabled: {}",
             self.client_id,
             self.name,
             flag(self.public),
             flag(self.first_party),
+            flag(self.verified),
+            self.logo_uri.as_deref().unwrap_or("none"),
             flag(self.resource_server),
             flag(self.pkce_optional),
             self.grant_types.join(" "),
@@ -822,6 +835,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 id_token_alg: args.id_token_alg,
                 resource_server: args.resource_server,
                 pkce_optional: args.pkce_optional,
+                logo_uri: args.logo_uri,
+                verified: args.verified,
             };
             clients::check_usable(&new)?;
             let store = open_existing(&config)?;

@@ -10,7 +10,7 @@ use crate::foundation::crypto::hashing::sha256_hex;
 /// WCAG 2.2 AA contrast for normal text (success criterion 1.4.3).
 pub const MIN_TEXT_CONTRAST: f64 = 4.5;
 /// The largest logo accepted: it is sent with the login page, whose budget is 30 KB.
-pub const MAX_LOGO_BYTES: usize = 12 * 1024;
+pub const MAX_LOGO_BYTES: usize = 10 * 1024;
 
 /// The light page's colours the accent must stand out from: the cards and the page around them.
 const LIGHT_SURFACES: [Rgb; 2] = [Rgb(0xff, 0xff, 0xff), Rgb(0xf4, 0xf4, 0xf8)];

@@ -91,7 +91,7 @@ pub struct Config {
     // --- Brand (src/foundation/brand.rs) ---
     /// The platform's name on every page and mail, and the sender name of mail.
     pub brand_name: String,
-    /// An SVG or PNG file (at most 12 KB) shown instead of the name at the top of pages.
+    /// An SVG or PNG file (at most 10 KB) shown instead of the name at the top of pages.
     pub brand_logo: Option<PathBuf>,
     /// The accent colour of buttons and links, `#rrggbb`; refused at start when white text on
     /// it fails WCAG AA (4.5:1).

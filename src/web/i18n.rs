@@ -4,6 +4,8 @@
 //! choice (saved on their account, and in a cookie for the browser), then `Accept-Language`,
 //! then `default_locale`.
 
+use std::sync::Arc;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,6 +17,7 @@ use url::form_urlencoded;
 
 use crate::domain::identity::account;
 use crate::foundation::i18n::Locale;
+use crate::web::brand::PageBrand;
 use crate::web::form::{Form, query_param};
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
@@ -51,6 +54,8 @@ const COOKIE_MAX_AGE_DAYS: i64 = 365;
 /// the selector's links.
 pub(crate) struct PageText {
     pub locale: Locale,
+    /// The platform's name, logo, colours and support link.
+    pub brand: Arc<PageBrand>,
     /// The page's path and query, to come back to after choosing a language.
     here: String,
 }
@@ -66,20 +71,21 @@ pub(crate) struct LanguageLink {
 }
 
 impl PageText {
-    pub(crate) fn new(locale: Locale, request: &HttpRequest) -> Self {
+    pub(crate) fn new(locale: Locale, brand: Arc<PageBrand>, request: &HttpRequest) -> Self {
         let here = match request.uri().query() {
             Some(query) if request.method() == actix_web::http::Method::GET => {
                 format!("{}?{query}", request.path())
             }
             _ => request.path().to_owned(),
         };
-        Self { locale, here }
+        Self { locale, brand, here }
     }
 
     /// The fallback language, for a page rendered without its request.
     pub(crate) fn fallback() -> Self {
         Self {
             locale: Locale::default(),
+            brand: PageBrand::fallback(),
             here: "/".to_owned(),
         }
     }
@@ -180,12 +186,12 @@ pub(crate) fn default_locale(state: &AppState) -> Locale {
 
 /// A page's text for `request`, for pages without a signed-in person at hand.
 pub(crate) fn page(state: &AppState, request: &HttpRequest) -> PageText {
-    PageText::new(locale(state, request, None), request)
+    PageText::new(locale(state, request, None), Arc::clone(&state.brand), request)
 }
 
 /// A page's text for a signed-in person, whose saved choice comes before the browser's.
 pub(crate) fn page_for(state: &AppState, request: &HttpRequest, saved: Option<&str>) -> PageText {
-    PageText::new(locale(state, request, saved), request)
+    PageText::new(locale(state, request, saved), Arc::clone(&state.brand), request)
 }
 
 /// `ui_locales` on the request itself (`/oauth/authorize`) or inside the authorization request

@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod admin_api;
+pub(crate) mod brand;
 pub(crate) mod client_address;
 pub(crate) mod cors;
 pub(crate) mod csrf;

@@ -275,6 +275,21 @@ pub(crate) fn render(status: StatusCode, page: &impl Template) -> Result<HttpRes
     Ok(page_builder(status).body(page.render()?))
 }
 
+/// Lets a page show one image from elsewhere (an app's logo): its policy names that exact
+/// address, which registration checked is an https URL a policy can quote.
+pub(crate) fn allow_image(response: &mut HttpResponse, address: Option<&str>) {
+    let Some(address) = address else { return };
+    let headers = response.headers_mut();
+    let widened = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|policy| policy.to_str().ok())
+        .map(|policy| policy.replacen("img-src ", &format!("img-src {address} "), 1))
+        .and_then(|policy| HeaderValue::from_str(&policy).ok());
+    if let Some(policy) = widened {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+}
+
 /// A `303 See Other` to `location`: after a form, the browser follows it with a GET.
 pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -29,6 +29,8 @@ pub(crate) const ADMIN_API: &str = "/admin/api/v1";
 pub(crate) const AUTHORIZATION_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
 /// The language selector's links (`web::i18n`).
 pub(crate) const LANGUAGE: &str = "/language";
+/// The brand's logo lives under it (`web::brand`).
+pub(crate) const BRAND: &str = "/brand";
 pub(crate) const CHOOSE_PROFILE: &str = "/oauth/profile";
 pub(crate) const CONSENT: &str = "/oauth/consent";
 pub(crate) const DASHBOARD: &str = "/admin";

@@ -16,7 +16,8 @@ use crate::domain::oauth::metadata;
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
 use crate::web::{
-    account, admin_api, cors, dashboard, health, i18n, login, metrics, oauth, pages, paths, streams, timeouts,
+    account, admin_api, brand, cors, dashboard, health, i18n, login, metrics, oauth, pages, paths, streams,
+    timeouts,
 };
 
 /// The HTTP server over every route, on an already bound listener.
@@ -34,6 +35,7 @@ pub(crate) fn serve(
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))
             .wrap(from_fn(i18n::localise_errors))
+            .wrap(from_fn(brand::allow_brand_style))
             .wrap(from_fn(timeouts::limit_body_time))
             .wrap(from_fn(cors::allow))
             .wrap(from_fn(refuse_nul_in_uri))
@@ -286,6 +288,12 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             login::link_pages::use_link,
         ))
         .service(endpoint(paths::LANGUAGE, "language", Method::GET, i18n::choose))
+        .service(endpoint(
+            &format!("{}/{{file}}", paths::BRAND),
+            "brand",
+            Method::GET,
+            brand::logo,
+        ))
         .service(endpoint(
             paths::PASSKEYS_SCRIPT,
             "assets",

@@ -7,19 +7,23 @@ use actix_web::{HttpRequest, web};
 
 use crate::domain::core::Core;
 use crate::domain::oauth::metadata::Metadata;
+use crate::web::brand::PageBrand;
 
 pub struct AppState {
     pub core: Arc<Core>,
     pub(crate) metadata: Metadata,
     /// Whether cookies are marked `Secure`: the issuer is served over https.
     pub secure_cookies: bool,
+    pub(crate) brand: Arc<PageBrand>,
 }
 
 impl AppState {
     pub(crate) fn new(core: Arc<Core>) -> Self {
         let metadata = Metadata::new(&core.issuer);
         let secure_cookies = core.issuer.starts_with("https://");
+        let brand = Arc::new(PageBrand::new(&core.brand));
         Self {
+            brand,
             core,
             metadata,
             secure_cookies,

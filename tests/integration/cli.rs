@@ -1195,6 +1195,63 @@ fn client_list_and_show_print_the_registration_without_any_secret() {
 }
 
 #[test]
+fn client_create_records_a_verified_apps_logo() {
+    let workspace = Workspace::new();
+    let created = run(workspace.usher(&[
+        "client",
+        "create",
+        "--name",
+        "Aurora TV",
+        "--redirect-uri",
+        "https://tv.aurora.example/cb",
+        "--logo-uri",
+        "https://cdn.aurora.example/tv.png",
+        "--verified",
+        "--json",
+    ]));
+    created.assert_success();
+    let client_id = created.json_object()["client_id"].as_str().unwrap().to_owned();
+    let shown = run(workspace.usher(&["client", "show", &client_id, "--json"]));
+    shown.assert_success();
+    assert_eq!(
+        shown.json_object()["logo_uri"],
+        "https://cdn.aurora.example/tv.png"
+    );
+    assert_eq!(shown.json_object()["verified"], true);
+    let details = run(workspace.usher(&["client", "show", &client_id]));
+    assert!(details.stdout.contains("verified: yes"), "{}", details.stdout);
+    assert!(
+        details
+            .stdout
+            .contains("logo_uri: https://cdn.aurora.example/tv.png"),
+        "{}",
+        details.stdout
+    );
+}
+
+#[test]
+fn client_create_refuses_a_logo_that_is_not_on_https() {
+    assert_client_create_refused(&["--logo-uri", "http://cdn.example/logo.png"], "logo_uri");
+}
+
+#[test]
+fn a_server_whose_brand_colour_fails_wcag_aa_refuses_to_start() {
+    let workspace = Workspace::new();
+    let mut command = workspace.usher(&["serve"]);
+    command
+        .env("USHER_BRAND_COLOR", "#ffcc00")
+        .env("USHER_BIND", format!("127.0.0.1:{}", free_port()));
+    let outcome = run_within(command, None, SERVE_DEADLINE);
+    outcome.assert_failure();
+    assert!(
+        outcome.stderr.contains("brand_color #ffcc00 fails WCAG AA"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("4.5:1"), "{}", outcome.stderr);
+}
+
+#[test]
 fn client_rotate_secret_prints_a_new_secret_and_stores_only_its_hash() {
     let workspace = Workspace::new();
     let (client_id, old_secret) = create_service(&workspace);

@@ -13,6 +13,7 @@ mod admin_api;
 mod admin_dashboard;
 mod authorization_code;
 mod bad_input;
+mod brand;
 mod browser_admin;
 mod browser_csp;
 mod browser_device;

@@ -55,6 +55,11 @@ pub struct NewClient {
     pub resource_server: bool,
     /// A legacy confidential client that cannot send PKCE; public clients always must.
     pub pkce_optional: bool,
+    /// The app's logo, an https URL; the sign-in pages show it for first-party and verified
+    /// apps only.
+    pub logo_uri: Option<String>,
+    /// The platform vouches for this app (a partner's), though it is not its own.
+    pub verified: bool,
 }
 
 /// What registration answers; the secret is shown this once and stored only as a hash.
@@ -110,6 +115,9 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
             "a public client must use PKCE",
         ));
     }
+    if let Some(logo_uri) = &new.logo_uri {
+        validate_logo_uri(logo_uri)?;
+    }
     let scopes = if new.scopes.is_empty() {
         scopes::default_client_scopes()
     } else {
@@ -150,6 +158,8 @@ pub fn create(conn: &mut DbConnection, new: NewClient, now: i64) -> Result<Creat
         id_token_alg: id_token_alg.name().to_owned(),
         resource_server: new.resource_server,
         pkce_optional: new.pkce_optional,
+        logo_uri: new.logo_uri,
+        verified: new.verified,
     };
     clients::insert(conn, &client)?;
     Ok(CreatedClient {
@@ -308,6 +318,7 @@ pub fn register(
         "grant_types": new.grant_types, "scopes": new.scopes,
         "public": new.public, "first_party": new.first_party,
         "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
+        "logo_uri": new.logo_uri, "verified": new.verified,
     });
     conn.transaction(|conn| {
         let created = create(conn, new, now)?;
@@ -364,6 +375,31 @@ fn validate_redirect_uri(uri: &str) -> Result<(), AdminError> {
         return Err(AdminError::invalid(
             "redirect_uri",
             format!("{uri:?} must not contain a fragment"),
+        ));
+    }
+    Ok(())
+}
+
+/// A logo is shown on pages whose policy names its exact address: an https URL (pages are
+/// never mixed content) that a policy can quote, without credentials or a fragment.
+fn validate_logo_uri(uri: &str) -> Result<(), AdminError> {
+    let parsed =
+        url::Url::parse(uri).map_err(|error| AdminError::invalid("logo_uri", format!("{uri:?}: {error}")))?;
+    let quotable = uri
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, ';' | ',' | '\'' | '"'));
+    if parsed.scheme() != "https"
+        || parsed.host_str().is_none()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+        || parsed.fragment().is_some()
+        || !quotable
+    {
+        return Err(AdminError::invalid(
+            "logo_uri",
+            format!(
+                "{uri:?} must be an https URL without user, fragment, spaces, quotes, commas or semicolons"
+            ),
         ));
     }
     Ok(())

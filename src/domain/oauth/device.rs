@@ -471,6 +471,8 @@ pub(crate) async fn look_up(
 pub(crate) struct PendingRequest {
     pub user_code: String,
     pub client_name: String,
+    /// The app's logo, for apps the platform runs or vouches for.
+    pub client_logo: Option<String>,
     pub scopes: Vec<String>,
 }
 
@@ -490,6 +492,7 @@ pub(crate) fn pending(
     };
     Ok(Some(PendingRequest {
         user_code: request.user_code,
+        client_logo: client.trusted_logo().map(str::to_owned),
         client_name: client.name,
         scopes: request
             .scope

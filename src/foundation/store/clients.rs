@@ -22,6 +22,8 @@ struct ClientRow {
     id_token_alg: String,
     resource_server: bool,
     pkce_optional: bool,
+    logo_uri: Option<String>,
+    verified: bool,
 }
 
 /// A registered client. `secret_hash` is the hex SHA-256 of the secret; `None` for public clients.
@@ -43,6 +45,10 @@ pub(crate) struct Client {
     pub resource_server: bool,
     /// A legacy confidential client allowed to skip PKCE.
     pub pkce_optional: bool,
+    /// The app's logo, an https URL.
+    pub logo_uri: Option<String>,
+    /// The platform vouches for the app (a partner's): its logo is shown like a first-party app's.
+    pub verified: bool,
 }
 
 impl Client {
@@ -61,6 +67,14 @@ impl Client {
 
     pub(crate) fn is_enabled(&self) -> bool {
         self.disabled_at.is_none()
+    }
+
+    /// The logo the sign-in pages may show: only an app the platform runs or vouches for gets
+    /// one, so a look-alike cannot borrow a known brand's.
+    pub(crate) fn trusted_logo(&self) -> Option<&str> {
+        (self.first_party || self.verified)
+            .then_some(self.logo_uri.as_deref())
+            .flatten()
     }
 }
 
@@ -85,6 +99,8 @@ impl TryFrom<ClientRow> for Client {
             id_token_alg: row.id_token_alg,
             resource_server: row.resource_server,
             pkce_optional: row.pkce_optional,
+            logo_uri: row.logo_uri,
+            verified: row.verified,
         })
     }
 }
@@ -104,6 +120,8 @@ pub(crate) fn insert(conn: &mut DbConnection, client: &Client) -> Result<(), Sto
         id_token_alg: client.id_token_alg.clone(),
         resource_server: client.resource_server,
         pkce_optional: client.pkce_optional,
+        logo_uri: client.logo_uri.clone(),
+        verified: client.verified,
     };
     diesel::insert_into(clients::table).values(&row).execute(conn)?;
     Ok(())

@@ -15,6 +15,8 @@ diesel::table! {
         id_token_alg -> Text,
         resource_server -> Bool,
         pkce_optional -> Bool,
+        logo_uri -> Nullable<Text>,
+        verified -> Bool,
     }
 }
 

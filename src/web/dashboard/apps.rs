@@ -27,6 +27,7 @@ pub(crate) struct AppRow {
     pub name: String,
     pub public: bool,
     pub first_party: bool,
+    pub verified: bool,
     pub resource_server: bool,
     pub pkce_optional: bool,
     pub grant_types: Vec<String>,
@@ -41,6 +42,7 @@ impl From<Client> for AppRow {
         Self {
             public: client.is_public(),
             first_party: client.first_party,
+            verified: client.verified,
             resource_server: client.resource_server,
             pkce_optional: client.pkce_optional,
             scopes: client.scopes.join(" "),
@@ -100,6 +102,8 @@ pub(crate) struct Draft {
     pub scopes: String,
     pub public: bool,
     pub first_party: bool,
+    pub verified: bool,
+    pub logo_uri: String,
     pub resource_server: bool,
     pub pkce_optional: bool,
     pub id_token_alg: String,
@@ -117,6 +121,8 @@ impl Default for Draft {
             scopes: String::new(),
             public: false,
             first_party: false,
+            verified: false,
+            logo_uri: String::new(),
             resource_server: false,
             pkce_optional: false,
             id_token_alg: "RS256".to_owned(),
@@ -157,6 +163,8 @@ impl Draft {
             scopes: field("scopes"),
             public: checked("public"),
             first_party: checked("first_party"),
+            verified: checked("verified"),
+            logo_uri: field("logo_uri"),
             resource_server: checked("resource_server"),
             pkce_optional: checked("pkce_optional"),
             id_token_alg: field("id_token_alg"),
@@ -197,6 +205,8 @@ impl Draft {
             id_token_alg: (!self.id_token_alg.is_empty()).then(|| self.id_token_alg.clone()),
             resource_server: self.resource_server,
             pkce_optional: self.pkce_optional,
+            logo_uri: (!self.logo_uri.is_empty()).then(|| self.logo_uri.clone()),
+            verified: self.verified,
         })
     }
 }

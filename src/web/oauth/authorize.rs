@@ -185,6 +185,7 @@ struct ConsentPage {
     /// The page's language.
     pub t: crate::web::i18n::PageText,
     app_name: String,
+    app_logo: Option<String>,
     /// The session that saw the page: the answer must come from it.
     session: String,
     email: String,
@@ -217,6 +218,7 @@ fn consent_page(
     let page = ConsentPage {
         t: crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref()),
         app_name: authorization.client.name.clone(),
+        app_logo: authorization.client.trusted_logo().map(str::to_owned),
         session: signed_in.session.sid.clone(),
         email: signed_in.user.email.clone(),
         permissions: authorization
@@ -227,7 +229,9 @@ fn consent_page(
         csrf: csrf.token.clone(),
         request: authorization.encoded.clone(),
     };
-    with_csrf_cookie(pages::render(StatusCode::OK, &page)?, csrf)
+    let mut response = pages::render(StatusCode::OK, &page)?;
+    pages::allow_image(&mut response, page.app_logo.as_deref());
+    with_csrf_cookie(response, csrf)
 }
 
 /// `POST /oauth/consent`: the person's answer on the consent page.

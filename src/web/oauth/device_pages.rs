@@ -50,6 +50,7 @@ struct ConfirmPage {
     pub t: crate::web::i18n::PageText,
     csrf: String,
     app_name: String,
+    app_logo: Option<String>,
     user_code: String,
     /// What the app may do, as message ids.
     permissions: Vec<&'static str>,
@@ -63,6 +64,7 @@ struct DonePage {
     pub t: crate::web::i18n::PageText,
     allowed: bool,
     app_name: String,
+    app_logo: Option<String>,
     /// The person signed this phone out to make room for the device.
     signed_out_here: bool,
 }
@@ -111,6 +113,7 @@ async fn answer_code(
             let page = ConfirmPage {
                 t: crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref()),
                 csrf: token.token.clone(),
+                app_logo: pending.client_logo.clone(),
                 app_name: pending.client_name,
                 user_code: device::display_user_code(&pending.user_code),
                 permissions: pending
@@ -120,7 +123,9 @@ async fn answer_code(
                     .collect(),
                 email: signed_in.user.email,
             };
-            with_csrf_cookie(pages::render(StatusCode::OK, &page)?, token)
+            let mut response = pages::render(StatusCode::OK, &page)?;
+            pages::allow_image(&mut response, page.app_logo.as_deref());
+            with_csrf_cookie(response, token)
         }
         Lookup::Wrong => enter_page(
             state,
@@ -211,15 +216,18 @@ fn answered(
     signed_out_here: bool,
 ) -> Result<HttpResponse, PageError> {
     let mut response = match decided {
-        Decided::Answered => pages::render(
-            StatusCode::OK,
-            &DonePage {
+        Decided::Answered => {
+            let page = DonePage {
                 t: crate::web::i18n::page(state, request),
                 allowed,
+                app_logo: pending.client_logo.clone(),
                 app_name: pending.client_name,
                 signed_out_here,
-            },
-        )?,
+            };
+            let mut response = pages::render(StatusCode::OK, &page)?;
+            pages::allow_image(&mut response, page.app_logo.as_deref());
+            response
+        }
         Decided::NotPending => no_longer_pending(state, request)?,
         Decided::Refused(limit) => device_limit_page(state, request, limit, &pending, current_sid)?,
     };
