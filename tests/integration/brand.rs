@@ -429,5 +429,11 @@ async fn the_branded_login_page_weighs_less_than_30_kb_on_the_wire_in_both_langu
             true,
             "{language}: the logo loaded under the page's policy"
         );
+        if let Some(dir) = std::env::var_os("USHER_SCREENSHOTS").map(PathBuf::from) {
+            page.set_viewport(390, 844, true).await;
+            std::fs::create_dir_all(&dir).unwrap();
+            page.screenshot(dir.join(format!("brand-login-{language}-phone.png")))
+                .await;
+        }
     }
 }
