@@ -234,6 +234,12 @@ pub(crate) fn describe_device(user_agent: &str, locale: Locale) -> String {
     }
 }
 
+/// The name a new passkey gets unless the person names it: the device's, less the marks that
+/// isolate its parts in right-to-left text, as a name may not hold invisible characters.
+pub(crate) fn passkey_name(user_agent: &str, locale: Locale) -> String {
+    describe_device(user_agent, locale).replace(['\u{2068}', '\u{2069}'], "")
+}
+
 /// A program that is not a browser.
 enum Program {
     /// A product, by its name.
@@ -403,7 +409,7 @@ pub(crate) async fn show(
         .await?
         .entitlements
         .max_profiles;
-    let device = describe_device(crate::web::form::user_agent(&request), locale);
+    let device = passkey_name(crate::web::form::user_agent(&request), locale);
     let token = csrf::token(&state, &request);
     let page = AccountPage {
         t,
@@ -646,6 +652,21 @@ mod tests {
                 "{user_agent}"
             );
         }
+    }
+
+    #[test]
+    fn a_device_in_urdu_names_a_passkey_with_a_plain_name() {
+        let Some(urdu) = Locale::parse("ur") else {
+            panic!("Urdu is supported");
+        };
+        let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(
+            describe_device(firefox, urdu),
+            "\u{2068}Windows\u{2069} پر \u{2068}Firefox\u{2069}"
+        );
+        let name = passkey_name(firefox, urdu);
+        assert_eq!(name, "Windows پر Firefox");
+        assert!(crate::foundation::text::is_plain_name(&name));
     }
 
     fn device(sid: &str, last_active_at: i64, current: bool) -> Device {

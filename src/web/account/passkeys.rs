@@ -15,7 +15,7 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::passkeys as store;
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
-use crate::web::account::{credential_change_refused, describe_device, form_author};
+use crate::web::account::{credential_change_refused, form_author, passkey_name};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::{query_param, user_agent};
@@ -88,7 +88,7 @@ async fn offer_page(
     let token = csrf::token(state, request);
     let t = crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref());
     let page = OfferPage {
-        device: describe_device(user_agent(request), t.locale),
+        device: passkey_name(user_agent(request), t.locale),
         t,
         csrf: token.token.clone(),
         continue_url: ReturnTo::parse(&carried).location(just_signed_in),
@@ -167,7 +167,7 @@ pub(crate) async fn add(
     }
     let name = passkeys::clean_name(
         form.get("name").unwrap_or_default(),
-        &describe_device(
+        &passkey_name(
             user_agent(&request),
             crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()).locale,
         ),

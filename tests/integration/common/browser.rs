@@ -379,12 +379,23 @@ impl Page {
 
     /// Writes a PNG of the whole page, beyond the viewport, to `path`.
     pub async fn screenshot(&self, path: impl AsRef<Path>) {
+        self.screenshot_at_most(path, f64::INFINITY).await;
+    }
+
+    /// [`Page::screenshot`] of at most `max_height` pixels from where the page is scrolled to
+    /// (a phone's screen).
+    pub async fn screenshot_at_most(&self, path: impl AsRef<Path>, max_height: f64) {
         let metrics = self.command("Page.getLayoutMetrics", json!({})).await;
         let size = &metrics["cssContentSize"];
+        let top = if max_height.is_finite() {
+            self.eval("window.scrollY").await.as_f64().unwrap()
+        } else {
+            0.0
+        };
         let clip = json!({
-            "x": 0, "y": 0, "scale": 1,
+            "x": 0, "y": top, "scale": 1,
             "width": size["width"].as_f64().unwrap().ceil(),
-            "height": size["height"].as_f64().unwrap().ceil(),
+            "height": (size["height"].as_f64().unwrap().ceil() - top).min(max_height),
         });
         let params = json!({ "format": "png", "captureBeyondViewport": true, "clip": clip });
         let shot = self.command("Page.captureScreenshot", params).await;
