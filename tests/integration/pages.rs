@@ -217,9 +217,14 @@ async fn inspect_in(page: &Page, name: &str, lang: Lang) {
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join(format!("{name}-{viewport}.png"));
             if mobile {
-                page.screenshot_at_most(path, f64::from(height)).await;
+                page.screenshot_of_viewport(path).await;
             } else {
-                page.screenshot(path).await;
+                // The whole page: a screen as tall as it, then the screen again.
+                let tall = page.eval("document.documentElement.scrollHeight").await;
+                let tall = u32::try_from(tall.as_u64().unwrap()).unwrap().max(height);
+                page.set_viewport(width, tall, mobile).await;
+                page.screenshot_of_viewport(path).await;
+                page.set_viewport(width, height, mobile).await;
             }
         }
     }
