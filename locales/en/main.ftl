@@ -301,3 +301,87 @@ notice-family-invited = The invitation is on its way. It works once, for a few d
 notice-family-removed = They are no longer in your family.
 notice-family-cancelled = The invitation was cancelled: its link no longer works.
 notice-family-left = You left the family.
+
+## The names of devices (account.html, device_limit.html, passkey_offer.html): products keep
+## their own names (Chrome, Android, Fire TV); these messages say the rest.
+
+device-on = { $browser } on { $platform }
+device-unknown = Unknown device
+device-tv-app = { $app } on a TV or other device
+device-smart-tv = Smart TV
+device-program = { $name } program
+device-program-using = { $name } program ({ $library })
+device-app-using = App ({ $library })
+
+## Age ratings (account.html, profile_picker.html): `$rating` is a rating such as 13+.
+
+rating-all = Suitable for all ages
+rating-up-to = Up to { $rating }
+
+## The account page's family section (account_family.html).
+
+family-heading = Family
+family-member = You are in { $holder }'s family: you watch with their plan, with your own sign-in and profiles.
+family-leave = Leave { $holder }'s family
+family-places = { $count ->
+    [one] Your plan lets you share it with { $count } person. They sign in with their own account; a pending invitation takes the place until it is accepted or expires.
+   *[other] Your plan lets you share it with { $count } people. Each signs in with their own account; pending invitations take a place until they are accepted or expire.
+}
+family-empty = Nobody is in your family yet.
+family-joined-on = Joined { $when }
+family-remove-label = Remove { $email } from your family
+family-invitations = Invitations
+family-invited-until = Invited · the link works until { $when }
+family-cancel-label = Cancel the invitation to { $email }
+cancel = Cancel
+family-invite-email = Invite by email
+family-invite-hint = They get a link that signs them in, or creates their account, and adds them to your family.
+family-send-invitation = Send invitation
+family-no-place = Every place is taken. Remove a member or cancel an invitation to invite someone else.
+
+## What the account page refuses, and why (error.html).
+
+check-the-address = Check the address
+family-not-an-address = That is not an email address. Go back and try another.
+family-own-address = That is your own address. Go back and try another.
+family-already-member = That address is already in your family. Go back and try another.
+not-possible-now = Not possible now
+family-in-another = You are in someone else's family: leave it before inviting people into yours.
+family-not-in-plan = Your plan does not include a family.
+family-all-taken = { $count ->
+    [one] Your family has { $count } place, taken or offered: cancel the invitation or remove the member first.
+   *[other] Your family has { $count } places, all taken or offered: cancel an invitation or remove a member first.
+}
+too-many-invitations = Too many invitations
+invitations-throttled = { $count ->
+    [one] Too many invitations and sign-in links were asked for from your network. Wait { $count } minute and try again.
+   *[other] Too many invitations and sign-in links were asked for from your network. Wait { $count } minutes and try again.
+}
+check-the-profile = Check the profile
+profile-name-invalid = { $count ->
+    [one] A profile's name has { $count } character at most, and no control or invisible formatting characters. Go back and change it.
+   *[other] A profile's name has 1 to { $count } characters, and no control or invisible formatting characters. Go back and change it.
+}
+profile-rating-invalid = Choose one of the age ratings offered. Go back and change it.
+profile-pin-invalid = A PIN is 4 digits. Go back and change it.
+no-room-for-profile = No room for another profile
+profiles-all-taken = { $count ->
+    [one] Your plan allows { $count } profile. Delete it first, or change your plan.
+   *[other] Your plan allows { $count } profiles. Delete one first, or change your plan.
+}
+profile-deleted-meanwhile = That profile is gone
+profile-deleted-meanwhile-lead = It was deleted meanwhile. Go back to your account page.
+sign-in-again-first = Sign in again first
+sign-in-again-first-lead = To change how you sign in, sign out and sign in again (an emailed sign-in link works), then make the change within 15 minutes.
+second-factor-first = Sign in with your second factor first
+second-factor-first-lead = Your account has a passkey or two-step sign-in. Sign out, sign in with it, and make the change within 15 minutes.
+choose-another-name = Choose another name
+name-hidden-characters = A name cannot contain control characters or invisible formatting characters (such as right-to-left marks). Go back and type it again.
+passkey-name-hidden-characters = A passkey's name cannot contain control characters or invisible formatting characters (such as right-to-left marks). Go back and name it again.
+choose-a-longer-password = Choose a longer password
+password-too-short = A password needs at least 8 characters. Go back and choose another.
+session-ended = Your session ended
+session-ended-lead = Your session ended. Sign in again to add a passkey.
+passkey-not-added = The passkey was not added. Go back and try again, or use another device.
+logout-two-apps = The sign-out request names two different apps.
+logout-unregistered = The app asked to send you to an address it has not registered.

@@ -303,10 +303,10 @@ impl From<PasskeyError> for PageError {
         match error {
             PasskeyError::Refused(_) => Self::bad_request_said("error-passkey-refused"),
             PasskeyError::Off => Self::not_found(),
-            PasskeyError::Name => Self::new(
+            PasskeyError::Name => Self::said(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "Choose another name",
-                "A passkey's name cannot contain control characters or invisible formatting characters (such as right-to-left marks). Go back and name it again.",
+                "choose-another-name",
+                Words::Message("passkey-name-hidden-characters"),
             ),
             PasskeyError::Store(error) => error.into(),
         }

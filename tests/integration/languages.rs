@@ -292,6 +292,11 @@ on_both_backends!(
     a_refused_sign_in_says_why_in_urdu,
     error_pages_say_what_went_wrong_in_urdu,
     the_account_page_speaks_urdu,
+    the_sign_in_link_pages_speak_urdu,
+    signing_out_speaks_urdu,
+    the_tv_answer_pages_speak_urdu,
+    the_account_pages_family_ratings_and_device_names_speak_urdu,
+    the_account_pages_refusals_speak_urdu,
 );
 
 /// The message ids of every catalogue, by language tag.
@@ -710,4 +715,273 @@ async fn the_account_page_speaks_urdu(backend: Backend) {
     let (english, urdu_page) = in_both_languages(&browser, "/account?done=name").await;
     assert!(english.contains("Your name was saved."), "{english}");
     assert!(urdu_page.contains("آپ کا نام محفوظ ہو گیا۔"), "{urdu_page}");
+}
+
+/// `response`'s page, after its redirect when it has one.
+async fn page_after(browser: &Browser, response: reqwest::Response) -> String {
+    browser.follow(response).await.text().await.unwrap()
+}
+
+/// The page `post` answers when it is sent in English, then in Urdu: each run gets the page at
+/// `form_path` in its language and posts it with `post`.
+async fn posted_in_both_languages<F, Fut>(browser: &Browser, form_path: &str, post: F) -> (String, String)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let mut pages = Vec::new();
+    for tag in ["en", "ur"] {
+        choose_language(browser, tag).await;
+        let form = browser.get(form_path).await.text().await.unwrap();
+        let response = post(flow::hidden_field(&form, "csrf")).await;
+        pages.push(page_after(browser, response).await);
+    }
+    let urdu_page = pages.pop().unwrap();
+    (pages.pop().unwrap(), urdu_page)
+}
+
+async fn the_sign_in_link_pages_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    let (english, urdu_page) = posted_in_both_languages(&browser, "/login", |csrf| {
+        let browser = &browser;
+        async move {
+            browser
+                .post(
+                    "/login/link",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("request", ""),
+                        ("email", "reader@example.com"),
+                    ],
+                )
+                .await
+        }
+    })
+    .await;
+    assert_translated("link sent", &english, &urdu_page);
+    assert!(english.contains("<h1>Check your email</h1>"), "{english}");
+
+    let state = server.state.clone();
+    let link = server
+        .state
+        .store
+        .run(move |conn| {
+            usher::domain::identity::links::issue(&state, conn, "reader@example.com", "", state.clock.now())
+        })
+        .await
+        .unwrap()
+        .expect("a link for a known address");
+    let path = link.url.replace(&server.url, "");
+    let (english, urdu_page) = in_both_languages(&browser, &path).await;
+    assert_translated("link continue", &english, &urdu_page);
+    let (english, urdu_page) =
+        in_both_languages(&browser, "/login/link/continue?token=spent-or-made-up").await;
+    assert_translated("link gone", &english, &urdu_page);
+}
+
+async fn signing_out_speaks_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let (english, urdu_page) = in_both_languages(&browser, "/oauth/logout").await;
+    assert_translated("sign out?", &english, &urdu_page);
+    let mut signed_out = Vec::new();
+    for tag in ["en", "ur"] {
+        browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+        choose_language(&browser, tag).await;
+        let confirm = browser.get("/oauth/logout").await.text().await.unwrap();
+        let csrf = flow::hidden_field(&confirm, "csrf");
+        let response = browser.post("/logout", &[("csrf", csrf.as_str())]).await;
+        signed_out.push(page_after(&browser, response).await);
+    }
+    assert_translated("signed out", &signed_out[0], &signed_out[1]);
+    assert!(signed_out[0].contains("You are signed out"), "{}", signed_out[0]);
+}
+
+/// A TV's user code for `tv`.
+async fn user_code(server: &TestServer, tv: &usher::domain::oauth::clients::CreatedClient) -> String {
+    let codes: serde_json::Value = common::http()
+        .post(server.endpoint("/oauth/device_authorization"))
+        .form(&[("client_id", tv.client_id.as_str()), ("scope", "openid")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    codes["user_code"].as_str().unwrap().to_owned()
+}
+
+async fn the_tv_answer_pages_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let tv = server
+        .create_client(usher::domain::oauth::clients::NewClient {
+            name: "Streamly TV".into(),
+            grant_types: vec!["urn:ietf:params:oauth:grant-type:device_code".into()],
+            public: true,
+            ..usher::domain::oauth::clients::NewClient::default()
+        })
+        .await;
+    let browser = Browser::new(&server);
+    browser.sign_in(None, "reader@example.com", flow::PASSWORD).await;
+    let (english, urdu_page) = in_both_languages(&browser, "/device").await;
+    assert_translated("TV code", &english, &urdu_page);
+    for decision in ["allow", "deny"] {
+        let mut answers = Vec::new();
+        for tag in ["en", "ur"] {
+            let code = user_code(&server, &tv).await;
+            choose_language(&browser, tag).await;
+            let confirm = browser
+                .get(&format!("/device?user_code={code}"))
+                .await
+                .text()
+                .await
+                .unwrap();
+            let form = [
+                ("csrf", flow::hidden_field(&confirm, "csrf")),
+                ("user_code", flow::hidden_field(&confirm, "user_code")),
+                ("decision", decision.to_owned()),
+            ];
+            let form: Vec<(&str, &str)> = form.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            let response = browser.post("/device/decision", &form).await;
+            answers.push(page_after(&browser, response).await);
+        }
+        assert_translated(decision, &answers[0], &answers[1]);
+    }
+}
+
+/// A signed-in holder of a family plan (three places, five profiles) with two profiles, an
+/// open invitation and a second device signed in with Firefox on Windows.
+async fn family_account(server: &TestServer) -> Browser {
+    use usher::domain::entitlements::manage::{Actor, TierInput};
+    use usher::domain::profiles::{self, PinChange, ProfileInput};
+    let user_id = flow::create_user(server, "holder@example.com").await;
+    let plan = TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_profiles: Some(5),
+        max_members: 3,
+        ..TierInput::default()
+    };
+    common::subscribe(server, &user_id, "family", plan).await;
+    for (name, maturity) in [("Amina", "18"), ("Zara", "all")] {
+        let input = ProfileInput {
+            name: name.into(),
+            maturity: Some(maturity.into()),
+            kids: false,
+            pin: PinChange::Keep,
+        };
+        profiles::create(&server.state.core, &Actor::client("test"), &user_id, input)
+            .await
+            .unwrap();
+    }
+    Browser::with_user_agent(
+        server,
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    )
+    .sign_in(None, "holder@example.com", flow::PASSWORD)
+    .await;
+    let browser = Browser::new(server);
+    browser.sign_in(None, "holder@example.com", flow::PASSWORD).await;
+    let account = browser.get("/account").await.text().await.unwrap();
+    let invited = browser
+        .post(
+            "/account/family/invite",
+            &[
+                ("csrf", flow::hidden_field(&account, "csrf").as_str()),
+                ("email", "cousin@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&invited), "/account?done=family-invited");
+    browser
+}
+
+/// `text` as a right-to-left message holds it: inside Unicode isolation marks.
+fn isolated(text: &str) -> String {
+    format!("\u{2068}{text}\u{2069}")
+}
+
+async fn the_account_pages_family_ratings_and_device_names_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let browser = family_account(&server).await;
+    let (english, urdu_page) = in_both_languages(&browser, "/account").await;
+    assert_translated("account with a family", &english, &urdu_page);
+    for words in [
+        "<h2 id=\"family-heading\">Family</h2>",
+        "Your plan lets you share it with 3 people.",
+        "<h3>Invitations</h3>",
+        "Up to 18+",
+        "Suitable for all ages",
+        "Firefox on Windows",
+    ] {
+        assert!(english.contains(words), "{words}: {english}");
+    }
+    for words in [
+        "<h2 id=\"family-heading\">فیملی</h2>".to_owned(),
+        format!("آپ اپنا پلان {} افراد کے ساتھ بانٹ سکتے ہیں۔", isolated("3")),
+        "<h3>دعوت نامے</h3>".to_owned(),
+        format!("{} تک", isolated("18+")),
+        "ہر عمر کے لیے موزوں".to_owned(),
+        format!("{} پر {}", isolated("Windows"), isolated("Firefox")),
+    ] {
+        assert!(urdu_page.contains(&words), "{words}: {urdu_page}");
+    }
+    for english_words in [
+        "Family",
+        "Invitations",
+        "Suitable",
+        "Up to",
+        " on Windows",
+        "Send invitation",
+    ] {
+        assert!(
+            !urdu_page.contains(english_words),
+            "{english_words} left in English: {urdu_page}"
+        );
+    }
+}
+
+async fn the_account_pages_refusals_speak_urdu(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    let browser = family_account(&server).await;
+    let (english, urdu_page) = posted_in_both_languages(&browser, "/account", |csrf| {
+        let browser = &browser;
+        async move {
+            browser
+                .post(
+                    "/account/family/invite",
+                    &[("csrf", csrf.as_str()), ("email", "holder@example.com")],
+                )
+                .await
+        }
+    })
+    .await;
+    assert_translated("inviting oneself", &english, &urdu_page);
+    assert!(english.contains("That is your own address."), "{english}");
+    assert!(urdu_page.contains("یہ تو آپ کا اپنا ایڈریس ہے۔"), "{urdu_page}");
+    let (english, urdu_page) = posted_in_both_languages(&browser, "/account", |csrf| {
+        let browser = &browser;
+        async move {
+            browser
+                .post(
+                    "/account/profile",
+                    &[("csrf", csrf.as_str()), ("name", "Grace\u{202e}")],
+                )
+                .await
+        }
+    })
+    .await;
+    assert_translated("a hidden character in a name", &english, &urdu_page);
+    assert!(urdu_page.contains("کوئی اور نام رکھیں"), "{urdu_page}");
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 use usher::domain::oauth::clients::NewClient;
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
+use usher::foundation::i18n::Locale;
 use usher::foundation::store::profiles::Profile;
 
 const EMAIL: &str = "viewer@example.com";
@@ -101,6 +102,21 @@ async fn assert_accessible(page: &Page, name: &str, lang: &str) {
   const texts = [...document.querySelectorAll('h1,h2,p,label,button,a,li,dt,dd')].filter((e) => e.offsetParent && e.innerText.trim());
   const low = texts.filter((e) => contrast(e) < 4.5).map((e) => e.innerText.trim().slice(0, 40) + ' ' + contrast(e).toFixed(2));
   const inputs = [...document.querySelectorAll('input:not([type=hidden])')];
+  // Buttons sharing a row read in the page's direction: the one first in the page stands
+  // left of the next in a left-to-right page, right of it in a right-to-left one.
+  const rows = () => {
+    const rtl = getComputedStyle(document.documentElement).direction === 'rtl';
+    const buttons = [...document.querySelectorAll('button')].filter((b) => b.offsetParent);
+    const pairs = [];
+    const againstDirection = [];
+    buttons.forEach((first, i) => buttons.slice(i + 1).forEach((next) => {
+      const [a, b] = [first.getBoundingClientRect(), next.getBoundingClientRect()];
+      if (Math.abs(a.top - b.top) > 2 || Math.abs(a.bottom - b.bottom) > 2) return;
+      pairs.push(first.innerText.trim() + ' | ' + next.innerText.trim());
+      if (rtl ? a.left <= b.left : a.left >= b.left) againstDirection.push(pairs[pairs.length - 1]);
+    }));
+    return { buttonsSharingRows: pairs.length, againstDirection };
+  };
   return {
     lang: document.documentElement.lang,
     dir: getComputedStyle(document.documentElement).direction,
@@ -110,6 +126,7 @@ async fn assert_accessible(page: &Page, name: &str, lang: &str) {
     positiveTabindex: [...document.querySelectorAll('[tabindex]')].filter((e) => e.tabIndex > 0).length,
     lowContrast: low,
     overflow: document.documentElement.scrollWidth > window.innerWidth,
+    ...rows(),
   };
 })()"#,
         )
@@ -137,23 +154,88 @@ async fn assert_accessible(page: &Page, name: &str, lang: &str) {
         report["overflow"], false,
         "{name}: no sideways scrolling: {report}"
     );
+    assert_eq!(
+        report["againstDirection"],
+        json!([]),
+        "{name}: buttons on a row read in the page's direction: {report}"
+    );
 }
 
-/// Checks the page at every viewport and keeps its screenshots.
-async fn inspect(page: &Page, name: &str) {
-    inspect_in(page, name, "en").await;
-}
+/// A language the pages are checked in.
+#[derive(Clone, Copy)]
+struct Lang(&'static str);
 
-/// [`inspect`] for a page in the language `lang`.
-async fn inspect_in(page: &Page, name: &str, lang: &str) {
-    for (viewport, width, height, mobile) in VIEWPORTS {
-        page.set_viewport(width, height, mobile).await;
-        assert_accessible(page, &format!("{name} at {viewport}"), lang).await;
-        if let Some(dir) = screenshot_dir() {
-            std::fs::create_dir_all(&dir).unwrap();
-            page.screenshot(dir.join(format!("{name}-{viewport}.png"))).await;
+const ENGLISH: Lang = Lang("en");
+const URDU: Lang = Lang("ur");
+
+impl Lang {
+    fn locale(self) -> Locale {
+        Locale::parse(self.0).unwrap()
+    }
+
+    /// Message `id` in this language.
+    fn says(self, id: &str) -> String {
+        self.locale().get(id)
+    }
+
+    /// Message `id` with one argument in this language.
+    fn says_with(self, id: &str, name: &'static str, value: &str) -> String {
+        self.locale().with(id, name, value)
+    }
+
+    /// A device's name as pages give it in this language: `browser` on `platform`.
+    fn device(self, browser: &str, platform: &str) -> String {
+        self.locale()
+            .with_two("device-on", ("browser", browser), ("platform", platform))
+    }
+
+    /// The name of a page's pictures: English ones by the page's name, others after their
+    /// language (`ur-login`).
+    fn picture(self, name: &str) -> String {
+        match self.0 {
+            "en" => name.to_owned(),
+            tag => format!("{tag}-{name}"),
         }
     }
+}
+
+/// Opens the site in `lang`, chosen with the pages' own selector (kept in a cookie, and on
+/// the account once signed in).
+async fn open_in(page: &Page, site: &Site, lang: Lang) {
+    page.goto(&site.server.endpoint("/")).await;
+    choose_language(page, lang.0).await;
+}
+
+/// Checks the page in `lang` at every viewport and keeps its screenshots: phone pictures show
+/// the phone's screen where the page is scrolled to, desktop ones the whole page.
+async fn inspect_in(page: &Page, name: &str, lang: Lang) {
+    let name = lang.picture(name);
+    for (viewport, width, height, mobile) in VIEWPORTS {
+        page.set_viewport(width, height, mobile).await;
+        assert_accessible(page, &format!("{name} at {viewport}"), lang.0).await;
+        if let Some(dir) = screenshot_dir() {
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{name}-{viewport}.png"));
+            if mobile {
+                page.screenshot_of_viewport(path).await;
+            } else {
+                // The whole page: a screen as tall as it, then the screen again.
+                let tall = page.eval("document.documentElement.scrollHeight").await;
+                let tall = u32::try_from(tall.as_u64().unwrap()).unwrap().max(height);
+                page.set_viewport(width, tall, mobile).await;
+                page.screenshot_of_viewport(path).await;
+                page.set_viewport(width, height, mobile).await;
+            }
+        }
+    }
+}
+
+/// Whether the page shows a refusal.
+async fn has_alert(page: &Page) -> bool {
+    page.eval("document.querySelector('[role=alert]') !== null")
+        .await
+        .as_bool()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,30 +269,43 @@ async fn the_login_page_weighs_less_than_30_kb_on_the_wire() {
     drop(browser);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths() {
+/// Signing in, allowing an app, the account page, signing out and an error page, in `lang`.
+async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths(lang: Lang) {
     let site = site(|config| config.allow_signup = true).await;
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
+    open_in(&page, &site, lang).await;
+    inspect_in(&page, "home", lang).await;
 
     page.goto(&site.authorize_url()).await;
-    inspect(&page, "login").await;
+    inspect_in(&page, "login", lang).await;
 
     page.fill("input[type=email]", EMAIL).await;
     page.fill("input[type=password]", "not the password").await;
     page.click_and_wait("button[type=submit]").await;
-    assert!(page.text("[role=alert]").await.contains("don't match"));
-    inspect(&page, "login-error").await;
+    assert!(
+        page.text("[role=alert]")
+            .await
+            .contains(&lang.says("login-refused"))
+    );
+    inspect_in(&page, "login-error", lang).await;
 
     page.goto(&site.server.endpoint("/signup")).await;
-    inspect(&page, "signup").await;
+    inspect_in(&page, "signup", lang).await;
 
     page.goto(&site.authorize_url()).await;
     page.fill("input[type=email]", EMAIL).await;
     page.fill("input[type=password]", PASSWORD).await;
     page.click_and_wait("button[type=submit]").await;
     assert!(page.text("h1").await.contains("Streamly"));
-    inspect(&page, "consent").await;
+    inspect_in(&page, "consent", lang).await;
+    // Mirrored: the row of buttons runs from the right in Urdu, so the first (Deny) stands
+    // right of Allow; in English, left of it.
+    let (deny, allow) = consent_buttons(&page).await;
+    match lang.0 {
+        "ur" => assert!(deny > allow, "Urdu: Deny at {deny}, Allow at {allow}"),
+        _ => assert!(deny < allow, "English: Deny at {deny}, Allow at {allow}"),
+    }
     page.click_and_wait("button[value=allow]").await;
     site.callback.next_request().await;
 
@@ -262,20 +357,20 @@ async fn sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths()
     let listed = page.text("body").await;
     assert!(
         listed.contains("Streamly")
-            && listed.contains("Safari on iPhone")
-            && listed.contains("Stop watching on living-room-tv"),
+            && listed.contains(&lang.device("Safari", "iPhone"))
+            && listed.contains(&lang.says_with("stop-watching-on", "device", "living-room-tv")),
         "{listed}"
     );
-    inspect(&page, "account").await;
+    inspect_in(&page, "account", lang).await;
 
     page.goto(&site.server.endpoint("/oauth/logout")).await;
-    inspect(&page, "logout").await;
+    inspect_in(&page, "logout", lang).await;
     page.click_and_wait("button[type=submit]").await;
-    inspect(&page, "signed-out").await;
+    inspect_in(&page, "signed-out", lang).await;
 
     page.goto(&site.server.endpoint("/oauth/authorize?client_id=nobody"))
         .await;
-    inspect(&page, "error").await;
+    inspect_in(&page, "error", lang).await;
 
     drop(page);
     drop(browser);
@@ -288,13 +383,15 @@ fn totp_code(secret: &str, now: i64) -> String {
     totp.generate(u64::try_from(now).unwrap()).to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths() {
+/// Setting up an authenticator app, its recovery codes, turning it off and the code asked
+/// at sign-in, in `lang`.
+async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths(lang: Lang) {
     // Ten seconds into a 30-second step; the clock moves only when the test says.
     let site = site_with_clock(|_| {}, Clock::manual(1_795_545_610)).await;
     let now = || site.server.state.clock.now();
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
+    open_in(&page, &site, lang).await;
 
     page.goto(&site.server.endpoint("/login")).await;
     page.fill("input[type=email]", EMAIL).await;
@@ -303,30 +400,30 @@ async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths(
     page.click_and_wait("form[action='/account/totp/start'] button")
         .await;
     assert!(page.html().await.contains("<svg"), "a QR code");
-    inspect(&page, "totp-setup").await;
+    inspect_in(&page, "totp-setup", lang).await;
 
     let secret = page.text("#secret").await;
     page.fill("#code", "000000").await;
     page.click_and_wait("form[action='/account/totp/confirm'] button")
         .await;
-    assert!(page.text("[role=alert]").await.contains("code"));
-    inspect(&page, "totp-setup-error").await;
+    assert!(has_alert(&page).await);
+    inspect_in(&page, "totp-setup-error", lang).await;
 
     page.fill("#code", &totp_code(&secret, now())).await;
     page.click_and_wait("form[action='/account/totp/confirm'] button")
         .await;
-    assert!(page.text("h1").await.contains("Two-step sign-in is on"));
-    inspect(&page, "recovery-codes").await;
+    assert_eq!(page.text("h1").await, lang.says("two-step-is-on"));
+    inspect_in(&page, "recovery-codes", lang).await;
 
     page.goto(&site.server.endpoint("/account")).await;
-    assert!(page.text("body").await.contains("On since"));
-    inspect(&page, "account-two-step-on").await;
+    assert!(page.html().await.contains("id=\"totp-off-code\""));
+    inspect_in(&page, "account-two-step-on", lang).await;
 
     page.fill("#totp-off-code", "000000").await;
     page.click_and_wait("form[action='/account/totp/disable'] button")
         .await;
-    assert!(page.text("[role=alert]").await.contains("code"));
-    inspect(&page, "totp-disable-error").await;
+    assert!(has_alert(&page).await);
+    inspect_in(&page, "totp-disable-error", lang).await;
     page.goto(&site.server.endpoint("/account")).await;
 
     page.click_and_wait("form[action='/logout'] button").await;
@@ -334,17 +431,13 @@ async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths(
     page.fill("input[type=email]", EMAIL).await;
     page.fill("input[type=password]", PASSWORD).await;
     page.click_and_wait("button[type=submit]").await;
-    assert!(
-        page.text("body")
-            .await
-            .contains("Enter the code from your authenticator app")
-    );
-    inspect(&page, "login-code").await;
+    assert!(page.text("body").await.contains(&lang.says("code-from-app")));
+    inspect_in(&page, "login-code", lang).await;
 
     page.fill("#code", "000000").await;
     page.click_and_wait("button[type=submit]").await;
-    assert!(page.text("[role=alert]").await.contains("code"));
-    inspect(&page, "login-code-error").await;
+    assert!(has_alert(&page).await);
+    inspect_in(&page, "login-code-error", lang).await;
 
     site.server.state.clock.advance(30);
     page.fill("#code", &totp_code(&secret, now())).await;
@@ -355,11 +448,13 @@ async fn two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths(
     drop(browser);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and_desktop_widths() {
+/// Sign-in links, the passkey offer, the account's passkeys and an administrator's second
+/// factor, in `lang`.
+async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and_desktop_widths(lang: Lang) {
     let site = site(|_| {}).await;
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
+    open_in(&page, &site, lang).await;
     page.command("WebAuthn.enable", json!({})).await;
     page.command(
         "WebAuthn.addVirtualAuthenticator",
@@ -379,8 +474,8 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
     page.goto(&site.authorize_url()).await;
     page.fill("input[type=email]", EMAIL).await;
     page.click_and_wait("button[formaction='/login/link']").await;
-    assert_eq!(page.text("h1").await, "Check your email");
-    inspect(&page, "link-sent").await;
+    assert_eq!(page.text("h1").await, lang.says("check-your-email"));
+    inspect_in(&page, "link-sent", lang).await;
 
     let (state, email) = (site.server.state.clone(), EMAIL.to_owned());
     let link = site
@@ -392,18 +487,19 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
         .unwrap()
         .expect("a link for a known address");
     page.goto(&link.url).await;
-    assert_eq!(page.text("h1").await, "Continue signing in");
-    inspect(&page, "link-continue").await;
+    assert_eq!(page.text("h1").await, lang.says("continue-signing-in"));
+    inspect_in(&page, "link-continue", lang).await;
     page.wait_for("document.querySelector('input[name=passkey_offer]').value === '1'")
         .await;
     page.click_and_wait("button[type=submit]").await;
-    assert_eq!(page.text("h1").await, "Sign in faster next time");
+    assert_eq!(page.text("h1").await, lang.says("passkey-offer-title"));
     page.wait_for("!document.querySelector('[data-passkey-start]').hidden")
         .await;
-    inspect(&page, "passkey-offer").await;
+    inspect_in(&page, "passkey-offer", lang).await;
     page.click_and_wait("[data-passkey-start]").await;
-    assert!(page.text("main").await.contains("Your passkey was added"));
-    inspect(&page, "account-passkeys").await;
+    let main = page.text("main").await;
+    assert!(main.contains(&lang.says("notice-passkey-added")), "{main}");
+    inspect_in(&page, "account-passkeys", lang).await;
 
     page.goto(
         &site
@@ -411,7 +507,7 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
             .endpoint("/login/link/continue?token=spent-or-made-up"),
     )
     .await;
-    inspect(&page, "link-gone").await;
+    inspect_in(&page, "link-gone", lang).await;
 
     // An administrator without a second factor is stopped on the way in.
     let now = site.server.state.clock.now();
@@ -438,10 +534,10 @@ async fn passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and
     page.fill("input[type=email]", "admin@example.com").await;
     page.fill("input[type=password]", PASSWORD).await;
     page.click_and_wait("button.primary").await;
-    assert_eq!(page.text("h1").await, "Add a second factor");
+    assert_eq!(page.text("h1").await, lang.says("second-factor-title"));
     page.wait_for("!document.querySelector('[data-passkey-start]').hidden")
         .await;
-    inspect(&page, "second-factor").await;
+    inspect_in(&page, "second-factor", lang).await;
 
     drop(page);
     drop(browser);
@@ -470,8 +566,8 @@ async fn person_id(server: &TestServer) -> String {
         .id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_slot() {
+/// The device limit page in `lang`, and signing a device out there.
+async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_slot(lang: Lang) {
     let site = site(|_| {}).await;
     allow_devices(&site.server, 2).await;
     let mut others = Vec::new();
@@ -486,6 +582,7 @@ async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_sl
     }
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
+    open_in(&page, &site, lang).await;
 
     page.goto(&site.authorize_url()).await;
     page.fill("input[type=email]", EMAIL).await;
@@ -496,16 +593,19 @@ async fn the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_sl
         "{}",
         page.url().await
     );
-    assert_eq!(page.text("h1").await, "Your plan allows 2 devices");
+    assert_eq!(
+        page.text("h1").await,
+        lang.locale().count("device-limit-heading", 2)
+    );
     let listed = page.text("ul.items").await;
     assert!(
-        listed.contains("Firefox on Windows") && listed.contains("Samsung Internet on Smart TV"),
+        listed.contains(&lang.device("Firefox", "Windows"))
+            && listed.contains(&lang.device("Samsung Internet", &lang.says("device-smart-tv"))),
         "{listed}"
     );
-    inspect(&page, "device-limit").await;
+    inspect_in(&page, "device-limit", lang).await;
 
-    page.click_and_wait("button[aria-label^='Sign out Firefox on Windows']")
-        .await;
+    page.click_and_wait("button[aria-label*='Firefox']").await;
     assert!(
         page.text("h1").await.contains("Streamly"),
         "the sign-in finished and went on to the app's consent page"
@@ -555,12 +655,13 @@ async fn family_profiles(server: &TestServer) -> (Profile, Profile) {
     (created.pop().unwrap(), kid)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_tv() {
+/// "Who's watching?" and its PIN page in `lang`, for an app and for a TV.
+async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_tv(lang: Lang) {
     let site = site(|_| {}).await;
     let (parent, kid) = family_profiles(&site.server).await;
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
+    open_in(&page, &site, lang).await;
 
     let (_, challenge) = flow::pkce();
     let query = url::form_urlencoded::Serializer::new(String::new())
@@ -576,19 +677,22 @@ async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_
     page.fill("input[type=email]", EMAIL).await;
     page.fill("input[type=password]", PASSWORD).await;
     page.click_and_wait("button[type=submit]").await;
-    assert!(page.text("body").await.contains("Know which profile is watching"));
+    assert!(page.text("body").await.contains(&lang.says("scope-profiles")));
     page.click_and_wait("button[value=allow]").await;
-    assert_eq!(page.text("h1").await, "Who's watching?");
-    inspect(&page, "profiles-picker").await;
+    assert_eq!(page.text("h1").await, lang.says("profiles-title"));
+    inspect_in(&page, "profiles-picker", lang).await;
 
     page.click_and_wait(&format!("button[value='{}']", parent.id))
         .await;
-    assert_eq!(page.text("h1").await, "Enter the PIN for Amina");
-    inspect(&page, "profiles-pin").await;
+    assert_eq!(
+        page.text("h1").await,
+        lang.says_with("pin-heading", "name", "Amina")
+    );
+    inspect_in(&page, "profiles-pin", lang).await;
     page.fill("#pin", "1111").await;
     page.click_and_wait("button[type=submit]").await;
-    assert!(page.text("[role=alert]").await.contains("That PIN is not right"));
-    inspect(&page, "profiles-pin-wrong").await;
+    assert!(page.text("[role=alert]").await.contains(&lang.says("pin-wrong")));
+    inspect_in(&page, "profiles-pin-wrong", lang).await;
     page.fill("#pin", "2468").await;
     page.click_and_wait("button[type=submit]").await;
     assert!(
@@ -621,11 +725,13 @@ async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_
     page.set_viewport(390, 844, true).await;
     page.goto(started["verification_uri_complete"].as_str().unwrap())
         .await;
+    inspect_in(&page, "device-confirm", lang).await;
     page.click_and_wait("button[value=allow]").await;
-    assert_eq!(page.text("h1").await, "Who's watching?");
-    inspect(&page, "device-profiles-picker").await;
+    assert_eq!(page.text("h1").await, lang.says("profiles-title"));
+    inspect_in(&page, "device-profiles-picker", lang).await;
     page.click_and_wait(&format!("button[value='{}']", kid.id)).await;
-    assert_eq!(page.text("h1").await, "Your device is signed in");
+    assert_eq!(page.text("h1").await, lang.says("device-signed-in"));
+    inspect_in(&page, "device-done", lang).await;
     let tokens: serde_json::Value = http
         .post(site.server.endpoint("/oauth/token"))
         .form(&[
@@ -655,7 +761,7 @@ async fn whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_
     page.goto(&site.server.endpoint("/account#profiles")).await;
     page.eval("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
         .await;
-    inspect(&page, "account-profiles").await;
+    inspect_in(&page, "account-profiles", lang).await;
 
     drop(page);
     drop(browser);
@@ -688,65 +794,100 @@ async fn choose_language(page: &Page, lang: &str) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn urdu_pages_are_right_to_left_mirrored_and_accessible_at_phone_and_desktop_widths() {
-    let site = site(|config| config.allow_signup = true).await;
-    let (parent, _) = family_profiles(&site.server).await;
+/// The TV code pages (a code refused, the answer denied) and the account page's family
+/// section, in `lang`.
+async fn tv_and_family_pages_are_accessible_and_readable_at_phone_and_desktop_widths(lang: Lang) {
+    let site = site(|_| {}).await;
+    let plan = usher::domain::entitlements::manage::TierInput {
+        name: "Family".into(),
+        rank: 10,
+        max_streams: 4,
+        max_members: 3,
+        ..Default::default()
+    };
+    common::subscribe(&site.server, &person_id(&site.server).await, "family", plan).await;
+    let tv = site
+        .server
+        .create_client(NewClient {
+            name: "Streamly TV".into(),
+            grant_types: vec![usher::domain::oauth::clients::GRANT_DEVICE_CODE.into()],
+            public: true,
+            ..NewClient::default()
+        })
+        .await;
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
-
-    page.goto(&site.server.endpoint("/login")).await;
-    choose_language(&page, "ur").await;
-    inspect_in(&page, "ur-login", "ur").await;
-    page.fill("input[type=email]", EMAIL).await;
-    page.fill("input[type=password]", "not the password").await;
-    page.click_and_wait("button[type=submit]").await;
-    assert!(
-        page.eval("document.querySelector('[role=alert]') !== null")
-            .await
-            .as_bool()
-            .unwrap()
-    );
-    inspect_in(&page, "ur-login-error", "ur").await;
+    open_in(&page, &site, lang).await;
+    // Sign-up is off on this site: its page is not found.
     page.goto(&site.server.endpoint("/signup")).await;
-    inspect_in(&page, "ur-signup", "ur").await;
-
-    let (_, challenge) = flow::pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &site.client_id)
-        .append_pair("redirect_uri", &site.callback.url())
-        .append_pair("scope", "openid profiles")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    page.goto(&site.server.endpoint(&format!("/oauth/authorize?{query}")))
-        .await;
+    inspect_in(&page, "not-found", lang).await;
+    page.goto(&site.server.endpoint("/login")).await;
     page.fill("input[type=email]", EMAIL).await;
     page.fill("input[type=password]", PASSWORD).await;
     page.click_and_wait("button[type=submit]").await;
-    inspect_in(&page, "ur-consent", "ur").await;
-    // Mirrored: the row of buttons runs from the right, so the first (Deny) is right of Allow.
-    let (deny, allow) = consent_buttons(&page).await;
-    assert!(deny > allow, "Urdu: Deny at {deny}, Allow at {allow}");
-    choose_language(&page, "en").await;
-    let (deny, allow) = consent_buttons(&page).await;
-    assert!(deny < allow, "English: Deny at {deny}, Allow at {allow}");
-    choose_language(&page, "ur").await;
-    page.click_and_wait("button[value=allow]").await;
-    inspect_in(&page, "ur-profiles-picker", "ur").await;
-    page.click_and_wait(&format!("button[value='{}']", parent.id))
-        .await;
-    inspect_in(&page, "ur-profiles-pin", "ur").await;
-    page.fill("#pin", "2468").await;
+
+    page.goto(&site.server.endpoint("/device")).await;
+    inspect_in(&page, "device-enter", lang).await;
+    page.fill("#user_code", "BCDF-GHJK").await;
     page.click_and_wait("button[type=submit]").await;
-    site.callback.next_request().await;
+    assert!(has_alert(&page).await);
+    inspect_in(&page, "device-enter-error", lang).await;
+
+    let started: serde_json::Value = common::http()
+        .post(site.server.endpoint("/oauth/device_authorization"))
+        .form(&[("client_id", tv.client_id.as_str()), ("scope", "openid")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page.goto(started["verification_uri_complete"].as_str().unwrap())
+        .await;
+    page.click_and_wait("button[value=deny]").await;
+    assert_eq!(page.text("h1").await, lang.says("device-denied"));
+    inspect_in(&page, "device-denied", lang).await;
 
     page.goto(&site.server.endpoint("/account")).await;
-    inspect_in(&page, "ur-account", "ur").await;
-    page.goto(&site.server.endpoint("/device")).await;
-    inspect_in(&page, "ur-device-enter", "ur").await;
+    page.fill("#family-email", "cousin@example.com").await;
+    page.click_and_wait("form[action='/account/family/invite'] button")
+        .await;
+    page.eval("document.getElementById('family-heading').scrollIntoView()")
+        .await;
+    assert!(page.text("main").await.contains("cousin@example.com"));
+    inspect_in(&page, "account-family", lang).await;
 
     drop(page);
     drop(browser);
 }
+
+/// Each page test in English and in Urdu, as tests of their own (run side by side).
+macro_rules! in_both_languages {
+    ($($test:ident),+ $(,)?) => {
+        mod english {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::ENGLISH).await;
+                }
+            )+
+        }
+        mod urdu {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::URDU).await;
+                }
+            )+
+        }
+    };
+}
+
+in_both_languages!(
+    sign_in_pages_are_accessible_and_readable_at_phone_and_desktop_widths,
+    two_step_pages_are_accessible_and_readable_at_phone_and_desktop_widths,
+    passkey_and_sign_in_link_pages_are_accessible_and_readable_at_phone_and_desktop_widths,
+    the_device_limit_page_is_accessible_and_signing_a_device_out_frees_a_slot,
+    whos_watching_is_accessible_and_a_phone_chooses_the_kids_profile_for_a_tv,
+    tv_and_family_pages_are_accessible_and_readable_at_phone_and_desktop_widths,
+);

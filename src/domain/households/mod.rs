@@ -30,12 +30,13 @@ use crate::foundation::store::{DbConnection, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HouseholdError {
-    #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    /// The invited address cannot be invited.
+    #[error("email: {0}")]
+    Invalid(InvalidInvitee),
     /// The rules do not allow it now: the plan has no household, it is full, the person is
     /// in another household.
     #[error("{0}")]
-    Refused(String),
+    Refused(InviteRefusal),
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error(transparent)]
@@ -48,11 +49,28 @@ impl From<diesel::result::Error> for HouseholdError {
     }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> HouseholdError {
-    HouseholdError::Invalid {
-        field,
-        message: message.into(),
-    }
+/// Why an address cannot be invited (the field named is `email`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInvitee {
+    #[error("must be an email address")]
+    NotAnAddress,
+    #[error("is your own address")]
+    OwnAddress,
+    #[error("is already in your family")]
+    AlreadyMember,
+}
+
+/// Why the holder cannot invite anyone now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InviteRefusal {
+    #[error("you are in someone else's family: leave it before inviting people into yours")]
+    InAnotherFamily,
+    #[error("your plan does not include a family")]
+    NoFamilyInPlan,
+    #[error(
+        "your family has {0} places, all taken or offered: cancel an invitation or remove a member first"
+    )]
+    AllTaken(i32),
 }
 
 /// The invitation mail to send: a sign-in link to the invitee's address.
@@ -88,33 +106,30 @@ pub fn invite(
     raw_email: &str,
     now: i64,
 ) -> Result<Option<InvitationMail>, HouseholdError> {
-    let email = normalize_email(raw_email).map_err(|_| invalid("email", "must be an email address"))?;
+    let email =
+        normalize_email(raw_email).map_err(|_| HouseholdError::Invalid(InvalidInvitee::NotAnAddress))?;
     let ttl = core.config.household_invitation_ttl_secs;
     conn.transaction(|conn| {
         let holder = lock_holder(conn, holder_id)?.ok_or(HouseholdError::NotFound("user"))?;
         if store::holder_of(conn, holder_id)?.is_some() {
-            return Err(HouseholdError::Refused(
-                "you are in someone else's family: leave it before inviting people into yours".into(),
-            ));
+            return Err(HouseholdError::Refused(InviteRefusal::InAnotherFamily));
         }
         let max_members = compute(conn, holder_id, now)?.max_members;
         if max_members == 0 {
-            return Err(HouseholdError::Refused("your plan does not include a family".into()));
+            return Err(HouseholdError::Refused(InviteRefusal::NoFamilyInPlan));
         }
         if email == holder.email {
-            return Err(invalid("email", "is your own address"));
+            return Err(HouseholdError::Invalid(InvalidInvitee::OwnAddress));
         }
         let members = store::members_of(conn, holder_id)?;
         if members.iter().any(|(_, member_email)| *member_email == email) {
-            return Err(invalid("email", "is already in your family"));
+            return Err(HouseholdError::Invalid(InvalidInvitee::AlreadyMember));
         }
         let pending = store::pending_invitations(conn, holder_id, now)?;
         let replaced = pending.iter().find(|invitation| invitation.email == email);
         let taken = members.len() + pending.len() - usize::from(replaced.is_some());
         if taken >= usize::try_from(max_members).unwrap_or(0) {
-            return Err(HouseholdError::Refused(format!(
-                "your family has {max_members} places, all taken or offered: cancel an invitation or remove a member first"
-            )));
+            return Err(HouseholdError::Refused(InviteRefusal::AllTaken(max_members)));
         }
         if let Some(old) = replaced {
             store::delete_invitation(conn, &old.id)?;

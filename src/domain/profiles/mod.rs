@@ -34,7 +34,8 @@ const COLORS: [&str; 8] = [
     "#1d4ed8", "#047857", "#b91c1c", "#7c3aed", "#b45309", "#0f766e", "#be185d", "#4d7c0f",
 ];
 
-const MAX_NAME_CHARS: usize = 50;
+/// The longest name a profile may have, in characters.
+pub const MAX_NAME_CHARS: u16 = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -103,7 +104,7 @@ struct Checked {
 /// thread or holds a database connection).
 async fn check(core: &Arc<Core>, input: ProfileInput) -> Result<Checked, ProfileError> {
     let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+    if name.is_empty() || name.chars().count() > usize::from(MAX_NAME_CHARS) {
         return Err(invalid(
             "name",
             format!("must be 1 to {MAX_NAME_CHARS} characters"),

@@ -10,7 +10,9 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::domain::entitlements::manage::Actor;
-use crate::domain::households::{self, Household, HouseholdError, JoinRefusal, Joining};
+use crate::domain::households::{
+    self, Household, HouseholdError, InvalidInvitee, InviteRefusal, JoinRefusal, Joining,
+};
 use crate::domain::identity::links;
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::{DbConnection, StoreError};
@@ -18,6 +20,7 @@ use crate::foundation::time::format_utc;
 use crate::web::account::form_author;
 use crate::web::client_address;
 use crate::web::extractors::PageForm;
+use crate::web::i18n::Words;
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
 use crate::web::state::AppState;
@@ -126,28 +129,27 @@ pub(crate) fn notice(done: &str) -> Option<&'static str> {
 
 fn refused(error: HouseholdError) -> PageError {
     match error {
-        HouseholdError::Invalid { field: _, message } => PageError::new(
+        HouseholdError::Invalid(why) => PageError::said(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Check the address",
-            format!("The address {message}. Go back and try another."),
+            "check-the-address",
+            Words::Message(match why {
+                InvalidInvitee::NotAnAddress => "family-not-an-address",
+                InvalidInvitee::OwnAddress => "family-own-address",
+                InvalidInvitee::AlreadyMember => "family-already-member",
+            }),
         ),
-        HouseholdError::Refused(message) => PageError::new(
+        HouseholdError::Refused(why) => PageError::said(
             StatusCode::CONFLICT,
-            "Not possible now",
-            format!("{}.", sentence(&message)),
+            "not-possible-now",
+            match why {
+                InviteRefusal::InAnotherFamily => Words::Message("family-in-another"),
+                InviteRefusal::NoFamilyInPlan => Words::Message("family-not-in-plan"),
+                InviteRefusal::AllTaken(places) => Words::Count("family-all-taken", places.into()),
+            },
         ),
         HouseholdError::NotFound(_) => PageError::not_found(),
         HouseholdError::Store(error) => error.into(),
     }
-}
-
-/// `message` with its first letter in upper case.
-fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// `POST /account/family/invite`: the same answer whether or not the address has an account;
@@ -164,13 +166,10 @@ pub(crate) async fn invite(
     let email = form.get("email").unwrap_or_default().trim().to_lowercase();
     let now = state.clock.now();
     if let Some(wait) = links::count_request(&state, &email, &client_address::of(&request), now).await? {
-        return Err(PageError::new(
+        return Err(PageError::said(
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many invitations",
-            format!(
-                "Too many invitations and sign-in links were asked for from your network. Wait {} minutes and try again.",
-                (wait + 59) / 60
-            ),
+            "too-many-invitations",
+            Words::Count("invitations-throttled", (wait + 59) / 60),
         ));
     }
     let core = Arc::clone(&state.core);

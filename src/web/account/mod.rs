@@ -20,11 +20,13 @@ use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
 use crate::domain::oauth::parameters::Parameters;
 use crate::domain::streams::{self, StopBy};
+use crate::foundation::i18n::Locale;
 use crate::foundation::store::{DbConnection, StoreError, consents};
 use crate::foundation::time::format_utc;
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::Form;
+use crate::web::i18n::Words;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::oauth::authorize::describe_scope;
 use crate::web::pages::{self, PageError};
@@ -100,11 +102,13 @@ pub(crate) struct Device {
     pub current: bool,
 }
 
-/// The person's allowed apps and live sessions; `current_sid` is the session looking.
+/// The person's allowed apps and live sessions, in words of `locale`; `current_sid` is the
+/// session looking.
 pub(crate) fn overview(
     conn: &mut DbConnection,
     user_id: &str,
     current_sid: &str,
+    locale: Locale,
     now: i64,
 ) -> Result<Overview, StoreError> {
     let apps = consents::list_for_user(conn, user_id)?
@@ -120,7 +124,7 @@ pub(crate) fn overview(
             granted: format_utc(app.granted_at),
         })
         .collect();
-    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid);
+    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid, locale);
     let watching = streams::playing(conn, user_id, now)?
         .into_iter()
         .map(|stream| Watching {
@@ -139,14 +143,14 @@ pub(crate) fn overview(
 
 /// Signed-in devices in words and in the account page's order: browsers named by their
 /// `User-Agent`, TVs and consoles signed in through the device grant by their app, as they
-/// have no browser to describe. `current_sid` is the session looking.
-pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str) -> Vec<Device> {
+/// have no browser to describe. `current_sid` is the session looking; the words are `locale`'s.
+pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str, locale: Locale) -> Vec<Device> {
     let mut listed: Vec<Device> = devices
         .into_iter()
         .map(|device| Device {
             description: match &device.kind {
-                DeviceKind::Browser { user_agent } => describe_device(user_agent),
-                DeviceKind::Tv { app_name } => format!("{app_name} on a TV or other device"),
+                DeviceKind::Browser { user_agent } => describe_device(user_agent, locale),
+                DeviceKind::Tv { app_name } => locale.with("device-tv-app", "app", app_name),
             },
             signed_in: format_utc(device.signed_in_at),
             last_active: format_utc(device.last_active_at),
@@ -179,10 +183,10 @@ pub(crate) async fn credential_change_refused(
 ) -> Result<Option<PageError>, StoreError> {
     let session = &signed_in.session;
     if state.clock.now() - session.auth_time > PASSWORD_CHANGE_WINDOW_SECS {
-        return Ok(Some(PageError::new(
+        return Ok(Some(PageError::said(
             StatusCode::FORBIDDEN,
-            "Sign in again first",
-            "To change how you sign in, sign out and sign in again (an emailed sign-in link works), then make the change within 15 minutes.",
+            "sign-in-again-first",
+            Words::Message("sign-in-again-first-lead"),
         )));
     }
     if session.amr.iter().any(|method| method == "mfa") {
@@ -201,51 +205,87 @@ pub(crate) async fn credential_change_refused(
         })
         .await?;
     Ok(had_second_factor.then(|| {
-        PageError::new(
+        PageError::said(
             StatusCode::FORBIDDEN,
-            "Sign in with your second factor first",
-            "Your account has a passkey or two-step sign-in. Sign out, sign in with it, and make the change within 15 minutes.",
+            "second-factor-first",
+            Words::Message("second-factor-first-lead"),
         )
     }))
 }
 
-/// A short name for the device behind a `User-Agent`, such as "Firefox on Windows", "Fire TV"
-/// or "curl".
-pub(crate) fn describe_device(user_agent: &str) -> String {
+/// A short name for the device behind a `User-Agent` in words of `locale`, such as "Firefox
+/// on Windows", "Fire TV" or "curl": products keep their own names.
+pub(crate) fn describe_device(user_agent: &str, locale: Locale) -> String {
     if let Some(client) = program(user_agent) {
-        return client.to_owned();
+        return client.in_language(locale);
     }
     if let Some(appliance) = appliance(user_agent) {
         return appliance.to_owned();
     }
     match (browser(user_agent), platform(user_agent)) {
-        (Some(browser), Some(platform)) => format!("{browser} on {platform}"),
-        (Some(name), None) | (None, Some(name)) => name.to_owned(),
-        (None, None) => "Unknown device".to_owned(),
+        (Some(browser), Some(platform)) => locale.with_two(
+            "device-on",
+            ("browser", browser),
+            ("platform", &platform.in_language(locale)),
+        ),
+        (Some(browser), None) => browser.to_owned(),
+        (None, Some(platform)) => platform.in_language(locale),
+        (None, None) => locale.get("device-unknown"),
+    }
+}
+
+/// The name a new passkey gets unless the person names it: the device's, less the marks that
+/// isolate its parts in right-to-left text, as a name may not hold invisible characters.
+pub(crate) fn passkey_name(user_agent: &str, locale: Locale) -> String {
+    describe_device(user_agent, locale).replace(['\u{2068}', '\u{2069}'], "")
+}
+
+/// A program that is not a browser.
+enum Program {
+    /// A product, by its name.
+    Named(&'static str),
+    /// A program written in a language, by the language.
+    In(&'static str),
+    /// A program written in a language with a library: (language, library).
+    InUsing(&'static str, &'static str),
+    /// An app, by the library it uses.
+    AppUsing(&'static str),
+}
+
+impl Program {
+    fn in_language(&self, locale: Locale) -> String {
+        match self {
+            Program::Named(name) => (*name).to_owned(),
+            Program::In(name) => locale.with("device-program", "name", name),
+            Program::InUsing(name, library) => {
+                locale.with_two("device-program-using", ("name", name), ("library", library))
+            }
+            Program::AppUsing(library) => locale.with("device-app-using", "library", library),
+        }
     }
 }
 
 /// Programs that are not browsers, named by the product their `User-Agent` starts with.
-fn program(user_agent: &str) -> Option<&'static str> {
-    const PROGRAMS: &[(&str, &str)] = &[
-        ("curl/", "curl"),
-        ("Wget/", "Wget"),
-        ("HTTPie/", "HTTPie"),
-        ("python-requests/", "Python program (requests)"),
-        ("python-httpx/", "Python program (httpx)"),
-        ("Python-urllib/", "Python program"),
-        ("aiohttp/", "Python program (aiohttp)"),
-        ("Go-http-client/", "Go program"),
-        ("okhttp/", "App (OkHttp)"),
-        ("PostmanRuntime/", "Postman"),
-        ("node-fetch", "Node.js program"),
-        ("axios/", "Node.js program (axios)"),
-        ("Java/", "Java program"),
+fn program(user_agent: &str) -> Option<&'static Program> {
+    const PROGRAMS: &[(&str, Program)] = &[
+        ("curl/", Program::Named("curl")),
+        ("Wget/", Program::Named("Wget")),
+        ("HTTPie/", Program::Named("HTTPie")),
+        ("python-requests/", Program::InUsing("Python", "requests")),
+        ("python-httpx/", Program::InUsing("Python", "httpx")),
+        ("Python-urllib/", Program::In("Python")),
+        ("aiohttp/", Program::InUsing("Python", "aiohttp")),
+        ("Go-http-client/", Program::In("Go")),
+        ("okhttp/", Program::AppUsing("OkHttp")),
+        ("PostmanRuntime/", Program::Named("Postman")),
+        ("node-fetch", Program::In("Node.js")),
+        ("axios/", Program::InUsing("Node.js", "axios")),
+        ("Java/", Program::In("Java")),
     ];
     PROGRAMS
         .iter()
         .find(|(prefix, _)| user_agent.starts_with(prefix))
-        .map(|(_, name)| *name)
+        .map(|(_, program)| program)
 }
 
 /// Streaming players and boxes: their built-in browser engine says nothing to the person, so
@@ -281,26 +321,28 @@ fn browser(user_agent: &str) -> Option<&'static str> {
 }
 
 /// TVs, consoles and phones also name the desktop system they derive from, so they come first.
-fn platform(user_agent: &str) -> Option<&'static str> {
-    const PLATFORMS: &[(&[&str], &str)] = &[
+/// Systems are products, named as they are; a smart TV is named in words.
+fn platform(user_agent: &str) -> Option<&'static Words> {
+    use std::borrow::Cow::Borrowed;
+    const PLATFORMS: &[(&[&str], Words)] = &[
         (
             &["SMART-TV", "SmartTV", "Tizen", "Web0S", "webOS", "Android TV"],
-            "Smart TV",
+            Words::Message("device-smart-tv"),
         ),
-        (&["PlayStation"], "PlayStation"),
-        (&["Xbox"], "Xbox"),
-        (&["iPhone"], "iPhone"),
-        (&["iPad"], "iPad"),
-        (&["Android"], "Android"),
-        (&["CrOS"], "ChromeOS"),
-        (&["Windows"], "Windows"),
-        (&["Macintosh", "Mac OS X"], "Mac"),
-        (&["Linux"], "Linux"),
+        (&["PlayStation"], Words::Text(Borrowed("PlayStation"))),
+        (&["Xbox"], Words::Text(Borrowed("Xbox"))),
+        (&["iPhone"], Words::Text(Borrowed("iPhone"))),
+        (&["iPad"], Words::Text(Borrowed("iPad"))),
+        (&["Android"], Words::Text(Borrowed("Android"))),
+        (&["CrOS"], Words::Text(Borrowed("ChromeOS"))),
+        (&["Windows"], Words::Text(Borrowed("Windows"))),
+        (&["Macintosh", "Mac OS X"], Words::Text(Borrowed("Mac"))),
+        (&["Linux"], Words::Text(Borrowed("Linux"))),
     ];
     PLATFORMS
         .iter()
         .find(|(markers, _)| markers.iter().any(|marker| user_agent.contains(marker)))
-        .map(|(_, name)| *name)
+        .map(|(_, name)| name)
 }
 
 /// The line confirming what the action the person came back from did.
@@ -348,12 +390,14 @@ pub(crate) async fn show(
         return Ok(pages::see_other(paths::LOGIN));
     };
     let now = state.clock.now();
+    let t = crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref());
+    let locale = t.locale;
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
     let (overview, two_step, passkeys, profile_listing, family) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
-                overview(conn, &user_id, &sid, now)?,
+                overview(conn, &user_id, &sid, locale, now)?,
                 totp::two_step(conn, &user_id)?,
                 passkeys::list(conn, &user_id)?,
                 profiles::list(conn, &user_id)?,
@@ -365,10 +409,10 @@ pub(crate) async fn show(
         .await?
         .entitlements
         .max_profiles;
-    let device = describe_device(crate::web::form::user_agent(&request));
+    let device = passkey_name(crate::web::form::user_agent(&request), locale);
     let token = csrf::token(&state, &request);
     let page = AccountPage {
-        t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),
+        t,
         csrf: token.token.clone(),
         notice: notice(&request),
         has_password: signed_in.user.password_hash.is_some(),
@@ -379,7 +423,7 @@ pub(crate) async fn show(
         passkeys,
         profiles: profile_listing,
         max_profiles,
-        maturities: profiles::maturity_choices(),
+        maturities: profiles::maturity_choices(locale),
         passkeys_on: state.passkeys.is_some(),
         device,
         family,
@@ -403,10 +447,10 @@ pub(crate) async fn save_profile(
         .await;
     match renamed {
         Ok(()) => Ok(pages::see_other("/account?done=name")),
-        Err(AdminError::Invalid { .. }) => Err(PageError::new(
+        Err(AdminError::Invalid { .. }) => Err(PageError::said(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Choose another name",
-            "A name cannot contain control characters or invisible formatting characters (such as right-to-left marks). Go back and type it again.",
+            "choose-another-name",
+            Words::Message("name-hidden-characters"),
         )),
         Err(AdminError::Store(error)) => Err(error.into()),
         Err(other) => Err(PageError::internal(&other)),
@@ -527,10 +571,10 @@ pub(crate) async fn set_password(
         .run(move || admin_users::hash_new_password(&password))
         .await?;
     let Ok(password_hash) = hashed else {
-        return Err(PageError::new(
+        return Err(PageError::said(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Choose a longer password",
-            "A password needs at least 8 characters. Go back and choose another.",
+            "choose-a-longer-password",
+            Words::Message("password-too-short"),
         ));
     };
     let (worker_state, author) = (Arc::clone(&state.core), signed_in.clone());
@@ -602,8 +646,27 @@ mod tests {
             ("", "Unknown device"),
         ];
         for (user_agent, expected) in cases {
-            assert_eq!(describe_device(user_agent), expected, "{user_agent}");
+            assert_eq!(
+                describe_device(user_agent, Locale::default()),
+                expected,
+                "{user_agent}"
+            );
         }
+    }
+
+    #[test]
+    fn a_device_in_urdu_names_a_passkey_with_a_plain_name() {
+        let Some(urdu) = Locale::parse("ur") else {
+            panic!("Urdu is supported");
+        };
+        let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(
+            describe_device(firefox, urdu),
+            "\u{2068}Windows\u{2069} پر \u{2068}Firefox\u{2069}"
+        );
+        let name = passkey_name(firefox, urdu);
+        assert_eq!(name, "Windows پر Firefox");
+        assert!(crate::foundation::text::is_plain_name(&name));
     }
 
     fn device(sid: &str, last_active_at: i64, current: bool) -> Device {

@@ -15,10 +15,11 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::passkeys as store;
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::time::format_utc;
-use crate::web::account::{credential_change_refused, describe_device, form_author};
+use crate::web::account::{credential_change_refused, form_author, passkey_name};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::{query_param, user_agent};
+use crate::web::i18n::Words;
 use crate::web::login::pages::with_csrf_cookie;
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
@@ -85,12 +86,13 @@ async fn offer_page(
     // page can be linked to with any request.
     let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
     let token = csrf::token(state, request);
+    let t = crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref());
     let page = OfferPage {
-        t: crate::web::i18n::page_for(state, request, signed_in.user.locale.as_deref()),
+        device: passkey_name(user_agent(request), t.locale),
+        t,
         csrf: token.token.clone(),
         continue_url: ReturnTo::parse(&carried).location(just_signed_in),
         request: carried,
-        device: describe_device(user_agent(request)),
         required,
         passkeys: state.passkeys.is_some(),
     };
@@ -131,10 +133,10 @@ pub(crate) async fn options(
     form: PageForm,
 ) -> Result<HttpResponse, PageError> {
     let Some(signed_in) = form_author(&state, &request, &form).await? else {
-        return Err(PageError::new(
+        return Err(PageError::said(
             StatusCode::UNAUTHORIZED,
-            "Sign in again",
-            "Your session ended. Sign in again to add a passkey.",
+            "session-ended",
+            Words::Message("session-ended-lead"),
         ));
     };
     if let Some(refusal) = credential_change_refused(&state, &signed_in).await? {
@@ -165,7 +167,10 @@ pub(crate) async fn add(
     }
     let name = passkeys::clean_name(
         form.get("name").unwrap_or_default(),
-        &describe_device(user_agent(&request)),
+        &passkey_name(
+            user_agent(&request),
+            crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()).locale,
+        ),
     )?;
     let (ceremony, answer) = (
         form.get("ceremony").unwrap_or_default().to_owned(),
@@ -184,9 +189,7 @@ pub(crate) async fn add(
         Ok(row) => row,
         Err(PasskeyError::Refused(cause)) => {
             tracing::info!(%cause, "passkey registration refused");
-            return Err(PageError::bad_request(
-                "The passkey was not added. Go back and try again, or use another device.",
-            ));
+            return Err(PageError::bad_request_said("passkey-not-added"));
         }
         Err(other) => return Err(other.into()),
     };

@@ -12,10 +12,12 @@ use crate::domain::entitlements::manage::Actor;
 use crate::domain::identity::session::SignedIn;
 use crate::domain::oauth::parameters::Parameters;
 use crate::domain::profiles::{self, PinChange, ProfileError, ProfileInput};
+use crate::foundation::i18n::Locale;
 use crate::foundation::store::profiles::{self as store, Profile};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::web::account::{credential_change_refused, form_author};
 use crate::web::extractors::PageForm;
+use crate::web::i18n::Words;
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
 use crate::web::state::AppState;
@@ -29,8 +31,6 @@ pub(crate) struct ProfileListing {
     pub initial: String,
     pub color: usize,
     pub maturity: String,
-    /// The maturity in words.
-    pub rating: String,
     pub kids: bool,
     pub has_pin: bool,
 }
@@ -41,7 +41,6 @@ impl From<Profile> for ProfileListing {
             initial: profile.name.chars().next().map(String::from).unwrap_or_default(),
             color: profiles::color_index(&profile.color),
             has_pin: profile.pin_hash.is_some(),
-            rating: maturity_label(&profile.maturity),
             id: profile.id,
             name: profile.name,
             maturity: profile.maturity,
@@ -54,13 +53,18 @@ impl ProfileListing {
     pub(crate) fn is_rated(&self, maturity: &str) -> bool {
         self.maturity == maturity
     }
+
+    /// The profile's maturity ceiling in words of `locale`.
+    pub(crate) fn rating(&self, locale: Locale) -> String {
+        maturity_label(&self.maturity, locale)
+    }
 }
 
-/// What a maturity ceiling means, in words.
-pub(crate) fn maturity_label(maturity: &str) -> String {
+/// What a maturity ceiling means, in words of `locale`.
+fn maturity_label(maturity: &str, locale: Locale) -> String {
     match maturity {
-        "all" => "Suitable for all ages".to_owned(),
-        age => format!("Up to {age}+"),
+        "all" => locale.get("rating-all"),
+        age => locale.with("rating-up-to", "rating", &format!("{age}+")),
     }
 }
 
@@ -77,11 +81,12 @@ fn actor(signed_in: &SignedIn) -> Actor {
     Actor::person(&signed_in.user.id)
 }
 
-/// The maturity ceilings a profile may have, with their words, for the page's choices.
-pub(crate) fn maturity_choices() -> Vec<(&'static str, String)> {
+/// The maturity ceilings a profile may have, with their words in `locale`, for the page's
+/// choices.
+pub(crate) fn maturity_choices(locale: Locale) -> Vec<(&'static str, String)> {
     profiles::MATURITIES
         .iter()
-        .map(|maturity| (*maturity, maturity_label(maturity)))
+        .map(|maturity| (*maturity, maturity_label(maturity, locale)))
         .collect()
 }
 
@@ -103,32 +108,29 @@ fn input(form: &PageForm) -> ProfileInput {
 }
 
 fn refused(error: ProfileError) -> PageError {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
     match error {
-        ProfileError::Invalid { field, message } => PageError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Check the profile",
-            format!("The {} {message}. Go back and change it.", field_name(field)),
+        ProfileError::Invalid { field, .. } => PageError::said(
+            status,
+            "check-the-profile",
+            match field {
+                "pin" => Words::Message("profile-pin-invalid"),
+                "maturity" => Words::Message("profile-rating-invalid"),
+                _ => Words::Count("profile-name-invalid", profiles::MAX_NAME_CHARS.into()),
+            },
         ),
-        ProfileError::LimitReached(max) => PageError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "No room for another profile",
-            format!("Your plan allows {max} profiles. Delete one first, or change your plan."),
+        ProfileError::LimitReached(max) => PageError::said(
+            status,
+            "no-room-for-profile",
+            Words::Count("profiles-all-taken", max.into()),
         ),
-        ProfileError::NotFound(_) => PageError::new(
+        ProfileError::NotFound(_) => PageError::said(
             StatusCode::NOT_FOUND,
-            "That profile is gone",
-            "It was deleted meanwhile. Go back to your account page.",
+            "profile-deleted-meanwhile",
+            Words::Message("profile-deleted-meanwhile-lead"),
         ),
         ProfileError::Busy => PageError::busy(),
         ProfileError::Store(error) => error.into(),
-    }
-}
-
-fn field_name(field: &str) -> &str {
-    match field {
-        "pin" => "PIN",
-        "maturity" => "age rating",
-        other => other,
     }
 }
 

@@ -247,7 +247,7 @@ impl From<ProfileError> for ApiError {
 impl From<HouseholdError> for ApiError {
     fn from(error: HouseholdError) -> Self {
         match error {
-            HouseholdError::Invalid { field, message } => Self::invalid(field, message),
+            HouseholdError::Invalid(why) => Self::invalid("email", why),
             HouseholdError::NotFound(what) => Self::not_found(what),
             HouseholdError::Refused(_) => Self::conflict(error.to_string()),
             HouseholdError::Store(error) => Self::from(error),

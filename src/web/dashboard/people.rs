@@ -14,6 +14,7 @@ use crate::domain::households::{self, Household, HouseholdError};
 use crate::domain::identity::people::{self, AccountAction, ActionOutcome};
 use crate::domain::profiles::{self, ProfileError, ProfileInput};
 use crate::domain::streams::{self, StopBy};
+use crate::foundation::i18n::Locale;
 use crate::foundation::store::entitlements::{self as entitlement_store, Product, Tier};
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, sessions, totp};
@@ -289,7 +290,7 @@ async fn person_page(
         sessions: live
             .iter()
             .map(|session| SessionLine {
-                device: describe_device(&session.user_agent),
+                device: describe_device(&session.user_agent, Locale::default()),
                 signed_in: format_utc(session.created_at),
                 methods: describe_methods(&session.amr),
             })
@@ -308,7 +309,7 @@ async fn person_page(
         ent_ver,
         household: household.map(|household| HouseholdLines::new(household, &person.id)),
         profiles,
-        maturities: account_profiles::maturity_choices(),
+        maturities: account_profiles::maturity_choices(Locale::default()),
         person,
     };
     render_with(admin, status, &page)

@@ -119,7 +119,7 @@ fn refusal_page(
         Some(limit) => (
             heading(&t, &limit),
             lead(&t, &limit, &t.get("device-limit-lead")),
-            listing(limit.devices, ""),
+            listing(limit.devices, "", t.locale),
         ),
         None => (
             t.get("device-limit-room"),

@@ -248,6 +248,7 @@ fn device_limit_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let t = crate::web::i18n::page(state, request);
+    let locale = t.locale;
     let page = DeviceLimitPage {
         heading: device_limit::heading(&t, &limit),
         lead: device_limit::lead(
@@ -257,7 +258,7 @@ fn device_limit_page(
         ),
         t,
         notice: None,
-        devices: listing(limit.devices, current_sid),
+        devices: listing(limit.devices, current_sid, locale),
         csrf: token.token.clone(),
         action: paths::DEVICE_DEVICES_END,
         user_code: Some(device::display_user_code(&pending.user_code)),
@@ -281,7 +282,7 @@ pub(crate) async fn decide(
     let allowed = match form.require("decision")? {
         "allow" => true,
         "deny" => false,
-        _ => return Err(PageError::bad_request("decision must be allow or deny")),
+        _ => return Err(PageError::bad_request_said("choose-allow-or-deny")),
     };
     let pending = match named_request(&state, &request, &signed_in, &typed).await? {
         Ok(pending) => pending,

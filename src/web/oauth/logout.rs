@@ -67,9 +67,7 @@ pub(crate) async fn end_session(
     };
     let client_id = match (&hint, form.get("client_id")) {
         (Some(hint), Some(client_id)) if hint.aud != client_id => {
-            return Err(PageError::bad_request(
-                "The sign-out request names two different apps.",
-            ));
+            return Err(PageError::bad_request_said("logout-two-apps"));
         }
         (Some(hint), _) => Some(hint.aud.clone()),
         (None, client_id) => client_id.map(str::to_owned),
@@ -168,9 +166,7 @@ async fn checked_return(
         .filter(|client| client.is_enabled())
         .is_some_and(|client| client.post_logout_redirect_uris.iter().any(|known| known == uri));
     if !registered {
-        return Err(PageError::bad_request(
-            "The app asked to send you to an address it has not registered.",
-        ));
+        return Err(PageError::bad_request_said("logout-unregistered"));
     }
     Ok(Return {
         uri: uri.to_owned(),

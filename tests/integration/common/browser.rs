@@ -381,12 +381,28 @@ impl Page {
     pub async fn screenshot(&self, path: impl AsRef<Path>) {
         let metrics = self.command("Page.getLayoutMetrics", json!({})).await;
         let size = &metrics["cssContentSize"];
+        self.capture(path, 0.0, size["height"].as_f64().unwrap().ceil(), true)
+            .await;
+    }
+
+    /// A PNG of what the viewport shows, where the page is scrolled to: unlike
+    /// [`Page::screenshot`], it shows a right-to-left page where it stands (Chromium draws
+    /// those shifted when it captures beyond the viewport).
+    pub async fn screenshot_of_viewport(&self, path: impl AsRef<Path>) {
+        let view = self.eval("[window.scrollY, window.innerHeight]").await;
+        let (top, height) = (view[0].as_f64().unwrap(), view[1].as_f64().unwrap());
+        self.capture(path, top, height, false).await;
+    }
+
+    async fn capture(&self, path: impl AsRef<Path>, top: f64, height: f64, beyond_viewport: bool) {
+        let metrics = self.command("Page.getLayoutMetrics", json!({})).await;
+        let size = &metrics["cssContentSize"];
         let clip = json!({
-            "x": 0, "y": 0, "scale": 1,
+            "x": 0, "y": top, "scale": 1,
             "width": size["width"].as_f64().unwrap().ceil(),
-            "height": size["height"].as_f64().unwrap().ceil(),
+            "height": height.min(size["height"].as_f64().unwrap().ceil() - top),
         });
-        let params = json!({ "format": "png", "captureBeyondViewport": true, "clip": clip });
+        let params = json!({ "format": "png", "captureBeyondViewport": beyond_viewport, "clip": clip });
         let shot = self.command("Page.captureScreenshot", params).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap())
