@@ -1,7 +1,8 @@
 //! Outgoing mail: the sign-in link, the invitation into a household and the notice that a
-//! credential changed. Each goes out as `multipart/alternative` (plain text and HTML) over
-//! SMTP, or, when no `smtp_url` is set, into `outbox_dir` as an `.eml` file with its link
-//! logged, so development needs no mail server.
+//! credential changed, each written in the recipient's language (the catalogues' `mail-`
+//! messages) and the platform's brand ([`Voice`]). Each goes out as `multipart/alternative`
+//! (plain text and HTML) over SMTP, or, when no `smtp_url` is set, into `outbox_dir` as an
+//! `.eml` file with its link logged, so development needs no mail server.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
