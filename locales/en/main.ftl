@@ -385,3 +385,62 @@ session-ended-lead = Your session ended. Sign in again to add a passkey.
 passkey-not-added = The passkey was not added. Go back and try again, or use another device.
 logout-two-apps = The sign-out request names two different apps.
 logout-unregistered = The app asked to send you to an address it has not registered.
+
+## Mail (templates/mail/): the sign-in link, the invitation into a family and the security
+## notice, in the recipient's language. `$brand` is the platform's name (brand_name). Links stay
+## out of the messages, on lines of their own, so they arrive whole and left to right.
+
+mail-support = Need help? Contact { $brand }:
+mail-copy-link = If the button does not work, copy this address into your browser:
+mail-link-minutes = { $count ->
+    [one] The link works for { $count } minute.
+   *[other] The link works for { $count } minutes.
+}
+mail-sign-in-subject = Your sign-in link for { $brand }
+mail-sign-in-title = Your sign-in link
+mail-sign-in-button = Sign in
+mail-sign-in-lead = Use the button below to sign in.
+mail-sign-in-lead-app = Use the button below to sign in and continue to { $app }.
+mail-sign-in-open = Open this link to sign in:
+mail-sign-in-open-app = Open this link to sign in and continue to { $app }:
+mail-sign-in-ignore = Didn't ask for this? Ignore this mail: nobody can sign in without the link, and it stops working by itself. Never forward it: whoever opens it is signed in as you.
+mail-sign-up-subject = Finish creating your { $brand } account
+mail-sign-up-title = Finish creating your account
+mail-sign-up-button = Create my account
+mail-sign-up-lead = Use the button below to finish creating your account.
+mail-sign-up-lead-app = Use the button below to finish creating your account and continue to { $app }.
+mail-sign-up-open = Open this link to finish creating your account:
+mail-sign-up-open-app = Open this link to finish creating your account and continue to { $app }:
+mail-sign-up-ignore = Didn't ask for this? Ignore this mail: no account is created without the link, and it stops working by itself. Never forward it: whoever opens it gets the account.
+mail-invitation-subject = You're invited to join a family plan on { $brand }
+mail-invitation-title = You're invited to join a family plan
+mail-invitation-lead = { $holder } invites you to join their family plan: you watch with their subscription, with your own sign-in and your own profiles.
+mail-invitation-days = { $count ->
+    [one] The link works once, for { $count } day.
+   *[other] The link works once, for { $count } days.
+}
+mail-invitation-button = Sign in and join
+mail-invitation-open = Open this link to sign in and join:
+mail-invitation-ignore = Didn't expect this? Ignore this mail: nothing happens without the link, and it stops working by itself. Never forward it: whoever opens it is signed in as you.
+mail-invitation-new-button = Create my account and join
+mail-invitation-new-open = Open this link to create your account and join:
+mail-invitation-new-ignore = Didn't expect this? Ignore this mail: nothing happens without the link, and it stops working by itself. Never forward it: whoever opens it gets the account.
+mail-notice-subject = Security notice: how you sign in to { $brand } has changed
+mail-notice-title = Security notice
+mail-notice-when = When: { $at }
+mail-notice-if-you = If this was you, there is nothing to do.
+mail-notice-not-you = Wasn't you?
+mail-notice-secure = Secure your account now: review how you sign in, remove anything you don't recognise, and sign out everywhere, on your account page:
+mail-notice-button = Review your account
+mail-notice-why = We send this notice whenever the way you sign in changes, so a change you did not make never goes unnoticed.
+mail-notice-passkey-added = A passkey named “{ $name }” was added to your account.
+mail-notice-passkey-removed = The passkey named “{ $name }” was removed from your account. It can no longer sign in.
+mail-notice-two-step-on = Two-step sign-in was turned on for your account: signing in with your password now also asks for a code from your authenticator app.
+mail-notice-two-step-off = Two-step sign-in was turned off for your account: your password alone signs in now.
+mail-notice-two-step-reset = An administrator turned off two-step sign-in for your account. Set it up again on your account page.
+mail-notice-recovery-codes-renewed = New recovery codes were made for your account; the old ones no longer work.
+mail-notice-recovery-code-used = One of your recovery codes was used to sign in. It won't work again.
+mail-notice-password-changed = The password of your account was changed.
+mail-notice-profile-added = A profile was added: { $name }.
+mail-notice-profile-changed = The profile { $name } was changed.
+mail-notice-profile-deleted = The profile { $name } was deleted.

@@ -20,7 +20,8 @@ use crate::foundation::config::Config;
 use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
 use crate::foundation::crypto::keys::{MasterKey, SigningAlg};
 use crate::foundation::crypto::password_lane::PasswordLane;
-use crate::foundation::mail::Mailer;
+use crate::foundation::i18n::Locale;
+use crate::foundation::mail::{Mailer, Voice};
 use crate::foundation::store::{self, Store};
 
 pub struct Core {
@@ -79,8 +80,8 @@ impl Core {
         if passkeys.is_none() {
             tracing::warn!(%issuer, "passkeys are off: WebAuthn needs a domain name; set passkey_rp_id and passkey_origin");
         }
-        let mailer = Mailer::from_config(&config).map_err(|error| error.to_string())?;
         let brand = Brand::from_config(&config).map_err(|error| error.to_string())?;
+        let mailer = Mailer::from_config(&config, &brand).map_err(|error| error.to_string())?;
         let audience = config
             .access_token_audience
             .clone()
@@ -120,6 +121,20 @@ impl Core {
             last_key_reload: AtomicI64::new(i64::MIN),
         })
     }
+
+    /// How mail to a person speaks: in the brand's name, and in the language saved on their
+    /// account, else that of the page the action came from (`page`), else `default_locale`.
+    pub(crate) fn mail_voice(&self, saved: Option<&str>, page: Option<Locale>) -> Voice<'_> {
+        let locale = saved
+            .and_then(Locale::parse)
+            .or(page)
+            .unwrap_or_else(|| Locale::parse(&self.config.default_locale).unwrap_or_default());
+        Voice {
+            brand: &self.brand,
+            locale,
+        }
+    }
+
     pub(crate) fn local_views(&self) -> LocalViews<'_> {
         LocalViews {
             revoked: &self.revoked,

@@ -146,7 +146,7 @@ pub struct Config {
     /// `smtp://HOST:PORT` (STARTTLS when offered), `smtps://USER:PASS@HOST` (TLS); unset:
     /// mail goes to `outbox_dir` and sign-in links are logged (development only).
     pub smtp_url: Option<String>,
-    /// The `From:` of every mail.
+    /// The `From:` of every mail; without a display name of its own, `brand_name` is the sender's.
     pub mail_from: String,
     /// Where mail goes when `smtp_url` is unset.
     pub outbox_dir: PathBuf,
@@ -244,7 +244,7 @@ impl Default for Config {
             passkey_rp_id: None,
             passkey_origin: None,
             smtp_url: None,
-            mail_from: "Usher <no-reply@localhost>".into(),
+            mail_from: "no-reply@localhost".into(),
             outbox_dir: PathBuf::from("./data/outbox"),
             sign_in_link_ttl_secs: 600,
             sign_in_links_per_address: 5,

@@ -179,6 +179,16 @@ pub(crate) fn locale(state: &AppState, request: &HttpRequest, saved: Option<&str
         .unwrap_or_else(|| default_locale(state))
 }
 
+/// The language of the login or sign-up page a form was posted from: the `ui_locales` of the
+/// authorization request it carries (its `request` field, `carried`), which the page's own
+/// address had, else as [`locale`] finds it.
+pub(crate) fn posted_from(state: &AppState, request: &HttpRequest, carried: &str) -> Locale {
+    let requested = Form::from_urlencoded(carried)
+        .ok()
+        .and_then(|form| form.get("ui_locales").and_then(Locale::first_of));
+    requested.unwrap_or_else(|| locale(state, request, None))
+}
+
 /// The configured `default_locale` (checked at start).
 pub(crate) fn default_locale(state: &AppState) -> Locale {
     Locale::parse(&state.config.default_locale).unwrap_or_default()

@@ -463,6 +463,41 @@ async fn the_admin_api_shows_the_household_and_removes_a_member(backend: Backend
     assert!(actions.contains(&"household.member_remove"), "{actions:?}");
 }
 
+async fn an_invitation_speaks_the_invitees_language_else_that_of_the_holders_page(backend: Backend) {
+    let f = fixture(backend).await;
+    let holder = signed_in(&f.server, HOLDER).await;
+    // Chosen while signed in: saved on the holder's account, and their pages speak it.
+    holder.get("/language?set=ur&return_to=%2Faccount").await;
+    let member = signed_in(&f.server, MEMBER).await;
+    member.get("/language?set=en&return_to=%2Faccount").await;
+
+    for invitee in [NEWCOMER, MEMBER] {
+        let answer = post_on_account_page(&holder, "/account/family/invite", &[("email", invitee)]).await;
+        assert_eq!(answer.status(), 303, "{invitee}");
+    }
+    let newcomer = f.smtp.next_mail_to(NEWCOMER).await;
+    assert!(
+        newcomer.html.contains("<html lang=\"ur\" dir=\"rtl\">"),
+        "{}",
+        newcomer.html
+    );
+    assert!(newcomer.subject.contains("فیملی پلان"), "{}", newcomer.subject);
+    assert!(
+        newcomer
+            .text
+            .contains("اپنا اکاؤنٹ بنا کر شامل ہونے کے لیے یہ لنک کھولیں"),
+        "{}",
+        newcomer.text
+    );
+    let member = f.smtp.next_mail_to(MEMBER).await;
+    assert!(
+        member.html.contains("<html lang=\"en\" dir=\"ltr\">"),
+        "{}",
+        member.html
+    );
+    assert_eq!(member.subject, "You're invited to join a family plan on Usher");
+}
+
 on_both_backends!(
     a_member_shares_the_holders_tier_live_in_introspection_with_household,
     an_invitation_creates_the_account_of_a_new_address,
@@ -478,6 +513,7 @@ on_both_backends!(
     a_plan_without_members_offers_no_family,
     a_members_streams_count_against_the_holders_limit,
     the_admin_api_shows_the_household_and_removes_a_member,
+    an_invitation_speaks_the_invitees_language_else_that_of_the_holders_page,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

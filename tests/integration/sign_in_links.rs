@@ -1,8 +1,8 @@
 //! Emailed sign-in links over HTTP, with a real SMTP server (aiosmtpd) and a controlled clock:
 //! the link continuing an app's authorization request, the button that spends it, expiry,
 //! the same answer for unknown addresses, the limits per address and network and per IP, sign-up by
-//! link, the second step after a link, setting a password after signing in by link, and
-//! disabled accounts.
+//! link, the second step after a link, setting a password after signing in by link,
+//! disabled accounts, and the language the mail speaks.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use crate::common;
@@ -281,7 +281,7 @@ async fn the_link_continues_the_apps_request_and_the_id_token_says_email(backend
 
     ask_ok(&browser, Some(&login), EMAIL).await;
     let (mail, link) = mailed_link(&f, EMAIL).await;
-    assert_eq!(mail.subject, "Your sign-in link");
+    assert_eq!(mail.subject, "Your sign-in link for Usher");
     assert!(
         mail.text.contains("Streamly"),
         "the mail names the app:\n{}",
@@ -440,7 +440,7 @@ async fn with_sign_up_on_a_link_creates_a_verified_account(backend: Backend) {
     assert!(find_user(&f, NEWCOMER).await.is_none(), "asking creates nothing");
 
     let (mail, link) = mailed_link(&f, NEWCOMER).await;
-    assert_eq!(mail.subject, "Finish creating your account");
+    assert_eq!(mail.subject, "Finish creating your Usher account");
     let page = open_link(&browser, &link).await;
     assert!(find_user(&f, NEWCOMER).await.is_none(), "opening creates nothing");
     let signed_in = press_button(&browser, &page).await;
@@ -487,7 +487,7 @@ async fn sign_up_mails_a_link_and_creates_the_account_only_when_it_is_used(backe
     assert!(!has_session(&browser).await);
 
     let (mail, link) = mailed_link(&f, NEWCOMER).await;
-    assert_eq!(mail.subject, "Finish creating your account");
+    assert_eq!(mail.subject, "Finish creating your Usher account");
     let signed_in = press_button(&browser, &open_link(&browser, &link).await).await;
     assert_eq!(signed_in.status(), 303);
     let user = find_user(&f, NEWCOMER).await.expect("the account was created");
@@ -526,7 +526,7 @@ async fn sign_up_answers_the_same_whether_or_not_the_address_has_an_account(back
     assert_eq!(taken, free);
     let (mail, _) = mailed_link(&f, EMAIL).await;
     assert_ne!(
-        mail.subject, "Finish creating your account",
+        mail.subject, "Finish creating your Usher account",
         "the owner gets a sign-in link"
     );
 }
@@ -660,6 +660,157 @@ async fn a_disabled_account_gets_no_mail(backend: Backend) {
     assert_eq!(mails_to(&f, EMAIL).await, 0);
 }
 
+/// Saves `tag` as [`EMAIL`]'s language (`None`: none saved), as the selector does for a
+/// signed-in person.
+async fn save_language(f: &Fixture, tag: Option<&'static str>) {
+    use usher::foundation::store::schema::users as table;
+
+    f.server
+        .state
+        .store
+        .run::<_, StoreError, _>(move |conn| {
+            diesel::update(table::table.filter(table::email.eq(EMAIL)))
+                .set(table::locale.eq(tag))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+/// A signed-out browser whose pages speak `tag`, chosen with the language links.
+async fn browser_speaking(f: &Fixture, tag: &str) -> Browser {
+    let browser = Browser::new(&f.server);
+    browser.get(&format!("/language?set={tag}&return_to=%2F")).await;
+    browser
+}
+
+/// Asks for a link to `email` from the plain login page, in whatever language it speaks.
+async fn ask_in_any_language(browser: &Browser, email: &str) {
+    let answer = ask_for_link(browser, None, email).await;
+    assert_eq!(answer.status(), 200, "the link request for {email}");
+}
+
+fn assert_urdu(mail: &ReceivedMail) {
+    assert!(
+        mail.html.contains("<html lang=\"ur\" dir=\"rtl\">"),
+        "{}",
+        mail.html
+    );
+    assert!(mail.subject.contains("سائن اِن لنک"), "{}", mail.subject);
+    assert!(!mail.text.contains("mail-"), "{}", mail.text);
+}
+
+fn assert_english(mail: &ReceivedMail) {
+    assert!(
+        mail.html.contains("<html lang=\"en\" dir=\"ltr\">"),
+        "{}",
+        mail.html
+    );
+    assert_eq!(mail.subject, "Your sign-in link for Usher");
+}
+
+async fn the_link_mail_speaks_the_language_of_the_page_it_was_asked_on(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let browser = browser_speaking(&f, "ur").await;
+    ask_in_any_language(&browser, EMAIL).await;
+    let (mail, link) = mailed_link(&f, EMAIL).await;
+    assert_urdu(&mail);
+    assert!(
+        mail.text.contains("سائن اِن کرنے کے لیے یہ لنک کھولیں"),
+        "{}",
+        mail.text
+    );
+    open_link(&Browser::new(&f.server), &link).await;
+}
+
+async fn the_apps_ui_locales_choose_the_link_mails_language(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let app: CreatedClient = f.server.create_client(flow::first_party_app()).await;
+    let browser = browser_speaking(&f, "en").await;
+    let (_, challenge) = flow::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("ui_locales", "ur")
+        .finish();
+    let login = browser
+        .get(&format!("/oauth/authorize?{query}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        login.contains("<html lang=\"ur\" dir=\"rtl\">"),
+        "the login page is in Urdu"
+    );
+
+    let answer = ask_for_link(&browser, Some(&login), EMAIL).await;
+    assert_eq!(answer.status(), 200);
+    let (mail, _) = mailed_link(&f, EMAIL).await;
+    assert_urdu(&mail);
+    assert!(mail.text.contains("\u{2068}Streamly\u{2069}"), "{}", mail.text);
+}
+
+async fn the_recipients_saved_language_wins_over_the_pages(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    save_language(&f, Some("ur")).await;
+    ask_in_any_language(&browser_speaking(&f, "en").await, EMAIL).await;
+    let (mail, _) = mailed_link(&f, EMAIL).await;
+    assert_urdu(&mail);
+
+    save_language(&f, Some("en")).await;
+    ask_in_any_language(&browser_speaking(&f, "ur").await, EMAIL).await;
+    let (mail, _) = mailed_link(&f, EMAIL).await;
+    assert_english(&mail);
+}
+
+async fn without_a_page_language_the_mail_speaks_the_default_locale(backend: Backend) {
+    let f = fixture(backend, |config| config.default_locale = "ur".into()).await;
+    ask_in_any_language(&Browser::new(&f.server), EMAIL).await;
+    let (mail, _) = mailed_link(&f, EMAIL).await;
+    assert_urdu(&mail);
+}
+
+async fn a_security_notice_speaks_the_saved_language_else_the_pages(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let browser = browser_speaking(&f, "ur").await;
+    assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+    let change_password = async |password: &str| {
+        let csrf = account_csrf(&browser).await;
+        let saved = browser
+            .post("/account/password", &[("csrf", &csrf), ("password", password)])
+            .await;
+        assert_eq!(saved.status(), 303);
+        f.smtp.next_mail_to(EMAIL).await
+    };
+
+    let notice = change_password(NEW_PASSWORD).await;
+    assert!(
+        notice.html.contains("<html lang=\"ur\" dir=\"rtl\">"),
+        "{}",
+        notice.html
+    );
+    assert!(
+        notice.text.contains("آپ کے اکاؤنٹ کا پاس ورڈ بدل دیا گیا ہے۔"),
+        "{}",
+        notice.text
+    );
+
+    save_language(&f, Some("en")).await;
+    let notice = change_password("yet another passphrase").await;
+    assert!(
+        notice.html.contains("<html lang=\"en\" dir=\"ltr\">"),
+        "{}",
+        notice.html
+    );
+    assert!(notice.text.contains("The password of your account was changed."));
+}
+
 on_both_backends!(
     the_link_continues_the_apps_request_and_the_id_token_says_email,
     opening_the_link_does_not_spend_it_but_the_button_does,
@@ -677,4 +828,9 @@ on_both_backends!(
     after_a_link_a_new_password_can_be_set_and_other_devices_are_signed_out,
     a_password_cannot_be_set_sixteen_minutes_after_signing_in,
     a_disabled_account_gets_no_mail,
+    the_link_mail_speaks_the_language_of_the_page_it_was_asked_on,
+    the_apps_ui_locales_choose_the_link_mails_language,
+    the_recipients_saved_language_wins_over_the_pages,
+    without_a_page_language_the_mail_speaks_the_default_locale,
+    a_security_notice_speaks_the_saved_language_else_the_pages,
 );

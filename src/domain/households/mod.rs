@@ -83,6 +83,8 @@ pub struct InvitationMail {
     /// Who invites, as the mail names them: their name, else their address.
     pub holder: String,
     pub valid_days: i64,
+    /// The language saved on the invitee's account, which the mail speaks.
+    pub saved_locale: Option<String>,
 }
 
 /// Holds every other change to `holder_id`'s household until this transaction ends (the
@@ -178,6 +180,7 @@ pub fn invite(
             creates_account: invitee.is_none(),
             holder: holder.name.unwrap_or(holder.email),
             valid_days: (ttl + 86_399) / 86_400,
+            saved_locale: invitee.and_then(|user| user.locale),
         }))
     })
 }

@@ -54,6 +54,8 @@ pub struct NewLink {
     pub url: String,
     /// Using the link will create the account.
     pub creates_account: bool,
+    /// The language saved on the account, which the mail speaks.
+    pub saved_locale: Option<String>,
 }
 
 /// Decides whether `email` gets a link and records it; None when no mail goes out (no such
@@ -67,6 +69,7 @@ pub fn issue(
     now: i64,
 ) -> Result<Option<NewLink>, StoreError> {
     let user = users::find_by_email(conn, email)?;
+    let saved_locale = user.as_ref().and_then(|user| user.locale.clone());
     let user_id = match &user {
         Some(user) if user.is_enabled() => Some(user.id.clone()),
         Some(_) => return Ok(None),
@@ -90,6 +93,7 @@ pub fn issue(
         email: email.to_owned(),
         url: format!("{}{CONTINUE_PATH}?token={token}", state.issuer),
         creates_account: user_id.is_none(),
+        saved_locale,
     }))
 }
 

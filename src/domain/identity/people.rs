@@ -8,7 +8,8 @@ use diesel::Connection;
 
 use crate::domain::core::{Core, LocalViews};
 use crate::domain::entitlements::manage::Actor;
-use crate::domain::identity::{notices, session};
+use crate::domain::identity::notices::{self, AccountChange};
+use crate::domain::identity::session;
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
 use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError, dashboard, totp, users};
@@ -42,11 +43,9 @@ impl AccountAction {
     }
 
     /// What the person is mailed when the action changed their account.
-    fn notice(self) -> Option<&'static str> {
+    fn notice(self) -> Option<AccountChange> {
         match self {
-            Self::ResetSecondFactor => Some(
-                "An administrator turned off two-step sign-in for your account. Set it up again on your account page.",
-            ),
+            Self::ResetSecondFactor => Some(AccountChange::TwoStepReset),
             Self::SignOutEverywhere | Self::Disable | Self::Enable | Self::MakeAdmin | Self::RemoveAdmin => {
                 None
             }
@@ -109,7 +108,7 @@ pub(crate) async fn act_on(
         return Ok(ActionOutcome::NoSuchPerson);
     };
     if let (true, Some(notice)) = (changed, action.notice()) {
-        notices::credential_changed(core, &person, notice);
+        notices::credential_changed(core, &person, notice, None);
     }
     Ok(ActionOutcome::Done)
 }

@@ -15,7 +15,7 @@ pub use choosing::{Locked, Needed, ProfileGone, needed, unlock};
 use crate::domain::core::Core;
 use crate::domain::entitlements::cache;
 use crate::domain::entitlements::manage::Actor;
-use crate::domain::identity::notices;
+use crate::domain::identity::notices::{self, AccountChange};
 use crate::foundation::crypto::hashing;
 use crate::foundation::crypto::password_lane::LaneError;
 use crate::foundation::crypto::random;
@@ -260,12 +260,12 @@ struct Changed {
 }
 
 impl Changed {
-    fn summary(&self) -> String {
-        let name = &self.profile.name;
+    fn notice(&self) -> AccountChange {
+        let name = self.profile.name.clone();
         match self.action {
-            "profile.create" => format!("A profile was added: {name}."),
-            "profile.delete" => format!("The profile {name} was deleted."),
-            _ => format!("The profile {name} was changed."),
+            "profile.create" => AccountChange::ProfileAdded { name },
+            "profile.delete" => AccountChange::ProfileDeleted { name },
+            _ => AccountChange::ProfileChanged { name },
         }
     }
 }
@@ -280,14 +280,14 @@ async fn change(
     edit: impl FnOnce(&mut DbConnection, &str, i64) -> Result<Changed, ProfileError> + Send + 'static,
 ) -> Result<Profile, ProfileError> {
     let (worker, actor, user_id) = (Arc::clone(core), actor.clone(), user_id.to_owned());
-    let (owner, summary, profile) = core
+    let (owner, notice, profile) = core
         .store
         .run(move |conn| {
             let now = worker.clock.now();
             conn.transaction(|conn| {
                 let owner = lock_owner(conn, &user_id)?;
                 let changed = edit(conn, &user_id, now)?;
-                let summary = changed.summary();
+                let notice = changed.notice();
                 record(
                     conn,
                     &actor,
@@ -297,11 +297,11 @@ async fn change(
                     changed.after,
                     now,
                 )?;
-                Ok::<_, ProfileError>((owner, summary, changed.profile))
+                Ok::<_, ProfileError>((owner, notice, changed.profile))
             })
         })
         .await?;
-    announce(core, &owner, &summary);
+    announce(core, &owner, notice);
     Ok(profile)
 }
 
@@ -315,9 +315,9 @@ fn lock_owner(conn: &mut DbConnection, user_id: &str) -> Result<User, ProfileErr
 
 /// After a change committed: this instance's introspection sees it at once (the change feed
 /// tells the others), and the account holder hears of it by mail.
-fn announce(core: &Core, owner: &User, summary: &str) {
+fn announce(core: &Core, owner: &User, notice: AccountChange) {
     core.entitlements.invalidate(&owner.id);
-    notices::credential_changed(core, owner, summary);
+    notices::credential_changed(core, owner, notice, None);
 }
 
 /// A profile as the audit log keeps it: never the PIN's hash, only whether there is one.

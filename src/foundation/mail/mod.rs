@@ -1,7 +1,8 @@
 //! Outgoing mail: the sign-in link, the invitation into a household and the notice that a
-//! credential changed. Each goes out as `multipart/alternative` (plain text and HTML) over
-//! SMTP, or, when no `smtp_url` is set, into `outbox_dir` as an `.eml` file with its link
-//! logged, so development needs no mail server.
+//! credential changed, each written in the recipient's language (the catalogues' `mail-`
+//! messages) and the platform's brand ([`Voice`]). Each goes out as `multipart/alternative`
+//! (plain text and HTML) over SMTP, or, when no `smtp_url` is set, into `outbox_dir` as an
+//! `.eml` file with its link logged, so development needs no mail server.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -15,7 +16,9 @@ use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::runtime::Handle;
 
+use crate::foundation::brand::Brand;
 use crate::foundation::config::Config;
+use crate::foundation::i18n::Locale;
 
 /// Each step of the SMTP conversation, connecting included: a stuck relay must not hold a
 /// pooled connection for lettre's default minute.
@@ -85,12 +88,16 @@ enum Route {
 
 impl Mailer {
     /// Built once at start; a bad smtp_url or mail_from fails here with a one-line cause
-    /// (never echoing a password in the URL).
-    pub fn from_config(config: &Config) -> Result<Self, MailError> {
-        let from: Mailbox = config
+    /// (never echoing a password in the URL). Mail comes from the brand's name unless
+    /// `mail_from` names its sender itself.
+    pub fn from_config(config: &Config, brand: &Brand) -> Result<Self, MailError> {
+        let mut from: Mailbox = config
             .mail_from
             .parse()
             .map_err(|error| MailError::Address(format!("mail_from is not a valid mailbox: {error}")))?;
+        if from.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
+            from.name = Some(brand.name.clone());
+        }
         let message_id_domain = from.email.domain().to_owned();
         // An empty USHER_SMTP_URL= is how container setups say "unset".
         let route = match config.smtp_url.as_deref().map(str::trim) {
@@ -319,59 +326,242 @@ fn plain_text(template: &impl Template) -> Result<String, MailError> {
     Ok(text)
 }
 
-fn minutes(count: i64) -> String {
-    if count == 1 {
-        "1 minute".to_owned()
-    } else {
-        format!("{count} minutes")
+/// The accent of buttons and links when no `brand_color` is set: the pages' own violet.
+const BUILT_IN_ACCENT: &str = "#3b2bb5";
+
+/// Whom a mail speaks for, and in which language: the platform's brand and the recipient's
+/// language.
+#[derive(Clone, Copy, Debug)]
+pub struct Voice<'a> {
+    pub brand: &'a Brand,
+    pub locale: Locale,
+}
+
+/// What the layouts (`templates/mail/layout.{html,txt}`) of one mail show around its message.
+struct Frame {
+    lang: String,
+    dir: &'static str,
+    typography: Typography,
+    brand: String,
+    /// `#rrggbb`, under white text on buttons: the brand check guarantees it reads.
+    accent: String,
+    title: String,
+    support: Option<Support>,
+}
+
+/// The brand's support address at the foot of a mail.
+struct Support {
+    lead: String,
+    href: String,
+    /// The address as people read it: a `mailto:` URL without its scheme.
+    shown: String,
+}
+
+/// Mail clients drop style sheets, so the fonts the pages choose by language go inline here,
+/// chosen by direction: right-to-left mail is Urdu's Nastaliq first, which needs taller lines.
+struct Typography {
+    body: &'static str,
+    heading_line_height: &'static str,
+}
+
+const LEFT_TO_RIGHT: Typography = Typography {
+    body: "16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif",
+    heading_line_height: "1.25",
+};
+
+const RIGHT_TO_LEFT: Typography = Typography {
+    body: "16px/1.9 'Noto Nastaliq Urdu','Jameel Noori Nastaleeq','Urdu Typesetting','Noto Naskh Arabic','Segoe UI',system-ui,sans-serif",
+    heading_line_height: "1.8",
+};
+
+impl Frame {
+    fn new(voice: Voice<'_>, title: String) -> Self {
+        let Voice { brand, locale } = voice;
+        let support = brand.support_url.as_ref().map(|url| Support {
+            lead: locale.with("mail-support", "brand", &brand.name),
+            href: url.clone(),
+            shown: url.strip_prefix("mailto:").unwrap_or(url).to_owned(),
+        });
+        Self {
+            lang: locale.tag(),
+            dir: locale.dir(),
+            typography: if locale.is_rtl() {
+                RIGHT_TO_LEFT
+            } else {
+                LEFT_TO_RIGHT
+            },
+            brand: brand.name.clone(),
+            accent: brand
+                .palette
+                .as_ref()
+                .map_or(BUILT_IN_ACCENT, |palette| palette.light.as_str())
+                .to_owned(),
+            title,
+            support,
+        }
+    }
+}
+
+/// Message `id` as HTML, its argument escaped and in `<strong>`: the catalogues hold no markup
+/// (a test checks), so only the argument needs escaping.
+fn strong(locale: Locale, id: &str, name: &'static str, value: &str) -> String {
+    let Ok(escaped) = askama::filters::escape(value, askama::filters::Html);
+    locale.with(id, name, &format!("<strong>{escaped}</strong>"))
+}
+
+/// The messages of a sign-in link mail: one set signs in, the other creates the account.
+struct SignInWords {
+    subject: &'static str,
+    title: &'static str,
+    button: &'static str,
+    lead: &'static str,
+    lead_app: &'static str,
+    open: &'static str,
+    open_app: &'static str,
+    ignore: &'static str,
+}
+
+const SIGN_IN: SignInWords = SignInWords {
+    subject: "mail-sign-in-subject",
+    title: "mail-sign-in-title",
+    button: "mail-sign-in-button",
+    lead: "mail-sign-in-lead",
+    lead_app: "mail-sign-in-lead-app",
+    open: "mail-sign-in-open",
+    open_app: "mail-sign-in-open-app",
+    ignore: "mail-sign-in-ignore",
+};
+
+const SIGN_UP: SignInWords = SignInWords {
+    subject: "mail-sign-up-subject",
+    title: "mail-sign-up-title",
+    button: "mail-sign-up-button",
+    lead: "mail-sign-up-lead",
+    lead_app: "mail-sign-up-lead-app",
+    open: "mail-sign-up-open",
+    open_app: "mail-sign-up-open-app",
+    ignore: "mail-sign-up-ignore",
+};
+
+/// The messages of an invitation that differ when the link creates the account.
+struct InvitationWords {
+    button: &'static str,
+    open: &'static str,
+    ignore: &'static str,
+}
+
+const INVITATION: InvitationWords = InvitationWords {
+    button: "mail-invitation-button",
+    open: "mail-invitation-open",
+    ignore: "mail-invitation-ignore",
+};
+
+const INVITATION_NEW_ACCOUNT: InvitationWords = InvitationWords {
+    button: "mail-invitation-new-button",
+    open: "mail-invitation-new-open",
+    ignore: "mail-invitation-new-ignore",
+};
+
+/// What changed on an account, as the security notice tells its holder: the notice is
+/// written in the holder's language, so callers say what happened, never in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountChange {
+    PasskeyAdded {
+        name: String,
+    },
+    PasskeyRemoved {
+        name: String,
+    },
+    TwoStepOn,
+    TwoStepOff,
+    /// An administrator turned two-step sign-in off, for a person who lost their authenticator.
+    TwoStepReset,
+    RecoveryCodesRenewed,
+    RecoveryCodeUsed,
+    /// Set or changed.
+    PasswordChanged,
+    ProfileAdded {
+        name: String,
+    },
+    ProfileChanged {
+        name: String,
+    },
+    ProfileDeleted {
+        name: String,
+    },
+}
+
+impl AccountChange {
+    /// The sentence saying what happened, in `locale`.
+    fn sentence(&self, locale: Locale) -> String {
+        match self {
+            Self::PasskeyAdded { name } => locale.with("mail-notice-passkey-added", "name", name),
+            Self::PasskeyRemoved { name } => locale.with("mail-notice-passkey-removed", "name", name),
+            Self::TwoStepOn => locale.get("mail-notice-two-step-on"),
+            Self::TwoStepOff => locale.get("mail-notice-two-step-off"),
+            Self::TwoStepReset => locale.get("mail-notice-two-step-reset"),
+            Self::RecoveryCodesRenewed => locale.get("mail-notice-recovery-codes-renewed"),
+            Self::RecoveryCodeUsed => locale.get("mail-notice-recovery-code-used"),
+            Self::PasswordChanged => locale.get("mail-notice-password-changed"),
+            Self::ProfileAdded { name } => locale.with("mail-notice-profile-added", "name", name),
+            Self::ProfileChanged { name } => locale.with("mail-notice-profile-changed", "name", name),
+            Self::ProfileDeleted { name } => locale.with("mail-notice-profile-deleted", "name", name),
+        }
     }
 }
 
 #[derive(Template)]
 #[template(path = "mail/sign_in_link.html")]
 struct SignInLinkHtml<'a> {
-    title: &'a str,
-    button: &'a str,
+    frame: &'a Frame,
+    t: Locale,
+    words: &'a SignInWords,
+    /// HTML: the app's name, escaped, in `<strong>`.
+    lead: &'a str,
     link: &'a str,
-    expiry: &'a str,
-    app_name: Option<&'a str>,
-    new_account: bool,
+    valid_minutes: i64,
 }
 
 #[derive(Template)]
 #[template(path = "mail/sign_in_link.txt", escape = "none")]
 struct SignInLinkText<'a> {
-    title: &'a str,
+    frame: &'a Frame,
+    t: Locale,
+    words: &'a SignInWords,
+    open: &'a str,
     link: &'a str,
-    expiry: &'a str,
-    app_name: Option<&'a str>,
-    new_account: bool,
+    valid_minutes: i64,
 }
 
 #[derive(Template)]
 #[template(path = "mail/household_invitation.html")]
 struct HouseholdInvitationHtml<'a> {
-    title: &'a str,
+    frame: &'a Frame,
+    t: Locale,
+    words: &'a InvitationWords,
+    /// HTML: the holder, escaped, in `<strong>`.
+    lead: &'a str,
     link: &'a str,
-    holder: &'a str,
-    expiry: &'a str,
-    new_account: bool,
+    valid_days: i64,
 }
 
 #[derive(Template)]
 #[template(path = "mail/household_invitation.txt", escape = "none")]
 struct HouseholdInvitationText<'a> {
-    title: &'a str,
-    link: &'a str,
+    frame: &'a Frame,
+    t: Locale,
+    words: &'a InvitationWords,
     holder: &'a str,
-    expiry: &'a str,
-    new_account: bool,
+    link: &'a str,
+    valid_days: i64,
 }
 
 #[derive(Template)]
 #[template(path = "mail/credential_changed.html")]
 struct CredentialChangedHtml<'a> {
-    summary: &'a str,
+    frame: &'a Frame,
+    t: Locale,
+    what: &'a str,
     at: &'a str,
     account_url: &'a str,
 }
@@ -379,7 +569,9 @@ struct CredentialChangedHtml<'a> {
 #[derive(Template)]
 #[template(path = "mail/credential_changed.txt", escape = "none")]
 struct CredentialChangedText<'a> {
-    summary: &'a str,
+    frame: &'a Frame,
+    t: Locale,
+    what: &'a str,
     at: &'a str,
     account_url: &'a str,
 }
@@ -387,6 +579,7 @@ struct CredentialChangedText<'a> {
 /// The sign-in link mail. `app_name`: the app the person was signing in to, when known.
 /// `new_account`: the link will create the account.
 pub fn sign_in_link(
+    voice: Voice<'_>,
     to: &str,
     link: &str,
     valid_minutes: i64,
@@ -395,31 +588,36 @@ pub fn sign_in_link(
 ) -> Result<Mail, MailError> {
     recipient(to)?;
     http_url(link)?;
-    let (title, button) = if new_account {
-        ("Finish creating your account", "Create my account")
-    } else {
-        ("Your sign-in link", "Sign in")
+    let t = voice.locale;
+    let words = if new_account { &SIGN_UP } else { &SIGN_IN };
+    let frame = Frame::new(voice, t.get(words.title));
+    let (lead, open) = match app_name {
+        Some(app) => (
+            strong(t, words.lead_app, "app", app),
+            t.with(words.open_app, "app", app),
+        ),
+        None => (t.get(words.lead), t.get(words.open)),
     };
-    let expiry = minutes(valid_minutes);
     let html = SignInLinkHtml {
-        title,
-        button,
+        frame: &frame,
+        t,
+        words,
+        lead: &lead,
         link,
-        expiry: &expiry,
-        app_name,
-        new_account,
+        valid_minutes,
     }
     .render()?;
     let text = plain_text(&SignInLinkText {
-        title,
+        frame: &frame,
+        t,
+        words,
+        open: &open,
         link,
-        expiry: &expiry,
-        app_name,
-        new_account,
+        valid_minutes,
     })?;
     Ok(Mail {
         to: to.to_owned(),
-        subject: title.to_owned(),
+        subject: t.with(words.subject, "brand", &voice.brand.name),
         text,
         html,
         link: Some(link.to_owned()),
@@ -430,6 +628,7 @@ pub fn sign_in_link(
 /// invitee in (`new_account`: creating their account) and makes them a member. `holder`: who
 /// invites, by name or address.
 pub fn household_invitation(
+    voice: Voice<'_>,
     to: &str,
     link: &str,
     holder: &str,
@@ -438,57 +637,71 @@ pub fn household_invitation(
 ) -> Result<Mail, MailError> {
     recipient(to)?;
     http_url(link)?;
-    let expiry = if valid_days == 1 {
-        "1 day".to_owned()
+    let t = voice.locale;
+    let words = if new_account {
+        &INVITATION_NEW_ACCOUNT
     } else {
-        format!("{valid_days} days")
+        &INVITATION
     };
-    let title = "You're invited to join a family plan";
+    let frame = Frame::new(voice, t.get("mail-invitation-title"));
     let html = HouseholdInvitationHtml {
-        title,
+        frame: &frame,
+        t,
+        words,
+        lead: &strong(t, "mail-invitation-lead", "holder", holder),
         link,
-        holder,
-        expiry: &expiry,
-        new_account,
+        valid_days,
     }
     .render()?;
     let text = plain_text(&HouseholdInvitationText {
-        title,
-        link,
+        frame: &frame,
+        t,
+        words,
         holder,
-        expiry: &expiry,
-        new_account,
+        link,
+        valid_days,
     })?;
     Ok(Mail {
         to: to.to_owned(),
-        subject: title.to_owned(),
+        subject: t.with("mail-invitation-subject", "brand", &voice.brand.name),
         text,
         html,
         link: Some(link.to_owned()),
     })
 }
 
-/// A notice that a credential changed (passkey added/removed, two-step sign-in on/off,
-/// recovery code used, password changed). `summary` is a full sentence like "A passkey named
-/// “Pixel 8” was added to your account."; `at` a human UTC time string; `account_url` the
-/// account page URL.
-pub fn credential_changed(to: &str, summary: &str, at: &str, account_url: &str) -> Result<Mail, MailError> {
+/// The security notice that `change` happened to the account of `to`: `at` when, as people
+/// read it; `account_url` the account page, where they can undo what they do not recognise.
+pub fn credential_changed(
+    voice: Voice<'_>,
+    to: &str,
+    change: &AccountChange,
+    at: &str,
+    account_url: &str,
+) -> Result<Mail, MailError> {
     recipient(to)?;
     http_url(account_url)?;
+    let t = voice.locale;
+    let frame = Frame::new(voice, t.get("mail-notice-title"));
+    let what = change.sentence(t);
     let html = CredentialChangedHtml {
-        summary,
+        frame: &frame,
+        t,
+        what: &what,
         at,
         account_url,
     }
     .render()?;
     let text = plain_text(&CredentialChangedText {
-        summary,
+        frame: &frame,
+        t,
+        what: &what,
         at,
         account_url,
     })?;
     Ok(Mail {
         to: to.to_owned(),
-        subject: "Security notice: how you sign in has changed".to_owned(),
+        subject: t.with("mail-notice-subject", "brand", &voice.brand.name),
         text,
         html,
         link: None,
@@ -502,13 +715,51 @@ mod tests {
     use super::*;
 
     const LINK: &str = "https://id.example.com/login/link?token=abc_DEF-123&request=client_id%3Dtv";
+    const ACCOUNT_URL: &str = "https://id.example.com/account";
+    const AT: &str = "1 May 2026, 12:00 UTC";
 
     fn outbox_mailer(dir: &Path) -> Mailer {
-        Mailer::from_config(&Config {
-            outbox_dir: dir.to_owned(),
-            ..Config::default()
-        })
+        Mailer::from_config(
+            &Config {
+                outbox_dir: dir.to_owned(),
+                ..Config::default()
+            },
+            &Brand::default(),
+        )
         .expect("mailer")
+    }
+
+    /// The built-in brand, in the language `tag`.
+    fn voice(tag: &str) -> Voice<'static> {
+        static BRAND: OnceLock<Brand> = OnceLock::new();
+        Voice {
+            brand: BRAND.get_or_init(Brand::default),
+            locale: Locale::parse(tag).expect(tag),
+        }
+    }
+
+    fn english() -> Voice<'static> {
+        voice("en")
+    }
+
+    fn urdu() -> Voice<'static> {
+        voice("ur")
+    }
+
+    /// A platform that set every brand setting mail uses.
+    fn aurora() -> Brand {
+        Brand {
+            name: "Aurora Music".into(),
+            support_url: Some("mailto:help@aurora.example".into()),
+            palette: Some(crate::foundation::brand::Palette::for_color("#0b6e4f").expect("palette")),
+            logo: None,
+        }
+    }
+
+    fn passkey_added() -> AccountChange {
+        AccountChange::PasskeyAdded {
+            name: "Pixel 8".into(),
+        }
     }
 
     /// The header block and the body of a formatted message.
@@ -528,10 +779,25 @@ mod tests {
             .collect()
     }
 
+    /// No message id of the catalogues shows through for want of its message.
+    fn assert_no_message_id(mail: &Mail) {
+        for part in [&mail.subject, &mail.text, &mail.html] {
+            assert!(!part.contains("mail-"), "{part}");
+        }
+    }
+
     #[test]
     fn the_sign_in_link_mail_carries_the_link_in_both_parts() {
-        let mail = sign_in_link("viewer@example.com", LINK, 10, Some("Living Room TV"), false).expect("mail");
-        assert_eq!(mail.subject, "Your sign-in link");
+        let mail = sign_in_link(
+            english(),
+            "viewer@example.com",
+            LINK,
+            10,
+            Some("Living Room TV"),
+            false,
+        )
+        .expect("mail");
+        assert_eq!(mail.subject, "Your sign-in link for Usher");
         assert_eq!(mail.link.as_deref(), Some(LINK));
         assert!(mail.text.contains(&format!("\n{LINK}\n")), "{}", mail.text);
         assert!(mail.text.contains("10 minutes"));
@@ -543,16 +809,17 @@ mod tests {
             "{}",
             mail.html
         );
-        assert!(mail.html.contains("<html lang=\"en\">"));
+        assert!(mail.html.contains("<html lang=\"en\" dir=\"ltr\">"));
         assert!(mail.html.contains("<h1"));
         assert!(mail.html.contains("10 minutes"));
-        assert!(mail.html.contains("Didn't ask for this? Ignore this mail"));
+        assert!(mail.html.contains("Didn&#39;t ask for this? Ignore this mail"));
+        assert_no_message_id(&mail);
     }
 
     #[test]
     fn a_link_that_creates_the_account_says_so() {
-        let mail = sign_in_link("new@example.com", LINK, 1, None, true).expect("mail");
-        assert_eq!(mail.subject, "Finish creating your account");
+        let mail = sign_in_link(english(), "new@example.com", LINK, 1, None, true).expect("mail");
+        assert_eq!(mail.subject, "Finish creating your Usher account");
         assert!(mail.text.contains("finish creating your account"));
         assert!(mail.text.contains("1 minute."));
         assert!(mail.html.contains("Create my account"));
@@ -560,16 +827,253 @@ mod tests {
 
     #[test]
     fn the_app_name_is_escaped_in_html() {
-        let mail = sign_in_link("viewer@example.com", LINK, 10, Some("<b>TV</b>"), false).expect("mail");
+        let mail = sign_in_link(
+            english(),
+            "viewer@example.com",
+            LINK,
+            10,
+            Some("<b>TV</b>"),
+            false,
+        )
+        .expect("mail");
         assert!(!mail.html.contains("<b>TV</b>"));
-        assert!(mail.html.contains("&#60;b&#62;TV"));
+        assert!(
+            mail.html.contains("<strong>&#60;b&#62;TV&#60;/b&#62;</strong>"),
+            "{}",
+            mail.html
+        );
+    }
+
+    #[test]
+    fn an_urdu_sign_in_link_is_written_right_to_left_with_the_link_whole() {
+        let mail = sign_in_link(
+            urdu(),
+            "viewer@example.com",
+            LINK,
+            10,
+            Some("Living Room TV"),
+            false,
+        )
+        .expect("mail");
+        assert!(mail.subject.contains("سائن اِن لنک"), "{}", mail.subject);
+        assert!(mail.subject.contains("\u{2068}Usher\u{2069}"), "{}", mail.subject);
+        assert!(
+            mail.html.contains("<html lang=\"ur\" dir=\"rtl\">"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.html.contains("text-align:start"));
+        assert!(mail.html.contains("Nastaliq"));
+        assert!(mail.text.contains(&format!("\n{LINK}\n")), "{}", mail.text);
+        assert!(mail.text.contains("\u{2068}10\u{2069} منٹ"), "{}", mail.text);
+        assert!(
+            mail.text.contains("\u{2068}Living Room TV\u{2069}"),
+            "{}",
+            mail.text
+        );
+        let escaped = LINK.replace('&', "&#38;");
+        assert!(
+            mail.html.contains("<p dir=\"ltr\""),
+            "the address reads left to right"
+        );
+        assert!(mail.html.contains(&format!(">{escaped}</a>")), "{}", mail.html);
+        assert_no_message_id(&mail);
+    }
+
+    #[test]
+    fn minutes_and_days_follow_each_languages_plural_rules() {
+        let minutes = |voice, count| {
+            sign_in_link(voice, "viewer@example.com", LINK, count, None, false)
+                .expect("mail")
+                .text
+        };
+        assert!(minutes(english(), 1).contains("The link works for 1 minute."));
+        assert!(minutes(english(), 10).contains("The link works for 10 minutes."));
+        assert!(minutes(urdu(), 1).contains("یہ لنک ایک منٹ تک چلے گا۔"));
+        assert!(minutes(urdu(), 10).contains("یہ لنک \u{2068}10\u{2069} منٹ تک چلے گا۔"));
+        let days = |voice, count| {
+            household_invitation(voice, "viewer@example.com", LINK, "Sam", count, false)
+                .expect("mail")
+                .text
+        };
+        assert!(days(english(), 1).contains("The link works once, for 1 day."));
+        assert!(days(english(), 7).contains("The link works once, for 7 days."));
+        assert!(days(urdu(), 1).contains("یہ لنک ایک دن کے اندر"));
+        assert!(days(urdu(), 7).contains("یہ لنک \u{2068}7\u{2069} دن کے اندر"));
+    }
+
+    #[test]
+    fn an_invitation_names_who_invites_and_whether_it_creates_the_account() {
+        let mail =
+            household_invitation(english(), "new@example.com", LINK, "Sam <Lee>", 7, true).expect("mail");
+        assert_eq!(mail.subject, "You're invited to join a family plan on Usher");
+        assert!(
+            mail.text
+                .contains("Sam <Lee> invites you to join their family plan"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text
+                .contains("Open this link to create your account and join:")
+        );
+        assert!(
+            mail.html
+                .contains("<strong>Sam &#60;Lee&#62;</strong> invites you"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.html.contains("Create my account and join"));
+        let existing =
+            household_invitation(urdu(), "member@example.com", LINK, "Sam", 7, false).expect("mail");
+        assert!(existing.subject.contains("فیملی پلان"), "{}", existing.subject);
+        assert!(
+            existing
+                .text
+                .contains("سائن اِن کر کے شامل ہونے کے لیے یہ لنک کھولیں"),
+            "{}",
+            existing.text
+        );
+        assert!(existing.text.contains(&format!("\n{LINK}\n")));
+        assert_no_message_id(&mail);
+        assert_no_message_id(&existing);
+    }
+
+    #[test]
+    fn a_credential_notice_says_what_changed_in_the_recipients_language() {
+        let english = credential_changed(english(), "viewer@example.com", &passkey_added(), AT, ACCOUNT_URL)
+            .expect("mail");
+        assert_eq!(
+            english.subject,
+            "Security notice: how you sign in to Usher has changed"
+        );
+        assert!(
+            english
+                .text
+                .contains("A passkey named “Pixel 8” was added to your account."),
+            "{}",
+            english.text
+        );
+        assert!(english.text.contains(&format!("When: {AT}")));
+        assert!(english.text.contains(&format!("\n{ACCOUNT_URL}\n")));
+        let urdu = credential_changed(urdu(), "viewer@example.com", &passkey_added(), AT, ACCOUNT_URL)
+            .expect("mail");
+        assert!(urdu.subject.starts_with("سیکیورٹی اطلاع: "), "{}", urdu.subject);
+        assert!(
+            urdu.text
+                .contains("”\u{2068}Pixel 8\u{2069}“ نام کی پاس کی شامل کی گئی ہے"),
+            "{}",
+            urdu.text
+        );
+        assert!(urdu.html.contains(&format!("href=\"{ACCOUNT_URL}\"")));
+        assert_no_message_id(&english);
+        assert_no_message_id(&urdu);
+    }
+
+    #[test]
+    fn every_account_change_has_its_sentence_in_both_languages() {
+        let name = || "Kid".to_owned();
+        let changes = [
+            passkey_added(),
+            AccountChange::PasskeyRemoved { name: name() },
+            AccountChange::TwoStepOn,
+            AccountChange::TwoStepOff,
+            AccountChange::TwoStepReset,
+            AccountChange::RecoveryCodesRenewed,
+            AccountChange::RecoveryCodeUsed,
+            AccountChange::PasswordChanged,
+            AccountChange::ProfileAdded { name: name() },
+            AccountChange::ProfileChanged { name: name() },
+            AccountChange::ProfileDeleted { name: name() },
+        ];
+        for locale in Locale::supported() {
+            let sentences: std::collections::HashSet<String> =
+                changes.iter().map(|change| change.sentence(locale)).collect();
+            assert_eq!(sentences.len(), changes.len(), "{locale:?}: one sentence each");
+            assert!(
+                sentences.iter().all(|sentence| !sentence.starts_with("mail-")),
+                "{sentences:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_brand_names_the_mail_colours_it_and_links_its_support() {
+        let brand = aurora();
+        let voice = Voice {
+            brand: &brand,
+            locale: Locale::default(),
+        };
+        let mail = sign_in_link(voice, "viewer@example.com", LINK, 10, None, false).expect("mail");
+        assert_eq!(mail.subject, "Your sign-in link for Aurora Music");
+        assert!(mail.text.ends_with("\n-- \nAurora Music\n"), "{}", mail.text);
+        assert!(
+            mail.text
+                .contains("Need help? Contact Aurora Music:\nhelp@aurora.example\n"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.html.contains(">Aurora Music</p>"), "{}", mail.html);
+        assert!(
+            mail.html.contains("background:#0b6e4f;color:#ffffff"),
+            "the button"
+        );
+        assert!(!mail.html.contains(BUILT_IN_ACCENT));
+        assert!(mail.html.contains("href=\"mailto:help@aurora.example\""));
+        assert!(!mail.html.contains("Usher") && !mail.text.contains("Usher"));
+    }
+
+    #[test]
+    fn without_a_support_address_the_mail_links_none() {
+        let mail = sign_in_link(english(), "viewer@example.com", LINK, 10, None, false).expect("mail");
+        assert!(!mail.text.contains("Need help?"));
+        assert!(mail.html.contains(&format!("background:{BUILT_IN_ACCENT}")));
+        assert!(mail.text.ends_with("\n-- \nUsher\n"), "{}", mail.text);
+    }
+
+    #[test]
+    fn the_sender_is_the_brand_unless_mail_from_names_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let from = |mail_from: &str| {
+            let mailer = Mailer::from_config(
+                &Config {
+                    mail_from: mail_from.into(),
+                    outbox_dir: dir.path().to_owned(),
+                    ..Config::default()
+                },
+                &aurora(),
+            )
+            .expect("mailer");
+            let mail = sign_in_link(english(), "viewer@example.com", LINK, 10, None, false).expect("mail");
+            let (headers, _) = split(&mailer.message(&mail).expect("message"));
+            headers
+                .split("\r\n")
+                .find(|line| line.starts_with("From: "))
+                .expect("From")
+                .to_owned()
+        };
+        assert_eq!(
+            from("no-reply@aurora.example"),
+            "From: \"Aurora Music\" <no-reply@aurora.example>"
+        );
+        assert_eq!(
+            from("Aurora Team <team@aurora.example>"),
+            "From: \"Aurora Team\" <team@aurora.example>"
+        );
     }
 
     #[test]
     fn only_http_links_go_into_mail() {
-        let refused = sign_in_link("viewer@example.com", "javascript:alert(1)", 10, None, false);
+        let refused = sign_in_link(
+            english(),
+            "viewer@example.com",
+            "javascript:alert(1)",
+            10,
+            None,
+            false,
+        );
         assert!(matches!(refused, Err(MailError::Link)));
-        let refused = credential_changed("viewer@example.com", "Changed.", "now", "not a url");
+        let refused = credential_changed(english(), "viewer@example.com", &passkey_added(), AT, "not a url");
         assert!(matches!(refused, Err(MailError::Link)));
     }
 
@@ -581,23 +1085,21 @@ mod tests {
             "Viewer <viewer@example.com>",
             "",
         ] {
-            let refused = sign_in_link(to, LINK, 10, None, false);
+            let refused = sign_in_link(english(), to, LINK, 10, None, false);
             assert!(matches!(refused, Err(MailError::Address(_))), "{to:?}");
-            let refused = credential_changed(to, "Changed.", "now", "https://id.example.com/account");
+            let refused = credential_changed(english(), to, &passkey_added(), AT, ACCOUNT_URL);
             assert!(matches!(refused, Err(MailError::Address(_))), "{to:?}");
         }
     }
 
     #[test]
-    fn a_line_break_in_the_summary_stays_in_the_body() {
+    fn a_line_break_in_a_passkey_name_stays_in_the_body() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mail = credential_changed(
-            "viewer@example.com",
-            "A passkey was added.\r\nBcc: thief@example.net",
-            "2026-05-01 12:00 UTC",
-            "https://id.example.com/account",
-        )
-        .expect("mail");
+        let change = AccountChange::PasskeyAdded {
+            name: "Phone\r\nBcc: thief@example.net".into(),
+        };
+        let mail =
+            credential_changed(english(), "viewer@example.com", &change, AT, ACCOUNT_URL).expect("mail");
         assert!(mail.subject.starts_with("Security notice: "));
         assert!(mail.text.contains("Bcc: thief@example.net"));
         let message = outbox_mailer(dir.path()).message(&mail).expect("message");
@@ -611,7 +1113,7 @@ mod tests {
     #[test]
     fn a_line_break_in_a_subject_never_starts_a_header() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut mail = sign_in_link("viewer@example.com", LINK, 10, None, false).expect("mail");
+        let mut mail = sign_in_link(english(), "viewer@example.com", LINK, 10, None, false).expect("mail");
         mail.subject = "Hello\r\nBcc: thief@example.net".into();
         let message = outbox_mailer(dir.path()).message(&mail).expect("message");
         let (headers, _) = split(&message);
@@ -621,7 +1123,7 @@ mod tests {
     #[test]
     fn a_message_has_the_headers_and_two_alternative_parts() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mail = sign_in_link("viewer@example.com", LINK, 10, None, false).expect("mail");
+        let mail = sign_in_link(english(), "viewer@example.com", LINK, 10, None, false).expect("mail");
         let message = outbox_mailer(dir.path()).message(&mail).expect("message");
         let (headers, body) = split(&message);
         let names = header_names(&headers);
@@ -636,7 +1138,7 @@ mod tests {
         ] {
             assert!(names.contains(&name.to_owned()), "{name} missing from {headers}");
         }
-        assert!(headers.contains("From: Usher <no-reply@localhost>"));
+        assert!(headers.contains("From: Usher <no-reply@localhost>"), "{headers}");
         assert!(headers.contains("To: viewer@example.com"));
         assert!(
             headers.contains("@localhost>"),
@@ -652,7 +1154,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let outbox = dir.path().join("nested/outbox");
         let mailer = outbox_mailer(&outbox);
-        let mail = sign_in_link("viewer@example.com", LINK, 10, None, false).expect("mail");
+        let mail = sign_in_link(english(), "viewer@example.com", LINK, 10, None, false).expect("mail");
         mailer.send(mail).await.expect("sent");
         let files: Vec<_> = std::fs::read_dir(&outbox)
             .expect("outbox created")
@@ -664,7 +1166,7 @@ mod tests {
         let (millis, _) = name.split_once('-').expect("<unix-ms>-<random>.eml");
         assert!(millis.parse::<u128>().is_ok(), "{name}");
         let contents = std::fs::read_to_string(&files[0]).expect("read");
-        assert!(contents.contains("Subject: Your sign-in link"));
+        assert!(contents.contains("Subject: Your sign-in link for Usher"));
     }
 
     #[test]
@@ -683,7 +1185,7 @@ mod tests {
                 smtp_url: Some(url.into()),
                 ..Config::default()
             };
-            let error = Mailer::from_config(&config)
+            let error = Mailer::from_config(&config, &Brand::default())
                 .err()
                 .unwrap_or_else(|| panic!("{url} accepted"));
             assert!(matches!(error, MailError::SmtpUrl(_)), "{url}: {error:?}");
@@ -706,7 +1208,7 @@ mod tests {
                 smtp_url: Some(url.into()),
                 ..Config::default()
             };
-            assert!(Mailer::from_config(&config).is_ok(), "{url}");
+            assert!(Mailer::from_config(&config, &Brand::default()).is_ok(), "{url}");
         }
         assert_eq!(percent_decode("p%40ss%3Aword").expect("decoded"), "p@ss:word");
     }
@@ -717,6 +1219,9 @@ mod tests {
             mail_from: "Usher <no-reply@localhost>\r\nBcc: thief@example.net".into(),
             ..Config::default()
         };
-        assert!(matches!(Mailer::from_config(&config), Err(MailError::Address(_))));
+        assert!(matches!(
+            Mailer::from_config(&config, &Brand::default()),
+            Err(MailError::Address(_))
+        ));
     }
 }

@@ -172,6 +172,8 @@ pub(crate) async fn invite(
             Words::Count("invitations-throttled", (wait + 59) / 60),
         ));
     }
+    // An invitee without a saved language is written to in the language of the holder's page.
+    let holder_page = crate::web::i18n::locale(&state, &request, signed_in.user.locale.as_deref());
     let core = Arc::clone(&state.core);
     let invited = state
         .store
@@ -183,6 +185,7 @@ pub(crate) async fn invite(
         .map_err(refused)?;
     if let Some(mail) = invited {
         match crate::foundation::mail::household_invitation(
+            state.mail_voice(mail.saved_locale.as_deref(), Some(holder_page)),
             &mail.email,
             &mail.url,
             &mail.holder,

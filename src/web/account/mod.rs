@@ -588,7 +588,8 @@ pub(crate) async fn set_password(
     crate::domain::identity::notices::credential_changed(
         &state,
         &signed_in.user,
-        "The password of your account was changed.",
+        crate::domain::identity::notices::AccountChange::PasswordChanged,
+        Some(crate::web::i18n::locale(&state, &request, None)),
     );
     Ok(pages::see_other("/account?done=password"))
 }

@@ -9,7 +9,7 @@ use actix_web::web::{self};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::domain::identity::notices;
+use crate::domain::identity::notices::{self, AccountChange};
 use crate::domain::identity::passkeys::{self, OFFER_COOKIE, PasskeyError};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::passkeys as store;
@@ -196,7 +196,8 @@ pub(crate) async fn add(
     notices::credential_changed(
         &state,
         &signed_in.user,
-        &format!("A passkey named “{}” was added to your account.", row.name),
+        AccountChange::PasskeyAdded { name: row.name },
+        Some(crate::web::i18n::locale(&state, &request, None)),
     );
     let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
     match form.get("request") {
@@ -231,7 +232,8 @@ pub(crate) async fn remove(
     notices::credential_changed(
         &state,
         &signed_in.user,
-        &format!("The passkey named “{name}” was removed from your account. It can no longer sign in."),
+        AccountChange::PasskeyRemoved { name },
+        Some(crate::web::i18n::locale(&state, &request, None)),
     );
     Ok(pages::see_other("/account?done=passkey-removed"))
 }

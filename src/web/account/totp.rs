@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use url::form_urlencoded;
 
-use crate::domain::identity::{notices, totp};
+use crate::domain::identity::notices::{self, AccountChange};
+use crate::domain::identity::totp;
 use crate::foundation::store::{DbConnection, StoreError, totp as store};
 use crate::foundation::time::format_utc;
 use crate::web::account::form_author;
@@ -185,7 +186,8 @@ pub(crate) async fn confirm(
             notices::credential_changed(
                 &state,
                 &signed_in.user,
-                "Two-step sign-in was turned on for your account: signing in with your password now also asks for a code from your authenticator app.",
+                AccountChange::TwoStepOn,
+                Some(crate::web::i18n::locale(&state, &request, None)),
             );
             let just_signed_in = state.clock.now() - signed_in.session.auth_time < JUST_SIGNED_IN_SECS;
             let continue_to = match ReturnTo::parse(form.get("request").unwrap_or_default()) {
@@ -274,7 +276,8 @@ pub(crate) async fn disable(
             notices::credential_changed(
                 &state,
                 &signed_in.user,
-                "Two-step sign-in was turned off for your account: your password alone signs in now.",
+                AccountChange::TwoStepOff,
+                Some(crate::web::i18n::locale(&state, &request, None)),
             );
             Ok(pages::see_other("/account?done=totp-off"))
         }
@@ -305,7 +308,8 @@ pub(crate) async fn renew_recovery_codes(
             notices::credential_changed(
                 &state,
                 &signed_in.user,
-                "New recovery codes were made for your account; the old ones no longer work.",
+                AccountChange::RecoveryCodesRenewed,
+                Some(crate::web::i18n::locale(&state, &request, None)),
             );
             let page = RecoveryCodesPage {
                 t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),

@@ -12,6 +12,7 @@ use crate::domain::core::Core;
 use crate::domain::households::Joining;
 use crate::domain::identity::links::{self, LinkSignIn};
 use crate::domain::identity::users::normalize_email;
+use crate::foundation::i18n::Locale;
 use crate::foundation::store::StoreError;
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
@@ -205,8 +206,9 @@ async fn request_link(
     }
     let (worker_state, address, worker_carried) =
         (Arc::clone(&state.core), email.clone(), carried.to_owned());
+    let page = crate::web::i18n::posted_from(state, request, carried);
     tokio::spawn(async move {
-        if let Err(error) = issue_and_mail(&worker_state, address, worker_carried, now).await {
+        if let Err(error) = issue_and_mail(&worker_state, address, worker_carried, page, now).await {
             tracing::warn!(%error, "could not send a sign-in link");
         }
     });
@@ -277,11 +279,13 @@ pub(crate) async fn use_link(
     after_first_factor(&state, &request, &form, user, &carried, "email").await
 }
 
-/// Records a link for `email` when it gets one, and mails it.
+/// Records a link for `email` when it gets one, and mails it; `page`: the language of the page
+/// it was asked for on.
 async fn issue_and_mail(
     state: &Arc<Core>,
     email: String,
     carried: String,
+    page: Locale,
     now: i64,
 ) -> Result<(), StoreError> {
     let (worker_state, worker_carried) = (Arc::clone(state), carried.clone());
@@ -295,6 +299,7 @@ async fn issue_and_mail(
     let app = app_name(state, &carried).await;
     let minutes = state.config.sign_in_link_ttl_secs / 60;
     match crate::foundation::mail::sign_in_link(
+        state.mail_voice(link.saved_locale.as_deref(), Some(page)),
         &link.email,
         &link.url,
         minutes,

@@ -357,7 +357,8 @@ pub(crate) async fn login_code(
                 crate::domain::identity::notices::credential_changed(
                     &state,
                     &user,
-                    "One of your recovery codes was used to sign in. It won't work again.",
+                    crate::domain::identity::notices::AccountChange::RecoveryCodeUsed,
+                    Some(crate::web::i18n::locale(&state, &request, None)),
                 );
             }
             let location = next_location(&state, &request, &form, &user, &carried).await?;
