@@ -29,6 +29,7 @@ diesel::table! {
         created_at -> BigInt,
         disabled_at -> Nullable<BigInt>,
         locale -> Nullable<Text>,
+        time_zone -> Nullable<Text>,
     }
 }
 

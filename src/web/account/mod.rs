@@ -21,7 +21,7 @@ use crate::domain::identity::users as admin_users;
 use crate::domain::oauth::parameters::Parameters;
 use crate::domain::streams::{self, StopBy};
 use crate::foundation::store::{DbConnection, StoreError, consents};
-use crate::foundation::time::format_utc;
+use crate::foundation::time::Dates;
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::Form;
@@ -35,6 +35,7 @@ use crate::web::state::AppState;
 pub(crate) mod household;
 pub(crate) mod passkeys;
 pub(crate) mod profiles;
+pub(crate) mod time_zone;
 pub(crate) mod totp;
 
 #[derive(Template)]
@@ -60,6 +61,12 @@ struct AccountPage {
     device: String,
     has_password: bool,
     family: Option<household::FamilySection>,
+    /// The zones to choose from, the page's own selected.
+    time_zones: Vec<time_zone::ZoneChoice>,
+    /// The zone the page's dates are in.
+    shown_zone: String,
+    /// Whether the account has a zone; until it has, the browser reports its own.
+    has_time_zone: bool,
 }
 
 /// What the account page lists besides the profile.
@@ -106,6 +113,7 @@ pub(crate) fn overview(
     user_id: &str,
     current_sid: &str,
     now: i64,
+    dates: &Dates,
 ) -> Result<Overview, StoreError> {
     let apps = consents::list_for_user(conn, user_id)?
         .into_iter()
@@ -117,14 +125,14 @@ pub(crate) fn overview(
                 .collect(),
             client_id: app.client_id,
             name: app.client_name,
-            granted: format_utc(app.granted_at),
+            granted: dates.show(app.granted_at),
         })
         .collect();
-    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid);
+    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid, dates);
     let watching = streams::playing(conn, user_id, now)?
         .into_iter()
         .map(|stream| Watching {
-            started: format_utc(stream.started_at),
+            started: dates.show(stream.started_at),
             stream_id: stream.id,
             device_id: stream.device_id,
             content: stream.content,
@@ -140,7 +148,7 @@ pub(crate) fn overview(
 /// Signed-in devices in words and in the account page's order: browsers named by their
 /// `User-Agent`, TVs and consoles signed in through the device grant by their app, as they
 /// have no browser to describe. `current_sid` is the session looking.
-pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str) -> Vec<Device> {
+pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str, dates: &Dates) -> Vec<Device> {
     let mut listed: Vec<Device> = devices
         .into_iter()
         .map(|device| Device {
@@ -148,8 +156,8 @@ pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str) -> Vec<De
                 DeviceKind::Browser { user_agent } => describe_device(user_agent),
                 DeviceKind::Tv { app_name } => format!("{app_name} on a TV or other device"),
             },
-            signed_in: format_utc(device.signed_in_at),
-            last_active: format_utc(device.last_active_at),
+            signed_in: dates.show(device.signed_in_at),
+            last_active: dates.show(device.last_active_at),
             last_active_at: device.last_active_at,
             current: device.sid == current_sid,
             sid: device.sid,
@@ -308,6 +316,7 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
     let query = Form::from_urlencoded(request.query_string()).ok()?;
     match query.get("done")? {
         "name" => Some("notice-name"),
+        "time-zone" => Some("notice-time-zone"),
         "app" => Some("notice-app"),
         "session" => Some("notice-session"),
         "stream" => Some("notice-stream"),
@@ -348,16 +357,20 @@ pub(crate) async fn show(
         return Ok(pages::see_other(paths::LOGIN));
     };
     let now = state.clock.now();
+    let t = crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref());
+    let saved_zone = signed_in.user.time_zone.as_deref();
+    let dates = time_zone::dates(t.locale, &request, saved_zone);
+    let (time_zones, shown_zone) = (time_zone::choices(&dates.zone), dates.zone.name().to_owned());
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
     let (overview, two_step, passkeys, profile_listing, family) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
-                overview(conn, &user_id, &sid, now)?,
-                totp::two_step(conn, &user_id)?,
-                passkeys::list(conn, &user_id)?,
+                overview(conn, &user_id, &sid, now, &dates)?,
+                totp::two_step(conn, &user_id, &dates)?,
+                passkeys::list(conn, &user_id, &dates)?,
                 profiles::list(conn, &user_id)?,
-                household::section(conn, &user_id, now)?,
+                household::section(conn, &user_id, now, &dates)?,
             ))
         })
         .await?;
@@ -368,8 +381,11 @@ pub(crate) async fn show(
     let device = describe_device(crate::web::form::user_agent(&request));
     let token = csrf::token(&state, &request);
     let page = AccountPage {
-        t: crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref()),
+        t,
         csrf: token.token.clone(),
+        has_time_zone: signed_in.user.time_zone.is_some(),
+        time_zones,
+        shown_zone,
         notice: notice(&request),
         has_password: signed_in.user.password_hash.is_some(),
         name: signed_in.user.name,
