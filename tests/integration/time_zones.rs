@@ -5,6 +5,7 @@
 
 use crate::common;
 
+use common::browser;
 use common::flow::{self, Browser, PASSWORD, hidden_field, location};
 use common::{Backend, TestDb, TestServer};
 use usher::foundation::clock::Clock;
@@ -213,6 +214,33 @@ async fn the_script_is_served_from_this_site(backend: Backend) {
     assert_eq!(answer.headers()["content-type"], "text/javascript; charset=utf-8");
     let script = answer.text().await.unwrap();
     assert!(script.contains("resolvedOptions().timeZone"), "{script}");
+}
+
+/// In Chromium, whose zone is set to Karachi's: the first account page shows UTC, its script
+/// reports the zone, which is saved, and the page loads again with its dates in Karachi time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_reports_its_zone_and_the_page_shows_its_dates_in_it() {
+    let fixture = fixture(Backend::Sqlite).await;
+    let chromium = browser::Browser::launch().await;
+    let page = chromium.new_page().await;
+    page.command(
+        "Emulation.setTimezoneOverride",
+        serde_json::json!({ "timezoneId": "Asia/Karachi" }),
+    )
+    .await;
+    page.goto(&fixture.server.endpoint("/login")).await;
+    page.fill("input[type=email]", EMAIL).await;
+    page.fill("input[type=password]", PASSWORD).await;
+    page.click_and_wait("button[type=submit]").await;
+    page.wait_for("document.body.innerText.includes('Nov 24, 2026, 11:40\\u202fPM GMT+5')")
+        .await;
+    assert_eq!(fixture.saved_zone().await.as_deref(), Some("Asia/Karachi"));
+    assert_eq!(
+        page.eval("document.querySelector('form[data-time-zone-report]') === null")
+            .await,
+        true,
+        "the reloaded page no longer asks"
+    );
 }
 
 on_both_backends!(
