@@ -2,6 +2,8 @@
 //! (ICU4X, compiled in), and in their time zone, with the tz database's rules (jiff: the
 //! system's `/usr/share/zoneinfo`, or a bundled copy on a machine without one).
 
+use std::sync::LazyLock;
+
 use icu_calendar::Gregorian;
 use icu_datetime::FixedCalendarDateTimeFormatter;
 use icu_datetime::fieldsets::YMD;
@@ -70,15 +72,18 @@ impl Eq for TimeZone {}
 
 /// The zones a person chooses from, by canonical name in alphabetical order: every zone of a
 /// place (`Africa/…` to `Pacific/…`) and UTC, without the aliases and the fixed offsets
-/// (`Etc/GMT+5`) the tz database also holds.
-pub(crate) fn choices() -> Vec<TimeZone> {
-    let mut names: Vec<&'static str> = IanaParserExtended::new()
-        .iter()
-        .map(|zone| zone.canonical)
-        .filter(|name| name.contains('/') && (!name.starts_with("Etc/") || *name == "Etc/UTC"))
-        .collect();
-    names.sort_unstable();
-    names.into_iter().filter_map(TimeZone::named).collect()
+/// (`Etc/GMT+5`) the tz database also holds. Listed once, on first use.
+pub(crate) fn choices() -> &'static [TimeZone] {
+    static CHOICES: LazyLock<Vec<TimeZone>> = LazyLock::new(|| {
+        let mut names: Vec<&'static str> = IanaParserExtended::new()
+            .iter()
+            .map(|zone| zone.canonical)
+            .filter(|name| name.contains('/') && (!name.starts_with("Etc/") || *name == "Etc/UTC"))
+            .collect();
+        names.sort_unstable();
+        names.into_iter().filter_map(TimeZone::named).collect()
+    });
+    &CHOICES
 }
 
 /// How one person reads instants: in their language and their time zone.

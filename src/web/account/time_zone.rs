@@ -51,7 +51,8 @@ pub(crate) fn dates(locale: Locale, request: &HttpRequest, saved: Option<&str>) 
     }
 }
 
-/// One entry of the account page's list of zones.
+/// One entry of the account page's list of zones (an option without a `value` posts its
+/// label: most names read as they are spelled, and the list is long).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ZoneChoice {
     /// The canonical IANA name, as the form posts it.
@@ -64,13 +65,13 @@ pub(crate) struct ZoneChoice {
 /// Every zone to choose from, `current` selected.
 pub(crate) fn choices(current: &TimeZone) -> Vec<ZoneChoice> {
     local::choices()
-        .into_iter()
+        .iter()
         .map(|zone| ZoneChoice {
             label: match zone.name() {
                 "Etc/UTC" => "UTC".to_owned(),
                 name => name.replace('_', " "),
             },
-            selected: zone == *current,
+            selected: zone == current,
             name: zone.name().to_owned(),
         })
         .collect()
