@@ -233,6 +233,12 @@ not-set = Not set
 display-name = Display name
 name-hint = The name apps see when you allow them to. Leave it empty to remove it.
 save-name = Save name
+time-zone-heading = Time zone
+time-zone-label = Show dates and times in
+time-zone-hint = Dates and times on your account are shown in this time zone. At first it is your browser's.
+save-time-zone = Save time zone
+time-zone-unknown-title = Choose a time zone from the list
+time-zone-unknown = We don't know that time zone. Go back and choose one from the list.
 profiles-heading = Profiles
 profiles-hint = Who watches on this account. Each profile has its own age rating; a PIN keeps others out of it. Changing a rating or a PIN, adding or deleting a profile needs a sign-in within the last 15 minutes.
 profiles-count = { $used } of { $max } profiles.
@@ -281,6 +287,7 @@ end-all-hint = Signs you out on every device, this one too, and signs out the ap
 ## Notices on the account page after a change.
 
 notice-name = Your name was saved.
+notice-time-zone = Your time zone was saved.
 notice-app = The app no longer has access to your account.
 notice-session = That device was signed out.
 notice-stream = Playback on that device was stopped.

@@ -536,6 +536,7 @@ fn people(
             created_at: person.created_at,
             disabled_at: None,
             locale: None,
+            time_zone: None,
         });
         drawn.push(person);
     }

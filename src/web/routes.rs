@@ -301,6 +301,12 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             pages::passkeys_script,
         ))
         .service(endpoint(
+            paths::TIME_ZONE_SCRIPT,
+            "assets",
+            Method::GET,
+            account::time_zone::script,
+        ))
+        .service(endpoint(
             paths::ACCOUNT_PASSKEYS,
             "account_passkeys",
             Method::POST,
@@ -373,6 +379,18 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             "account_profile",
             Method::POST,
             account::save_profile,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_TIME_ZONE,
+            "account_time_zone",
+            Method::POST,
+            account::time_zone::choose,
+        ))
+        .service(endpoint(
+            paths::ACCOUNT_TIME_ZONE_BROWSER,
+            "account_time_zone_browser",
+            Method::POST,
+            account::time_zone::browser_reported,
         ))
         .service(endpoint(
             paths::ACCOUNT_APPS_REVOKE,

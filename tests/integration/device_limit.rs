@@ -220,9 +220,9 @@ async fn a_sign_in_beyond_the_limit_is_refused_with_the_device_list(backend: Bac
     assert!(page.contains(">Sign out Firefox on Windows</button>"), "{page}");
     assert!(page.contains(">Sign out Safari on iPhone</button>"), "{page}");
     assert!(
-        page.contains("Last used 17 Mar 2030, 17:46 UTC")
-            && page.contains("Last used 17 Mar 2030, 17:47 UTC"),
-        "when each was last used: {page}"
+        page.contains("Last used Mar 17, 2030, 5:46\u{202f}PM UTC")
+            && page.contains("Last used Mar 17, 2030, 5:47\u{202f}PM UTC"),
+        "when each was last used, in UTC as the browser reported no zone: {page}"
     );
     assert!(
         page.find("Safari on iPhone") < page.find("Firefox on Windows"),

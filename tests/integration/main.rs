@@ -49,6 +49,7 @@ mod sign_in_links;
 mod sign_in_store;
 mod slow_clients;
 mod streams;
+mod time_zones;
 mod totp;
 mod trusted_proxies;
 mod webhooks;

@@ -1,5 +1,5 @@
-//! What a person does to their own account: a new password, their name, the apps and
-//! devices signed in to it. Each change commits with what it ends.
+//! What a person does to their own account: a new password, their name, their language and
+//! time zone, the apps and devices signed in to it. Each change commits with what it ends.
 
 use diesel::Connection;
 
@@ -11,6 +11,7 @@ use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::store::{
     DbConnection, StoreError, consents, issued_tokens, refresh_tokens, sessions, users,
 };
+use crate::foundation::time::TimeZone;
 
 /// Sets a new password (already hashed) and signs the person out everywhere but here, with
 /// the tokens of those sessions: whoever knew the old one is out. One transaction.
@@ -94,4 +95,35 @@ pub(crate) fn end_session(
 /// caller); it is also their `locale` claim.
 pub(crate) fn choose_locale(conn: &mut DbConnection, user_id: &str, tag: &str) -> Result<(), StoreError> {
     users::set_locale(conn, user_id, Some(tag))
+}
+
+/// Saves the time zone the person chose for their pages, under its canonical name; a name
+/// the tz database does not know is an [`AdminError::Invalid`] and changes nothing.
+pub(crate) fn choose_time_zone(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: &str,
+) -> Result<TimeZone, AdminError> {
+    let zone = known_time_zone(name)?;
+    users::set_time_zone(conn, user_id, zone.name())?;
+    Ok(zone)
+}
+
+/// Saves the time zone the person's browser reported, unless they already have one (chosen,
+/// or reported by another browser first): a browser abroad does not move their pages.
+/// Returns the zone, under its canonical name, and whether it was saved.
+pub(crate) fn adopt_browser_time_zone(
+    conn: &mut DbConnection,
+    user_id: &str,
+    name: &str,
+) -> Result<(TimeZone, bool), AdminError> {
+    let zone = known_time_zone(name)?;
+    let saved = users::set_time_zone_if_none(conn, user_id, zone.name())?;
+    Ok((zone, saved))
+}
+
+/// The zone `name` names in the tz database, or why not.
+pub(crate) fn known_time_zone(name: &str) -> Result<TimeZone, AdminError> {
+    TimeZone::named(name)
+        .ok_or_else(|| AdminError::invalid("time_zone", "not a time zone of the tz database"))
 }

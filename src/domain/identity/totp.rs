@@ -345,9 +345,10 @@ pub(crate) fn start_challenge(
 /// How the second step of a sign-in ended.
 #[derive(Debug)]
 pub(crate) enum ChallengeOutcome {
-    /// The code was right: sign `User` in and return to the carried request.
+    /// The code was right: sign `User` in and return to the carried request. (Boxed: the
+    /// account row is large beside the other outcomes.)
     Passed {
-        user: User,
+        user: Box<User>,
         carried: String,
         amr: Vec<String>,
         /// A recovery code was used, not the authenticator app: the person is told by mail.
@@ -400,7 +401,7 @@ pub(crate) fn answer_challenge(
     };
     state.login_throttle.clear_in(conn, &key)?;
     Ok(ChallengeOutcome::Passed {
-        user,
+        user: Box::new(user),
         carried: challenge.carried_request,
         amr: [challenge.first_factor.as_str(), "otp", "mfa"]
             .map(str::to_owned)

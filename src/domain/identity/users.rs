@@ -121,6 +121,7 @@ pub(crate) fn insert(conn: &mut DbConnection, prepared: PreparedUser, now: i64) 
         created_at: now,
         disabled_at: None,
         locale: None,
+        time_zone: None,
     };
     match users::insert(conn, &user) {
         Err(StoreError::Query(diesel::result::Error::DatabaseError(

@@ -31,6 +31,7 @@ diesel::table! {
         created_at -> BigInt,
         disabled_at -> Nullable<BigInt>,
         locale -> Nullable<Text>,
+        time_zone -> Nullable<Text>,
     }
 }
 

@@ -18,6 +18,9 @@ pub struct User {
     pub disabled_at: Option<i64>,
     /// The language chosen for pages and mail (a tag such as `ur`); `None` until chosen.
     pub locale: Option<String>,
+    /// The time zone pages show instants in (a canonical IANA name such as `Asia/Karachi`);
+    /// `None` until chosen or reported by the browser.
+    pub time_zone: Option<String>,
 }
 
 impl User {
@@ -77,6 +80,35 @@ pub(crate) fn set_locale(
         .set(users::locale.eq(locale))
         .execute(conn)?;
     Ok(())
+}
+
+/// Saves the time zone chosen for pages (a canonical IANA name).
+pub(crate) fn set_time_zone(
+    conn: &mut DbConnection,
+    user_id: &str,
+    time_zone: &str,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.filter(users::id.eq(user_id)))
+        .set(users::time_zone.eq(time_zone))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Saves `time_zone` only if the person has none; returns whether it was saved. One
+/// statement, so a choice made meanwhile is never overwritten.
+pub(crate) fn set_time_zone_if_none(
+    conn: &mut DbConnection,
+    user_id: &str,
+    time_zone: &str,
+) -> Result<bool, StoreError> {
+    let saved = diesel::update(
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::time_zone.is_null()),
+    )
+    .set(users::time_zone.eq(time_zone))
+    .execute(conn)?;
+    Ok(saved == 1)
 }
 
 pub(crate) fn set_password_hash(

@@ -1,9 +1,14 @@
 //! One place for calendar arithmetic, RFC 3339 and the display of instants. Instants are
 //! Unix seconds everywhere else.
 
+pub(crate) mod local;
 pub(crate) mod rfc3339;
 
-/// Unix seconds as "24 Nov 2026, 18:40 UTC": the server knows no reader's time zone.
+pub(crate) use local::{Dates, TimeZone};
+
+/// Unix seconds as "24 Nov 2026, 18:40 UTC", in English: for administrators and logs, who
+/// compare instants across people and zones. Pages and mail for a person use
+/// [`local::format_local`].
 pub(crate) fn format_utc(unix: i64) -> String {
     let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
@@ -15,7 +20,8 @@ pub(crate) fn format_utc(unix: i64) -> String {
     )
 }
 
-/// The English abbreviation of a month numbered 1 to 12, as `civil_from_days` gives it.
+/// The English abbreviation of a month numbered 1 to 12, as `civil_from_days` gives it
+/// (`format_utc`, the dashboard's chart labels).
 pub(crate) fn month_abbreviation(month: i64) -> &'static str {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

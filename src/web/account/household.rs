@@ -16,7 +16,7 @@ use crate::domain::households::{
 use crate::domain::identity::links;
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::foundation::time::format_utc;
+use crate::foundation::time::Dates;
 use crate::web::account::form_author;
 use crate::web::client_address;
 use crate::web::extractors::PageForm;
@@ -60,14 +60,15 @@ pub(crate) fn section(
     conn: &mut DbConnection,
     user_id: &str,
     now: i64,
+    dates: &Dates,
 ) -> Result<Option<FamilySection>, StoreError> {
     let Some(household) = households::household_of(conn, user_id, now)? else {
         return Ok(None);
     };
-    Ok(Some(described(household, user_id)))
+    Ok(Some(described(household, user_id, dates)))
 }
 
-fn described(household: Household, user_id: &str) -> FamilySection {
+fn described(household: Household, user_id: &str, dates: &Dates) -> FamilySection {
     if household.holder_id != user_id {
         return FamilySection::Member {
             holder: household.holder_name.unwrap_or(household.holder_email),
@@ -83,7 +84,7 @@ fn described(household: Household, user_id: &str) -> FamilySection {
             .map(|member| MemberRow {
                 user_id: member.user_id,
                 email: member.email,
-                joined: format_utc(member.joined_at),
+                joined: dates.show(member.joined_at),
             })
             .collect(),
         invitations: household
@@ -92,7 +93,7 @@ fn described(household: Household, user_id: &str) -> FamilySection {
             .map(|invitation| InvitationRow {
                 id: invitation.id,
                 email: invitation.email,
-                expires: format_utc(invitation.expires_at),
+                expires: dates.show(invitation.expires_at),
             })
             .collect(),
     }

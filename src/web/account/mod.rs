@@ -22,7 +22,7 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::domain::streams::{self, StopBy};
 use crate::foundation::i18n::Locale;
 use crate::foundation::store::{DbConnection, StoreError, consents};
-use crate::foundation::time::format_utc;
+use crate::foundation::time::Dates;
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::Form;
@@ -37,6 +37,7 @@ use crate::web::state::AppState;
 pub(crate) mod household;
 pub(crate) mod passkeys;
 pub(crate) mod profiles;
+pub(crate) mod time_zone;
 pub(crate) mod totp;
 
 #[derive(Template)]
@@ -62,6 +63,12 @@ struct AccountPage {
     device: String,
     has_password: bool,
     family: Option<household::FamilySection>,
+    /// The zones to choose from, the page's own selected.
+    time_zones: Vec<time_zone::ZoneChoice>,
+    /// The zone the page's dates are in.
+    shown_zone: String,
+    /// Whether the account has a zone; until it has, the browser reports its own.
+    has_time_zone: bool,
 }
 
 /// What the account page lists besides the profile.
@@ -102,14 +109,14 @@ pub(crate) struct Device {
     pub current: bool,
 }
 
-/// The person's allowed apps and live sessions, in words of `locale`; `current_sid` is the
-/// session looking.
+/// The person's allowed apps and live sessions, in the words and time zone of `dates`;
+/// `current_sid` is the session looking.
 pub(crate) fn overview(
     conn: &mut DbConnection,
     user_id: &str,
     current_sid: &str,
-    locale: Locale,
     now: i64,
+    dates: &Dates,
 ) -> Result<Overview, StoreError> {
     let apps = consents::list_for_user(conn, user_id)?
         .into_iter()
@@ -121,14 +128,14 @@ pub(crate) fn overview(
                 .collect(),
             client_id: app.client_id,
             name: app.client_name,
-            granted: format_utc(app.granted_at),
+            granted: dates.show(app.granted_at),
         })
         .collect();
-    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid, locale);
+    let devices = listing(devices::signed_in(conn, user_id, now)?, current_sid, dates);
     let watching = streams::playing(conn, user_id, now)?
         .into_iter()
         .map(|stream| Watching {
-            started: format_utc(stream.started_at),
+            started: dates.show(stream.started_at),
             stream_id: stream.id,
             device_id: stream.device_id,
             content: stream.content,
@@ -143,17 +150,18 @@ pub(crate) fn overview(
 
 /// Signed-in devices in words and in the account page's order: browsers named by their
 /// `User-Agent`, TVs and consoles signed in through the device grant by their app, as they
-/// have no browser to describe. `current_sid` is the session looking; the words are `locale`'s.
-pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str, locale: Locale) -> Vec<Device> {
+/// have no browser to describe. `current_sid` is the session looking; the words are in `dates`'s
+/// language.
+pub(crate) fn listing(devices: Vec<SignedInDevice>, current_sid: &str, dates: &Dates) -> Vec<Device> {
     let mut listed: Vec<Device> = devices
         .into_iter()
         .map(|device| Device {
             description: match &device.kind {
-                DeviceKind::Browser { user_agent } => describe_device(user_agent, locale),
-                DeviceKind::Tv { app_name } => locale.with("device-tv-app", "app", app_name),
+                DeviceKind::Browser { user_agent } => describe_device(user_agent, dates.locale),
+                DeviceKind::Tv { app_name } => dates.locale.with("device-tv-app", "app", app_name),
             },
-            signed_in: format_utc(device.signed_in_at),
-            last_active: format_utc(device.last_active_at),
+            signed_in: dates.show(device.signed_in_at),
+            last_active: dates.show(device.last_active_at),
             last_active_at: device.last_active_at,
             current: device.sid == current_sid,
             sid: device.sid,
@@ -350,6 +358,7 @@ fn notice(request: &HttpRequest) -> Option<&'static str> {
     let query = Form::from_urlencoded(request.query_string()).ok()?;
     match query.get("done")? {
         "name" => Some("notice-name"),
+        "time-zone" => Some("notice-time-zone"),
         "app" => Some("notice-app"),
         "session" => Some("notice-session"),
         "stream" => Some("notice-stream"),
@@ -391,17 +400,20 @@ pub(crate) async fn show(
     };
     let now = state.clock.now();
     let t = crate::web::i18n::page_for(&state, &request, signed_in.user.locale.as_deref());
+    let saved_zone = signed_in.user.time_zone.as_deref();
     let locale = t.locale;
+    let dates = time_zone::dates(locale, &request, saved_zone);
+    let (time_zones, shown_zone) = (time_zone::choices(&dates.zone), dates.zone.name().to_owned());
     let (user_id, sid) = (signed_in.user.id.clone(), signed_in.session.sid.clone());
     let (overview, two_step, passkeys, profile_listing, family) = state
         .store
         .run(move |conn| {
             Ok::<_, StoreError>((
-                overview(conn, &user_id, &sid, locale, now)?,
-                totp::two_step(conn, &user_id)?,
-                passkeys::list(conn, &user_id)?,
+                overview(conn, &user_id, &sid, now, &dates)?,
+                totp::two_step(conn, &user_id, &dates)?,
+                passkeys::list(conn, &user_id, &dates)?,
                 profiles::list(conn, &user_id)?,
-                household::section(conn, &user_id, now)?,
+                household::section(conn, &user_id, now, &dates)?,
             ))
         })
         .await?;
@@ -414,6 +426,9 @@ pub(crate) async fn show(
     let page = AccountPage {
         t,
         csrf: token.token.clone(),
+        has_time_zone: signed_in.user.time_zone.is_some(),
+        time_zones,
+        shown_zone,
         notice: notice(&request),
         has_password: signed_in.user.password_hash.is_some(),
         name: signed_in.user.name,

@@ -14,7 +14,7 @@ use crate::domain::identity::passkeys::{self, OFFER_COOKIE, PasskeyError};
 use crate::domain::oauth::parameters::Parameters;
 use crate::foundation::store::passkeys as store;
 use crate::foundation::store::{DbConnection, StoreError};
-use crate::foundation::time::format_utc;
+use crate::foundation::time::Dates;
 use crate::web::account::{credential_change_refused, form_author, passkey_name};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
@@ -43,14 +43,18 @@ pub(crate) struct PasskeyListing {
     pub last_used: Option<String>,
 }
 
-pub(crate) fn list(conn: &mut DbConnection, user_id: &str) -> Result<Vec<PasskeyListing>, StoreError> {
+pub(crate) fn list(
+    conn: &mut DbConnection,
+    user_id: &str,
+    dates: &Dates,
+) -> Result<Vec<PasskeyListing>, StoreError> {
     Ok(store::list_for_user(conn, user_id)?
         .into_iter()
         .map(|row| PasskeyListing {
             id: row.id,
             name: row.name,
-            added: format_utc(row.created_at),
-            last_used: row.last_used_at.map(format_utc),
+            added: dates.show(row.created_at),
+            last_used: row.last_used_at.map(|at| dates.show(at)),
         })
         .collect())
 }

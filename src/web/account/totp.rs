@@ -12,7 +12,7 @@ use url::form_urlencoded;
 use crate::domain::identity::notices::{self, AccountChange};
 use crate::domain::identity::totp;
 use crate::foundation::store::{DbConnection, StoreError, totp as store};
-use crate::foundation::time::format_utc;
+use crate::foundation::time::Dates;
 use crate::web::account::form_author;
 use crate::web::account::passkeys::JUST_SIGNED_IN_SECS;
 use crate::web::csrf;
@@ -32,12 +32,16 @@ pub(crate) struct TwoStep {
     pub recovery_codes_left: i64,
 }
 
-pub(crate) fn two_step(conn: &mut DbConnection, user_id: &str) -> Result<Option<TwoStep>, StoreError> {
+pub(crate) fn two_step(
+    conn: &mut DbConnection,
+    user_id: &str,
+    dates: &Dates,
+) -> Result<Option<TwoStep>, StoreError> {
     let Some(since) = totp::enabled_since(conn, user_id)? else {
         return Ok(None);
     };
     Ok(Some(TwoStep {
-        since: format_utc(since),
+        since: dates.show(since),
         recovery_codes_left: store::unused_recovery_codes(conn, user_id)?,
     }))
 }

@@ -15,7 +15,7 @@ use askama::Template;
 
 use crate::domain::identity::devices::DeviceLimitReached;
 use crate::domain::identity::held_sign_ins::{self, Finished, HELD_SECS};
-use crate::web::account::{Device, listing};
+use crate::web::account::{Device, listing, time_zone};
 use crate::web::csrf;
 use crate::web::extractors::PageForm;
 use crate::web::form::user_agent;
@@ -115,11 +115,13 @@ fn refusal_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let t = crate::web::i18n::page(state, request);
+    // No one is signed in yet: the zone is the browser's, as the language is.
+    let dates = time_zone::dates(t.locale, request, None);
     let (heading, lead, devices) = match limit {
         Some(limit) => (
             heading(&t, &limit),
             lead(&t, &limit, &t.get("device-limit-lead")),
-            listing(limit.devices, "", t.locale),
+            listing(limit.devices, "", &dates),
         ),
         None => (
             t.get("device-limit-room"),

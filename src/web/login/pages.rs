@@ -362,7 +362,7 @@ pub(crate) async fn login_code(
                 );
             }
             let location = next_location(&state, &request, &form, &user, &carried).await?;
-            let mut response = sign_in_and_go(&state, &request, user, amr, &location).await?;
+            let mut response = sign_in_and_go(&state, &request, *user, amr, &location).await?;
             pages::add_cookie(&mut response, &removal)?;
             return Ok(response);
         }

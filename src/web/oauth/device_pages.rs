@@ -18,7 +18,7 @@ use crate::domain::oauth::parameters::Parameters;
 use crate::domain::oauth::scopes;
 use crate::domain::profiles::{self, Needed};
 use crate::foundation::store::profiles::Profile;
-use crate::web::account::listing;
+use crate::web::account::{listing, time_zone};
 use crate::web::csrf;
 use crate::web::extractors::{PageForm, Visitor};
 use crate::web::form::query_param;
@@ -248,7 +248,9 @@ fn device_limit_page(
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
     let t = crate::web::i18n::page(state, request);
-    let locale = t.locale;
+    // Like the page's language, its zone is the browser's: the phone approving may not be
+    // the account's usual browser.
+    let dates = time_zone::dates(t.locale, request, None);
     let page = DeviceLimitPage {
         heading: device_limit::heading(&t, &limit),
         lead: device_limit::lead(
@@ -258,7 +260,7 @@ fn device_limit_page(
         ),
         t,
         notice: None,
-        devices: listing(limit.devices, current_sid, locale),
+        devices: listing(limit.devices, current_sid, &dates),
         csrf: token.token.clone(),
         action: paths::DEVICE_DEVICES_END,
         user_code: Some(device::display_user_code(&pending.user_code)),
