@@ -230,6 +230,20 @@ mod tests {
     }
 
     #[test]
+    fn a_count_chooses_the_plural_while_its_text_argument_shows_the_number() {
+        let en = Locale::default();
+        let lead = |count, shown| {
+            en.count_with(
+                "dash-overview-lead",
+                count,
+                &[("shown", shown), ("date", "today")],
+            )
+        };
+        assert_eq!(lead(1, "1"), "1 person, as of today.");
+        assert_eq!(lead(12_345, "12,345"), "12,345 people, as of today.");
+    }
+
+    #[test]
     fn arguments_are_isolated_only_in_right_to_left_text() -> Result<(), String> {
         let en = Locale::default();
         let ur = Locale::parse("ur").ok_or("no ur")?;

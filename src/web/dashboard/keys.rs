@@ -159,3 +159,17 @@ pub(crate) async fn rotate(
     };
     Ok(done("/admin/keys", notice))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_is_rounded_up_to_the_minute_and_counted_by_the_plural_rules() {
+        assert_eq!(duration(60), "1 minute");
+        assert_eq!(duration(61), "2 minutes");
+        assert_eq!(duration(3_600), "1 hour");
+        assert_eq!(duration(7_200), "2 hours");
+        assert_eq!(duration(5_401), "1 h 31 min");
+    }
+}

@@ -179,7 +179,7 @@ pub(crate) fn render_with(
 }
 
 /// Why a change was refused, as a page says it above its forms.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Problem {
     /// A message of the dashboard's catalogue.
     Said(&'static str),
@@ -432,4 +432,30 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(resource("/admin/keys").route(get().to(keys::list)))
         .service(resource("/admin/keys/rotate").route(post().to(keys::rotate)))
         .service(resource("/admin/audit").route(get().to(audit::list)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_services_refusal_names_the_field_with_its_underscores_as_spaces() {
+        let t = PageText::fallback();
+        let refusal = Problem::field("redirect_uri", "must use https".to_owned());
+        assert_eq!(refusal.said(&t), "redirect uri: must use https");
+    }
+
+    #[test]
+    fn a_refusal_with_a_number_follows_the_plural_rules() {
+        let t = PageText::fallback();
+        let limit = |count| Problem::Count("dash-person-profile-limit", count).said(&t);
+        assert_eq!(limit(1), "Their plan allows 1 profile.");
+        assert_eq!(limit(3), "Their plan allows 3 profiles.");
+    }
+
+    #[test]
+    fn the_dashboard_speaks_english_left_to_right() {
+        assert_eq!(language().tag(), "en");
+        assert_eq!(language().dir(), "ltr");
+    }
 }
