@@ -722,7 +722,7 @@ mod tests {
             for (amr, started, last_seen, _) in &person.sign_ins {
                 assert!((window_start..NOW).contains(started) && last_seen >= started && *last_seen <= NOW);
                 let amr: Vec<String> = amr.iter().map(|method| (*method).to_owned()).collect();
-                methods.insert(Method::of(&amr).name());
+                methods.insert(Method::of(&amr).message());
             }
             for (_, bought) in &person.grants {
                 assert!((NOW - 30 * DAY..=NOW).contains(bought));

@@ -75,19 +75,6 @@ pub(crate) struct PageError {
 }
 
 impl PageError {
-    /// An error in English words, whatever the page's language.
-    pub(crate) fn new(
-        status: StatusCode,
-        title: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self {
-            status,
-            title: Words::Text(title.into()),
-            message: Words::Text(message.into()),
-        }
-    }
-
     /// An error in the page's language: its title a message id.
     pub(crate) fn said(status: StatusCode, title: &'static str, message: Words) -> Self {
         Self {

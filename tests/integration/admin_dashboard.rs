@@ -794,6 +794,36 @@ async fn every_dashboard_page_names_who_is_signed_in_and_signs_them_out(backend:
     assert!(location(&after).starts_with("/login?request="));
 }
 
+/// The dashboard has its words in English only (`locales/en/admin.ftl`): an administrator who
+/// chose Urdu gets Urdu viewer pages and an English dashboard, marked English, left to right.
+async fn the_dashboard_speaks_english_left_to_right_to_an_administrator_who_chose_urdu(backend: Backend) {
+    let (_db, server) = start(backend).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["hwk", "user", "mfa"]).await;
+    let chose = admin
+        .get(server.endpoint("/language?set=ur&return_to=/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chose.status(), 303);
+    let open = |path: &'static str| {
+        admin
+            .get(server.endpoint(path))
+            .header("accept-language", "ur")
+            .send()
+    };
+    let account = open("/account").await.unwrap().text().await.unwrap();
+    assert!(account.contains(r#"<html lang="ur" dir="rtl">"#), "{account}");
+    for path in ["/admin", "/admin/people", "/admin/apps", "/admin/audit"] {
+        let page = open(path).await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"<html lang="en" dir="ltr">"#), "{path}: {page}");
+        assert!(
+            page.contains("Signed in as <strong>admin@example.com</strong>"),
+            "{path}: {page}"
+        );
+        assert!(!page.contains("dash-"), "{path} shows a message id: {page}");
+    }
+}
+
 async fn the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs(backend: Backend) {
     let (_db, server) = start(backend).await;
     let (admin, _) = signed_in(&server, "admin@example.com", true, &["pwd"]).await;
@@ -941,7 +971,7 @@ async fn profiles_are_added_unlocked_and_deleted_from_the_persons_page(backend: 
             .text()
             .await
             .unwrap()
-            .contains("Their plan allows 1 profiles.")
+            .contains("Their plan allows 1 profile.")
     );
 
     let owner = person_id.clone();
@@ -1093,6 +1123,7 @@ on_both_backends!(
     an_administrator_removes_another_administrators_rights,
     an_administrator_cannot_remove_their_own_administrator_rights,
     every_dashboard_page_names_who_is_signed_in_and_signs_them_out,
+    the_dashboard_speaks_english_left_to_right_to_an_administrator_who_chose_urdu,
     the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs,
     a_grant_for_a_product_not_yet_on_sale_is_not_shown_as_active,
     an_administrator_cannot_disable_their_own_account,

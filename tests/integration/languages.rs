@@ -299,32 +299,56 @@ on_both_backends!(
     the_account_pages_refusals_speak_urdu,
 );
 
-/// The message ids of every catalogue, by language tag.
-fn catalogues() -> Vec<(String, std::collections::BTreeSet<String>, String)> {
+/// One catalogue file of one language: its tag, its file name, its message ids and its text.
+struct Catalogue {
+    tag: String,
+    file: String,
+    ids: std::collections::BTreeSet<String>,
+    text: String,
+}
+
+/// Every catalogue file of every language.
+fn catalogues() -> Vec<Catalogue> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
     let mut all = Vec::new();
     for language in std::fs::read_dir(&root).unwrap() {
         let language = language.unwrap().path();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut text = String::new();
-        for file in std::fs::read_dir(&language).unwrap() {
-            let source = std::fs::read_to_string(file.unwrap().path()).unwrap();
-            for line in source.lines() {
-                if let Some((id, _)) = line.split_once(" =")
-                    && !id.is_empty()
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                {
-                    ids.insert(id.to_owned());
-                }
-            }
-            text.push_str(&source);
-        }
         let tag = language.file_name().unwrap().to_string_lossy().into_owned();
-        all.push((tag, ids, text));
+        for file in std::fs::read_dir(&language).unwrap() {
+            let path = file.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let ids = text
+                .lines()
+                .filter_map(|line| line.split_once(" =").map(|(id, _)| id))
+                .filter(|id| {
+                    !id.is_empty()
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                })
+                .map(str::to_owned)
+                .collect();
+            all.push(Catalogue {
+                tag: tag.clone(),
+                file: path.file_name().unwrap().to_string_lossy().into_owned(),
+                ids,
+                text,
+            });
+        }
     }
     all
+}
+
+/// The ids of `file` in `tag`, if that language has the file.
+fn ids_of<'a>(
+    catalogues: &'a [Catalogue],
+    tag: &str,
+    file: &str,
+) -> Option<&'a std::collections::BTreeSet<String>> {
+    catalogues
+        .iter()
+        .find(|catalogue| catalogue.tag == tag && catalogue.file == file)
+        .map(|catalogue| &catalogue.ids)
 }
 
 /// Every file under `dir` whose name ends in one of `extensions`, read.
@@ -345,11 +369,13 @@ fn sources(dir: &std::path::Path, extensions: &[&str], into: &mut String) {
 #[test]
 fn every_message_exists_in_every_language_and_every_message_is_used() {
     let catalogues = catalogues();
-    let (_, english, _) = catalogues
+    let english = ids_of(&catalogues, "en", "main.ftl").expect("English");
+    let tags: std::collections::BTreeSet<&str> = catalogues
         .iter()
-        .find(|(tag, _, _)| tag == "en")
-        .expect("English");
-    for (tag, ids, _) in &catalogues {
+        .map(|catalogue| catalogue.tag.as_str())
+        .collect();
+    for tag in tags {
+        let ids = ids_of(&catalogues, tag, "main.ftl").unwrap_or_else(|| panic!("{tag} has no main.ftl"));
         let missing: Vec<_> = english.difference(ids).collect();
         let extra: Vec<_> = ids.difference(english).collect();
         assert!(missing.is_empty(), "{tag} lacks {missing:?}");
@@ -359,8 +385,10 @@ fn every_message_exists_in_every_language_and_every_message_is_used() {
     let mut code = String::new();
     sources(&root.join("templates"), &[".html", ".txt"], &mut code);
     sources(&root.join("src"), &[".rs"], &mut code);
-    let unused: Vec<_> = english
+    let unused: Vec<_> = catalogues
         .iter()
+        .filter(|catalogue| catalogue.tag == "en")
+        .flat_map(|catalogue| &catalogue.ids)
         .filter(|id| !code.contains(&format!("\"{id}\"")))
         .collect();
     assert!(
@@ -369,10 +397,49 @@ fn every_message_exists_in_every_language_and_every_message_is_used() {
     );
 }
 
+/// The dashboard speaks English alone: its catalogue, `admin.ftl`, is required in English
+/// only. A language that has one holds only ids English has, and no file repeats an id of
+/// another (a language's files make one bundle).
+#[test]
+fn the_dashboards_messages_are_required_in_english_only() {
+    let catalogues = catalogues();
+    let english = ids_of(&catalogues, "en", "admin.ftl").expect("the dashboard's English");
+    assert!(!english.is_empty());
+    for catalogue in catalogues
+        .iter()
+        .filter(|catalogue| catalogue.file == "admin.ftl")
+    {
+        let extra: Vec<_> = catalogue.ids.difference(english).collect();
+        assert!(
+            extra.is_empty(),
+            "{} has dashboard ids English lacks: {extra:?}",
+            catalogue.tag
+        );
+    }
+    for one in &catalogues {
+        for other in catalogues
+            .iter()
+            .filter(|other| other.tag == one.tag && other.file > one.file)
+        {
+            let both: Vec<_> = one.ids.intersection(&other.ids).collect();
+            assert!(
+                both.is_empty(),
+                "{}: {} and {} both hold {both:?}",
+                one.tag,
+                one.file,
+                other.file
+            );
+        }
+    }
+}
+
 #[test]
 fn catalogues_hold_no_markup_so_pages_may_insert_them_as_html() {
-    for (tag, _, text) in catalogues() {
-        assert!(!text.contains('<') && !text.contains('&'), "{tag} holds markup");
+    for Catalogue { tag, file, text, .. } in catalogues() {
+        assert!(
+            !text.contains('<') && !text.contains('&'),
+            "{tag}/{file} holds markup"
+        );
     }
 }
 

@@ -125,6 +125,26 @@ impl Locale {
         self.lookup(id, [("count", FluentValue::from(count))])
     }
 
+    /// The text of message `id` with any number of text arguments.
+    pub fn with_all(self, id: &str, args: &[(&'static str, &str)]) -> String {
+        self.lookup_all(id, None, args)
+    }
+
+    /// The text of message `id` for a number `$count` (chosen by the language's plural rules),
+    /// with text arguments: such as the number as people read it, its thousands grouped.
+    pub fn count_with(self, id: &str, count: i64, args: &[(&'static str, &str)]) -> String {
+        self.lookup_all(id, Some(count), args)
+    }
+
+    fn lookup_all(self, id: &str, count: Option<i64>, args: &[(&'static str, &str)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue<'static>> = args
+            .iter()
+            .map(|&(name, value)| (Cow::Borrowed(name), FluentValue::from(value.to_owned())))
+            .chain(count.map(|count| (Cow::Borrowed("count"), FluentValue::from(count))))
+            .collect();
+        CATALOGUES.lookup_with_args(self.0, id, &args)
+    }
+
     fn lookup<const N: usize>(self, id: &str, args: [(&'static str, FluentValue<'static>); N]) -> String {
         let args: HashMap<Cow<'static, str>, FluentValue<'static>> = args
             .into_iter()
@@ -207,6 +227,20 @@ mod tests {
         assert!(ur.count("recovery-codes-left", 1).starts_with("ایک "));
         assert!(ur.count("recovery-codes-left", 3).contains("\u{2068}3\u{2069}"));
         Ok(())
+    }
+
+    #[test]
+    fn a_count_chooses_the_plural_while_its_text_argument_shows_the_number() {
+        let en = Locale::default();
+        let lead = |count, shown| {
+            en.count_with(
+                "dash-overview-lead",
+                count,
+                &[("shown", shown), ("date", "today")],
+            )
+        };
+        assert_eq!(lead(1, "1"), "1 person, as of today.");
+        assert_eq!(lead(12_345, "12,345"), "12,345 people, as of today.");
     }
 
     #[test]

@@ -15,9 +15,10 @@ use crate::domain::oauth::scopes;
 use crate::foundation::store::StoreError;
 use crate::foundation::store::clients::{self as store, Client};
 use crate::foundation::time::format_utc;
-use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, render, render_with};
+use crate::web::dashboard::{Admin, Notice, Problem, SignedInAs, done, notice, render, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -61,6 +62,7 @@ pub(crate) struct GrantChoice {
     /// The form field: a form may not repeat a name, so each grant type has its own.
     pub field: String,
     pub grant_type: &'static str,
+    /// The message naming it.
     pub label: &'static str,
     pub checked: bool,
 }
@@ -68,9 +70,10 @@ pub(crate) struct GrantChoice {
 #[derive(Template)]
 #[template(path = "admin/apps.html")]
 struct ListPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     apps: Vec<AppRow>,
@@ -82,9 +85,10 @@ struct ListPage {
 #[derive(Template)]
 #[template(path = "admin/app_secret.html")]
 struct SecretPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     name: String,
     client_id: String,
@@ -136,15 +140,13 @@ fn grant_field(grant_type: &str) -> String {
     format!("grant_{word}")
 }
 
+/// The message naming a grant type the form offers.
 fn grant_label(grant_type: &str) -> &'static str {
     match grant_type {
-        service::GRANT_AUTHORIZATION_CODE => "Authorization code: people sign in through the browser",
-        service::GRANT_REFRESH_TOKEN => "Refresh token: stay signed in",
-        service::GRANT_CLIENT_CREDENTIALS => {
-            "Client credentials: a service acting for itself (not public apps)"
-        }
-        service::GRANT_DEVICE_CODE => "Device code: TVs and consoles, signed in on another device",
-        _ => "",
+        service::GRANT_AUTHORIZATION_CODE => "dash-apps-grant-authorization-code",
+        service::GRANT_REFRESH_TOKEN => "dash-apps-grant-refresh-token",
+        service::GRANT_CLIENT_CREDENTIALS => "dash-apps-grant-client-credentials",
+        _ => "dash-apps-grant-device-code",
     }
 }
 
@@ -184,9 +186,9 @@ impl Draft {
     }
 
     /// The service's input, or what is wrong before asking it.
-    fn input(&self) -> Result<NewClient, String> {
+    fn input(&self) -> Result<NewClient, Problem> {
         if self.grant_types.is_empty() {
-            return Err("grant types: choose at least one".to_owned());
+            return Err(Problem::Said("dash-apps-grant-types-none"));
         }
         Ok(NewClient {
             name: self.name.clone(),
@@ -212,10 +214,10 @@ impl Draft {
 }
 
 /// A refusal of the client service as the page says it.
-fn refusal(error: AdminError) -> Result<String, PageError> {
+fn refusal(error: AdminError) -> Result<Problem, PageError> {
     match error {
-        AdminError::Invalid { field, message } => Ok(format!("{}: {message}", field.replace('_', " "))),
-        AdminError::Conflict(message) => Ok(message),
+        AdminError::Invalid { field, message } => Ok(Problem::field(field, message)),
+        AdminError::Conflict(message) => Ok(Problem::Service(message)),
         other => Err(PageError::internal(&other)),
     }
 }
@@ -224,16 +226,18 @@ async fn list_page(
     state: &AppState,
     admin: Admin,
     status: StatusCode,
-    notice: Option<String>,
-    problem: Option<String>,
+    notice: Option<&'static str>,
+    problem: Option<Problem>,
     draft: Draft,
 ) -> Result<HttpResponse, PageError> {
     let apps = state.store.run(store::list).await?;
+    let t = admin.text();
     let page = ListPage {
+        problem: problem.map(|problem| problem.said(&t)),
+        t,
         section: "apps",
         signed_in_as: admin.signed_in_as(),
         notice,
-        problem,
         csrf: admin.csrf_value(),
         apps: apps.into_iter().map(AppRow::from).collect(),
         grants: draft.grant_choices(),
@@ -250,6 +254,7 @@ fn secret_page(
     registered: bool,
 ) -> Result<HttpResponse, PageError> {
     let page = SecretPage {
+        t: admin.text(),
         section: "apps",
         signed_in_as: admin.signed_in_as(),
         notice: None,
@@ -413,7 +418,7 @@ pub(crate) async fn disable(
 }
 
 async fn not_found(state: &AppState, admin: Admin) -> Result<HttpResponse, PageError> {
-    let message = "No such app: it may have been removed.".to_owned();
+    let message = Problem::Said("dash-apps-not-found");
     list_page(
         state,
         admin,

@@ -14,8 +14,9 @@ use crate::foundation::store::{StoreError, users};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
 use crate::web::dashboard::Admin;
-use crate::web::dashboard::{SignedInAs, render_with};
+use crate::web::dashboard::{Problem, SignedInAs, render_with};
 use crate::web::form::query_param;
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -74,7 +75,10 @@ impl Filters {
 pub(crate) struct Row {
     pub when: String,
     pub iso: String,
+    /// The actor as the log names it.
     pub actor: String,
+    /// An administrator's email, when the actor is one known.
+    pub actor_email: Option<String>,
     pub action: String,
     /// The person's id and how they are named (their email when known).
     pub person: Option<(String, String)>,
@@ -86,9 +90,10 @@ pub(crate) struct Row {
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct ListPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     filters: Filters,
     filtered: bool,
@@ -100,7 +105,7 @@ struct ListPage {
 }
 
 /// A `YYYY-MM-DD` date as Unix seconds at its start, UTC.
-fn day_start(field: &str, date: &str) -> Result<Option<i64>, String> {
+fn day_start(refusal: &'static str, date: &str) -> Result<Option<i64>, Problem> {
     if date.is_empty() {
         return Ok(None);
     }
@@ -109,7 +114,7 @@ fn day_start(field: &str, date: &str) -> Result<Option<i64>, String> {
         .then(|| rfc3339::parse(&format!("{date}T00:00:00Z")))
         .flatten()
         .map(Some)
-        .ok_or_else(|| format!("{field}: must be a date like 2026-07-01"))
+        .ok_or(Problem::Said(refusal))
 }
 
 /// `at.id` of the entry a page ended with.
@@ -123,12 +128,12 @@ fn parse_cursor(text: &str) -> Option<(i64, i64)> {
 fn resolve(
     conn: &mut crate::foundation::store::DbConnection,
     filters: &Filters,
-) -> Result<Result<Option<AuditFilter>, String>, StoreError> {
-    let since = match day_start("from", &filters.from) {
+) -> Result<Result<Option<AuditFilter>, Problem>, StoreError> {
+    let since = match day_start("dash-audit-from-date", &filters.from) {
         Ok(since) => since,
         Err(message) => return Ok(Err(message)),
     };
-    let until = match day_start("to", &filters.to) {
+    let until = match day_start("dash-audit-to-date", &filters.to) {
         // The whole last day.
         Ok(until) => until.map(|start| start + 86_400),
         Err(message) => return Ok(Err(message)),
@@ -136,7 +141,7 @@ fn resolve(
     if let (Some(since), Some(until)) = (since, until)
         && since >= until
     {
-        return Ok(Err("to: must not be before from".to_owned()));
+        return Ok(Err(Problem::Said("dash-audit-to-before-from")));
     }
     let mut by_email = |text: &str| -> Result<Option<Option<String>>, StoreError> {
         if !text.contains('@') {
@@ -166,12 +171,12 @@ fn resolve(
     })))
 }
 
-/// The actor as a reader knows them: an administrator by email.
-fn actor_label(actor: &str, emails: &HashMap<String, String>) -> String {
-    match actor.strip_prefix("admin:").and_then(|id| emails.get(id)) {
-        Some(email) => format!("admin {email}"),
-        None => actor.to_owned(),
-    }
+/// The email of an administrator actor, who a reader knows by it.
+fn actor_email(actor: &str, emails: &HashMap<String, String>) -> Option<String> {
+    actor
+        .strip_prefix("admin:")
+        .and_then(|id| emails.get(id))
+        .cloned()
 }
 
 /// `GET /admin/audit`.
@@ -226,7 +231,8 @@ pub(crate) async fn list(
         .map(|entry: AuditEntry| Row {
             when: format_utc(entry.at),
             iso: rfc3339::format(entry.at),
-            actor: actor_label(&entry.actor, &emails),
+            actor_email: actor_email(&entry.actor, &emails),
+            actor: entry.actor,
             action: entry.action,
             person: entry.user_id.map(|id| {
                 let label = emails.get(&id).cloned().unwrap_or_else(|| id.clone());
@@ -237,11 +243,13 @@ pub(crate) async fn list(
             after: entry.after,
         })
         .collect();
+    let t = admin.text();
     let page = ListPage {
+        problem: problem.map(|problem: Problem| problem.said(&t)),
+        t,
         section: "audit",
         signed_in_as: admin.signed_in_as(),
         notice: None,
-        problem,
         filtered: !filters.is_empty(),
         filters,
         rows,

@@ -12,6 +12,7 @@ use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
 use crate::web::dashboard::{Notice, SignedInAs, done, notice, render};
 use crate::web::extractors::AdminForm;
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -29,9 +30,10 @@ pub(crate) struct KeyRow {
 #[derive(Template)]
 #[template(path = "admin/keys.html")]
 struct ListPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     active: Vec<KeyRow>,
@@ -55,15 +57,19 @@ fn key_row(state: &AppState, key: PublishedKey) -> KeyRow {
     }
 }
 
-/// `seconds` as minutes or hours, rounded up to the minute.
+/// `seconds` as minutes or hours, rounded up to the minute, in the dashboard's language (the
+/// login page names the dashboard's sign-in rule with it too).
 pub(crate) fn duration(seconds: i64) -> String {
+    let locale = crate::web::dashboard::language();
     let minutes = (seconds + 59) / 60;
     match (minutes / 60, minutes % 60) {
-        (0, 1) => "1 minute".to_owned(),
-        (0, minutes) => format!("{minutes} minutes"),
-        (1, 0) => "1 hour".to_owned(),
-        (hours, 0) => format!("{hours} hours"),
-        (hours, minutes) => format!("{hours} h {minutes} min"),
+        (0, minutes) => locale.count("dash-duration-minutes", minutes),
+        (hours, 0) => locale.count("dash-duration-hours", hours),
+        (hours, minutes) => locale.with_two(
+            "dash-duration-hours-minutes",
+            ("hours", &hours.to_string()),
+            ("minutes", &minutes.to_string()),
+        ),
     }
 }
 
@@ -92,6 +98,7 @@ pub(crate) async fn list(
     }
     active.sort_by(|a, b| a.alg.cmp(&b.alg));
     let page = ListPage {
+        t: admin.text(),
         section: "keys",
         signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
@@ -151,4 +158,18 @@ pub(crate) async fn rotate(
         }
     };
     Ok(done("/admin/keys", notice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_is_rounded_up_to_the_minute_and_counted_by_the_plural_rules() {
+        assert_eq!(duration(60), "1 minute");
+        assert_eq!(duration(61), "2 minutes");
+        assert_eq!(duration(3_600), "1 hour");
+        assert_eq!(duration(7_200), "2 hours");
+        assert_eq!(duration(5_401), "1 h 31 min");
+    }
 }

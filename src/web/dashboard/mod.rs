@@ -3,6 +3,12 @@
 //! server ([`gate`], through the `Admin` and `AdminForm` extractors); forms check CSRF first. Changes go through the same service functions
 //! as the admin API ([`crate::domain::entitlements::manage`], [`crate::domain::oauth::clients`]), with the
 //! administrator as the audit log's actor.
+//!
+//! The dashboard speaks English, whatever the browser or the administrator's account asks
+//! for: its pages take their words from `locales/en/admin.ftl` through the same
+//! [`PageText`] as viewer pages, in [`language`], and say `lang="en" dir="ltr"`.
+
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self};
@@ -11,8 +17,11 @@ use url::form_urlencoded;
 
 use crate::domain::entitlements::manage::{Actor, EntitlementError};
 use crate::domain::identity::session::SignedIn;
+use crate::foundation::i18n::Locale;
+use crate::web::brand::PageBrand;
 use crate::web::csrf;
 use crate::web::form::Form;
+use crate::web::i18n::{PageText, Words};
 use crate::web::pages::{self, PageError};
 use crate::web::paths;
 use crate::web::return_to::ReturnTo;
@@ -33,6 +42,8 @@ pub(crate) struct Admin {
     pub signed_in: SignedIn,
     /// The CSRF token for the page's forms, and the cookie to set when it is new.
     pub csrf: csrf::CsrfToken,
+    brand: Arc<PageBrand>,
+    request: HttpRequest,
 }
 
 impl Admin {
@@ -44,12 +55,24 @@ impl Admin {
         self.csrf.token.clone()
     }
 
+    /// What the page's template speaks with: the dashboard's [`language`].
+    pub(crate) fn text(&self) -> PageText {
+        PageText::new(language(), Arc::clone(&self.brand), &self.request)
+    }
+
     pub(crate) fn signed_in_as(&self) -> SignedInAs {
         SignedInAs {
             email: self.signed_in.user.email.clone(),
             csrf: self.csrf_value(),
         }
     }
+}
+
+/// The dashboard's language: English, the language every catalogue falls back to. Only
+/// English has the dashboard's catalogue (`admin.ftl`), so the dashboard's words and its
+/// `lang` and `dir` agree whatever language the rest of the site speaks to the administrator.
+pub(crate) fn language() -> Locale {
+    Locale::default()
 }
 
 /// Who every dashboard page says is signed in, and the token of its sign-out form.
@@ -103,11 +126,12 @@ impl From<crate::foundation::store::StoreError> for Refusal {
     }
 }
 
+/// Shown in English, as the dashboard is: a refusal is rendered without its request.
 fn forbidden() -> PageError {
-    PageError::new(
+    PageError::said(
         StatusCode::FORBIDDEN,
-        "Administrators only",
-        "This page is for administrators. An administrator can make your account one on the dashboard's People page.",
+        "dash-forbidden",
+        Words::Message("dash-forbidden-lead"),
     )
 }
 
@@ -136,6 +160,8 @@ pub(crate) async fn gate(state: &AppState, request: &HttpRequest, posted: bool) 
     Ok(Admin {
         signed_in,
         csrf: csrf::token(state, request),
+        brand: Arc::clone(&state.brand),
+        request: request.clone(),
     })
 }
 
@@ -152,12 +178,51 @@ pub(crate) fn render_with(
     crate::web::login::pages::with_csrf_cookie(pages::render(status, page)?, admin.csrf)
 }
 
+/// Why a change was refused, as a page says it above its forms.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    /// A message of the dashboard's catalogue.
+    Said(&'static str),
+    /// A message with `$count`, chosen by the plural rules.
+    Count(&'static str, i64),
+    /// A service's refusal of one field (its name as the service gives it), in the service's
+    /// own words: the admin API and the command line say the same.
+    Field { field: String, reason: String },
+    /// A service's refusal in its own words.
+    Service(String),
+    /// What the service found nothing of, in its word (such as "tier").
+    NoSuch(String),
+}
+
+impl Problem {
+    /// A service's refusal of `field`, its underscores read as spaces.
+    pub(crate) fn field(field: &str, reason: String) -> Self {
+        Self::Field {
+            field: field.replace('_', " "),
+            reason,
+        }
+    }
+
+    /// The problem in the words of `t`.
+    pub(crate) fn said(&self, t: &PageText) -> String {
+        match self {
+            Self::Said(id) => t.get(id),
+            Self::Count(id, count) => t.count(id, *count),
+            Self::Field { field, reason } => {
+                t.with_two("dash-problem-field", "field", field, "reason", reason)
+            }
+            Self::Service(reason) => reason.clone(),
+            Self::NoSuch(what) => t.with("dash-problem-no-such", "what", what),
+        }
+    }
+}
+
 /// A service function's refusal as the page says it: which field is wrong and why.
-pub(crate) fn problem(error: EntitlementError) -> Result<String, PageError> {
+pub(crate) fn problem(error: EntitlementError) -> Result<Problem, PageError> {
     match error {
-        EntitlementError::Invalid { field, message } => Ok(format!("{}: {message}", field.replace('_', " "))),
-        EntitlementError::Conflict(message) => Ok(message),
-        EntitlementError::NotFound(what) => Ok(format!("No such {what}.")),
+        EntitlementError::Invalid { field, message } => Ok(Problem::field(field, message)),
+        EntitlementError::Conflict(message) => Ok(Problem::Service(message)),
+        EntitlementError::NotFound(what) => Ok(Problem::NoSuch(what.to_string())),
         other => Err(PageError::internal(&other)),
     }
 }
@@ -249,38 +314,33 @@ impl Notice {
         }
     }
 
-    fn text(self) -> &'static str {
+    /// The message the page shows.
+    fn message(self) -> &'static str {
         match self {
-            Self::AppDisabled => "The app is disabled. Its tokens no longer work.",
-            Self::ProductCreated => "The product was created.",
-            Self::ProductSaved => "The product was saved.",
-            Self::KeysRotated => {
-                "New signing keys are active. The keys they replace stay published until their tokens expire."
-            }
-            Self::KeysRotatedSoon => {
-                "New signing keys are active. This server starts using them within a minute."
-            }
-            Self::TierCreated => "The tier was created.",
-            Self::TierSaved => "The tier was saved.",
-            Self::TierDeleted => "The tier was deleted.",
-            Self::SubscriptionSet => "The subscription was saved.",
-            Self::SubscriptionEnded => "Subscription ended.",
-            Self::ProductGranted => "The pay-per-view product was granted.",
-            Self::GrantRevoked => "Grant revoked.",
-            Self::SignedOutEverywhere => "Signed out everywhere.",
-            Self::AccountDisabled => "Account disabled and signed out everywhere.",
-            Self::AccountEnabled => "Account enabled.",
-            Self::TwoStepReset => "Two-step sign-in was reset.",
-            Self::MadeAdmin => {
-                "The account is an administrator now. Without a second factor it is asked to add one at its next sign-in."
-            }
-            Self::AdminRemoved => "The account is no longer an administrator.",
-            Self::StreamStopped => "The stream was stopped. Its player stops at its next heartbeat.",
-            Self::StreamAlreadyOver => "That stream had already ended.",
-            Self::MemberRemoved => "They are no longer in the family: what they shared with it is gone.",
-            Self::ProfileAdded => "The profile was added.",
-            Self::ProfileDeleted => "The profile was deleted: its tokens no longer work.",
-            Self::ProfilePinCleared => "The profile's PIN was removed. The account holder is told by mail.",
+            Self::AppDisabled => "dash-notice-app-disabled",
+            Self::ProductCreated => "dash-notice-product-created",
+            Self::ProductSaved => "dash-notice-product-saved",
+            Self::KeysRotated => "dash-notice-keys-rotated",
+            Self::KeysRotatedSoon => "dash-notice-keys-rotated-soon",
+            Self::TierCreated => "dash-notice-tier-created",
+            Self::TierSaved => "dash-notice-tier-saved",
+            Self::TierDeleted => "dash-notice-tier-deleted",
+            Self::SubscriptionSet => "dash-notice-subscription-set",
+            Self::SubscriptionEnded => "dash-notice-subscription-ended",
+            Self::ProductGranted => "dash-notice-product-granted",
+            Self::GrantRevoked => "dash-notice-grant-revoked",
+            Self::SignedOutEverywhere => "dash-notice-signed-out",
+            Self::AccountDisabled => "dash-notice-account-disabled",
+            Self::AccountEnabled => "dash-notice-account-enabled",
+            Self::TwoStepReset => "dash-notice-two-step-reset",
+            Self::MadeAdmin => "dash-notice-made-admin",
+            Self::AdminRemoved => "dash-notice-admin-removed",
+            Self::StreamStopped => "dash-notice-stream-stopped",
+            Self::StreamAlreadyOver => "dash-notice-stream-over",
+            Self::MemberRemoved => "dash-notice-member-removed",
+            Self::ProfileAdded => "dash-notice-profile-added",
+            Self::ProfileDeleted => "dash-notice-profile-deleted",
+            Self::ProfilePinCleared => "dash-notice-profile-pin-cleared",
         }
     }
 }
@@ -293,14 +353,14 @@ pub(crate) fn done(path: &str, notice: Notice) -> HttpResponse {
     pages::see_other(&format!("{path}?{query}"))
 }
 
-/// The notice a page shows after a change (`?done=`): one of [`Notice`]'s texts, or none.
-pub(crate) fn notice(request: &HttpRequest) -> Option<String> {
+/// The notice a page shows after a change (`?done=`): one of [`Notice`]'s messages, or none.
+pub(crate) fn notice(request: &HttpRequest) -> Option<&'static str> {
     let query = Form::from_urlencoded(request.query_string()).ok()?;
     let key = query.get("done")?;
     Notice::ALL
         .into_iter()
         .find(|notice| notice.key() == key)
-        .map(|notice| notice.text().to_owned())
+        .map(Notice::message)
 }
 
 /// A dashboard resource; its metrics label is `admin_dashboard`.
@@ -372,4 +432,30 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
         .service(resource("/admin/keys").route(get().to(keys::list)))
         .service(resource("/admin/keys/rotate").route(post().to(keys::rotate)))
         .service(resource("/admin/audit").route(get().to(audit::list)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_services_refusal_names_the_field_with_its_underscores_as_spaces() {
+        let t = PageText::fallback();
+        let refusal = Problem::field("redirect_uri", "must use https".to_owned());
+        assert_eq!(refusal.said(&t), "redirect uri: must use https");
+    }
+
+    #[test]
+    fn a_refusal_with_a_number_follows_the_plural_rules() {
+        let t = PageText::fallback();
+        let limit = |count| Problem::Count("dash-person-profile-limit", count).said(&t);
+        assert_eq!(limit(1), "Their plan allows 1 profile.");
+        assert_eq!(limit(3), "Their plan allows 3 profiles.");
+    }
+
+    #[test]
+    fn the_dashboard_speaks_english_left_to_right() {
+        assert_eq!(language().tag(), "en");
+        assert_eq!(language().dir(), "ltr");
+    }
 }

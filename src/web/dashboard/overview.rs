@@ -12,6 +12,7 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::foundation::i18n::Locale;
 use crate::foundation::store::entitlements::{self as store, Product, Tier};
 use crate::foundation::store::streams as stream_store;
 use crate::foundation::store::{DbConnection, StoreError, sessions, users};
@@ -20,6 +21,7 @@ use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
 use crate::web::dashboard::charts::{self, Column, Tick};
 use crate::web::dashboard::{SignedInAs, notice, render};
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -34,11 +36,11 @@ pub(crate) const STREAM_WINDOW_SECS: i64 = DAY;
 const STREAM_SAMPLE_GAP_SECS: i64 = 3 * 60;
 /// Products shown by name; the rest are summed as one bar.
 const TOP_PRODUCTS: usize = 8;
-/// The subscription statuses that give a tier, in the order shown.
+/// The subscription statuses that give a tier, in the order shown, and their messages.
 const CURRENT_STATUSES: [(&str, &str); 3] = [
-    ("active", "Active"),
-    ("trialing", "Trialing"),
-    ("past_due", "Past due"),
+    ("active", "dash-status-active"),
+    ("trialing", "dash-status-trialing"),
+    ("past_due", "dash-status-past-due"),
 ];
 
 /// How a sign-in began: the first value of the session's `amr`. A second step (TOTP, `otp`)
@@ -63,12 +65,13 @@ impl Method {
         }
     }
 
-    pub(crate) fn name(self) -> &'static str {
+    /// The message naming it.
+    pub(crate) fn message(self) -> &'static str {
         match self {
-            Self::Password => "Password",
-            Self::Link => "Sign-in link",
-            Self::Passkey => "Passkey",
-            Self::Other => "Other",
+            Self::Password => "dash-method-password",
+            Self::Link => "dash-method-link",
+            Self::Passkey => "dash-method-passkey",
+            Self::Other => "dash-method-other",
         }
     }
 
@@ -151,19 +154,30 @@ fn rows(items: &[(String, i64)]) -> Vec<Row> {
         .collect()
 }
 
-fn summary(items: &[(String, i64)]) -> String {
+/// A chart's items for its name: "Free 12, Premium 30".
+fn summary(locale: Locale, items: &[(String, i64)]) -> String {
     items
         .iter()
-        .map(|(label, count)| format!("{label} {}", charts::group_digits(*count)))
+        .map(|(label, count)| {
+            locale.with_two(
+                "dash-chart-item",
+                ("label", label),
+                ("count", &charts::group_digits(*count)),
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn bars(title: &str, items: Vec<(String, i64)>) -> Chart {
+fn bars(locale: Locale, title: &str, items: Vec<(String, i64)>) -> Chart {
     let label = if items.is_empty() {
-        format!("{title}: none.")
+        locale.with("dash-chart-bars-none", "title", title)
     } else {
-        format!("{title}: {}.", summary(&items))
+        locale.with_two(
+            "dash-chart-bars",
+            ("title", title),
+            ("items", &summary(locale, &items)),
+        )
     };
     Chart {
         svg: charts::horizontal_bars(&items, &label),
@@ -173,6 +187,7 @@ fn bars(title: &str, items: Vec<(String, i64)>) -> Chart {
 
 /// People per tier, lowest rank first, then those without a current subscription.
 pub(crate) fn tier_items(
+    locale: Locale,
     people: i64,
     tiers: &[Tier],
     subscriptions: &[(String, String, i64)],
@@ -191,27 +206,31 @@ pub(crate) fn tier_items(
         })
         .collect();
     let subscribed: i64 = subscriptions.iter().map(|(_, _, count)| count).sum();
-    items.push(("No tier".to_owned(), (people - subscribed).max(0)));
+    items.push((locale.get("dash-overview-no-tier"), (people - subscribed).max(0)));
     items
 }
 
 /// Current subscriptions per status, every status shown.
-pub(crate) fn status_items(subscriptions: &[(String, String, i64)]) -> Vec<(String, i64)> {
+pub(crate) fn status_items(locale: Locale, subscriptions: &[(String, String, i64)]) -> Vec<(String, i64)> {
     CURRENT_STATUSES
         .iter()
-        .map(|(status, name)| {
+        .map(|(status, message)| {
             let count = subscriptions
                 .iter()
                 .filter(|(_, found, _)| found == status)
                 .map(|(_, _, count)| count)
                 .sum();
-            ((*name).to_owned(), count)
+            (locale.get(message), count)
         })
         .collect()
 }
 
 /// Grants per product title, most first; past [`TOP_PRODUCTS`] the rest as one bar.
-pub(crate) fn product_items(products: &[Product], per_product: &[(String, i64)]) -> Vec<(String, i64)> {
+pub(crate) fn product_items(
+    locale: Locale,
+    products: &[Product],
+    per_product: &[(String, i64)],
+) -> Vec<(String, i64)> {
     let titles: HashMap<&str, &str> = products
         .iter()
         .map(|product| (product.slug.as_str(), product.title.as_str()))
@@ -228,7 +247,8 @@ pub(crate) fn product_items(products: &[Product], per_product: &[(String, i64)])
     if items.len() > TOP_PRODUCTS {
         let rest: Vec<(String, i64)> = items.split_off(TOP_PRODUCTS);
         let count = rest.iter().map(|(_, count)| count).sum();
-        items.push((format!("{} other products", rest.len()), count));
+        let others = i64::try_from(rest.len()).unwrap_or(i64::MAX);
+        items.push((locale.count("dash-overview-other-products", others), count));
     }
     items
 }
@@ -256,11 +276,12 @@ fn date(day: i64) -> (i64, &'static str) {
 pub(crate) struct SignIns {
     pub svg: String,
     pub total: i64,
-    pub methods: Vec<&'static str>,
+    /// The methods' names, one column each.
+    pub methods: Vec<String>,
     pub days: Vec<DayRow>,
 }
 
-pub(crate) fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> SignIns {
+pub(crate) fn sign_in_chart(locale: Locale, first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]) -> SignIns {
     let days = daily_sign_ins(first_day, sign_ins);
     // "Other" only when some sign-in began some other way.
     let methods: Vec<Method> = Method::ALL
@@ -294,34 +315,35 @@ pub(crate) fn sign_in_chart(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)]
         });
     }
     let total: i64 = per_method.iter().sum();
-    let (first, last) = (date(first_day), date(first_day + SIGN_IN_DAYS - 1));
-    let mut label = format!(
-        "Sign-ins per day by method, {} {} to {} {}: {} in all",
-        first.0,
-        first.1,
-        last.0,
-        last.1,
-        charts::group_digits(total)
-    );
-    if total > 0 {
-        let split: Vec<(String, i64)> = methods
-            .iter()
-            .zip(&per_method)
-            .map(|(method, count)| (method.name().to_owned(), *count))
-            .collect();
-        label.push_str(&format!("; {}", summary(&split)));
-        if let Some((day, most)) = busiest {
-            let (day_of_month, month) = date(day);
-            label.push_str(&format!(
-                "; most on {day_of_month} {month}, {}",
-                charts::group_digits(most)
-            ));
+    let day_text = |day: i64| {
+        let (day_of_month, month) = date(day);
+        format!("{day_of_month} {month}")
+    };
+    let (first, last) = (day_text(first_day), day_text(first_day + SIGN_IN_DAYS - 1));
+    let names: Vec<String> = methods
+        .iter()
+        .map(|method| locale.get(method.message()))
+        .collect();
+    let label = match busiest {
+        Some((day, most)) => {
+            let split: Vec<(String, i64)> = names.iter().cloned().zip(per_method.iter().copied()).collect();
+            locale.with_all(
+                "dash-chart-sign-ins",
+                &[
+                    ("first", &first),
+                    ("last", &last),
+                    ("total", &charts::group_digits(total)),
+                    ("methods", &summary(locale, &split)),
+                    ("busiest", &day_text(day)),
+                    ("most", &charts::group_digits(most)),
+                ],
+            )
         }
-    }
-    label.push('.');
-    let names: Vec<&'static str> = methods.iter().map(|method| method.name()).collect();
+        None => locale.with_two("dash-chart-sign-ins-none", ("first", &first), ("last", &last)),
+    };
+    let series: Vec<&str> = names.iter().map(String::as_str).collect();
     SignIns {
-        svg: charts::stacked_columns(&columns, &names, &label),
+        svg: charts::stacked_columns(&columns, &series, &label),
         total,
         methods: names,
         days: table,
@@ -343,7 +365,7 @@ pub(crate) struct Streams {
 
 /// Live streams per minute over the [`STREAM_WINDOW_SECS`] up to `now`, from the sweep's
 /// samples, with a mark every six hours (UTC).
-pub(crate) fn streams_chart(now: i64, live: i64, samples: &[(i64, i64)]) -> Streams {
+pub(crate) fn streams_chart(locale: Locale, now: i64, live: i64, samples: &[(i64, i64)]) -> Streams {
     const SIX_HOURS: i64 = 6 * 3600;
     let start = now - STREAM_WINDOW_SECS;
     let ticks: Vec<Tick> = (start.div_euclid(SIX_HOURS) + 1..=now.div_euclid(SIX_HOURS))
@@ -360,26 +382,26 @@ pub(crate) fn streams_chart(now: i64, live: i64, samples: &[(i64, i64)]) -> Stre
             _ => hours.push((hour, streams)),
         }
     }
-    let mut label = format!(
-        "Concurrent streams per minute, last 24 hours (UTC): {} now",
-        charts::group_digits(live)
-    );
+    let live_text = charts::group_digits(live);
     // The earliest minute of the day's largest count.
     let peak = samples
         .iter()
         .copied()
         .reduce(|most, sample| if sample.1 > most.1 { sample } else { most });
-    match peak {
-        Some((minute, most)) => label.push_str(&format!(
-            "; most {} at {}.",
-            charts::group_digits(most),
-            time_of_day(minute)
-        )),
-        None => label.push_str("; no counts recorded."),
-    }
+    let label = match peak {
+        Some((minute, most)) => locale.with_all(
+            "dash-chart-streams",
+            &[
+                ("now", &live_text),
+                ("most", &charts::group_digits(most)),
+                ("time", &time_of_day(minute)),
+            ],
+        ),
+        None => locale.with("dash-chart-streams-none", "now", &live_text),
+    };
     Streams {
         svg: charts::step_line(samples, (start, now), 60, STREAM_SAMPLE_GAP_SECS, &ticks, &label),
-        now: charts::group_digits(live),
+        now: live_text,
         hours: hours
             .into_iter()
             .map(|(hour, most)| {
@@ -396,18 +418,21 @@ pub(crate) fn streams_chart(now: i64, live: i64, samples: &[(i64, i64)]) -> Stre
 #[derive(Template)]
 #[template(path = "admin/overview.html")]
 struct OverviewPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     // No form here, so no CSRF token; `render` still sets the cookie for the next page.
-    people: String,
-    as_of: String,
+    /// How many people, as of when.
+    lead: String,
     tiers: Chart,
     current: String,
     statuses: Chart,
     grants: Chart,
+    grant_days: i64,
     sign_ins: SignIns,
+    sign_in_days: i64,
     streams: Streams,
 }
 
@@ -419,7 +444,9 @@ pub(crate) async fn show(
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
     let figures = state.store.run(move |conn| Figures::load(conn, now)).await?;
-    let statuses = status_items(&figures.subscriptions);
+    let t = admin.text();
+    let locale = t.locale;
+    let statuses = status_items(locale, &figures.subscriptions);
     let current: i64 = statuses.iter().map(|(_, count)| count).sum();
     let (first_day, _) = sign_in_window(now);
     let page = OverviewPage {
@@ -427,26 +454,39 @@ pub(crate) async fn show(
         signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
         problem: None,
-        people: charts::group_digits(figures.people),
-        as_of: format_utc(now),
+        lead: locale.count_with(
+            "dash-overview-lead",
+            figures.people,
+            &[
+                ("shown", &charts::group_digits(figures.people)),
+                ("date", &format_utc(now)),
+            ],
+        ),
         tiers: bars(
-            "People by tier",
-            tier_items(figures.people, &figures.tiers, &figures.subscriptions),
+            locale,
+            &locale.get("dash-overview-tiers"),
+            tier_items(locale, figures.people, &figures.tiers, &figures.subscriptions),
         ),
         current: charts::group_digits(current),
         statuses: bars(
-            &format!(
-                "{} current subscriptions by status",
-                charts::group_digits(current)
+            locale,
+            &locale.count_with(
+                "dash-chart-subscriptions",
+                current,
+                &[("shown", &charts::group_digits(current))],
             ),
             statuses,
         ),
         grants: bars(
-            &format!("Pay-per-view grants in the last {GRANT_DAYS} days by product"),
-            product_items(&figures.products, &figures.grants_per_product),
+            locale,
+            &locale.count("dash-chart-grants", GRANT_DAYS),
+            product_items(locale, &figures.products, &figures.grants_per_product),
         ),
-        sign_ins: sign_in_chart(first_day, &figures.sign_ins),
-        streams: streams_chart(now, figures.live_streams, &figures.stream_samples),
+        grant_days: GRANT_DAYS,
+        sign_ins: sign_in_chart(locale, first_day, &figures.sign_ins),
+        sign_in_days: SIGN_IN_DAYS,
+        streams: streams_chart(locale, now, figures.live_streams, &figures.stream_samples),
+        t,
     };
     render(admin, &page)
 }
@@ -454,6 +494,10 @@ pub(crate) async fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn en() -> Locale {
+        Locale::default()
+    }
 
     fn amr(values: &[&str]) -> Vec<String> {
         values.iter().map(|value| (*value).to_owned()).collect()
@@ -492,7 +536,7 @@ mod tests {
             ("premium".to_owned(), "active".to_owned(), 2),
             ("premium".to_owned(), "past_due".to_owned(), 1),
         ];
-        let items = tier_items(10, &tiers, &subscriptions);
+        let items = tier_items(en(), 10, &tiers, &subscriptions);
         assert_eq!(
             items,
             vec![
@@ -505,11 +549,14 @@ mod tests {
 
     #[test]
     fn statuses_are_all_shown_in_order() {
-        let items = status_items(&[
-            ("free".to_owned(), "past_due".to_owned(), 2),
-            ("free".to_owned(), "active".to_owned(), 4),
-            ("premium".to_owned(), "active".to_owned(), 1),
-        ]);
+        let items = status_items(
+            en(),
+            &[
+                ("free".to_owned(), "past_due".to_owned(), 2),
+                ("free".to_owned(), "active".to_owned(), 4),
+                ("premium".to_owned(), "active".to_owned(), 1),
+            ],
+        );
         let names: Vec<&str> = items.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["Active", "Trialing", "Past due"]);
         assert_eq!(
@@ -533,7 +580,7 @@ mod tests {
             })
             .collect();
         let counts: Vec<(String, i64)> = (0..10).map(|index| (format!("p{index}"), index + 1)).collect();
-        let items = product_items(&products, &counts);
+        let items = product_items(en(), &products, &counts);
         assert_eq!(items.len(), TOP_PRODUCTS + 1);
         assert_eq!(items[0], ("Product 9".to_owned(), 10));
         assert_eq!(items[TOP_PRODUCTS], ("2 other products".to_owned(), 1 + 2));
@@ -552,7 +599,7 @@ mod tests {
             (first_day + 13, amr(&["email"]), 3),
             (first_day + 20, amr(&["pwd"]), 9),
         ];
-        let chart = sign_in_chart(first_day, &rows);
+        let chart = sign_in_chart(en(), first_day, &rows);
         assert_eq!(chart.days.len(), 14);
         assert_eq!(chart.total, 10);
         assert_eq!(chart.methods, ["Password", "Sign-in link", "Passkey"]);
@@ -578,7 +625,7 @@ mod tests {
             (now - 3 * 3600 + 120, 1),
             (now - 60, 5),
         ];
-        let chart = streams_chart(now, 3, &samples);
+        let chart = streams_chart(en(), now, 3, &samples);
         assert_eq!(chart.now, "3");
         assert!(
             chart.svg.contains(
@@ -600,7 +647,7 @@ mod tests {
 
     #[test]
     fn other_methods_show_only_when_there_are_some() {
-        let chart = sign_in_chart(100, &[(100, amr(&["weird"]), 1)]);
+        let chart = sign_in_chart(en(), 100, &[(100, amr(&["weird"]), 1)]);
         assert_eq!(chart.methods, ["Password", "Sign-in link", "Passkey", "Other"]);
     }
 }

@@ -21,10 +21,12 @@ use crate::foundation::store::{DbConnection, StoreError, dashboard, passkeys, se
 use crate::foundation::time::format_utc;
 use crate::web::account::describe_device;
 use crate::web::account::profiles::{self as account_profiles, ProfileListing};
+use crate::web::dashboard::charts::escape;
 use crate::web::dashboard::products::{describe_grant_state, describe_window, minute_value, parse_minute};
-use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, Problem, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::query_param;
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -37,15 +39,17 @@ pub(crate) struct PersonRow {
     pub id: String,
     pub email: String,
     pub name: String,
-    pub state: &'static str,
+    /// The message noting a disabled account or an administrator.
+    pub note: Option<&'static str>,
 }
 
 #[derive(Template)]
 #[template(path = "admin/people.html")]
 struct ListPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     search: String,
     people: Vec<PersonRow>,
@@ -66,7 +70,8 @@ pub(crate) struct GrantLine {
 pub(crate) struct SessionLine {
     pub device: String,
     pub signed_in: String,
-    pub methods: String,
+    /// The messages naming how it signed in, in order.
+    pub methods: Vec<&'static str>,
 }
 
 /// A stream playing on the person's account, as their page lists it.
@@ -80,23 +85,45 @@ pub(crate) struct StreamLine {
 /// The household a person holds or belongs to, as their page shows it.
 pub(crate) struct HouseholdLines {
     pub holder_id: String,
-    pub holder_email: String,
     /// The person is a member, not the holder.
     pub is_member: bool,
-    pub places: i32,
     /// Id, email and when they joined.
     pub members: Vec<(String, String, String)>,
     /// Email and when the invitation expires.
     pub invitations: Vec<(String, String)>,
+    /// For a member: whose family it is, as HTML linking to the holder's page.
+    pub member_of: String,
+    /// For the holder: how many members and open invitations of how many places.
+    pub summary: String,
 }
 
 impl HouseholdLines {
-    fn new(household: Household, user_id: &str) -> Self {
+    fn new(t: &PageText, household: Household, user_id: &str) -> Self {
+        let holder = format!(
+            "<a href=\"{}\">{}</a>",
+            escape(&person_path(&household.holder_id)),
+            escape(&household.holder_email)
+        );
+        let count = |id: &str, count: usize| t.count(id, i64::try_from(count).unwrap_or(i64::MAX));
+        let summary = t.locale.with_all(
+            "dash-family-holds",
+            &[
+                ("members", &count("dash-family-members", household.members.len())),
+                (
+                    "invitations",
+                    &count("dash-family-open-invitations", household.invitations.len()),
+                ),
+                (
+                    "places",
+                    &t.count("dash-family-places", household.max_members.into()),
+                ),
+            ],
+        );
         Self {
+            member_of: t.with("dash-family-member-of", "holder", &holder),
+            summary,
             is_member: household.holder_id != user_id,
             holder_id: household.holder_id,
-            holder_email: household.holder_email,
-            places: household.max_members,
             members: household
                 .members
                 .into_iter()
@@ -114,9 +141,10 @@ impl HouseholdLines {
 #[derive(Template)]
 #[template(path = "admin/person.html")]
 struct PersonPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     person: User,
@@ -160,6 +188,7 @@ pub(crate) async fn list(
         .then(|| found.last().map(|user| user.email.clone()))
         .flatten();
     let page = ListPage {
+        t: admin.text(),
         section: "people",
         signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
@@ -168,12 +197,12 @@ pub(crate) async fn list(
         people: found
             .into_iter()
             .map(|user| PersonRow {
-                state: if user.disabled_at.is_some() {
-                    "Disabled"
+                note: if user.disabled_at.is_some() {
+                    Some("dash-people-disabled")
                 } else if user.is_admin {
-                    "Administrator"
+                    Some("dash-people-administrator")
                 } else {
-                    ""
+                    None
                 },
                 name: user.name.unwrap_or_default(),
                 id: user.id,
@@ -185,18 +214,17 @@ pub(crate) async fn list(
     render_with(admin, StatusCode::OK, &page)
 }
 
-fn describe_methods(amr: &[String]) -> String {
-    let words: Vec<&str> = amr
-        .iter()
+/// The messages naming a session's sign-in methods (`amr`), in order.
+fn describe_methods(amr: &[String]) -> Vec<&'static str> {
+    amr.iter()
         .filter_map(|method| match method.as_str() {
-            "pwd" => Some("password"),
-            "email" => Some("sign-in link"),
-            "otp" => Some("authenticator code"),
-            "hwk" | "swk" => Some("passkey"),
+            "pwd" => Some("dash-sign-in-password"),
+            "email" => Some("dash-sign-in-link"),
+            "otp" => Some("dash-sign-in-code"),
+            "hwk" | "swk" => Some("dash-sign-in-passkey"),
             _ => None,
         })
-        .collect();
-    words.join(" + ")
+        .collect()
 }
 
 async fn person_page(
@@ -204,8 +232,8 @@ async fn person_page(
     admin: Admin,
     status: StatusCode,
     user_id: String,
-    notice: Option<String>,
-    problem: Option<String>,
+    notice: Option<&'static str>,
+    problem: Option<Problem>,
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
     let loaded = state
@@ -247,11 +275,12 @@ async fn person_page(
     else {
         return Err(PageError::not_found());
     };
+    let t = admin.text();
     let page = PersonPage {
         section: "people",
         signed_in_as: admin.signed_in_as(),
         notice,
-        problem,
+        problem: problem.map(|problem| problem.said(&t)),
         csrf: admin.csrf_value(),
         created: format_utc(person.created_at),
         tier: subscription
@@ -274,12 +303,14 @@ async fn person_page(
             .map(|grant| GrantLine {
                 id: grant.id.clone(),
                 product: grant.product_slug.clone(),
-                valid: describe_window(Some(grant.valid_from), grant.valid_until),
+                valid: describe_window(&t, Some(grant.valid_from), grant.valid_until),
                 // A product with grants cannot be deleted, so each grant finds its own.
                 state: products
                     .iter()
                     .find(|product| product.slug == grant.product_slug)
-                    .map_or_else(String::new, |product| describe_grant_state(grant, product, now)),
+                    .map_or_else(String::new, |product| {
+                        describe_grant_state(&t, grant, product, now)
+                    }),
                 revocable: grant.revoked_at.is_none(),
             })
             .collect(),
@@ -307,10 +338,11 @@ async fn person_page(
         passkeys: keys.into_iter().map(|key| key.name).collect(),
         totp_since: totp_since.map(format_utc),
         ent_ver,
-        household: household.map(|household| HouseholdLines::new(household, &person.id)),
+        household: household.map(|household| HouseholdLines::new(&t, household, &person.id)),
         profiles,
         maturities: account_profiles::maturity_choices(Locale::default()),
         person,
+        t,
     };
     render_with(admin, status, &page)
 }
@@ -380,7 +412,7 @@ pub(crate) async fn set_tier(
 ) -> Result<HttpResponse, PageError> {
     let user_id = user_id.into_inner();
     let Some(period_end) = parse_minute(form.get("current_period_end").unwrap_or_default()) else {
-        let message = "current period end: must be a date and time (UTC)".to_owned();
+        let message = Problem::Said("dash-person-period-end-invalid");
         return person_page(
             &state,
             admin,
@@ -437,7 +469,7 @@ pub(crate) async fn grant(
         text => match parse_minute(text) {
             Some(until) => Some(until),
             None => {
-                let message = "valid until: must be a date and time (UTC)".to_owned();
+                let message = Problem::Said("dash-person-grant-until-invalid");
                 return person_page(
                     &state,
                     admin,
@@ -557,9 +589,9 @@ async fn profile_change(
 ) -> Result<HttpResponse, PageError> {
     let message = match outcome {
         Ok(()) => return Ok(done(&person_path(&user_id), notice)),
-        Err(ProfileError::Invalid { field, message }) => format!("{field}: {message}"),
-        Err(ProfileError::LimitReached(max)) => format!("Their plan allows {max} profiles."),
-        Err(ProfileError::NotFound(what)) => format!("No such {what}."),
+        Err(ProfileError::Invalid { field, message }) => Problem::field(field, message),
+        Err(ProfileError::LimitReached(max)) => Problem::Count("dash-person-profile-limit", max.into()),
+        Err(ProfileError::NotFound(what)) => Problem::NoSuch(what.to_string()),
         Err(ProfileError::Busy) => return Err(PageError::busy()),
         Err(ProfileError::Store(error)) => return Err(error.into()),
     };
@@ -631,11 +663,10 @@ async fn account_change(
         ActionOutcome::Done => Ok(done(&person_path(&user_id), notice)),
         ActionOutcome::NoSuchPerson => Err(PageError::not_found()),
         ActionOutcome::OwnAccount => {
-            let message = match action {
-                AccountAction::RemoveAdmin => "You cannot remove your own administrator rights.",
-                _ => "You cannot disable your own account here.",
-            }
-            .to_owned();
+            let message = Problem::Said(match action {
+                AccountAction::RemoveAdmin => "dash-person-own-admin",
+                _ => "dash-person-own-account",
+            });
             person_page(state, admin, StatusCode::CONFLICT, user_id, None, Some(message)).await
         }
     }

@@ -11,9 +11,10 @@ use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Product};
 use crate::foundation::time::format_utc;
 use crate::foundation::time::rfc3339;
-use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render_with};
+use crate::web::dashboard::{Admin, Notice, Problem, SignedInAs, done, notice, problem, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -28,38 +29,51 @@ pub(crate) struct ProductRow {
     pub rental: String,
 }
 
-impl From<&Product> for ProductRow {
-    fn from(product: &Product) -> Self {
+impl ProductRow {
+    fn new(t: &PageText, product: &Product) -> Self {
         Self {
             slug: product.slug.clone(),
             title: product.title.clone(),
-            window: describe_window(product.starts_at, product.ends_at),
+            window: describe_window(t, product.starts_at, product.ends_at),
             rental: product.rental_hours.map_or_else(
-                || "Until the window closes".to_owned(),
-                |hours| format!("{hours} h"),
+                || t.get("dash-product-rental-until-close"),
+                |hours| t.count("dash-product-rental-hours-short", hours.into()),
             ),
         }
     }
 }
 
 /// A time window in words: "Always", "From …", "Until …" or "… – …".
-pub(crate) fn describe_window(starts_at: Option<i64>, ends_at: Option<i64>) -> String {
+pub(crate) fn describe_window(t: &PageText, starts_at: Option<i64>, ends_at: Option<i64>) -> String {
     match (starts_at, ends_at) {
-        (None, None) => "Always".to_owned(),
-        (Some(starts), None) => format!("From {}", format_utc(starts)),
-        (None, Some(ends)) => format!("Until {}", format_utc(ends)),
-        (Some(starts), Some(ends)) => format!("{} – {}", format_utc(starts), format_utc(ends)),
+        (None, None) => t.get("dash-window-always"),
+        (Some(starts), None) => t.with("dash-window-from", "start", &format_utc(starts)),
+        (None, Some(ends)) => t.with("dash-window-until", "end", &format_utc(ends)),
+        (Some(starts), Some(ends)) => t.with_two(
+            "dash-window-between",
+            "start",
+            &format_utc(starts),
+            "end",
+            &format_utc(ends),
+        ),
     }
 }
 
 /// Where a grant of `product` stands at `now`, in words: the entitlements' own rule.
-pub(crate) fn describe_grant_state(grant: &store::Grant, product: &Product, now: i64) -> String {
+pub(crate) fn describe_grant_state(
+    t: &PageText,
+    grant: &store::Grant,
+    product: &Product,
+    now: i64,
+) -> String {
     match grant_state(grant, product, now) {
-        GrantState::Active { .. } => "Active".to_owned(),
-        GrantState::NotYetOnSale { starts } => format!("Not yet on sale: starts {}", format_utc(starts)),
-        GrantState::Starts { starts } => format!("Starts {}", format_utc(starts)),
-        GrantState::Ended => "Ended".to_owned(),
-        GrantState::Revoked => "Revoked".to_owned(),
+        GrantState::Active { .. } => t.get("dash-grant-active"),
+        GrantState::NotYetOnSale { starts } => {
+            t.with("dash-grant-not-yet-on-sale", "date", &format_utc(starts))
+        }
+        GrantState::Starts { starts } => t.with("dash-grant-starts", "date", &format_utc(starts)),
+        GrantState::Ended => t.get("dash-grant-ended"),
+        GrantState::Revoked => t.get("dash-grant-revoked"),
     }
 }
 
@@ -74,9 +88,10 @@ pub(crate) struct GrantRow {
 #[derive(Template)]
 #[template(path = "admin/products.html")]
 struct ListPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     products: Vec<ProductRow>,
@@ -86,13 +101,16 @@ struct ListPage {
 #[derive(Template)]
 #[template(path = "admin/product.html")]
 struct EditPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     draft: Draft,
     grants: Vec<GrantRow>,
+    /// How many of its grants the page lists at most.
+    grants_shown: i64,
 }
 
 /// A product form's fields as typed; times as `YYYY-MM-DDTHH:MM` in UTC.
@@ -147,22 +165,20 @@ impl Draft {
         }
     }
 
-    fn input(&self) -> Result<ProductInput, String> {
-        let time = |field: &str, text: &str| match text {
+    fn input(&self) -> Result<ProductInput, Problem> {
+        let time = |refusal: &'static str, text: &str| match text {
             "" => Ok(None),
-            text => parse_minute(text)
-                .map(Some)
-                .ok_or_else(|| format!("{field}: must be a date and time (UTC)")),
+            text => parse_minute(text).map(Some).ok_or(Problem::Said(refusal)),
         };
         Ok(ProductInput {
             title: self.title.clone(),
-            starts_at: time("starts at", &self.starts_at)?,
-            ends_at: time("ends at", &self.ends_at)?,
+            starts_at: time("dash-product-starts-invalid", &self.starts_at)?,
+            ends_at: time("dash-product-ends-invalid", &self.ends_at)?,
             rental_hours: match self.rental_hours.as_str() {
                 "" => None,
                 text => Some(
                     text.parse()
-                        .map_err(|_| "rental hours: must be a whole number".to_owned())?,
+                        .map_err(|_| Problem::Said("dash-product-rental-invalid"))?,
                 ),
             },
             household: self.household,
@@ -174,18 +190,23 @@ async fn list_page(
     state: &AppState,
     admin: Admin,
     status: StatusCode,
-    notice: Option<String>,
-    problem: Option<String>,
+    notice: Option<&'static str>,
+    problem: Option<Problem>,
     draft: Draft,
 ) -> Result<HttpResponse, PageError> {
     let products = state.store.run(store::list_products).await?;
+    let t = admin.text();
     let page = ListPage {
         section: "products",
         signed_in_as: admin.signed_in_as(),
         notice,
-        problem,
+        problem: problem.map(|problem| problem.said(&t)),
         csrf: admin.csrf_value(),
-        products: products.iter().map(ProductRow::from).collect(),
+        products: products
+            .iter()
+            .map(|product| ProductRow::new(&t, product))
+            .collect(),
+        t,
         draft,
     };
     render_with(admin, status, &page)
@@ -257,8 +278,8 @@ async fn edit_page(
     status: StatusCode,
     slug: String,
     draft: Option<Draft>,
-    notice: Option<String>,
-    problem: Option<String>,
+    notice: Option<&'static str>,
+    problem: Option<Problem>,
 ) -> Result<HttpResponse, PageError> {
     let lookup = slug.clone();
     let now = state.clock.now();
@@ -272,11 +293,12 @@ async fn edit_page(
         })
         .await?;
     let product = product.ok_or_else(PageError::not_found)?;
+    let t = admin.text();
     let grants = grants
         .into_iter()
         .map(|(grant, email)| GrantRow {
-            state: describe_grant_state(&grant, &product, now),
-            valid: describe_window(Some(grant.valid_from), grant.valid_until),
+            state: describe_grant_state(&t, &grant, &product, now),
+            valid: describe_window(&t, Some(grant.valid_from), grant.valid_until),
             email,
             user_id: grant.user_id,
         })
@@ -285,10 +307,12 @@ async fn edit_page(
         section: "products",
         signed_in_as: admin.signed_in_as(),
         notice,
-        problem,
+        problem: problem.map(|problem| problem.said(&t)),
         csrf: admin.csrf_value(),
         draft: draft.unwrap_or_else(|| Draft::from_product(&product)),
         grants,
+        grants_shown: GRANTS_SHOWN,
+        t,
     };
     render_with(admin, status, &page)
 }

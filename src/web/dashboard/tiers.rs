@@ -8,18 +8,20 @@ use askama::Template;
 use crate::domain::entitlements::manage::{self, TierInput};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::entitlements::{self as store, Tier};
-use crate::web::dashboard::{Admin, Notice, SignedInAs, done, notice, problem, render, render_with};
+use crate::web::dashboard::{Admin, Notice, Problem, SignedInAs, done, notice, problem, render, render_with};
 use crate::web::extractors::AdminForm;
 use crate::web::form::Form;
+use crate::web::i18n::PageText;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "admin/tiers.html")]
 struct ListPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     tiers: Vec<Tier>,
@@ -30,9 +32,10 @@ struct ListPage {
 #[derive(Template)]
 #[template(path = "admin/tier.html")]
 struct EditPage {
+    t: PageText,
     section: &'static str,
     signed_in_as: SignedInAs,
-    notice: Option<String>,
+    notice: Option<&'static str>,
     problem: Option<String>,
     csrf: String,
     draft: Draft,
@@ -89,14 +92,12 @@ impl Draft {
     }
 
     /// The service's input, or the field that is not a number.
-    fn input(&self) -> Result<TierInput, String> {
-        let number = |field: &str, text: &str| {
-            text.parse::<i32>()
-                .map_err(|_| format!("{field}: must be a whole number"))
-        };
+    fn input(&self) -> Result<TierInput, Problem> {
+        let number =
+            |refusal: &'static str, text: &str| text.parse::<i32>().map_err(|_| Problem::Said(refusal));
         Ok(TierInput {
             name: self.name.clone(),
-            rank: number("rank", &self.rank)?,
+            rank: number("dash-tier-rank-invalid", &self.rank)?,
             features: self
                 .features
                 .split([',', ' ', '\n'])
@@ -104,19 +105,19 @@ impl Draft {
                 .filter(|feature| !feature.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            max_streams: number("max streams", &self.max_streams)?,
+            max_streams: number("dash-tier-max-streams-invalid", &self.max_streams)?,
             max_devices: match self.max_devices.as_str() {
                 "" => None,
-                devices => Some(number("max devices", devices)?),
+                devices => Some(number("dash-tier-max-devices-invalid", devices)?),
             },
             stream_limit_policy: Some(self.stream_limit_policy.clone()).filter(|policy| !policy.is_empty()),
             max_profiles: match self.max_profiles.as_str() {
                 "" => None,
-                profiles => Some(number("max profiles", profiles)?),
+                profiles => Some(number("dash-tier-max-profiles-invalid", profiles)?),
             },
             max_members: match self.max_members.as_str() {
                 "" => 0,
-                members => number("max members", members)?,
+                members => number("dash-tier-max-members-invalid", members)?,
             },
         })
     }
@@ -126,16 +127,18 @@ async fn list_page(
     state: &AppState,
     admin: Admin,
     status: StatusCode,
-    notice: Option<String>,
-    problem: Option<String>,
+    notice: Option<&'static str>,
+    problem: Option<Problem>,
     draft: Draft,
 ) -> Result<HttpResponse, PageError> {
     let tiers = state.store.run(store::list_tiers).await?;
+    let t = admin.text();
     let page = ListPage {
+        problem: problem.map(|problem| problem.said(&t)),
+        t,
         section: "tiers",
         signed_in_as: admin.signed_in_as(),
         notice,
-        problem,
         csrf: admin.csrf_value(),
         tiers,
         draft,
@@ -217,6 +220,7 @@ pub(crate) async fn edit(
         .await?
         .ok_or_else(PageError::not_found)?;
     let page = EditPage {
+        t: admin.text(),
         section: "tiers",
         signed_in_as: admin.signed_in_as(),
         notice: notice(&request),
@@ -257,11 +261,13 @@ pub(crate) async fn update(
             }
         }
     };
+    let t = admin.text();
     let page = EditPage {
+        problem: refused.map(|problem| problem.said(&t)),
+        t,
         section: "tiers",
         signed_in_as: admin.signed_in_as(),
         notice: None,
-        problem: refused,
         csrf: admin.csrf_value(),
         draft,
     };
