@@ -811,6 +811,40 @@ async fn a_security_notice_speaks_the_saved_language_else_the_pages(backend: Bac
     assert!(notice.text.contains("The password of your account was changed."));
 }
 
+async fn a_security_notice_tells_the_time_in_the_recipients_zone_and_language(backend: Backend) {
+    let f = fixture(backend, |_| {}).await;
+    let browser = browser_speaking(&f, "ur").await;
+    assert_eq!(browser.sign_in(None, EMAIL, PASSWORD).await.status(), 303);
+    let csrf = account_csrf(&browser).await;
+    let chosen = browser
+        .post(
+            "/account/time-zone",
+            &[("csrf", &csrf), ("time_zone", "Asia/Karachi")],
+        )
+        .await;
+    assert_eq!(chosen.status(), 303);
+    let csrf = account_csrf(&browser).await;
+    let saved = browser
+        .post(
+            "/account/password",
+            &[("csrf", &csrf), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let notice = f.smtp.next_mail_to(EMAIL).await;
+    let when = notice
+        .text
+        .lines()
+        .find(|line| line.starts_with("کب:"))
+        .unwrap_or_else(|| panic!("a time: {}", notice.text))
+        .to_owned();
+    assert!(
+        when.contains("GMT \u{200e}+5"),
+        "Karachi's offset, as Urdu writes it: {when}"
+    );
+    assert!(!when.contains("UTC"), "{when}");
+}
+
 on_both_backends!(
     the_link_continues_the_apps_request_and_the_id_token_says_email,
     opening_the_link_does_not_spend_it_but_the_button_does,
@@ -833,4 +867,5 @@ on_both_backends!(
     the_recipients_saved_language_wins_over_the_pages,
     without_a_page_language_the_mail_speaks_the_default_locale,
     a_security_notice_speaks_the_saved_language_else_the_pages,
+    a_security_notice_tells_the_time_in_the_recipients_zone_and_language,
 );

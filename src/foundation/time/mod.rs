@@ -10,27 +10,22 @@ pub(crate) use local::{Dates, TimeZone};
 /// compare instants across people and zones. Pages and mail for a person use
 /// [`local::format_local`].
 pub(crate) fn format_utc(unix: i64) -> String {
-    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    let month = month_abbreviation(month);
-    format!(
-        "{day} {month} {year}, {:02}:{:02} UTC",
-        seconds / 3600,
-        seconds % 3600 / 60
-    )
+    match jiff::Timestamp::from_second(unix) {
+        Ok(instant) => instant.strftime("%-d %b %Y, %H:%M UTC").to_string(),
+        Err(_) => format!("{unix} seconds after 1970 (UTC)"),
+    }
 }
 
-/// The English abbreviation of a month numbered 1 to 12, as `civil_from_days` gives it
-/// (`format_utc`, the dashboard's chart labels).
-pub(crate) fn month_abbreviation(month: i64) -> &'static str {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    usize::try_from(month - 1)
-        .ok()
-        .and_then(|index| MONTHS.get(index))
-        .copied()
-        .unwrap_or("???")
+/// The day of the month and the English month abbreviation of the UTC day holding `unix`
+/// (the dashboard's chart labels: "24", "Nov").
+pub(crate) fn day_and_month_utc(unix: i64) -> (i64, String) {
+    match jiff::Timestamp::from_second(unix) {
+        Ok(instant) => (
+            i64::from(jiff::tz::Offset::UTC.to_datetime(instant).day()),
+            instant.strftime("%b").to_string(),
+        ),
+        Err(_) => (0, String::new()),
+    }
 }
 
 /// Days since 1970-01-01 to the proleptic Gregorian (year, month 1–12, day): Howard
@@ -63,5 +58,11 @@ mod tests {
         assert_eq!(format_utc(0), "1 Jan 1970, 00:00 UTC");
         assert_eq!(format_utc(951_782_400), "29 Feb 2000, 00:00 UTC");
         assert_eq!(format_utc(-1), "31 Dec 1969, 23:59 UTC");
+    }
+
+    #[test]
+    fn chart_days_read_as_utc_day_and_month() {
+        assert_eq!(day_and_month_utc(1_795_545_600), (24, "Nov".to_owned()));
+        assert_eq!(day_and_month_utc(951_782_400 + 86_399), (29, "Feb".to_owned()));
     }
 }

@@ -16,7 +16,6 @@ use crate::foundation::i18n::Locale;
 use crate::foundation::store::entitlements::{self as store, Product, Tier};
 use crate::foundation::store::streams as stream_store;
 use crate::foundation::store::{DbConnection, StoreError, sessions, users};
-use crate::foundation::time::civil_from_days;
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
 use crate::web::dashboard::charts::{self, Column, Tick};
@@ -267,9 +266,9 @@ pub(crate) fn daily_sign_ins(first_day: i64, sign_ins: &[(i64, Vec<String>, i64)
     days
 }
 
-fn date(day: i64) -> (i64, &'static str) {
-    let (_, month, day_of_month) = civil_from_days(day);
-    (day_of_month, crate::foundation::time::month_abbreviation(month))
+/// The day of the month and the month of the UTC day numbered `day` since 1970.
+fn date(day: i64) -> (i64, String) {
+    crate::foundation::time::day_and_month_utc(day * 86_400)
 }
 
 /// The sign-in chart and its table.
@@ -305,7 +304,7 @@ pub(crate) fn sign_in_chart(locale: Locale, first_day: i64, sign_ins: &[(i64, Ve
         }
         columns.push(Column {
             label: day_of_month.to_string(),
-            sublabel: (offset == 0 || day_of_month == 1).then(|| month.to_owned()),
+            sublabel: (offset == 0 || day_of_month == 1).then(|| month.clone()),
             values: values.clone(),
         });
         table.push(DayRow {
