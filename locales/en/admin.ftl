@@ -138,16 +138,6 @@ dash-keys-leaves = Leaves the JWKS
 dash-keys-rotate = Rotate
 dash-keys-rotate-hint = Makes a new key active for every algorithm, on every server. Nobody is signed out: the current keys stay published for { $duration }, until the tokens they signed expire. A key that may have leaked stays trusted until then too.
 dash-keys-rotate-button = Rotate signing keys
-# A length of time, rounded up to the minute (also in the login page's sign-in rule for the dashboard).
-dash-duration-minutes = { $count ->
-    [one] { $count } minute
-   *[other] { $count } minutes
-}
-dash-duration-hours = { $count ->
-    [one] { $count } hour
-   *[other] { $count } hours
-}
-dash-duration-hours-minutes = { $hours } h { $minutes } min
 
 ## The overview: overview.html, src/web/dashboard/overview.rs. A chart's name (read out in
 ## place of the drawing) summarises its numbers; $shown and the like are numbers as written,

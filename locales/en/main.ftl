@@ -20,6 +20,18 @@ sign-in = Sign in
 sign-in-to-app = to continue to { $app }
 sign-in-to-device = to connect your TV or other device
 sign-in-to-dashboard = to the admin dashboard
+# Why an administrator is asked to sign in again on the way to the dashboard; $duration is
+# one of the duration- messages below.
+login-dashboard-rule = The dashboard needs a sign-in with two factors, made no more than { $duration } ago: a passkey, or your password or a sign-in link followed by a code from your authenticator app.
+duration-minutes = { $count ->
+    [one] { $count } minute
+   *[other] { $count } minutes
+}
+duration-hours = { $count ->
+    [one] { $count } hour
+   *[other] { $count } hours
+}
+duration-hours-minutes = { $hours } h { $minutes } min
 sign-in-to-account = to your account
 email = Email
 password = Password

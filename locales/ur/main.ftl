@@ -19,6 +19,17 @@ sign-in = سائن اِن کریں
 sign-in-to-app = { $app } پر جانے کے لیے
 sign-in-to-device = اپنا ٹی وی یا کوئی اور ڈیوائس جوڑنے کے لیے
 sign-in-to-dashboard = ایڈمن ڈیش بورڈ میں جانے کے لیے
+# ڈیش بورڈ جاتے ہوئے ایڈمن سے دوبارہ سائن اِن کیوں مانگا جاتا ہے؛ $duration نیچے کے duration- پیغامات میں سے ایک ہے۔
+login-dashboard-rule = ڈیش بورڈ کے لیے دو مرحلوں والا سائن اِن ضروری ہے جو { $duration } سے پرانا نہ ہو: پاس کی سے، یا پاس ورڈ یا سائن اِن لنک کے بعد آتھنٹیکیٹر ایپ کے کوڈ سے۔
+duration-minutes = { $count ->
+    [one] ایک منٹ
+   *[other] { $count } منٹ
+}
+duration-hours = { $count ->
+    [one] ایک گھنٹے
+   *[other] { $count } گھنٹے
+}
+duration-hours-minutes = { $hours } گھنٹے { $minutes } منٹ
 sign-in-to-account = اپنے اکاؤنٹ میں
 email = ای میل
 password = پاس ورڈ

@@ -327,8 +327,36 @@ pub(crate) fn cookie(state: &AppState, locale: Locale) -> Cookie<'static> {
         .finish()
 }
 
+/// `seconds` as minutes or hours, rounded up to the minute, in `locale`'s words and plural
+/// rules.
+pub(crate) fn duration(seconds: i64, locale: Locale) -> String {
+    let minutes = (seconds + 59) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, minutes) => locale.count("duration-minutes", minutes),
+        (hours, 0) => locale.count("duration-hours", hours),
+        (hours, minutes) => locale.with_two(
+            "duration-hours-minutes",
+            ("hours", &hours.to_string()),
+            ("minutes", &minutes.to_string()),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_duration_is_rounded_up_to_the_minute_and_counted_by_the_plural_rules() {
+        let english = Locale::default();
+        assert_eq!(duration(60, english), "1 minute");
+        assert_eq!(duration(61, english), "2 minutes");
+        assert_eq!(duration(3_600, english), "1 hour");
+        assert_eq!(duration(7_200, english), "2 hours");
+        assert_eq!(duration(5_401, english), "1 h 31 min");
+        let urdu = Locale::parse("ur").expect("ur");
+        assert_eq!(duration(3_600, urdu), "ایک گھنٹے");
+        assert_eq!(duration(600, urdu), "\u{2068}10\u{2069} منٹ");
+    }
+
     use super::*;
 
     #[test]

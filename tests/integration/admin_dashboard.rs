@@ -849,6 +849,21 @@ async fn the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs(b
         .await
         .unwrap();
     assert!(!plain.contains("The dashboard needs"));
+    let urdu = admin
+        .get(server.endpoint(&location(&sent)))
+        .header("accept-language", "ur")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        urdu.contains(
+            "ڈیش بورڈ کے لیے دو مرحلوں والا سائن اِن ضروری ہے جو \u{2068}ایک گھنٹے\u{2069} سے پرانا نہ ہو"
+        ),
+        "the rule in the page's language: {urdu}"
+    );
 }
 
 /// A new person `email` (without a tier: one stream may play), a content server holding

@@ -13,6 +13,7 @@ use crate::web::dashboard::Admin;
 use crate::web::dashboard::{Notice, SignedInAs, done, notice, render};
 use crate::web::extractors::AdminForm;
 use crate::web::i18n::PageText;
+use crate::web::i18n::duration;
 use crate::web::pages::PageError;
 use crate::web::state::AppState;
 
@@ -57,22 +58,6 @@ fn key_row(state: &AppState, key: PublishedKey) -> KeyRow {
     }
 }
 
-/// `seconds` as minutes or hours, rounded up to the minute, in the dashboard's language (the
-/// login page names the dashboard's sign-in rule with it too).
-pub(crate) fn duration(seconds: i64) -> String {
-    let locale = crate::web::dashboard::language();
-    let minutes = (seconds + 59) / 60;
-    match (minutes / 60, minutes % 60) {
-        (0, minutes) => locale.count("dash-duration-minutes", minutes),
-        (hours, 0) => locale.count("dash-duration-hours", hours),
-        (hours, minutes) => locale.with_two(
-            "dash-duration-hours-minutes",
-            ("hours", &hours.to_string()),
-            ("minutes", &minutes.to_string()),
-        ),
-    }
-}
-
 /// `GET /admin/keys`.
 pub(crate) async fn list(
     state: web::Data<AppState>,
@@ -106,7 +91,10 @@ pub(crate) async fn list(
         csrf: admin.csrf_value(),
         active,
         retired,
-        published_for: duration(state.config.longest_token_lifetime_secs() + 120),
+        published_for: duration(
+            state.config.longest_token_lifetime_secs() + 120,
+            super::language(),
+        ),
     };
     render(admin, &page)
 }
@@ -158,18 +146,4 @@ pub(crate) async fn rotate(
         }
     };
     Ok(done("/admin/keys", notice))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_duration_is_rounded_up_to_the_minute_and_counted_by_the_plural_rules() {
-        assert_eq!(duration(60), "1 minute");
-        assert_eq!(duration(61), "2 minutes");
-        assert_eq!(duration(3_600), "1 hour");
-        assert_eq!(duration(7_200), "2 hours");
-        assert_eq!(duration(5_401), "1 h 31 min");
-    }
 }

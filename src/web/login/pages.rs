@@ -19,10 +19,10 @@ use crate::domain::identity::{held_sign_ins, totp};
 use crate::foundation::store::StoreError;
 use crate::foundation::store::users::User;
 use crate::web::csrf;
-use crate::web::dashboard::keys::duration;
 use crate::web::extractors::PageForm;
 use crate::web::form::{Form, query_param, user_agent};
 use crate::web::i18n::Words;
+use crate::web::i18n::duration;
 use crate::web::login::device_limit;
 use crate::web::pages::{self, PageError};
 use crate::web::return_to::ReturnTo;
@@ -93,13 +93,14 @@ pub(crate) fn login_page(
     let for_device = matches!(return_to, ReturnTo::DeviceVerification(_));
     // The dashboard's gate asks for two factors, used recently: an administrator signed in
     // with one, or long ago, lands here again and is told why.
+    let t = crate::web::i18n::page(state, request);
     let dashboard_rule = matches!(return_to, ReturnTo::Dashboard(_)).then(|| {
-        format!(
-            "The dashboard needs a sign-in with two factors, made no more than {} ago: a passkey, or your password or a sign-in link followed by a code from your authenticator app.",
-            duration(state.config.admin_session_max_secs)
+        t.with(
+            "login-dashboard-rule",
+            "duration",
+            &duration(state.config.admin_session_max_secs, t.locale),
         )
     });
-    let t = crate::web::i18n::page(state, request);
     let page = LoginPage {
         error: prompt.error.map(|error| error.in_language(t.locale)),
         t,
