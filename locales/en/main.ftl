@@ -87,6 +87,10 @@ sign-in-again = sign in again
 connect-a-device = Connect a device
 device-enter-lead = Enter the code your TV or console shows.
 continue = Continue
+# The page that hands an answer to an app (response_mode=form_post, form_post.html): it sends
+# itself at once; the words show only without JavaScript.
+form-post-title = Continuing…
+form-post-lead = Continue to the app:
 device-signed-in = Your device is signed in
 device-denied = Request denied
 device-allowed-lead = { $app } will continue on your TV in a moment. You can close this page.

@@ -638,6 +638,29 @@ async fn form_post_response_mode_answers_with_a_self_posting_form(backend: Backe
     assert!(policy.contains("script-src 'nonce-"));
 }
 
+async fn the_self_posting_form_speaks_the_requests_language(backend: Backend) {
+    let f = fixture(backend).await;
+    let browser = Browser::new(&f.server);
+    signed_in_tokens(&f, &browser).await;
+    let (_, challenge) = flow::pkce();
+    let html = browser
+        .get(&authorize_path(
+            &f.app.client_id,
+            &challenge,
+            &[("response_mode", "form_post"), ("ui_locales", "ur")],
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<html lang=\"ur\" dir=\"rtl\">"), "{html}");
+    assert!(html.contains("<title>آگے بڑھ رہے ہیں…</title>"), "{html}");
+    assert!(
+        html.contains("<button type=\"submit\">آگے بڑھیں</button>"),
+        "{html}"
+    );
+}
+
 async fn the_login_form_without_its_csrf_token_is_refused(backend: Backend) {
     let f = fixture(backend).await;
     let browser = Browser::new(&f.server);
@@ -1491,6 +1514,7 @@ on_both_backends!(
     an_oversized_state_is_refused_and_not_echoed,
     prompt_login_and_an_exceeded_max_age_show_the_login_page_despite_a_session,
     form_post_response_mode_answers_with_a_self_posting_form,
+    the_self_posting_form_speaks_the_requests_language,
     the_login_form_without_its_csrf_token_is_refused,
     wrong_passwords_and_unknown_accounts_get_the_same_answer,
     wrong_passwords_are_rate_limited_per_account,

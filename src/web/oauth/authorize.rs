@@ -29,7 +29,7 @@ use crate::web::session_cookie;
 use crate::web::state::AppState;
 
 /// The answer to a refused request: a page for the person, or an error sent to the app.
-fn refused(refusal: Refusal, issuer: &str) -> Result<HttpResponse, PageError> {
+fn refused(state: &AppState, request: &HttpRequest, refusal: Refusal) -> Result<HttpResponse, PageError> {
     match refusal {
         Refusal::Untrusted(message) => Err(PageError::bad_request(message)),
         Refusal::Store(error) => Err(error.into()),
@@ -38,7 +38,8 @@ fn refused(refusal: Refusal, issuer: &str) -> Result<HttpResponse, PageError> {
             error,
             description,
         } => reply(
-            issuer,
+            state,
+            request,
             &reply_to,
             &[("error", error), ("error_description", &description)],
         ),
@@ -59,7 +60,7 @@ pub(crate) async fn authorize(
     }?;
     let authorization = match authorize::check(&state, &form).await {
         Ok(authorization) => authorization,
-        Err(refusal) => return refused(refusal, &state.issuer),
+        Err(refusal) => return refused(&state, &request, refusal),
     };
     if posted {
         // Browsers withhold SameSite=Lax cookies from a cross-site POST, so the session is
@@ -84,7 +85,7 @@ pub(crate) async fn authorize(
         Ok(Decision::Issue(signed_in)) => {
             continue_to_code(&state, &request, &authorization, &signed_in).await
         }
-        Err(refusal) => refused(refusal, &state.issuer),
+        Err(refusal) => refused(&state, &request, refusal),
     }
 }
 
@@ -97,18 +98,19 @@ async fn continue_to_code(
     signed_in: &SignedIn,
 ) -> Result<HttpResponse, PageError> {
     if !authorization.asks_for_profile() {
-        return send_code(state, authorization, signed_in, None).await;
+        return send_code(state, request, authorization, signed_in, None).await;
     }
     match profiles::needed(state, &signed_in.user.id).await? {
-        Needed::Nothing => send_code(state, authorization, signed_in, None).await,
-        Needed::Only(profile) => send_code(state, authorization, signed_in, Some(profile.id)).await,
+        Needed::Nothing => send_code(state, request, authorization, signed_in, None).await,
+        Needed::Only(profile) => send_code(state, request, authorization, signed_in, Some(profile.id)).await,
         Needed::Choice(_) if authorization.prompt.none => refused(
+            state,
+            request,
             Refusal::redirect(
                 &authorization.reply_to,
                 "interaction_required",
                 "the person must choose who is watching",
             ),
-            &state.issuer,
         ),
         Needed::Choice(choices) => profile_picker::picker(
             state,
@@ -136,12 +138,13 @@ fn profile_choice(authorization: &AuthorizationRequest, signed_in: &SignedIn) ->
 /// Issues the code, for the profile chosen, and sends it to the app.
 async fn send_code(
     state: &AppState,
+    request: &HttpRequest,
     authorization: &AuthorizationRequest,
     signed_in: &SignedIn,
     profile_id: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let code = authorize::issue_code(&state.core, authorization, signed_in, profile_id).await?;
-    reply(&state.issuer, &authorization.reply_to, &[("code", &code)])
+    reply(state, request, &authorization.reply_to, &[("code", &code)])
 }
 
 /// `POST /oauth/profile`: the person's choice on "Who's watching?", with the PIN where the
@@ -155,7 +158,7 @@ pub(crate) async fn choose_profile(
     let request_form = Form::from_urlencoded(form.get("request").unwrap_or_default())?;
     let authorization = match authorize::check(&state, &request_form).await {
         Ok(authorization) => authorization,
-        Err(refusal) => return refused(refusal, &state.issuer),
+        Err(refusal) => return refused(&state, &request, refusal),
     };
     let start_over = || pages::see_other(&format!("{AUTHORIZATION_PATH}?{}", authorization.encoded));
     let signed_in = session_cookie::current(&state, &request)
@@ -171,7 +174,7 @@ pub(crate) async fn choose_profile(
     }
     let profile_id = form.require("profile")?;
     match profiles::unlock(&state.core, &signed_in.user.id, profile_id, form.get("pin")).await? {
-        Ok(profile) => send_code(&state, &authorization, &signed_in, Some(profile.id)).await,
+        Ok(profile) => send_code(&state, &request, &authorization, &signed_in, Some(profile.id)).await,
         Err(locked) => {
             let choice = profile_choice(&authorization, &signed_in);
             profile_picker::locked(&state, &request, choice, &signed_in.user.id, locked).await
@@ -249,7 +252,7 @@ pub(crate) async fn consent(
     let request_form = Form::from_urlencoded(encoded)?;
     let authorization = match authorize::check(&state, &request_form).await {
         Ok(authorization) => authorization,
-        Err(refusal) => return refused(refusal, &state.issuer),
+        Err(refusal) => return refused(&state, &request, refusal),
     };
     {
         let signed_in = session_cookie::current(&state, &request).await?;
@@ -269,7 +272,7 @@ pub(crate) async fn consent(
                 "access_denied",
                 "the person denied the request",
             );
-            return refused(denied, &state.issuer);
+            return refused(&state, &request, denied);
         }
         authorize::grant_consent(&state.core, &authorization, &signed_in).await?;
         continue_to_code(&state, &request, &authorization, &signed_in).await
@@ -277,15 +280,20 @@ pub(crate) async fn consent(
 }
 
 /// Sends parameters to the app's redirect URI, with `state` and RFC 9207's `iss`.
-fn reply(issuer: &str, reply_to: &ReplyTo, params: &[(&str, &str)]) -> Result<HttpResponse, PageError> {
+fn reply(
+    state: &AppState,
+    request: &HttpRequest,
+    reply_to: &ReplyTo,
+    params: &[(&str, &str)],
+) -> Result<HttpResponse, PageError> {
     let mut fields: Vec<(String, String)> = params
         .iter()
         .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
         .collect();
-    if let Some(state) = &reply_to.state {
-        fields.push(("state".into(), state.clone()));
+    if let Some(app_state) = &reply_to.state {
+        fields.push(("state".into(), app_state.clone()));
     }
-    fields.push(("iss".into(), issuer.to_owned()));
+    fields.push(("iss".into(), state.issuer.clone()));
     match reply_to.mode {
         ResponseMode::Query => {
             let mut target =
@@ -293,22 +301,33 @@ fn reply(issuer: &str, reply_to: &ReplyTo, params: &[(&str, &str)]) -> Result<Ht
             target.query_pairs_mut().extend_pairs(&fields);
             Ok(pages::see_other(target.as_str()))
         }
-        ResponseMode::FormPost => form_post(&reply_to.redirect_uri, fields),
+        ResponseMode::FormPost => form_post(
+            crate::web::i18n::page(state, request),
+            &reply_to.redirect_uri,
+            fields,
+        ),
     }
 }
 
 #[derive(Template)]
 #[template(path = "form_post.html")]
 struct FormPostPage {
+    /// The page's language, for the words shown without JavaScript.
+    pub t: crate::web::i18n::PageText,
     action: String,
     fields: Vec<(String, String)>,
     nonce: String,
 }
 
 /// OAuth 2.0 Form Post Response Mode: a page that posts the answer to the app at once.
-fn form_post(action: &str, fields: Vec<(String, String)>) -> Result<HttpResponse, PageError> {
+fn form_post(
+    t: crate::web::i18n::PageText,
+    action: &str,
+    fields: Vec<(String, String)>,
+) -> Result<HttpResponse, PageError> {
     let nonce = random::token::<16>();
     let page = FormPostPage {
+        t,
         action: action.to_owned(),
         fields,
         nonce: nonce.clone(),
