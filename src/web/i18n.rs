@@ -189,6 +189,16 @@ pub(crate) fn posted_from(state: &AppState, request: &HttpRequest, carried: &str
     requested.unwrap_or_else(|| locale(state, request, None))
 }
 
+/// A page's text answering a form posted from a login or sign-up page: in the language
+/// [`posted_from`] finds, so the answer speaks as the page did.
+pub(crate) fn posted_page(state: &AppState, request: &HttpRequest, carried: &str) -> PageText {
+    PageText::new(
+        posted_from(state, request, carried),
+        Arc::clone(&state.brand),
+        request,
+    )
+}
+
 /// The configured `default_locale` (checked at start).
 pub(crate) fn default_locale(state: &AppState) -> Locale {
     Locale::parse(&state.config.default_locale).unwrap_or_default()

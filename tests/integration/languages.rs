@@ -191,6 +191,54 @@ async fn ui_locales_choose_the_login_pages_language_before_the_browsers_choice(b
     assert!(signup_or_login.contains("ui_locales%253Den"), "{signup_or_login}");
 }
 
+async fn answers_to_the_login_forms_speak_the_carried_ui_locales(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = TestServer::start(&db).await;
+    flow::create_user(&server, "reader@example.com").await;
+    let client = server.create_client(flow::first_party_app()).await;
+    let browser = Browser::new(&server);
+    browser.get("/language?set=en&return_to=%2F").await;
+    let login = browser
+        .get(&format!("{}&ui_locales=ur", authorize_path(&client, "openid")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&login), urdu());
+    let csrf = flow::hidden_field(&login, "csrf");
+    let request = flow::hidden_field(&login, "request");
+    let refused = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request", request.as_str()),
+                ("email", "reader@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&refused), urdu(), "a wrong password: {refused}");
+    let csrf = flow::hidden_field(&refused, "csrf");
+    let sent = browser
+        .post(
+            "/login/link",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request", request.as_str()),
+                ("email", "reader@example.com"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_and_dir(&sent), urdu(), "a link on its way: {sent}");
+}
+
 async fn a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim(backend: Backend) {
     let db = TestDb::new(backend);
     let server = TestServer::start(&db).await;
@@ -278,6 +326,7 @@ on_both_backends!(
     the_selector_returns_only_to_a_page_of_this_site,
     a_link_from_another_site_does_not_change_the_language,
     ui_locales_choose_the_login_pages_language_before_the_browsers_choice,
+    answers_to_the_login_forms_speak_the_carried_ui_locales,
     a_signed_in_choice_is_saved_on_the_account_and_is_the_locale_claim,
     without_scope_profile_no_locale_is_released,
     error_pages_speak_the_language_of_their_request,

@@ -160,7 +160,7 @@ fn signup_page(
     error: Option<Words>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
-    let t = crate::web::i18n::page(state, request);
+    let t = crate::web::i18n::posted_page(state, request, &carried);
     let page = SignupPage {
         error: error.map(|error| error.in_language(t.locale)),
         t,
@@ -213,7 +213,7 @@ async fn request_link(
         }
     });
     let page = SentPage {
-        t: crate::web::i18n::page(state, request),
+        t: crate::web::i18n::posted_page(state, request, carried),
         email,
         signup: state.config.allow_signup,
         minutes: state.config.sign_in_link_ttl_secs / 60,

@@ -93,7 +93,7 @@ pub(crate) fn login_page(
     let for_device = matches!(return_to, ReturnTo::DeviceVerification(_));
     // The dashboard's gate asks for two factors, used recently: an administrator signed in
     // with one, or long ago, lands here again and is told why.
-    let t = crate::web::i18n::page(state, request);
+    let t = crate::web::i18n::posted_page(state, request, &prompt.carried);
     let dashboard_rule = matches!(return_to, ReturnTo::Dashboard(_)).then(|| {
         t.with(
             "login-dashboard-rule",
@@ -310,7 +310,7 @@ fn code_page(
     new_challenge: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let token = csrf::token(state, request);
-    let t = crate::web::i18n::page(state, request);
+    let t = crate::web::i18n::posted_page(state, request, carried);
     let page = CodePage {
         error: error.map(|error| error.in_language(t.locale)),
         t,
