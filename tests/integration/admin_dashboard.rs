@@ -860,7 +860,7 @@ async fn the_login_page_on_the_way_to_the_dashboard_says_what_sign_in_it_needs(b
         .unwrap();
     assert!(
         urdu.contains(
-            "ڈیش بورڈ کے لیے دو مرحلوں والا سائن اِن ضروری ہے جو \u{2068}ایک گھنٹے\u{2069} سے پرانا نہ ہو"
+            "ڈیش بورڈ کے لیے ایسا سائن اِن ضروری ہے جس میں دو طریقوں سے تصدیق ہوئی ہو اور جو \u{2068}ایک گھنٹے\u{2069} سے پرانا نہ ہو"
         ),
         "the rule in the page's language: {urdu}"
     );

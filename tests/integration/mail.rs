@@ -239,7 +239,7 @@ async fn an_urdu_sign_up_link_says_one_minute_in_the_singular() {
     let received = server.next_mail_to(TO).await;
     assert_eq!(
         received.subject,
-        "\u{2068}Usher\u{2069} پر اپنا اکاؤنٹ بنانا مکمل کریں"
+        "\u{2068}Usher\u{2069} پر اپنا اکاؤنٹ بنانے کا عمل مکمل کریں"
     );
     assert!(
         received.text.contains("یہ لنک ایک منٹ تک چلے گا۔"),
