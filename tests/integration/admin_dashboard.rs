@@ -118,6 +118,30 @@ async fn start(backend: Backend) -> (TestDb, TestServer) {
     (db, server)
 }
 
+async fn the_dashboard_wears_the_platforms_brand(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut config = db.config();
+    config.brand_name = "Aurora Music".into();
+    config.brand_color = Some("#0b6e4f".into());
+    let server = TestServer::start_with(config, Clock::manual(START)).await;
+    let (admin, _) = signed_in(&server, "admin@example.com", true, &["pwd", "otp", "mfa"]).await;
+    let response = admin.get(server.endpoint("/admin")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = response.text().await.unwrap();
+    assert!(page.contains("· Aurora Music</title>"), "{page}");
+    assert!(page.contains("<p class=\"brand\">Aurora Music</p>"), "{page}");
+    assert!(page.contains("--accent:#0b6e4f"), "{page}");
+    assert_eq!(
+        policy.matches("'sha256-").count(),
+        2,
+        "the stylesheet and the brand's colours: {policy}"
+    );
+}
+
 async fn someone_not_signed_in_is_sent_to_sign_in_and_comes_back(backend: Backend) {
     let (_db, server) = start(backend).await;
     let response = common::http()
@@ -1151,6 +1175,7 @@ on_both_backends!(
     a_notice_in_the_address_shows_only_the_dashboards_own_texts,
     rotating_keys_here_signs_with_the_new_key_at_once,
     someone_not_signed_in_is_sent_to_sign_in_and_comes_back,
+    the_dashboard_wears_the_platforms_brand,
     a_person_who_is_not_an_administrator_gets_403_everywhere,
     an_administrator_signed_in_with_one_factor_signs_in_again,
     an_administrator_signs_in_again_after_an_hour,
