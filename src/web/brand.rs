@@ -74,8 +74,13 @@ pub(crate) async fn allow_brand_style(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let source = AppState::of(request.request()).and_then(|state| state.brand.style_source.clone());
+    let state = AppState::of(request.request());
     let mut response = next.call(request).await?;
+    // Most answers (introspection, tokens) carry no policy: nothing to look at for them.
+    let source = state
+        .as_deref()
+        .and_then(|state| state.brand.style_source.as_deref())
+        .filter(|_| response.headers().contains_key(header::CONTENT_SECURITY_POLICY));
     if let Some(source) = source {
         let headers = response.headers_mut();
         let widened = headers
