@@ -499,7 +499,7 @@ def sign_in(connection: Http, app_id: str, app_authorization: str, person: Perso
     if status not in (302, 303) or back.path != "/oauth/authorize":
         raise SetupError(f"{who}: POST /login answered HTTP {status} (Location {location!r}): {data[:200]!r}")
     status, response, data = browse("GET", f"{back.path}?{back.query}")
-    if status == 200 and b"Who's watching?" in data:
+    if status == 200 and b'action="/oauth/profile"' in data:  # "Who's watching?"
         picker = data.decode("utf-8", "replace")
         choice = urllib.parse.urlencode({
             "csrf": hidden_input(picker, "csrf"), "request": hidden_input(picker, "request"),
