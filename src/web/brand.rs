@@ -5,13 +5,14 @@ use std::sync::{Arc, LazyLock};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::foundation::brand::{Brand, Logo};
+use crate::web::pages;
 use crate::web::paths;
 use crate::web::state::AppState;
 
@@ -76,22 +77,12 @@ pub(crate) async fn allow_brand_style(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = AppState::of(request.request());
     let mut response = next.call(request).await?;
-    // Most answers (introspection, tokens) carry no policy: nothing to look at for them.
-    let source = state
+    // Answers without a page policy (introspection, tokens) are left as they are.
+    if let Some(source) = state
         .as_deref()
         .and_then(|state| state.brand.style_source.as_deref())
-        .filter(|_| response.headers().contains_key(header::CONTENT_SECURITY_POLICY));
-    if let Some(source) = source {
-        let headers = response.headers_mut();
-        let widened = headers
-            .get(header::CONTENT_SECURITY_POLICY)
-            .and_then(|policy| policy.to_str().ok())
-            .filter(|policy| policy.contains("style-src "))
-            .map(|policy| policy.replacen("style-src ", &format!("style-src {source} "), 1))
-            .and_then(|policy| HeaderValue::from_str(&policy).ok());
-        if let Some(policy) = widened {
-            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-        }
+    {
+        pages::widen_policy(response.headers_mut(), "style-src", source);
     }
     Ok(response)
 }

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
 use base64::Engine as _;
@@ -265,12 +265,20 @@ pub(crate) fn render(status: StatusCode, page: &impl Template) -> Result<HttpRes
 /// Lets a page show one image from elsewhere (an app's logo): its policy names that exact
 /// address, which registration checked is an https URL a policy can quote.
 pub(crate) fn allow_image(response: &mut HttpResponse, address: Option<&str>) {
-    let Some(address) = address else { return };
-    let headers = response.headers_mut();
+    if let Some(address) = address {
+        widen_policy(response.headers_mut(), "img-src", address);
+    }
+}
+
+/// Adds `source` to `directive` of the page policy in `headers`, when there is one that has
+/// that directive: a page's own allowance on top of [`PAGE_POLICY`].
+pub(crate) fn widen_policy(headers: &mut HeaderMap, directive: &str, source: &str) {
+    let marker = format!("{directive} ");
     let widened = headers
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|policy| policy.to_str().ok())
-        .map(|policy| policy.replacen("img-src ", &format!("img-src {address} "), 1))
+        .filter(|policy| policy.contains(&marker))
+        .map(|policy| policy.replacen(&marker, &format!("{marker}{source} "), 1))
         .and_then(|policy| HeaderValue::from_str(&policy).ok());
     if let Some(policy) = widened {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
