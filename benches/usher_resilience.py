@@ -193,7 +193,12 @@ class Answer:
     seconds: float
     status: int  # 0: no answer (connection error)
     retry_after: bool
-    what: str = ""
+    note: str = ""  # what the operation said about a failed answer (its body, say)
+
+
+def failure_notes(answers: list[Answer]) -> list[str]:
+    """Up to three distinct notes of the given answers, for a summary line."""
+    return sorted({a.note for a in answers if a.note})[:3]
 
 
 class Recorder:
@@ -632,7 +637,7 @@ def run_spike(args: argparse.Namespace, instances: list[Instance], authorization
         f"{fmt_latency(probe_p99 * 1e6)}) was back within {RECOVERY_P99_FACTOR:g}× that p99 "
         + (f"{recovery:.2f} s after the step ended" if recovered_at is not None else "NOT within the after phase")
     )
-    notes = sorted({a.what for a in errors if a.what})[:3]
+    notes = failure_notes(errors)
     total_5xx = sum(f.server_errors for figures in table.values() for f in figures)
     other = sum(f.other_errors for figures in table.values() for f in figures)
     log(f"Errors: {total_5xx} answers 5xx, {other} other failures (4xx, socket errors, inactive){': ' + '; '.join(notes) if notes else ''}")
@@ -922,7 +927,7 @@ def run_db_away(args: argparse.Namespace, instances: list[Instance], authorizati
             log(f"    {klass:<19} {f.answers:>8} answers: {f.ok} 200, {f.unavailable} 503+Retry-After, {f.other_5xx} other 5xx, "
                 f"{f.other} other, {f.slow} slower than 1 s ({f.slow_503} of them 503s; slowest 503 {fmt_latency(f.max_503_us)}; "
                 f"max {fmt_latency(f.max_us)})")
-        notes = sorted({a.what for a in recorder.answers if a.status not in (200, 503) and a.what})[:3]
+        notes = failure_notes([a for a in recorder.answers if a.status not in (200, 503)])
         if notes:
             log(f"    refresh failures other than 503: {'; '.join(notes)}")
         phases.append((name, figures, first_ok - back_at))
