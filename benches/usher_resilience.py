@@ -28,6 +28,7 @@ failed as the mode defines it or a server died, 2 on a setup failure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -74,6 +75,9 @@ SPIKE_REFRESH = (2, 0.4)  # threads, seconds each waits: ~5 refreshes/s
 SPIKE_SIGN_IN = (1, 10.0)  # ~0.1 password sign-ins/s
 SPIKE_ENTITLEMENT = (1, 1.0)  # ~1 entitlement change/s
 SPIKE_PROBE_SECONDS = 0.02  # the recovery probe introspects this often
+# The driver's load threads (up to 400 in the step) run this many nice levels below wrk and the
+# probe on the load generator's core, so wrk's timing does not include waiting behind them.
+SPIKE_DRIVER_NICE = 10
 TARGET_SPIKE_P99_FACTOR = 10.0
 RECOVERY_P99_FACTOR = 2.0
 
@@ -95,16 +99,26 @@ class Instance:
     host: str
     port: int
     pid: int
+    content_port: int  # the content servers' listener (content_bind); the public port when there is none
 
 
 def instances_of(args: argparse.Namespace) -> list[Instance]:
     urls = args.base_urls.split(",")
     pids = [int(pid) for pid in args.server_pids.split(",")]
+    content_ports = [int(port) for port in args.content_ports.split(",") if port]
     found = []
-    for url, pid in zip(urls, pids):
+    for index, (url, pid) in enumerate(zip(urls, pids)):
         parsed = urllib.parse.urlsplit(url)
-        found.append(Instance(url, parsed.hostname, parsed.port, pid))
+        content_port = content_ports[index] if index < len(content_ports) else parsed.port
+        found.append(Instance(url, parsed.hostname, parsed.port, pid, content_port))
     return found
+
+
+def content_side(instances: list[Instance]) -> list[Instance]:
+    """The instances as content servers reach them: on their own listener when they have one."""
+    return [
+        dataclasses.replace(i, url=f"http://{i.host}:{i.content_port}", port=i.content_port) for i in instances
+    ]
 
 
 def all_alive(instances: list[Instance]) -> bool:
@@ -225,8 +239,9 @@ class PacedWorkers:
 
     def __init__(
         self, instances: list[Instance], make: Callable[[int], Operation], count: int, pace: float,
-        recorder: Recorder, first_index: int = 0, timeout: float = 30.0,
+        recorder: Recorder, first_index: int = 0, timeout: float = 30.0, nice: int = 0,
     ):
+        self.nice = nice
         self.stop_event = threading.Event()
         self.recorder = recorder
         self.in_flight = 0
@@ -250,6 +265,8 @@ class PacedWorkers:
             thread.join()
 
     def _work(self, instance: Instance, operation: Operation, pace: float, timeout: float, index: int) -> None:
+        if self.nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)  # this thread only (Linux)
         # Threads start spread over one pace, so a class's requests do not come in bursts.
         if self.stop_event.wait(pace * (index % 50) / 50):
             return
@@ -523,9 +540,10 @@ def run_spike(args: argparse.Namespace, instances: list[Instance], authorization
         )
         return status, retry_after(response), ""
 
-    probes = PacedWorkers(instances, lambda _: probe, len(instances), SPIKE_PROBE_SECONDS, probe_answers).start()
+    probes = PacedWorkers(content_side(instances), lambda _: probe, len(instances), SPIKE_PROBE_SECONDS, probe_answers).start()
     base_workers = [
-        PacedWorkers(instances, c["make"], c["base"][0], c["base"][1], c["recorder"]).start() for c in python_classes
+        PacedWorkers(instances, c["make"], c["base"][0], c["base"][1], c["recorder"], nice=SPIKE_DRIVER_NICE).start()
+        for c in python_classes
     ]
     wrk_runs: dict[str, list[WrkRun]] = {"introspection_service": [], "introspection_person": [], "client_credentials": []}
     kind_files = {
@@ -547,11 +565,11 @@ def run_spike(args: argparse.Namespace, instances: list[Instance], authorization
             if phase == "step":
                 extra = [
                     PacedWorkers(instances, c["make"], c["base"][0] * (SPIKE_FACTOR - 1), c["base"][1], c["recorder"],
-                                 first_index=c["base"][0]).start()
+                                 first_index=c["base"][0], nice=SPIKE_DRIVER_NICE).start()
                     for c in python_classes
                 ]
             runs = [
-                Wrk(args, instances, kind, [path, authorization, f"pace={SPIKE_INTROSPECTION[1]}"],
+                Wrk(args, content_side(instances), kind, [path, authorization, f"pace={SPIKE_INTROSPECTION[1]}"],
                     SPIKE_INTROSPECTION[0] * factor, seconds, f"{kind} {phase}")
                 for kind, path in kind_files.items()
             ] + [
@@ -1172,6 +1190,7 @@ def main() -> int:
         mode.add_argument(f"--{name}", action="store_true")
     parser.add_argument("--base-urls", required=True, help="every instance's base URL, comma-separated")
     parser.add_argument("--server-pids", required=True, help="their process ids, in the same order")
+    parser.add_argument("--content-ports", default="", help="their content servers' listeners (content_bind), in the same order; empty: none")
     parser.add_argument("--backend", default="sqlite")
     parser.add_argument("--client-json", required=True)
     parser.add_argument("--admin-json", required=True)

@@ -16,6 +16,7 @@ use crate::foundation::clock::Clock;
 use crate::foundation::config::Config;
 use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
 use crate::foundation::crypto::keys::{KeyError, MasterKey};
+use crate::foundation::priority::ThreadPriorities;
 use crate::foundation::store::{Store, StoreError};
 use crate::web::state::AppState;
 use crate::web::{metrics, routes};
@@ -44,10 +45,13 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Where `/metrics` is served when `metrics_bind` is set.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where content servers' calls are served when `content_bind` is set.
+    pub content_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     handle: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     metrics_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
+    content_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
     sync_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
     stream_task: JoinHandle<()>,
@@ -61,7 +65,8 @@ impl RunningServer {
     /// Waits until the server stops (it stops on SIGINT/SIGTERM).
     pub(crate) async fn wait(self) -> std::io::Result<()> {
         let outcome = self.server_task.await.unwrap_or(Ok(()));
-        stop_metrics_server(self.metrics_server).await;
+        stop_side_server(self.metrics_server).await;
+        stop_side_server(self.content_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
         self.stream_task.abort();
@@ -71,7 +76,8 @@ impl RunningServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
-        stop_metrics_server(self.metrics_server).await;
+        stop_side_server(self.metrics_server).await;
+        stop_side_server(self.content_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
         self.stream_task.abort();
@@ -80,7 +86,7 @@ impl RunningServer {
     }
 }
 
-async fn stop_metrics_server(server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>) {
+async fn stop_side_server(server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>) {
     if let Some((handle, task)) = server {
         handle.stop(true).await;
         let _ = task.await;
@@ -91,6 +97,11 @@ async fn stop_metrics_server(server: Option<(ServerHandle, JoinHandle<std::io::R
 pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartError> {
     let (listener, addr) = listen(&config.bind)?;
     let metrics_listener = config.metrics_bind.as_deref().map(listen).transpose()?;
+    let content_listener = config.content_bind.as_deref().map(listen).transpose()?;
+    // The content servers' worker keeps this thread's priority; the rest runs below it.
+    let priorities = content_listener
+        .is_some()
+        .then(ThreadPriorities::below_this_thread);
     let issuer = config.issuer_for_port(addr.port());
 
     let (store, master_key, keys) = {
@@ -99,7 +110,8 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         tokio::task::spawn_blocking(move || -> Result<_, StartError> {
             let store = Store::open(&config.database_url, config.db_pool_size)?
                 .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
-                .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms));
+                .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms))
+                .with_thread_nice(priorities.map(|priorities| priorities.database));
             let master_key = MasterKey::load_or_create(&config.keys_dir)?;
             let keys = store.run_blocking(|conn| {
                 keyring::ensure_keys(conn, &master_key, now)
@@ -120,8 +132,16 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         _ => None,
     };
     let core = Arc::new(
-        Core::new(config, issuer, clock, store, master_key, Keyring::new(keys))
-            .map_err(StartError::Config)?,
+        Core::new(
+            config,
+            issuer,
+            clock,
+            store,
+            master_key,
+            Keyring::new(keys),
+            priorities.map(|priorities| priorities.password),
+        )
+        .map_err(StartError::Config)?,
     );
     let follower = change_feed::prime(&core).await?;
     // Before the sync task, so failing to start it leaves nothing running.
@@ -132,13 +152,30 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
     metrics::install();
     let state = Arc::new(AppState::new(core));
 
-    let server =
-        routes::serve(Arc::clone(&state), listener, tls, workers, max_form_bytes).map_err(|error| {
-            StartError::Bind {
-                bind: addr.to_string(),
-                cause: error.to_string(),
-            }
-        })?;
+    let content_server = match content_listener {
+        Some((listener, content_addr)) => {
+            let server = routes::serve_content(Arc::clone(&state), listener, tls.clone(), max_form_bytes)
+                .map_err(|error| StartError::Bind {
+                    bind: content_addr.to_string(),
+                    cause: error.to_string(),
+                })?;
+            tracing::info!(%content_addr, "content servers' calls are served on their own address");
+            Some((content_addr, server.handle(), tokio::spawn(server)))
+        }
+        None => None,
+    };
+    let server = routes::serve(
+        Arc::clone(&state),
+        listener,
+        tls,
+        workers,
+        max_form_bytes,
+        priorities.map(|priorities| priorities.public),
+    )
+    .map_err(|error| StartError::Bind {
+        bind: addr.to_string(),
+        cause: error.to_string(),
+    })?;
     let metrics_server = match metrics_listener {
         Some((listener, metrics_addr)) => {
             let server =
@@ -157,10 +194,12 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
     Ok(RunningServer {
         addr,
         metrics_addr: metrics_server.as_ref().map(|(metrics_addr, _, _)| *metrics_addr),
+        content_addr: content_server.as_ref().map(|(content_addr, _, _)| *content_addr),
         state,
         handle,
         server_task,
         metrics_server: metrics_server.map(|(_, handle, task)| (handle, task)),
+        content_server: content_server.map(|(_, handle, task)| (handle, task)),
         sync_task,
         webhook_task,
         stream_task,

@@ -75,6 +75,7 @@ impl Core {
         store: Store,
         master_key: MasterKey,
         keyring: Keyring,
+        password_nice: Option<i32>,
     ) -> Result<Self, String> {
         let passkeys = passkeys::relying_party(&config, &issuer)?;
         if passkeys.is_none() {
@@ -89,7 +90,8 @@ impl Core {
         let access_token_alg = SigningAlg::parse(&config.access_token_alg).unwrap_or(SigningAlg::Es256);
         let verified_tokens = VerifiedTokens::new(config.verified_token_cache_size);
         let login_throttle = Throttle::new(config.login_throttle_window_secs);
-        let password_lane = PasswordLane::new(config.password_hash_slots(), config.password_hash_queue);
+        let password_lane = PasswordLane::new(config.password_hash_slots(), config.password_hash_queue)
+            .with_thread_nice(password_nice);
         let link_throttle = Throttle::new(config.sign_in_link_window_secs);
         let device_authorization_throttle = Throttle::new(config.device_code_ttl_secs);
         let entitlements =

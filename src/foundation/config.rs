@@ -65,6 +65,10 @@ pub struct Config {
     /// A separate address serving `/metrics` alone; the public listener then has no
     /// `/metrics`. Unset: `/metrics` is on the public listener.
     pub metrics_bind: Option<String>,
+    /// A separate address for content servers: introspection, the stream calls and the JWKS,
+    /// answered by a worker of its own that runs ahead of the rest of the server's work.
+    /// Unset: content servers use the public listener like everyone else.
+    pub content_bind: Option<String>,
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
     /// Proxies (CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers name the client;
@@ -212,6 +216,7 @@ impl Default for Config {
             request_header_timeout_secs: 5,
             request_body_timeout_secs: 10,
             metrics_bind: None,
+            content_bind: None,
             metrics_token: None,
             trusted_proxies: Vec::new(),
             id_token_ttl_secs: 3600,

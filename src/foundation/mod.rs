@@ -9,6 +9,7 @@ pub mod crypto;
 pub(crate) mod encoding;
 pub mod i18n;
 pub mod mail;
+pub mod priority;
 pub(crate) mod private_files;
 pub mod store;
 pub(crate) mod text;

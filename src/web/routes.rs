@@ -13,6 +13,7 @@ use actix_web::{App, FromRequest, Handler, HttpResponse, HttpServer, Responder, 
 use crate::domain::identity::{links, passkeys};
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
 use crate::domain::oauth::metadata;
+use crate::foundation::priority;
 use crate::web::oauth::{authorize, discovery, introspection, logout, revocation, token, userinfo};
 use crate::web::state::AppState;
 use crate::web::{
@@ -27,10 +28,13 @@ pub(crate) fn serve(
     tls: Option<rustls::ServerConfig>,
     workers: usize,
     max_form_bytes: usize,
+    worker_nice: Option<i32>,
 ) -> std::io::Result<Server> {
     let data = web::Data::from(Arc::clone(&state));
     let metrics_here = state.config.metrics_bind.is_none();
     let server = HttpServer::new(move || {
+        // Called on each worker's thread as it starts.
+        priority::set_this_thread(worker_nice);
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))
@@ -78,6 +82,37 @@ pub(crate) fn serve_metrics(state: Arc<AppState>, listener: TcpListener) -> std:
     Ok(server.run())
 }
 
+/// The content servers' routes alone, on the listener of `content_bind`: one worker of its
+/// own, running ahead of the public listener's (src/foundation/priority.rs); over TLS when the
+/// public listener is; stopped with the main server.
+pub(crate) fn serve_content(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    max_form_bytes: usize,
+) -> std::io::Result<Server> {
+    let timeout = header_timeout(&state);
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_form_bytes))
+            .wrap(from_fn(timeouts::limit_body_time))
+            .wrap(from_fn(refuse_nul_in_uri))
+            .wrap(from_fn(metrics::track))
+            .configure(content_routes)
+            .default_service(web::to(not_found))
+    })
+    .client_request_timeout(timeout)
+    .workers(1)
+    .disable_signals();
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }?;
+    Ok(server.run())
+}
+
 fn header_timeout(state: &AppState) -> std::time::Duration {
     std::time::Duration::from_secs(state.config.request_header_timeout_secs)
 }
@@ -121,26 +156,15 @@ async fn not_found() -> Result<HttpResponse, OAuthError> {
     Err(OAuthError::new(ErrorCode::NotFound, "no such endpoint"))
 }
 
-/// Every route of the server. actix tries resources in order, so the hot paths come first.
-pub(crate) fn routes(config: &mut web::ServiceConfig) {
+/// What content servers call: introspection, the stream calls and the JWKS. Served first on
+/// the public listener, and alone on `content_bind`'s.
+fn content_routes(config: &mut web::ServiceConfig) {
     config
         .service(endpoint(
             metadata::INTROSPECTION_PATH,
             "introspection",
             Method::POST,
             introspection::introspect,
-        ))
-        .service(endpoint(
-            metadata::TOKEN_PATH,
-            "token",
-            Method::POST,
-            token::token,
-        ))
-        .service(endpoint(
-            metadata::REVOCATION_PATH,
-            "revocation",
-            Method::POST,
-            revocation::revoke,
         ))
         .service(endpoint(
             "/streams/{stream_id}/heartbeat",
@@ -162,6 +186,24 @@ pub(crate) fn routes(config: &mut web::ServiceConfig) {
             "jwks",
             Method::GET,
             discovery::jwks,
+        ));
+}
+
+/// Every route of the server. actix tries resources in order, so the hot paths come first.
+pub(crate) fn routes(config: &mut web::ServiceConfig) {
+    config
+        .configure(content_routes)
+        .service(endpoint(
+            metadata::TOKEN_PATH,
+            "token",
+            Method::POST,
+            token::token,
+        ))
+        .service(endpoint(
+            metadata::REVOCATION_PATH,
+            "revocation",
+            Method::POST,
+            revocation::revoke,
         ))
         .service(endpoint(
             paths::OPENID_CONFIGURATION,

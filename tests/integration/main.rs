@@ -22,6 +22,7 @@ mod browser_sign_in;
 mod browser_smoke;
 mod cli;
 mod cluster;
+mod content_listener;
 mod content_servers;
 mod cookies;
 mod credential_changes;

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
+use crate::foundation::priority;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LaneError {
     #[error("password checks are at capacity")]
@@ -24,6 +26,8 @@ pub struct PasswordLane {
     capacity: usize,
     /// Password checks that ran to their end.
     completed: AtomicU64,
+    /// The `nice` of the threads running them; `None`: as the process.
+    thread_nice: Option<i32>,
 }
 
 impl PasswordLane {
@@ -34,6 +38,15 @@ impl PasswordLane {
             admitted: AtomicUsize::new(0),
             capacity: slots + queue,
             completed: AtomicU64::new(0),
+            thread_nice: None,
+        }
+    }
+
+    /// The same lane, its checks running at the priority `nice` (src/foundation/priority.rs).
+    pub fn with_thread_nice(self, nice: Option<i32>) -> Self {
+        Self {
+            thread_nice: nice,
+            ..self
         }
     }
 
@@ -55,8 +68,10 @@ impl PasswordLane {
             .await
             .map_err(|_| LaneError::Failed)?;
         // The slot goes with the work: a caller that gives up does not free it early.
+        let thread_nice = self.thread_nice;
         let done = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            priority::set_this_thread(thread_nice);
             work()
         })
         .await

@@ -39,7 +39,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::foundation::private_files;
+use crate::foundation::{priority, private_files};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -312,6 +312,9 @@ pub struct Store {
     /// How long a request waits for its database work once it has a connection; `None`:
     /// as long as it takes.
     work_timeout: Option<Duration>,
+    /// The `nice` of the threads doing request work (src/foundation/priority.rs); `None`:
+    /// as the process.
+    thread_nice: Option<i32>,
     unreachable: Arc<AtomicBool>,
     /// What was opened, for messages: the SQLite path made absolute, passwords hidden.
     described: Arc<str>,
@@ -395,6 +398,7 @@ impl Store {
             pool,
             acquire_timeout: COMMAND_LINE_ACQUIRE_TIMEOUT,
             work_timeout: None,
+            thread_nice: None,
             unreachable,
             described,
             sqlite,
@@ -418,6 +422,14 @@ impl Store {
     pub fn with_work_timeout(self, timeout: Duration) -> Self {
         Self {
             work_timeout: (!self.sqlite).then_some(timeout),
+            ..self
+        }
+    }
+
+    /// The same store, its request work done on threads running at the priority `nice`.
+    pub fn with_thread_nice(self, nice: Option<i32>) -> Self {
+        Self {
+            thread_nice: nice,
             ..self
         }
     }
@@ -462,7 +474,10 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let store = self.clone();
-        let task = tokio::task::spawn_blocking(move || work(&mut *store.connection()?));
+        let task = tokio::task::spawn_blocking(move || {
+            priority::set_this_thread(store.thread_nice);
+            work(&mut *store.connection()?)
+        });
         let joined = match self.work_timeout {
             // The acquire timeout first: waiting for a connection has its own bound.
             Some(timeout) => tokio::time::timeout(self.acquire_timeout + timeout, task)

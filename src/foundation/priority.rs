@@ -1,0 +1,105 @@
+//! Scheduling priority of the server's threads. When content servers have a listener of their
+//! own (`content_bind`), its worker must get the core as soon as a request arrives, also while
+//! a burst of sign-ins, token requests and writes keeps the core busy: the rest of the work
+//! runs a few `nice` levels below it and password hashing further below, so a burst lengthens
+//! its own answers rather than introspection's. Linux applies `nice` to each thread.
+
+use std::cell::Cell;
+
+/// How many `nice` levels below the content servers' worker the other threads run (measured
+/// with `benches/run --spike`, docs/benchmarks.md). The database threads run closest to it:
+/// they hold pooled connections, and further down a burst starves the pool (requests then wait
+/// past `db_acquire_timeout_ms` and answer `503`).
+const DATABASE_LEVELS: i32 = 4;
+/// The public listener's workers: pages, token requests, the admin API.
+const PUBLIC_LEVELS: i32 = 12;
+/// argon2: in a burst, sign-ins wait longest.
+const PASSWORD_LEVELS: i32 = 15;
+/// The lowest priority Linux has.
+const LOWEST: i32 = 19;
+
+/// `nice` values for the threads that are not the content servers' worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadPriorities {
+    /// The public listener's workers.
+    pub public: i32,
+    /// The threads running database work.
+    pub database: i32,
+    /// The threads running argon2.
+    pub password: i32,
+}
+
+impl ThreadPriorities {
+    /// Below the calling thread's priority, which the content servers' worker keeps.
+    pub fn below_this_thread() -> Self {
+        let base = current_nice();
+        Self {
+            public: (base + PUBLIC_LEVELS).min(LOWEST),
+            database: (base + DATABASE_LEVELS).min(LOWEST),
+            password: (base + PASSWORD_LEVELS).min(LOWEST),
+        }
+    }
+}
+
+thread_local! {
+    /// The `nice` this thread was last given here, so a pooled thread pays the system call
+    /// only when its work changes lane.
+    static GIVEN: Cell<Option<i32>> = const { Cell::new(None) };
+}
+
+/// Gives the calling thread the priority `nice`; `None` leaves it as it is. A refusal by the
+/// system (a priority above the process's own) is ignored: the work runs all the same.
+pub fn set_this_thread(nice: Option<i32>) {
+    let Some(nice) = nice else { return };
+    GIVEN.with(|given| {
+        if given.get() != Some(nice) {
+            apply(nice);
+            given.set(Some(nice));
+        }
+    });
+}
+
+#[cfg(target_os = "linux")]
+fn apply(nice: i32) {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn apply(_nice: i32) {}
+
+#[cfg(target_os = "linux")]
+pub(crate) fn current_nice() -> i32 {
+    rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap_or(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn current_nice() -> i32 {
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_work_runs_closest_to_the_content_worker_and_passwords_lowest() {
+        let base = current_nice();
+        let priorities = ThreadPriorities::below_this_thread();
+        assert_eq!(priorities.database, (base + DATABASE_LEVELS).min(LOWEST));
+        assert_eq!(priorities.public, (base + PUBLIC_LEVELS).min(LOWEST));
+        assert_eq!(priorities.password, (base + PASSWORD_LEVELS).min(LOWEST));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_given_a_lower_priority_runs_at_it_and_others_keep_theirs() {
+        let base = current_nice();
+        let lowered = std::thread::spawn(move || {
+            set_this_thread(Some((base + 4).min(LOWEST)));
+            current_nice()
+        })
+        .join();
+        assert_eq!(lowered.ok(), Some((base + 4).min(LOWEST)));
+        assert_eq!(current_nice(), base);
+    }
+}

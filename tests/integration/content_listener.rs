@@ -1,0 +1,161 @@
+//! `content_bind`: the content servers' calls on an address of their own, answered by a worker
+//! that the rest of the server's threads run below.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use crate::common;
+
+use common::{Backend, TestDb, TestServer};
+use usher::foundation::clock::Clock;
+use usher::foundation::config::Config;
+
+struct Fixture {
+    server: TestServer,
+    content_url: String,
+    _db: TestDb,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let db = TestDb::new(backend);
+    let server = TestServer::start_with(
+        Config {
+            content_bind: Some("127.0.0.1:0".into()),
+            ..db.config()
+        },
+        Clock::System,
+    )
+    .await;
+    let content_addr = server
+        .server
+        .as_ref()
+        .unwrap()
+        .content_addr
+        .expect("a content address");
+    Fixture {
+        server,
+        content_url: format!("http://{content_addr}"),
+        _db: db,
+    }
+}
+
+async fn with_a_content_address_content_servers_introspect_there(backend: Backend) {
+    let fixture = fixture(backend).await;
+    let service = fixture.server.service_client(&["catalog:read"]).await;
+    let token = common::issue_token(&fixture.server, &service, Some("catalog:read")).await;
+
+    let response = common::post_form(
+        &format!("{}/oauth/introspect", fixture.content_url),
+        &service,
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["scope"], "catalog:read");
+
+    let public = common::introspect(&fixture.server, &service, &token).await;
+    assert_eq!(public["active"], true, "the public listener still introspects");
+}
+
+async fn the_content_address_serves_the_jwks(backend: Backend) {
+    let fixture = fixture(backend).await;
+    let content = common::http()
+        .get(format!("{}/.well-known/jwks.json", fixture.content_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.status(), 200);
+    let keys: serde_json::Value = content.json().await.unwrap();
+    let public: serde_json::Value = common::http()
+        .get(fixture.server.endpoint("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys, public);
+}
+
+async fn the_content_address_serves_nothing_else(backend: Backend) {
+    let fixture = fixture(backend).await;
+    for path in [
+        "/login",
+        "/healthz",
+        "/.well-known/openid-configuration",
+        "/account",
+    ] {
+        let response = common::http()
+            .get(format!("{}{path}", fixture.content_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let service = fixture.server.service_client(&[]).await;
+    let token = common::post_form(
+        &format!("{}/oauth/token", fixture.content_url),
+        &service,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(token.status(), 404, "tokens are issued on the public listener");
+}
+
+/// `(thread name, nice)` of every thread of this process (nextest runs each test in a process
+/// of its own, so these are this test's server's).
+fn threads() -> Vec<(String, i32)> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let (head, tail) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            // Fields after the name start at the third (state); nice is the nineteenth.
+            let nice = tail.split_whitespace().nth(16)?.parse().ok()?;
+            Some((name, nice))
+        })
+        .collect()
+}
+
+fn this_thread_nice() -> i32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let tail = stat.rsplit_once(')').unwrap().1;
+    tail.split_whitespace().nth(16).unwrap().parse().unwrap()
+}
+
+async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: Backend) {
+    let fixture = fixture(backend).await;
+    // The database threads take their priority with their first request's work.
+    fixture.server.service_client(&[]).await;
+    common::issue_token(&fixture.server, &fixture.server.service_client(&[]).await, None).await;
+
+    let base = this_thread_nice();
+    let threads = threads();
+    let workers: Vec<i32> = threads
+        .iter()
+        .filter(|(name, _)| name.starts_with("actix-server wo"))
+        .map(|(_, nice)| *nice)
+        .collect();
+    assert!(
+        workers.contains(&base),
+        "the content worker keeps the priority: {threads:?}"
+    );
+    assert!(
+        workers.contains(&(base + 12)),
+        "the public workers run 12 levels below: {threads:?}"
+    );
+    assert!(
+        threads
+            .iter()
+            .any(|(name, nice)| name.starts_with("tokio") && *nice == base + 4),
+        "database work runs 4 levels below: {threads:?}"
+    );
+}
+
+on_both_backends!(
+    with_a_content_address_content_servers_introspect_there,
+    the_content_address_serves_the_jwks,
+    the_content_address_serves_nothing_else,
+    with_a_content_address_the_other_threads_run_below_its_worker,
+);
