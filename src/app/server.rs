@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
+use actix_web::dev::{Server, ServerHandle};
 use tokio::task::JoinHandle;
 
 use crate::app::{change_feed, stream_writer, webhook_worker};
@@ -50,8 +50,8 @@ pub struct RunningServer {
     pub state: Arc<AppState>,
     handle: ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
-    metrics_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
-    content_server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
+    metrics_server: Option<SideServer>,
+    content_server: Option<SideServer>,
     sync_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
     stream_task: JoinHandle<()>,
@@ -65,8 +65,8 @@ impl RunningServer {
     /// Waits until the server stops (it stops on SIGINT/SIGTERM).
     pub(crate) async fn wait(self) -> std::io::Result<()> {
         let outcome = self.server_task.await.unwrap_or(Ok(()));
-        stop_side_server(self.metrics_server).await;
-        stop_side_server(self.content_server).await;
+        SideServer::stop(self.metrics_server).await;
+        SideServer::stop(self.content_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
         self.stream_task.abort();
@@ -76,8 +76,8 @@ impl RunningServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
-        stop_side_server(self.metrics_server).await;
-        stop_side_server(self.content_server).await;
+        SideServer::stop(self.metrics_server).await;
+        SideServer::stop(self.content_server).await;
         self.sync_task.abort();
         self.webhook_task.abort();
         self.stream_task.abort();
@@ -86,10 +86,33 @@ impl RunningServer {
     }
 }
 
-async fn stop_side_server(server: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>) {
-    if let Some((handle, task)) = server {
-        handle.stop(true).await;
-        let _ = task.await;
+/// A listener of its own for part of the routes (`metrics_bind`, `content_bind`), stopped
+/// with the main server.
+struct SideServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl SideServer {
+    fn start(addr: SocketAddr, served: std::io::Result<Server>, what: &str) -> Result<Self, StartError> {
+        let server = served.map_err(|error| StartError::Bind {
+            bind: addr.to_string(),
+            cause: error.to_string(),
+        })?;
+        tracing::info!(%addr, "{what} are served on their own address");
+        Ok(Self {
+            addr,
+            handle: server.handle(),
+            task: tokio::spawn(server),
+        })
+    }
+
+    async fn stop(server: Option<Self>) {
+        if let Some(server) = server {
+            server.handle.stop(true).await;
+            let _ = server.task.await;
+        }
     }
 }
 
@@ -152,18 +175,12 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
     metrics::install();
     let state = Arc::new(AppState::new(core));
 
-    let content_server = match content_listener {
-        Some((listener, content_addr)) => {
-            let server = routes::serve_content(Arc::clone(&state), listener, tls.clone(), max_form_bytes)
-                .map_err(|error| StartError::Bind {
-                    bind: content_addr.to_string(),
-                    cause: error.to_string(),
-                })?;
-            tracing::info!(%content_addr, "content servers' calls are served on their own address");
-            Some((content_addr, server.handle(), tokio::spawn(server)))
-        }
-        None => None,
-    };
+    let content_server = content_listener
+        .map(|(listener, addr)| {
+            let served = routes::serve_content(Arc::clone(&state), listener, tls.clone(), max_form_bytes);
+            SideServer::start(addr, served, "content servers' calls")
+        })
+        .transpose()?;
     let server = routes::serve(
         Arc::clone(&state),
         listener,
@@ -176,30 +193,27 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         bind: addr.to_string(),
         cause: error.to_string(),
     })?;
-    let metrics_server = match metrics_listener {
-        Some((listener, metrics_addr)) => {
-            let server =
-                routes::serve_metrics(Arc::clone(&state), listener).map_err(|error| StartError::Bind {
-                    bind: metrics_addr.to_string(),
-                    cause: error.to_string(),
-                })?;
-            tracing::info!(%metrics_addr, "metrics are served on their own address");
-            Some((metrics_addr, server.handle(), tokio::spawn(server)))
-        }
-        None => None,
-    };
+    let metrics_server = metrics_listener
+        .map(|(listener, addr)| {
+            SideServer::start(
+                addr,
+                routes::serve_metrics(Arc::clone(&state), listener),
+                "metrics",
+            )
+        })
+        .transpose()?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(%addr, issuer = %state.issuer, "usher is serving");
     Ok(RunningServer {
         addr,
-        metrics_addr: metrics_server.as_ref().map(|(metrics_addr, _, _)| *metrics_addr),
-        content_addr: content_server.as_ref().map(|(content_addr, _, _)| *content_addr),
+        metrics_addr: metrics_server.as_ref().map(|side| side.addr),
+        content_addr: content_server.as_ref().map(|side| side.addr),
         state,
         handle,
         server_task,
-        metrics_server: metrics_server.map(|(_, handle, task)| (handle, task)),
-        content_server: content_server.map(|(_, handle, task)| (handle, task)),
+        metrics_server,
+        content_server,
         sync_task,
         webhook_task,
         stream_task,
