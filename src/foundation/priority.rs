@@ -5,6 +5,7 @@
 //! its own answers rather than introspection's. Linux applies `nice` to each thread.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many `nice` levels below the content servers' worker the other threads run (measured
 /// with `benches/run --spike`, docs/benchmarks.md). The database threads run closest to it:
@@ -41,22 +42,39 @@ impl ThreadPriorities {
     }
 }
 
+/// Times a thread was asked for a higher priority than it had, and kept its own.
+static RAISES_REFUSED: AtomicU64 = AtomicU64::new(0);
+
 thread_local! {
-    /// The `nice` this thread was last given here, so a pooled thread pays the system call
+    /// This thread's `nice`, once read or given here: a pooled thread pays the system call
     /// only when its work changes lane.
-    static GIVEN: Cell<Option<i32>> = const { Cell::new(None) };
+    static NICE: Cell<Option<i32>> = const { Cell::new(None) };
 }
 
-/// Gives the calling thread the priority `nice`; `None` leaves it as it is. A refusal by the
-/// system (a priority above the process's own) is ignored: the work runs all the same.
+/// Lowers the calling thread's priority to `nice`; `None` leaves it as it is. A thread's
+/// priority only ever goes down: a process without `CAP_SYS_NICE` cannot raise it again, so
+/// each kind of work runs on threads born at or above its level (the database's on the
+/// server's own runtime, src/foundation/store), and a request to raise is counted and ignored.
 pub fn set_this_thread(nice: Option<i32>) {
     let Some(nice) = nice else { return };
-    GIVEN.with(|given| {
-        if given.get() != Some(nice) {
+    NICE.with(|known| {
+        let current = known.get().unwrap_or_else(current_nice);
+        if nice > current {
             apply(nice);
-            given.set(Some(nice));
+            known.set(Some(nice));
+        } else {
+            if nice < current {
+                RAISES_REFUSED.fetch_add(1, Ordering::Relaxed);
+            }
+            known.set(Some(current));
         }
     });
+}
+
+/// How many times a thread of this process was asked to raise its priority
+/// ([`set_this_thread`] keeps every thread's priority falling).
+pub fn raises_refused() -> u64 {
+    RAISES_REFUSED.load(Ordering::Relaxed)
 }
 
 #[cfg(target_os = "linux")]
@@ -101,5 +119,20 @@ mod tests {
         .join();
         assert_eq!(lowered.ok(), Some((base + 4).min(LOWEST)));
         assert_eq!(current_nice(), base);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_lowered_thread_is_not_raised_again() {
+        let base = current_nice();
+        let refused_before = raises_refused();
+        let after = std::thread::spawn(move || {
+            set_this_thread(Some((base + 6).min(LOWEST)));
+            set_this_thread(Some((base + 2).min(LOWEST)));
+            current_nice()
+        })
+        .join();
+        assert_eq!(after.ok(), Some((base + 6).min(LOWEST)));
+        assert!(base + 6 > LOWEST || raises_refused() > refused_before);
     }
 }

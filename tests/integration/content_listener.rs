@@ -4,9 +4,10 @@
 
 use crate::common;
 
-use common::{Backend, TestDb, TestServer};
+use common::{Backend, TestDb, TestServer, flow};
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
+use usher::foundation::priority;
 
 struct Fixture {
     server: TestServer,
@@ -153,7 +154,32 @@ async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: 
     );
 }
 
+/// A process without `CAP_SYS_NICE` cannot raise a thread's priority again: work of every kind
+/// must land on threads at or above its level. Sign-ins (argon2 and the database on the public
+/// workers' calls), token requests and introspection of a person's token (the database on the
+/// content worker's calls) never ask for it.
+async fn with_a_content_address_no_thread_is_asked_to_raise_its_priority(backend: Backend) {
+    let fixture = fixture(backend).await;
+    flow::create_user(&fixture.server, "viewer@example.com").await;
+    let app = fixture.server.create_client(flow::first_party_app()).await;
+    let service = fixture.server.service_client(&[]).await;
+    for _ in 0..3 {
+        let tokens =
+            flow::person_tokens(&fixture.server, &app, "viewer@example.com", "openid entitlements").await;
+        let response = common::post_form(
+            &format!("{}/oauth/introspect", fixture.content_url),
+            &service,
+            &[("token", tokens["access_token"].as_str().unwrap())],
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        common::issue_token(&fixture.server, &service, None).await;
+    }
+    assert_eq!(priority::raises_refused(), 0);
+}
+
 on_both_backends!(
+    with_a_content_address_no_thread_is_asked_to_raise_its_priority,
     with_a_content_address_content_servers_introspect_there,
     the_content_address_serves_the_jwks,
     the_content_address_serves_nothing_else,

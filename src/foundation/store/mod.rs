@@ -312,9 +312,9 @@ pub struct Store {
     /// How long a request waits for its database work once it has a connection; `None`:
     /// as long as it takes.
     work_timeout: Option<Duration>,
-    /// The `nice` of the threads doing request work (src/foundation/priority.rs); `None`:
-    /// as the process.
-    thread_nice: Option<i32>,
+    /// The `nice` of the threads doing request work (src/foundation/priority.rs), and the
+    /// runtime whose blocking threads do it; `None`: the caller's runtime, as the process.
+    thread_nice: Option<(i32, tokio::runtime::Handle)>,
     unreachable: Arc<AtomicBool>,
     /// What was opened, for messages: the SQLite path made absolute, passwords hidden.
     described: Arc<str>,
@@ -426,10 +426,13 @@ impl Store {
         }
     }
 
-    /// The same store, its request work done on threads running at the priority `nice`.
+    /// The same store, its request work done at the priority `nice` on the blocking threads of
+    /// the runtime this is called on. A blocking thread is born with the priority of the thread
+    /// that needed it, and the actix workers that call this store may run below `nice`: work
+    /// started from their threads would then be stuck below it.
     pub fn with_thread_nice(self, nice: Option<i32>) -> Self {
         Self {
-            thread_nice: nice,
+            thread_nice: nice.zip(tokio::runtime::Handle::try_current().ok()),
             ..self
         }
     }
@@ -474,10 +477,19 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let store = self.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            priority::set_this_thread(store.thread_nice);
-            work(&mut *store.connection()?)
-        });
+        let task = match self.thread_nice.clone() {
+            None => tokio::task::spawn_blocking(move || work(&mut *store.connection()?)),
+            // Spawned from one of that runtime's own threads, so a new blocking thread is born
+            // at the runtime's priority and can be lowered to `nice`.
+            Some((nice, runtime)) => runtime.spawn(async move {
+                tokio::task::spawn_blocking(move || {
+                    priority::set_this_thread(Some(nice));
+                    work(&mut *store.connection()?)
+                })
+                .await
+                .map_err(|_| StoreError::TaskCancelled)?
+            }),
+        };
         let joined = match self.work_timeout {
             // The acquire timeout first: waiting for a connection has its own bound.
             Some(timeout) => tokio::time::timeout(self.acquire_timeout + timeout, task)
