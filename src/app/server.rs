@@ -134,7 +134,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             let store = Store::open(&config.database_url, config.db_pool_size)?
                 .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
                 .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms))
-                .with_thread_nice(priorities.map(|priorities| priorities.database));
+                .with_thread_nice(priorities.map(|priorities| priorities.database))?;
             let master_key = MasterKey::load_or_create(&config.keys_dir)?;
             let keys = store.run_blocking(|conn| {
                 keyring::ensure_keys(conn, &master_key, now)

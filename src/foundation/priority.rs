@@ -53,8 +53,8 @@ thread_local! {
 
 /// Lowers the calling thread's priority to `nice`; `None` leaves it as it is. A thread's
 /// priority only ever goes down: a process without `CAP_SYS_NICE` cannot raise it again, so
-/// each kind of work runs on threads born at or above its level (the database's on the
-/// server's own runtime, src/foundation/store), and a request to raise is counted and ignored.
+/// each kind of work runs on threads born at or above its level (the database's on
+/// threads of its own, src/foundation/store), and a request to raise is counted and ignored.
 pub fn set_this_thread(nice: Option<i32>) {
     let Some(nice) = nice else { return };
     NICE.with(|known| {

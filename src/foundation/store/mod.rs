@@ -312,9 +312,9 @@ pub struct Store {
     /// How long a request waits for its database work once it has a connection; `None`:
     /// as long as it takes.
     work_timeout: Option<Duration>,
-    /// The `nice` of the threads doing request work (src/foundation/priority.rs), and the
-    /// runtime whose blocking threads do it; `None`: the caller's runtime, as the process.
-    thread_nice: Option<(i32, tokio::runtime::Handle)>,
+    /// Threads of their own for request work, at a priority of their own
+    /// (src/foundation/priority.rs); `None`: the caller's blocking pool.
+    database_threads: Option<Arc<DatabaseThreads>>,
     unreachable: Arc<AtomicBool>,
     /// What was opened, for messages: the SQLite path made absolute, passwords hidden.
     described: Arc<str>,
@@ -398,7 +398,7 @@ impl Store {
             pool,
             acquire_timeout: COMMAND_LINE_ACQUIRE_TIMEOUT,
             work_timeout: None,
-            thread_nice: None,
+            database_threads: None,
             unreachable,
             described,
             sqlite,
@@ -426,15 +426,25 @@ impl Store {
         }
     }
 
-    /// The same store, its request work done at the priority `nice` on the blocking threads of
-    /// the runtime this is called on. A blocking thread is born with the priority of the thread
-    /// that needed it, and the actix workers that call this store may run below `nice`: work
-    /// started from their threads would then be stuck below it.
-    pub fn with_thread_nice(self, nice: Option<i32>) -> Self {
-        Self {
-            thread_nice: nice.zip(tokio::runtime::Handle::try_current().ok()),
+    /// The same store, its request work done on threads of its own running at the priority
+    /// `nice`. A thread is born with the priority of the thread that started it, and the
+    /// actix workers that call this store may run below `nice`: threads they started would be
+    /// stuck below it (a process without `CAP_SYS_NICE` cannot raise a thread again). These
+    /// are started by one runtime thread of their own, lowered to `nice` as it starts.
+    pub fn with_thread_nice(self, nice: Option<i32>) -> Result<Self, StoreError> {
+        let Some(nice) = nice else { return Ok(self) };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("usher-database")
+            .on_thread_start(move || priority::set_this_thread(Some(nice)))
+            .build()
+            .map_err(|error| {
+                StoreError::Unavailable(format!("cannot start the database threads: {error}"))
+            })?;
+        Ok(Self {
+            database_threads: Some(Arc::new(DatabaseThreads(Some(runtime)))),
             ..self
-        }
+        })
     }
 
     /// The same store waiting as long as the command line does: for start-up, where nothing
@@ -477,17 +487,18 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let store = self.clone();
-        let task = match self.thread_nice.clone() {
+        let task = match self
+            .database_threads
+            .as_ref()
+            .and_then(|threads| threads.0.as_ref())
+        {
             None => tokio::task::spawn_blocking(move || work(&mut *store.connection()?)),
-            // Spawned from one of that runtime's own threads, so a new blocking thread is born
-            // at the runtime's priority and can be lowered to `nice`.
-            Some((nice, runtime)) => runtime.spawn(async move {
-                tokio::task::spawn_blocking(move || {
-                    priority::set_this_thread(Some(nice));
-                    work(&mut *store.connection()?)
-                })
-                .await
-                .map_err(|_| StoreError::TaskCancelled)?
+            // Spawned from that runtime's own thread, so a new blocking thread is born at its
+            // priority.
+            Some(runtime) => runtime.spawn(async move {
+                tokio::task::spawn_blocking(move || work(&mut *store.connection()?))
+                    .await
+                    .map_err(|_| StoreError::TaskCancelled)?
             }),
         };
         let joined = match self.work_timeout {
@@ -524,6 +535,19 @@ impl Store {
         })
         .await
         .unwrap_or(false)
+    }
+}
+
+/// The runtime whose threads do a store's request work when it has threads of its own.
+struct DatabaseThreads(Option<tokio::runtime::Runtime>);
+
+impl Drop for DatabaseThreads {
+    /// Dropped by the last clone of its store, possibly on an async task: a runtime dropped
+    /// there would block, so it is told to stop without waiting for its threads.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
