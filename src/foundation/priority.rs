@@ -46,8 +46,8 @@ impl ThreadPriorities {
 static RAISES_REFUSED: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// This thread's `nice`, once read or given here: a pooled thread pays the system call
-    /// only when its work changes lane.
+    /// This thread's `nice`, once read or given here: a pooled thread pays the system calls
+    /// only when its priority first falls.
     static NICE: Cell<Option<i32>> = const { Cell::new(None) };
 }
 
