@@ -103,31 +103,33 @@ async fn the_content_address_serves_nothing_else(backend: Backend) {
     assert_eq!(token.status(), 404, "tokens are issued on the public listener");
 }
 
+/// `(thread name, nice)` from a thread's `/proc/…/stat`.
+fn name_and_nice(stat: &str) -> Option<(String, i32)> {
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    // Fields after the name start at the third (state); nice is the nineteenth.
+    let nice = tail.split_whitespace().nth(16)?.parse().ok()?;
+    Some((name, nice))
+}
+
 /// `(thread name, nice)` of every thread of this process (nextest runs each test in a process
 /// of its own, so these are this test's server's).
 fn threads() -> Vec<(String, i32)> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
-        .filter_map(|stat| {
-            let (head, tail) = stat.rsplit_once(')')?;
-            let name = head.split_once('(')?.1.to_owned();
-            // Fields after the name start at the third (state); nice is the nineteenth.
-            let nice = tail.split_whitespace().nth(16)?.parse().ok()?;
-            Some((name, nice))
-        })
+        .filter_map(|stat| name_and_nice(&stat))
         .collect()
 }
 
 fn this_thread_nice() -> i32 {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-    let tail = stat.rsplit_once(')').unwrap().1;
-    tail.split_whitespace().nth(16).unwrap().parse().unwrap()
+    name_and_nice(&stat).unwrap().1
 }
 
 async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: Backend) {
     let fixture = fixture(backend).await;
-    // The database threads take their priority with their first request's work.
+    // Database work starts the database runtime's blocking threads.
     fixture.server.service_client(&[]).await;
     common::issue_token(&fixture.server, &fixture.server.service_client(&[]).await, None).await;
 
