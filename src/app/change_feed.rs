@@ -107,7 +107,11 @@ pub(crate) fn spawn(state: Arc<Core>, mut follower: Follower) -> JoinHandle<()> 
 pub(crate) async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(), KeyringError> {
     let now = state.clock.now();
     let position = follower.position;
-    let (events, next) = state.store.run(move |conn| changes::read(conn, position)).await?;
+    // Ahead of the queue: a burst of requests must not hold back other instances' changes.
+    let (events, next) = state
+        .store
+        .run_urgent(move |conn| changes::read(conn, position))
+        .await?;
     let fresh = follower.take_new(events, next);
     for event in fresh {
         match event.kind {
@@ -118,7 +122,7 @@ pub(crate) async fn poll(state: &Arc<Core>, follower: &mut Follower) -> Result<(
                 state.revoked.insert(event.subject, expires_at);
             }
             ChangeKind::KeysChanged => follower.keys_stale = true,
-            ChangeKind::EntitlementsChanged => state.entitlements.invalidate(&event.subject),
+            ChangeKind::EntitlementsChanged => state.entitlements.announce(&event.subject),
             ChangeKind::CatalogChanged => state.entitlements.clear(),
             ChangeKind::ClientChanged => state.clients.forget(&event.subject),
             ChangeKind::StreamEnded => state.streams.forget([&event.subject]),

@@ -131,7 +131,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         let config = config.clone();
         let now = clock.now();
         tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-            let store = Store::open(&config.database_url, config.db_pool_size)?
+            let store = Store::open_serving(&config.database_url, config.db_pool_size)?
                 .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
                 .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms))
                 .with_thread_nice(priorities.map(|priorities| priorities.database))?;

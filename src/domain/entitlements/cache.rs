@@ -1,18 +1,22 @@
 //! People's entitlements held in memory for introspection, with their JSON members already
-//! rendered. An entry stops being used when the change feed says the person's entitlements
-//! (or the catalogue) changed, or once the clock passes its `changes_at`; it is kept as the
-//! person's last known entitlements for when the database is away.
+//! rendered. An entry stops being used when this instance changes the person's entitlements
+//! (or the catalogue), or once the clock passes its `changes_at`. When the change feed
+//! announces another instance's change, the entry answers for at most [`REFRESH_GRACE`] more
+//! while one read of the new entitlements runs, so introspection does not wait for it. An
+//! entry is kept as the person's last known entitlements for when the database is away.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use quick_cache::UnitWeighter;
 use quick_cache::sync::{Cache, DefaultLifecycle, EntryAction, EntryResult};
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::domain::core::Core;
 use crate::domain::entitlements::{Entitlements, ProfileCeiling, compute};
@@ -21,6 +25,11 @@ use crate::foundation::store::StoreError;
 /// Invalidation counters, one per bucket of people: a change to one person discards only the
 /// computations in flight for people of the same bucket (one in 4,096), never everyone's.
 const EPOCH_BUCKETS: usize = 4096;
+
+/// How long a person's previous entitlements keep answering once another instance's change
+/// to them is announced, while this instance reads the new ones. A change is applied here at
+/// most this long after the change feed brings it.
+pub(crate) const REFRESH_GRACE: Duration = Duration::from_millis(250);
 
 /// A person's entitlements and the members they add to an introspection answer.
 pub(crate) struct Cached {
@@ -34,8 +43,12 @@ pub(crate) struct Cached {
     read_at: i64,
     /// The catalogue generation they were computed against.
     catalogue: u64,
-    /// A change to the person was announced after (or while) they were read.
+    /// This instance changed the person after (or while) they were read.
     invalidated: AtomicBool,
+    /// When another instance's change to the person was first announced here.
+    announced_at: OnceLock<Instant>,
+    /// A read of the new entitlements is under way.
+    refreshing: AtomicBool,
     /// For a member of a household: the holder, and their invalidation counter when the
     /// member was read. A change to the holder moves it, and the member's entry is stale with
     /// the holder's, on the instance that made the change at once.
@@ -103,6 +116,8 @@ impl Cached {
             read_at,
             catalogue,
             invalidated: AtomicBool::new(false),
+            announced_at: OnceLock::new(),
+            refreshing: AtomicBool::new(false),
             holder_epoch,
         })
     }
@@ -163,9 +178,14 @@ impl EntitlementCache {
         &self.epochs[bucket]
     }
 
-    /// Whether an entry may answer at `now`: no change announced since it was read, and the
-    /// clock has not reached a change it scheduled.
+    /// Whether an entry may answer at `now`: no change made or announced since it was read,
+    /// and the clock has not reached a change it scheduled.
     fn usable(&self, cached: &Cached, now: i64) -> bool {
+        cached.announced_at.get().is_none() && self.current_but_announced(cached, now)
+    }
+
+    /// [`Self::usable`], apart from announcements.
+    fn current_but_announced(&self, cached: &Cached, now: i64) -> bool {
         !cached.invalidated.load(Ordering::SeqCst)
             && cached.catalogue == self.catalogue.load(Ordering::SeqCst)
             && cached
@@ -178,6 +198,65 @@ impl EntitlementCache {
     /// Whether last known entitlements may answer while the database is away.
     fn may_stand_in(&self, cached: &Cached, now: i64) -> bool {
         now.saturating_sub(cached.read_at) <= self.stale_max_secs && cached.is_fresh(now)
+    }
+
+    /// A person's entitlements in memory, if they may answer at `now`.
+    pub(crate) fn find(&self, user_id: &str, now: i64) -> Found {
+        let Some(cached) = self.people.get(user_id) else {
+            return Found::Unusable;
+        };
+        if self.usable(&cached, now) {
+            return Found::Current(cached);
+        }
+        let within_grace = cached
+            .announced_at
+            .get()
+            .is_some_and(|announced| announced.elapsed() < REFRESH_GRACE);
+        if within_grace && self.current_but_announced(&cached, now) {
+            let refresh = !cached.refreshing.swap(true, Ordering::SeqCst);
+            return Found::Previous { cached, refresh };
+        }
+        Found::Unusable
+    }
+
+    /// Reads a person's entitlements with `load` and puts them in place of the previous ones,
+    /// which answer meanwhile. A change announced during the read leaves the new entry
+    /// announced as early as the previous one was, so no answer outlives the grace.
+    pub(crate) async fn refresh(
+        &self,
+        user_id: &str,
+        now: i64,
+        load: impl Future<Output = Result<Entitlements, StoreError>>,
+    ) {
+        let epoch = self.epoch(user_id);
+        let epoch_before = epoch.load(Ordering::SeqCst);
+        let catalogue = self.catalogue.load(Ordering::SeqCst);
+        let previous = self.people.peek(user_id);
+        let fresh = load.await.ok().and_then(|entitlements| {
+            let holder_epoch = self.holder_epoch(&entitlements);
+            Cached::new(entitlements, now, catalogue, holder_epoch).ok()
+        });
+        let Some(fresh) = fresh else {
+            if let Some(previous) = previous {
+                previous.refreshing.store(false, Ordering::SeqCst);
+            }
+            return;
+        };
+        let fresh = Arc::new(fresh);
+        self.people.insert(user_id.to_owned(), Arc::clone(&fresh));
+        if epoch.load(Ordering::SeqCst) != epoch_before {
+            let announced = previous
+                .and_then(|previous| previous.announced_at.get().copied())
+                .unwrap_or_else(Instant::now);
+            let _ = fresh.announced_at.set(announced);
+        }
+    }
+
+    fn holder_epoch(&self, entitlements: &Entitlements) -> Option<(String, u64)> {
+        entitlements
+            .household
+            .as_ref()
+            .map(|holder| (holder.clone(), self.epoch(holder).load(Ordering::SeqCst)))
     }
 
     /// A person's entitlements at `now`: from memory when usable, else from `load`, which runs
@@ -213,10 +292,7 @@ impl EntitlementCache {
         };
         match load.await {
             Ok(entitlements) => {
-                let holder_epoch = entitlements
-                    .household
-                    .as_ref()
-                    .map(|holder| (holder.clone(), self.epoch(holder).load(Ordering::SeqCst)));
+                let holder_epoch = self.holder_epoch(&entitlements);
                 let cached = Arc::new(
                     Cached::new(entitlements, now, catalogue, holder_epoch)
                         .map_err(|error| StoreError::Corrupt(error.to_string()))?,
@@ -249,11 +325,21 @@ impl EntitlementCache {
         }
     }
 
-    /// Forgets one person's entitlements as an answer (they stay as the last known).
+    /// Forgets one person's entitlements as an answer (they stay as the last known): this
+    /// instance changed them.
     pub fn invalidate(&self, user_id: &str) {
         self.epoch(user_id).fetch_add(1, Ordering::SeqCst);
         if let Some(cached) = self.people.peek(user_id) {
             cached.invalidated.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Another instance changed one person's entitlements: the entry answers for at most
+    /// [`REFRESH_GRACE`] more, while they are read again.
+    pub(crate) fn announce(&self, user_id: &str) {
+        self.epoch(user_id).fetch_add(1, Ordering::SeqCst);
+        if let Some(cached) = self.people.peek(user_id) {
+            let _ = cached.announced_at.set(Instant::now());
         }
     }
 
@@ -263,14 +349,53 @@ impl EntitlementCache {
     }
 }
 
+/// What memory holds for a person.
+pub(crate) enum Found {
+    Current(Arc<Cached>),
+    /// Another instance changed them a moment ago: these answer until the new ones are read,
+    /// which the finder starts when `refresh` says so (one read at a time).
+    Previous {
+        cached: Arc<Cached>,
+        refresh: bool,
+    },
+    Unusable,
+}
+
 /// A person's entitlements now: from memory when fresh, else from the database.
 pub(crate) async fn current(state: &Arc<Core>, user_id: &str) -> Result<Arc<Cached>, StoreError> {
     let now = state.clock.now();
-    let load = async {
-        let lookup = user_id.to_owned();
-        state.store.run(move |conn| compute(conn, &lookup, now)).await
-    };
-    state.entitlements.get_or_load(user_id, now, load).await
+    match state.entitlements.find(user_id, now) {
+        Found::Current(cached) => Ok(cached),
+        Found::Previous { cached, refresh } => {
+            if refresh {
+                let (state, user_id) = (Arc::clone(state), user_id.to_owned());
+                tokio::spawn(async move {
+                    let load = read(&state, &user_id, now);
+                    state.entitlements.refresh(&user_id, now, load).await;
+                });
+            }
+            Ok(cached)
+        }
+        Found::Unusable => {
+            let load = read(state, user_id, now);
+            state.entitlements.get_or_load(user_id, now, load).await
+        }
+    }
+}
+
+/// Reads a person's entitlements ahead of the database queue: introspection waits on it.
+fn read(
+    state: &Arc<Core>,
+    user_id: &str,
+    now: i64,
+) -> impl Future<Output = Result<Entitlements, StoreError>> + Send + 'static {
+    let (state, user_id) = (Arc::clone(state), user_id.to_owned());
+    async move {
+        state
+            .store
+            .run_urgent(move |conn| compute(conn, &user_id, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +508,98 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(tier_of(&cache, "person", NOW, &loads, "silver").await, "silver");
+    }
+
+    #[tokio::test]
+    async fn a_change_made_here_is_never_answered_with_the_previous_entitlements() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.invalidate("person");
+        assert!(matches!(cache.find("person", NOW), Found::Unusable));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_announced_change_answers_the_previous_entitlements_while_one_read_runs() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.announce("person");
+        let Found::Previous { cached, refresh } = cache.find("person", NOW) else {
+            panic!("the previous entitlements answer");
+        };
+        assert_eq!(cached.entitlements.tier.as_deref(), Some("gold"));
+        assert!(refresh, "the first to find them starts the read");
+        let Found::Previous { refresh, .. } = cache.find("person", NOW) else {
+            panic!("the previous entitlements answer");
+        };
+        assert!(!refresh, "one read at a time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_grace_an_announced_change_is_read_before_answering() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.announce("person");
+        tokio::time::advance(REFRESH_GRACE).await;
+        assert!(matches!(cache.find("person", NOW), Found::Unusable));
+        assert_eq!(tier_of(&cache, "person", NOW, &loads, "silver").await, "silver");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_puts_the_new_entitlements_in_place() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.announce("person");
+        cache
+            .refresh("person", NOW, counted(&loads, Ok(tier("silver"))))
+            .await;
+        let Found::Current(cached) = cache.find("person", NOW) else {
+            panic!("the new entitlements are current");
+        };
+        assert_eq!(cached.entitlements.tier.as_deref(), Some("silver"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_announced_during_a_refresh_is_read_within_the_first_grace() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.announce("person");
+        tokio::time::advance(REFRESH_GRACE / 2).await;
+        let read_before_a_second_change = async {
+            let answer = counted(&loads, Ok(tier("silver"))).await;
+            cache.announce("person");
+            answer
+        };
+        cache.refresh("person", NOW, read_before_a_second_change).await;
+        assert!(matches!(cache.find("person", NOW), Found::Previous { .. }));
+        tokio::time::advance(REFRESH_GRACE / 2).await;
+        assert!(
+            matches!(cache.find("person", NOW), Found::Unusable),
+            "the grace runs from the first announcement"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_failed_refresh_the_next_lookup_starts_another() {
+        let cache = EntitlementCache::new(100, STALE_MAX);
+        let loads = AtomicUsize::new(0);
+        tier_of(&cache, "person", NOW, &loads, "gold").await;
+        cache.announce("person");
+        assert!(matches!(
+            cache.find("person", NOW),
+            Found::Previous { refresh: true, .. }
+        ));
+        cache
+            .refresh("person", NOW, counted(&loads, Err(unavailable())))
+            .await;
+        assert!(matches!(
+            cache.find("person", NOW),
+            Found::Previous { refresh: true, .. }
+        ));
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -38,6 +38,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::foundation::{priority, private_files};
 
@@ -264,6 +265,85 @@ mod tests {
         assert!(!root.path().join("data").exists(), "nothing was created");
     }
 
+    /// A server's store over a fresh SQLite file with `pool_size` connections in turn, whose
+    /// requests wait `acquire_timeout` for one while none comes free.
+    fn serving_store(root: &tempfile::TempDir, pool_size: u32, acquire_timeout: Duration) -> Store {
+        let url = format!("sqlite://{}", root.path().join("usher.db").display());
+        Store::open_serving(&url, pool_size)
+            .unwrap()
+            .with_acquire_timeout(acquire_timeout)
+    }
+
+    /// Takes the store's one ordinary turn and keeps it until the returned sender is dropped.
+    async fn hold_the_ordinary_turn(store: &Store) -> std::sync::mpsc::Sender<()> {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (taken, is_taken) = tokio::sync::oneshot::channel();
+        let holder = store.clone();
+        tokio::spawn(async move {
+            holder
+                .run(move |_conn| {
+                    let _ = taken.send(());
+                    let _ = released.recv();
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        });
+        is_taken.await.unwrap();
+        release
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_wait_in_line_past_the_acquire_timeout_while_connections_come_free() {
+        let root = tempfile::tempdir().unwrap();
+        let store = serving_store(&root, 1, Duration::from_millis(400));
+        let queued: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .run(|_conn| {
+                            std::thread::sleep(Duration::from_millis(100));
+                            Ok::<_, StoreError>(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for request in queued {
+            request.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_gives_up_when_no_connection_comes_free_within_the_acquire_timeout() {
+        let root = tempfile::tempdir().unwrap();
+        let store = serving_store(&root, 1, Duration::from_millis(200));
+        let release = hold_the_ordinary_turn(&store).await;
+        let waited = store.run(|_conn| Ok::<_, StoreError>(())).await;
+        assert!(waited.is_err_and(|error| error.is_unavailable()));
+        drop(release);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn urgent_work_does_not_wait_behind_the_queue() {
+        let root = tempfile::tempdir().unwrap();
+        let store = serving_store(&root, 1, Duration::from_secs(30));
+        let release = hold_the_ordinary_turn(&store).await;
+        let queued = {
+            let store = store.clone();
+            tokio::spawn(async move { store.run(|_conn| Ok::<_, StoreError>(())).await })
+        };
+        let urgent = tokio::time::timeout(
+            Duration::from_secs(10),
+            store.run_urgent(|_conn| Ok::<_, StoreError>("read")),
+        )
+        .await;
+        assert_eq!(urgent.ok().and_then(Result::ok), Some("read"));
+        assert!(!queued.is_finished(), "the ordinary request still waits its turn");
+        drop(release);
+        queued.await.unwrap().unwrap();
+    }
+
     #[test]
     fn a_url_of_another_database_is_refused_by_name() {
         let refused = Target::parse("mysql://root:pw@host/db")
@@ -300,6 +380,12 @@ impl ManageConnection for ConnectionManager {
 
 /// How long the command line waits for a connection: nothing else is waiting on it.
 const COMMAND_LINE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections beyond `db_pool_size`, kept for the reads a hot path waits on
+/// ([`Store::run_urgent`]).
+const URGENT_CONNECTIONS: u32 = 2;
+/// The longest a request waits in the queue for a connection while connections keep coming
+/// free (a burst beyond what the database can serve), unless the acquire timeout is longer.
+const LONGEST_TURN_WAIT: Duration = Duration::from_secs(5);
 /// How long a request waits for a connection before it looks again at whether the database
 /// is reachable: an outage is noticed within this, however long a busy pool may be waited for.
 const ACQUIRE_SLICE: Duration = Duration::from_millis(100);
@@ -316,6 +402,11 @@ pub struct Store {
     /// (src/foundation/priority.rs); `None`: the caller's blocking pool.
     database_threads: Option<Arc<DatabaseThreads>>,
     unreachable: Arc<AtomicBool>,
+    /// Turns at the pool, one per connection: requests beyond them wait here, on no thread,
+    /// in arrival order. Waiting on blocking threads instead, a burst kept a hundred threads
+    /// waking to look for a connection, and together they outweighed the threads they were
+    /// meant to run below (src/foundation/priority.rs).
+    turns: Arc<Turns>,
     /// What was opened, for messages: the SQLite path made absolute, passwords hidden.
     described: Arc<str>,
     sqlite: bool,
@@ -366,6 +457,16 @@ impl Store {
     /// Opens the database named by `url`, creating the SQLite file and its directory when
     /// needed, and runs pending migrations. Fails with the real cause on a bad URL.
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::open_with(url, pool_size, 0)
+    }
+
+    /// Opens the database as [`Store::open`] does for a server: `pool_size` connections in
+    /// turn, and [`URGENT_CONNECTIONS`] more kept for [`Store::run_urgent`].
+    pub fn open_serving(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::open_with(url, pool_size, URGENT_CONNECTIONS)
+    }
+
+    fn open_with(url: &str, pool_size: u32, urgent: u32) -> Result<Self, StoreError> {
         let target = Target::parse(url)?;
         let new_sqlite_file = match &target {
             Target::Sqlite { path } => prepare_sqlite_file(path)?,
@@ -386,8 +487,9 @@ impl Store {
         let unreachable = Arc::new(AtomicBool::new(false));
         let described = target.describe_resolved().into();
         let sqlite = matches!(target, Target::Sqlite { .. });
+        let pool_size = pool_size.max(1);
         let pool = Pool::builder()
-            .max_size(pool_size.max(1))
+            .max_size(pool_size.saturating_add(urgent))
             .min_idle(Some(1))
             .connection_timeout(COMMAND_LINE_ACQUIRE_TIMEOUT)
             .build_unchecked(ConnectionManager {
@@ -400,6 +502,7 @@ impl Store {
             work_timeout: None,
             database_threads: None,
             unreachable,
+            turns: Arc::new(Turns::new(pool_size, urgent)),
             described,
             sqlite,
         })
@@ -477,7 +580,38 @@ impl Store {
         }
     }
 
-    /// Runs `work` with a pooled connection on the blocking thread pool.
+    /// A turn at the pool. Waited for as long as turns keep being handed out (a busy pool is
+    /// a queue, served in order) up to [`LONGEST_TURN_WAIT`], but given up on once none has
+    /// been for the acquire timeout (the database stopped answering), or after one slice once
+    /// the database is unreachable.
+    async fn turn(&self, urgency: Urgency) -> Result<OwnedSemaphorePermit, StoreError> {
+        let started = tokio::time::Instant::now();
+        let longest = self.acquire_timeout.max(LONGEST_TURN_WAIT);
+        let mut handed_out = self.turns.handed_out.load(Ordering::Relaxed);
+        let mut last_progress = started;
+        // One waiter for the whole wait, so that slices do not lose its place in the queue.
+        let waiting = self.turns.take(urgency);
+        tokio::pin!(waiting);
+        loop {
+            if let Ok(turn) = tokio::time::timeout(ACQUIRE_SLICE, &mut waiting).await {
+                return turn;
+            }
+            let now = tokio::time::Instant::now();
+            let handed_out_now = self.turns.handed_out.load(Ordering::Relaxed);
+            if handed_out_now != handed_out {
+                (handed_out, last_progress) = (handed_out_now, now);
+            }
+            let stuck = now.duration_since(last_progress) >= self.acquire_timeout;
+            if stuck || now.duration_since(started) >= longest || self.seems_unreachable() {
+                return Err(StoreError::Unavailable(format!(
+                    "no database connection came free within {} ms",
+                    now.duration_since(last_progress).as_millis()
+                )));
+            }
+        }
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool, once it has a turn.
     /// `work` may fail with any error a [`StoreError`] converts into, so callers that mix
     /// queries with other fallible steps (unsealing keys) keep their own error type.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
@@ -486,17 +620,42 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
+        self.run_as(Urgency::InTurn, work).await
+    }
+
+    /// Runs `work` as [`Store::run`] does, ahead of the queue: for the reads a hot path
+    /// (introspection) waits on, which must not queue behind a burst of sign-ins and writes.
+    pub async fn run_urgent<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.run_as(Urgency::Urgent, work).await
+    }
+
+    async fn run_as<T, E, F>(&self, urgency: Urgency, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        let turn = self.turn(urgency).await?;
         let store = self.clone();
+        let with_connection = move || {
+            let _turn = turn;
+            work(&mut *store.connection()?)
+        };
         let task = match self
             .database_threads
             .as_ref()
             .and_then(|threads| threads.0.as_ref())
         {
-            None => tokio::task::spawn_blocking(move || work(&mut *store.connection()?)),
+            None => tokio::task::spawn_blocking(with_connection),
             // Spawned from that runtime's own thread, so a new blocking thread is born at its
             // priority.
             Some(runtime) => runtime.spawn(async move {
-                tokio::task::spawn_blocking(move || work(&mut *store.connection()?))
+                tokio::task::spawn_blocking(with_connection)
                     .await
                     .map_err(|_| StoreError::TaskCancelled)?
             }),
@@ -535,6 +694,46 @@ impl Store {
         })
         .await
         .unwrap_or(false)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Urgency {
+    InTurn,
+    Urgent,
+}
+
+/// The pool's connections as turns: some for everyone in arrival order, the others kept for
+/// urgent work, which also takes an ordinary turn when one comes first.
+struct Turns {
+    anyone: Arc<Semaphore>,
+    urgent_only: Arc<Semaphore>,
+    /// How many turns were taken: waiters that see it move know the queue is moving.
+    handed_out: AtomicU64,
+}
+
+impl Turns {
+    fn new(ordinary: u32, urgent: u32) -> Self {
+        let permits = |count: u32| Arc::new(Semaphore::new(usize::try_from(count).unwrap_or(usize::MAX)));
+        Self {
+            anyone: permits(ordinary),
+            urgent_only: permits(urgent),
+            handed_out: AtomicU64::new(0),
+        }
+    }
+
+    async fn take(&self, urgency: Urgency) -> Result<OwnedSemaphorePermit, StoreError> {
+        let ordinary = Arc::clone(&self.anyone).acquire_owned();
+        let taken = match urgency {
+            Urgency::InTurn => ordinary.await,
+            Urgency::Urgent => tokio::select! {
+                biased;
+                ordinary = ordinary => ordinary,
+                kept = Arc::clone(&self.urgent_only).acquire_owned() => kept,
+            },
+        };
+        self.handed_out.fetch_add(1, Ordering::Relaxed);
+        taken.map_err(|_| StoreError::TaskCancelled)
     }
 }
 
