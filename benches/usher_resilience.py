@@ -78,6 +78,11 @@ SPIKE_PROBE_SECONDS = 0.02  # the recovery probe introspects this often
 # The driver's load threads (up to 400 in the step) run this many nice levels below wrk and the
 # probe on the load generator's core, so wrk's timing does not include waiting behind them.
 SPIKE_DRIVER_NICE = 10
+# The introspection wrk processes run this many levels above normal when the driver may raise
+# them (root): on the load generator's core they share the CPU with PostgreSQL's backends (an
+# unpinned server), the client-credentials wrk and the driver, and the time a response waits
+# for wrk to be scheduled is not the server's.
+SPIKE_INTROSPECTION_WRK_NICE = -10 if os.geteuid() == 0 else 0
 TARGET_SPIKE_P99_FACTOR = 10.0
 RECOVERY_P99_FACTOR = 2.0
 
@@ -152,13 +157,13 @@ class Wrk:
 
     def __init__(
         self, args: argparse.Namespace, instances: list[Instance], endpoint: str, script_args: list[str],
-        connections: int, seconds: float, label: str,
+        connections: int, seconds: float, label: str, nice: int = 0,
     ):
         self.endpoint, self.label = endpoint, label
         script = "introspect.lua" if endpoint.startswith("introspection") else "token.lua"
         threads = len(instances)
         command = [
-            "taskset", "-c", str(args.client_core), "wrk", f"-t{threads}", f"-c{max(connections, threads)}",
+            "taskset", "-c", str(args.client_core), "nice", "-n", str(nice), "wrk", f"-t{threads}", f"-c{max(connections, threads)}",
             f"-d{seconds:g}s", "--latency", "--timeout", "10s",
             "-s", os.path.join(BENCH_DIR, script), instances[0].url, "--", *script_args,
         ]
@@ -531,6 +536,13 @@ def run_spike(args: argparse.Namespace, instances: list[Instance], authorization
         f"sign-in {SPIKE_SIGN_IN[0]} pace {SPIKE_SIGN_IN[1]:g} s, entitlement change {SPIKE_ENTITLEMENT[0]} pace {SPIKE_ENTITLEMENT[1]:g} s; "
         f"the step multiplies connections and threads by {SPIKE_FACTOR}"
     )
+    if SPIKE_INTROSPECTION_WRK_NICE:
+        log(f"  the introspection wrk processes run at nice {SPIKE_INTROSPECTION_WRK_NICE}, the driver's load threads at "
+            f"nice {SPIKE_DRIVER_NICE}: on core {args.client_core} wrk's timing is the server's, not time spent waiting "
+            "behind the rest of the load generator or PostgreSQL's backends")
+    else:
+        log(f"  not root: the introspection wrk processes run at normal priority (their timing includes any wait for "
+            f"core {args.client_core}); the driver's load threads at nice {SPIKE_DRIVER_NICE}")
     probe_answers = Recorder()
     probe_token = open(token_file, encoding="ascii").readline().strip()
 
@@ -570,7 +582,7 @@ def run_spike(args: argparse.Namespace, instances: list[Instance], authorization
                 ]
             runs = [
                 Wrk(args, content_side(instances), kind, [path, authorization, f"pace={SPIKE_INTROSPECTION[1]}"],
-                    SPIKE_INTROSPECTION[0] * factor, seconds, f"{kind} {phase}")
+                    SPIKE_INTROSPECTION[0] * factor, seconds, f"{kind} {phase}", nice=SPIKE_INTROSPECTION_WRK_NICE)
                 for kind, path in kind_files.items()
             ] + [
                 Wrk(args, instances, "client_credentials", [authorization, f"pace={SPIKE_TOKENS[1]}"],
