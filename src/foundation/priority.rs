@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many `nice` levels below the content servers' worker the other threads run (measured
 /// with `benches/run --spike`, docs/benchmarks.md). The database threads run closest to it:
-/// they hold pooled connections, and further down a burst starves the pool (requests then wait
-/// past `db_acquire_timeout_ms` and answer `503`).
-const DATABASE_LEVELS: i32 = 4;
+/// they hold pooled connections, and a burst waits in line for them. The reads introspection
+/// waits on run on threads of their own at the worker's priority (src/foundation/store).
+const DATABASE_LEVELS: i32 = 8;
 /// The public listener's workers: pages, token requests, the admin API.
 const PUBLIC_LEVELS: i32 = 12;
 /// argon2: in a burst, sign-ins wait longest.

@@ -154,8 +154,17 @@ async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: 
         .map(|(_, nice)| *nice)
         .collect();
     assert!(
-        !database.is_empty() && database.iter().all(|nice| *nice == base + 4),
-        "database work runs on threads of its own 4 levels below: {threads:?}"
+        !database.is_empty() && database.iter().all(|nice| *nice == base + 8),
+        "database work runs on threads of its own 8 levels below: {threads:?}"
+    );
+    let urgent: Vec<i32> = threads
+        .iter()
+        .filter(|(name, _)| name.starts_with("usher-db-urgent"))
+        .map(|(_, nice)| *nice)
+        .collect();
+    assert!(
+        !urgent.is_empty() && urgent.iter().all(|nice| *nice == base),
+        "the reads introspection waits on run at the content worker's priority: {threads:?}"
     );
 }
 

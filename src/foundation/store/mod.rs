@@ -398,7 +398,7 @@ pub struct Store {
     /// How long a request waits for its database work once it has a connection; `None`:
     /// as long as it takes.
     work_timeout: Option<Duration>,
-    /// Threads of their own for request work, at a priority of their own
+    /// Threads of their own for request work, ordinary work at a priority of its own
     /// (src/foundation/priority.rs); `None`: the caller's blocking pool.
     database_threads: Option<Arc<DatabaseThreads>>,
     unreachable: Arc<AtomicBool>,
@@ -529,23 +529,34 @@ impl Store {
         }
     }
 
-    /// The same store, its request work done on threads of its own running at the priority
-    /// `nice`. A thread is born with the priority of the thread that started it, and the
-    /// actix workers that call this store may run below `nice`: threads they started would be
-    /// stuck below it (a process without `CAP_SYS_NICE` cannot raise a thread again). These
-    /// are started by one runtime thread of their own, lowered to `nice` as it starts.
+    /// The same store, its request work done on threads of its own: ordinary work at the
+    /// priority `nice`, urgent work ([`Store::run_urgent`]) at the caller's, so that the reads
+    /// introspection waits on are not held back with the rest. A thread is born with the
+    /// priority of the thread that started it, and the actix workers that call this store may
+    /// run below `nice`: threads they started would be stuck below it (a process without
+    /// `CAP_SYS_NICE` cannot raise a thread again). These are started by runtime threads of
+    /// their own, the ordinary ones lowered to `nice` as they start.
     pub fn with_thread_nice(self, nice: Option<i32>) -> Result<Self, StoreError> {
         let Some(nice) = nice else { return Ok(self) };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let cannot_start = |error: std::io::Error| {
+            StoreError::Unavailable(format!("cannot start the database threads: {error}"))
+        };
+        let ordinary = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("usher-database")
             .on_thread_start(move || priority::set_this_thread(Some(nice)))
             .build()
-            .map_err(|error| {
-                StoreError::Unavailable(format!("cannot start the database threads: {error}"))
-            })?;
+            .map_err(cannot_start)?;
+        let urgent = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("usher-db-urgent")
+            .build()
+            .map_err(cannot_start)?;
         Ok(Self {
-            database_threads: Some(Arc::new(DatabaseThreads(Some(runtime)))),
+            database_threads: Some(Arc::new(DatabaseThreads {
+                ordinary: Some(ordinary),
+                urgent: Some(urgent),
+            })),
             ..self
         })
     }
@@ -649,7 +660,7 @@ impl Store {
         let task = match self
             .database_threads
             .as_ref()
-            .and_then(|threads| threads.0.as_ref())
+            .and_then(|threads| threads.for_work(urgency))
         {
             None => tokio::task::spawn_blocking(with_connection),
             // Spawned from that runtime's own thread, so a new blocking thread is born at its
@@ -737,14 +748,26 @@ impl Turns {
     }
 }
 
-/// The runtime whose threads do a store's request work when it has threads of its own.
-struct DatabaseThreads(Option<tokio::runtime::Runtime>);
+/// The runtimes whose threads do a store's request work when it has threads of its own.
+struct DatabaseThreads {
+    ordinary: Option<tokio::runtime::Runtime>,
+    urgent: Option<tokio::runtime::Runtime>,
+}
+
+impl DatabaseThreads {
+    fn for_work(&self, urgency: Urgency) -> Option<&tokio::runtime::Runtime> {
+        match urgency {
+            Urgency::InTurn => self.ordinary.as_ref(),
+            Urgency::Urgent => self.urgent.as_ref(),
+        }
+    }
+}
 
 impl Drop for DatabaseThreads {
     /// Dropped by the last clone of its store, possibly on an async task: a runtime dropped
     /// there would block, so it is told to stop without waiting for its threads.
     fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
+        for runtime in [self.ordinary.take(), self.urgent.take()].into_iter().flatten() {
             runtime.shutdown_background();
         }
     }
