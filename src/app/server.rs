@@ -122,9 +122,12 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
     let metrics_listener = config.metrics_bind.as_deref().map(listen).transpose()?;
     let content_listener = config.content_bind.as_deref().map(listen).transpose()?;
     // The content servers' worker keeps this thread's priority; the rest runs below it.
-    let priorities = content_listener
-        .is_some()
-        .then(ThreadPriorities::below_this_thread);
+    // Without it, argon2 alone runs below.
+    let priorities = if content_listener.is_some() {
+        ThreadPriorities::below_this_thread()
+    } else {
+        ThreadPriorities::argon2_below_this_thread()
+    };
     let issuer = config.issuer_for_port(addr.port());
 
     let (store, master_key, keys) = {
@@ -134,7 +137,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             let store = Store::open_serving(&config.database_url, config.db_pool_size)?
                 .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
                 .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms))
-                .with_thread_nice(priorities.map(|priorities| priorities.database))?;
+                .with_thread_nice(Some(priorities.database))?;
             let master_key = MasterKey::load_or_create(&config.keys_dir)?;
             let keys = store.run_blocking(|conn| {
                 keyring::ensure_keys(conn, &master_key, now)
@@ -162,7 +165,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             store,
             master_key,
             Keyring::new(keys),
-            priorities.map(|priorities| priorities.password),
+            Some(priorities.password),
         )
         .map_err(StartError::Config)?,
     );
@@ -187,7 +190,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         tls,
         workers,
         max_form_bytes,
-        priorities.map(|priorities| priorities.public),
+        Some(priorities.public),
     )
     .map_err(|error| StartError::Bind {
         bind: addr.to_string(),

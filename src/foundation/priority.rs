@@ -16,6 +16,10 @@ const DATABASE_LEVELS: i32 = 8;
 const PUBLIC_LEVELS: i32 = 12;
 /// argon2: in a burst, sign-ins wait longest.
 const PASSWORD_LEVELS: i32 = 15;
+/// argon2 when there is no content servers' listener: below the workers that answer
+/// everything else, so that a sign-in storm takes at most about a quarter of a saturated core
+/// from them (`benches/run --storm`), without stalling sign-ins the way 15 levels would.
+const PASSWORD_LEVELS_WITHOUT_CONTENT_LISTENER: i32 = 5;
 /// The lowest priority Linux has.
 const LOWEST: i32 = 19;
 
@@ -38,6 +42,17 @@ impl ThreadPriorities {
             public: (base + PUBLIC_LEVELS).min(LOWEST),
             database: (base + DATABASE_LEVELS).min(LOWEST),
             password: (base + PASSWORD_LEVELS).min(LOWEST),
+        }
+    }
+
+    /// Without a content servers' listener: every worker at the calling thread's priority,
+    /// database work too (on threads of its own, which argon2 never lowers), argon2 below.
+    pub fn argon2_below_this_thread() -> Self {
+        let base = current_nice();
+        Self {
+            public: base,
+            database: base,
+            password: (base + PASSWORD_LEVELS_WITHOUT_CONTENT_LISTENER).min(LOWEST),
         }
     }
 }
@@ -98,6 +113,17 @@ pub(crate) fn current_nice() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_content_listener_only_argon2_runs_below() {
+        let base = current_nice();
+        let priorities = ThreadPriorities::argon2_below_this_thread();
+        assert_eq!((priorities.public, priorities.database), (base, base));
+        assert_eq!(
+            priorities.password,
+            (base + PASSWORD_LEVELS_WITHOUT_CONTENT_LISTENER).min(LOWEST)
+        );
+    }
 
     #[test]
     fn database_work_runs_closest_to_the_content_worker_and_passwords_lowest() {
