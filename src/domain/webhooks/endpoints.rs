@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use super::signing::{self, SigningSecrets};
 
 use crate::foundation::crypto::keys::{KeyError, MasterKey};
-use crate::foundation::store::schema::{webhook_deliveries, webhook_endpoints};
+use crate::foundation::store::schema::{self, webhook_deliveries, webhook_endpoints};
 use crate::foundation::store::{DbConnection, StoreError, clients};
 
 /// Longest accepted endpoint URL.
@@ -95,6 +95,12 @@ pub fn register(
     let sealed = master_key.seal(&secret_kid(client_id), secret.as_bytes())?;
     let overlap_until = (overlap_secs > 0).then(|| now.saturating_add(overlap_secs));
     let previous_secret_until = conn.transaction(|conn| {
+        // A write first: SQLite then takes its write lock (waiting its busy timeout) before
+        // the read below. A transaction that reads first and another connection's write
+        // commits before it writes fails at once with "database is locked".
+        diesel::update(schema::clients::table.find(client_id))
+            .set(schema::clients::client_id.eq(schema::clients::client_id))
+            .execute(conn)?;
         let replaced = webhook_endpoints::table
             .find(client_id)
             .select(webhook_endpoints::client_id)
