@@ -135,11 +135,14 @@ async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: 
 
     let base = this_thread_nice();
     let threads = threads();
-    let workers: Vec<i32> = threads
-        .iter()
-        .filter(|(name, _)| name.starts_with("actix-server wo"))
-        .map(|(_, nice)| *nice)
-        .collect();
+    let nice_of = |prefix: &str| -> Vec<i32> {
+        threads
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, nice)| *nice)
+            .collect()
+    };
+    let workers = nice_of("actix-server wo");
     assert!(
         workers.contains(&base),
         "the content worker keeps the priority: {threads:?}"
@@ -148,20 +151,12 @@ async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: 
         workers.contains(&(base + 12)),
         "the public workers run 12 levels below: {threads:?}"
     );
-    let database: Vec<i32> = threads
-        .iter()
-        .filter(|(name, _)| name.starts_with("usher-database"))
-        .map(|(_, nice)| *nice)
-        .collect();
+    let database = nice_of("usher-database");
     assert!(
         !database.is_empty() && database.iter().all(|nice| *nice == base + 8),
         "database work runs on threads of its own 8 levels below: {threads:?}"
     );
-    let urgent: Vec<i32> = threads
-        .iter()
-        .filter(|(name, _)| name.starts_with("usher-db-urgent"))
-        .map(|(_, nice)| *nice)
-        .collect();
+    let urgent = nice_of("usher-db-urgent");
     assert!(
         !urgent.is_empty() && urgent.iter().all(|nice| *nice == base),
         "the reads introspection waits on run at the content worker's priority: {threads:?}"

@@ -220,8 +220,8 @@ impl EntitlementCache {
     }
 
     /// Reads a person's entitlements with `load` and puts them in place of the previous ones,
-    /// which answer meanwhile. A change announced during the read leaves the new entry
-    /// announced as early as the previous one was, so no answer outlives the grace.
+    /// which answer meanwhile. After a change made or announced during the read, the new
+    /// entry does not answer: the next lookup reads again.
     pub(crate) async fn refresh(
         &self,
         user_id: &str,
@@ -244,11 +244,9 @@ impl EntitlementCache {
         };
         let fresh = Arc::new(fresh);
         self.people.insert(user_id.to_owned(), Arc::clone(&fresh));
+        // Checked after the insert, as in `get_or_load`.
         if epoch.load(Ordering::SeqCst) != epoch_before {
-            let announced = previous
-                .and_then(|previous| previous.announced_at.get().copied())
-                .unwrap_or_else(Instant::now);
-            let _ = fresh.announced_at.set(announced);
+            fresh.invalidated.store(true, Ordering::SeqCst);
         }
     }
 
@@ -563,23 +561,21 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_change_announced_during_a_refresh_is_read_within_the_first_grace() {
+    async fn a_change_made_during_a_refresh_is_read_before_the_next_answer() {
         let cache = EntitlementCache::new(100, STALE_MAX);
         let loads = AtomicUsize::new(0);
         tier_of(&cache, "person", NOW, &loads, "gold").await;
         cache.announce("person");
-        tokio::time::advance(REFRESH_GRACE / 2).await;
         let read_before_a_second_change = async {
             let answer = counted(&loads, Ok(tier("silver"))).await;
-            cache.announce("person");
+            cache.invalidate("person");
             answer
         };
         cache.refresh("person", NOW, read_before_a_second_change).await;
-        assert!(matches!(cache.find("person", NOW), Found::Previous { .. }));
-        tokio::time::advance(REFRESH_GRACE / 2).await;
-        assert!(
-            matches!(cache.find("person", NOW), Found::Unusable),
-            "the grace runs from the first announcement"
+        assert!(matches!(cache.find("person", NOW), Found::Unusable));
+        assert_eq!(
+            tier_of(&cache, "person", NOW, &loads, "platinum").await,
+            "platinum"
         );
     }
 
