@@ -137,7 +137,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             let store = Store::open_serving(&config.database_url, config.db_pool_size)?
                 .with_acquire_timeout(Duration::from_millis(config.db_acquire_timeout_ms))
                 .with_work_timeout(Duration::from_millis(config.db_work_timeout_ms))
-                .with_thread_nice(Some(priorities.database))?;
+                .with_thread_nice(priorities.database)?;
             let master_key = MasterKey::load_or_create(&config.keys_dir)?;
             let keys = store.run_blocking(|conn| {
                 keyring::ensure_keys(conn, &master_key, now)
@@ -165,7 +165,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
             store,
             master_key,
             Keyring::new(keys),
-            Some(priorities.password),
+            priorities.password,
         )
         .map_err(StartError::Config)?,
     );
@@ -190,7 +190,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartE
         tls,
         workers,
         max_form_bytes,
-        Some(priorities.public),
+        priorities.public,
     )
     .map_err(|error| StartError::Bind {
         bind: addr.to_string(),

@@ -75,7 +75,7 @@ impl Core {
         store: Store,
         master_key: MasterKey,
         keyring: Keyring,
-        password_nice: Option<i32>,
+        password_nice: i32,
     ) -> Result<Self, String> {
         let passkeys = passkeys::relying_party(&config, &issuer)?;
         if passkeys.is_none() {

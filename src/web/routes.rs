@@ -28,13 +28,13 @@ pub(crate) fn serve(
     tls: Option<rustls::ServerConfig>,
     workers: usize,
     max_form_bytes: usize,
-    worker_nice: Option<i32>,
+    worker_nice: i32,
 ) -> std::io::Result<Server> {
     let data = web::Data::from(Arc::clone(&state));
     let metrics_here = state.config.metrics_bind.is_none();
     let server = HttpServer::new(move || {
         // Called on each worker's thread as it starts.
-        priority::set_this_thread(worker_nice);
+        priority::set_this_thread(Some(worker_nice));
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))

@@ -43,9 +43,9 @@ impl PasswordLane {
     }
 
     /// The same lane, its checks running at the priority `nice` (src/foundation/priority.rs).
-    pub fn with_thread_nice(self, nice: Option<i32>) -> Self {
+    pub fn with_thread_nice(self, nice: i32) -> Self {
         Self {
-            thread_nice: nice,
+            thread_nice: Some(nice),
             ..self
         }
     }

@@ -536,8 +536,7 @@ impl Store {
     /// run below `nice`: threads they started would be stuck below it (a process without
     /// `CAP_SYS_NICE` cannot raise a thread again). These are started by runtime threads of
     /// their own, the ordinary ones lowered to `nice` as they start.
-    pub fn with_thread_nice(self, nice: Option<i32>) -> Result<Self, StoreError> {
-        let Some(nice) = nice else { return Ok(self) };
+    pub fn with_thread_nice(self, nice: i32) -> Result<Self, StoreError> {
         let cannot_start = |error: std::io::Error| {
             StoreError::Unavailable(format!("cannot start the database threads: {error}"))
         };
@@ -615,7 +614,8 @@ impl Store {
             let stuck = now.duration_since(last_progress) >= self.acquire_timeout;
             if stuck || now.duration_since(started) >= longest || self.seems_unreachable() {
                 return Err(StoreError::Unavailable(format!(
-                    "no database connection came free within {} ms",
+                    "waited {} ms in line, the last {} ms without a connection coming free",
+                    now.duration_since(started).as_millis(),
                     now.duration_since(last_progress).as_millis()
                 )));
             }
