@@ -3,9 +3,15 @@
 //! a burst of sign-ins, token requests and writes keeps the core busy: the rest of the work
 //! runs a few `nice` levels below it and password hashing further below, so a burst lengthens
 //! its own answers rather than introspection's. Linux applies `nice` to each thread.
+//!
+//! `nice` sets a thread's share of a busy core, not how soon it runs once woken: the kernel's
+//! scheduler (EEVDF, Linux 6.6 and later) lets the running thread finish its slice, 0.7–3 ms,
+//! whatever its `nice`. The content servers' worker therefore also asks for short slices,
+//! which since Linux 6.12 let a woken thread take the core from one running a longer slice.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// How many `nice` levels below the content servers' worker the other threads run (measured
 /// with `benches/run --spike`, docs/benchmarks.md). The database threads run closest to it:
@@ -22,6 +28,11 @@ const PASSWORD_LEVELS: i32 = 15;
 const PASSWORD_LEVELS_WITHOUT_CONTENT_LISTENER: i32 = 5;
 /// The lowest priority Linux has.
 const LOWEST: i32 = 19;
+/// The slice the content servers' worker asks for: the shortest Linux grants. An answer takes
+/// tens of microseconds of it, and a burst of them is cut into slices this long, so the
+/// worker's share of the core stays what `nice` gives it (`benches/run --spike`,
+/// docs/benchmarks.md).
+pub const CONTENT_WORKER_SLICE: Duration = Duration::from_micros(100);
 
 /// `nice` values for the threads that are not the content servers' worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +97,14 @@ pub fn set_this_thread(nice: Option<i32>) {
     });
 }
 
+/// Asks the scheduler to run the calling thread in slices of [`CONTENT_WORKER_SLICE`], keeping
+/// its `nice`. Kernels before 6.12 accept and ignore the request; a refusal changes nothing
+/// but latency, so it is not an error.
+pub fn ask_for_short_slices() {
+    let nice = NICE.with(|known| known.get()).unwrap_or_else(current_nice);
+    let _ = set_slice(CONTENT_WORKER_SLICE, nice);
+}
+
 /// How many times a thread of this process was asked to raise its priority
 /// ([`set_this_thread`] keeps every thread's priority falling).
 pub fn raises_refused() -> u64 {
@@ -99,6 +118,51 @@ fn apply(nice: i32) {
 
 #[cfg(not(target_os = "linux"))]
 fn apply(_nice: i32) {}
+
+/// `sched_setattr(2)` for the calling thread: the normal policy, `nice` unchanged, and the
+/// slice in `sched_runtime`. No safe wrapper of this system call exists (rustix and nix have
+/// none), so this is the one place the crate allows `unsafe` (`tests/layers` keeps it so).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn set_slice(slice: Duration, nice: i32) -> std::io::Result<()> {
+    /// `struct sched_attr` of `<linux/sched/types.h>`, its first version (48 bytes).
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    const SCHED_NORMAL: u32 = 0;
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy: SCHED_NORMAL,
+        flags: 0,
+        nice,
+        priority: 0,
+        runtime: u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX),
+        deadline: 0,
+        period: 0,
+    };
+    // SAFETY: the kernel reads `attr.size` bytes from the pointer, and `attr` is an
+    // initialised `#[repr(C)]` value of exactly that size that outlives the call; pid 0 is
+    // the calling thread and flags must be 0.
+    let result = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw const attr, 0) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_slice(_slice: Duration, _nice: i32) -> std::io::Result<()> {
+    Ok(())
+}
 
 #[cfg(target_os = "linux")]
 pub(crate) fn current_nice() -> i32 {
@@ -145,6 +209,52 @@ mod tests {
         .join();
         assert_eq!(lowered.ok(), Some((base + 4).min(LOWEST)));
         assert_eq!(current_nice(), base);
+    }
+
+    /// The slice this thread runs in, from `/proc/thread-self/sched` (Linux 6.6 and later).
+    #[cfg(target_os = "linux")]
+    fn this_threads_slice() -> Option<u64> {
+        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+        let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    }
+
+    /// Slices of a thread's choosing came with Linux 6.12.
+    #[cfg(target_os = "linux")]
+    fn kernel_grants_chosen_slices() -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut numbers = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (6, 12)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_asking_for_short_slices_gets_them_and_others_keep_theirs() {
+        let asked = std::thread::spawn(|| {
+            ask_for_short_slices();
+            this_threads_slice()
+        })
+        .join();
+        if kernel_grants_chosen_slices() {
+            let expected = u64::try_from(CONTENT_WORKER_SLICE.as_nanos()).ok();
+            assert_eq!(asked.ok().flatten(), expected);
+            assert_ne!(this_threads_slice(), expected);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn asking_for_short_slices_keeps_the_threads_priority() {
+        let base = current_nice();
+        let after = std::thread::spawn(move || {
+            set_this_thread(Some((base + 3).min(LOWEST)));
+            ask_for_short_slices();
+            current_nice()
+        })
+        .join();
+        assert_eq!(after.ok(), Some((base + 3).min(LOWEST)));
     }
 
     #[cfg(target_os = "linux")]

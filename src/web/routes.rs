@@ -83,8 +83,9 @@ pub(crate) fn serve_metrics(state: Arc<AppState>, listener: TcpListener) -> std:
 }
 
 /// The content servers' routes alone, on the listener of `content_bind`: one worker of its
-/// own, running ahead of the public listener's (src/foundation/priority.rs); over TLS when the
-/// public listener is; stopped with the main server.
+/// own, running ahead of the public listener's and in short slices
+/// (src/foundation/priority.rs); over TLS when the public listener is; stopped with the main
+/// server.
 pub(crate) fn serve_content(
     state: Arc<AppState>,
     listener: TcpListener,
@@ -94,6 +95,8 @@ pub(crate) fn serve_content(
     let timeout = header_timeout(&state);
     let data = web::Data::from(state);
     let server = HttpServer::new(move || {
+        // Called on the worker's thread as it starts.
+        priority::ask_for_short_slices();
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))

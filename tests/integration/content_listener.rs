@@ -163,6 +163,53 @@ async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: 
     );
 }
 
+/// The slice a thread of this process runs in, from its `/proc/…/sched` (Linux 6.6 and later).
+fn slice_of(task: &std::path::Path) -> Option<u64> {
+    let sched = std::fs::read_to_string(task.join("sched")).ok()?;
+    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+async fn with_a_content_address_its_worker_alone_runs_in_short_slices(backend: Backend) {
+    let fixture = fixture(backend).await;
+    // Both listeners' workers have started once each has answered.
+    for url in [fixture.content_url.clone(), fixture.server.endpoint("")] {
+        let jwks = common::http()
+            .get(format!("{url}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(jwks.status(), 200);
+    }
+    // What the kernel makes of the request: the short slice from Linux 6.12, the usual one before.
+    let short = std::thread::spawn(|| {
+        priority::ask_for_short_slices();
+        slice_of(std::path::Path::new("/proc/thread-self"))
+    })
+    .join()
+    .unwrap();
+    let usual = slice_of(std::path::Path::new("/proc/thread-self"));
+    let base = this_thread_nice();
+    let workers: Vec<(i32, Option<u64>)> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            let (name, nice) = name_and_nice(&std::fs::read_to_string(task.join("stat")).ok()?)?;
+            name.starts_with("actix-server wo")
+                .then(|| (nice, slice_of(&task)))
+        })
+        .collect();
+    assert!(
+        workers.contains(&(base, short)),
+        "the content worker runs in short slices: {workers:?}"
+    );
+    let public: Vec<_> = workers.iter().filter(|(nice, _)| *nice == base + 12).collect();
+    assert!(
+        !public.is_empty() && public.iter().all(|(_, slice)| *slice == usual),
+        "the public workers keep the usual slice: {workers:?}"
+    );
+}
+
 /// A process without `CAP_SYS_NICE` cannot raise a thread's priority again: work of every kind
 /// must land on threads at or above its level. Sign-ins (argon2 and the database on the public
 /// workers' calls), token requests and introspection of a person's token (the database on the
@@ -193,4 +240,5 @@ on_both_backends!(
     the_content_address_serves_the_jwks,
     the_content_address_serves_nothing_else,
     with_a_content_address_the_other_threads_run_below_its_worker,
+    with_a_content_address_its_worker_alone_runs_in_short_slices,
 );
