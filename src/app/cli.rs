@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use diesel::Connection;
 use serde::Serialize;
 
 use crate::app::demo;
@@ -24,6 +23,7 @@ use crate::foundation::clock::Clock;
 use crate::foundation::config::{Config, LogFormat};
 use crate::foundation::crypto::keyring::{self, Withdrawal};
 use crate::foundation::crypto::keys::MasterKey;
+use crate::foundation::store::transaction;
 use crate::foundation::store::{self, Store};
 use crate::foundation::time::rfc3339;
 
@@ -751,7 +751,7 @@ fn keys_revoke(config: &Config, clock: &Clock, kid: &str) -> anyhow::Result<()> 
     let store = open_existing(config)?;
     let now = clock.now();
     let withdrawal = store.run_blocking(|conn| {
-        conn.transaction(|conn| {
+        transaction(conn, |conn| {
             let withdrawal = keyring::withdraw(conn, kid, now)?;
             if withdrawal == Withdrawal::Withdrawn {
                 audit(conn, "keys.revoke", kid, None, None, now)?;
@@ -865,7 +865,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             // argon2 before the transaction: no database lock is held while it hashes.
             let prepared = users::prepare(new)?;
             let created = store.run_blocking(|conn| {
-                conn.transaction(|conn| {
+                transaction(conn, |conn| {
                     let user = users::insert(conn, prepared, clock.now())?;
                     audit(
                         conn,

@@ -14,7 +14,6 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use diesel::Connection;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -31,6 +30,7 @@ use crate::foundation::store::entitlements::{self as store, NewAuditEntry, Produ
 use crate::foundation::store::households::{self, Membership};
 use crate::foundation::store::profiles::{self, Profile};
 use crate::foundation::store::sessions::{self, Session};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, Store};
 
@@ -437,7 +437,7 @@ fn administrator(
     };
     let after = json!({ "email": new.email, "name": new.name, "admin": true });
     let prepared = admin_users::prepare(new)?;
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let user = admin_users::insert(conn, prepared, now)?;
         audit(conn, "user.create", &user.id, Some(&user.id), &after, now)?;
         Ok::<_, anyhow::Error>(())
@@ -550,7 +550,7 @@ fn people(
     let actor = actor();
     // The insert comes first: a SQLite transaction that starts with a write takes the write
     // lock at once. The services' own transactions nest in it as savepoints.
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         users::insert_many(conn, &accounts)?;
         let mut ended = Vec::new();
         for (account, person) in accounts.iter().zip(&drawn) {

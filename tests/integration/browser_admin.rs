@@ -216,9 +216,9 @@ async fn dashboard_pages_are_readable_at_desktop_and_phone_widths() {
         .state
         .store
         .run(move |conn| {
-            use diesel::{Connection, RunQueryDsl};
-            use usher::foundation::store::{StoreError, schema, streams};
-            conn.transaction(|conn| {
+            use diesel::RunQueryDsl;
+            use usher::foundation::store::{StoreError, schema, streams, transaction};
+            transaction(conn, |conn| {
                 let stream = streams::Stream {
                     id: "demo-stream".into(),
                     account_id: person_id.clone(),

@@ -195,7 +195,7 @@ async fn a_change_held_in_an_open_transaction_reaches_another_instance_within_a_
     let holder = std::thread::spawn(move || {
         let pg = diesel::pg::PgConnection::establish(&url).expect("PostgreSQL");
         let mut conn = DbConnection::Postgres(pg);
-        conn.transaction(|conn| {
+        usher::foundation::store::transaction(&mut conn, |conn| {
             revocations::revoke(conn, &jti, expires_at, now)?;
             written.send(()).expect("test waits");
             wait_for_commit.recv().expect("test says commit");

@@ -11,7 +11,7 @@ use usher::domain::entitlements::manage::{self, Actor, SubscriptionInput, TierIn
 use usher::domain::oauth::clients::CreatedClient;
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
-use usher::foundation::store::StoreError;
+use usher::foundation::store::{DbConnection, StoreError, transaction};
 
 use crate::common::db_link::DatabaseLink;
 use crate::common::flow::{self, first_party_app, person_tokens};
@@ -173,8 +173,9 @@ async fn introspection_does_not_wait_on_a_database_that_stops_answering() {
     let (locked, wait_for_lock) = std::sync::mpsc::channel();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
-        let mut pg = diesel::pg::PgConnection::establish(&url).expect("PostgreSQL");
-        pg.transaction(|conn| {
+        let pg = diesel::pg::PgConnection::establish(&url).expect("PostgreSQL");
+        let mut conn = DbConnection::Postgres(pg);
+        transaction(&mut conn, |conn| {
             diesel::sql_query("LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE").execute(conn)?;
             locked.send(()).expect("test waits");
             // Let go in the end even if the test never says so.

@@ -3,7 +3,6 @@
 //! bumps the entitlement version of everyone it touches, announces itself on the change feed
 //! (so every instance drops its cached answer) and queues the client webhooks.
 
-use diesel::Connection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,6 +13,7 @@ use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{
     self as store, Grant, NewAuditEntry, Product, Subscription, Tier,
 };
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError, households, users};
 use crate::foundation::text;
 
@@ -242,7 +242,7 @@ pub fn create_tier(
         created_at: now,
         updated_at: now,
     };
-    let created = conn.transaction(|conn| {
+    let created = transaction(conn, |conn| {
         store::insert_tier(conn, &tier)?;
         Change::unheld(actor, "tier.create", slug, None, Some(tier_json(&tier))).record(conn, now)
     });
@@ -262,7 +262,7 @@ pub fn update_tier(
         features,
         stream_limit_policy,
     } = check_tier(input)?;
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         // The write comes first and locks the row: `before` is then the state this change
         // replaces, whatever else runs at the same moment.
         if !store::lock_tier(conn, slug)? {
@@ -308,7 +308,7 @@ pub(crate) fn delete_tier(
             "tier {slug} is in use by subscriptions"
         )));
     }
-    let deleted = conn.transaction(|conn| {
+    let deleted = transaction(conn, |conn| {
         store::delete_tier(conn, slug)?;
         Change::unheld(actor, "tier.delete", slug, Some(tier_json(&before)), None).record(conn, now)
     });
@@ -381,7 +381,7 @@ pub fn create_product(
         updated_at: now,
         household: input.household,
     };
-    let created = conn.transaction(|conn| {
+    let created = transaction(conn, |conn| {
         store::insert_product(conn, &product)?;
         Change::unheld(actor, "product.create", slug, None, Some(product_json(&product))).record(conn, now)
     });
@@ -397,7 +397,7 @@ pub(crate) fn update_product(
     now: i64,
 ) -> Result<Product, EntitlementError> {
     let title = check_product(input)?;
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         // Write first, then read: see update_tier.
         if !store::lock_product(conn, slug)? {
             return Err(EntitlementError::NotFound("product"));
@@ -437,7 +437,7 @@ pub(crate) fn delete_product(
     if store::product_has_grants(conn, slug)? {
         return Err(EntitlementError::Conflict(format!("product {slug} has grants")));
     }
-    let deleted = conn.transaction(|conn| {
+    let deleted = transaction(conn, |conn| {
         store::delete_product(conn, slug)?;
         Change::unheld(actor, "product.delete", slug, Some(product_json(&before)), None).record(conn, now)
     });
@@ -495,7 +495,7 @@ pub fn put_subscription(
         external_ref: check_external_ref(input.external_ref.as_deref())?,
         updated_at: now,
     };
-    let written = conn.transaction(|conn| {
+    let written = transaction(conn, |conn| {
         // Write first (the person's lock), then read what this change replaces.
         store::lock_person(conn, user_id)?;
         let before = store::find_subscription(conn, user_id)?;
@@ -531,7 +531,7 @@ pub(crate) fn end_subscription(
     now: i64,
 ) -> Result<bool, EntitlementError> {
     require_user(conn, user_id)?;
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         store::lock_person(conn, user_id)?;
         let Some(before) = store::find_subscription(conn, user_id)? else {
             return Ok(false);
@@ -624,7 +624,7 @@ pub fn grant_product(
         revoked_at: None,
         created_at: now,
     };
-    let inserted = conn.transaction(|conn| {
+    let inserted = transaction(conn, |conn| {
         store::insert_grant(conn, &grant)?;
         Change::person(actor, "grant.create", user_id, None, Some(grant_json(&grant))).record(conn, now)
     });
@@ -682,7 +682,7 @@ pub fn revoke_grant(
         revoked_at: Some(now),
         ..before.clone()
     };
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         // A concurrent revocation may have won since `before` was read: it recorded it.
         if !store::revoke_grant(conn, grant_id, now)? {
             return Ok(false);
@@ -866,7 +866,7 @@ pub fn sweep_schedule(conn: &mut DbConnection, now: i64) -> Result<Vec<String>, 
     if now <= from {
         return Ok(Vec::new());
     }
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if !store::claim_sweep(conn, from, now)? {
             return Ok(Vec::new());
         }

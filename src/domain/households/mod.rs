@@ -11,7 +11,6 @@
 //! change of membership bumps the member's entitlement version, is announced on the change
 //! feed (every instance drops the member's cached entitlements) and to webhook receivers.
 
-use diesel::Connection;
 use serde_json::{Value, json};
 
 use crate::domain::core::Core;
@@ -25,6 +24,7 @@ use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{self as entitlements_store, NewAuditEntry, audit};
 use crate::foundation::store::households::{self as store, Invitation, Membership};
 use crate::foundation::store::links::{self as links_store, SignInLink};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 
@@ -111,7 +111,7 @@ pub fn invite(
     let email =
         normalize_email(raw_email).map_err(|_| HouseholdError::Invalid(InvalidInvitee::NotAnAddress))?;
     let ttl = core.config.household_invitation_ttl_secs;
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let holder = lock_holder(conn, holder_id)?.ok_or(HouseholdError::NotFound("user"))?;
         if store::holder_of(conn, holder_id)?.is_some() {
             return Err(HouseholdError::Refused(InviteRefusal::InAnotherFamily));
@@ -193,7 +193,7 @@ pub fn cancel_invitation(
     invitation_id: &str,
     now: i64,
 ) -> Result<(), HouseholdError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         lock_holder(conn, holder_id)?.ok_or(HouseholdError::NotFound("user"))?;
         let invitation = store::find_invitation(conn, holder_id, invitation_id)?
             .ok_or(HouseholdError::NotFound("invitation"))?;
@@ -309,7 +309,7 @@ pub fn remove_member(
     member_id: &str,
     now: i64,
 ) -> Result<(), HouseholdError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         lock_holder(conn, holder_id)?.ok_or(HouseholdError::NotFound("user"))?;
         let membership = store::members_of(conn, holder_id)?
             .into_iter()
@@ -331,7 +331,7 @@ pub fn remove_member(
 /// The member leaves the household they are in.
 pub fn leave(conn: &mut DbConnection, member_id: &str, now: i64) -> Result<(), HouseholdError> {
     let holder_id = store::holder_of(conn, member_id)?.ok_or(HouseholdError::NotFound("household"))?;
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         lock_holder(conn, &holder_id)?;
         let membership = store::members_of(conn, &holder_id)?
             .into_iter()

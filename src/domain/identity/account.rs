@@ -1,13 +1,12 @@
 //! What a person does to their own account: a new password, their name, their language and
 //! time zone, the apps and devices signed in to it. Each change commits with what it ends.
 
-use diesel::Connection;
-
 use crate::domain::AdminError;
 use crate::domain::core::Core;
 use crate::domain::identity::session::{self, SignedIn};
 use crate::domain::identity::users as admin_users;
 use crate::domain::tokens::revocation::revoke_access_tokens;
+use crate::foundation::store::transaction;
 use crate::foundation::store::{
     DbConnection, StoreError, consents, issued_tokens, refresh_tokens, sessions, users,
 };
@@ -23,7 +22,7 @@ pub(crate) fn change_password(
     now: i64,
 ) -> Result<(), StoreError> {
     let user_id = signed_in.user.id.as_str();
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         users::set_password_hash(conn, user_id, password_hash)?;
         crate::foundation::store::entitlements::audit_self(conn, user_id, "password.change", None, now)?;
         sessions::end_all_for_user_except(conn, user_id, &signed_in.session.sid, now)?;
@@ -57,7 +56,7 @@ pub(crate) fn remove_app(
     client_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         consents::revoke(conn, user_id, client_id)?;
         let mut issued = refresh_tokens::revoke_for_user_and_client(conn, user_id, client_id, now)?;
         issued.extend(issued_tokens::live_for_user_and_client(
@@ -77,7 +76,7 @@ pub(crate) fn end_session(
     now: i64,
 ) -> Result<bool, StoreError> {
     if crate::foundation::store::devices::owns_device(conn, user_id, sid, now)? {
-        return conn.transaction(|conn| {
+        return transaction(conn, |conn| {
             let mut issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
             issued.extend(issued_tokens::live_for_session(conn, sid, now)?);
             revoke_access_tokens(&state.revoked, conn, issued, now)?;

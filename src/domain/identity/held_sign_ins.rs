@@ -4,8 +4,6 @@
 //! (a random token in a cookie, stored only as its SHA-256), lasts [`HELD_SECS`], finishes once,
 //! and is forgotten when the password changes.
 
-use diesel::Connection;
-
 use crate::domain::core::Core;
 use crate::domain::identity::account;
 use crate::domain::identity::devices::{self, DeviceLimitReached};
@@ -13,6 +11,7 @@ use crate::domain::identity::session::{self, Started};
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::held_sign_ins::{self as store, HeldSignIn};
 use crate::foundation::store::sessions;
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 
@@ -104,7 +103,7 @@ pub(crate) fn sign_out_and_finish(
     let Some((held, user)) = find(conn, token, now)? else {
         return Ok(Finished::Gone);
     };
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         // Locked first, then looked at again: a second tab finishing the same sign-in waits
         // here and then finds it gone.
         users::lock_for_sign_in(conn, &user.id)?;

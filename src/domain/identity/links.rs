@@ -4,8 +4,6 @@
 //! address has an account; mail goes out only to addresses that have one (or may create one
 //! when self-service sign-up is on).
 
-use diesel::Connection;
-
 use crate::domain::AdminError;
 use crate::domain::core::Core;
 use crate::domain::households::{self, Joining};
@@ -13,6 +11,7 @@ use crate::domain::identity::throttle;
 use crate::domain::identity::users::{self as admin_users, NewUser};
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::links::{self as store, SignInLink};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 
@@ -138,7 +137,7 @@ pub(crate) fn spend(
     let Some(hash) = token_hash(token) else {
         return Ok(None);
     };
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let Some(link) = store::use_link(conn, &hash, now)? else {
             return Ok(None);
         };

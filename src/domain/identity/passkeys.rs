@@ -15,6 +15,7 @@ use crate::foundation::config::Config;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::entitlements::audit_self;
 use crate::foundation::store::passkeys::{self as store, Ceremony, PasskeyRow};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
@@ -285,7 +286,7 @@ pub fn finish_registration(
         created_at: now,
         last_used_at: None,
     };
-    let added = diesel::Connection::transaction(conn, |conn| {
+    let added = transaction(conn, |conn| {
         if !store::insert(conn, &row)? {
             return Ok::<_, StoreError>(false);
         }
@@ -305,7 +306,7 @@ pub fn remove(
     id: &str,
     now: i64,
 ) -> Result<Option<String>, StoreError> {
-    diesel::Connection::transaction(conn, |conn| {
+    transaction(conn, |conn| {
         let Some(name) = store::delete_for_user(conn, user_id, id)? else {
             return Ok(None);
         };

@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use diesel::Connection;
-
 use crate::domain::core::{Core, LocalViews};
 use crate::domain::entitlements::manage::Actor;
 use crate::domain::identity::notices::{self, AccountChange};
 use crate::domain::identity::session;
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::User;
 use crate::foundation::store::{DbConnection, StoreError, dashboard, totp, users};
 
@@ -128,7 +127,7 @@ pub(crate) fn act(
     let Some(person) = users::find_by_id(conn, user_id)? else {
         return Ok(None);
     };
-    let changed = conn.transaction(|conn| {
+    let changed = transaction(conn, |conn| {
         let changed = action.apply(views, conn, user_id, now)?;
         if changed {
             record(conn, actor, action.audit_name(), user_id, now)?;

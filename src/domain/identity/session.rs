@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use diesel::Connection;
-
 use crate::domain::core::{Core, LocalViews};
 use crate::domain::identity::devices::{self, DeviceLimitReached};
 use crate::domain::streams;
 use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::sessions::{self, Session};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError, issued_tokens, refresh_tokens};
 
@@ -96,7 +95,7 @@ pub fn start(
     // Read before, write inside: a SQLite transaction that starts with a write (admitting
     // the device locks the person's sign-ins) takes the write lock at once instead of failing
     // to upgrade a stale read.
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if let Err(limit) = devices::admit(conn, &user.id, replaced_sid.as_deref(), now)? {
             return Ok(Started::Refused(limit));
         }
@@ -124,7 +123,7 @@ pub(crate) fn end(
     sids: &[String],
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         for sid in sids {
             sessions::end(conn, sid, now)?;
             let mut issued = refresh_tokens::revoke_for_session(conn, sid, now)?;
@@ -144,7 +143,7 @@ pub(crate) fn end_all(
     user_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         sessions::end_all_for_user(conn, user_id, now)?;
         streams::end_all_of(conn, views.streams, user_id)?;
         // Every app signed in through any session, ended ones included: a session replaced

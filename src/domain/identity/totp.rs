@@ -5,7 +5,6 @@
 //! is accepted one step either side of now (clocks drift), and only for a step later than the
 //! last one accepted, so a code seen over a shoulder or replayed from a log is worth nothing.
 
-use diesel::Connection;
 use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Builder, Secret, Totp};
@@ -14,6 +13,7 @@ use crate::domain::core::Core;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::entitlements::audit_self;
 use crate::foundation::store::totp::{self as store, LoginChallenge, TotpCredential};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 
@@ -199,7 +199,7 @@ pub(crate) fn confirm_enrolment(
     };
     let codes = new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if !store::use_step(conn, user_id, step)? || !store::confirm(conn, user_id, now)? {
             return Ok(None);
         }
@@ -234,7 +234,7 @@ pub(crate) fn verify(
         };
         return Ok(store::use_step(conn, user_id, step)?.then_some(Factor::Totp));
     }
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if !store::use_recovery_code(conn, user_id, &recovery_hash(&code), now)? {
             return Ok(None);
         }
@@ -291,7 +291,7 @@ pub(crate) fn disable(
     now: i64,
 ) -> Result<CodeChecked<()>, StoreError> {
     with_current_code(state, conn, user_id, code, now, |conn| {
-        conn.transaction(|conn| {
+        transaction(conn, |conn| {
             store::delete(conn, user_id)?;
             audit_self(conn, user_id, "totp.disable", None, now)
         })
@@ -310,7 +310,7 @@ pub(crate) fn renew_recovery_codes(
     with_current_code(state, conn, user_id, code, now, |conn| {
         let codes = new_recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|code| recovery_hash(code)).collect();
-        conn.transaction(|conn| {
+        transaction(conn, |conn| {
             store::replace_recovery_codes(conn, user_id, &hashes, now)?;
             audit_self(conn, user_id, "recovery_codes.renew", None, now)?;
             Ok(codes)

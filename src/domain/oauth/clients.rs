@@ -1,7 +1,6 @@
 //! Registering clients, and what an administrator does to one (disable, a new secret), each
 //! audited with who did it.
 
-use diesel::Connection;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -13,6 +12,7 @@ use crate::foundation::crypto::keys::SigningAlg;
 use crate::foundation::crypto::{hashing, random};
 use crate::foundation::store::clients::{self, Client};
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
 
@@ -240,7 +240,7 @@ pub(crate) fn rotate_secret(
         )));
     }
     let secret = random::token::<32>();
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if !clients::set_secret_hash(conn, &client.client_id, &hashing::sha256_hex(secret.as_bytes()))? {
             return Ok(None);
         }
@@ -275,7 +275,7 @@ pub(crate) fn disable(
     now: i64,
     longest_token_lifetime_secs: i64,
 ) -> Result<(), AdminError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if !clients::disable(conn, &client.client_id, now)? {
             return Err(AdminError::Conflict(format!(
                 "{} is already disabled",
@@ -320,7 +320,7 @@ pub fn register(
         "resource_server": new.resource_server, "pkce_optional": new.pkce_optional,
         "logo_uri": new.logo_uri, "verified": new.verified,
     });
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let created = create(conn, new, now)?;
         record(
             conn,

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection;
 use serde::Serialize;
 
 use crate::domain::core::Core;
@@ -25,6 +24,7 @@ use crate::foundation::store::devices::{
     self as store, Approval, DEVICE_SID_PREFIX, DeviceAuthorization, NewDeviceAuthorization,
 };
 use crate::foundation::store::sessions::Session;
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError, refresh_tokens, users};
 
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -270,7 +270,7 @@ fn issue(
     request: DeviceAuthorization,
     now: i64,
 ) -> Result<Result<user_tokens::Planned, OAuthError>, StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         // Admitted again as it gets its tokens, the person's sign-ins locked first: another
         // device may have taken the last free slot since the approval.
         let admitted = match request.user_id.as_deref() {
@@ -356,7 +356,7 @@ pub(crate) fn decide(
     if !allowed {
         return Ok(answered(store::decide(conn, user_code, None, now)?));
     }
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if let Err(limit) = devices::admit(conn, &session.user_id, None, now)? {
             return Ok(Decided::Refused(limit));
         }
@@ -379,7 +379,7 @@ pub(crate) fn sign_out_device(
     sid: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         crate::foundation::store::users::lock_for_sign_in(conn, &session.user_id)?;
         account::end_session(state, conn, &session.user_id, sid, now)?;
         Ok(())
@@ -398,7 +398,7 @@ pub(crate) fn sign_out_and_allow(
     profile_id: Option<&str>,
     now: i64,
 ) -> Result<Decided, StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         sign_out_device(state, conn, session, sid, now)?;
         decide(conn, user_code, session, true, profile_id, now)
     })

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use diesel::Connection;
 use serde_json::{Value, json};
 
 mod choosing;
@@ -22,6 +21,7 @@ use crate::foundation::crypto::random;
 use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
 use crate::foundation::store::profiles::{self as store, Profile};
+use crate::foundation::store::transaction;
 use crate::foundation::store::users::{self, User};
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
@@ -284,7 +284,7 @@ async fn change(
         .store
         .run(move |conn| {
             let now = worker.clock.now();
-            conn.transaction(|conn| {
+            transaction(conn, |conn| {
                 let owner = lock_owner(conn, &user_id)?;
                 let changed = edit(conn, &user_id, now)?;
                 let notice = changed.notice();

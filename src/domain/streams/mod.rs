@@ -15,7 +15,6 @@ pub(crate) mod queue;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use diesel::Connection;
 use serde_json::json;
 
 use crate::domain::core::Core;
@@ -26,6 +25,7 @@ use crate::foundation::crypto::random;
 use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::entitlements::{NewAuditEntry, audit};
 use crate::foundation::store::streams::{self as store, Slot, Stream};
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError};
 use crate::foundation::text;
 
@@ -122,8 +122,9 @@ fn start_alone(
     lease_secs: i64,
     now: i64,
 ) -> Result<StartOutcome, StoreError> {
-    let (outcome, ended) =
-        conn.transaction(|conn| start_in(conn, live, account_id, request, limits, lease_secs, now))?;
+    let (outcome, ended) = transaction(conn, |conn| {
+        start_in(conn, live, account_id, request, limits, lease_secs, now)
+    })?;
     settle(live, &outcome, &ended);
     Ok(outcome)
 }
@@ -143,7 +144,7 @@ pub(crate) fn start_all(
 ) -> Vec<Result<StartOutcome, StoreError>> {
     let mut order: Vec<usize> = (0..starts.len()).collect();
     order.sort_by(|&a, &b| starts[a].account_id.cmp(&starts[b].account_id));
-    let written = conn.transaction(|conn| {
+    let written = transaction(conn, |conn| {
         let written: Vec<_> = order
             .iter()
             .map(|&index| {
@@ -152,8 +153,9 @@ pub(crate) fn start_all(
                     request,
                     limits,
                 } = &starts[index];
-                let written = conn
-                    .transaction(|conn| start_in(conn, live, account_id, request, *limits, lease_secs, now));
+                let written = transaction(conn, |conn| {
+                    start_in(conn, live, account_id, request, *limits, lease_secs, now)
+                });
                 (index, written)
             })
             .collect();
@@ -360,7 +362,7 @@ pub(crate) fn stop(
     stream_id: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let stopped = conn.transaction(|conn| {
+    let stopped = transaction(conn, |conn| {
         let Some(stream) = store::find(conn, stream_id)? else {
             return Ok::<_, StoreError>(false);
         };
@@ -430,7 +432,7 @@ pub(crate) async fn write_leases(core: &Arc<Core>) -> Result<usize, StoreError> 
     let leases = batch.clone();
     match core
         .store
-        .run(move |conn| conn.transaction(|conn| store::extend_leases(conn, &leases)))
+        .run(move |conn| transaction(conn, |conn| store::extend_leases(conn, &leases)))
         .await
     {
         Ok(gone) => {

@@ -9,6 +9,7 @@ use super::signing::{self, SigningSecrets};
 
 use crate::foundation::crypto::keys::{KeyError, MasterKey};
 use crate::foundation::store::schema::{self, webhook_deliveries, webhook_endpoints};
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError, clients};
 
 /// Longest accepted endpoint URL.
@@ -94,7 +95,7 @@ pub fn register(
     let secret = signing::new_secret();
     let sealed = master_key.seal(&secret_kid(client_id), secret.as_bytes())?;
     let overlap_until = (overlap_secs > 0).then(|| now.saturating_add(overlap_secs));
-    let previous_secret_until = conn.transaction(|conn| {
+    let previous_secret_until = transaction(conn, |conn| {
         // A write first: SQLite then takes its write lock (waiting its busy timeout) before
         // the read below. A transaction that reads first and another connection's write
         // commits before it writes fails at once with "database is locked".
@@ -140,7 +141,7 @@ pub fn register(
 /// Deletes the client's endpoint and gives up its deliveries still waiting: nothing could sign
 /// them. `false` when the client had no endpoint.
 pub fn remove(conn: &mut DbConnection, client_id: &str) -> Result<bool, WebhookError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let deleted = diesel::delete(webhook_endpoints::table.find(client_id)).execute(conn)? > 0;
         if deleted {
             diesel::update(webhook_deliveries::table)

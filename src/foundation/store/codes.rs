@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use crate::foundation::store::schema::authorization_codes;
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError, decode_list, encode_list};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -90,7 +91,7 @@ pub fn redeem(
     client_id: &str,
     now: i64,
 ) -> Result<Redemption, StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let spent = diesel::update(
             authorization_codes::table
                 .filter(authorization_codes::code_hash.eq(code_hash))

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::foundation::store::changes::{self, ChangeKind};
 use crate::foundation::store::schema::signing_keys;
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -43,7 +44,7 @@ pub(crate) fn activate(
     now: i64,
     publish_until: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         diesel::update(signing_keys::table.filter(signing_keys::retired_at.is_null()))
             .set((
                 signing_keys::retired_at.eq(now),
@@ -58,7 +59,7 @@ pub(crate) fn activate(
 /// Takes the retired key `kid` out of the JWKS from `now` on, announced on the change feed;
 /// false when it is not a retired key still published. Active keys are never touched here.
 pub(crate) fn withdraw(conn: &mut DbConnection, kid: &str, now: i64) -> Result<bool, StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         let updated = diesel::update(
             signing_keys::table
                 .filter(signing_keys::kid.eq(kid))
@@ -78,7 +79,7 @@ pub(crate) fn withdraw(conn: &mut DbConnection, kid: &str, now: i64) -> Result<b
 /// Inserts `new_keys` only when the database holds no key at all: first start.
 /// Returns whether they were inserted.
 pub(crate) fn insert_if_empty(conn: &mut DbConnection, new_keys: &[StoredKey]) -> Result<bool, StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         if count_all(conn)? > 0 {
             return Ok(false);
         }

@@ -178,6 +178,42 @@ pub fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite://")
 }
 
+/// Runs `work` in a transaction, committed when it returns `Ok` and rolled back otherwise: every
+/// transaction of the server goes through here (clippy refuses diesel's own). On SQLite the
+/// outermost one starts with `BEGIN IMMEDIATE`, which takes the write lock first and waits the
+/// busy timeout for it. A plain `BEGIN` starts as a reader, and in WAL mode a reader that writes
+/// after another connection has committed fails at once with "database is locked": its
+/// snapshot is stale, and no timeout helps. On PostgreSQL, and for a transaction nested in
+/// another (a savepoint), this is diesel's `transaction`.
+#[allow(clippy::disallowed_methods)]
+pub fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = &mut *conn else {
+        return conn.transaction(work);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some()
+    {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => {
+            DbConnection::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match DbConnection::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
 /// A file path typed where a URL belongs (`/var/lib/usher.db`, `./data/usher.db`): nothing
 /// with a scheme, and nothing like libpq's `key=value` strings, which may hold a password.
 fn looks_like_a_path(url: &str) -> bool {
@@ -221,6 +257,69 @@ fn redact_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A SQLite store of two connections with a table of its own to write to.
+    fn store_with_a_scratch_table(root: &tempfile::TempDir) -> Store {
+        let store = Store::open(&format!("sqlite://{}", root.path().join("usher.db").display()), 2).unwrap();
+        store
+            .run_blocking(|conn| Ok::<_, StoreError>(conn.batch_execute("CREATE TABLE scratch (n INTEGER)")?))
+            .unwrap();
+        store
+    }
+
+    /// A transaction that reads, waits while another connection writes, then writes itself:
+    /// returns what the transaction and the other connection's write ended with.
+    fn read_then_write_around_another_write(store: &Store, begin: Transaction) -> (QueryResult, QueryResult) {
+        let (has_read, wait_for_read) = std::sync::mpsc::channel();
+        let (other_wrote, wait_for_other) = std::sync::mpsc::channel();
+        let reader = store.clone();
+        let transaction = std::thread::spawn(move || {
+            reader.run_blocking(|conn| {
+                begin(conn, &mut |conn| {
+                    conn.batch_execute("SELECT count(*) FROM scratch")?;
+                    let _ = has_read.send(());
+                    // The other write commits now, or waits for this transaction's lock.
+                    let _ = wait_for_other.recv_timeout(Duration::from_millis(500));
+                    Ok(conn.batch_execute("INSERT INTO scratch VALUES (1)")?)
+                })
+            })
+        });
+        let _ = wait_for_read.recv();
+        let other = store.run_blocking(|conn| Ok(conn.batch_execute("INSERT INTO scratch VALUES (2)")?));
+        let _ = other_wrote.send(());
+        (transaction.join().unwrap(), other)
+    }
+
+    type QueryResult = Result<(), StoreError>;
+    /// A way to run work in a transaction.
+    type Transaction = fn(&mut DbConnection, &mut dyn FnMut(&mut DbConnection) -> QueryResult) -> QueryResult;
+
+    #[test]
+    fn on_sqlite_a_transaction_that_reads_then_writes_waits_for_another_write_instead_of_failing() {
+        let root = tempfile::tempdir().unwrap();
+        let store = store_with_a_scratch_table(&root);
+        let (transaction_result, other) =
+            read_then_write_around_another_write(&store, |conn, work| transaction(conn, |conn| work(conn)));
+        assert!(transaction_result.is_ok(), "{transaction_result:?}");
+        assert!(other.is_ok(), "{other:?}");
+    }
+
+    /// What `transaction` is for: diesel's own, a plain `BEGIN`, fails in that case. If this
+    /// starts passing, SQLite or diesel changed and the workaround may go.
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn on_sqlite_a_plain_begin_that_reads_then_writes_fails_after_another_write() {
+        let root = tempfile::tempdir().unwrap();
+        let store = store_with_a_scratch_table(&root);
+        let (transaction_result, other) =
+            read_then_write_around_another_write(&store, |conn, work| conn.transaction(|conn| work(conn)));
+        assert!(other.is_ok(), "{other:?}");
+        let message = transaction_result
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("locked"), "{message}");
+    }
 
     #[test]
     fn a_new_sqlite_database_and_its_directory_are_private() {

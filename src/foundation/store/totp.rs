@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use crate::foundation::store::schema::{login_challenges, recovery_codes, totp_credentials};
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError};
 
 /// A TOTP credential; unconfirmed until the person types a first code from it.
@@ -28,7 +29,7 @@ pub(crate) fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<Totp
 /// Replaces any unconfirmed credential of the person; a confirmed one is left alone
 /// (returns false), so a stale setup page cannot overwrite a working authenticator.
 pub(crate) fn start(conn: &mut DbConnection, credential: &TotpCredential) -> Result<bool, StoreError> {
-    conn.transaction(|conn| {
+    transaction(conn, |conn| {
         // The write first, so a SQLite transaction takes the write lock at once.
         diesel::delete(
             totp_credentials::table

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::foundation::crypto::keyring::{self, KeyringError, PublishedKey};
 use crate::foundation::store::entitlements::{self as audit_log, NewAuditEntry};
+use crate::foundation::store::transaction;
 use crate::foundation::time::format_utc;
 use crate::web::dashboard::Admin;
 use crate::web::dashboard::{Notice, SignedInAs, done, notice, render};
@@ -117,7 +118,7 @@ pub(crate) async fn rotate(
             let master = &worker.master_key;
             keyring::load(conn, master, now)?;
             // The rotation and its audit entry commit together; the rotation writes first.
-            diesel::Connection::transaction(conn, |conn| {
+            transaction(conn, |conn| {
                 let kids = keyring::rotate(conn, master, now, publish_for)?;
                 let after = json!({ "active_kids": kids });
                 audit_log::audit(

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use diesel::Connection;
 use subtle::ConstantTimeEq;
 
 use crate::domain::core::Core;
@@ -18,6 +17,7 @@ use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
 use crate::foundation::store::codes::{self, AuthorizationCode, Redemption};
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError, consents, refresh_tokens, sessions, users};
 
 pub(crate) const GRANT_TYPE: &str = "authorization_code";
@@ -44,7 +44,7 @@ pub(crate) async fn grant(
         .run(move |conn| {
             // One transaction that starts by spending the code: a replay waits for it to
             // commit, and then finds the tokens recorded that it must revoke.
-            conn.transaction(|conn| {
+            transaction(conn, |conn| {
                 redeem(
                     &worker_state,
                     conn,

@@ -8,8 +8,6 @@
 
 use std::sync::Arc;
 
-use diesel::Connection;
-
 use crate::domain::core::Core;
 use crate::domain::oauth::client_auth::ClientCredentials;
 use crate::domain::oauth::error::{ErrorCode, OAuthError};
@@ -22,6 +20,7 @@ use crate::domain::tokens::revocation::revoke_access_tokens;
 use crate::foundation::crypto::hashing;
 use crate::foundation::store::clients::Client;
 use crate::foundation::store::refresh_tokens;
+use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError, users};
 
 pub(crate) const GRANT_TYPE: &str = "refresh_token";
@@ -59,7 +58,7 @@ pub(crate) async fn grant(
     let outcome = state
         .store
         .run(move |conn| {
-            conn.transaction(|conn| {
+            transaction(conn, |conn| {
                 rotate(
                     &worker_state,
                     conn,
