@@ -96,9 +96,8 @@ pub fn register(
     let sealed = master_key.seal(&secret_kid(client_id), secret.as_bytes())?;
     let overlap_until = (overlap_secs > 0).then(|| now.saturating_add(overlap_secs));
     let previous_secret_until = transaction(conn, |conn| {
-        // A write first: SQLite then takes its write lock (waiting its busy timeout) before
-        // the read below. A transaction that reads first and another connection's write
-        // commits before it writes fails at once with "database is locked".
+        // The client's row, locked first: two registrations for one client run one after
+        // the other, and the second sees the endpoint the first wrote.
         diesel::update(schema::clients::table.find(client_id))
             .set(schema::clients::client_id.eq(schema::clients::client_id))
             .execute(conn)?;

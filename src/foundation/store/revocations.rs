@@ -8,9 +8,7 @@ use crate::foundation::store::schema::revoked_tokens;
 use crate::foundation::store::transaction;
 use crate::foundation::store::{DbConnection, StoreError};
 
-/// Records a revocation and announces it on the change feed, atomically. The first statement
-/// writes, so on SQLite the transaction takes the write lock at once (waiting out the busy
-/// timeout) instead of failing to upgrade a read snapshot another writer has moved past.
+/// Records a revocation and announces it on the change feed, atomically.
 pub fn revoke(conn: &mut DbConnection, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
     transaction(conn, |conn| {
         // diesel's MultiConnection has no upsert builder; both databases accept this SQL and

@@ -30,7 +30,7 @@ pub(crate) fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<Totp
 /// (returns false), so a stale setup page cannot overwrite a working authenticator.
 pub(crate) fn start(conn: &mut DbConnection, credential: &TotpCredential) -> Result<bool, StoreError> {
     transaction(conn, |conn| {
-        // The write first, so a SQLite transaction takes the write lock at once.
+        // Unconfirmed credentials go first, so what `find` still sees is a confirmed one.
         diesel::delete(
             totp_credentials::table
                 .filter(totp_credentials::user_id.eq(&credential.user_id))

@@ -117,7 +117,7 @@ pub(crate) async fn rotate(
             // instances may lack, found out by reading the keys there are.
             let master = &worker.master_key;
             keyring::load(conn, master, now)?;
-            // The rotation and its audit entry commit together; the rotation writes first.
+            // The rotation and its audit entry commit together.
             transaction(conn, |conn| {
                 let kids = keyring::rotate(conn, master, now, publish_for)?;
                 let after = json!({ "active_kids": kids });
