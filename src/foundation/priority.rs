@@ -101,8 +101,7 @@ pub fn set_this_thread(nice: Option<i32>) {
 /// its `nice`. Kernels before 6.12 accept and ignore the request; a refusal changes nothing
 /// but latency, so it is not an error.
 pub fn ask_for_short_slices() {
-    let nice = NICE.with(|known| known.get()).unwrap_or_else(current_nice);
-    let _ = set_slice(CONTENT_WORKER_SLICE, nice);
+    let _ = set_slice(CONTENT_WORKER_SLICE, current_nice());
 }
 
 /// How many times a thread of this process was asked to raise its priority
@@ -119,8 +118,8 @@ fn apply(nice: i32) {
 #[cfg(not(target_os = "linux"))]
 fn apply(_nice: i32) {}
 
-/// `sched_setattr(2)` for the calling thread: the normal policy, `nice` unchanged, and the
-/// slice in `sched_runtime`. No safe wrapper of this system call exists (rustix and nix have
+/// `sched_setattr(2)` for the calling thread: the normal policy, the slice in `sched_runtime`,
+/// and `nice`, which the call sets too (so callers pass the thread's own). No safe wrapper of this system call exists (rustix and nix have
 /// none), so this is the one place the crate allows `unsafe` (`tests/layers` keeps it so).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
