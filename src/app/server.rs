@@ -16,7 +16,7 @@ use crate::foundation::clock::Clock;
 use crate::foundation::config::Config;
 use crate::foundation::crypto::keyring::{self, Keyring, KeyringError};
 use crate::foundation::crypto::keys::{KeyError, MasterKey};
-use crate::foundation::priority::ThreadPriorities;
+use crate::foundation::priority::{self, ThreadPriorities};
 use crate::foundation::store::{Store, StoreError};
 use crate::web::state::AppState;
 use crate::web::{metrics, routes};
@@ -118,6 +118,14 @@ impl SideServer {
 
 /// Opens the database and keys, binds, and starts serving.
 pub async fn start(config: Config, clock: Clock) -> Result<RunningServer, StartError> {
+    if let Some(real_time) = config.content_realtime_priority {
+        priority::may_run_in_real_time(real_time).map_err(|error| {
+            StartError::Config(format!(
+                "content_realtime_priority = {real_time}: the kernel refused the real-time class ({error}); \
+                 the process needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least {real_time}"
+            ))
+        })?;
+    }
     let (listener, addr) = listen(&config.bind)?;
     let metrics_listener = config.metrics_bind.as_deref().map(listen).transpose()?;
     let content_listener = config.content_bind.as_deref().map(listen).transpose()?;

@@ -69,6 +69,11 @@ pub struct Config {
     /// answered by a worker of its own that runs ahead of the rest of the server's work.
     /// Unset: content servers use the public listener like everyone else.
     pub content_bind: Option<String>,
+    /// Runs the worker of `content_bind` in the kernel's real-time class (`SCHED_FIFO`) at
+    /// this priority, 1–99, so that a request takes the core from any other thread at once.
+    /// Needs `CAP_SYS_NICE` or `RLIMIT_RTPRIO`; the server refuses to start without them.
+    /// Unset: the worker stays in the normal class.
+    pub content_realtime_priority: Option<u8>,
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
     /// Proxies (CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers name the client;
@@ -217,6 +222,7 @@ impl Default for Config {
             request_body_timeout_secs: 10,
             metrics_bind: None,
             content_bind: None,
+            content_realtime_priority: None,
             metrics_token: None,
             trusted_proxies: Vec::new(),
             id_token_ttl_secs: 3600,
@@ -388,6 +394,18 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "webhook_timeout_secs must be between 1 and 3600".into(),
             ));
+        }
+        if let Some(priority) = self.content_realtime_priority {
+            if !(1..=99).contains(&priority) {
+                return Err(ConfigError::Invalid(
+                    "content_realtime_priority must be between 1 and 99".into(),
+                ));
+            }
+            if self.content_bind.is_none() {
+                return Err(ConfigError::Invalid(
+                    "content_realtime_priority needs content_bind: it is the priority of that listener's worker".into(),
+                ));
+            }
         }
         if self.password_hash_slots == Some(0) {
             return Err(ConfigError::Invalid(
@@ -655,6 +673,55 @@ mod tests {
             ..Config::default()
         };
         assert!(long.validate().is_ok());
+    }
+
+    #[test]
+    fn every_setting_is_documented_with_its_variable_in_docs_configuration_md() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md"))
+            .expect("docs/configuration.md");
+        let settings = serde_json::to_value(Config::default()).expect("serialise");
+        let names: Vec<&String> = settings.as_object().expect("an object").keys().collect();
+        let missing: Vec<&&String> = names
+            .iter()
+            .filter(|name| !docs.contains(&format!("`{name}` / `USHER_{}`", name.to_uppercase())))
+            .collect();
+        assert!(missing.is_empty(), "not in docs/configuration.md: {missing:?}");
+    }
+
+    #[test]
+    fn a_content_realtime_priority_outside_1_to_99_is_refused() {
+        for priority in [0, 100] {
+            let config = Config {
+                content_bind: Some("127.0.0.1:0".into()),
+                content_realtime_priority: Some(priority),
+                ..Config::default()
+            };
+            assert!(
+                matches!(config.validate(), Err(ConfigError::Invalid(message)) if message.contains("between 1 and 99")),
+                "{priority}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_content_realtime_priority_without_content_bind_is_refused() {
+        let config = Config {
+            content_realtime_priority: Some(1),
+            ..Config::default()
+        };
+        assert!(
+            matches!(config.validate(), Err(ConfigError::Invalid(message)) if message.contains("needs content_bind"))
+        );
+    }
+
+    #[test]
+    fn a_content_realtime_priority_with_content_bind_is_accepted() {
+        let config = Config {
+            content_bind: Some("127.0.0.1:0".into()),
+            content_realtime_priority: Some(99),
+            ..Config::default()
+        };
+        assert!(config.validate().is_ok());
     }
 
     #[test]

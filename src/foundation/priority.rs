@@ -8,6 +8,8 @@
 //! scheduler (EEVDF, Linux 6.6 and later) lets the running thread finish its slice, 0.7–3 ms,
 //! whatever its `nice`. The content servers' worker therefore also asks for short slices,
 //! which since Linux 6.12 let a woken thread take the core from one running a longer slice.
+//! Where the operator allows it (`content_realtime_priority`), the worker runs in the kernel's
+//! real-time class instead, and takes the core from every other thread as soon as it wakes.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,7 +103,25 @@ pub fn set_this_thread(nice: Option<i32>) {
 /// its `nice`. Kernels before 6.12 accept and ignore the request; a refusal changes nothing
 /// but latency, so it is not an error.
 pub fn ask_for_short_slices() {
-    let _ = set_slice(CONTENT_WORKER_SLICE, current_nice());
+    let _ = set_attributes(&Attributes::normal(CONTENT_WORKER_SLICE, current_nice()));
+}
+
+/// Moves the calling thread into the real-time class `SCHED_FIFO` at `priority` (1–99): once
+/// woken, it runs ahead of every thread of the normal class, whatever their `nice` or slice,
+/// until it waits again. The kernel keeps at least 5% of each core for the normal class
+/// (`kernel.sched_rt_runtime_us`), so a real-time thread that never waits slows the rest of
+/// its core without stopping it. Threads it starts run in the normal class again.
+/// Refused without `CAP_SYS_NICE` or a large enough `RLIMIT_RTPRIO`.
+pub fn run_in_real_time(priority: u8) -> std::io::Result<()> {
+    set_attributes(&Attributes::real_time(priority))
+}
+
+/// Whether this process may run a thread in the real-time class at `priority`: asked on a
+/// thread started for the question, which ends with it.
+pub fn may_run_in_real_time(priority: u8) -> std::io::Result<()> {
+    std::thread::spawn(move || run_in_real_time(priority))
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the thread asking for real time panicked")))
 }
 
 /// How many times a thread of this process was asked to raise its priority
@@ -118,12 +138,51 @@ fn apply(nice: i32) {
 #[cfg(not(target_os = "linux"))]
 fn apply(_nice: i32) {}
 
-/// `sched_setattr(2)` for the calling thread: the normal policy, the slice in `sched_runtime`,
-/// and `nice`, which the call sets too (so callers pass the thread's own). No safe wrapper of this system call exists (rustix and nix have
-/// none), so this is the one place the crate allows `unsafe` (`tests/layers` keeps it so).
+/// What `sched_setattr(2)` sets for a thread.
+struct Attributes {
+    policy: u32,
+    flags: u64,
+    /// Normal class only; `sched_setattr` sets it too, so callers pass the thread's own.
+    nice: i32,
+    /// Real-time class only, 1–99.
+    priority: u32,
+    /// Normal class only: the slice asked for, Linux 6.12 and later.
+    slice: Duration,
+}
+
+impl Attributes {
+    const SCHED_NORMAL: u32 = 0;
+    const SCHED_FIFO: u32 = 1;
+    /// Threads the thread starts get the normal class and a `nice` of at least 0.
+    const SCHED_FLAG_RESET_ON_FORK: u64 = 0x01;
+
+    fn normal(slice: Duration, nice: i32) -> Self {
+        Self {
+            policy: Self::SCHED_NORMAL,
+            flags: 0,
+            nice,
+            priority: 0,
+            slice,
+        }
+    }
+
+    fn real_time(priority: u8) -> Self {
+        Self {
+            policy: Self::SCHED_FIFO,
+            flags: Self::SCHED_FLAG_RESET_ON_FORK,
+            nice: 0,
+            priority: u32::from(priority),
+            slice: Duration::ZERO,
+        }
+    }
+}
+
+/// `sched_setattr(2)` for the calling thread. No safe wrapper of this system call exists
+/// (rustix and nix have none), so this is the one place the crate allows `unsafe`
+/// (`tests/layers` keeps it so).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn set_slice(slice: Duration, nice: i32) -> std::io::Result<()> {
+fn set_attributes(attributes: &Attributes) -> std::io::Result<()> {
     /// `struct sched_attr` of `<linux/sched/types.h>`, its first version (48 bytes).
     #[repr(C)]
     struct SchedAttr {
@@ -136,14 +195,13 @@ fn set_slice(slice: Duration, nice: i32) -> std::io::Result<()> {
         deadline: u64,
         period: u64,
     }
-    const SCHED_NORMAL: u32 = 0;
     let attr = SchedAttr {
         size: std::mem::size_of::<SchedAttr>() as u32,
-        policy: SCHED_NORMAL,
-        flags: 0,
-        nice,
-        priority: 0,
-        runtime: u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX),
+        policy: attributes.policy,
+        flags: attributes.flags,
+        nice: attributes.nice,
+        priority: attributes.priority,
+        runtime: u64::try_from(attributes.slice.as_nanos()).unwrap_or(u64::MAX),
         deadline: 0,
         period: 0,
     };
@@ -159,7 +217,10 @@ fn set_slice(slice: Duration, nice: i32) -> std::io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_slice(_slice: Duration, _nice: i32) -> std::io::Result<()> {
+fn set_attributes(attributes: &Attributes) -> std::io::Result<()> {
+    if attributes.policy == Attributes::SCHED_FIFO {
+        return Err(std::io::ErrorKind::Unsupported.into());
+    }
     Ok(())
 }
 
@@ -269,5 +330,49 @@ mod tests {
         .join();
         assert_eq!(after.ok(), Some((base + 6).min(LOWEST)));
         assert!(base + 6 > LOWEST || raises_refused() > refused_before);
+    }
+
+    /// This thread's scheduling class, from `/proc/thread-self/sched`: 0 normal, 1 `SCHED_FIFO`.
+    #[cfg(target_os = "linux")]
+    fn this_threads_policy() -> Option<u32> {
+        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+        let line = sched.lines().find(|line| line.starts_with("policy"))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    }
+
+    // The test command runs as root: the kernel grants real time.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_moved_to_real_time_runs_in_sched_fifo_and_others_keep_the_normal_class() {
+        let moved = std::thread::spawn(|| run_in_real_time(1).map(|()| this_threads_policy())).join();
+        assert_eq!(moved.ok().and_then(Result::ok), Some(Some(1)));
+        assert_eq!(this_threads_policy(), Some(0));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn threads_started_by_a_real_time_thread_run_in_the_normal_class() {
+        let started = std::thread::spawn(|| {
+            run_in_real_time(1)?;
+            std::thread::spawn(this_threads_policy)
+                .join()
+                .map_err(|_| std::io::Error::other("panicked"))
+        })
+        .join();
+        assert_eq!(started.ok().and_then(Result::ok), Some(Some(0)));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn asking_whether_real_time_is_allowed_leaves_the_asking_thread_in_the_normal_class() {
+        assert!(may_run_in_real_time(1).is_ok());
+        assert_eq!(this_threads_policy(), Some(0));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_real_time_priority_outside_1_to_99_is_refused_by_the_kernel() {
+        let refused = std::thread::spawn(|| run_in_real_time(100).map_err(|error| error.kind())).join();
+        assert_eq!(refused.ok(), Some(Err(std::io::ErrorKind::InvalidInput)));
     }
 }

@@ -83,7 +83,7 @@ pub(crate) fn serve_metrics(state: Arc<AppState>, listener: TcpListener) -> std:
 }
 
 /// The content servers' routes alone, on the listener of `content_bind`: one worker of its
-/// own, running ahead of the public listener's and in short slices
+/// own, running ahead of the public listener's, in short slices or in the real-time class
 /// (src/foundation/priority.rs); over TLS when the public listener is; stopped with the main
 /// server.
 pub(crate) fn serve_content(
@@ -93,10 +93,11 @@ pub(crate) fn serve_content(
     max_form_bytes: usize,
 ) -> std::io::Result<Server> {
     let timeout = header_timeout(&state);
+    let real_time = state.config.content_realtime_priority;
     let data = web::Data::from(state);
     let server = HttpServer::new(move || {
         // Called on the worker's thread as it starts.
-        priority::ask_for_short_slices();
+        prioritise_content_worker(real_time);
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_form_bytes))
@@ -114,6 +115,18 @@ pub(crate) fn serve_content(
         None => server.listen(listener),
     }?;
     Ok(server.run())
+}
+
+/// The real-time class when the operator asked for it (the server checked at start that the
+/// kernel grants it), else short slices.
+fn prioritise_content_worker(real_time: Option<u8>) {
+    if let Some(priority) = real_time {
+        match priority::run_in_real_time(priority) {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(%error, "the content worker stays in the normal class"),
+        }
+    }
+    priority::ask_for_short_slices();
 }
 
 fn header_timeout(state: &AppState) -> std::time::Duration {

@@ -1251,6 +1251,40 @@ fn a_server_whose_brand_colour_fails_wcag_aa_refuses_to_start() {
     assert!(outcome.stderr.contains("4.5:1"), "{}", outcome.stderr);
 }
 
+/// `setpriv` (util-linux) takes `CAP_SYS_NICE` from the server, as for a process that is not
+/// root; the test command runs as root with no `RLIMIT_RTPRIO`.
+#[test]
+fn a_server_the_kernel_refuses_real_time_refuses_a_content_realtime_priority_at_start() {
+    let workspace = Workspace::new();
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            "--inh-caps=-sys_nice",
+            "--bounding-set=-sys_nice",
+            "--",
+            env!("CARGO_BIN_EXE_usher"),
+            "serve",
+        ])
+        .current_dir(workspace.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("USHER_DATABASE_URL", workspace.database_url())
+        .env("USHER_KEYS_DIR", workspace.path().join("keys"))
+        .env("USHER_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("USHER_CONTENT_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("USHER_CONTENT_REALTIME_PRIORITY", "1");
+    let outcome = run_within(command, None, SERVE_DEADLINE);
+    outcome.assert_failure();
+    assert!(
+        outcome
+            .stderr
+            .contains("content_realtime_priority = 1: the kernel refused the real-time class"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("CAP_SYS_NICE"), "{}", outcome.stderr);
+}
+
 #[test]
 fn client_rotate_secret_prints_a_new_secret_and_stores_only_its_hash() {
     let workspace = Workspace::new();

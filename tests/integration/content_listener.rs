@@ -16,10 +16,15 @@ struct Fixture {
 }
 
 async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, None).await
+}
+
+async fn fixture_with(backend: Backend, content_realtime_priority: Option<u8>) -> Fixture {
     let db = TestDb::new(backend);
     let server = TestServer::start_with(
         Config {
             content_bind: Some("127.0.0.1:0".into()),
+            content_realtime_priority,
             ..db.config()
         },
         Clock::System,
@@ -210,6 +215,56 @@ async fn with_a_content_address_its_worker_alone_runs_in_short_slices(backend: B
     );
 }
 
+/// A thread's scheduling class from its `/proc/…/sched`: 0 normal, 1 `SCHED_FIFO`.
+fn policy_of(task: &std::path::Path) -> Option<u32> {
+    let sched = std::fs::read_to_string(task.join("sched")).ok()?;
+    let line = sched.lines().find(|line| line.starts_with("policy"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+/// `(thread name, scheduling class)` of every thread of this process.
+fn thread_policies() -> Vec<(String, Option<u32>)> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            let (name, _) = name_and_nice(&std::fs::read_to_string(task.join("stat")).ok()?)?;
+            Some((name, policy_of(&task)))
+        })
+        .collect()
+}
+
+// The test command runs as root: the kernel grants real time.
+async fn with_a_realtime_priority_the_content_worker_alone_runs_in_sched_fifo(backend: Backend) {
+    let fixture = fixture_with(backend, Some(1)).await;
+    let service = fixture.server.service_client(&[]).await;
+    let token = common::issue_token(&fixture.server, &service, None).await;
+    // The content worker has started once it has answered, and its database reads have run.
+    let response = common::post_form(
+        &format!("{}/oauth/introspect", fixture.content_url),
+        &service,
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+
+    let threads = thread_policies();
+    let real_time: Vec<_> = threads.iter().filter(|(_, policy)| *policy == Some(1)).collect();
+    assert_eq!(real_time.len(), 1, "one thread in real time: {threads:?}");
+    assert!(
+        real_time[0].0.starts_with("actix-server wo"),
+        "the content worker: {threads:?}"
+    );
+    assert!(
+        threads
+            .iter()
+            .filter(|(name, _)| name.starts_with("actix-server wo"))
+            .count()
+            > 1,
+        "the public workers, in the normal class: {threads:?}"
+    );
+}
+
 /// A process without `CAP_SYS_NICE` cannot raise a thread's priority again: work of every kind
 /// must land on threads at or above its level. Sign-ins (argon2 and the database on the public
 /// workers' calls), token requests and introspection of a person's token (the database on the
@@ -241,4 +296,5 @@ on_both_backends!(
     the_content_address_serves_nothing_else,
     with_a_content_address_the_other_threads_run_below_its_worker,
     with_a_content_address_its_worker_alone_runs_in_short_slices,
+    with_a_realtime_priority_the_content_worker_alone_runs_in_sched_fifo,
 );
