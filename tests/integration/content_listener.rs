@@ -5,6 +5,7 @@
 use crate::common;
 
 use common::{Backend, TestDb, TestServer, flow};
+use usher::domain::oauth::clients::CreatedClient;
 use usher::foundation::clock::Clock;
 use usher::foundation::config::Config;
 use usher::foundation::priority;
@@ -215,6 +216,31 @@ async fn with_a_content_address_its_worker_alone_runs_in_short_slices(backend: B
     );
 }
 
+/// A viewer, the first-party app they sign in to and a content service.
+async fn viewer_app_and_service(fixture: &Fixture) -> (CreatedClient, CreatedClient) {
+    flow::create_user(&fixture.server, "viewer@example.com").await;
+    let app = fixture.server.create_client(flow::first_party_app()).await;
+    (app, fixture.server.service_client(&[]).await)
+}
+
+/// The viewer signs in to `app` for a new token with entitlements, which `service`
+/// introspects on the content address; its answer.
+async fn introspect_a_viewers_token(
+    fixture: &Fixture,
+    app: &CreatedClient,
+    service: &CreatedClient,
+) -> serde_json::Value {
+    let tokens = flow::person_tokens(&fixture.server, app, "viewer@example.com", "openid entitlements").await;
+    let response = common::post_form(
+        &format!("{}/oauth/introspect", fixture.content_url),
+        service,
+        &[("token", tokens["access_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 /// A thread's scheduling class from its `/proc/…/sched`: 0 normal, 1 `SCHED_FIFO`.
 fn policy_of(task: &std::path::Path) -> Option<u32> {
     let sched = std::fs::read_to_string(task.join("sched")).ok()?;
@@ -237,16 +263,13 @@ fn thread_policies() -> Vec<(String, Option<u32>)> {
 // The test command runs as root: the kernel grants real time.
 async fn with_a_realtime_priority_the_content_worker_alone_runs_in_sched_fifo(backend: Backend) {
     let fixture = fixture_with(backend, Some(1)).await;
-    let service = fixture.server.service_client(&[]).await;
-    let token = common::issue_token(&fixture.server, &service, None).await;
-    // The content worker has started once it has answered, and its database reads have run.
-    let response = common::post_form(
-        &format!("{}/oauth/introspect", fixture.content_url),
-        &service,
-        &[("token", &token)],
-    )
-    .await;
-    assert_eq!(response.status(), 200);
+    let (app, service) = viewer_app_and_service(&fixture).await;
+    // Once it has answered, the content worker has started, and so have the threads that read
+    // a person's entitlements for it.
+    assert_eq!(
+        introspect_a_viewers_token(&fixture, &app, &service).await["active"],
+        true
+    );
 
     let threads = thread_policies();
     let real_time: Vec<_> = threads.iter().filter(|(_, policy)| *policy == Some(1)).collect();
@@ -271,19 +294,9 @@ async fn with_a_realtime_priority_the_content_worker_alone_runs_in_sched_fifo(ba
 /// content worker's calls) never ask for it.
 async fn with_a_content_address_no_thread_is_asked_to_raise_its_priority(backend: Backend) {
     let fixture = fixture(backend).await;
-    flow::create_user(&fixture.server, "viewer@example.com").await;
-    let app = fixture.server.create_client(flow::first_party_app()).await;
-    let service = fixture.server.service_client(&[]).await;
+    let (app, service) = viewer_app_and_service(&fixture).await;
     for _ in 0..3 {
-        let tokens =
-            flow::person_tokens(&fixture.server, &app, "viewer@example.com", "openid entitlements").await;
-        let response = common::post_form(
-            &format!("{}/oauth/introspect", fixture.content_url),
-            &service,
-            &[("token", tokens["access_token"].as_str().unwrap())],
-        )
-        .await;
-        assert_eq!(response.status(), 200);
+        introspect_a_viewers_token(&fixture, &app, &service).await;
         common::issue_token(&fixture.server, &service, None).await;
     }
     assert_eq!(priority::raises_refused(), 0);
