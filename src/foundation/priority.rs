@@ -108,7 +108,7 @@ pub fn ask_for_short_slices() {
 
 /// Moves the calling thread into the real-time class `SCHED_FIFO` at `priority` (1–99): once
 /// woken, it runs ahead of every thread of the normal class, whatever their `nice` or slice,
-/// until it waits again. The kernel keeps at least 5% of each core for the normal class
+/// until it waits again. By default the kernel keeps 5% of each core for the normal class
 /// (`kernel.sched_rt_runtime_us`), so a real-time thread that never waits slows the rest of
 /// its core without stopping it. Threads it starts run in the normal class again.
 /// Refused without `CAP_SYS_NICE` or a large enough `RLIMIT_RTPRIO`.
