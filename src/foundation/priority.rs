@@ -103,7 +103,7 @@ pub fn set_this_thread(nice: Option<i32>) {
 /// its `nice`. Kernels before 6.12 accept and ignore the request; a refusal changes nothing
 /// but latency, so it is not an error.
 pub fn ask_for_short_slices() {
-    let _ = set_attributes(&Attributes::normal(CONTENT_WORKER_SLICE, current_nice()));
+    let _ = set_attributes(&SchedAttr::normal(CONTENT_WORKER_SLICE, current_nice()));
 }
 
 /// Moves the calling thread into the real-time class `SCHED_FIFO` at `priority` (1–99): once
@@ -113,7 +113,7 @@ pub fn ask_for_short_slices() {
 /// its core without stopping it. Threads it starts run in the normal class again.
 /// Refused without `CAP_SYS_NICE` or a large enough `RLIMIT_RTPRIO`.
 pub fn run_in_real_time(priority: u8) -> std::io::Result<()> {
-    set_attributes(&Attributes::real_time(priority))
+    set_attributes(&SchedAttr::real_time(priority))
 }
 
 /// Whether this process may run a thread in the real-time class at `priority`: asked on a
@@ -138,19 +138,24 @@ fn apply(nice: i32) {
 #[cfg(not(target_os = "linux"))]
 fn apply(_nice: i32) {}
 
-/// What `sched_setattr(2)` sets for a thread.
-struct Attributes {
+/// `struct sched_attr` of `<linux/sched/types.h>`, its first version (48 bytes): what
+/// `sched_setattr(2)` sets for a thread.
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
     policy: u32,
     flags: u64,
-    /// Normal class only; `sched_setattr` sets it too, so callers pass the thread's own.
+    /// Normal class only; the call sets it too, so callers pass the thread's own.
     nice: i32,
     /// Real-time class only, 1–99.
     priority: u32,
-    /// Normal class only: the slice asked for, Linux 6.12 and later.
-    slice: Duration,
+    /// Normal class only: the slice asked for, in nanoseconds (Linux 6.12 and later).
+    runtime: u64,
+    deadline: u64,
+    period: u64,
 }
 
-impl Attributes {
+impl SchedAttr {
     const SCHED_NORMAL: u32 = 0;
     const SCHED_FIFO: u32 = 1;
     /// Threads the thread starts get the normal class and a `nice` of at least 0.
@@ -159,10 +164,9 @@ impl Attributes {
     fn normal(slice: Duration, nice: i32) -> Self {
         Self {
             policy: Self::SCHED_NORMAL,
-            flags: 0,
             nice,
-            priority: 0,
-            slice,
+            runtime: u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX),
+            ..Self::empty()
         }
     }
 
@@ -170,9 +174,21 @@ impl Attributes {
         Self {
             policy: Self::SCHED_FIFO,
             flags: Self::SCHED_FLAG_RESET_ON_FORK,
-            nice: 0,
             priority: u32::from(priority),
-            slice: Duration::ZERO,
+            ..Self::empty()
+        }
+    }
+
+    fn empty() -> Self {
+        Self {
+            size: std::mem::size_of::<Self>() as u32,
+            policy: Self::SCHED_NORMAL,
+            flags: 0,
+            nice: 0,
+            priority: 0,
+            runtime: 0,
+            deadline: 0,
+            period: 0,
         }
     }
 }
@@ -182,33 +198,11 @@ impl Attributes {
 /// (`tests/layers` keeps it so).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn set_attributes(attributes: &Attributes) -> std::io::Result<()> {
-    /// `struct sched_attr` of `<linux/sched/types.h>`, its first version (48 bytes).
-    #[repr(C)]
-    struct SchedAttr {
-        size: u32,
-        policy: u32,
-        flags: u64,
-        nice: i32,
-        priority: u32,
-        runtime: u64,
-        deadline: u64,
-        period: u64,
-    }
-    let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy: attributes.policy,
-        flags: attributes.flags,
-        nice: attributes.nice,
-        priority: attributes.priority,
-        runtime: u64::try_from(attributes.slice.as_nanos()).unwrap_or(u64::MAX),
-        deadline: 0,
-        period: 0,
-    };
+fn set_attributes(attr: &SchedAttr) -> std::io::Result<()> {
     // SAFETY: the kernel reads `attr.size` bytes from the pointer, and `attr` is an
     // initialised `#[repr(C)]` value of exactly that size that outlives the call; pid 0 is
     // the calling thread and flags must be 0.
-    let result = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw const attr, 0) };
+    let result = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, std::ptr::from_ref(attr), 0) };
     if result == 0 {
         Ok(())
     } else {
@@ -217,8 +211,8 @@ fn set_attributes(attributes: &Attributes) -> std::io::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_attributes(attributes: &Attributes) -> std::io::Result<()> {
-    if attributes.policy == Attributes::SCHED_FIFO {
+fn set_attributes(attr: &SchedAttr) -> std::io::Result<()> {
+    if attr.policy == SchedAttr::SCHED_FIFO {
         return Err(std::io::ErrorKind::Unsupported.into());
     }
     Ok(())
@@ -271,12 +265,25 @@ mod tests {
         assert_eq!(current_nice(), base);
     }
 
-    /// The slice this thread runs in, from `/proc/thread-self/sched` (Linux 6.6 and later).
+    /// A field of this thread's `/proc/thread-self/sched` (Linux 6.6 and later): `se.slice`,
+    /// the slice it runs in; `policy`, its class (0 normal, 1 `SCHED_FIFO`).
+    #[cfg(target_os = "linux")]
+    fn this_threads<T: std::str::FromStr>(field: &str) -> Option<T> {
+        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+        let line = sched
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(field))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    }
+
     #[cfg(target_os = "linux")]
     fn this_threads_slice() -> Option<u64> {
-        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
-        let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
-        line.rsplit(':').next()?.trim().parse().ok()
+        this_threads("se.slice")
+    }
+
+    #[cfg(target_os = "linux")]
+    fn this_threads_policy() -> Option<u32> {
+        this_threads("policy")
     }
 
     /// Slices of a thread's choosing came with Linux 6.12.
@@ -330,14 +337,6 @@ mod tests {
         .join();
         assert_eq!(after.ok(), Some((base + 6).min(LOWEST)));
         assert!(base + 6 > LOWEST || raises_refused() > refused_before);
-    }
-
-    /// This thread's scheduling class, from `/proc/thread-self/sched`: 0 normal, 1 `SCHED_FIFO`.
-    #[cfg(target_os = "linux")]
-    fn this_threads_policy() -> Option<u32> {
-        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
-        let line = sched.lines().find(|line| line.starts_with("policy"))?;
-        line.rsplit(':').next()?.trim().parse().ok()
     }
 
     // The test command runs as root: the kernel grants real time.

@@ -169,11 +169,18 @@ async fn with_a_content_address_the_other_threads_run_below_its_worker(backend: 
     );
 }
 
-/// The slice a thread of this process runs in, from its `/proc/…/sched` (Linux 6.6 and later).
-fn slice_of(task: &std::path::Path) -> Option<u64> {
+/// A field of a thread's `/proc/…/sched` (Linux 6.6 and later).
+fn sched_field<T: std::str::FromStr>(task: &std::path::Path, field: &str) -> Option<T> {
     let sched = std::fs::read_to_string(task.join("sched")).ok()?;
-    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+    let line = sched
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(field))?;
     line.rsplit(':').next()?.trim().parse().ok()
+}
+
+/// The slice a thread of this process runs in.
+fn slice_of(task: &std::path::Path) -> Option<u64> {
+    sched_field(task, "se.slice")
 }
 
 async fn with_a_content_address_its_worker_alone_runs_in_short_slices(backend: Backend) {
@@ -241,21 +248,14 @@ async fn introspect_a_viewers_token(
     response.json().await.unwrap()
 }
 
-/// A thread's scheduling class from its `/proc/…/sched`: 0 normal, 1 `SCHED_FIFO`.
-fn policy_of(task: &std::path::Path) -> Option<u32> {
-    let sched = std::fs::read_to_string(task.join("sched")).ok()?;
-    let line = sched.lines().find(|line| line.starts_with("policy"))?;
-    line.rsplit(':').next()?.trim().parse().ok()
-}
-
-/// `(thread name, scheduling class)` of every thread of this process.
+/// `(thread name, scheduling class)` of every thread of this process: 0 normal, 1 `SCHED_FIFO`.
 fn thread_policies() -> Vec<(String, Option<u32>)> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|task| {
             let task = task.ok()?.path();
             let (name, _) = name_and_nice(&std::fs::read_to_string(task.join("stat")).ok()?)?;
-            Some((name, policy_of(&task)))
+            Some((name, sched_field(&task, "policy")))
         })
         .collect()
 }
